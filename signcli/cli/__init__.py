@@ -1,0 +1,56 @@
+"""The `signcli` app: registers the commands, nothing else.
+
+Command modules import only typer, pathlib and typing at module level, so that
+`signcli --help` never pays for torch, numpy or pandas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from signcli import __version__
+from signcli.cli import _run
+
+app = typer.Typer(
+    name="signcli",
+    help="Train, resume, evaluate, export and gate sign-language recognition models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"signcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
+    """Train, resume, evaluate, export and gate sign-language recognition models."""
+    _run.DEBUG = debug or _run.DEBUG
+
+
+def _register() -> None:
+    from signcli.cli import validate_npz
+
+    app.command("validate-npz")(validate_npz.validate_npz)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,59 @@
+"""Turn what a command raises into one or two lines on stderr and the exit code of DESIGN.md."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from signcli.errors import EXIT_INTERRUPTED, EXIT_USAGE, SigncliError
+
+DEBUG = os.environ.get("SIGNCLI_DEBUG", "") not in ("", "0")
+
+
+def error(message: str) -> None:
+    """Print an error for people: red `error:` prefix on a terminal, plain text otherwise."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {message}", markup=True
+    )
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Map SigncliError to its exit code, Ctrl-C to 130, and any other crash to exit 2
+    with one line (the traceback only with --debug or SIGNCLI_DEBUG=1)."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except SigncliError as exc:
+        if DEBUG:
+            raise
+        error(_escape(str(exc)))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        error("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if DEBUG:
+            raise
+        error(
+            _escape(f"unexpected {type(exc).__name__}: {exc}")
+            + "\n  rerun with `signcli --debug ...` for the traceback and report it"
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,177 @@
+"""Read a single-stream labels CSV (`file,gloss,cat,occluded`) and pair it with a split folder.
+
+Ids are 0-based integers. `file` is the npz basename, with or without `.npz`. Optional
+`gloss_name` / `cat_name` columns give the class names written to labels.json.
+Torch-free; `validate-npz` and training share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from signcli.data.npz import Problem, list_npz_files, sample_id
+
+EXPECTED_HEADER = "file,gloss,cat,occluded"
+REQUIRED_COLUMNS = ("file", "gloss")
+ID_COLUMNS = ("gloss", "cat")
+
+
+@dataclass(frozen=True)
+class LabelProblem(Problem):
+    """A problem of the labels CSV; `rows` are 1-based line numbers of the CSV file."""
+
+    rows: tuple[int, ...] = ()
+
+
+@dataclass
+class LabelTable:
+    """The parsed labels: one row per sample id, ids as int64 (cat = -1 where absent)."""
+
+    path: Path
+    ids: list[str]
+    gloss: np.ndarray  # [N] int64
+    cat: np.ndarray | None  # [N] int64, None when the CSV has no cat column
+    gloss_names: dict[int, str]
+    cat_names: dict[int, str]
+    problems: list[LabelProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def _line_numbers(mask: pd.Series) -> tuple[int, ...]:
+    # header is line 1, so data row i (0-based) is line i + 2
+    return tuple(int(i) + 2 for i in np.flatnonzero(mask.to_numpy()))
+
+
+def _rows_text(rows: tuple[int, ...], limit: int = 5) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def read_labels(path: Path) -> LabelTable:
+    """Parse and check a labels CSV. Problems are collected, not raised."""
+    path = Path(path)
+    empty = LabelTable(path, [], np.zeros(0, np.int64), None, {}, {}, [])
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        empty.problems.append(LabelProblem("labels_missing", f"labels file {path} not found"))
+        return empty
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        empty.problems.append(LabelProblem("labels_unreadable", f"cannot parse CSV ({reason})"))
+        return empty
+
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        found = ",".join(frame.columns) or "nothing"
+        empty.problems.append(
+            LabelProblem(
+                "labels_columns",
+                f"missing column(s) {', '.join(missing)}: expected header {EXPECTED_HEADER!r}, "
+                f"found {found!r}",
+            )
+        )
+        return empty
+
+    problems: list[LabelProblem] = []
+    ids = frame["file"].map(sample_id)
+    numbers: dict[str, np.ndarray] = {}
+    for column in ID_COLUMNS:
+        if column not in frame.columns:
+            continue
+        text = frame[column].str.strip()
+        parsed = pd.to_numeric(text, errors="coerce")
+        not_int = parsed.isna() | (parsed != parsed.round())
+        if not_int.any():
+            rows = _line_numbers(not_int)
+            example = text[not_int].iloc[0]
+            problems.append(
+                LabelProblem(
+                    "label_not_integer",
+                    f"{column} is not an integer id on line(s) {_rows_text(rows)} "
+                    f"(e.g. {example!r}); ids are 0-based integers",
+                    rows=rows,
+                )
+            )
+        negative = ~not_int & (parsed < 0)
+        if negative.any():
+            rows = _line_numbers(negative)
+            problems.append(
+                LabelProblem(
+                    "label_negative",
+                    f"{column} is negative on line(s) {_rows_text(rows)}; ids are 0-based",
+                    rows=rows,
+                )
+            )
+        numbers[column] = parsed.where(~not_int, -1).fillna(-1).astype(np.int64).to_numpy()
+
+    duplicated = ids.duplicated(keep="first")
+    if duplicated.any():
+        rows = _line_numbers(duplicated)
+        problems.append(
+            LabelProblem(
+                "label_duplicate",
+                f"file listed more than once on line(s) {_rows_text(rows)} "
+                f"(e.g. {ids[duplicated].iloc[0]!r})",
+                rows=rows,
+            )
+        )
+    empty_ids = ids.str.len() == 0
+    if empty_ids.any():
+        rows = _line_numbers(empty_ids)
+        problems.append(
+            LabelProblem("label_no_file", f"empty file name on line(s) {_rows_text(rows)}", rows=rows)
+        )
+
+    def names(column: str, id_column: str) -> dict[int, str]:
+        if column not in frame.columns or id_column not in numbers:
+            return {}
+        pairs = zip(numbers[id_column], frame[column].str.strip(), strict=True)
+        return {int(i): n for i, n in pairs if i >= 0 and n}
+
+    return LabelTable(
+        path=path,
+        ids=ids.tolist(),
+        gloss=numbers["gloss"],
+        cat=numbers.get("cat"),
+        gloss_names=names("gloss_name", "gloss"),
+        cat_names=names("cat_name", "cat"),
+        problems=problems,
+    )
+
+
+@dataclass(frozen=True)
+class SplitMatch:
+    """Labels paired with the files of a split folder."""
+
+    files: list[Path]  # labelled files, in label order
+    label_rows: list[int]  # index into LabelTable for each file
+    unlabelled: list[Path]  # files without a label row
+    missing: list[str]  # label ids without a file
+
+
+def match_split(folder: Path, table: LabelTable) -> SplitMatch:
+    """Pair label rows with `<id>.npz` files of `folder`; report both kinds of orphan."""
+    by_id = {sample_id(p): p for p in list_npz_files(folder)}
+    files, rows, missing = [], [], []
+    seen: set[str] = set()
+    for row, sid in enumerate(table.ids):
+        if sid in seen:
+            continue
+        seen.add(sid)
+        path = by_id.get(sid)
+        if path is None:
+            missing.append(sid)
+        else:
+            files.append(path)
+            rows.append(row)
+    unlabelled = [p for sid, p in by_id.items() if sid not in seen]
+    return SplitMatch(files, rows, unlabelled, missing)

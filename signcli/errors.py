@@ -1,0 +1,63 @@
+"""Errors that the CLI turns into exit codes (DESIGN.md, "Exit codes").
+
+Library code raises these with a message that names the file, field or flag at
+fault and what would fix it; the CLI prints the message without a traceback.
+Torch-free, so every command can import it at no cost.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NO = 1  # the command ran and the answer is "no"
+EXIT_USAGE = 2  # the command could not run
+EXIT_INTERRUPTED = 130
+
+
+class SigncliError(Exception):
+    """Base class: a message for the user and the exit code that goes with it."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  {self.hint}"
+
+
+class UsageError(SigncliError):
+    """Bad usage: a missing file, a bad flag, a bad value. Exit 2."""
+
+
+class SettingsError(UsageError):
+    """One or more invalid settings, all reported together (one line each)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class DataError(UsageError):
+    """Input data that training, eval or export cannot use. Exit 2."""
+
+
+class CheckpointError(UsageError):
+    """A checkpoint that cannot be read or does not fit the model. Exit 2."""
+
+
+class DiskError(UsageError):
+    """A write into the work directory failed; the previous file is intact. Exit 2."""
+
+
+class TrainingDiverged(SigncliError):
+    """The loss became NaN or Inf; the last good checkpoint is kept. Exit 1."""
+
+    exit_code = EXIT_NO
+
+
+class TrainingInterrupted(SigncliError):
+    """SIGINT/SIGTERM: last.pt was written and the message says how to resume. Exit 130."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,341 @@
+"""The one settings model every command shares, and how it is loaded.
+
+Sources, later wins (DESIGN.md, "Settings"):
+
+    defaults < --config FILE (YAML or JSON) < command-line flags < --set section.key=value
+
+All sources are merged into one nested dict and validated once, so every problem
+comes back together, one line each (`optim.lrr: unknown key (did you mean optim.lr?)`).
+Torch-free: `--help` and `validate-npz` import this module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from signcli.errors import SettingsError, UsageError
+
+MODEL_NAMES = ("transformer", "gru", "multistream")
+ModelName = Literal["transformer", "gru", "multistream"]
+
+# Metrics that `training.monitor` may name; the ones that should be minimised end in `_loss`
+# (or are error rates). Kept here, torch-free, so a typo is a settings error before training.
+MONITOR_METRICS = (
+    "train_loss",
+    "val_loss",
+    "val_gloss_top1",
+    "val_gloss_top5",
+    "val_cat_top1",
+    "val_bleu",
+    "val_wer",
+)
+MINIMISED_METRICS = ("train_loss", "val_loss", "val_wer")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
+    )
+
+
+class DataSettings(_Section):
+    train_dir: Path | None = None
+    """Folder of training `.npz` files (one sample per file)."""
+    val_dir: Path | None = None
+    """Folder of validation `.npz` files; without it the monitor falls back to train_loss."""
+    train_labels: Path | None = None
+    """Labels CSV of the training split: `file,gloss,cat,occluded` (0-based ids)."""
+    val_labels: Path | None = None
+    """Labels CSV of the validation split."""
+    key: str = "X"
+    """Array key inside each `.npz`: `X` for keypoints [T, D], `X2048` for CNN features."""
+    num_workers: int = Field(0, ge=0)
+    """DataLoader worker processes; 0 loads in the main process (fastest for cached data)."""
+    pin_memory: bool = True
+    """Pin host memory for faster copies to the GPU; ignored on CPU."""
+    prefetch_factor: int | None = Field(None, ge=1)
+    """Batches each worker loads ahead; used only when num_workers > 0."""
+    cache: bool = True
+    """Hold decoded samples in memory after the first read."""
+
+
+class ModelSettings(_Section):
+    name: ModelName = "transformer"
+    """Registered model: transformer (keypoints), gru (features), multistream (face/hands/pose)."""
+    num_gloss: int | None = Field(None, ge=1)
+    """Gloss classes; None takes the count from the labels."""
+    num_cat: int | None = Field(None, ge=0)
+    """Category classes (0 = no category head); None takes the count from the labels."""
+    d_model: int = Field(256, ge=8)
+    """Width of the encoder's output features."""
+    num_layers: int = Field(4, ge=1)
+    """Transformer blocks, or stacked GRU layers."""
+    num_heads: int = Field(8, ge=1)
+    """Attention heads per transformer block; must divide d_model."""
+    ff_dim: int = Field(512, ge=8)
+    """Hidden width of each transformer block's feed-forward layer."""
+    hidden_size: int = Field(256, ge=8)
+    """GRU hidden size per direction."""
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    """Dropout probability inside the encoder and before each head."""
+    max_len: int = Field(512, ge=1)
+    """Longest sequence the model takes; longer ones are resampled to this many frames."""
+    pooling: Literal["mean", "max", "cls"] = "mean"
+    """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
+
+    @field_validator("num_heads")
+    @classmethod
+    def _heads_divide_width(cls, num_heads: int, info: Any) -> int:
+        d_model = info.data.get("d_model")
+        if d_model is not None and d_model % num_heads:
+            raise ValueError(f"must divide model.d_model={d_model}")
+        return num_heads
+
+
+class OptimSettings(_Section):
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    """AdamW (no decay on norms and biases) or SGD with momentum."""
+    lr: float = Field(1e-3, gt=0.0)
+    """Peak learning rate."""
+    weight_decay: float = Field(0.05, ge=0.0)
+    """Decoupled weight decay, applied to weight matrices only."""
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    """SGD momentum."""
+    scheduler: Literal["none", "steplr", "cosine", "plateau"] = "cosine"
+    """Learning-rate schedule after warmup."""
+    warmup_steps: int = Field(0, ge=0)
+    """Optimizer steps of linear warmup from 0 to lr (0 = none)."""
+    step_size: int = Field(10, ge=1)
+    """steplr: epochs between decays."""
+    gamma: float = Field(0.1, gt=0.0, le=1.0)
+    """steplr: decay factor."""
+    plateau_patience: int = Field(2, ge=0)
+    """plateau: epochs without improvement of the monitor before the lr is cut."""
+    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0)
+    """plateau: factor the lr is multiplied by."""
+    min_lr: float = Field(0.0, ge=0.0)
+    """cosine/plateau: lower bound of the learning rate."""
+    grad_clip: float = Field(1.0, ge=0.0)
+    """Clip the gradient norm at this value, or disable if == 0."""
+    accumulate: int = Field(1, ge=1)
+    """Batches whose gradients are summed before each optimizer step."""
+    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
+    """Cross-entropy label smoothing, every head."""
+    cat_loss_weight: float = Field(0.5, ge=0.0)
+    """Weight of the category head's loss in the sum."""
+
+
+class TrainingSettings(_Section):
+    epochs: int = Field(30, ge=1)
+    """Epochs to train."""
+    batch_size: int = Field(32, ge=1)
+    """Samples per batch (per optimizer step: batch_size * accumulate)."""
+    precision: Literal["float32", "bf16", "amp"] = "float32"
+    """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """auto picks cuda, then mps, then cpu."""
+    seed: int = Field(0, ge=0)
+    """Seed of every RNG (python, numpy, torch, data order)."""
+    deterministic: bool = False
+    """Use deterministic kernels only, so that runs and resumes repeat bit for bit."""
+    early_stop: int = Field(0, ge=0)
+    """Stop after this many epochs without improvement of the monitor (0 = never)."""
+    monitor: str = "val_gloss_top1"
+    """Metric for best.pt and early stopping; loss-like metrics are minimised."""
+    work_dir: Path = Path("runs/train")
+    """Folder of config.json, labels.json, metrics.jsonl and checkpoints."""
+    save_every_steps: int = Field(0, ge=0)
+    """Also write last.pt every N optimizer steps (0 = only at epoch ends)."""
+    log_every: int = Field(50, ge=1)
+    """Steps between plain log lines when stdout is not a terminal."""
+    tensorboard: bool = False
+    """Write TensorBoard logs under WORK_DIR/tensorboard (needs signcli[tensorboard])."""
+    log_csv: Path | None = None
+    """Also append per-epoch metrics to this CSV file."""
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_metric(cls, monitor: str) -> str:
+        if monitor not in MONITOR_METRICS:
+            close = difflib.get_close_matches(monitor, MONITOR_METRICS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"expected one of {', '.join(MONITOR_METRICS)}{hint}")
+        return monitor
+
+
+class Settings(_Section):
+    """Everything a run needs; stored as WORK_DIR/config.json and inside every checkpoint."""
+
+    data: DataSettings = DataSettings()
+    """Where the samples come from and how they are loaded."""
+    model: ModelSettings = ModelSettings()
+    """Which encoder and heads, and their sizes."""
+    optim: OptimSettings = OptimSettings()
+    """Optimizer, schedule and loss."""
+    training: TrainingSettings = TrainingSettings()
+    """Epochs, batches, precision, device, seeds, checkpoints and logs."""
+
+
+def monitor_mode(metric: str) -> Literal["min", "max"]:
+    """Loss-like metrics are minimised, accuracies maximised."""
+    return "min" if metric in MINIMISED_METRICS else "max"
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+def load_settings(
+    config: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge `base` < config file < flags (dotted keys; None = not given) < `--set` overrides.
+
+    Raises SettingsError listing every problem, or UsageError for an unreadable file.
+    """
+    merged: dict[str, Any] = json.loads(json.dumps(dict(base or {}), default=str))
+    if config is not None:
+        _deep_update(merged, read_settings_file(config))
+    problems: list[str] = []
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            _set_dotted(merged, dotted, value)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(f"--set {item!r}: expected section.key=value, e.g. optim.lr=3e-4")
+            continue
+        _set_dotted(merged, key, _parse_override(key, raw.strip()))
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems.extend(_describe(error) for error in exc.errors())
+    except ValueError as exc:  # a non-mapping where a section was expected
+        problems.append(str(exc))
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """Read a YAML or JSON settings file into a dict; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"settings file {path} not found", hint="check the --config path")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise UsageError(f"{where}: invalid YAML: {problem}") from None
+        data = data or {}
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"{path}: expected a mapping of sections (data, model, optim, training), "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
+def settings_keys() -> list[str]:
+    """Every valid dotted key, e.g. `optim.lr`."""
+    return [
+        f"{section}.{key}"
+        for section, field in Settings.model_fields.items()
+        for key in field.annotation.model_fields  # type: ignore[union-attr]
+    ]
+
+
+def _deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = target
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[leaf] = value
+
+
+def _field_annotation(dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    section_field = Settings.model_fields.get(section)
+    if section_field is None or not key:
+        return None
+    field = section_field.annotation.model_fields.get(key)  # type: ignore[union-attr]
+    return None if field is None else field.annotation
+
+
+def _parse_override(dotted: str, raw: str) -> Any:
+    """Keep the value a string and let pydantic type it per field, except where a string
+    cannot express the type: None for optional fields, lists and dicts from JSON/commas."""
+    annotation = _field_annotation(dotted)
+    if annotation is None:
+        return raw
+    args = typing.get_args(annotation)
+    optional = type(None) in args
+    if optional and raw.lower() in ("none", "null", "~", ""):
+        return None
+    inner = [a for a in args if a is not type(None)] if optional else [annotation]
+    origin = typing.get_origin(inner[0]) if len(inner) == 1 else None
+    if origin in (list, tuple, set, dict):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One line per pydantic error: key, bad value, what was expected, closest valid key."""
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        candidates = settings_keys() if "." in loc else list(Settings.model_fields)
+        close = difflib.get_close_matches(loc, candidates, n=1, cutoff=0.6)
+        if not close and "." in loc:  # a typo in the section name: compare the key alone
+            leaf = loc.rsplit(".", 1)[1]
+            close = [k for k in candidates if k.rsplit(".", 1)[1] == leaf][:1]
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"{loc}: unknown key{hint}"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    got = error.get("input")
+    if error["type"] == "literal_error" and isinstance(got, str):
+        options = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        close = difflib.get_close_matches(got, options, n=1)
+        if close:
+            message += f" (did you mean {close[0]}?)"
+    if message.startswith("Input should be "):
+        message = "expected " + message.removeprefix("Input should be ")
+    shown = repr(got) if isinstance(got, str) else json.dumps(got, default=str)
+    return f"{loc}: {message} (got {shown})"
