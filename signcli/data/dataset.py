@@ -1,0 +1,178 @@
+"""Samples to batches: the torch Dataset, the epoch sampler and `collate_streams`.
+
+A sample is a mapping of stream name to float32 `[T, D]` (NaN = landmark not detected,
+kept as is: the model's input stage turns it into 0 plus a missing indicator) with its
+targets and id. collate pads every stream to the longest T of the batch and returns
+`lengths [B]` and `mask [B, T]` (True = real frame).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+SINGLE_STREAM = "x"  # stream name of single-stream datasets (npz key X or X2048)
+
+
+@dataclass
+class Sample:
+    """One sample: streams `{name: [T, D]}` of equal T, integer targets, and its id."""
+
+    id: str
+    streams: dict[str, np.ndarray]
+    targets: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        return next(iter(self.streams.values())).shape[0]
+
+
+@dataclass
+class Batch:
+    """Padded streams `{name: [B, T, D]}`, `lengths [B]`, `mask [B, T]`, targets `{name: [B]}`."""
+
+    ids: list[str]
+    streams: dict[str, torch.Tensor]
+    lengths: torch.Tensor
+    mask: torch.Tensor
+    targets: dict[str, torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
+        move = lambda t: t.to(device, non_blocking=non_blocking)  # noqa: E731
+        return Batch(
+            self.ids,
+            {k: move(v) for k, v in self.streams.items()},
+            move(self.lengths),
+            move(self.mask),
+            {k: move(v) for k, v in self.targets.items()},
+        )
+
+    def pin_memory(self) -> Batch:
+        """Called by DataLoader(pin_memory=True) on custom batch types."""
+        return Batch(
+            self.ids,
+            {k: v.pin_memory() for k, v in self.streams.items()},
+            self.lengths.pin_memory(),
+            self.mask.pin_memory(),
+            {k: v.pin_memory() for k, v in self.targets.items()},
+        )
+
+
+def collate_streams(samples: Sequence[Sample]) -> Batch:
+    """Pad each stream with zeros to the longest T in the batch; mask marks real frames."""
+    lengths = torch.tensor([s.length for s in samples], dtype=torch.long)
+    B, T = len(samples), int(lengths.max())
+    streams: dict[str, torch.Tensor] = {}
+    for name in samples[0].streams:
+        D = samples[0].streams[name].shape[1]
+        padded = np.zeros((B, T, D), dtype=np.float32)
+        for i, sample in enumerate(samples):
+            array = sample.streams[name]
+            padded[i, : array.shape[0]] = array
+        streams[name] = torch.from_numpy(padded)
+    mask = torch.arange(T)[None, :] < lengths[:, None]  # [B, T]
+    targets = {
+        key: torch.tensor([s.targets[key] for s in samples], dtype=torch.long)
+        for key in samples[0].targets
+    }
+    return Batch([s.id for s in samples], streams, lengths, mask, targets)
+
+
+def resample_frames(array: np.ndarray, max_len: int) -> np.ndarray:
+    """Uniformly subsample a sequence longer than max_len frames to exactly max_len."""
+    if array.shape[0] <= max_len:
+        return array
+    index = np.linspace(0, array.shape[0] - 1, max_len).round().astype(np.int64)
+    return array[index]
+
+
+class SampleDataset(Dataset):
+    """Samples made by `load(i)`, optionally held in memory after the first read.
+
+    `preloaded` fills the cache up front (training preloads small datasets in parallel,
+    so that epochs never wait for the disk).
+    """
+
+    def __init__(
+        self,
+        count: int,
+        load: Callable[[int], Sample],
+        *,
+        cache: bool = True,
+        max_len: int | None = None,
+        transform: Callable[[Sample, int], Sample] | None = None,
+    ) -> None:
+        self.count = count
+        self.load = load
+        self.cache: dict[int, Sample] | None = {} if cache else None
+        self.max_len = max_len
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return self.count
+
+    def fill_cache(self, samples: Sequence[Sample]) -> None:
+        if self.cache is not None:
+            self.cache.update(enumerate(samples))
+
+    def __getitem__(self, index: int) -> Sample:
+        sample = self.raw(index)
+        return self.transform(sample, index) if self.transform is not None else sample
+
+    def raw(self, index: int) -> Sample:
+        """The sample as read (cached), before any transform such as augmentation."""
+        sample = self.cache.get(index) if self.cache is not None else None
+        if sample is None:
+            sample = self.load(index)
+            if self.max_len is not None:
+                sample.streams = {
+                    k: resample_frames(v, self.max_len) for k, v in sample.streams.items()
+                }
+            if self.cache is not None:
+                self.cache[index] = sample
+        return sample
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Batches of indices in an order that is a pure function of (seed, epoch), so that a
+    resumed run sees the same order and can start at any batch of the epoch."""
+
+    def __init__(self, size: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:
+        self.size = size
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 1
+        self.start_batch = 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch = epoch
+        self.start_batch = start_batch
+
+    def order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.size)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+
+    def batch_sizes(self) -> list[int]:
+        full, rest = divmod(self.size, self.batch_size)
+        return [self.batch_size] * full + ([rest] if rest else [])
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.batch_size) - self.start_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.order()
+        for start in range(self.start_batch * self.batch_size, self.size, self.batch_size):
+            yield order[start : start + self.batch_size].tolist()
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "epoch": self.epoch, "start_batch": self.start_batch}

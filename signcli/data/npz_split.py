@@ -1,0 +1,198 @@
+"""A single-stream split for training and eval: a folder of `.npz` plus its labels CSV.
+
+Reads labels with `labels.read_labels`, files with `npz.check_npz` (the same checks as
+`validate-npz`), and refuses anything `validate-npz` calls an error, naming the file.
+Small splits are read once, in parallel, and held in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from signcli.data.dataset import SINGLE_STREAM, Sample, SampleDataset, resample_frames
+from signcli.data.labels import LabelTable, match_split, read_labels
+from signcli.data.npz import check_npz, list_npz_files, sample_id
+from signcli.errors import DataError, UsageError
+
+PARALLEL_READ_MIN_FILES = 512  # below this, process start-up costs more than it saves
+READ_CHUNK = 256
+MAX_LISTED = 5
+
+
+@dataclass
+class NpzSplit:
+    """A split ready for training: the dataset and what it holds."""
+
+    name: str
+    dataset: SampleDataset
+    ids: list[str]
+    gloss: np.ndarray  # [N] int64
+    cat: np.ndarray | None  # [N] int64, None without a cat column
+    input_dims: dict[str, int]
+    labels_path: Path | None = None
+    label_lines: np.ndarray | None = None  # [N] 1-based line of each sample in the labels CSV
+    gloss_names: dict[int, str] = field(default_factory=dict)
+    cat_names: dict[int, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def arrays(self) -> list[np.ndarray] | None:
+        """The cached arrays in index order, when the split is held in memory."""
+        cache = self.dataset.cache
+        if cache is None or len(cache) < len(self.ids):
+            return None
+        return [cache[i].streams[SINGLE_STREAM] for i in range(len(self.ids))]
+
+
+def load_npz_split(
+    name: str,
+    data_dir: Path,
+    labels_csv: Path | None,
+    *,
+    key: str = "X",
+    cache: bool = True,
+    max_len: int | None = None,
+    workers: int | None = None,
+    require_labels: bool = True,
+) -> NpzSplit:
+    """Pair, check and (when `cache`) read a split; DataError/UsageError name what is wrong."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise UsageError(f"{name} folder {data_dir} does not exist", hint="check --{name}-dir")
+
+    if labels_csv is None:
+        if require_labels:
+            raise UsageError(f"no labels CSV for the {name} split", hint=f"pass --{name}-labels CSV")
+        files = list_npz_files(data_dir)
+        table = None
+        gloss, cat, warnings, lines = np.full(len(files), -1, np.int64), None, [], None
+    else:
+        table = read_labels(labels_csv)
+        _raise_label_problems(table)
+        match = match_split(data_dir, table)
+        if match.missing:
+            raise DataError(
+                f"{labels_csv}: {len(match.missing)} labelled sample(s) have no .npz in "
+                f"{data_dir}: {_listing(match.missing)}",
+                hint="fix the file column or add the files; `signcli validate-npz` lists all",
+            )
+        files = match.files
+        rows = np.asarray(match.label_rows, dtype=np.int64)
+        gloss = table.gloss[rows]
+        cat = table.cat[rows] if table.cat is not None else None
+        lines = rows + 2  # header is line 1
+        warnings = []
+        if match.unlabelled:
+            warnings.append(
+                f"{name}: {len(match.unlabelled)} file(s) in {data_dir} have no label and are "
+                f"not used: {_listing([p.name for p in match.unlabelled])}"
+            )
+    if not files:
+        raise UsageError(f"{name} folder {data_dir} holds no .npz files for training")
+
+    ids = [sample_id(p) for p in files]
+
+    def load(index: int) -> Sample:
+        array = _read_or_raise(files[index], key)
+        return Sample(ids[index], {SINGLE_STREAM: array}, _targets(gloss, cat, index))
+
+    dataset = SampleDataset(len(files), load, cache=cache, max_len=max_len)
+    if cache:
+        arrays = read_arrays(files, key, workers=workers)
+        dataset.fill_cache(
+            [
+                Sample(ids[i], {SINGLE_STREAM: _fit_length(a, max_len)}, _targets(gloss, cat, i))
+                for i, a in enumerate(arrays)
+            ]
+        )
+        widths = Counter(a.shape[1] for a in arrays)
+    else:
+        widths = Counter([_read_or_raise(files[0], key).shape[1]])
+    if len(widths) > 1:
+        majority = widths.most_common(1)[0][0]
+        odd = [p.name for p, a in zip(files, arrays, strict=True) if a.shape[1] != majority]
+        raise DataError(
+            f"{name}: files disagree on the width D (most have {majority}): {_listing(odd)}",
+            hint="every sample of a split needs the same landmarks; see `signcli validate-npz`",
+        )
+    return NpzSplit(
+        name=name,
+        dataset=dataset,
+        ids=ids,
+        gloss=gloss,
+        cat=cat,
+        input_dims={SINGLE_STREAM: next(iter(widths))},
+        labels_path=Path(labels_csv) if labels_csv is not None else None,
+        label_lines=lines,
+        gloss_names=table.gloss_names if table is not None else {},
+        cat_names=table.cat_names if table is not None else {},
+        warnings=warnings,
+    )
+
+
+def read_arrays(files: list[Path], key: str, workers: int | None = None) -> list[np.ndarray]:
+    """Read every file (in parallel for many files); DataError lists the unusable ones."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    chunks = [files[i : i + READ_CHUNK] for i in range(0, len(files), READ_CHUNK)]
+    if workers > 1 and len(files) >= PARALLEL_READ_MIN_FILES:
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+            results = [item for part in pool.map(_read_chunk, chunks, [key] * len(chunks)) for item in part]
+    else:
+        results = [item for chunk in chunks for item in _read_chunk(chunk, key)]
+    failures = [(path, message) for path, (array, message) in zip(files, results, strict=True) if array is None]
+    if failures:
+        listed = "; ".join(f"{p.name}: {m}" for p, m in failures[:MAX_LISTED])
+        more = f" and {len(failures) - MAX_LISTED} more" if len(failures) > MAX_LISTED else ""
+        raise DataError(
+            f"{len(failures)} unusable file(s) in {files[0].parent}: {listed}{more}",
+            hint=f"run `signcli validate-npz {files[0].parent} --key {key}` for the full report",
+        )
+    return [array for array, _ in results]
+
+
+def _read_chunk(paths: list[Path], key: str) -> list[tuple[np.ndarray | None, str]]:
+    out = []
+    for path in paths:
+        check, array = check_npz(path, key)
+        errors = "; ".join(p.message for p in check.problems if p.severity == "error")
+        out.append((array, errors))
+    return out
+
+
+def _read_or_raise(path: Path, key: str) -> np.ndarray:
+    check, array = check_npz(path, key)
+    if array is None:
+        errors = "; ".join(p.message for p in check.problems if p.severity == "error")
+        raise DataError(f"{path}: {errors}", hint=f"run `signcli validate-npz {path.parent}`")
+    return array
+
+
+def _fit_length(array: np.ndarray, max_len: int | None) -> np.ndarray:
+    return array if max_len is None else resample_frames(array, max_len)
+
+
+def _targets(gloss: np.ndarray, cat: np.ndarray | None, index: int) -> dict[str, int]:
+    targets = {"gloss": int(gloss[index])}
+    if cat is not None:
+        targets["cat"] = int(cat[index])
+    return targets
+
+
+def _raise_label_problems(table: LabelTable) -> None:
+    errors = [p for p in table.problems if p.severity == "error"]
+    if errors:
+        raise DataError(
+            f"{table.path}: " + "; ".join(p.message for p in errors),
+            hint=f"run `signcli validate-npz DIR --labels {table.path}` for the full report",
+        )
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")

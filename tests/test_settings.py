@@ -1,0 +1,111 @@
+"""Settings: precedence of the sources, typing of --set, and one readable line per problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from signcli.errors import SettingsError, UsageError
+from signcli.settings import Settings, load_settings, monitor_mode, settings_keys
+
+
+def test_defaults_validate() -> None:
+    settings = load_settings()
+    assert settings == Settings()
+    assert settings.optim.grad_clip == 1.0
+
+
+def test_precedence_defaults_file_flags_set(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("optim:\n  lr: 0.01\n  weight_decay: 0.2\ntraining:\n  epochs: 7\n  batch_size: 4\n")
+    settings = load_settings(
+        config,
+        flags={"optim.lr": 0.02, "training.epochs": None, "training.batch_size": 8},
+        overrides=["training.batch_size=16"],
+    )
+    assert settings.optim.weight_decay == 0.2  # file beats default
+    assert settings.optim.lr == 0.02  # flag beats file
+    assert settings.training.epochs == 7  # a flag left unset does not override
+    assert settings.training.batch_size == 16  # --set beats flag
+
+
+def test_json_config(tmp_path: Path) -> None:
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"model": {"d_model": 64, "num_heads": 4}}))
+    assert load_settings(config).model.d_model == 64
+
+
+@pytest.mark.parametrize(
+    ("override", "section", "key", "value"),
+    [
+        ("training.epochs=3", "training", "epochs", 3),
+        ("optim.lr=3e-4", "optim", "lr", 3e-4),
+        ("training.deterministic=true", "training", "deterministic", True),
+        ("training.deterministic=no", "training", "deterministic", False),
+        ("optim.scheduler=steplr", "optim", "scheduler", "steplr"),
+        ("model.num_gloss=none", "model", "num_gloss", None),
+        ("data.key=no", "data", "key", "no"),  # a string field stays a string
+    ],
+)
+def test_set_values_are_typed_by_the_field(override, section, key, value) -> None:
+    settings = load_settings(overrides=[override])
+    assert getattr(getattr(settings, section), key) == value
+
+
+def test_every_problem_reported_at_once_one_line_each() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(
+            overrides=[
+                "optim.lrr=3",
+                "optim.lr=-1",
+                "training.batch_size=0",
+                "model.dropout=1.5",
+                "optim.label_smoothing=2",
+            ]
+        )
+    problems = info.value.problems
+    assert len(problems) == 5
+    assert "optim.lrr: unknown key (did you mean optim.lr?)" in problems
+    assert any(p.startswith("optim.lr:") and "greater than 0" in p and "'-1'" in p for p in problems)
+    assert any(p.startswith("training.batch_size:") and "'0'" in p for p in problems)
+    assert any(p.startswith("model.dropout:") and "'1.5'" in p for p in problems)
+    assert any(p.startswith("optim.label_smoothing:") for p in problems)
+
+
+def test_typo_in_section_and_enum_value_suggests_closest() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(overrides=["optm.lr=1", "model.name=transfomer", "training.monitor=val_top1"])
+    text = str(info.value)
+    assert "optm: unknown key (did you mean optim?)" in text
+    assert "model.name" in text and "did you mean transformer?" in text
+    assert "training.monitor" in text
+
+
+def test_set_without_equals_is_a_problem() -> None:
+    with pytest.raises(SettingsError, match="expected section.key=value"):
+        load_settings(overrides=["optim.lr"])
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("optim:\n  lr: 0.1\n  weight_decay: [0.1\ntraining:\n  epochs: 3\n")
+    with pytest.raises(UsageError, match=r"bad\.yaml:\d+: invalid YAML"):
+        load_settings(config)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_heads_must_divide_width() -> None:
+    with pytest.raises(SettingsError, match="model.num_heads: must divide model.d_model=64"):
+        load_settings(overrides=["model.d_model=64", "model.num_heads=5"])
+
+
+def test_keys_and_monitor_mode() -> None:
+    keys = settings_keys()
+    assert "optim.lr" in keys and "training.work_dir" in keys
+    assert monitor_mode("val_loss") == "min" and monitor_mode("val_gloss_top1") == "max"
