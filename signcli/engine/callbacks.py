@@ -1,0 +1,169 @@
+"""The hooks that make the work directory: run files, metrics.jsonl, checkpoints, early
+stopping, and the optional CSV and TensorBoard logs (DESIGN.md, "Work directory")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from signcli.engine.atomic import atomic_write
+from signcli.engine.checkpoint import save_checkpoint
+from signcli.engine.hooks import Hook
+from signcli.errors import UsageError
+from signcli.metrics.jsonl import append_metrics, truncate_metrics
+from signcli.settings import Settings
+
+if TYPE_CHECKING:
+    from signcli.engine.trainer import Trainer
+
+log = logging.getLogger("signcli")
+
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.json"
+METRICS_FILE = "metrics.jsonl"
+LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+TENSORBOARD_DIR = "tensorboard"
+RUN_FILES = (CONFIG_FILE, LABELS_FILE, METRICS_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)
+
+
+def work_dir_hooks(settings: Settings) -> list[Hook]:
+    """The hooks every run gets, in the order they must run at each epoch end: the metrics
+    line first, then the checkpoint (so a resume from last.pt may drop, never miss, lines)."""
+    training = settings.training
+    hooks: list[Hook] = [RunFilesHook(), MetricsLogHook(), CheckpointHook(), EarlyStoppingHook()]
+    if training.log_csv is not None:
+        hooks.append(CsvLogHook(Path(training.log_csv)))
+    if training.tensorboard:
+        hooks.append(TensorBoardHook())
+    return hooks
+
+
+class RunFilesHook(Hook):
+    """config.json (effective settings) and labels.json (class maps), written at start."""
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        trainer.work_dir.mkdir(parents=True, exist_ok=True)
+        settings = trainer.settings.model_dump(mode="json")
+        atomic_write(trainer.work_dir / CONFIG_FILE, json.dumps(settings, indent=2) + "\n")
+        labels = trainer.data.labels_map()
+        atomic_write(trainer.work_dir / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
+
+
+class MetricsLogHook(Hook):
+    """Appends one JSON object per finished epoch to metrics.jsonl."""
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        # a resumed run drops lines of epochs that ran after its checkpoint was written
+        path = trainer.work_dir / METRICS_FILE
+        if path.exists():
+            truncate_metrics(path, trainer.state.epoch)
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        append_metrics(trainer.work_dir / METRICS_FILE, metrics)
+
+
+class CheckpointHook(Hook):
+    """last.pt after every epoch (and every N steps if asked); best.pt on improvement."""
+
+    def save_last(self, trainer: Trainer) -> None:
+        save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, trainer.checkpoint_payload())
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        every = trainer.settings.training.save_every_steps
+        mid_epoch = trainer.state.batch_in_epoch < len(trainer.batch_sizes)
+        if every and mid_epoch and trainer.state.step % every == 0:
+            self.save_last(trainer)
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        payload = trainer.checkpoint_payload()
+        save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, payload)
+        if trainer.is_best:
+            save_checkpoint(trainer.work_dir / BEST_CHECKPOINT, payload)
+
+
+class EarlyStoppingHook(Hook):
+    """Stops the run after `early_stop` epochs without improvement of the monitor."""
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        patience = trainer.settings.training.early_stop
+        if patience and trainer.state.bad_epochs >= patience:
+            trainer.should_stop = True
+            log.info(
+                "early stopping: %s did not improve for %d epochs (best %.4f at epoch %d)",
+                trainer.monitor,
+                patience,
+                trainer.state.best_metric,
+                trainer.state.best_epoch,
+            )
+
+
+CSV_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_gloss_top1",
+    "val_gloss_top5",
+    "val_cat_top1",
+    "lr",
+)
+
+
+class CsvLogHook(Hook):
+    """--log-csv PATH: one row per epoch (the training guide's CSV log), rewritten atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.rows = []
+        if self.path.exists() and trainer.state.epoch > 0:
+            with open(self.path, newline="") as handle:
+                self.rows = [r for r in csv.DictReader(handle) if int(r["epoch"]) <= trainer.state.epoch]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        self.rows.append({k: metrics.get(k, "") for k in CSV_COLUMNS})
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write(self.path, out.getvalue())
+
+
+class TensorBoardHook(Hook):
+    """--tensorboard: every epoch metric as a scalar under WORK_DIR/tensorboard."""
+
+    def __init__(self) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+        except ImportError:
+            raise UsageError(
+                "--tensorboard needs the tensorboard package",
+                hint='install it with: pip install "signcli[tensorboard]"',
+            ) from None
+        self._writer_class = SummaryWriter
+        self.writer = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        # purge_step drops events of epochs that ran after the checkpoint we resume from
+        self.writer = self._writer_class(
+            str(trainer.work_dir / TENSORBOARD_DIR), purge_step=trainer.state.epoch + 1
+        )
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        assert self.writer is not None
+        epoch = int(metrics["epoch"])
+        for key, value in metrics.items():
+            if key != "epoch":
+                self.writer.add_scalar(key, value, epoch)
+        self.writer.flush()
+
+    def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,157 @@
+"""Progress output as a hook: rich bars on a terminal, plain log lines otherwise (CI)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Literal
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from signcli.engine.hooks import Hook
+
+if TYPE_CHECKING:
+    from signcli.engine.trainer import Trainer
+
+Mode = Literal["auto", "bar", "plain", "quiet"]
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    parts = []
+    for key, value in metrics.items():
+        if key in ("epoch", "step"):
+            continue
+        if key == "lr":
+            parts.append(f"lr {value:.2e}")
+        elif key == "epoch_s":
+            parts.append(f"{value:.1f}s")
+        elif key == "samples_per_s":
+            parts.append(f"{value:.0f} samples/s")
+        else:
+            parts.append(f"{key} {value:.4f}")
+    return "  ".join(parts)
+
+
+class ProgressHook(Hook):
+    """`bar`: a rich bar per epoch (step/total, loss, lr, samples/s, ETA) and a validation bar;
+    `plain`: a line every `log_every` steps and per epoch; `quiet`: the final summary only;
+    `auto`: bar on a terminal, plain otherwise."""
+
+    def __init__(self, mode: Mode = "auto", console: Console | None = None) -> None:
+        self.console = console or Console()
+        if mode == "auto":
+            mode = "bar" if self.console.is_terminal else "plain"
+        self.mode = mode
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+        self.val_task: TaskID | None = None
+        self.epoch_started = 0.0
+        self.epoch_samples = 0
+
+    # -- training
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if self.mode == "quiet":
+            return
+        model = trainer.model
+        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        val = len(trainer.data.val.ids) if trainer.data.val is not None else 0
+        resumed = f", resuming after epoch {trainer.state.epoch} step {trainer.state.step}" if trainer.state.step else ""
+        self.console.print(
+            f"training {trainer.settings.model.name} ({params / 1e6:.2f}M parameters) on "
+            f"{trainer.device.type}: {len(trainer.data.train.ids)} train / {val} val samples, "
+            f"{trainer.data.num_gloss} glosses, {trainer.epochs} epochs{resumed}",
+            highlight=False,
+        )
+        if self.mode == "bar":
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        self.epoch_started = time.perf_counter()
+        self.epoch_samples = 0
+        if self.progress is not None:
+            total = len(trainer.batch_sizes)
+            self.task = self.progress.add_task(
+                f"epoch {trainer.state.epoch + 1}/{trainer.epochs}",
+                total=total,
+                completed=trainer.state.batch_in_epoch,
+                info="",
+            )
+
+    def on_batch_end(self, trainer: Trainer, loss: float, batch_size: int) -> None:
+        self.epoch_samples += batch_size
+        state = trainer.state
+        running = state.epoch_loss_sum / max(1, state.epoch_samples)
+        rate = self.epoch_samples / max(time.perf_counter() - self.epoch_started, 1e-9)
+        info = f"loss {running:.4f}  lr {trainer.lr:.2e}  {rate:.0f} samples/s"
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=state.batch_in_epoch, info=info)
+        elif self.mode == "plain" and state.batch_in_epoch % trainer.settings.training.log_every == 0:
+            print(
+                f"epoch {state.epoch + 1}/{trainer.epochs} batch {state.batch_in_epoch}/"
+                f"{len(trainer.batch_sizes)} step {state.step}  {info}",
+                flush=True,
+            )
+
+    def on_validation_start(self, trainer: Trainer, num_batches: int) -> None:
+        if self.progress is not None:
+            self.val_task = self.progress.add_task("  validation", total=num_batches, info="")
+
+    def on_validation_batch_end(self, trainer: Trainer) -> None:
+        if self.progress is not None and self.val_task is not None:
+            self.progress.advance(self.val_task)
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        if self.progress is not None:
+            for task in (self.task, self.val_task):
+                if task is not None:
+                    self.progress.remove_task(task)
+            self.task = self.val_task = None
+        if self.mode == "quiet":
+            return
+        best = " *" if trainer.is_best else ""
+        line = f"epoch {int(metrics['epoch'])}/{trainer.epochs}  {format_metrics(metrics)}{best}"
+        if self.mode == "bar":
+            self.console.print(line, highlight=False)
+        else:
+            print(line, flush=True)
+
+    def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        state = trainer.state
+        best = (
+            f"best {trainer.monitor} {state.best_metric:.4f} at epoch {state.best_epoch}"
+            if state.best_metric is not None
+            else "no finished epoch"
+        )
+        self.console.print(
+            f"done: {state.epoch} epoch(s), {state.step} steps, {best}; "
+            f"work dir {trainer.work_dir}",
+            highlight=False,
+        )
+
+    def close(self) -> None:
+        """Stop the live display (the loop ended by an exception)."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -1,0 +1,366 @@
+"""The training loop: a small state machine that trains and calls hooks by name.
+
+It knows nothing about sign language, terminals or files: it moves batches, calls the
+model, sums head losses, steps, and tells hooks. metrics.jsonl, checkpoints, early
+stopping and progress bars are hooks (engine/callbacks.py).
+
+    trainer = Trainer(settings, hooks=[ProgressHook()])
+    history = trainer.fit()          # one metrics dict per epoch
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from signcli.data.dataset import EpochBatchSampler, collate_streams
+from signcli.data.sources import TrainingData, load_training_data
+from signcli.engine import checkpoint as ckpt
+from signcli.engine.device import make_precision, resolve_device, seed_everything
+from signcli.engine.hooks import Hook
+from signcli.engine.inference import predict, validation_metrics
+from signcli.engine.optim import HeadLoss, LRSchedule, build_optimizer
+from signcli.engine.state import TrainState
+from signcli.errors import TrainingDiverged, TrainingInterrupted
+from signcli.models import build_model
+from signcli.settings import Settings, monitor_mode
+
+log = logging.getLogger("signcli")
+
+INPUT_STATS_MAX_SAMPLES = 2000  # enough for stable per-feature mean/std, cheap to compute
+
+
+class Trainer:
+    """Owns the model, optimizer, schedule, data loaders and counters of one run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        hooks: Sequence[Hook] = (),
+        *,
+        data: TrainingData | None = None,
+        default_hooks: bool = True,
+    ) -> None:
+        self.data = data if data is not None else load_training_data(settings)
+        # record what the labels resolved (class counts) so config.json rebuilds this model
+        settings = settings.model_copy(deep=True)
+        settings.model.num_gloss = self.data.num_gloss
+        settings.model.num_cat = self.data.num_cat
+        self.settings = settings
+        self.work_dir = Path(settings.training.work_dir)
+        self.device = resolve_device(settings.training.device)
+        self.precision = make_precision(settings.training.precision, self.device)
+        seed_everything(settings.training.seed, settings.training.deterministic)
+
+        self.model = build_model(
+            settings.model, self.data.input_dims, self.data.num_gloss, self.data.num_cat
+        )
+        self.model.set_input_stats(_input_stats(self.data))
+        self.model.to(self.device)
+        self.loss_fn = HeadLoss(settings.optim)
+        self.optimizer = build_optimizer(self.model, settings.optim)
+
+        train = settings.training
+        self.train_sampler = EpochBatchSampler(
+            len(self.data.train.dataset), train.batch_size, shuffle=True, seed=train.seed
+        )
+        self.batch_sizes = self.train_sampler.batch_sizes()
+        self.monitor = train.monitor
+        if self.data.val is None and self.monitor.startswith("val_"):
+            log.warning("no validation data: monitoring train_loss instead of %s", self.monitor)
+            self.monitor = "train_loss"
+        self.schedule = LRSchedule(
+            self.optimizer,
+            settings.optim,
+            steps_per_epoch=self.steps_per_epoch,
+            total_steps=self.steps_per_epoch * train.epochs,
+            mode=monitor_mode(self.monitor),
+        )
+        self.state = TrainState()
+        self.history: list[dict[str, float]] = []
+        self.should_stop = False
+        self.is_best = False  # set at each epoch end: did the monitor improve?
+        self.hooks: list[Hook] = []
+        if default_hooks:
+            from signcli.engine.callbacks import work_dir_hooks
+
+            self.hooks.extend(work_dir_hooks(settings))
+        self.hooks.extend(hooks)
+        self._stop_signal: int | None = None
+        for warning in self.data.warnings:
+            log.warning(warning)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def epochs(self) -> int:
+        return self.settings.training.epochs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.batch_sizes) / self.settings.optim.accumulate)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def finished(self) -> bool:
+        patience = self.settings.training.early_stop
+        stopped_early = patience > 0 and self.state.bad_epochs >= patience
+        return self.state.epoch >= self.epochs or stopped_early
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self) -> list[dict[str, float]]:
+        """Train until `epochs` or early stopping; returns one metrics dict per epoch."""
+        self.model.train()
+        self._call("on_train_start")
+        with self._stop_on_signals():
+            while not self.finished and not self.should_stop:
+                self._train_epoch()
+        self._call("on_train_end", self.history)
+        return self.history
+
+    def _train_epoch(self) -> None:
+        state, accumulate = self.state, self.settings.optim.accumulate
+        epoch = state.epoch + 1
+        if state.batch_in_epoch == 0:
+            state.epoch_loss_sum, state.epoch_samples = 0.0, 0
+        self.train_sampler.set_epoch(epoch, start_batch=state.batch_in_epoch)
+        self._call("on_epoch_start")
+        started = time.perf_counter()
+        samples_before = state.epoch_samples
+        self.optimizer.zero_grad(set_to_none=True)
+        for batch_index, batch in enumerate(self._loader(), start=state.batch_in_epoch):
+            group = batch_index // accumulate
+            group_samples = sum(self.batch_sizes[group * accumulate : (group + 1) * accumulate])
+            loss = self._forward_backward(batch, len(batch) / group_samples, epoch)
+            state.epoch_loss_sum += loss * len(batch)
+            state.epoch_samples += len(batch)
+            state.batch_in_epoch = batch_index + 1
+            self._call("on_batch_end", loss, len(batch))
+            if state.batch_in_epoch % accumulate == 0 or state.batch_in_epoch == len(self.batch_sizes):
+                self._optimizer_step()
+                self._call("on_step_end")
+                if self._stop_signal is not None and state.batch_in_epoch < len(self.batch_sizes):
+                    self._interrupt()
+        train_s = time.perf_counter() - started
+
+        metrics: dict[str, float] = {
+            "epoch": epoch,
+            "step": state.step,
+            "lr": self.lr,
+            "train_loss": state.epoch_loss_sum / max(1, state.epoch_samples),
+        }
+        metrics.update(self.validate())
+        metrics["epoch_s"] = time.perf_counter() - started
+        metrics["samples_per_s"] = (state.epoch_samples - samples_before) / max(train_s, 1e-9)
+        self._end_epoch(epoch, metrics)
+
+    def _forward_backward(self, batch: Any, weight: float, epoch: int) -> float:
+        batch = batch.to(self.device, non_blocking=True)
+        with self.precision.autocast():
+            logits = self.model(batch.streams, batch.mask)
+            loss = self.loss_fn(logits, batch.targets)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"training diverged: loss is {value} at epoch {epoch}, step {self.state.step + 1}; "
+                f"the last good checkpoint {self.work_dir / 'last.pt'} is kept",
+                hint="lower --lr, keep --grad-clip on, or check the data with `signcli validate-npz`",
+            )
+        scaled = loss * weight
+        if self.precision.scaler is not None:
+            self.precision.scaler.scale(scaled).backward()
+        else:
+            scaled.backward()
+        return value
+
+    def _optimizer_step(self) -> None:
+        self.schedule.apply(self.state.step)
+        scaler, clip = self.precision.scaler, self.settings.optim.grad_clip
+        if scaler is not None:
+            scaler.unscale_(self.optimizer)
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        if scaler is not None:
+            scaler.step(self.optimizer)
+            scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+
+    def validate(self) -> dict[str, float]:
+        """val_loss and accuracies on the validation split ({} without one)."""
+        if self.data.val is None:
+            return {}
+        loader = self._loader(validation=True)
+        self._call("on_validation_start", len(loader))
+        predictions = predict(
+            self.model,
+            loader,
+            self.device,
+            self.precision,
+            self.loss_fn,
+            on_batch=lambda: self._call("on_validation_batch_end"),
+        )
+        metrics = validation_metrics(predictions)
+        self._call("on_validation_end", metrics)
+        return metrics
+
+    def _end_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        state = self.state
+        value = metrics.get(self.monitor)
+        self.is_best = value is not None and math.isfinite(value) and (
+            state.best_metric is None
+            or (value < state.best_metric if monitor_mode(self.monitor) == "min" else value > state.best_metric)
+        )
+        if self.is_best:
+            state.best_metric, state.best_epoch, state.bad_epochs = float(value), epoch, 0
+        else:
+            state.bad_epochs += 1
+        self.schedule.epoch_end(value)
+        state.epoch, state.batch_in_epoch = epoch, 0
+        state.epoch_loss_sum, state.epoch_samples = 0.0, 0
+        self.history.append(metrics)
+        self._call("on_epoch_end", metrics)
+        if self._stop_signal is not None and not self.finished:
+            self._interrupt(saved=True)
+
+    # ------------------------------------------------------------------ data
+
+    def _loader(self, validation: bool = False) -> DataLoader:
+        data, training = self.settings.data, self.settings.training
+        if validation:
+            assert self.data.val is not None
+            dataset = self.data.val.dataset
+            sampler = EpochBatchSampler(len(dataset), training.batch_size, shuffle=False)
+        else:
+            dataset, sampler = self.data.train.dataset, self.train_sampler
+        workers = data.num_workers
+        extra: dict[str, Any] = {}
+        if workers > 0:
+            extra["prefetch_factor"] = data.prefetch_factor or 2
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate_streams,
+            num_workers=workers,
+            pin_memory=data.pin_memory and self.device.type == "cuda",
+            # a private generator: creating a loader must not draw from the global torch RNG,
+            # or a resumed run would see different dropout masks than an uninterrupted one
+            generator=torch.Generator().manual_seed(self.settings.training.seed),
+            **extra,
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def checkpoint_payload(self) -> dict[str, Any]:
+        """Everything `resume` needs, as plain data (DESIGN.md, "Checkpoints")."""
+        return {
+            ckpt.SETTINGS_KEY: self.settings.model_dump(mode="json"),
+            ckpt.LABELS_KEY: self.data.labels_map(),
+            ckpt.INPUTS_KEY: dict(self.data.input_dims),
+            ckpt.MODEL_KEY: self.model.state_dict(),
+            ckpt.OPTIMIZER_KEY: self.optimizer.state_dict(),
+            ckpt.SCHEDULER_KEY: self.schedule.state_dict(),
+            ckpt.SCALER_KEY: self.precision.scaler.state_dict() if self.precision.scaler else {},
+            ckpt.STATE_KEY: self.state.state_dict(),
+            ckpt.RNG_KEY: {**ckpt.capture_rng_state(), "data": self.train_sampler.state_dict()},
+            ckpt.HOOKS_KEY: {h.name: h.state_dict() for h in self.hooks if h.name},
+        }
+
+    def load_payload(self, payload: dict[str, Any]) -> None:
+        """Restore a run from `checkpoint_payload()`; RNG last, after everything that draws."""
+        from signcli.engine.warm_start import load_model_state
+
+        load_model_state(self.model, payload[ckpt.MODEL_KEY], strict=True, source="last.pt")
+        self.optimizer.load_state_dict(payload[ckpt.OPTIMIZER_KEY])
+        self.schedule.load_state_dict(payload[ckpt.SCHEDULER_KEY])
+        if self.precision.scaler is not None and payload.get(ckpt.SCALER_KEY):
+            self.precision.scaler.load_state_dict(payload[ckpt.SCALER_KEY])
+        self.state.load_state_dict(payload[ckpt.STATE_KEY])
+        hook_states = payload.get(ckpt.HOOKS_KEY, {})
+        for hook in self.hooks:
+            if hook.name in hook_states:
+                hook.load_state_dict(hook_states[hook.name])
+        ckpt.restore_rng_state(payload[ckpt.RNG_KEY])
+
+    # ------------------------------------------------------------------ hooks & signals
+
+    def _call(self, event: str, *args: Any) -> None:
+        for hook in self.hooks:
+            getattr(hook, event)(self, *args)
+
+    def _interrupt(self, saved: bool = False) -> None:
+        from signcli.engine.callbacks import CheckpointHook
+
+        if not saved:
+            for hook in self.hooks:
+                if isinstance(hook, CheckpointHook):
+                    hook.save_last(self)
+        name = signal.Signals(self._stop_signal).name if self._stop_signal else "signal"
+        raise TrainingInterrupted(
+            f"{name} received: stopped at epoch {self.state.epoch + (self.state.batch_in_epoch > 0)}, "
+            f"step {self.state.step}; {self.work_dir / 'last.pt'} is saved",
+            hint=f"continue with: signcli resume {self.work_dir}",
+        )
+
+    def _stop_on_signals(self) -> _SignalGuard:
+        return _SignalGuard(self)
+
+
+class _SignalGuard:
+    """First SIGINT/SIGTERM: finish the current step, save, stop. Second SIGINT: abort now."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.trainer._stop_signal is not None:
+            raise KeyboardInterrupt
+        self.trainer._stop_signal = signum
+        log.warning("stopping after the current step (press Ctrl-C again to abort at once)")
+
+    def __enter__(self) -> _SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def _input_stats(data: TrainingData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-feature mean/std of the training samples, ignoring NaN (missing landmarks)."""
+    dataset = data.train.dataset
+    count = len(dataset)
+    picks = np.linspace(0, count - 1, min(count, INPUT_STATS_MAX_SAMPLES)).round().astype(int)
+    samples = [dataset.raw(int(i)) for i in np.unique(picks)]
+    stats = {}
+    for name in samples[0].streams:
+        frames = np.concatenate([s.streams[name] for s in samples])  # [sum T, D]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # columns that are NaN throughout
+            mean = np.nanmean(frames, axis=0)
+            std = np.nanstd(frames, axis=0)
+        mean = np.nan_to_num(mean, nan=0.0).astype(np.float32)
+        std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0).astype(np.float32)
+        stats[name] = (mean, std)
+    return stats
