@@ -44,9 +44,12 @@ def _root(
 
 
 def _register() -> None:
-    from signcli.cli import validate_npz
+    from signcli.cli import resume, smoke, train, validate_npz
 
     app.command("validate-npz")(validate_npz.validate_npz)
+    app.command("smoke")(smoke.smoke)
+    app.command("train")(train.train)
+    app.command("resume")(resume.resume)
 
 
 _register()

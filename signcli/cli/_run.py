@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -55,5 +56,24 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def is_terminal() -> bool:
-    return sys.stdout.isatty()
+class _StderrHandler(logging.Handler):
+    """Looks sys.stderr up at each record, so redirected stderr (tests, pipes) is honoured."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+        print(prefix + record.getMessage(), file=sys.stderr, flush=True)
+
+
+def setup_logging() -> None:
+    """Engine messages (logger `signcli`) go to stderr: `warning: ...` or plain info lines."""
+    logger = logging.getLogger("signcli")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def progress_hook(quiet: bool):  # noqa: ANN201 - ProgressHook is imported lazily
+    from signcli.engine.progress import ProgressHook
+
+    return ProgressHook("quiet" if quiet else "auto")

@@ -1,0 +1,180 @@
+"""`signcli train MODEL`: the main job. Parses flags into settings and calls the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from signcli.cli import _run
+from signcli.cli._options import ConfigOpt, DeviceOpt, KeyOpt, QuietOpt, SetOpt
+
+DATA = "Data"
+OPTIM = "Optimisation"
+TRAINING = "Training"
+MODEL = "Model"
+OUTPUT = "Output"
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="transformer (keypoints), gru (features), multistream.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    # -- data (the training guide's names work as aliases)
+    train_dir: Annotated[
+        Path | None,
+        typer.Option("--train-dir", "--keypoints-train", help="Folder of training .npz.", rich_help_panel=DATA),
+    ] = None,
+    val_dir: Annotated[
+        Path | None,
+        typer.Option("--val-dir", "--keypoints-val", help="Folder of validation .npz.", rich_help_panel=DATA),
+    ] = None,
+    features_train: Annotated[
+        Path | None,
+        typer.Option(help="Folder of training feature .npz (implies --key X2048).", rich_help_panel=DATA),
+    ] = None,
+    features_val: Annotated[
+        Path | None,
+        typer.Option(help="Folder of validation feature .npz (implies --key X2048).", rich_help_panel=DATA),
+    ] = None,
+    train_labels: Annotated[
+        Path | None,
+        typer.Option("--train-labels", "--labels-train-csv", help="Training labels CSV.", rich_help_panel=DATA),
+    ] = None,
+    val_labels: Annotated[
+        Path | None,
+        typer.Option("--val-labels", "--labels-val-csv", help="Validation labels CSV.", rich_help_panel=DATA),
+    ] = None,
+    key: KeyOpt = None,
+    num_workers: Annotated[int | None, typer.Option(help="DataLoader workers.", rich_help_panel=DATA)] = None,
+    pin_memory: Annotated[
+        bool | None, typer.Option("--pin-memory/--no-pin-memory", help="Pin memory (CUDA).", rich_help_panel=DATA)
+    ] = None,
+    prefetch_factor: Annotated[
+        int | None, typer.Option(help="Batches prefetched per worker.", rich_help_panel=DATA)
+    ] = None,
+    # -- model
+    num_gloss: Annotated[int | None, typer.Option(help="Gloss classes (default: from labels).", rich_help_panel=MODEL)] = None,
+    num_cat: Annotated[int | None, typer.Option(help="Category classes, 0 = none (default: from labels).", rich_help_panel=MODEL)] = None,
+    d_model: Annotated[int | None, typer.Option(help="Encoder width.", rich_help_panel=MODEL)] = None,
+    num_layers: Annotated[int | None, typer.Option(help="Encoder layers.", rich_help_panel=MODEL)] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout probability.", rich_help_panel=MODEL)] = None,
+    # -- optimisation
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.", rich_help_panel=OPTIM)] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.", rich_help_panel=OPTIM)] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adamw or sgd.", rich_help_panel=OPTIM)] = None,
+    scheduler: Annotated[str | None, typer.Option(help="none, steplr, cosine or plateau.", rich_help_panel=OPTIM)] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="Linear warmup steps.", rich_help_panel=OPTIM)] = None,
+    grad_clip: Annotated[float | None, typer.Option(help="Gradient norm clip, 0 = off.", rich_help_panel=OPTIM)] = None,
+    accumulate: Annotated[int | None, typer.Option(help="Batches per optimizer step.", rich_help_panel=OPTIM)] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing.", rich_help_panel=OPTIM)] = None,
+    # -- training
+    epochs: Annotated[int | None, typer.Option(help="Epochs to train.", rich_help_panel=TRAINING)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Samples per batch.", rich_help_panel=TRAINING)] = None,
+    precision: Annotated[str | None, typer.Option(help="float32, bf16 or amp.", rich_help_panel=TRAINING)] = None,
+    amp: Annotated[bool, typer.Option("--amp", help="Same as --precision amp.", rich_help_panel=TRAINING)] = False,
+    early_stop: Annotated[
+        int | None, typer.Option("--early-stop", "--patience", help="Patience in epochs, 0 = off.", rich_help_panel=TRAINING)
+    ] = None,
+    monitor: Annotated[str | None, typer.Option(help="Metric for best.pt and early stopping.", rich_help_panel=TRAINING)] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every RNG.", rich_help_panel=TRAINING)] = None,
+    deterministic: Annotated[
+        bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic kernels only.", rich_help_panel=TRAINING)
+    ] = None,
+    device: DeviceOpt = None,
+    save_every_steps: Annotated[
+        int | None, typer.Option(help="Also save last.pt every N steps.", rich_help_panel=TRAINING)
+    ] = None,
+    init_checkpoint: Annotated[
+        Path | None, typer.Option(help="Warm start: load model weights only from a checkpoint.", rich_help_panel=TRAINING)
+    ] = None,
+    init_strict: Annotated[
+        bool, typer.Option("--init-strict/--no-init-strict", help="Mismatched warm-start weights are an error (or a warning).", rich_help_panel=TRAINING)
+    ] = True,
+    # -- output
+    work_dir: Annotated[
+        Path | None, typer.Option("--work-dir", "--output-dir", "-o", help="Run folder.", rich_help_panel=OUTPUT)
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the run already in --work-dir.", rich_help_panel=OUTPUT)] = False,
+    log_csv: Annotated[Path | None, typer.Option(help="Also log epochs to this CSV.", rich_help_panel=OUTPUT)] = None,
+    log_every: Annotated[int | None, typer.Option(help="Steps between plain log lines.", rich_help_panel=OUTPUT)] = None,
+    tensorboard: Annotated[
+        bool | None, typer.Option("--tensorboard/--no-tensorboard", help="TensorBoard logs in WORK_DIR/tensorboard.", rich_help_panel=OUTPUT)
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train MODEL and write config.json, labels.json, metrics.jsonl, last.pt and best.pt."""
+    with _run.guarded():
+        from signcli.engine.recipes import start_run
+        from signcli.settings import load_settings
+
+        uses_features = features_train is not None or features_val is not None
+        flags = {
+            "model.name": model,
+            "data.train_dir": train_dir or features_train,
+            "data.val_dir": val_dir or features_val,
+            "data.train_labels": train_labels,
+            "data.val_labels": val_labels,
+            "data.key": key or ("X2048" if uses_features else None),
+            "data.num_workers": num_workers,
+            "data.pin_memory": pin_memory,
+            "data.prefetch_factor": prefetch_factor,
+            "model.num_gloss": num_gloss,
+            "model.num_cat": num_cat,
+            "model.d_model": d_model,
+            "model.num_layers": num_layers,
+            "model.dropout": dropout,
+            "optim.lr": lr,
+            "optim.weight_decay": weight_decay,
+            "optim.optimizer": optimizer,
+            "optim.scheduler": scheduler,
+            "optim.warmup_steps": warmup_steps,
+            "optim.grad_clip": grad_clip,
+            "optim.accumulate": accumulate,
+            "optim.label_smoothing": label_smoothing,
+            "training.epochs": epochs,
+            "training.batch_size": batch_size,
+            "training.precision": "amp" if amp else precision,
+            "training.early_stop": early_stop,
+            "training.monitor": monitor,
+            "training.seed": seed,
+            "training.deterministic": deterministic,
+            "training.device": device,
+            "training.save_every_steps": save_every_steps,
+            "training.work_dir": work_dir,
+            "training.log_csv": log_csv,
+            "training.log_every": log_every,
+            "training.tensorboard": tensorboard,
+        }
+        settings = load_settings(config, flags, set_ or [])
+        settings = _with_absolute_paths(settings)
+        progress = _run.progress_hook(quiet)
+        _run.setup_logging()
+        try:
+            start_run(
+                settings,
+                [progress],
+                overwrite=overwrite,
+                init_checkpoint=init_checkpoint,
+                init_strict=init_strict,
+            )
+        finally:
+            progress.close()
+
+
+def _absolute(path: Path | None) -> Path | None:
+    return None if path is None else path.expanduser().absolute()
+
+
+def _with_absolute_paths(settings):  # noqa: ANN001, ANN202 - Settings is imported lazily
+    """Paths from a config file are relative to where signcli runs; config.json keeps them
+    absolute so that `resume` works from any folder."""
+    data = settings.data
+    for name in ("train_dir", "val_dir", "train_labels", "val_labels"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(data, name, _absolute(value))
+    if settings.training.log_csv is not None:
+        settings.training.log_csv = _absolute(settings.training.log_csv)
+    return settings
