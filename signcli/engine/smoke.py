@@ -89,7 +89,7 @@ def smoke_model(
     add("output shapes", got == expected, ", ".join(f"{k} {list(v)}" for k, v in got.items()))
 
     loss = loss_fn(logits, batch.targets)
-    add("finite loss", bool(torch.isfinite(loss)), f"loss {float(loss):.4f}")
+    add("finite loss", bool(torch.isfinite(loss)), f"loss {loss.item():.4f}")
 
     loss.backward()
     dead = [

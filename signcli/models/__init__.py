@@ -1,0 +1,13 @@
+"""Models: a registry of encoders, shared input stage and heads, and `SignClassifier`.
+
+    model = build_model(settings.model, {"x": 156}, num_gloss=105, num_cat=10)
+    logits = model(streams, mask)   # {"gloss": [B, 105], "cat": [B, 10]}
+
+Importing this package registers every built-in model.
+"""
+
+from signcli.models import gru, transformer  # noqa: F401  (register the built-in models)
+from signcli.models.classifier import SignClassifier
+from signcli.models.registry import MODEL_REGISTRY, build_model, register_model
+
+__all__ = ["MODEL_REGISTRY", "SignClassifier", "build_model", "register_model"]

@@ -1,0 +1,72 @@
+"""`SignClassifier`: one encoder plus one classification head per target.
+
+    logits = model(streams, mask)        # {"gloss": [B, num_gloss], "cat": [B, num_cat]}
+    features = model.forward_features(streams, mask)   # [B, T, d]
+    logits = model.forward_head(features, mask)
+
+The `cat` head exists only when num_cat > 0. `stream_names` fixes the order of the
+streams as inputs of the ONNX export; `set_input_stats` loads the per-feature mean/std the
+trainer fits, into buffers that travel with the state_dict and the export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from torch import Tensor, nn
+
+from signcli.models.encoder import Encoder
+from signcli.models.heads import ClassifierHead, Pooling
+
+
+class SignClassifier(nn.Module):
+    def __init__(
+        self,
+        encoder: Encoder,
+        num_gloss: int,
+        num_cat: int = 0,
+        *,
+        pooling: Pooling = "mean",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.stream_names = list(encoder.stream_names)
+        self.input_dims = dict(encoder.input_dims)
+        classes = {"gloss": num_gloss, **({"cat": num_cat} if num_cat > 0 else {})}
+        self.head_names = list(classes)
+        self.heads = nn.ModuleDict(
+            {
+                name: ClassifierHead(encoder.out_dim, count, pooling, dropout)
+                for name, count in classes.items()
+            }
+        )
+
+    def forward_features(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
+        """Streams {name: [B, T, D]} (NaN = missing) + mask [B, T] -> [B, T, d]."""
+        missing = [name for name in self.stream_names if name not in streams]
+        if missing:
+            raise KeyError(
+                f"missing input stream(s) {missing}; the model takes {self.stream_names}"
+            )
+        return self.encoder(streams, mask)
+
+    def forward_head(self, features: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """Features [B, T, d] + mask [B, T] -> {head name: logits [B, classes]}."""
+        return {name: head(features, mask) for name, head in self.heads.items()}
+
+    def forward(self, streams: Mapping[str, Tensor], mask: Tensor) -> dict[str, Tensor]:
+        return self.forward_head(self.forward_features(streams, mask), mask)
+
+    def set_input_stats(
+        self, stats: Mapping[str, tuple[np.ndarray | Tensor, np.ndarray | Tensor]]
+    ) -> None:
+        """Per-stream (mean [D], std [D]) of the training data, computed ignoring NaN."""
+        unknown = sorted(set(stats) - set(self.stream_names))
+        if unknown:
+            raise KeyError(
+                f"input stats for unknown stream(s) {unknown}; streams: {self.stream_names}"
+            )
+        for name, (mean, std) in stats.items():
+            self.encoder.inputs[name].set_stats(mean, std)

@@ -1,0 +1,48 @@
+"""Models by name: encoders register with `@register_model(name)`; `build_model` builds one.
+
+A registered builder takes the model settings and the input widths and returns an
+`Encoder`; `build_model` adds the heads. The tests iterate `MODEL_REGISTRY`, so a new
+model is tested for free.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+
+from signcli.errors import UsageError
+from signcli.models.classifier import SignClassifier
+from signcli.models.encoder import Encoder
+from signcli.settings import ModelSettings
+
+EncoderBuilder = Callable[[ModelSettings, Mapping[str, int]], Encoder]
+
+MODEL_REGISTRY: dict[str, EncoderBuilder] = {}
+
+
+def register_model(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
+    """Decorator: make the encoder builder available as `model.name = name`."""
+
+    def register(builder: EncoderBuilder) -> EncoderBuilder:
+        if name in MODEL_REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        MODEL_REGISTRY[name] = builder
+        return builder
+
+    return register
+
+
+def build_model(
+    settings: ModelSettings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
+) -> SignClassifier:
+    """The classifier `settings.name` names, for inputs {stream: width D} and class counts."""
+    builder = MODEL_REGISTRY.get(settings.name)
+    if builder is None:
+        names = sorted(MODEL_REGISTRY)
+        close = difflib.get_close_matches(settings.name, names, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"registered models: {', '.join(names)}"
+        raise UsageError(f"model.name: unknown model {settings.name!r}", hint=hint)
+    encoder = builder(settings, input_dims)
+    return SignClassifier(
+        encoder, num_gloss, num_cat, pooling=settings.pooling, dropout=settings.dropout
+    )

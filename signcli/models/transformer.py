@@ -1,0 +1,112 @@
+"""`transformer`: a pre-norm transformer encoder over keypoint frames [B, T, D].
+
+    frames -> FrameInput (standardise, NaN -> 0 + indicator) -> + learned positions
+           -> num_layers x [x + attn(LN(x)), x + ff(LN(x))] -> LN -> [B, T, d_model]
+
+The blocks are written out with `scaled_dot_product_attention` and a boolean mask built
+from `mask`, instead of nn.TransformerEncoder, whose fast path and nested tensors can
+freeze the sequence length into an exported graph. Padding keys are never attended to;
+padding queries compute values that the heads ignore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from signcli.models.encoder import Encoder
+from signcli.models.inputs import FrameInput
+from signcli.models.registry import register_model
+from signcli.settings import ModelSettings
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the real frames: [B, T, d] -> [B, T, d]."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).chunk(3, dim=-1)  # 3 x [B, T, C]
+        q, k, v = (t.reshape(B, T, self.num_heads, -1).transpose(1, 2) for t in (q, k, v))
+        keys = mask[:, None, None, :]  # [B, 1, 1, T]: every query sees the real keys only
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=keys, dropout_p=self.dropout if self.training else 0.0
+        )  # [B, H, T, C / H]
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(LN(x)), then x + ff(LN(x))."""
+
+    def __init__(self, dim: int, num_heads: int, ff_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = SelfAttention(dim, num_heads, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_dim, dim)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.dropout(self.attn(self.norm1(x), mask))
+        return x + self.dropout(self.ff(self.norm2(x)))
+
+
+class TransformerEncoder(Encoder):
+    """Streams {name: [B, T, D]} + mask [B, T] -> [B, T, d_model].
+
+    Several streams are projected separately and summed (a projection of their
+    concatenation). Sequences must not be longer than max_len frames: the data loader
+    resamples longer ones.
+    """
+
+    def __init__(
+        self,
+        input_dims: Mapping[str, int],
+        d_model: int,
+        num_layers: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float,
+        max_len: int,
+    ) -> None:
+        super().__init__(input_dims, d_model)
+        for name, dim in self.input_dims.items():
+            self.inputs[name] = FrameInput(dim, d_model)
+        self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # [max_len, d]
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            Block(d_model, num_heads, ff_dim, dropout) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
+        T = mask.shape[1]
+        x = sum(self.inputs[name](streams[name], mask) for name in self.stream_names)
+        x = self.dropout(x + self.position[:T])  # [B, T, d]
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x)
+
+
+@register_model("transformer")
+def build_transformer(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
+    return TransformerEncoder(
+        input_dims,
+        d_model=settings.d_model,
+        num_layers=settings.num_layers,
+        num_heads=settings.num_heads,
+        ff_dim=settings.ff_dim,
+        dropout=settings.dropout,
+        max_len=settings.max_len,
+    )
