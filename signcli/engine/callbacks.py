@@ -73,6 +73,11 @@ class CheckpointHook(Hook):
     def save_last(self, trainer: Trainer) -> None:
         save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, trainer.checkpoint_payload())
 
+    def on_train_start(self, trainer: Trainer) -> None:
+        # a step-0 checkpoint makes a run killed during its first epoch resumable too
+        if trainer.state.step == 0 and not (trainer.work_dir / LAST_CHECKPOINT).exists():
+            self.save_last(trainer)
+
     def on_step_end(self, trainer: Trainer) -> None:
         every = trainer.settings.training.save_every_steps
         mid_epoch = trainer.state.batch_in_epoch < len(trainer.batch_sizes)

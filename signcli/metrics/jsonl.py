@@ -1,0 +1,149 @@
+"""metrics.jsonl: one JSON object per finished epoch (DESIGN.md, "metrics.jsonl").
+
+Every write rewrites the whole file through `atomic_write` (old lines + the new one), so a
+process killed at any instant leaves the old file or the new one, never a torn line. Files
+from tools that append in place may still end in a torn line: reading warns and ignores a
+broken *last* line, while a broken line in the middle is an error. Torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from numbers import Real
+from pathlib import Path
+
+from signcli.engine.atomic import atomic_write
+from signcli.errors import DataError, UsageError
+
+EPOCH_KEY = "epoch"
+_SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Record = dict[str, float]
+
+
+@dataclass
+class MetricsLog:
+    """The epochs of one run, in file order, and what was odd about the file."""
+
+    path: Path
+    records: list[Record]
+    warnings: list[str] = field(default_factory=list)
+
+    def metric_names(self) -> list[str]:
+        """Every key that appears in at least one epoch, in order of first appearance."""
+        names: dict[str, None] = {}
+        for record in self.records:
+            names.update(dict.fromkeys(record))
+        return list(names)
+
+    def series(self, metric: str) -> list[tuple[int, float]]:
+        """(epoch, value) of every epoch that logged `metric`; epochs without it are skipped."""
+        return [(int(r[EPOCH_KEY]), r[metric]) for r in self.records if metric in r]
+
+    @property
+    def last_epoch(self) -> int:
+        return int(self.records[-1][EPOCH_KEY])
+
+
+def read_metrics(path: Path) -> MetricsLog:
+    """Read a metrics.jsonl. A missing or unreadable file is a UsageError, an empty one or a
+    bad line in the middle a DataError (file and line named); a torn last line is a warning."""
+    path = Path(path)
+    text = _read_text(path)
+    records, warnings = _parse(path, text)
+    if not records:
+        reason = "is empty" if not warnings else "has no complete line"
+        raise DataError(
+            f"{path} {reason}: no epoch has finished",
+            hint="train for at least one epoch, or point at the run's own metrics.jsonl",
+        )
+    return MetricsLog(path, [record for _, record in records], warnings)
+
+
+def append_metrics(path: Path, record: Mapping[str, float]) -> None:
+    """Add one epoch's line, rewriting the file atomically (a torn last line is dropped)."""
+    path = Path(path)
+    line = format_record(record)
+    lines = [raw for raw, _ in _parse(path, _read_text(path))[0]] if path.exists() else []
+    atomic_write(path, "".join(raw + "\n" for raw in [*lines, line]))
+
+
+def truncate_metrics(path: Path, last_epoch: int) -> None:
+    """Keep only the lines with epoch <= `last_epoch`, atomically. Resume uses it to drop
+    epochs that finished after the checkpoint it restarts from. No-op if nothing changes."""
+    path = Path(path)
+    text = _read_text(path)
+    records, warnings = _parse(path, text)
+    kept = [raw for raw, record in records if record[EPOCH_KEY] <= last_epoch]
+    if len(kept) == len(records) and not warnings:
+        return
+    atomic_write(path, "".join(raw + "\n" for raw in kept))
+
+
+def format_record(record: Mapping[str, float]) -> str:
+    """One JSON line: snake_case keys, numbers only, `epoch` required."""
+    bad_keys = [k for k in record if not isinstance(k, str) or not _SNAKE_CASE.match(k)]
+    if bad_keys:
+        raise ValueError(f"metrics keys must be snake_case, got {bad_keys}")
+    if EPOCH_KEY not in record:
+        raise ValueError(f"a metrics record needs an '{EPOCH_KEY}' key, got {sorted(record)}")
+    values: dict[str, float] = {}
+    for key, value in record.items():
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise ValueError(f"metric {key} must be a number, got {value!r}")
+        # numpy and torch scalars become plain int/float so json writes them
+        values[key] = int(value) if _is_int(value) else float(value)
+    return json.dumps(values, separators=(", ", ": "))
+
+
+def _is_int(value: Real) -> bool:
+    return isinstance(value, int) or type(value).__name__.startswith(("int", "uint"))
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise UsageError(f"metrics file {path} not found", hint="check the path to metrics.jsonl")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot read metrics file {path}: {reason}") from None
+
+
+def _parse(path: Path, text: str) -> tuple[list[tuple[str, Record]], list[str]]:
+    """(raw line, record) per complete line, and warnings. Blank lines are skipped."""
+    numbered = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
+    records: list[tuple[str, Record]] = []
+    warnings: list[str] = []
+    for index, (lineno, raw) in enumerate(numbered):
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if index == len(numbered) - 1:
+                warnings.append(
+                    f"{path}:{lineno}: ignoring an incomplete last line "
+                    "(a run killed while writing it?)"
+                )
+                break
+            raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
+        records.append((raw, _check_record(path, lineno, obj)))
+    return records, warnings
+
+
+def _check_record(path: Path, lineno: int, obj: object) -> Record:
+    where = f"{path}:{lineno}"
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for key, value in obj.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{where}: {key} must be a number, got {json.dumps(value)}")
+    epoch = obj.get(EPOCH_KEY)
+    if epoch is None:
+        raise DataError(f"{where}: no '{EPOCH_KEY}' key", hint="each line is one finished epoch")
+    if not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
+        raise DataError(f"{where}: {EPOCH_KEY} must be a whole number >= 0, got {epoch}")
+    return obj
