@@ -1,0 +1,131 @@
+"""A resumed run is the same run: metrics and final weights equal an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint
+from signcli.engine.hooks import Hook
+from signcli.engine.recipes import resume_run, start_run
+from signcli.settings import load_settings
+
+TIMINGS = ("epoch_s", "samples_per_s")
+
+
+def tiny_settings(root: Path, work_dir: Path, *extra: str):
+    overrides = [
+        f"data.train_dir={root / 'train'}",
+        f"data.train_labels={root / 'train_labels.csv'}",
+        f"data.val_dir={root / 'val'}",
+        f"data.val_labels={root / 'val_labels.csv'}",
+        "model.d_model=16",
+        "model.num_layers=1",
+        "model.num_heads=2",
+        "model.ff_dim=32",
+        "training.batch_size=4",
+        "training.epochs=4",
+        "training.deterministic=true",
+        f"training.work_dir={work_dir}",
+        "training.device=cpu",
+        *extra,
+    ]
+    return load_settings(overrides=overrides)
+
+
+def read_metrics(work_dir: Path) -> list[dict]:
+    lines = (work_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMINGS} for line in lines]
+
+
+def final_weights(work_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(work_dir / "last.pt")[MODEL_KEY]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    assert read_metrics(a) == read_metrics(b)
+    wa, wb = final_weights(a), final_weights(b)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+class StopAfter(Hook):
+    """Stops the run like a kill would: after `epoch` epochs, or at optimizer step `step`."""
+
+    def __init__(self, epoch: int | None = None, step: int | None = None) -> None:
+        self.epoch, self.step = epoch, step
+
+    def on_epoch_end(self, trainer, metrics) -> None:
+        if self.epoch is not None and trainer.state.epoch == self.epoch:
+            trainer.should_stop = True
+
+    def on_step_end(self, trainer) -> None:
+        if self.step is not None and trainer.state.step == self.step:
+            raise KeyboardInterrupt  # dies right after the step's checkpoint was written
+
+
+@pytest.fixture
+def data_root(make_npz_dataset) -> Path:
+    return make_npz_dataset(n=22, T=6, D=6)
+
+
+@pytest.fixture
+def reference(data_root: Path, tmp_path: Path) -> Path:
+    start_run(tiny_settings(data_root, tmp_path / "reference"))
+    return tmp_path / "reference"
+
+
+def test_resume_after_epoch_equals_uninterrupted(data_root, reference, tmp_path) -> None:
+    work = tmp_path / "stopped"
+    start_run(tiny_settings(data_root, work), [StopAfter(epoch=2)])
+    assert len(read_metrics(work)) == 2
+    resume_run(work)
+    assert_same_run(reference, work)
+
+
+def test_resume_mid_epoch_continues_at_next_batch(data_root, reference, tmp_path) -> None:
+    work = tmp_path / "killed"
+    # 22 samples / batch 4 = 6 steps per epoch: step 15 is the 3rd batch of epoch 3
+    with pytest.raises(KeyboardInterrupt):
+        start_run(tiny_settings(data_root, work, "training.save_every_steps=1"), [StopAfter(step=15)])
+    state = load_checkpoint(work / "last.pt")[STATE_KEY]
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (2, 3, 15)
+    resume_run(work)
+    assert_same_run(reference, work)
+
+
+def test_extending_a_finished_run_with_epochs(data_root, tmp_path) -> None:
+    once, twice = tmp_path / "once", tmp_path / "twice"
+    start_run(tiny_settings(data_root, once, "optim.scheduler=none"))
+    start_run(tiny_settings(data_root, twice, "optim.scheduler=none", "training.epochs=2"))
+    result = resume_run(twice, epochs=4)
+    assert not result.already_finished and len(result.history) == 2
+    assert_same_run(once, twice)
+    assert json.loads((twice / "config.json").read_text())["training"]["epochs"] == 4
+
+
+def test_resume_of_finished_run_does_nothing(data_root, tmp_path) -> None:
+    work = tmp_path / "done"
+    start_run(tiny_settings(data_root, work, "training.epochs=1"))
+    before = (work / "last.pt").read_bytes()
+    result = resume_run(work)
+    assert result.already_finished
+    assert (work / "last.pt").read_bytes() == before
+    assert len(read_metrics(work)) == 1
+
+
+def test_cosine_follows_new_length_from_current_step(data_root, tmp_path) -> None:
+    work = tmp_path / "cosine"
+    start_run(tiny_settings(data_root, work, "training.epochs=2", "optim.min_lr=0"))
+    # 22 samples / batch 4 = 6 steps per epoch; the last update of a 2-epoch run is step 11 of 12
+    cosine = lambda step, total: 1e-3 * 0.5 * (1 + math.cos(math.pi * step / total))  # noqa: E731
+    assert read_metrics(work)[-1]["lr"] == pytest.approx(cosine(11, 12), rel=1e-6)
+    resume_run(work, epochs=4)
+    lrs = [m["lr"] for m in read_metrics(work)]
+    # epoch 3 continues on the 4-epoch curve (24 steps): its last update is step index 17
+    assert lrs[2] == pytest.approx(cosine(17, 24), rel=1e-6)
+    assert lrs[2] > lrs[3]
