@@ -39,7 +39,9 @@ def main() -> None:
         for i, sample in enumerate(samples):
             name = f"{split}_{i:04d}.npz"
             np.savez_compressed(folder / name, X=np.round(sample.x, 3).astype(np.float16))
-            rows.append([name, sample.gloss, sample.cat, int(sample.occluded), gloss_name(sample.gloss)])
+            rows.append(
+                [name, sample.gloss, sample.cat, int(sample.occluded), gloss_name(sample.gloss)]
+            )
         with open(OUT / f"{split}_labels.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["file", "gloss", "cat", "occluded", "gloss_name"])

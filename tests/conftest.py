@@ -46,3 +46,9 @@ def make_npz_dataset(tmp_path: Path):
         return root
 
     return make
+
+
+@pytest.fixture
+def write_split():
+    """The `write_npz_split` function, for tests that need another key or layout."""
+    return write_npz_split

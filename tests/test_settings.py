@@ -19,7 +19,9 @@ def test_defaults_validate() -> None:
 
 def test_precedence_defaults_file_flags_set(tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
-    config.write_text("optim:\n  lr: 0.01\n  weight_decay: 0.2\ntraining:\n  epochs: 7\n  batch_size: 4\n")
+    config.write_text(
+        "optim:\n  lr: 0.01\n  weight_decay: 0.2\ntraining:\n  epochs: 7\n  batch_size: 4\n"
+    )
     settings = load_settings(
         config,
         flags={"optim.lr": 0.02, "training.epochs": None, "training.batch_size": 8},
@@ -68,7 +70,9 @@ def test_every_problem_reported_at_once_one_line_each() -> None:
     problems = info.value.problems
     assert len(problems) == 5
     assert "optim.lrr: unknown key (did you mean optim.lr?)" in problems
-    assert any(p.startswith("optim.lr:") and "greater than 0" in p and "'-1'" in p for p in problems)
+    assert any(
+        p.startswith("optim.lr:") and "greater than 0" in p and "'-1'" in p for p in problems
+    )
     assert any(p.startswith("training.batch_size:") and "'0'" in p for p in problems)
     assert any(p.startswith("model.dropout:") and "'1.5'" in p for p in problems)
     assert any(p.startswith("optim.label_smoothing:") for p in problems)

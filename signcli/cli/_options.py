@@ -9,7 +9,9 @@ import typer
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Settings file (YAML or JSON); flags and --set override it."),
+    typer.Option(
+        "--config", "-c", help="Settings file (YAML or JSON); flags and --set override it."
+    ),
 ]
 SetOpt = Annotated[
     list[str] | None,

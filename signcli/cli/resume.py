@@ -12,7 +12,9 @@ from signcli.cli._options import DeviceOpt, QuietOpt
 
 
 def resume(
-    work_dir: Annotated[Path, typer.Argument(help="The run's folder (holds config.json and last.pt).")],
+    work_dir: Annotated[
+        Path, typer.Argument(help="The run's folder (holds config.json and last.pt).")
+    ],
     epochs: Annotated[
         int | None,
         typer.Option(min=1, help="Train to this many epochs in all (extends a finished run)."),

@@ -17,9 +17,15 @@ def smoke(
     overfit: Annotated[
         bool, typer.Option(help="Train on one fixed batch until the loss is under 5% of its start.")
     ] = False,
-    steps: Annotated[int, typer.Option(min=1, help="Training steps of the loss-goes-down check.")] = 20,
-    num_gloss: Annotated[int, typer.Option(min=1, help="Gloss classes of the synthetic data.")] = 105,
-    num_cat: Annotated[int, typer.Option(min=0, help="Category classes (0 = no category head).")] = 10,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Training steps of the loss-goes-down check.")
+    ] = 20,
+    num_gloss: Annotated[
+        int, typer.Option(min=1, help="Gloss classes of the synthetic data.")
+    ] = 105,
+    num_cat: Annotated[
+        int, typer.Option(min=0, help="Category classes (0 = no category head).")
+    ] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the model.")] = 0,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -41,7 +47,14 @@ def smoke(
         for name in names:
             settings = load_settings(config, {"model.name": name}, set_ or [])
             results.append(
-                smoke_model(settings.model, steps=steps, overfit=overfit, num_gloss=num_gloss, num_cat=num_cat, seed=seed)
+                smoke_model(
+                    settings.model,
+                    steps=steps,
+                    overfit=overfit,
+                    num_gloss=num_gloss,
+                    num_cat=num_cat,
+                    seed=seed,
+                )
             )
         passed = all(r.passed for r in results)
         if json_:
@@ -52,7 +65,10 @@ def smoke(
                         "model": r.model,
                         "passed": r.passed,
                         "seconds": round(r.seconds, 3),
-                        "checks": [{"check": c.check, "passed": c.passed, "detail": c.detail} for c in r.checks],
+                        "checks": [
+                            {"check": c.check, "passed": c.passed, "detail": c.detail}
+                            for c in r.checks
+                        ],
                     }
                     for r in results
                 ],

@@ -18,89 +18,190 @@ OUTPUT = "Output"
 
 
 def train(
-    model: Annotated[str, typer.Argument(help="transformer (keypoints), gru (features), multistream.")],
+    model: Annotated[
+        str, typer.Argument(help="transformer (keypoints), gru (features), multistream.")
+    ],
     config: ConfigOpt = None,
     set_: SetOpt = None,
     # -- data (the training guide's names work as aliases)
     train_dir: Annotated[
         Path | None,
-        typer.Option("--train-dir", "--keypoints-train", help="Folder of training .npz.", rich_help_panel=DATA),
+        typer.Option(
+            "--train-dir",
+            "--keypoints-train",
+            help="Folder of training .npz.",
+            rich_help_panel=DATA,
+        ),
     ] = None,
     val_dir: Annotated[
         Path | None,
-        typer.Option("--val-dir", "--keypoints-val", help="Folder of validation .npz.", rich_help_panel=DATA),
+        typer.Option(
+            "--val-dir", "--keypoints-val", help="Folder of validation .npz.", rich_help_panel=DATA
+        ),
     ] = None,
     features_train: Annotated[
         Path | None,
-        typer.Option(help="Folder of training feature .npz (implies --key X2048).", rich_help_panel=DATA),
+        typer.Option(
+            help="Folder of training feature .npz (implies --key X2048).", rich_help_panel=DATA
+        ),
     ] = None,
     features_val: Annotated[
         Path | None,
-        typer.Option(help="Folder of validation feature .npz (implies --key X2048).", rich_help_panel=DATA),
+        typer.Option(
+            help="Folder of validation feature .npz (implies --key X2048).", rich_help_panel=DATA
+        ),
     ] = None,
     train_labels: Annotated[
         Path | None,
-        typer.Option("--train-labels", "--labels-train-csv", help="Training labels CSV.", rich_help_panel=DATA),
+        typer.Option(
+            "--train-labels",
+            "--labels-train-csv",
+            help="Training labels CSV.",
+            rich_help_panel=DATA,
+        ),
     ] = None,
     val_labels: Annotated[
         Path | None,
-        typer.Option("--val-labels", "--labels-val-csv", help="Validation labels CSV.", rich_help_panel=DATA),
+        typer.Option(
+            "--val-labels", "--labels-val-csv", help="Validation labels CSV.", rich_help_panel=DATA
+        ),
     ] = None,
     key: KeyOpt = None,
-    num_workers: Annotated[int | None, typer.Option(help="DataLoader workers.", rich_help_panel=DATA)] = None,
+    num_workers: Annotated[
+        int | None, typer.Option(help="DataLoader workers.", rich_help_panel=DATA)
+    ] = None,
     pin_memory: Annotated[
-        bool | None, typer.Option("--pin-memory/--no-pin-memory", help="Pin memory (CUDA).", rich_help_panel=DATA)
+        bool | None,
+        typer.Option(
+            "--pin-memory/--no-pin-memory", help="Pin memory (CUDA).", rich_help_panel=DATA
+        ),
     ] = None,
     prefetch_factor: Annotated[
         int | None, typer.Option(help="Batches prefetched per worker.", rich_help_panel=DATA)
     ] = None,
     # -- model
-    num_gloss: Annotated[int | None, typer.Option(help="Gloss classes (default: from labels).", rich_help_panel=MODEL)] = None,
-    num_cat: Annotated[int | None, typer.Option(help="Category classes, 0 = none (default: from labels).", rich_help_panel=MODEL)] = None,
-    d_model: Annotated[int | None, typer.Option(help="Encoder width.", rich_help_panel=MODEL)] = None,
-    num_layers: Annotated[int | None, typer.Option(help="Encoder layers.", rich_help_panel=MODEL)] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout probability.", rich_help_panel=MODEL)] = None,
-    # -- optimisation
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.", rich_help_panel=OPTIM)] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.", rich_help_panel=OPTIM)] = None,
-    optimizer: Annotated[str | None, typer.Option(help="adamw or sgd.", rich_help_panel=OPTIM)] = None,
-    scheduler: Annotated[str | None, typer.Option(help="none, steplr, cosine or plateau.", rich_help_panel=OPTIM)] = None,
-    warmup_steps: Annotated[int | None, typer.Option(help="Linear warmup steps.", rich_help_panel=OPTIM)] = None,
-    grad_clip: Annotated[float | None, typer.Option(help="Gradient norm clip, 0 = off.", rich_help_panel=OPTIM)] = None,
-    accumulate: Annotated[int | None, typer.Option(help="Batches per optimizer step.", rich_help_panel=OPTIM)] = None,
-    label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing.", rich_help_panel=OPTIM)] = None,
-    # -- training
-    epochs: Annotated[int | None, typer.Option(help="Epochs to train.", rich_help_panel=TRAINING)] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Samples per batch.", rich_help_panel=TRAINING)] = None,
-    precision: Annotated[str | None, typer.Option(help="float32, bf16 or amp.", rich_help_panel=TRAINING)] = None,
-    amp: Annotated[bool, typer.Option("--amp", help="Same as --precision amp.", rich_help_panel=TRAINING)] = False,
-    early_stop: Annotated[
-        int | None, typer.Option("--early-stop", "--patience", help="Patience in epochs, 0 = off.", rich_help_panel=TRAINING)
+    num_gloss: Annotated[
+        int | None,
+        typer.Option(help="Gloss classes (default: from labels).", rich_help_panel=MODEL),
     ] = None,
-    monitor: Annotated[str | None, typer.Option(help="Metric for best.pt and early stopping.", rich_help_panel=TRAINING)] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of every RNG.", rich_help_panel=TRAINING)] = None,
+    num_cat: Annotated[
+        int | None,
+        typer.Option(
+            help="Category classes, 0 = none (default: from labels).", rich_help_panel=MODEL
+        ),
+    ] = None,
+    d_model: Annotated[
+        int | None, typer.Option(help="Encoder width.", rich_help_panel=MODEL)
+    ] = None,
+    num_layers: Annotated[
+        int | None, typer.Option(help="Encoder layers.", rich_help_panel=MODEL)
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(help="Dropout probability.", rich_help_panel=MODEL)
+    ] = None,
+    # -- optimisation
+    lr: Annotated[
+        float | None, typer.Option(help="Peak learning rate.", rich_help_panel=OPTIM)
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help="AdamW weight decay.", rich_help_panel=OPTIM)
+    ] = None,
+    optimizer: Annotated[
+        str | None, typer.Option(help="adamw or sgd.", rich_help_panel=OPTIM)
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="none, steplr, cosine or plateau.", rich_help_panel=OPTIM)
+    ] = None,
+    warmup_steps: Annotated[
+        int | None, typer.Option(help="Linear warmup steps.", rich_help_panel=OPTIM)
+    ] = None,
+    grad_clip: Annotated[
+        float | None, typer.Option(help="Gradient norm clip, 0 = off.", rich_help_panel=OPTIM)
+    ] = None,
+    accumulate: Annotated[
+        int | None, typer.Option(help="Batches per optimizer step.", rich_help_panel=OPTIM)
+    ] = None,
+    label_smoothing: Annotated[
+        float | None, typer.Option(help="Label smoothing.", rich_help_panel=OPTIM)
+    ] = None,
+    # -- training
+    epochs: Annotated[
+        int | None, typer.Option(help="Epochs to train.", rich_help_panel=TRAINING)
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Samples per batch.", rich_help_panel=TRAINING)
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="float32, bf16 or amp.", rich_help_panel=TRAINING)
+    ] = None,
+    amp: Annotated[
+        bool, typer.Option("--amp", help="Same as --precision amp.", rich_help_panel=TRAINING)
+    ] = False,
+    early_stop: Annotated[
+        int | None,
+        typer.Option(
+            "--early-stop",
+            "--patience",
+            help="Patience in epochs, 0 = off.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    monitor: Annotated[
+        str | None,
+        typer.Option(help="Metric for best.pt and early stopping.", rich_help_panel=TRAINING),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of every RNG.", rich_help_panel=TRAINING)
+    ] = None,
     deterministic: Annotated[
-        bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic kernels only.", rich_help_panel=TRAINING)
+        bool | None,
+        typer.Option(
+            "--deterministic/--no-deterministic",
+            help="Deterministic kernels only.",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     device: DeviceOpt = None,
     save_every_steps: Annotated[
         int | None, typer.Option(help="Also save last.pt every N steps.", rich_help_panel=TRAINING)
     ] = None,
     init_checkpoint: Annotated[
-        Path | None, typer.Option(help="Warm start: load model weights only from a checkpoint.", rich_help_panel=TRAINING)
+        Path | None,
+        typer.Option(
+            help="Warm start: load model weights only from a checkpoint.", rich_help_panel=TRAINING
+        ),
     ] = None,
     init_strict: Annotated[
-        bool, typer.Option("--init-strict/--no-init-strict", help="Mismatched warm-start weights are an error (or a warning).", rich_help_panel=TRAINING)
+        bool,
+        typer.Option(
+            "--init-strict/--no-init-strict",
+            help="Mismatched warm-start weights are an error (or a warning).",
+            rich_help_panel=TRAINING,
+        ),
     ] = True,
     # -- output
     work_dir: Annotated[
-        Path | None, typer.Option("--work-dir", "--output-dir", "-o", help="Run folder.", rich_help_panel=OUTPUT)
+        Path | None,
+        typer.Option(
+            "--work-dir", "--output-dir", "-o", help="Run folder.", rich_help_panel=OUTPUT
+        ),
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace the run already in --work-dir.", rich_help_panel=OUTPUT)] = False,
-    log_csv: Annotated[Path | None, typer.Option(help="Also log epochs to this CSV.", rich_help_panel=OUTPUT)] = None,
-    log_every: Annotated[int | None, typer.Option(help="Steps between plain log lines.", rich_help_panel=OUTPUT)] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run already in --work-dir.", rich_help_panel=OUTPUT)
+    ] = False,
+    log_csv: Annotated[
+        Path | None, typer.Option(help="Also log epochs to this CSV.", rich_help_panel=OUTPUT)
+    ] = None,
+    log_every: Annotated[
+        int | None, typer.Option(help="Steps between plain log lines.", rich_help_panel=OUTPUT)
+    ] = None,
     tensorboard: Annotated[
-        bool | None, typer.Option("--tensorboard/--no-tensorboard", help="TensorBoard logs in WORK_DIR/tensorboard.", rich_help_panel=OUTPUT)
+        bool | None,
+        typer.Option(
+            "--tensorboard/--no-tensorboard",
+            help="TensorBoard logs in WORK_DIR/tensorboard.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:

@@ -128,7 +128,9 @@ def read_labels(path: Path) -> LabelTable:
     if empty_ids.any():
         rows = _line_numbers(empty_ids)
         problems.append(
-            LabelProblem("label_no_file", f"empty file name on line(s) {_rows_text(rows)}", rows=rows)
+            LabelProblem(
+                "label_no_file", f"empty file name on line(s) {_rows_text(rows)}", rows=rows
+            )
         )
 
     def names(column: str, id_column: str) -> dict[int, str]:

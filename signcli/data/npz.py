@@ -59,10 +59,14 @@ def sample_id(name: str | Path) -> str:
 
 def list_npz_files(folder: Path) -> list[Path]:
     """The `.npz` files of a split folder, sorted by name so that every run sees one order."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() == NPZ_SUFFIX and p.is_file())
+    return sorted(
+        p for p in Path(folder).iterdir() if p.suffix.lower() == NPZ_SUFFIX and p.is_file()
+    )
 
 
-def check_npz(path: Path, key: str = "X", dim: int | None = None) -> tuple[NpzCheck, np.ndarray | None]:
+def check_npz(
+    path: Path, key: str = "X", dim: int | None = None
+) -> tuple[NpzCheck, np.ndarray | None]:
     """Read `path[key]` and check it; returns the findings and the float32 array (None on error)."""
     check = NpzCheck(Path(path))
     try:

@@ -68,7 +68,9 @@ def load_npz_split(
 
     if labels_csv is None:
         if require_labels:
-            raise UsageError(f"no labels CSV for the {name} split", hint=f"pass --{name}-labels CSV")
+            raise UsageError(
+                f"no labels CSV for the {name} split", hint=f"pass --{name}-labels CSV"
+            )
         files = list_npz_files(data_dir)
         table = None
         gloss, cat, warnings, lines = np.full(len(files), -1, np.int64), None, [], None
@@ -142,10 +144,16 @@ def read_arrays(files: list[Path], key: str, workers: int | None = None) -> list
     chunks = [files[i : i + READ_CHUNK] for i in range(0, len(files), READ_CHUNK)]
     if workers > 1 and len(files) >= PARALLEL_READ_MIN_FILES:
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-            results = [item for part in pool.map(_read_chunk, chunks, [key] * len(chunks)) for item in part]
+            results = [
+                item for part in pool.map(_read_chunk, chunks, [key] * len(chunks)) for item in part
+            ]
     else:
         results = [item for chunk in chunks for item in _read_chunk(chunk, key)]
-    failures = [(path, message) for path, (array, message) in zip(files, results, strict=True) if array is None]
+    failures = [
+        (path, message)
+        for path, (array, message) in zip(files, results, strict=True)
+        if array is None
+    ]
     if failures:
         listed = "; ".join(f"{p.name}: {m}" for p, m in failures[:MAX_LISTED])
         more = f" and {len(failures) - MAX_LISTED} more" if len(failures) > MAX_LISTED else ""

@@ -129,7 +129,9 @@ class CsvLogHook(Hook):
         self.rows = []
         if self.path.exists() and trainer.state.epoch > 0:
             with open(self.path, newline="") as handle:
-                self.rows = [r for r in csv.DictReader(handle) if int(r["epoch"]) <= trainer.state.epoch]
+                self.rows = [
+                    r for r in csv.DictReader(handle) if int(r["epoch"]) <= trainer.state.epoch
+                ]
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:

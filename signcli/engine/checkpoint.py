@@ -64,7 +64,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: not a readable checkpoint (truncated or corrupt: {reason[:160]})"
         ) from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
-        raise CheckpointError(f"{path}: not a signcli checkpoint (missing {', '.join(REQUIRED_KEYS)})")
+        raise CheckpointError(
+            f"{path}: not a signcli checkpoint (missing {', '.join(REQUIRED_KEYS)})"
+        )
     if payload[FORMAT_KEY] != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {payload[FORMAT_KEY]!r} is not supported "

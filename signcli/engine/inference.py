@@ -79,5 +79,7 @@ def validation_metrics(predictions: Predictions) -> dict[str, float]:
     metrics["val_gloss_top1"] = topk_accuracy(gloss, predictions.targets["gloss"], 1)
     metrics["val_gloss_top5"] = topk_accuracy(gloss, predictions.targets["gloss"], 5)
     if "cat" in predictions.logits and "cat" in predictions.targets:
-        metrics["val_cat_top1"] = topk_accuracy(predictions.logits["cat"], predictions.targets["cat"], 1)
+        metrics["val_cat_top1"] = topk_accuracy(
+            predictions.logits["cat"], predictions.targets["cat"], 1
+        )
     return metrics

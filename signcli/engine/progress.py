@@ -64,7 +64,11 @@ class ProgressHook(Hook):
         model = trainer.model
         params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         val = len(trainer.data.val.ids) if trainer.data.val is not None else 0
-        resumed = f", resuming after epoch {trainer.state.epoch} step {trainer.state.step}" if trainer.state.step else ""
+        resumed = (
+            f", resuming after epoch {trainer.state.epoch} step {trainer.state.step}"
+            if trainer.state.step
+            else ""
+        )
         self.console.print(
             f"training {trainer.settings.model.name} ({params / 1e6:.2f}M parameters) on "
             f"{trainer.device.type}: {len(trainer.data.train.ids)} train / {val} val samples, "
@@ -104,7 +108,9 @@ class ProgressHook(Hook):
         info = f"loss {running:.4f}  lr {trainer.lr:.2e}  {rate:.0f} samples/s"
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, completed=state.batch_in_epoch, info=info)
-        elif self.mode == "plain" and state.batch_in_epoch % trainer.settings.training.log_every == 0:
+        elif (
+            self.mode == "plain" and state.batch_in_epoch % trainer.settings.training.log_every == 0
+        ):
             print(
                 f"epoch {state.epoch + 1}/{trainer.epochs} batch {state.batch_in_epoch}/"
                 f"{len(trainer.batch_sizes)} step {state.step}  {info}",

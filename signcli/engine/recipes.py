@@ -82,7 +82,11 @@ def resume_run(
         stored = json.loads(config.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{config}: not valid JSON ({exc})") from None
-    flags = {"training.epochs": epochs, "training.device": device, "training.work_dir": str(work_dir)}
+    flags = {
+        "training.epochs": epochs,
+        "training.device": device,
+        "training.work_dir": str(work_dir),
+    }
     settings = load_settings(base=stored, flags=flags)
     if not last.is_file():
         raise UsageError(
@@ -99,6 +103,9 @@ def resume_run(
     trainer = Trainer(settings, hooks)
     trainer.load_payload(payload)
     if trainer.finished:
-        log.info("this run already finished %d epoch(s); pass --epochs N to train longer", trainer.state.epoch)
+        log.info(
+            "this run already finished %d epoch(s); pass --epochs N to train longer",
+            trainer.state.epoch,
+        )
         return RunResult(trainer, [], already_finished=True)
     return RunResult(trainer, trainer.fit())

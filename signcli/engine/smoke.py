@@ -48,10 +48,14 @@ def smoke_batches(model_name: str, num_gloss: int, num_cat: int, count: int, see
     make = make_features if model_name == "gru" else make_samples
     samples = make(SMOKE_BATCH * count, num_gloss=num_gloss, num_cat=num_cat, seed=seed)
     wrapped = [
-        Sample(s.id, {SINGLE_STREAM: s.x}, {"gloss": s.gloss, **({"cat": s.cat} if num_cat else {})})
+        Sample(
+            s.id, {SINGLE_STREAM: s.x}, {"gloss": s.gloss, **({"cat": s.cat} if num_cat else {})}
+        )
         for s in samples
     ]
-    return [collate_streams(wrapped[i : i + SMOKE_BATCH]) for i in range(0, len(wrapped), SMOKE_BATCH)]
+    return [
+        collate_streams(wrapped[i : i + SMOKE_BATCH]) for i in range(0, len(wrapped), SMOKE_BATCH)
+    ]
 
 
 def smoke_model(
@@ -84,7 +88,10 @@ def smoke_model(
 
     batch = batches[0]
     logits = model(batch.streams, batch.mask)
-    expected = {"gloss": (len(batch), num_gloss), **({"cat": (len(batch), num_cat)} if num_cat else {})}
+    expected = {
+        "gloss": (len(batch), num_gloss),
+        **({"cat": (len(batch), num_cat)} if num_cat else {}),
+    }
     got = {k: tuple(v.shape) for k, v in logits.items()}
     add("output shapes", got == expected, ", ".join(f"{k} {list(v)}" for k, v in got.items()))
 
@@ -102,7 +109,9 @@ def smoke_model(
         "gradients",
         not dead,
         f"{total - len(dead)}/{total} parameters get a gradient"
-        + (f"; none for: {', '.join(dead[:6])}" + (" ..." if len(dead) > 6 else "") if dead else ""),
+        + (
+            f"; none for: {', '.join(dead[:6])}" + (" ..." if len(dead) > 6 else "") if dead else ""
+        ),
     )
     optimizer.zero_grad(set_to_none=True)
 

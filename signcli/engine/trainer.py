@@ -151,7 +151,9 @@ class Trainer:
             state.epoch_samples += len(batch)
             state.batch_in_epoch = batch_index + 1
             self._call("on_batch_end", loss, len(batch))
-            if state.batch_in_epoch % accumulate == 0 or state.batch_in_epoch == len(self.batch_sizes):
+            if state.batch_in_epoch % accumulate == 0 or state.batch_in_epoch == len(
+                self.batch_sizes
+            ):
                 self._optimizer_step()
                 self._call("on_step_end")
                 if self._stop_signal is not None and state.batch_in_epoch < len(self.batch_sizes):
@@ -224,9 +226,17 @@ class Trainer:
     def _end_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         state = self.state
         value = metrics.get(self.monitor)
-        self.is_best = value is not None and math.isfinite(value) and (
-            state.best_metric is None
-            or (value < state.best_metric if monitor_mode(self.monitor) == "min" else value > state.best_metric)
+        self.is_best = (
+            value is not None
+            and math.isfinite(value)
+            and (
+                state.best_metric is None
+                or (
+                    value < state.best_metric
+                    if monitor_mode(self.monitor) == "min"
+                    else value > state.best_metric
+                )
+            )
         )
         if self.is_best:
             state.best_metric, state.best_epoch, state.bad_epochs = float(value), epoch, 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from signcli.data.dataset import EpochBatchSampler, Sample, SampleDataset, collate_streams, resample_frames
+from signcli.data.dataset import (
+    EpochBatchSampler,
+    Sample,
+    SampleDataset,
+    collate_streams,
+    resample_frames,
+)
 
 
 def _sample(i: int, T: int, D: int = 3) -> Sample:
@@ -58,7 +64,9 @@ def test_dataset_caches_and_transforms() -> None:
         reads.append(i)
         return _sample(i, 8)
 
-    data = SampleDataset(3, load, max_len=4, transform=lambda s, i: Sample(s.id, s.streams, {"gloss": 9}))
+    data = SampleDataset(
+        3, load, max_len=4, transform=lambda s, i: Sample(s.id, s.streams, {"gloss": 9})
+    )
     assert data[1].targets == {"gloss": 9}
     assert data[1].length == 4 and data.raw(1).targets["gloss"] == 1
     assert reads == [1]

@@ -18,7 +18,6 @@ from signcli.engine.checkpoint import (
 from signcli.errors import CheckpointError, UsageError
 
 
-
 class Exploit:
     """Unpickling this would run a shell command that creates MARKER."""
 

@@ -91,7 +91,9 @@ def test_resume_mid_epoch_continues_at_next_batch(data_root, reference, tmp_path
     work = tmp_path / "killed"
     # 22 samples / batch 4 = 6 steps per epoch: step 15 is the 3rd batch of epoch 3
     with pytest.raises(KeyboardInterrupt):
-        start_run(tiny_settings(data_root, work, "training.save_every_steps=1"), [StopAfter(step=15)])
+        start_run(
+            tiny_settings(data_root, work, "training.save_every_steps=1"), [StopAfter(step=15)]
+        )
     state = load_checkpoint(work / "last.pt")[STATE_KEY]
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (2, 3, 15)
     resume_run(work)

@@ -58,7 +58,12 @@ def test_work_dir_holds_exactly_the_design_files(root: Path, tmp_path: Path) -> 
     frame = pd.read_json(work / "metrics.jsonl", lines=True)
     assert list(frame["epoch"]) == [1, 2]
     assert set(frame.columns) == EPOCH_KEYS | VAL_KEYS
-    assert frame[["val_gloss_top1", "val_gloss_top5", "val_cat_top1"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (
+        frame[["val_gloss_top1", "val_gloss_top5", "val_cat_top1"]]
+        .apply(lambda c: c.between(0, 1))
+        .all()
+        .all()
+    )
     config = json.loads((work / "config.json").read_text())
     assert config["model"]["num_gloss"] == 3 and config["model"]["num_cat"] == 2
     labels = json.loads((work / "labels.json").read_text())
@@ -78,7 +83,9 @@ def test_without_validation_monitor_falls_back_to_train_loss(root: Path, tmp_pat
 def test_accumulating_k_batches_equals_one_big_batch(root: Path, tmp_path: Path) -> None:
     common = ("optim.optimizer=sgd", "optim.momentum=0", "optim.weight_decay=0", "optim.scheduler=none",
               "model.dropout=0", "training.epochs=1", "optim.lr=0.1")  # fmt: skip
-    small = start_run(settings_for(root, tmp_path / "a", *common, "training.batch_size=4", "optim.accumulate=3"))
+    small = start_run(
+        settings_for(root, tmp_path / "a", *common, "training.batch_size=4", "optim.accumulate=3")
+    )
     big = start_run(settings_for(root, tmp_path / "b", *common, "training.batch_size=12"))
     assert small.trainer.state.step == big.trainer.state.step == 1
     a, b = small.trainer.model.state_dict(), big.trainer.model.state_dict()
@@ -89,8 +96,14 @@ def test_accumulating_k_batches_equals_one_big_batch(root: Path, tmp_path: Path)
 @pytest.mark.parametrize("scheduler", ["none", "steplr", "cosine", "plateau"])
 def test_every_scheduler_runs(root: Path, tmp_path: Path, scheduler: str) -> None:
     result = start_run(
-        settings_for(root, tmp_path / scheduler, f"optim.scheduler={scheduler}", "optim.warmup_steps=2",
-                     "optim.step_size=1", "optim.plateau_patience=0")  # fmt: skip
+        settings_for(
+            root,
+            tmp_path / scheduler,
+            f"optim.scheduler={scheduler}",
+            "optim.warmup_steps=2",
+            "optim.step_size=1",
+            "optim.plateau_patience=0",
+        )  # fmt: skip
     )
     lrs = [m["lr"] for m in result.history]
     assert all(lr > 0 for lr in lrs)
@@ -119,8 +132,15 @@ def test_sgd_optimizer_runs(root: Path, tmp_path: Path) -> None:
 def test_early_stopping_stops_after_patience(root: Path, tmp_path: Path) -> None:
     # with lr ~ 0 nothing improves after epoch 1, so patience 2 stops at epoch 3
     result = start_run(
-        settings_for(root, tmp_path / "es", "optim.lr=1e-12", "optim.scheduler=none",
-                     "training.epochs=10", "training.early_stop=2", "training.monitor=val_gloss_top1")  # fmt: skip
+        settings_for(
+            root,
+            tmp_path / "es",
+            "optim.lr=1e-12",
+            "optim.scheduler=none",
+            "training.epochs=10",
+            "training.early_stop=2",
+            "training.monitor=val_gloss_top1",
+        )  # fmt: skip
     )
     assert len(result.history) == 3
     assert result.trainer.state.best_epoch == 1
@@ -141,7 +161,9 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(root: Path, tmp_pa
     assert info.value.exit_code == 1
     payload = load_checkpoint(work / "last.pt")
     assert payload[STATE_KEY]["epoch"] == 1
-    assert all(torch.isfinite(t).all() for t in payload[MODEL_KEY].values() if t.is_floating_point())
+    assert all(
+        torch.isfinite(t).all() for t in payload[MODEL_KEY].values() if t.is_floating_point()
+    )
 
 
 class Recorder(Hook):
@@ -169,9 +191,20 @@ class Recorder(Hook):
 
 def test_python_api_calls_hooks_in_order_and_returns_history(root: Path, tmp_path: Path) -> None:
     recorder = Recorder()
-    history = Trainer(settings_for(root, tmp_path / "api", "training.epochs=1"), hooks=[recorder]).fit()
+    history = Trainer(
+        settings_for(root, tmp_path / "api", "training.epochs=1"), hooks=[recorder]
+    ).fit()
     assert len(history) == 1 and history[0]["epoch"] == 1
-    assert recorder.events == ["train_start", "epoch_start", "batch", "batch", "batch", "validation", "epoch_end", "train_end"]
+    assert recorder.events == [
+        "train_start",
+        "epoch_start",
+        "batch",
+        "batch",
+        "batch",
+        "validation",
+        "epoch_end",
+        "train_end",
+    ]
 
 
 def test_refuses_a_work_dir_holding_a_run(root: Path, tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""The bundled example: time to val_gloss_top1 >= 0.90 and peak memory of `signcli train`.
+
+    python benchmarks/bench_example.py [--seeds 0 1 2]
+
+Runs `signcli train transformer --config examples/quickstart.yaml` as a subprocess per
+seed and reads its metrics.jsonl: the training seconds (sum of `epoch_s`) until the first
+epoch with val_gloss_top1 >= 0.90, the whole command's wall time (start-up and data
+reading included), and the peak resident memory of the process. Targets: >= 0.90 within
+60 s of training on 2 CPU cores, peak memory < 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 0.90
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "run"
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "signcli", "train", "transformer", "--config",
+                 "examples/quickstart.yaml", "--work-dir", str(work), "--seed", str(seed), "--quiet"],
+                cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            wall_s = time.perf_counter() - started
+            # ru_maxrss of children is the largest child so far (KiB on Linux)
+            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            epochs = [
+                json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()
+            ]
+        train_s, reached = 0.0, None
+        for metrics in epochs:
+            train_s += metrics["epoch_s"]
+            if metrics["val_gloss_top1"] >= TARGET:
+                reached = (metrics["epoch"], train_s)
+                break
+        best = max(m["val_gloss_top1"] for m in epochs)
+        when = f"epoch {reached[0]} after {reached[1]:.1f}s of training" if reached else "never"
+        print(
+            f"seed {seed}: val_gloss_top1 >= {TARGET} at {when}; best {best:.3f} in "
+            f"{len(epochs)} epochs; command wall {wall_s:.1f}s; peak memory so far {peak_mb:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
