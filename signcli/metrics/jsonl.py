@@ -144,6 +144,6 @@ def _check_record(path: Path, lineno: int, obj: object) -> Record:
     epoch = obj.get(EPOCH_KEY)
     if epoch is None:
         raise DataError(f"{where}: no '{EPOCH_KEY}' key", hint="each line is one finished epoch")
-    if not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
-        raise DataError(f"{where}: {EPOCH_KEY} must be a whole number >= 0, got {epoch}")
+    if not math.isfinite(epoch) or epoch != int(epoch) or epoch < 1:
+        raise DataError(f"{where}: {EPOCH_KEY} must be a whole number >= 1, got {epoch}")
     return obj

@@ -1,0 +1,82 @@
+"""Compare a run with a baseline run (`metrics-check --baseline OTHER.jsonl --rtol R`).
+
+Every metric the two runs share is compared at its last logged value (normally the last
+epoch). Only a worsening beyond the tolerance fails; better is always fine:
+
+    higher is better (accuracies, BLEU, samples_per_s)  pass if run >= base - rtol * |base|
+    lower is better  (losses, WER, epoch_s)             pass if run <= base + rtol * |base|
+    no direction     (epoch, step, lr)                  pass if |run - base| <= rtol * |base|
+
+Timings (epoch_s, samples_per_s) depend on the machine and counters (epoch, step, lr) on the
+settings, so they are compared only when named explicitly (`--metric`). A baseline value of 0
+leaves no tolerance: the run must match it or be better. Torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from signcli.errors import UsageError
+from signcli.metrics.jsonl import MetricsLog
+from signcli.metrics.rules import (
+    COUNTERS,
+    TIMINGS,
+    CheckResult,
+    better_direction,
+    format_value,
+    unknown_metric,
+)
+
+DEFAULT_RTOL = 0.05  # 5%: above the epoch-to-epoch noise of a short run, below a real regression
+EXCLUDED_BY_DEFAULT = COUNTERS + TIMINGS
+
+
+def compare_to_baseline(
+    run: MetricsLog,
+    baseline: MetricsLog,
+    rtol: float = DEFAULT_RTOL,
+    metrics: Sequence[str] | None = None,
+) -> list[CheckResult]:
+    """One CheckResult per compared metric: `metrics` if given, else every shared metric
+    except timings and counters."""
+    if rtol < 0:
+        raise UsageError(f"rtol must be >= 0, got {rtol:g}")
+    baseline_names = set(baseline.metric_names())
+    shared = [name for name in run.metric_names() if name in baseline_names]
+    if metrics:
+        missing = [name for name in metrics if name not in shared]
+        if missing:
+            problems = [
+                unknown_metric(name, shared, "both runs together").message for name in missing
+            ]
+            raise UsageError("\n".join(problems))
+        names = list(dict.fromkeys(metrics))
+    else:
+        names = [name for name in shared if name not in EXCLUDED_BY_DEFAULT]
+        if not names:
+            raise UsageError(
+                f"{run.path} and {baseline.path} share no metric to compare "
+                f"(shared: {', '.join(shared) or 'none'}; timings and counters need --metric)"
+            )
+    return [_compare(run, baseline, name, rtol) for name in names]
+
+
+def _compare(run: MetricsLog, baseline: MetricsLog, metric: str, rtol: float) -> CheckResult:
+    _, value = run.series(metric)[-1]
+    base_epoch, base = baseline.series(metric)[-1]
+    allowed = rtol * abs(base)
+    direction = better_direction(metric)
+    if direction == "max":
+        passed = value >= base - allowed
+        bound = f">= {format_value(base - allowed)}"
+        words = "higher is better"
+    elif direction == "min":
+        passed = value <= base + allowed
+        bound = f"<= {format_value(base + allowed)}"
+        words = "lower is better"
+    else:
+        passed = abs(value - base) <= allowed
+        bound = f"{format_value(base - allowed)} .. {format_value(base + allowed)}"
+        words = "must match"
+    detail = f"baseline {format_value(base)} (epoch {base_epoch}); {words}"
+    return CheckResult(f"{metric} vs baseline", metric, value, bound, passed, detail)
