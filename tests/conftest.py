@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -48,7 +49,42 @@ def make_npz_dataset(tmp_path: Path):
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_split():
     """The `write_npz_split` function, for tests that need another key or layout."""
     return write_npz_split
+
+
+class TrainedRun(NamedTuple):
+    work_dir: Path  # config.json, labels.json, metrics.jsonl, last.pt, best.pt
+    data: Path  # train/, val/, train_labels.csv, val_labels.csv (synthetic signs, D = 156)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """A finished 1-epoch run of a tiny transformer (with a category head) on synthetic
+    signs, for the tests of what reads checkpoints (eval, export). Built once per session:
+    treat it as read-only."""
+    from signcli.data.synthetic import write_npz_dataset
+    from signcli.engine.recipes import start_run
+    from signcli.settings import load_settings
+
+    root = tmp_path_factory.mktemp("trained")
+    data = write_npz_dataset(root / "data", n_train=24, n_val=12, num_gloss=4, num_cat=2)
+    flags = {
+        "data.train_dir": data / "train",
+        "data.train_labels": data / "train_labels.csv",
+        "data.val_dir": data / "val",
+        "data.val_labels": data / "val_labels.csv",
+        "model.d_model": 32,
+        "model.num_layers": 1,
+        "model.num_heads": 2,
+        "model.ff_dim": 64,
+        "model.max_len": 64,
+        "training.epochs": 1,
+        "training.batch_size": 8,
+        "training.device": "cpu",
+        "training.work_dir": root / "run",
+    }
+    start_run(load_settings(flags=flags))
+    return TrainedRun(root / "run", data)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,10 +43,8 @@ def make_precision(precision: str, device: torch.device) -> Precision:
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler on CUDA only,
     falling back to float32 with one warning elsewhere."""
     if precision == "amp" and device.type != "cuda":
-        warnings.warn(
-            f"--precision amp needs CUDA; training in float32 on {device.type}",
-            RuntimeWarning,
-            stacklevel=2,
+        logging.getLogger("signcli").warning(
+            "--precision amp needs CUDA; training in float32 on %s", device.type
         )
         precision = "float32"
     if precision == "amp":
