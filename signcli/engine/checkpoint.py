@@ -53,9 +53,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")  # torch's notes on foreign pickle protocols
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        # torch's safe unpickler names what it refused: a GLOBAL (code) or a bad opcode (garbage)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        refused = next((line for line in lines if "GLOBAL" in line), None)
+        if refused is None:
+            detail = str(exc).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+            reason = detail[0][:160] if detail else type(exc).__name__
+            raise CheckpointError(f"{path}: not a checkpoint file ({reason})") from None
         raise CheckpointError(
-            f"{path}: refused to load: it holds Python objects that could run code ({first[:160]})",
+            f"{path}: refused to load: it holds Python objects that could run code ({refused[:160]})",
             hint="signcli checkpoints are plain data; only load files you trust with other tools",
         ) from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse means an unusable file

@@ -1,0 +1,107 @@
+"""`signcli eval CHECKPOINT`: metrics, per-class report, confusion matrix and predictions of a
+trained model on a split; the model is rebuilt from the checkpoint alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from signcli.cli import _run
+from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt
+
+
+def eval_(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="best.pt, last.pt or any signcli checkpoint.", show_default=False)
+    ],
+    data_dir: Annotated[
+        Path,
+        typer.Option("--data-dir", help="Folder of .npz samples to evaluate.", show_default=False),
+    ],
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels", help="Labels CSV of those samples (file,gloss,cat,...).", show_default=False
+        ),
+    ] = None,
+    key: KeyOpt = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Samples per forward pass \\[default: 64].", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for eval.json, per_class.csv, confusion.csv/.png and "
+            "predictions.parquet \\[default: CHECKPOINT's folder/eval-<stem>-<data folder name>].",
+            show_default=False,
+        ),
+    ] = None,
+    no_labels: Annotated[
+        bool,
+        typer.Option("--no-labels", help="Unlabelled samples: write predictions only, no metrics."),
+    ] = False,
+    device: DeviceOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Metrics, per-class report, confusion matrix and predictions of CHECKPOINT on a split.
+
+    Reports gloss top-1/top-5, macro-F1, balanced accuracy, category top-1, loss.
+    Writes eval.json, per_class.csv, confusion.csv, confusion.png and
+    predictions.parquet to --out.
+    The model is rebuilt from the checkpoint; --key defaults to its training key."""
+    with _run.guarded():
+        import json
+
+        from signcli.evaluation.run import DEFAULT_BATCH_SIZE, evaluate
+
+        _run.setup_logging()
+        result = evaluate(
+            checkpoint,
+            data_dir,
+            labels,
+            key=key,
+            batch_size=batch_size or DEFAULT_BATCH_SIZE,
+            out_dir=out,
+            no_labels=no_labels,
+            device=device or "auto",
+        )
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if json_:
+            typer.echo(json.dumps(result.summary, indent=2))
+        else:
+            _print_table(result.summary)
+
+
+SHOWN = (  # eval.json key, label in the table
+    ("num_samples", "samples"),
+    ("gloss_top1", "gloss top-1"),
+    ("gloss_top5", "gloss top-5"),
+    ("gloss_macro_f1", "gloss macro-F1"),
+    ("gloss_balanced_accuracy", "gloss balanced accuracy"),
+    ("cat_top1", "category top-1"),
+    ("loss", "loss"),
+)
+
+
+def _print_table(summary: dict) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"eval {escape(Path(summary['checkpoint']).name)} on "
+                  f"{escape(summary['data_dir'])}")  # fmt: skip
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in SHOWN:
+        if key in summary:
+            value = summary[key]
+            table.add_row(label, str(value) if isinstance(value, int) else f"{value:.4f}")
+    console = Console()
+    console.print(table)
+    console.print(f"wrote {', '.join(summary['files'])} to {escape(summary['out_dir'])}")

@@ -1,0 +1,81 @@
+"""Rebuild a trained model from a checkpoint alone: the settings, class counts and input
+widths stored inside it are all that `eval` and `export-onnx` need (no flags).
+
+    model, settings, labels, input_dims = load_model_from_checkpoint("run/best.pt")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from signcli.engine import checkpoint as ckpt
+from signcli.engine.warm_start import load_model_state
+from signcli.errors import CheckpointError
+from signcli.models import SignClassifier, build_model
+from signcli.settings import Settings
+
+
+class RestoredModel(NamedTuple):
+    """A checkpoint's model in eval mode on the CPU, and what describes it."""
+
+    model: SignClassifier
+    settings: Settings
+    labels: dict[str, Any]  # labels.json content: num_gloss, num_cat, gloss_names, cat_names
+    input_dims: dict[str, int]  # {stream name: width D}, in the model's input order
+
+
+def load_model_from_checkpoint(path: Path) -> RestoredModel:
+    """Read `path` safely, rebuild its model and load the weights strictly.
+
+    UsageError for a missing file; CheckpointError (exit 2) for anything unreadable or weights
+    that do not fit the model that the stored settings describe.
+    """
+    path = Path(path)
+    payload = ckpt.load_checkpoint(path)
+    try:
+        settings = Settings.model_validate(payload[ckpt.SETTINGS_KEY])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CheckpointError(
+            f"{path}: its stored settings are not valid for this signcli ({where}: {first['msg']})",
+            hint="use the signcli version that wrote the checkpoint",
+        ) from None
+    labels = _labels(payload, settings, path)
+    input_dims = {str(name): int(width) for name, width in payload[ckpt.INPUTS_KEY].items()}
+    model = build_model(settings.model, input_dims, labels["num_gloss"], labels["num_cat"])
+    try:
+        load_model_state(model, payload[ckpt.MODEL_KEY], strict=True, source=str(path))
+    except CheckpointError as exc:
+        raise CheckpointError(
+            exc.message,
+            hint="the weights do not match the model its settings describe; "
+            "was the checkpoint edited or written by another signcli version?",
+        ) from None
+    model.eval()
+    return RestoredModel(model, settings, labels, input_dims)
+
+
+def class_names(labels: dict[str, Any], head: str) -> dict[int, str]:
+    """{class id: name} of one head ("gloss" or "cat") where the labels name them."""
+    names = labels.get(f"{head}_names") or {}
+    return {int(key): str(value) for key, value in names.items()}
+
+
+def _labels(payload: dict[str, Any], settings: Settings, path: Path) -> dict[str, Any]:
+    """The stored class maps, falling back to the class counts of the model settings."""
+    stored = dict(payload.get(ckpt.LABELS_KEY) or {})
+    num_gloss = stored.get("num_gloss") or settings.model.num_gloss
+    if not num_gloss:
+        raise CheckpointError(f"{path}: the checkpoint does not say how many gloss classes it has")
+    num_cat = stored.get("num_cat")
+    num_cat = (settings.model.num_cat or 0) if num_cat is None else num_cat
+    return {
+        "num_gloss": int(num_gloss),
+        "num_cat": int(num_cat),
+        "gloss_names": dict(stored.get("gloss_names") or {}),
+        "cat_names": dict(stored.get("cat_names") or {}),
+    }

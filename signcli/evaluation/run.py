@@ -1,0 +1,295 @@
+"""`eval`: run a checkpoint's model over a split and report how it does.
+
+    result = evaluate(Path("run/best.pt"), Path("data/val"), Path("data/val_labels.csv"))
+    result.summary["gloss_top1"], result.out_dir
+
+The model is rebuilt from the checkpoint alone. The split is read as training reads its
+validation split (sequences longer than model.max_len resampled to it) and checked against
+the model (input width, label range) before any prediction. Prediction runs in inference
+mode and float32, in batches of similar length (less padding to compute; results come back
+in the split's order); `loss` is the training loss (label smoothing included), so eval on
+the validation split repeats the val_loss of metrics.jsonl. Metrics: metrics.py, in numpy.
+Files: report.py, written to `out_dir`, by default
+`<checkpoint folder>/eval-<checkpoint stem>-<data folder name>` (e.g. `run/eval-best-val`),
+so evaluations of best.pt and last.pt on val and test sit side by side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from signcli.data.dataset import Batch, SampleDataset, collate_streams
+from signcli.data.npz_split import NpzSplit, load_npz_split
+from signcli.engine.device import make_precision, resolve_device
+from signcli.engine.inference import predict
+from signcli.engine.optim import HeadLoss
+from signcli.engine.restore import class_names, load_model_from_checkpoint
+from signcli.errors import DataError, UsageError
+from signcli.evaluation import report
+from signcli.evaluation.metrics import HeadMetrics, head_metrics, softmax, top_k
+
+DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
+TOP_K = 5  # classes kept per sample in predictions.parquet
+
+
+@dataclass
+class EvalResult:
+    """eval.json's content, where the files went, and where the time went."""
+
+    summary: dict[str, Any]
+    out_dir: Path
+    timings_s: dict[str, float] = field(default_factory=dict)  # restore, read, collate, ...
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_out_dir(checkpoint: Path, data_dir: Path) -> Path:
+    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{Path(data_dir).resolve().name}"
+
+
+def evaluate(
+    checkpoint: Path,
+    data_dir: Path,
+    labels_csv: Path | None = None,
+    *,
+    key: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    out_dir: Path | None = None,
+    no_labels: bool = False,
+    device: str = "auto",
+) -> EvalResult:
+    """Evaluate `checkpoint` on the `.npz` files of `data_dir` and write the report files.
+
+    Without labels (`no_labels`) only predictions are written. UsageError/DataError/
+    CheckpointError (exit 2) for anything that keeps the evaluation from running.
+    """
+    checkpoint, data_dir = Path(checkpoint), Path(data_dir)
+    _check_label_flags(labels_csv, no_labels, data_dir)
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1 (got {batch_size})")
+    timer = _Timer()
+    with timer("restore"):
+        model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
+    key = key or settings.data.key
+    with timer("read"):
+        split = load_npz_split(
+            "data",
+            data_dir,
+            labels_csv,
+            key=key,
+            max_len=settings.model.max_len,
+            require_labels=False,
+        )
+    _check_inputs(split, input_dims, key, checkpoint, data_dir)
+    labelled = labels_csv is not None
+    if labelled:
+        _check_label_range(split, "gloss", split.gloss, labels["num_gloss"], checkpoint)
+        if labels["num_cat"] > 0 and split.cat is not None:
+            _check_label_range(split, "cat", split.cat, labels["num_cat"], checkpoint)
+
+    torch_device = resolve_device(device)
+    model.to(torch_device)
+    order = _longest_first(split.dataset)
+    with timer("predict"):
+        predictions = predict(
+            model,
+            _batches(split.dataset, order, batch_size, timer),
+            torch_device,
+            make_precision("float32", torch_device),
+            HeadLoss(settings.optim) if labelled else None,
+        )
+    timer.timings_s["predict"] -= timer.timings_s.get("collate", 0.0)  # the model's time only
+    back = np.argsort(order)  # loader order -> split order
+    logits = {head: value.numpy()[back] for head, value in predictions.logits.items()}
+
+    with timer("metrics"):
+        summary = {
+            "checkpoint": str(checkpoint.absolute()),
+            "data_dir": str(data_dir.absolute()),
+            **({"labels": str(Path(labels_csv).absolute())} if labelled else {}),
+            "key": key,
+            "model": settings.model.name,
+            "num_samples": len(split.ids),
+            "num_classes": {head: int(value.shape[1]) for head, value in logits.items()},
+        }
+        gloss = head_metrics(logits["gloss"], split.gloss) if labelled else None
+        if gloss is not None:
+            summary.update(_metrics(gloss, logits, split, predictions.loss))
+        gloss_names = {**split.gloss_names, **class_names(labels, "gloss")}
+        names = [gloss_names.get(i) for i in range(labels["num_gloss"])]
+        columns = _prediction_columns(split, logits, names, labelled)
+
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data_dir)
+    with timer("write"):
+        _write_files(out_dir, summary, gloss, names, columns)
+    return EvalResult(summary, out_dir, timer.timings_s, list(split.warnings))
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+
+
+def _check_label_flags(labels_csv: Path | None, no_labels: bool, data_dir: Path) -> None:
+    if labels_csv is not None and no_labels:
+        raise UsageError("--labels and --no-labels exclude each other", hint="drop one of them")
+    if labels_csv is None and not no_labels:
+        sibling = data_dir.parent / f"{data_dir.name}_labels.csv"
+        hint = f"pass --labels {sibling}" if sibling.is_file() else "pass --labels CSV"
+        raise UsageError(
+            f"no labels for {data_dir}: metrics need a labels CSV",
+            hint=f"{hint}, or --no-labels to write predictions only",
+        )
+
+
+def _check_inputs(
+    split: NpzSplit, input_dims: dict[str, int], key: str, checkpoint: Path, data_dir: Path
+) -> None:
+    if set(split.input_dims) != set(input_dims):
+        raise DataError(
+            f"{checkpoint} takes the streams {sorted(input_dims)}, the data provides "
+            f"{sorted(split.input_dims)}",
+            hint="evaluate on data of the layout the model was trained on",
+        )
+    for name, width in split.input_dims.items():
+        if width != input_dims[name]:
+            raise DataError(
+                f"the samples in {data_dir} have width D = {width} (key {key}), "
+                f"but {checkpoint} was trained on D = {input_dims[name]}",
+                hint="evaluate on data with the landmarks (or features) the model was trained "
+                "on; check --key",
+            )
+
+
+def _check_label_range(
+    split: NpzSplit, head: str, ids: np.ndarray, count: int, checkpoint: Path
+) -> None:
+    bad = np.flatnonzero((ids < 0) | (ids >= count))
+    if bad.size:
+        i = int(bad[0])
+        where = str(split.labels_path)
+        if split.label_lines is not None:
+            where += f", line {int(split.label_lines[i])}"
+        raise DataError(
+            f"{where}: {head} {int(ids[i])} of sample {split.ids[i]!r} is outside the "
+            f"checkpoint's classes 0..{count - 1} ({bad.size} sample(s) in all)",
+            hint=f"{checkpoint} has {count} {head} classes; evaluate with labels of the "
+            "classes it was trained on",
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Batches
+
+
+def _longest_first(dataset: SampleDataset) -> np.ndarray:
+    """Sample order by decreasing length: batches of similar length pad little."""
+    lengths = np.array([dataset[i].length for i in range(len(dataset))])
+    return np.argsort(-lengths, kind="stable")
+
+
+def _batches(
+    dataset: SampleDataset, order: np.ndarray, batch_size: int, timer: _Timer
+) -> Iterator[Batch]:
+    for start in range(0, len(order), batch_size):
+        with timer("collate"):
+            batch = collate_streams([dataset[int(i)] for i in order[start : start + batch_size]])
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs
+
+
+def _metrics(
+    gloss: HeadMetrics, logits: dict[str, np.ndarray], split: NpzSplit, loss: float | None
+) -> dict[str, float]:
+    """eval.json's metric keys; a head or a loss that is not there gives no key."""
+    metrics = {} if loss is None else {"loss": loss}
+    metrics.update(
+        gloss_top1=gloss.top1,
+        gloss_top5=gloss.top5,
+        gloss_macro_f1=gloss.macro_f1,
+        gloss_balanced_accuracy=gloss.balanced_accuracy,
+    )
+    if "cat" in logits and split.cat is not None:
+        metrics["cat_top1"] = float((logits["cat"].argmax(axis=1) == split.cat).mean())
+    return metrics
+
+
+def _prediction_columns(
+    split: NpzSplit, logits: dict[str, np.ndarray], names: list[str | None], labelled: bool
+) -> dict[str, Any]:
+    """predictions.parquet: ids, true and predicted classes, top-5 ids and probabilities,
+    and gloss names when the labels name the classes."""
+    probs = softmax(logits["gloss"])  # [N, C]
+    best = top_k(logits["gloss"], TOP_K)  # [N, k]; logits: ties the same as argmax
+    pred = logits["gloss"].argmax(axis=1)
+    columns: dict[str, Any] = {"id": split.ids}
+    if labelled:
+        columns["true_gloss"] = split.gloss
+    columns["pred_gloss"] = pred
+    columns["pred_prob"] = np.take_along_axis(probs, pred[:, None], axis=1)[:, 0]
+    columns["top5_gloss"] = best
+    columns["top5_prob"] = np.take_along_axis(probs, best, axis=1)
+    if any(name is not None for name in names):
+        if labelled:
+            columns["true_gloss_name"] = [names[i] for i in split.gloss]
+        columns["pred_gloss_name"] = [names[i] for i in pred]
+    if "cat" in logits:
+        if labelled and split.cat is not None:
+            columns["true_cat"] = split.cat
+        columns["pred_cat"] = logits["cat"].argmax(axis=1)
+    return columns
+
+
+def _write_files(
+    out_dir: Path,
+    summary: dict[str, Any],
+    gloss: HeadMetrics | None,
+    names: list[str | None],
+    columns: dict[str, Any],
+) -> list[str]:
+    """Write this evaluation's files; remove eval files an earlier run left that this one
+    does not write (a --no-labels run over a labelled one), so the folder never mixes two."""
+    from signcli.evaluation.plots import plot_confusion
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [report.PREDICTIONS_FILE]
+    report.write_predictions(out_dir / report.PREDICTIONS_FILE, columns)
+    if gloss is not None:
+        labels = [name if name is not None else str(i) for i, name in enumerate(names)]
+        report.write_per_class(out_dir / report.PER_CLASS_FILE, gloss.classes, names)
+        report.write_confusion_csv(out_dir / report.CONFUSION_CSV, gloss.confusion)
+        title = f"gloss: top-1 {gloss.top1:.3f} on {int(gloss.confusion.sum())} samples"
+        plot_confusion(out_dir / report.CONFUSION_PNG, gloss.confusion, labels, title)
+        files += [report.PER_CLASS_FILE, report.CONFUSION_CSV, report.CONFUSION_PNG]
+    files.append(report.SUMMARY_FILE)
+    summary["out_dir"] = str(out_dir.absolute())
+    summary["files"] = sorted(files)
+    report.write_summary(out_dir / report.SUMMARY_FILE, summary)
+    for name in report.EVAL_FILES:
+        if name not in files:
+            (out_dir / name).unlink(missing_ok=True)
+    return files
+
+
+class _Timer:
+    """Wall seconds per named phase, summed over repeated entries."""
+
+    def __init__(self) -> None:
+        self.timings_s: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.timings_s[name] = self.timings_s.get(name, 0.0) + elapsed

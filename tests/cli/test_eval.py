@@ -1,0 +1,87 @@
+"""`signcli eval` through the CLI: table, --json, files, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from signcli.cli import app
+
+runner = CliRunner()
+
+
+def eval_args(trained_run, *extra: str, labels: bool = True) -> list[str]:
+    data = trained_run.data
+    args = ["eval", str(trained_run.work_dir / "best.pt"), "--data-dir", str(data / "val")]
+    if labels:
+        args += ["--labels", str(data / "val_labels.csv")]
+    return [*args, "--device", "cpu", *extra]
+
+
+def test_prints_a_table_and_writes_beside_the_checkpoint_by_default(trained_run) -> None:
+    # the default folder lives in the shared run: a copy of best.pt keeps the run untouched
+    checkpoint = trained_run.work_dir.parent / "eval-cli" / "best.pt"
+    checkpoint.parent.mkdir(exist_ok=True)
+    checkpoint.write_bytes((trained_run.work_dir / "best.pt").read_bytes())
+    args = eval_args(trained_run)
+    args[1] = str(checkpoint)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for label in ("gloss top-1", "gloss top-5", "macro-F1", "balanced accuracy", "category"):
+        assert label in result.stdout
+    out = checkpoint.parent / "eval-best-val"
+    assert (out / "eval.json").is_file() and (out / "predictions.parquet").is_file()
+
+
+def test_json_prints_one_document_and_nothing_else(trained_run, tmp_path: Path) -> None:
+    result = runner.invoke(app, eval_args(trained_run, "--json", "--out", str(tmp_path)))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary == json.loads((tmp_path / "eval.json").read_text())
+    assert summary["num_samples"] == 12 and summary["key"] == "X"  # from the checkpoint
+    assert {"gloss_top1", "gloss_top5", "gloss_macro_f1", "cat_top1", "loss"} <= set(summary)
+
+
+def test_no_labels(trained_run, tmp_path: Path) -> None:
+    args = eval_args(trained_run, "--no-labels", "--json", "--out", str(tmp_path), labels=False)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"] == ["eval.json", "predictions.parquet"]
+
+
+def test_without_labels_exit_2(trained_run) -> None:
+    result = runner.invoke(app, eval_args(trained_run, labels=False))
+    assert result.exit_code == 2
+    assert "no labels" in result.stderr and "--no-labels" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_labels_outside_the_classes_exit_2(trained_run, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,gloss,cat\nval_00000.npz,12,0\n")
+    args = eval_args(trained_run, labels=False) + ["--labels", str(labels)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "gloss 12 of sample 'val_00000' is outside the checkpoint's classes 0..3" in (
+        result.stderr
+    )
+
+
+def test_other_input_width_exit_2(trained_run, write_split, tmp_path: Path) -> None:
+    folder, labels = write_split(tmp_path, "val", 3, T=5, D=10, num_gloss=2)
+    args = ["eval", str(trained_run.work_dir / "best.pt"), "--data-dir", str(folder),
+            "--labels", str(labels)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "width D = 10" in result.stderr and "D = 156" in result.stderr
+
+
+def test_wrong_key_and_missing_checkpoint_exit_2(trained_run, tmp_path: Path) -> None:
+    result = runner.invoke(app, eval_args(trained_run, "--key", "X2048"))
+    assert result.exit_code == 2 and "X2048" in result.stderr
+    args = eval_args(trained_run)
+    args[1] = str(tmp_path / "nope.pt")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "not found" in result.stderr
