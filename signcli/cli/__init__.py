@@ -33,7 +33,9 @@ def _print_version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
@@ -44,12 +46,16 @@ def _root(
 
 
 def _register() -> None:
-    from signcli.cli import resume, smoke, train, validate_npz
+    from signcli.cli import eval as eval_command
+    from signcli.cli import export_onnx, metrics_check, resume, smoke, train, validate_npz
 
     app.command("validate-npz")(validate_npz.validate_npz)
     app.command("smoke")(smoke.smoke)
     app.command("train")(train.train)
     app.command("resume")(resume.resume)
+    app.command("eval")(eval_command.eval_)
+    app.command("export-onnx")(export_onnx.export_onnx)
+    app.command("metrics-check")(metrics_check.metrics_check)
 
 
 _register()

@@ -70,7 +70,6 @@ def setup_logging() -> None:
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def progress_hook(quiet: bool):  # noqa: ANN201 - ProgressHook is imported lazily

@@ -1,0 +1,174 @@
+"""`signcli validate-npz PATH`: check a dataset before training, without importing torch.
+
+Exit 0 when no errors are found, 1 when some are, 2 when PATH is missing or not a dataset.
+The checks live in `signcli.data.validate`; this module parses flags and prints the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from signcli.cli import _run
+from signcli.cli._options import JsonOpt, KeyOpt
+
+PROBLEM_FILES_SHOWN = 20  # problem files listed without --all
+
+
+def validate_npz(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder of .npz files (one split), a dataset root holding train/ and val/ "
+            "beside train_labels.csv and val_labels.csv, or one .npz file.",
+            show_default=False,
+        ),
+    ],
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            "-l",
+            help="Labels CSV (file,gloss,cat,occluded) of a folder of .npz files; a dataset "
+            "root finds its own.",
+            show_default=False,
+        ),
+    ] = None,
+    key: KeyOpt = None,
+    require_x2048: Annotated[
+        bool,
+        typer.Option(
+            "--require-x2048",
+            help="Features check of the training guide: every file holds X2048 [T, 2048].",
+        ),
+    ] = False,
+    dim: Annotated[
+        int | None,
+        typer.Option(
+            "--dim",
+            min=1,
+            help="Expected width D of every file (default: the width most files have).",
+            show_default=False,
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            help="Processes that read the files (default: every core).",
+            show_default=False,
+        ),
+    ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help=f"List every problem file, not only the first {PROBLEM_FILES_SHOWN}."
+        ),
+    ] = False,
+) -> None:
+    """Check every .npz file and labels CSV of a dataset. Exit 0 when no errors are found,
+    1 when some are, 2 when PATH is missing or not a dataset. Reads only; never imports torch."""
+    with _run.guarded():
+        import json
+
+        from signcli.data.npz import FEATURES_DIM, FEATURES_KEY
+        from signcli.data.validate import validate_path
+        from signcli.errors import UsageError
+
+        if require_x2048:
+            if key not in (None, FEATURES_KEY):
+                raise UsageError(f"--require-x2048 checks key {FEATURES_KEY}, not --key {key}")
+            if dim not in (None, FEATURES_DIM):
+                raise UsageError(f"--require-x2048 checks width {FEATURES_DIM}, not --dim {dim}")
+            key, dim = FEATURES_KEY, FEATURES_DIM
+
+        report = validate_path(path, labels, key=key or "X", dim=dim, workers=workers)
+        if json_:
+            typer.echo(json.dumps(report.to_dict(), indent=2))
+        else:
+            _print_report(report, show_all=all_)
+        raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_report(report, show_all: bool) -> None:  # noqa: ANN001 - imported lazily
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for split in report.splits:
+        _print_split(console, split, show_all)
+    splits = f"{len(report.splits)} split{'s' if len(report.splits) > 1 else ''}"
+    if report.ok:
+        console.print(f"[green]OK[/]: no errors in {splits} ({report.warning_count} warning(s))")
+    else:
+        console.print(
+            f"[bold red]FAILED[/]: {report.error_count} error(s) and "
+            f"{report.warning_count} warning(s) in {splits}"
+        )
+
+
+def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - imported lazily
+    from rich.markup import escape
+    from rich.table import Table
+
+    summary = Table(title=f"validate-npz: {escape(split.name)}", show_header=False)
+    summary.add_column("what", style="bold")
+    summary.add_column("found")
+    summary.add_row("folder", escape(str(split.folder)))
+    summary.add_row(
+        "labels",
+        escape(str(split.labels_path)) if split.labels_path else "none (--labels CSV checks them)",
+    )
+    summary.add_row("files", f"{split.file_count} (key {escape(split.key)})")
+    summary.add_row("errors", _count_line(len(split.errors), split.counts_by_kind("error"), "red"))
+    summary.add_row(
+        "warnings", _count_line(len(split.warnings), split.counts_by_kind("warning"), "yellow")
+    )
+    if split.T_min is not None:
+        summary.add_row("T min/median/max", f"{split.T_min} / {split.T_median:g} / {split.T_max}")
+    if split.D is not None:
+        others = sum(n for d, n in split.width_counts.items() if d != split.D)
+        summary.add_row("D", f"{split.D}" + (f" ({others} file(s) differ)" if others else ""))
+    summary.add_row("NaN share", f"{split.nan_share:.2%} of values, in {split.nan_files} file(s)")
+    for head, counts in split.class_counts.items():
+        rarest = ", ".join(f"{i} ({n})" for i, n in split.rarest_classes(head))
+        summary.add_row(
+            f"{head} classes",
+            f"{len(counts)}; rarest: {rarest}" if counts else "none labelled",
+        )
+    console.print(summary)
+
+    by_file: dict[str, list] = {}
+    for finding in split.findings:
+        by_file.setdefault(finding.file, []).append(finding)
+    if not by_file:
+        return
+    # files with an error first: a flood of NaN warnings must not hide them
+    ordered = sorted(by_file.items(), key=lambda item: all(f.severity != "error" for f in item[1]))
+    shown = ordered if show_all else ordered[:PROBLEM_FILES_SHOWN]
+    problems = Table(title=f"problem files: {escape(split.name)}")
+    problems.add_column("file")
+    problems.add_column("kind")
+    problems.add_column("problem")
+    for name, findings in shown:
+        kinds = ", ".join(
+            f"[red]{f.kind}[/]" if f.severity == "error" else f"[yellow]{f.kind}[/]"
+            for f in findings
+        )
+        problems.add_row(escape(name), kinds, escape("; ".join(f.message for f in findings)))
+    console.print(problems)
+    if len(shown) < len(ordered):
+        console.print(
+            f"... and {len(ordered) - len(shown)} more problem file(s); --all lists every one"
+        )
+
+
+def _count_line(total: int, by_kind: dict[str, int], colour: str) -> str:
+    if not total:
+        return "0"
+    kinds = ", ".join(f"{kind} {n}" for kind, n in by_kind.items())
+    return f"[{colour}]{total}[/] ({kinds})"

@@ -1,0 +1,332 @@
+"""Check a dataset before training: every file of a split, its labels CSV, and the split as a whole.
+
+`validate_path` finds the splits under PATH (DESIGN.md, "Dataset layouts") and
+`validate_split` checks one. Per-file checks are `npz.check_npz` and the labels are
+`labels.read_labels` / `labels.match_split`, the very code training runs, so a dataset
+that passes here loads there. What only a whole split can show is added here: the
+majority width, files without a label and labels without a file, the statistics.
+
+Torch-free, and read-only: nothing under PATH is written, moved or deleted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from signcli.data.labels import match_split, read_labels
+from signcli.data.npz import NPZ_SUFFIX, NpzCheck, check_npz, list_npz_files, sample_id
+from signcli.errors import UsageError
+
+SPLIT_NAMES = ("train", "val")  # the sub-folders of a dataset root, each with <name>_labels.csv
+LABEL_HEADS = ("gloss", "cat")
+
+# Parallel checking: a task of CHUNK_FILES files keeps pickling and scheduling to a few
+# percent of the work (one small file takes ~0.2 ms); below PARALLEL_MIN_FILES starting
+# the worker processes costs more than it saves.
+CHUNK_FILES = 250
+PARALLEL_MIN_FILES = 500
+
+RAREST_CLASSES = 5  # classes listed by the summary as the rarest
+
+# Label problems after which pairing files with labels would only repeat them once per file.
+_FATAL_LABEL_KINDS = frozenset({"labels_missing", "labels_unreadable", "labels_columns"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: `file` is an .npz name of the split or the labels CSV's name."""
+
+    file: str
+    kind: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+    rows: tuple[int, ...] = ()  # 1-based lines of the labels CSV, for label problems
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "file": self.file,
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+        }
+        if self.rows:
+            entry["rows"] = list(self.rows)
+        return entry
+
+
+@dataclass
+class SplitReport:
+    """Everything `validate-npz` found about one split."""
+
+    name: str
+    folder: Path
+    labels_path: Path | None
+    key: str
+    file_count: int
+    findings: list[Finding] = field(default_factory=list)
+    T_min: int | None = None
+    T_median: float | None = None
+    T_max: int | None = None
+    D: int | None = None  # --dim when given, else the width most files have
+    width_counts: dict[int, int] = field(default_factory=dict)
+    nan_share: float = 0.0  # NaN values / all values of the readable files
+    nan_files: int = 0
+    class_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # head -> id -> samples
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def counts_by_kind(self, severity: str) -> dict[str, int]:
+        """How many findings of `severity` ("error" or "warning") of each kind, most first."""
+        counts = Counter(f.kind for f in self.findings if f.severity == severity)
+        return dict(counts.most_common())
+
+    def rarest_classes(self, head: str, n: int = RAREST_CLASSES) -> list[tuple[int, int]]:
+        """The `n` classes with the fewest samples, as (id, samples), fewest first."""
+        counts = self.class_counts.get(head, {})
+        return sorted(counts.items(), key=lambda item: (item[1], item[0]))[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "folder": str(self.folder),
+            "labels": None if self.labels_path is None else str(self.labels_path),
+            "key": self.key,
+            "ok": self.ok,
+            "files": self.file_count,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "errors_by_kind": self.counts_by_kind("error"),
+            "warnings_by_kind": self.counts_by_kind("warning"),
+            "T": None
+            if self.T_min is None
+            else {"min": self.T_min, "median": self.T_median, "max": self.T_max},
+            "D": self.D,
+            "widths": {str(d): n for d, n in sorted(self.width_counts.items())},
+            "nan_share": self.nan_share,
+            "nan_files": self.nan_files,
+            "classes": {
+                head: {
+                    "count": len(counts),
+                    "samples": {str(i): n for i, n in counts.items()},
+                    "rarest": [list(pair) for pair in self.rarest_classes(head)],
+                }
+                for head, counts in self.class_counts.items()
+            },
+            "problems": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class ValidationReport:
+    """The report of `validate-npz PATH`: one SplitReport per split found under PATH."""
+
+    path: Path
+    splits: list[SplitReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(split.ok for split in self.splits)
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(split.errors) for split in self.splits)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(len(split.warnings) for split in self.splits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "ok": self.ok,
+            "errors": self.error_count,
+            "warnings": self.warning_count,
+            "splits": [split.to_dict() for split in self.splits],
+        }
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """Where one split's files and labels are."""
+
+    name: str
+    folder: Path
+    files: list[Path]
+    labels: Path | None
+
+
+def find_splits(path: Path, labels: Path | None = None) -> list[SplitSource]:
+    """The splits under `path`: a folder of .npz (one split), a dataset root holding train/
+    and val/ beside train_labels.csv and val_labels.csv, or a single .npz file.
+
+    UsageError when `path` is missing or is not a dataset (exit 2)."""
+    path = Path(path)
+    if labels is not None and not Path(labels).is_file():
+        raise UsageError(f"labels file {labels} not found", hint="check the --labels path")
+    if not path.exists():
+        raise UsageError(
+            f"{path} does not exist", hint="give a folder of .npz files or a dataset root"
+        )
+    if path.is_file():
+        if path.suffix.lower() != NPZ_SUFFIX:
+            raise UsageError(f"{path} is not an .npz file or a folder of them")
+        if labels is not None:
+            raise UsageError("--labels needs a folder of .npz files, not a single file")
+        return [SplitSource(path.name, path.parent, [path], None)]
+
+    files = list_npz_files(path)
+    if files:
+        return [SplitSource(path.name, path, files, None if labels is None else Path(labels))]
+    present = [name for name in SPLIT_NAMES if (path / name).is_dir()]
+    if not present:
+        raise UsageError(
+            f"{path} holds no .npz files and no {' or '.join(f'{n}/' for n in SPLIT_NAMES)} folder",
+            hint="give a folder of .npz files or a dataset root (DATA/train, DATA/train_labels.csv)",
+        )
+    if labels is not None:
+        raise UsageError(
+            f"--labels applies to a folder of .npz files; the dataset root {path} uses "
+            + " and ".join(f"{n}_labels.csv" for n in present),
+            hint=f"drop --labels, or validate one split: signcli validate-npz {path / present[0]} --labels CSV",
+        )
+    splits = []
+    for name in present:
+        folder = path / name
+        split_files = list_npz_files(folder)
+        if not split_files:
+            raise UsageError(f"{folder} holds no .npz files")
+        # a missing CSV is left to read_labels, which reports it as an error of the split
+        splits.append(SplitSource(name, folder, split_files, path / f"{name}_labels.csv"))
+    return splits
+
+
+def validate_path(
+    path: Path,
+    labels: Path | None = None,
+    *,
+    key: str = "X",
+    dim: int | None = None,
+    workers: int | None = None,
+) -> ValidationReport:
+    """Validate every split under `path` (see `find_splits`)."""
+    splits = [
+        validate_split(source, key=key, dim=dim, workers=workers)
+        for source in find_splits(path, labels)
+    ]
+    return ValidationReport(Path(path), splits)
+
+
+def validate_split(
+    source: SplitSource, *, key: str = "X", dim: int | None = None, workers: int | None = None
+) -> SplitReport:
+    """Check every file of a split, the split's widths, and its labels when it has a CSV."""
+    checks = check_files(source.files, key=key, dim=dim, workers=workers)
+    report = SplitReport(source.name, source.folder, source.labels, key, len(source.files))
+
+    shaped = [c for c in checks if c.T is not None and c.D is not None]
+    report.width_counts = dict(Counter(c.D for c in shaped))
+    if dim is not None:
+        report.D = dim  # check_npz already compared every width with it
+    elif report.width_counts:
+        report.D = Counter(report.width_counts).most_common(1)[0][0]
+    for check in checks:
+        for problem in check.problems:
+            report.findings.append(
+                Finding(check.path.name, problem.kind, problem.message, problem.severity)
+            )
+        if dim is None and check.D is not None and check.T is not None and check.D != report.D:
+            report.findings.append(
+                Finding(
+                    check.path.name,
+                    "width",
+                    f"{key} has width D = {check.D}, most files have D = {report.D}",
+                )
+            )
+
+    if shaped:
+        lengths = np.array([c.T for c in shaped])
+        report.T_min, report.T_max = int(lengths.min()), int(lengths.max())
+        report.T_median = float(np.median(lengths))
+        sizes = np.array([c.T * c.D for c in shaped], dtype=np.float64)
+        shares = np.array([c.nan_share for c in shaped])
+        report.nan_share = float((sizes * shares).sum() / sizes.sum()) if sizes.sum() else 0.0
+        report.nan_files = int((shares > 0).sum())
+
+    if source.labels is not None:
+        _check_labels(source, report)
+    return report
+
+
+def check_files(
+    files: list[Path], *, key: str = "X", dim: int | None = None, workers: int | None = None
+) -> list[NpzCheck]:
+    """`check_npz` on every file, in order; `workers` processes (default: all cores)."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
+        return _check_chunk(files, key, dim)
+    # several chunks per worker, so that a worker that draws slow files does not hold up the end
+    chunk_size = max(1, min(CHUNK_FILES, math.ceil(len(files) / (4 * workers))))
+    chunks = [files[i : i + chunk_size] for i in range(0, len(files), chunk_size)]
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        parts = pool.map(_check_chunk, chunks, repeat(key), repeat(dim))
+        return [check for part in parts for check in part]
+
+
+def _check_chunk(paths: list[Path], key: str, dim: int | None) -> list[NpzCheck]:
+    # only the findings travel back from a worker, never the arrays
+    return [check_npz(path, key, dim)[0] for path in paths]
+
+
+def _check_labels(source: SplitSource, report: SplitReport) -> None:
+    """Add the labels CSV's own problems, both kinds of orphan, and the class counts."""
+    assert source.labels is not None
+    table = read_labels(source.labels)
+    csv_name = source.labels.name
+    for problem in table.problems:
+        report.findings.append(
+            Finding(csv_name, problem.kind, problem.message, problem.severity, problem.rows)
+        )
+    if any(p.kind in _FATAL_LABEL_KINDS for p in table.problems):
+        return
+
+    match = match_split(source.folder, table)
+    for path in match.unlabelled:
+        report.findings.append(
+            Finding(path.name, "unlabelled", f"no row for {sample_id(path)!r} in {csv_name}")
+        )
+    for missing_id in match.missing:
+        report.findings.append(
+            Finding(
+                f"{missing_id}{NPZ_SUFFIX}",
+                "missing_file",
+                f"listed in {csv_name} but {source.folder / (missing_id + NPZ_SUFFIX)} does not exist",
+            )
+        )
+
+    heads = {"gloss": table.gloss, "cat": table.cat}
+    for head in LABEL_HEADS:
+        ids = heads[head]
+        if ids is None:
+            continue
+        labelled = ids[match.label_rows]
+        counts = Counter(int(i) for i in labelled if i >= 0)  # -1 marks an id already reported
+        report.class_counts[head] = dict(sorted(counts.items()))
