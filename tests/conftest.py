@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# One math thread per test process: pytest -n 2 already fills both cores, and two OpenMP
+# threads per worker spin against each other (a small GRU step got 10x slower). Set before
+# torch is imported; subprocesses inherit it, so their results match in-process runs.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 from typing import NamedTuple
 
 import numpy as np
