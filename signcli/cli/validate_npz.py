@@ -71,8 +71,7 @@ def validate_npz(
         ),
     ] = False,
 ) -> None:
-    """Check every .npz file and labels CSV of a dataset. Exit 0 when no errors are found,
-    1 when some are, 2 when PATH is missing or not a dataset. Reads only; never imports torch."""
+    """Check every .npz file and labels CSV of a dataset: exit 0 without errors, 1 with, 2 when PATH is not a dataset."""
     with _run.guarded():
         import json
 
@@ -145,9 +144,13 @@ def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - impo
     by_file: dict[str, list] = {}
     for finding in split.findings:
         by_file.setdefault(finding.file, []).append(finding)
+    # NaN (a landmark not detected) is normal and summed up above; without --all, files
+    # whose only finding is their NaN share are not listed one by one
+    if not show_all:
+        by_file = {k: v for k, v in by_file.items() if any(f.kind != "nan" for f in v)}
     if not by_file:
         return
-    # files with an error first: a flood of NaN warnings must not hide them
+    # files with an error first: warnings must not hide them
     ordered = sorted(by_file.items(), key=lambda item: all(f.severity != "error" for f in item[1]))
     shown = ordered if show_all else ordered[:PROBLEM_FILES_SHOWN]
     problems = Table(title=f"problem files: {escape(split.name)}")

@@ -78,13 +78,23 @@ def test_json_is_one_document_with_every_fault(make_npz_dataset) -> None:
 def test_problem_files_are_capped_unless_all(write_split, tmp_path: Path) -> None:
     folder, _ = write_split(tmp_path, "train", n=25, T=3, D=6)
     for path in folder.iterdir():
-        np.savez(path, X=np.full((3, 6), np.nan, np.float32))  # 25 warnings
+        np.savez(path, X=np.ones((3, 6), np.int32))  # 25 dtype warnings
     capped = signcli(folder)
-    assert capped.exit_code == 0, capped.output  # NaN is a warning
+    assert capped.exit_code == 0, capped.output  # a non-float dtype is a warning
     assert "and 5 more problem file(s); --all lists every one" in capped.stdout
     assert "train_0024.npz" not in capped.stdout
     everything = signcli(folder, "--all")
     assert "train_0024.npz" in everything.stdout and "more problem file" not in everything.stdout
+
+
+def test_nan_only_files_are_summed_up_not_listed(write_split, tmp_path: Path) -> None:
+    folder, _ = write_split(tmp_path, "train", n=3, T=3, D=6)
+    for path in folder.iterdir():
+        np.savez(path, X=np.full((3, 6), np.nan, np.float32))
+    result = signcli(folder)
+    assert result.exit_code == 0
+    assert "100.00% of values" in result.stdout and "train_0002.npz" not in result.stdout
+    assert "train_0002.npz" in signcli(folder, "--all").stdout
 
 
 def test_labels_option_on_a_split_folder(write_split, tmp_path: Path) -> None:
