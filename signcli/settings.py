@@ -19,10 +19,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from signcli.errors import SettingsError, UsageError
 
+STREAM_NAMES = ("face", "hand_l", "hand_r", "pose")  # streams of the multi-stream layout
+StreamName = Literal["face", "hand_l", "hand_r", "pose"]
 MODEL_NAMES = ("transformer", "gru", "multistream")
 ModelName = Literal["transformer", "gru", "multistream"]
 
@@ -46,6 +55,68 @@ class _Section(BaseModel):
     )
 
 
+class AugmentSettings(_Section):
+    """Training-split augmentation (signcli.data.augment); every transform is off (p = 0)
+    by default. Draws depend on (seed, epoch, sample), so runs and resumes repeat."""
+
+    mirror_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of a horizontal mirror (hands and left/right pose landmarks swap)."""
+    affine_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of a random 2-D rotation, scale, shear and translation (all streams)."""
+    rotate_deg: float = Field(15.0, ge=0.0, le=180.0)
+    """affine: largest rotation, degrees either way."""
+    scale: float = Field(0.1, ge=0.0, lt=1.0)
+    """affine: scale drawn from 1 - scale .. 1 + scale."""
+    shear: float = Field(0.1, ge=0.0)
+    """affine: largest horizontal shear factor either way."""
+    translate: float = Field(0.05, ge=0.0)
+    """affine: largest shift either way, in the stream's coordinate units."""
+    speed_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of temporal resampling by a speed factor."""
+    speed_min: float = Field(0.8, gt=0.0)
+    """speed: slowest factor (< 1 gives more frames, at most model.max_len)."""
+    speed_max: float = Field(1.2, gt=0.0)
+    """speed: fastest factor."""
+    crop_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of a random temporal crop."""
+    crop_min: float = Field(0.8, gt=0.0, le=1.0)
+    """crop: smallest share of the frames kept."""
+    frame_drop_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of dropping random frames."""
+    frame_drop_rate: float = Field(0.1, ge=0.0, lt=1.0)
+    """frame_drop: share of frames dropped (at least one is kept)."""
+    jitter_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of Gaussian jitter on the coordinates."""
+    jitter_sd: float = Field(0.01, ge=0.0)
+    """jitter: standard deviation, in the stream's coordinate units."""
+    landmark_dropout_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of setting random landmarks to missing."""
+    landmark_dropout_rate: float = Field(0.05, ge=0.0, le=1.0)
+    """landmark_dropout: share of landmarks dropped."""
+    mix_streams: dict[StreamName, float] = Field(default_factory=dict)
+    """{stream: p}: with probability p the stream comes from another sample of its gloss."""
+
+    @model_validator(mode="after")
+    def _speed_range(self) -> AugmentSettings:
+        if self.speed_max < self.speed_min:
+            raise ValueError(f"speed_max={self.speed_max} must be >= speed_min={self.speed_min}")
+        return self
+
+    @field_validator("mix_streams")
+    @classmethod
+    def _probabilities(cls, mix: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in mix.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"probabilities must be in 0..1 (got {bad})")
+        return mix
+
+    @property
+    def enabled(self) -> bool:
+        probabilities = (self.mirror_p, self.affine_p, self.speed_p, self.crop_p,
+                         self.frame_drop_p, self.jitter_p, self.landmark_dropout_p)  # fmt: skip
+        return any(p > 0 for p in probabilities) or any(p > 0 for p in self.mix_streams.values())
+
+
 class DataSettings(_Section):
     train_dir: Path | None = None
     """Folder of training `.npz` files (one sample per file)."""
@@ -65,6 +136,28 @@ class DataSettings(_Section):
     """Batches each worker loads ahead; used only when num_workers > 0."""
     cache: bool = True
     """Hold decoded samples in memory after the first read."""
+    face_dir: Path | None = None
+    """Multi-stream layout: folder of face `<id>.npy`/`.npz` arrays [T, D_face]."""
+    hand_left_dir: Path | None = None
+    """Multi-stream layout: folder of left-hand arrays [T, 21 * 3] (MediaPipe hand order)."""
+    hand_right_dir: Path | None = None
+    """Multi-stream layout: folder of right-hand arrays [T, 21 * 3]."""
+    pose_dir: Path | None = None
+    """Multi-stream layout: folder of pose arrays [T, L * 3] (10 upper-body or 33 landmarks)."""
+    train_index: Path | None = None
+    """Multi-stream layout: CSV of the training ids (column `video_id` or `id`)."""
+    val_index: Path | None = None
+    """Multi-stream layout: CSV of the validation ids."""
+    labels: Path | None = None
+    """Multi-stream layout: labels CSV `id,gloss[,cat]` of every split (0-based ids)."""
+    meta: Path | None = None
+    """Multi-stream layout: `meta.csv` (`id;texto`), read and kept for translation."""
+    normalize: bool = True
+    """Multi-stream layout: normalise each stream in its own frame of reference."""
+    normalize_streams: list[StreamName] = Field(default_factory=lambda: list(STREAM_NAMES))
+    """Streams that `normalize` applies to (hands: wrist/hand size; pose: shoulders; face)."""
+    augment: AugmentSettings = AugmentSettings()
+    """Augmentation of the training split (off in validation and eval)."""
 
 
 class ModelSettings(_Section):
@@ -90,6 +183,8 @@ class ModelSettings(_Section):
     """Longest sequence the model takes; longer ones are resampled to this many frames."""
     pooling: Literal["mean", "max", "cls"] = "mean"
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
+    fusion: Literal["concat", "sum", "attention"] = "concat"
+    """multistream: how the streams of a frame are combined (concat is then projected)."""
 
     @field_validator("num_heads")
     @classmethod
@@ -287,12 +382,16 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _field_annotation(dotted: str) -> Any:
-    section, _, key = dotted.partition(".")
-    section_field = Settings.model_fields.get(section)
-    if section_field is None or not key:
-        return None
-    field = section_field.annotation.model_fields.get(key)  # type: ignore[union-attr]
-    return None if field is None else field.annotation
+    """The annotation of a dotted key, nested sections included (data.augment.mirror_p)."""
+    model: Any = Settings
+    annotation = None
+    for part in dotted.split("."):
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        model = annotation
+    return annotation
 
 
 def _parse_override(dotted: str, raw: str) -> Any:

@@ -11,6 +11,7 @@ from signcli.cli import _run
 from signcli.cli._options import ConfigOpt, DeviceOpt, KeyOpt, QuietOpt, SetOpt
 
 DATA = "Data"
+MULTISTREAM = "Multi-stream data"
 OPTIM = "Optimisation"
 TRAINING = "Training"
 MODEL = "Model"
@@ -79,6 +80,59 @@ def train(
     prefetch_factor: Annotated[
         int | None, typer.Option(help="Batches prefetched per worker.", rich_help_panel=DATA)
     ] = None,
+    # -- multi-stream data
+    face_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of face <id>.npy/.npz.", rich_help_panel=MULTISTREAM),
+    ] = None,
+    hand_left_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of left-hand <id>.npy/.npz.", rich_help_panel=MULTISTREAM),
+    ] = None,
+    hand_right_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of right-hand <id>.npy/.npz.", rich_help_panel=MULTISTREAM),
+    ] = None,
+    pose_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of pose <id>.npy/.npz.", rich_help_panel=MULTISTREAM),
+    ] = None,
+    train_index: Annotated[
+        Path | None,
+        typer.Option(help="CSV of training ids (video_id or id).", rich_help_panel=MULTISTREAM),
+    ] = None,
+    val_index: Annotated[
+        Path | None,
+        typer.Option(help="CSV of validation ids.", rich_help_panel=MULTISTREAM),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Labels CSV id,gloss[,cat] of every split.", rich_help_panel=MULTISTREAM),
+    ] = None,
+    meta: Annotated[
+        Path | None,
+        typer.Option(
+            help="meta.csv (id;texto), kept for translation.", rich_help_panel=MULTISTREAM
+        ),
+    ] = None,
+    normalize: Annotated[
+        bool | None,
+        typer.Option(
+            "--normalize/--no-normalize",
+            help="Normalise each stream in its own frame of reference.",
+            rich_help_panel=MULTISTREAM,
+        ),
+    ] = None,
+    mix_stream: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mix-stream",
+            metavar="STREAM[:P]",
+            help="With probability P (default 0.5), take STREAM from another training sample "
+            "of the same gloss; repeatable. Other augmentations: --set data.augment.KEY=VALUE.",
+            rich_help_panel=MULTISTREAM,
+        ),
+    ] = None,
     # -- model
     num_gloss: Annotated[
         int | None,
@@ -98,6 +152,10 @@ def train(
     ] = None,
     dropout: Annotated[
         float | None, typer.Option(help="Dropout probability.", rich_help_panel=MODEL)
+    ] = None,
+    fusion: Annotated[
+        str | None,
+        typer.Option(help="multistream: concat, sum or attention.", rich_help_panel=MODEL),
     ] = None,
     # -- optimisation
     lr: Annotated[
@@ -221,11 +279,22 @@ def train(
             "data.num_workers": num_workers,
             "data.pin_memory": pin_memory,
             "data.prefetch_factor": prefetch_factor,
+            "data.face_dir": face_dir,
+            "data.hand_left_dir": hand_left_dir,
+            "data.hand_right_dir": hand_right_dir,
+            "data.pose_dir": pose_dir,
+            "data.train_index": train_index,
+            "data.val_index": val_index,
+            "data.labels": labels,
+            "data.meta": meta,
+            "data.normalize": normalize,
+            "data.augment.mix_streams": _mix_streams(mix_stream),
             "model.num_gloss": num_gloss,
             "model.num_cat": num_cat,
             "model.d_model": d_model,
             "model.num_layers": num_layers,
             "model.dropout": dropout,
+            "model.fusion": fusion,
             "optim.lr": lr,
             "optim.weight_decay": weight_decay,
             "optim.optimizer": optimizer,
@@ -264,6 +333,24 @@ def train(
             progress.close()
 
 
+def _mix_streams(values: list[str] | None) -> dict[str, float] | None:
+    """`--mix-stream hand_l:0.3 --mix-stream pose` -> {"hand_l": 0.3, "pose": 0.5}."""
+    if not values:
+        return None
+    from signcli.errors import UsageError
+
+    mix = {}
+    for value in values:
+        stream, _, p = value.partition(":")
+        try:
+            mix[stream.strip()] = float(p) if p else 0.5
+        except ValueError:
+            raise UsageError(
+                f"--mix-stream {value!r}: P is not a number", hint="use STREAM[:P], e.g. hand_l:0.3"
+            ) from None
+    return mix
+
+
 def _absolute(path: Path | None) -> Path | None:
     return None if path is None else path.expanduser().absolute()
 
@@ -272,7 +359,11 @@ def _with_absolute_paths(settings):  # noqa: ANN001, ANN202 - Settings is import
     """Paths from a config file are relative to where signcli runs; config.json keeps them
     absolute so that `resume` works from any folder."""
     data = settings.data
-    for name in ("train_dir", "val_dir", "train_labels", "val_labels"):
+    for name in (
+        *("train_dir", "val_dir", "train_labels", "val_labels"),
+        *("face_dir", "hand_left_dir", "hand_right_dir", "pose_dir"),
+        *("train_index", "val_index", "labels", "meta"),
+    ):
         value = getattr(data, name)
         if value is not None:
             setattr(data, name, _absolute(value))

@@ -1,4 +1,5 @@
-"""Read a single-stream labels CSV (`file,gloss,cat,occluded`) and pair it with a split folder.
+"""Read a labels CSV (`file,gloss,cat,occluded`, or `id,gloss[,cat]` of the multi-stream
+layout) and pair it with a split folder.
 
 Ids are 0-based integers. `file` is the npz basename, with or without `.npz`. Optional
 `gloss_name` / `cat_name` columns give the class names written to labels.json.
@@ -59,7 +60,9 @@ def read_labels(path: Path) -> LabelTable:
     path = Path(path)
     empty = LabelTable(path, [], np.zeros(0, np.int64), None, {}, {}, [])
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
+        )
     except FileNotFoundError:
         empty.problems.append(LabelProblem("labels_missing", f"labels file {path} not found"))
         return empty
@@ -69,6 +72,8 @@ def read_labels(path: Path) -> LabelTable:
         return empty
 
     frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if "file" not in frame.columns and "id" in frame.columns:  # multi-stream layout: id,gloss
+        frame = frame.rename(columns={"id": "file"})
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         found = ",".join(frame.columns) or "nothing"

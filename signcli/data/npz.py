@@ -8,6 +8,7 @@ NaN means "landmark not detected" and is kept here; Inf is an error.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +71,10 @@ def check_npz(
     """Read `path[key]` and check it; returns the findings and the float32 array (None on error)."""
     check = NpzCheck(Path(path))
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy saved under .npz
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as npz:
             if key not in npz.files:
                 present = ", ".join(npz.files) or "none"
                 check.problems.append(
@@ -78,20 +82,29 @@ def check_npz(
                 )
                 return check, None
             array = npz[key]
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        if not isinstance(array, np.ndarray):  # NpzFile hands back raw bytes of a non-.npy member
+            raise ValueError(f"member {key!r} is not a .npy array")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
         reason = str(exc) or type(exc).__name__
         check.problems.append(Problem("unreadable", f"not a readable .npz file ({reason})"))
         return check, None
+    return check, check_array(check, array, key, dim)
 
+
+def check_array(
+    check: NpzCheck, array: np.ndarray, key: str = "X", dim: int | None = None
+) -> np.ndarray | None:
+    """The checks of one loaded array [T, D] (rank, dtype, T = 0, width, Inf, NaN share),
+    recorded on `check`; returns the float32 array, or None when it has an error."""
     if array.ndim != 2:
         check.problems.append(
             Problem("rank", f"{key} has shape {tuple(array.shape)}, expected 2-D [T, D]")
         )
-        return check, None
+        return None
     check.T, check.D = (int(n) for n in array.shape)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         check.problems.append(Problem("dtype", f"{key} has dtype {array.dtype}, expected float"))
-        return check, None
+        return None
     if not np.issubdtype(array.dtype, np.floating):
         check.problems.append(
             Problem("dtype", f"{key} has dtype {array.dtype}; it is read as float32", "warning")
@@ -111,7 +124,39 @@ def check_npz(
             check.problems.append(
                 Problem("nan", f"{check.nan_share:.1%} of values are NaN (not detected)", "warning")
             )
-    return check, (array if check.ok else None)
+    return array if check.ok else None
+
+
+def check_stream_file(path: Path, dim: int | None = None) -> tuple[NpzCheck, np.ndarray | None]:
+    """Read one stream file of the multi-stream layout and check it like `check_npz`: a
+    `.npy` array, or an `.npz` holding `X` (else its first array)."""
+    path = Path(path)
+    if path.suffix.lower() == NPZ_SUFFIX:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                names = list(npz.files)
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            TypeError,
+            AttributeError,
+        ):
+            names = []  # check_npz reports why it cannot be read
+        key = "X" if "X" in names or not names else names[0]
+        return check_npz(path, key, dim)
+    check = NpzCheck(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+        if not isinstance(array, np.ndarray):
+            raise ValueError("an .npz archive, not a single .npy array")
+    except (EOFError, OSError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        check.problems.append(Problem("unreadable", f"not a readable .npy file ({reason})"))
+        return check, None
+    return check, check_array(check, array, path.stem, dim)
 
 
 def read_npz_array(path: Path, key: str = "X", dim: int | None = None) -> np.ndarray:

@@ -64,7 +64,7 @@ def load_npz_split(
     """Pair, check and (when `cache`) read a split; DataError/UsageError name what is wrong."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise UsageError(f"{name} folder {data_dir} does not exist", hint="check --{name}-dir")
+        raise UsageError(f"{name} folder {data_dir} does not exist", hint=f"check --{name}-dir")
 
     if labels_csv is None:
         if require_labels:
@@ -96,7 +96,7 @@ def load_npz_split(
                 f"not used: {_listing([p.name for p in match.unlabelled])}"
             )
     if not files:
-        raise UsageError(f"{name} folder {data_dir} holds no .npz files for training")
+        raise UsageError(f"{name} folder {data_dir} holds no .npz files")
 
     ids = [sample_id(p) for p in files]
 

@@ -1,6 +1,7 @@
 """Build the training and validation data a run asks for in `Settings.data`.
 
-The one place that knows the dataset layouts: it resolves class counts from the labels,
+The one place that knows the dataset layouts (single-stream `.npz` folders, or the
+multi-stream layout when stream folders are set): it resolves class counts from the labels,
 checks every label against them, and returns the class maps written to labels.json.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from signcli.data.multistream import load_multistream_splits, stream_dirs
 from signcli.data.npz_split import NpzSplit, load_npz_split
 from signcli.errors import DataError, UsageError
 from signcli.settings import Settings
@@ -44,21 +46,33 @@ class TrainingData:
 def load_training_data(settings: Settings) -> TrainingData:
     """Read the splits of `settings.data` and resolve num_gloss / num_cat from the labels."""
     data = settings.data
-    if data.train_dir is None:
-        raise UsageError("no training data given", hint="pass --train-dir DIR --train-labels CSV")
-    common = {"key": data.key, "cache": data.cache, "max_len": settings.model.max_len}
-    train = load_npz_split("train", data.train_dir, data.train_labels, **common)
-    val = None
-    if data.val_dir is not None:
-        val = load_npz_split("val", data.val_dir, data.val_labels, **common)
-        if val.input_dims != train.input_dims:
-            raise DataError(
-                f"val samples have width {val.input_dims['x']} but train samples have "
-                f"{train.input_dims['x']}",
-                hint="both splits need the same landmark layout",
+    train: NpzSplit
+    val: NpzSplit | None = None
+    if stream_dirs(data):
+        if data.train_dir is not None:
+            raise UsageError(
+                "both --train-dir and stream folders (--hand-left-dir, ...) given",
+                hint="use one layout: single-stream .npz folders or one folder per stream",
             )
-    elif data.val_labels is not None:
-        raise UsageError("--val-labels given without --val-dir", hint="pass --val-dir DIR")
+        train, val = load_multistream_splits(data, settings.model.max_len)
+    elif data.train_dir is None:
+        raise UsageError(
+            "no training data given",
+            hint="pass --train-dir DIR --train-labels CSV, or stream folders "
+            "(--hand-left-dir, ...) with --train-index and --labels",
+        )
+    else:
+        common = {"key": data.key, "cache": data.cache, "max_len": settings.model.max_len}
+        train = load_npz_split("train", data.train_dir, data.train_labels, **common)
+        if data.val_dir is not None:
+            val = load_npz_split("val", data.val_dir, data.val_labels, **common)
+        elif data.val_labels is not None:
+            raise UsageError("--val-labels given without --val-dir", hint="pass --val-dir DIR")
+    if val is not None and val.input_dims != train.input_dims:
+        raise DataError(
+            f"val samples have widths {val.input_dims} but train samples have {train.input_dims}",
+            hint="both splits need the same landmark layout",
+        )
 
     splits = [s for s in (train, val) if s is not None]
     num_gloss = settings.model.num_gloss or 1 + max(int(s.gloss.max()) for s in splits)

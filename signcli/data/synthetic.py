@@ -25,6 +25,11 @@ Keypoint layout (KEYPOINT_DIM = 52 landmarks x 3 = 156 columns, landmark-major: 
 A hand that is not detected has all 63 of its columns NaN in that frame; pose landmarks
 are always present (pose wrists included, as with MediaPipe).
 
+The multi-stream layout (`write_multistream_dataset`) splits those columns into the
+streams `hand_l` [T, 63], `hand_r` [T, 63] and `pose` [T, 30], and adds `face` [T, 24]:
+FACE_LANDMARKS placed around the pose nose and mouth (so they follow the head), with a
+mouth that opens and closes by an amount that depends on the gloss (a mouthing).
+
 Features (`make_features`, the IV3-GRU case, [T, 2048]) are a fixed random projection of
 each frame's landmarks (NaN read as 0, plus a missing flag per hand) through a ReLU, plus
 noise: non-negative like pooled CNN activations. A few frames (missing_rate / 4) are whole
@@ -37,6 +42,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +69,24 @@ KEYPOINT_DIM = NUM_LANDMARKS * COORDS  # 156
 LEFT_HAND = slice(0, HAND_LANDMARKS)  # landmark indices
 RIGHT_HAND = slice(HAND_LANDMARKS, 2 * HAND_LANDMARKS)
 POSE = slice(2 * HAND_LANDMARKS, NUM_LANDMARKS)
+
+FACE_LANDMARKS = (  # name: offset from the nose, in nose-to-mouth distances (y down)
+    ("left_eye", (0.6, -0.6)),
+    ("right_eye", (-0.6, -0.6)),
+    ("nose_tip", (0.0, 0.0)),
+    ("mouth_left", (0.5, 1.0)),
+    ("mouth_right", (-0.5, 1.0)),
+    ("upper_lip", (0.0, 0.85)),
+    ("lower_lip", (0.0, 1.15)),
+    ("chin", (0.0, 1.8)),
+)
+STREAM_COLUMNS = {  # stream -> its columns of the 156-column keypoint layout
+    "hand_l": slice(LEFT_HAND.start * COORDS, LEFT_HAND.stop * COORDS),
+    "hand_r": slice(RIGHT_HAND.start * COORDS, RIGHT_HAND.stop * COORDS),
+    "pose": slice(POSE.start * COORDS, POSE.stop * COORDS),
+}
+STREAMS_SEED = 11  # face noise, mouthing phase and landmark dropout, per sample
+LANDMARK_DROPOUT = 0.02  # multi-stream: single landmarks the detector misses (a hidden fingertip)
 
 CLASS_SEED = 20240611  # class prototypes depend on the gloss only, never on a sample seed
 FEATURES_SEED = 7  # the fixed landmark -> feature projection
@@ -451,3 +475,86 @@ def write_npz_dataset(
             writer.writerow(header)
             writer.writerows(rows)
     return root
+
+
+# ---------------------------------------------------------------------------------------
+# Multi-stream layout
+
+
+def keypoint_streams(sample: SyntheticSample, seed: int = 0) -> dict[str, np.ndarray]:
+    """A 156-column keypoint sample as streams {face, hand_l, hand_r, pose} [T, D_stream],
+    with LANDMARK_DROPOUT of single landmarks not detected (NaN)."""
+    frames = sample.x
+    if frames.shape[1] != KEYPOINT_DIM:
+        raise ValueError(f"need the {KEYPOINT_DIM}-column layout, got width {frames.shape[1]}")
+    rng = np.random.default_rng([seed, STREAMS_SEED, zlib.crc32(sample.id.encode())])
+    streams = {name: frames[:, cols].copy() for name, cols in STREAM_COLUMNS.items()}
+    streams = {"face": _face(streams["pose"], sample.gloss, rng), **streams}
+    for array in streams.values():
+        T, D = array.shape
+        dropped = rng.random((T, D // COORDS)) < LANDMARK_DROPOUT  # [T, L]
+        array[np.repeat(dropped, COORDS, axis=1)] = np.nan
+    return streams
+
+
+def _face(pose: np.ndarray, gloss: int, rng: np.random.Generator) -> np.ndarray:
+    """FACE_LANDMARKS [T, 8 * 3] around the pose nose and mouth; the lower lip and chin
+    move with a gloss-dependent mouthing."""
+    T = len(pose)
+    points = pose.reshape(T, len(POSE_LANDMARKS), COORDS)
+    nose = points[:, POSE_LANDMARKS.index("nose")]  # [T, 3]
+    unit = points[:, POSE_LANDMARKS.index("mouth")] - nose  # [T, 3], nose -> mouth
+    opening = 0.3 * ((gloss * 7) % 5) / 4 * np.sin(np.linspace(0, np.pi, T) + rng.normal(0, 0.3))
+    face = np.zeros((T, len(FACE_LANDMARKS), COORDS))
+    perpendicular = np.stack([-unit[:, 1], unit[:, 0]], axis=-1)  # [T, 2]
+    for i, (name, (across, down)) in enumerate(FACE_LANDMARKS):
+        down_t = down + (opening if name in ("lower_lip", "chin") else np.zeros(T))  # [T]
+        face[:, i, :2] = nose[:, :2] - across * perpendicular + down_t[:, None] * unit[:, :2]
+        face[:, i, 2] = nose[:, 2]
+    face += rng.normal(0.0, NOISE / 2, face.shape)
+    return face.reshape(T, -1).astype(np.float32)
+
+
+def write_multistream_dataset(
+    root: Path,
+    n_train: int,
+    n_val: int,
+    num_gloss: int,
+    num_cat: int = 0,
+    seed: int = 0,
+) -> Path:
+    """Write the multi-stream layout of DESIGN.md under `root` and return `root`:
+
+        root/{face,hand_l,hand_r,pose}/<id>.npy    [T, D_stream], one T per sample
+        root/train_index.csv, root/val_index.csv   video_id
+        root/labels.csv                            id,gloss[,cat],gloss_name
+        root/meta.csv                              id;texto  (the gloss name as text)
+
+    The samples are those of `write_npz_dataset` with the same arguments (same seeds),
+    so both layouts hold the same signs (here with LANDMARK_DROPOUT and a face added).
+    """
+    root = Path(root)
+    for name in (*STREAM_COLUMNS, "face"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    labels = [["id", "gloss", *(["cat"] if num_cat > 0 else []), "gloss_name"]]
+    meta = [["id", "texto"]]
+    for index, (split, n) in enumerate((("train", n_train), ("val", n_val))):
+        split_seed = int(np.random.default_rng([seed, index]).integers(2**31))
+        ids = []
+        for i, sample in enumerate(make_samples(n, num_gloss, num_cat, seed=split_seed)):
+            sample.id = f"{split}_{i:05d}"
+            for stream, array in keypoint_streams(sample, split_seed).items():
+                np.save(root / stream / f"{sample.id}.npy", array)
+            ids.append([sample.id])
+            cat = [sample.cat] if num_cat > 0 else []
+            labels.append([sample.id, sample.gloss, *cat, gloss_name(sample.gloss)])
+            meta.append([sample.id, gloss_name(sample.gloss).replace("_", " ")])
+        _write_csv(root / f"{split}_index.csv", [["video_id"], *ids])
+    _write_csv(root / "labels.csv", labels)
+    _write_csv(root / "meta.csv", meta, delimiter=";")
+    return root
+
+
+def _write_csv(path: Path, rows: list[list], delimiter: str = ",") -> None:
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file, delimiter=delimiter).writerows(rows)

@@ -8,13 +8,20 @@ falls under 5% of its start.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from signcli.data.dataset import SINGLE_STREAM, Sample, collate_streams
-from signcli.data.synthetic import make_features, make_samples
+from signcli.data.normalize import normalize_streams
+from signcli.data.synthetic import (
+    SyntheticSample,
+    keypoint_streams,
+    make_features,
+    make_samples,
+)
 from signcli.engine.device import seed_everything
 from signcli.engine.optim import HeadLoss
 from signcli.models import build_model
@@ -44,13 +51,18 @@ class SmokeResult:
 
 
 def smoke_batches(model_name: str, num_gloss: int, num_cat: int, count: int, seed: int):
-    """`count` synthetic batches of the input the model expects (keypoints or features)."""
+    """`count` synthetic batches of the input the model expects: features (gru), normalised
+    face/hand/pose streams (multistream) or keypoints."""
     make = make_features if model_name == "gru" else make_samples
     samples = make(SMOKE_BATCH * count, num_gloss=num_gloss, num_cat=num_cat, seed=seed)
+
+    def streams(sample: SyntheticSample) -> dict[str, np.ndarray]:
+        if model_name == "multistream":
+            return normalize_streams(keypoint_streams(sample, seed))
+        return {SINGLE_STREAM: sample.x}
+
     wrapped = [
-        Sample(
-            s.id, {SINGLE_STREAM: s.x}, {"gloss": s.gloss, **({"cat": s.cat} if num_cat else {})}
-        )
+        Sample(s.id, streams(s), {"gloss": s.gloss, **({"cat": s.cat} if num_cat else {})})
         for s in samples
     ]
     return [
@@ -73,12 +85,17 @@ def smoke_model(
     model_name = model_settings.name
     started = time.perf_counter()
     batches = smoke_batches(model_name, num_gloss, num_cat, 1 if overfit else 4, seed)
-    dims = {SINGLE_STREAM: batches[0].streams[SINGLE_STREAM].shape[-1]}
+    dims = {name: x.shape[-1] for name, x in batches[0].streams.items()}
     if overfit:  # dropout would keep the loss of one batch from reaching 5% of its start
         model_settings = model_settings.model_copy(update={"dropout": 0.0})
     model = build_model(model_settings, dims, num_gloss, num_cat)
-    frames = torch.cat([b.streams[SINGLE_STREAM][b.mask] for b in batches]).numpy()
-    model.set_input_stats({SINGLE_STREAM: (np.nanmean(frames, 0), np.nanstd(frames, 0) + 1e-6)})
+    stats = {}
+    for name in dims:
+        frames = torch.cat([b.streams[name][b.mask] for b in batches]).numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # columns that are NaN throughout
+            stats[name] = (np.nanmean(frames, 0), np.nanstd(frames, 0) + 1e-6)
+    model.set_input_stats(stats)
     loss_fn = HeadLoss(OptimSettings(label_smoothing=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     checks: list[SmokeCheck] = []

@@ -6,7 +6,7 @@
 Importing this package registers every built-in model.
 """
 
-from signcli.models import gru, transformer  # noqa: F401  (register the built-in models)
+from signcli.models import gru, multistream, transformer  # noqa: F401  (register the built-ins)
 from signcli.models.classifier import SignClassifier
 from signcli.models.registry import MODEL_REGISTRY, build_model, register_model
 

@@ -213,7 +213,7 @@ def test_bad_checkpoint_for_warm_start_exit_2(root: Path, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "bad.pt" in result.output
 
 
-@pytest.mark.parametrize("model", ["transformer", "gru"])
+@pytest.mark.parametrize("model", ["transformer", "gru", "multistream"])
 def test_smoke_passes_for_every_model(model: str) -> None:
     result = runner.invoke(app, ["smoke", "--model", model, "--steps", "5", "--num-gloss", "6", "--num-cat", "2",
                                  "--set", "model.d_model=32", "--set", "model.hidden_size=16", "--json"])  # fmt: skip

@@ -16,7 +16,9 @@ from signcli.models import MODEL_REGISTRY, SignClassifier, build_model
 from signcli.settings import MODEL_NAMES, ModelSettings
 
 MODELS = sorted(MODEL_REGISTRY)
-INPUT_DIMS: dict[str, dict[str, int]] = {}  # model name -> streams it needs; default {"x": 10}
+INPUT_DIMS: dict[str, dict[str, int]] = {  # model name -> streams it needs; default {"x": 10}
+    "multistream": {"face": 6, "hand_l": 9, "hand_r": 9, "pose": 6},
+}
 NUM_GLOSS, NUM_CAT = 7, 3
 
 

@@ -1,0 +1,264 @@
+"""The multi-stream layout (DESIGN.md): one folder per stream, index CSVs, labels, meta.
+
+    FACE_DIR/<id>.npy   HAND_L_DIR/<id>.npy   HAND_R_DIR/<id>.npy   POSE_DIR/<id>.npy
+    TRAIN_INDEX.csv     ids of the split, column `video_id` (or `id`)
+    LABELS.csv          id,gloss[,cat][,gloss_name]     (0-based ids, every split)
+    meta.csv            id;texto                        (kept for the translation task)
+
+Any subset of the four streams may be used (at least one). A stream file is `.npy`, or
+`.npz` holding `X` (else its first array), read with the checks of `validate-npz`.
+Training refuses, naming the id: an indexed id without a file in a stream folder or
+without a label, streams of one sample that disagree on T, and a labelled id that no
+index lists. Samples come out as `Sample`s with streams named as in STREAM_NAMES,
+normalised per stream (`data.normalize`) as they are read. Torch-free apart from the
+`SampleDataset` that wraps them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from signcli.data.dataset import Sample, SampleDataset
+from signcli.data.labels import LabelTable, read_labels
+from signcli.data.normalize import normalize_streams
+from signcli.data.npz import check_stream_file
+from signcli.data.npz_split import (
+    NpzSplit,
+    _fit_length,
+    _listing,
+    _raise_label_problems,
+    _targets,
+)
+from signcli.errors import DataError, UsageError
+from signcli.settings import STREAM_NAMES, DataSettings
+
+STREAM_SUFFIXES = (".npy", ".npz")
+INDEX_COLUMNS = ("video_id", "id")
+STREAM_SETTINGS = {  # stream -> (DataSettings field, command-line flag)
+    "face": ("face_dir", "--face-dir"),
+    "hand_l": ("hand_left_dir", "--hand-left-dir"),
+    "hand_r": ("hand_right_dir", "--hand-right-dir"),
+    "pose": ("pose_dir", "--pose-dir"),
+}
+
+
+@dataclass
+class MultiStreamSplit(NpzSplit):
+    """A split of the multi-stream layout: an `NpzSplit` whose samples have named streams."""
+
+    stream_dirs: dict[str, Path] = field(default_factory=dict)
+    index_path: Path | None = None
+    meta: dict[str, str] = field(default_factory=dict)  # id -> texto, this split's ids only
+
+    @property
+    def arrays(self) -> None:
+        """No single array per sample here; see `dataset.raw(i).streams`."""
+        return None
+
+
+def stream_dirs(data: DataSettings) -> dict[str, Path]:
+    """The stream folders that `data` names, in STREAM_NAMES order."""
+    return {
+        stream: Path(getattr(data, STREAM_SETTINGS[stream][0]))
+        for stream in STREAM_NAMES
+        if getattr(data, STREAM_SETTINGS[stream][0]) is not None
+    }
+
+
+def read_index(path: Path) -> list[str]:
+    """The ids of an index CSV (column `video_id`, or `id`), in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"index file {path} not found", hint="check --train-index/--val-index")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot parse CSV ({str(exc).strip() or 'empty'})") from None
+    columns = {str(c).strip().lower(): c for c in frame.columns}
+    column = next((columns[c] for c in INDEX_COLUMNS if c in columns), None)
+    if column is None:
+        found = ",".join(columns) or "nothing"
+        raise DataError(f"{path}: no column video_id or id (found {found!r})")
+    ids = [i.strip() for i in frame[column].tolist() if i.strip()]
+    twice = [i for i, count in Counter(ids).items() if count > 1]
+    if twice:
+        raise DataError(f"{path}: id(s) listed more than once: {_listing(twice)}")
+    return ids
+
+
+def read_meta(path: Path) -> dict[str, str]:
+    """`meta.csv` (`id;texto`, semicolon-separated) as {id: texto}."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"meta file {path} not found", hint="check --meta")
+    try:
+        frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot parse CSV ({str(exc).strip() or 'empty'})") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if not {"id", "texto"} <= set(frame.columns):
+        found = ";".join(frame.columns) or "nothing"
+        raise DataError(f"{path}: expected header 'id;texto', found {found!r}")
+    return dict(zip(frame["id"].str.strip(), frame["texto"], strict=True))
+
+
+def list_stream_files(folder: Path) -> dict[str, Path]:
+    """{id: file} of a stream folder (`<id>.npy` or `<id>.npz`; `.npy` wins a tie)."""
+    files: dict[str, Path] = {}
+    for path in sorted(Path(folder).iterdir(), reverse=True):  # .npz before .npy: .npy wins
+        if path.suffix.lower() in STREAM_SUFFIXES and path.is_file():
+            files[path.stem] = path
+    return files
+
+
+def read_sample_streams(
+    sample_id: str, files: Mapping[str, Path], normalize: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """The streams {name: [T, D]} of one sample, checked and normalised; DataError names
+    the id when a file is unusable or the streams disagree on T."""
+    arrays = {}
+    for stream, path in files.items():
+        check, array = check_stream_file(path)
+        if array is None:
+            errors = "; ".join(p.message for p in check.problems if p.severity == "error")
+            raise DataError(f"sample {sample_id!r}: {path}: {errors}")
+        arrays[stream] = array
+    lengths = {stream: array.shape[0] for stream, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{stream} T = {T}" for stream, T in lengths.items())
+        raise DataError(
+            f"sample {sample_id!r}: streams disagree on the number of frames ({shown})",
+            hint="every stream of a sample needs one row per video frame",
+        )
+    try:
+        return normalize_streams(arrays, normalize)
+    except ValueError as exc:
+        raise DataError(
+            f"sample {sample_id!r}: cannot normalise: {exc}",
+            hint="pass --set data.normalize=false, or list the streams to normalise in "
+            "data.normalize_streams",
+        ) from None
+
+
+def load_multistream_split(
+    name: str,
+    dirs: Mapping[str, Path],
+    index_csv: Path,
+    table: LabelTable,
+    *,
+    normalize: Sequence[str] = (),
+    cache: bool = True,
+    max_len: int | None = None,
+    meta: Mapping[str, str] | None = None,
+) -> MultiStreamSplit:
+    """Pair the ids of `index_csv` with their labels and stream files, then read them."""
+    ids = read_index(index_csv)
+    if not ids:
+        raise UsageError(f"{index_csv} lists no ids for the {name} split")
+    rows_by_id = {sid: row for row, sid in reversed(list(enumerate(table.ids)))}
+    unlabelled = [sid for sid in ids if sid not in rows_by_id]
+    if unlabelled:
+        raise DataError(
+            f"{name}: id(s) of {index_csv} have no label in {table.path}: {_listing(unlabelled)}",
+            hint="add them to the labels CSV or remove them from the index",
+        )
+    files: dict[str, dict[str, Path]] = {sid: {} for sid in ids}
+    for stream, folder in dirs.items():
+        available = list_stream_files(folder)
+        missing = [sid for sid in ids if sid not in available]
+        if missing:
+            flag = STREAM_SETTINGS[stream][1]
+            raise DataError(
+                f"{name}: id(s) with no {stream} file (<id>.npy or <id>.npz) in {folder}: "
+                f"{_listing(missing)}",
+                hint=f"add the files, remove the ids from {index_csv}, or drop {flag}",
+            )
+        for sid in ids:
+            files[sid][stream] = available[sid]
+
+    rows = np.asarray([rows_by_id[sid] for sid in ids], dtype=np.int64)
+    gloss = table.gloss[rows]
+    cat = table.cat[rows] if table.cat is not None else None
+
+    def load(index: int) -> Sample:
+        sid = ids[index]
+        streams = read_sample_streams(sid, files[sid], normalize)
+        return Sample(sid, streams, _targets(gloss, cat, index))
+
+    dataset = SampleDataset(len(ids), load, cache=cache, max_len=max_len)
+    if cache:
+        samples = [load(i) for i in range(len(ids))]
+        for sample in samples:
+            sample.streams = {k: _fit_length(v, max_len) for k, v in sample.streams.items()}
+        dataset.fill_cache(samples)
+    else:
+        samples = [load(0)]
+    input_dims = {stream: array.shape[1] for stream, array in samples[0].streams.items()}
+    for sample in samples:
+        for stream, array in sample.streams.items():
+            if array.shape[1] != input_dims[stream]:
+                raise DataError(
+                    f"{name}: sample {sample.id!r} has {stream} width {array.shape[1]}, "
+                    f"but sample {ids[0]!r} has {input_dims[stream]}",
+                    hint="every sample needs the same landmarks per stream",
+                )
+    return MultiStreamSplit(
+        name=name,
+        dataset=dataset,
+        ids=ids,
+        gloss=gloss,
+        cat=cat,
+        input_dims=input_dims,
+        labels_path=table.path,
+        label_lines=rows + 2,  # header is line 1
+        gloss_names=table.gloss_names,
+        cat_names=table.cat_names,
+        stream_dirs=dict(dirs),
+        index_path=Path(index_csv),
+        meta={sid: meta[sid] for sid in ids if sid in meta} if meta else {},
+    )
+
+
+def load_multistream_splits(
+    data: DataSettings, max_len: int | None = None
+) -> tuple[MultiStreamSplit, MultiStreamSplit | None]:
+    """The train (and val) splits that `data` describes in the multi-stream layout."""
+    dirs = stream_dirs(data)
+    for stream, folder in dirs.items():
+        if not folder.is_dir():
+            flag = STREAM_SETTINGS[stream][1]
+            raise UsageError(f"{stream} folder {folder} does not exist", hint=f"check {flag}")
+    if data.train_index is None:
+        raise UsageError("no index of training ids", hint="pass --train-index CSV")
+    if data.labels is None:
+        raise UsageError("no labels for the multi-stream layout", hint="pass --labels CSV")
+    table = read_labels(data.labels)
+    _raise_label_problems(table)
+    meta = read_meta(data.meta) if data.meta is not None else None
+    options = {
+        "normalize": list(data.normalize_streams) if data.normalize else [],
+        "cache": data.cache,
+        "max_len": max_len,
+        "meta": meta,
+    }
+    train = load_multistream_split("train", dirs, data.train_index, table, **options)
+    val = None
+    if data.val_index is not None:
+        val = load_multistream_split("val", dirs, data.val_index, table, **options)
+        both = set(train.ids) & set(val.ids)
+        if both:
+            raise DataError(f"id(s) in both the train and the val index: {_listing(sorted(both))}")
+    indexed = set(train.ids) | set(val.ids if val is not None else ())
+    orphans = [sid for sid in dict.fromkeys(table.ids) if sid not in indexed]
+    if orphans:
+        raise DataError(
+            f"{table.path}: labelled id(s) in no index: {_listing(orphans)}",
+            hint="add them to --train-index or --val-index, or remove their label rows",
+        )
+    return train, val
