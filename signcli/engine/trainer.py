@@ -76,6 +76,12 @@ class Trainer:
             len(self.data.train.dataset), train.batch_size, shuffle=True, seed=train.seed
         )
         self.batch_sizes = self.train_sampler.batch_sizes()
+        if settings.data.augment.enabled:  # train split only; draws follow the sampler's epoch
+            from signcli.data.augment import augmenter_for
+
+            self.data.train.dataset.transform = augmenter_for(
+                self.data.train, settings, self.train_sampler
+            )
         self.monitor = train.monitor
         if self.data.val is None and self.monitor.startswith("val_"):
             log.warning("no validation data: monitoring train_loss instead of %s", self.monitor)

@@ -1,0 +1,270 @@
+"""Sign-aware augmentation of training samples (`Settings.data.augment`), numpy only.
+
+    augmenter = Augmenter(settings.data.augment, seed, sampler, ...)
+    dataset.transform = augmenter          # SampleDataset calls augmenter(sample, index)
+
+Train split only: validation and eval datasets never get a transform. Every draw comes
+from `np.random.default_rng([seed, epoch, index])`, so a sample is augmented the same way
+whatever the worker, the batch or an interruption: runs repeat and `resume` stays exact.
+
+Transforms, in order, each applied with its own probability:
+
+    mirror      x -> -x about the stream's centre; hand_l <-> hand_r, and the left/right
+                landmarks of the pose (and of the synthetic face) swap
+    affine      one rotation, scale, shear and translation for all streams of the sample
+    speed       temporal resampling by a factor (nearest frame), same frames for all streams
+    crop        a random contiguous window of the frames
+    frame_drop  random frames removed (at least one frame is kept)
+    jitter      Gaussian noise on the coordinates of present landmarks
+    dropout     random landmarks set to missing (NaN)
+    mix_streams with probability P, stream S comes from another sample of the same gloss
+
+Missing landmarks (NaN) stay missing: geometric transforms and jitter act per landmark
+and NaN in gives NaN out, temporal transforms only pick frames, and every stream keeps
+one length, so collate's mask stays right. Geometric transforms and mirror act on the
+streams of the multi-stream layout (x, y, z per landmark); the single-stream `x` (whose
+column layout is unknown here) gets the temporal ones, jitter only for keypoints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from signcli.data.dataset import Sample
+from signcli.data.normalize import COORDS
+from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
+
+IMAGE_CENTRE = 0.5  # centre of raw image coordinates (x, y in 0..1)
+# pose landmark count -> left/right pairs that swap under a mirror
+POSE_MIRROR_PAIRS = {
+    10: [(2, 3), (4, 5), (6, 7), (8, 9)],  # synthetic.POSE_LANDMARKS
+    33: [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18),
+         (19, 20), (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)],  # MediaPipe
+}  # fmt: skip
+FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)]}  # synthetic.FACE_LANDMARKS
+
+
+def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmenter:
+    """The Augmenter of a training split (`NpzSplit` or `MultiStreamSplit`)."""
+    data = settings.data
+    multistream = bool(getattr(split, "stream_dirs", None))
+    same_gloss: dict[int, list[int]] = {}
+    for i, gloss in enumerate(split.gloss.tolist()):
+        same_gloss.setdefault(int(gloss), []).append(i)
+    return Augmenter(
+        data.augment,
+        settings.training.seed,
+        epoch_source,
+        normalized=data.normalize_streams if data.normalize and multistream else (),
+        max_len=settings.model.max_len,
+        same_gloss=same_gloss,
+        load=split.dataset.raw,
+    )
+
+
+class Augmenter:
+    """`transform(sample, index)` for `SampleDataset`; `epoch_source.epoch` is read at each
+    call (the trainer's sampler), so draws depend on (seed, epoch, index) only."""
+
+    def __init__(
+        self,
+        settings: AugmentSettings,
+        seed: int,
+        epoch_source: Any,
+        *,
+        normalized: Sequence[str] = (),
+        max_len: int | None = None,
+        same_gloss: Mapping[int, Sequence[int]] | None = None,
+        load: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.seed = seed
+        self.epoch_source = epoch_source
+        self.centres = {s: 0.0 if s in normalized else IMAGE_CENTRE for s in STREAM_NAMES}
+        self.max_len = max_len
+        self.same_gloss = same_gloss or {}
+        self.load = load  # index -> Sample (unaugmented), for mix_streams
+
+    def __call__(self, sample: Sample, index: int) -> Sample:
+        rng = np.random.default_rng([self.seed, int(self.epoch_source.epoch), index])
+        return augment(sample, self.settings, rng, self, index)
+
+
+def augment(
+    sample: Sample,
+    settings: AugmentSettings,
+    rng: np.random.Generator,
+    context: Augmenter | None = None,
+    index: int = 0,
+) -> Sample:
+    """A new Sample: `sample` with the transforms of `settings` drawn from `rng`."""
+    a = settings
+    centres = context.centres if context is not None else dict.fromkeys(STREAM_NAMES, 0.0)
+    streams = {k: v for k, v in sample.streams.items()}
+    # draw every decision up front so one transform's size never shifts another's draws
+    coins = rng.random(8)
+    if context is not None and a.mix_streams and context.load is not None:
+        streams = _mix(streams, sample, a.mix_streams, rng, context, index)
+    # frames first: the per-frame transforms below then touch only the frames kept
+    T = next(iter(streams.values())).shape[0]
+    frames = np.arange(T)
+    if coins[2] < a.speed_p:
+        frames = speed_frames(T, rng.uniform(a.speed_min, a.speed_max), context)
+    if coins[3] < a.crop_p:
+        frames = crop_frames(frames, rng.uniform(a.crop_min, 1.0), rng)
+    if coins[4] < a.frame_drop_p:
+        frames = drop_frames(frames, a.frame_drop_rate, rng)
+    if len(frames) != T or not np.array_equal(frames, np.arange(T)):
+        streams = {k: v[frames] for k, v in streams.items()}
+    if coins[0] < a.mirror_p:
+        streams = mirror(streams, centres)
+    if coins[1] < a.affine_p:
+        streams = affine(streams, _affine_matrix(a, rng), rng.uniform(-1, 1, 2) * a.translate,
+                         centres)  # fmt: skip
+    if coins[5] < a.jitter_p:
+        streams = {k: jitter(v, a.jitter_sd, rng) if _is_keypoints(k, v) else v
+                   for k, v in streams.items()}  # fmt: skip
+    if coins[6] < a.landmark_dropout_p:
+        streams = {k: drop_landmarks(v, a.landmark_dropout_rate, rng) if k in STREAM_NAMES else v
+                   for k, v in streams.items()}  # fmt: skip
+    return Sample(sample.id, streams, dict(sample.targets))
+
+
+# ---------------------------------------------------------------------------------------
+# Geometry: arrays [T, L * 3], landmark-major
+
+
+def _points(array: np.ndarray) -> np.ndarray:
+    T, D = array.shape
+    return array.reshape(T, D // COORDS, COORDS)
+
+
+def _swap(points: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    order = np.arange(points.shape[1])
+    for left, right in pairs:
+        order[left], order[right] = right, left
+    return points[:, order]
+
+
+def mirror(streams: Mapping[str, np.ndarray], centres: Mapping[str, float]) -> dict:
+    """Flip x about each stream's centre; the hands swap streams, left/right landmarks swap."""
+    out = {}
+    for name, array in streams.items():
+        if name not in STREAM_NAMES:
+            out[name] = array
+            continue
+        points = _points(array).copy()
+        points[..., 0] = 2 * centres[name] - points[..., 0]
+        if name == "pose":
+            points = _swap(points, POSE_MIRROR_PAIRS.get(points.shape[1], []))
+        elif name == "face":
+            points = _swap(points, FACE_MIRROR_PAIRS.get(points.shape[1], []))
+        out[name] = points.reshape(array.shape)
+    if "hand_l" in out and "hand_r" in out:
+        out["hand_l"], out["hand_r"] = out["hand_r"], out["hand_l"]
+    return out
+
+
+def _affine_matrix(a: AugmentSettings, rng: np.random.Generator) -> np.ndarray:
+    angle = math.radians(rng.uniform(-a.rotate_deg, a.rotate_deg))
+    scale = rng.uniform(1 - a.scale, 1 + a.scale)
+    shear = rng.uniform(-a.shear, a.shear)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    return scale * rotation @ np.array([[1.0, shear], [0.0, 1.0]])  # [2, 2]
+
+
+def affine(
+    streams: Mapping[str, np.ndarray],
+    matrix: np.ndarray,
+    shift: np.ndarray,
+    centres: Mapping[str, float],
+) -> dict:
+    """x, y -> matrix @ (x, y - centre) + centre + shift, the same for every stream."""
+    out = {}
+    for name, array in streams.items():
+        if name not in STREAM_NAMES:
+            out[name] = array
+            continue
+        (a, b), (c, d) = matrix.tolist()
+        points = _points(array).copy()
+        x, y = points[..., 0] - centres[name], points[..., 1] - centres[name]
+        points[..., 0] = a * x + b * y + (centres[name] + shift[0])
+        points[..., 1] = c * x + d * y + (centres[name] + shift[1])
+        out[name] = points.reshape(array.shape)
+    return out
+
+
+def jitter(array: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise (NaN stays NaN)."""
+    return array + np.float32(sd) * rng.standard_normal(array.shape, dtype=np.float32)
+
+
+def drop_landmarks(array: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Whole landmarks (x, y, z together) set to NaN with probability `rate`."""
+    T, D = array.shape
+    if D % COORDS:
+        return array
+    dropped = np.repeat(rng.random((T, D // COORDS)) < rate, COORDS, axis=1)
+    return np.where(dropped, np.float32(np.nan), array)
+
+
+# ---------------------------------------------------------------------------------------
+# Time: frame indices, applied to every stream alike
+
+
+def speed_frames(T: int, speed: float, context: Augmenter | None = None) -> np.ndarray:
+    """Nearest-frame resampling: speed > 1 plays faster (fewer frames); never past max_len."""
+    count = max(1, round(T / speed))
+    if context is not None and context.max_len is not None:
+        count = min(count, context.max_len)
+    return np.linspace(0, T - 1, count).round().astype(np.int64)
+
+
+def crop_frames(frames: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """A contiguous window of at least `share` of the frames."""
+    length = max(1, math.ceil(share * len(frames)))
+    start = int(rng.integers(0, len(frames) - length + 1))
+    return frames[start : start + length]
+
+
+def drop_frames(frames: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Frames removed with probability `rate` each; at least one is kept."""
+    keep = rng.random(len(frames)) >= rate
+    if not keep.any():
+        keep[int(rng.integers(0, len(frames)))] = True
+    return frames[keep]
+
+
+# ---------------------------------------------------------------------------------------
+# Stream mixing
+
+
+def _mix(
+    streams: dict[str, np.ndarray],
+    sample: Sample,
+    probabilities: Mapping[str, float],
+    rng: np.random.Generator,
+    context: Augmenter,
+    index: int,
+) -> dict[str, np.ndarray]:
+    """Each named stream, with its probability, from another sample of the same gloss,
+    resampled to this sample's T."""
+    partners = [
+        i for i in context.same_gloss.get(sample.targets.get("gloss", -1), ()) if i != index
+    ]
+    draws = rng.random(len(probabilities))
+    picks = rng.integers(0, max(1, len(partners)), len(probabilities))
+    T = next(iter(streams.values())).shape[0]
+    for (name, p), draw, pick in zip(sorted(probabilities.items()), draws, picks, strict=True):
+        if draw < p and partners and name in streams:
+            other = context.load(partners[int(pick)]).streams[name]
+            streams[name] = other[np.linspace(0, len(other) - 1, T).round().astype(np.int64)]
+    return streams
+
+
+def _is_keypoints(name: str, array: np.ndarray) -> bool:
+    return name in STREAM_NAMES or array.shape[1] % COORDS == 0
