@@ -70,7 +70,7 @@ class MultiStreamEncoder(TransformerEncoder):
         elif S > 1 and fusion == "attention":
             self.fuse = StreamAttention(d_model, S)
 
-    def fuse_streams(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
+    def embed_frames(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
         """One vector per frame from the present streams: [B, T, d]."""
         if len(self.stream_names) == 1:
             name = self.stream_names[0]
@@ -90,13 +90,6 @@ class MultiStreamEncoder(TransformerEncoder):
             # the projection's bias alone would be a vector for frames with nothing present
             return torch.where(present.any(-1, keepdim=True), fused, torch.zeros_like(fused))
         return self.fuse(h, present)  # type: ignore[misc]
-
-    def forward(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
-        T = mask.shape[1]
-        x = self.dropout(self.fuse_streams(streams, mask) + self.position[:T])  # [B, T, d]
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.norm(x)
 
 
 @register_model("multistream")

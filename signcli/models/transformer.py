@@ -90,10 +90,14 @@ class TransformerEncoder(Encoder):
         )
         self.norm = nn.LayerNorm(d_model)
 
+    def embed_frames(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
+        """Streams -> per-frame features [B, T, d]: the sum of each stream's projection
+        (subclasses fuse differently, e.g. multistream)."""
+        return sum(self.inputs[name](streams[name], mask) for name in self.stream_names)
+
     def forward(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
         T = mask.shape[1]
-        x = sum(self.inputs[name](streams[name], mask) for name in self.stream_names)
-        x = self.dropout(x + self.position[:T])  # [B, T, d]
+        x = self.dropout(self.embed_frames(streams, mask) + self.position[:T])  # [B, T, d]
         for block in self.blocks:
             x = block(x, mask)
         return self.norm(x)

@@ -44,7 +44,7 @@ def test_fusion_modes_give_features(fusion: str) -> None:
 def test_fusion_modes_differ_and_bad_mode_is_refused() -> None:
     streams, mask = inputs()
     with torch.no_grad():
-        fused = [encoder(f).fuse_streams(streams, mask) for f in FUSIONS]
+        fused = [encoder(f).embed_frames(streams, mask) for f in FUSIONS]
     assert not torch.allclose(fused[0], fused[1]) and not torch.allclose(fused[1], fused[2])
     with pytest.raises(ValueError, match="unknown fusion"):
         MultiStreamEncoder(DIMS, 16, 1, 2, 32, 0.0, 16, fusion="max")  # type: ignore[arg-type]
@@ -59,10 +59,10 @@ def test_absent_stream_contributes_nothing(fusion: str) -> None:
     streams, mask = inputs()
     streams["hand_l"][0, 2] = float("nan")  # hand_l out of frame in frame 2 of sample 0
     with torch.no_grad():
-        before = model.fuse_streams(streams, mask)
+        before = model.embed_frames(streams, mask)
         for p in model.inputs["hand_l"].parameters():
             p.mul_(1e3).add_(7.0)
-        after = model.fuse_streams(streams, mask)
+        after = model.embed_frames(streams, mask)
     torch.testing.assert_close(after[0, 2], before[0, 2])
     assert not torch.allclose(after[0, 3], before[0, 3])  # present there: it does count
 
@@ -88,7 +88,7 @@ def test_frame_with_every_stream_absent_fuses_to_zero(fusion: str) -> None:
     for x in streams.values():
         x[1, 4] = float("nan")
     with torch.no_grad():
-        fused = encoder(fusion).fuse_streams(streams, mask)
+        fused = encoder(fusion).embed_frames(streams, mask)
     assert torch.equal(fused[1, 4], torch.zeros(16))
     assert torch.isfinite(fused).all()
 
