@@ -46,7 +46,7 @@ class ProgressHook(Hook):
     `auto`: bar on a terminal, plain otherwise."""
 
     def __init__(self, mode: Mode = "auto", console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or Console(soft_wrap=True)
         if mode == "auto":
             mode = "bar" if self.console.is_terminal else "plain"
         self.mode = mode
@@ -102,20 +102,31 @@ class ProgressHook(Hook):
 
     def on_batch_end(self, trainer: Trainer, loss: float, batch_size: int) -> None:
         self.epoch_samples += batch_size
+        if self.progress is not None:
+            self._refresh_bar(trainer)
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        state = trainer.state
+        if self.progress is not None:  # the step has just set a new learning rate
+            self._refresh_bar(trainer)
+        elif self.mode == "plain" and state.step % trainer.settings.training.log_every == 0:
+            print(
+                f"epoch {state.epoch + 1}/{trainer.epochs} batch {state.batch_in_epoch}/"
+                f"{len(trainer.batch_sizes)} step {state.step}  {self._info(trainer)}",
+                flush=True,
+            )
+
+    def _info(self, trainer: Trainer) -> str:
         state = trainer.state
         running = state.epoch_loss_sum / max(1, state.epoch_samples)
         rate = self.epoch_samples / max(time.perf_counter() - self.epoch_started, 1e-9)
-        info = f"loss {running:.4f}  lr {trainer.lr:.2e}  {rate:.0f} samples/s"
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=state.batch_in_epoch, info=info)
-        elif (
-            self.mode == "plain" and state.batch_in_epoch % trainer.settings.training.log_every == 0
-        ):
-            print(
-                f"epoch {state.epoch + 1}/{trainer.epochs} batch {state.batch_in_epoch}/"
-                f"{len(trainer.batch_sizes)} step {state.step}  {info}",
-                flush=True,
-            )
+        return f"loss {running:.4f}  lr {trainer.lr:.2e}  {rate:.0f} samples/s"
+
+    def _refresh_bar(self, trainer: Trainer) -> None:
+        assert self.progress is not None and self.task is not None
+        self.progress.update(
+            self.task, completed=trainer.state.batch_in_epoch, info=self._info(trainer)
+        )
 
     def on_validation_start(self, trainer: Trainer, num_batches: int) -> None:
         if self.progress is not None:
