@@ -70,6 +70,15 @@ def validate_npz(
             "--all", help=f"List every problem file, not only the first {PROBLEM_FILES_SHOWN}."
         ),
     ] = False,
+    streams: Annotated[
+        str | None,
+        typer.Option(
+            "--streams",
+            help="Multi-stream layout: PATH holds these stream folders (comma-separated, e.g. "
+            "hand_l,hand_r,pose, or `all` for face,hand_l,hand_r,pose), *_index.csv and labels.csv.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check every .npz file and labels CSV of a dataset: exit 0 without errors, 1 with, 2 when PATH is not a dataset."""
     with _run.guarded():
@@ -86,7 +95,25 @@ def validate_npz(
                 raise UsageError(f"--require-x2048 checks width {FEATURES_DIM}, not --dim {dim}")
             key, dim = FEATURES_KEY, FEATURES_DIM
 
-        report = validate_path(path, labels, key=key or "X", dim=dim, workers=workers)
+        if streams is not None:
+            from signcli.data.validate import validate_streams
+            from signcli.settings import STREAM_NAMES
+
+            names = (
+                list(STREAM_NAMES)
+                if streams == "all"
+                else [n.strip() for n in streams.split(",") if n.strip()]
+            )
+            if streams == "all":
+                names = [n for n in names if (path / n).is_dir()]
+            unknown = [n for n in names if n not in STREAM_NAMES]
+            if unknown or not names:
+                raise UsageError(
+                    f"--streams {streams!r}: expected names from {', '.join(STREAM_NAMES)}"
+                )
+            report = validate_streams(path, names, workers=workers)
+        else:
+            report = validate_path(path, labels, key=key or "X", dim=dim, workers=workers)
         if json_:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:

@@ -16,13 +16,11 @@ normalised per stream (`data.normalize`) as they are read. Torch-free apart from
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from signcli.data.dataset import Sample, SampleDataset
 from signcli.data.labels import LabelTable, read_labels
@@ -35,11 +33,10 @@ from signcli.data.npz_split import (
     _raise_label_problems,
     _targets,
 )
+from signcli.data.stream_layout import list_stream_files, read_index, read_meta
 from signcli.errors import DataError, UsageError
 from signcli.settings import STREAM_NAMES, DataSettings
 
-STREAM_SUFFIXES = (".npy", ".npz")
-INDEX_COLUMNS = ("video_id", "id")
 STREAM_SETTINGS = {  # stream -> (DataSettings field, command-line flag)
     "face": ("face_dir", "--face-dir"),
     "hand_l": ("hand_left_dir", "--hand-left-dir"),
@@ -69,52 +66,6 @@ def stream_dirs(data: DataSettings) -> dict[str, Path]:
         for stream in STREAM_NAMES
         if getattr(data, STREAM_SETTINGS[stream][0]) is not None
     }
-
-
-def read_index(path: Path) -> list[str]:
-    """The ids of an index CSV (column `video_id`, or `id`), in file order."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"index file {path} not found", hint="check --train-index/--val-index")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse CSV ({str(exc).strip() or 'empty'})") from None
-    columns = {str(c).strip().lower(): c for c in frame.columns}
-    column = next((columns[c] for c in INDEX_COLUMNS if c in columns), None)
-    if column is None:
-        found = ",".join(columns) or "nothing"
-        raise DataError(f"{path}: no column video_id or id (found {found!r})")
-    ids = [i.strip() for i in frame[column].tolist() if i.strip()]
-    twice = [i for i, count in Counter(ids).items() if count > 1]
-    if twice:
-        raise DataError(f"{path}: id(s) listed more than once: {_listing(twice)}")
-    return ids
-
-
-def read_meta(path: Path) -> dict[str, str]:
-    """`meta.csv` (`id;texto`, semicolon-separated) as {id: texto}."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"meta file {path} not found", hint="check --meta")
-    try:
-        frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse CSV ({str(exc).strip() or 'empty'})") from None
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    if not {"id", "texto"} <= set(frame.columns):
-        found = ";".join(frame.columns) or "nothing"
-        raise DataError(f"{path}: expected header 'id;texto', found {found!r}")
-    return dict(zip(frame["id"].str.strip(), frame["texto"], strict=True))
-
-
-def list_stream_files(folder: Path) -> dict[str, Path]:
-    """{id: file} of a stream folder (`<id>.npy` or `<id>.npz`; `.npy` wins a tie)."""
-    files: dict[str, Path] = {}
-    for path in sorted(Path(folder).iterdir(), reverse=True):  # .npz before .npy: .npy wins
-        if path.suffix.lower() in STREAM_SUFFIXES and path.is_file():
-            files[path.stem] = path
-    return files
 
 
 def read_sample_streams(

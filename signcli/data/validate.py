@@ -23,8 +23,16 @@ from typing import Any
 import numpy as np
 
 from signcli.data.labels import match_split, read_labels
-from signcli.data.npz import NPZ_SUFFIX, NpzCheck, check_npz, list_npz_files, sample_id
-from signcli.errors import UsageError
+from signcli.data.npz import (
+    NPZ_SUFFIX,
+    NpzCheck,
+    check_npz,
+    check_stream_file,
+    list_npz_files,
+    sample_id,
+)
+from signcli.data.stream_layout import list_stream_files, read_index
+from signcli.errors import DataError, UsageError
 
 SPLIT_NAMES = ("train", "val")  # the sub-folders of a dataset root, each with <name>_labels.csv
 LABEL_HEADS = ("gloss", "cat")
@@ -241,6 +249,14 @@ def validate_split(
     """Check every file of a split, the split's widths, and its labels when it has a CSV."""
     checks = check_files(source.files, key=key, dim=dim, workers=workers)
     report = SplitReport(source.name, source.folder, source.labels, key, len(source.files))
+    _summarise(report, checks, key, dim)
+    if source.labels is not None:
+        _check_labels(source, report)
+    return report
+
+
+def _summarise(report: SplitReport, checks: list[NpzCheck], key: str, dim: int | None) -> None:
+    """Findings per file, the majority width, and T / NaN statistics of readable files."""
 
     shaped = [c for c in checks if c.T is not None and c.D is not None]
     report.width_counts = dict(Counter(c.D for c in shaped))
@@ -271,29 +287,125 @@ def validate_split(
         report.nan_share = float((sizes * shares).sum() / sizes.sum()) if sizes.sum() else 0.0
         report.nan_files = int((shares > 0).sum())
 
-    if source.labels is not None:
-        _check_labels(source, report)
-    return report
+
+def validate_streams(
+    root: Path, streams: list[str], *, workers: int | None = None
+) -> ValidationReport:
+    """The multi-stream layout under `root`: `root/<stream>/<id>.npy|.npz` for each stream,
+    `root/*_index.csv` (video_id or id) and `root/labels.csv` (id,gloss[,cat]).
+
+    One report per stream folder (the same per-file checks as the single-stream case),
+    then a `samples` report of what spans streams: ids missing from a stream folder, streams
+    of a sample that disagree on T, indexed ids without a label or without files, and
+    labelled ids in no index."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(
+            f"{root} does not exist", hint="give the folder holding the stream folders"
+        )
+    reports: list[SplitReport] = []
+    files_by_stream: dict[str, dict[str, Path]] = {}
+    lengths: dict[str, dict[str, int]] = {}  # id -> {stream: T}
+    for stream in streams:
+        folder = root / stream
+        if not folder.is_dir():
+            raise UsageError(f"stream folder {folder} does not exist", hint="check --streams")
+        files = list_stream_files(folder)
+        files_by_stream[stream] = files
+        checks = check_files(list(files.values()), workers=workers, stream_files=True)
+        report = SplitReport(stream, folder, None, "npy/npz", len(files))
+        _summarise(report, checks, stream, None)
+        reports.append(report)
+        for sid, check in zip(files, checks, strict=True):
+            if check.T is not None:
+                lengths.setdefault(sid, {})[stream] = check.T
+
+    ids = sorted(set().union(*(files.keys() for files in files_by_stream.values())))
+    samples = SplitReport("samples", root, None, "ids", len(ids))
+    for sid in ids:
+        absent = [s for s in streams if sid not in files_by_stream[s]]
+        if absent:
+            samples.findings.append(
+                Finding(sid, "missing_stream", f"no file in {', '.join(absent)} for this id")
+            )
+        T = lengths.get(sid, {})
+        if len(set(T.values())) > 1:
+            shown = ", ".join(f"{s} T = {n}" for s, n in T.items())
+            samples.findings.append(
+                Finding(sid, "length_mismatch", f"streams disagree on the frames ({shown})")
+            )
+
+    indexed: set[str] = set()
+    for index in sorted(root.glob("*_index.csv")):
+        try:
+            index_ids = read_index(index)
+        except (UsageError, DataError) as exc:
+            samples.findings.append(Finding(index.name, "index_unreadable", exc.message))
+            continue
+        indexed.update(index_ids)
+        for sid in index_ids:
+            if sid not in ids:
+                samples.findings.append(
+                    Finding(sid, "missing_file", f"listed in {index.name} but in no stream folder")
+                )
+    labels_csv = root / "labels.csv"
+    if labels_csv.is_file():
+        table = read_labels(labels_csv)
+        samples.labels_path = labels_csv
+        for problem in table.problems:
+            samples.findings.append(
+                Finding(
+                    labels_csv.name, problem.kind, problem.message, problem.severity, problem.rows
+                )
+            )
+        labelled = set(table.ids)
+        for sid in sorted(labelled - indexed) if indexed else []:
+            samples.findings.append(
+                Finding(
+                    sid, "unindexed_label", f"labelled in {labels_csv.name} but in no *_index.csv"
+                )
+            )
+        for sid in sorted(indexed - labelled):
+            samples.findings.append(
+                Finding(sid, "unlabelled", f"indexed but has no row in {labels_csv.name}")
+            )
+        for head, column in (("gloss", table.gloss), ("cat", table.cat)):
+            if column is not None:
+                counts = Counter(int(i) for i in column if i >= 0)
+                samples.class_counts[head] = dict(sorted(counts.items()))
+    reports.append(samples)
+    return ValidationReport(root, reports)
 
 
 def check_files(
-    files: list[Path], *, key: str = "X", dim: int | None = None, workers: int | None = None
+    files: list[Path],
+    *,
+    key: str = "X",
+    dim: int | None = None,
+    workers: int | None = None,
+    stream_files: bool = False,
 ) -> list[NpzCheck]:
-    """`check_npz` on every file, in order; `workers` processes (default: all cores)."""
+    """`check_npz` (or, for the multi-stream layout, `check_stream_file`) on every file, in
+    order; `workers` processes (default: all cores)."""
     workers = (os.cpu_count() or 1) if workers is None else workers
+    chunk_checker = _check_stream_chunk if stream_files else _check_chunk
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
-        return _check_chunk(files, key, dim)
+        return chunk_checker(files, key, dim)
     # several chunks per worker, so that a worker that draws slow files does not hold up the end
     chunk_size = max(1, min(CHUNK_FILES, math.ceil(len(files) / (4 * workers))))
     chunks = [files[i : i + chunk_size] for i in range(0, len(files), chunk_size)]
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-        parts = pool.map(_check_chunk, chunks, repeat(key), repeat(dim))
+        parts = pool.map(chunk_checker, chunks, repeat(key), repeat(dim))
         return [check for part in parts for check in part]
 
 
 def _check_chunk(paths: list[Path], key: str, dim: int | None) -> list[NpzCheck]:
     # only the findings travel back from a worker, never the arrays
     return [check_npz(path, key, dim)[0] for path in paths]
+
+
+def _check_stream_chunk(paths: list[Path], key: str, dim: int | None) -> list[NpzCheck]:
+    return [check_stream_file(path, dim)[0] for path in paths]
 
 
 def _check_labels(source: SplitSource, report: SplitReport) -> None:
