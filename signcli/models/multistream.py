@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from signcli.models.encoder import Encoder
 from signcli.models.registry import register_model
-from signcli.models.transformer import TransformerEncoder
+from signcli.models.transformer import TransformerEncoder, transformer_options
 from signcli.settings import ModelSettings
 
 Fusion = Literal["concat", "sum", "attention"]
@@ -94,13 +94,4 @@ class MultiStreamEncoder(TransformerEncoder):
 
 @register_model("multistream")
 def build_multistream(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
-    return MultiStreamEncoder(
-        input_dims,
-        d_model=settings.d_model,
-        num_layers=settings.num_layers,
-        num_heads=settings.num_heads,
-        ff_dim=settings.ff_dim,
-        dropout=settings.dropout,
-        max_len=settings.max_len,
-        fusion=settings.fusion,
-    )
+    return MultiStreamEncoder(input_dims, **transformer_options(settings), fusion=settings.fusion)

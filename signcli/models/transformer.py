@@ -103,14 +103,18 @@ class TransformerEncoder(Encoder):
         return self.norm(x)
 
 
+def transformer_options(settings: ModelSettings) -> dict:
+    """The keyword arguments of TransformerEncoder (and its subclasses) from settings."""
+    return {
+        "d_model": settings.d_model,
+        "num_layers": settings.num_layers,
+        "num_heads": settings.num_heads,
+        "ff_dim": settings.ff_dim,
+        "dropout": settings.dropout,
+        "max_len": settings.max_len,
+    }
+
+
 @register_model("transformer")
 def build_transformer(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
-    return TransformerEncoder(
-        input_dims,
-        d_model=settings.d_model,
-        num_layers=settings.num_layers,
-        num_heads=settings.num_heads,
-        ff_dim=settings.ff_dim,
-        dropout=settings.dropout,
-        max_len=settings.max_len,
-    )
+    return TransformerEncoder(input_dims, **transformer_options(settings))
