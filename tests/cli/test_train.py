@@ -24,6 +24,23 @@ def data_flags(root: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def train_one_epoch(root: Path, work: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "transformer",
+            *data_flags(root),
+            *TINY,
+            "--epochs",
+            "1",
+            "--work-dir",
+            str(work),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def root(make_npz_dataset) -> Path:
     return make_npz_dataset(n=8, T=5, D=6)
@@ -125,19 +142,7 @@ def test_existing_run_is_refused_then_overwritten(root: Path, tmp_path: Path) ->
 
 def test_resume_cli_finished_run_and_extension(root: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
-    runner.invoke(
-        app,
-        [
-            "train",
-            "transformer",
-            *data_flags(root),
-            *TINY,
-            "--epochs",
-            "1",
-            "--work-dir",
-            str(work),
-        ],
-    )
+    train_one_epoch(root, work)
     done = runner.invoke(app, ["resume", str(work)])
     assert done.exit_code == 0 and "already finished" in done.output
     longer = runner.invoke(app, ["resume", str(work), "--epochs", "2"])
@@ -152,19 +157,7 @@ def test_resume_of_a_folder_without_a_run(tmp_path: Path) -> None:
 
 def test_resume_refuses_changed_model_settings(root: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
-    runner.invoke(
-        app,
-        [
-            "train",
-            "transformer",
-            *data_flags(root),
-            *TINY,
-            "--epochs",
-            "1",
-            "--work-dir",
-            str(work),
-        ],
-    )
+    train_one_epoch(root, work)
     config = json.loads((work / "config.json").read_text())
     config["model"]["d_model"] = 32
     (work / "config.json").write_text(json.dumps(config))
@@ -178,19 +171,7 @@ def test_full_disk_during_training_keeps_last_checkpoint(
     from signcli.engine import atomic
 
     work = tmp_path / "run"
-    runner.invoke(
-        app,
-        [
-            "train",
-            "transformer",
-            *data_flags(root),
-            *TINY,
-            "--epochs",
-            "1",
-            "--work-dir",
-            str(work),
-        ],
-    )
+    train_one_epoch(root, work)
     before = (work / "last.pt").read_bytes()
 
     def full_disk(src, dst) -> None:
