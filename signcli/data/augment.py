@@ -9,7 +9,7 @@ whatever the worker, the batch or an interruption: runs repeat and `resume` stay
 
 Transforms, in order, each applied with its own probability:
 
-    mirror      x -> -x about the stream's centre; hand_l <-> hand_r, and the left/right
+    mirror      x -> 1 - x (the image flipped); hand_l <-> hand_r, and the left/right
                 landmarks of the pose (and of the synthetic face) swap
     affine      one rotation, scale, shear and translation for all streams of the sample
     speed       temporal resampling by a factor (nearest frame), same frames for all streams
@@ -18,6 +18,11 @@ Transforms, in order, each applied with its own probability:
     jitter      Gaussian noise on the coordinates of present landmarks
     dropout     random landmarks set to missing (NaN)
     mix_streams with probability P, stream S comes from another sample of the same gloss
+
+They act on the landmarks as recorded (image coordinates, x and y in 0..1), before the
+model's per-stream normalisation (models/normalize.py): the scene is transformed, then
+each stream placed in its own frame, which undoes translation and scale for normalised
+streams (rotation and shear remain).
 
 Missing landmarks (NaN) stay missing: geometric transforms and jitter act per landmark
 and NaN in gives NaN out, temporal transforms only pick frames, and every stream keeps
@@ -35,10 +40,10 @@ from typing import Any
 import numpy as np
 
 from signcli.data.dataset import Sample
-from signcli.data.normalize import COORDS
 from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
 
-IMAGE_CENTRE = 0.5  # centre of raw image coordinates (x, y in 0..1)
+COORDS = 3  # x, y, z per landmark
+IMAGE_CENTRE = 0.5  # centre of raw image coordinates (x, y in 0..1): mirror and affine pivot
 # pose landmark count -> left/right pairs that swap under a mirror
 POSE_MIRROR_PAIRS = {
     10: [(2, 3), (4, 5), (6, 7), (8, 9)],  # synthetic.POSE_LANDMARKS
@@ -51,7 +56,6 @@ FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)]}  # synthetic.FACE_LANDMARKS
 def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmenter:
     """The Augmenter of a training split (`NpzSplit` or `MultiStreamSplit`)."""
     data = settings.data
-    multistream = bool(getattr(split, "stream_dirs", None))
     same_gloss: dict[int, list[int]] = {}
     for i, gloss in enumerate(split.gloss.tolist()):
         same_gloss.setdefault(int(gloss), []).append(i)
@@ -59,7 +63,6 @@ def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmente
         data.augment,
         settings.training.seed,
         epoch_source,
-        normalized=data.normalize_streams if data.normalize and multistream else (),
         max_len=settings.model.max_len,
         same_gloss=same_gloss,
         load=split.dataset.raw,
@@ -76,7 +79,6 @@ class Augmenter:
         seed: int,
         epoch_source: Any,
         *,
-        normalized: Sequence[str] = (),
         max_len: int | None = None,
         same_gloss: Mapping[int, Sequence[int]] | None = None,
         load: Any = None,
@@ -84,7 +86,6 @@ class Augmenter:
         self.settings = settings
         self.seed = seed
         self.epoch_source = epoch_source
-        self.centres = {s: 0.0 if s in normalized else IMAGE_CENTRE for s in STREAM_NAMES}
         self.max_len = max_len
         self.same_gloss = same_gloss or {}
         self.load = load  # index -> Sample (unaugmented), for mix_streams
@@ -103,7 +104,6 @@ def augment(
 ) -> Sample:
     """A new Sample: `sample` with the transforms of `settings` drawn from `rng`."""
     a = settings
-    centres = context.centres if context is not None else dict.fromkeys(STREAM_NAMES, 0.0)
     streams = {k: v for k, v in sample.streams.items()}
     # draw every decision up front so one transform's size never shifts another's draws
     coins = rng.random(8)
@@ -121,10 +121,9 @@ def augment(
     if len(frames) != T or not np.array_equal(frames, np.arange(T)):
         streams = {k: v[frames] for k, v in streams.items()}
     if coins[0] < a.mirror_p:
-        streams = mirror(streams, centres)
+        streams = mirror(streams)
     if coins[1] < a.affine_p:
-        streams = affine(streams, _affine_matrix(a, rng), rng.uniform(-1, 1, 2) * a.translate,
-                         centres)  # fmt: skip
+        streams = affine(streams, _affine_matrix(a, rng), rng.uniform(-1, 1, 2) * a.translate)
     if coins[5] < a.jitter_p:
         streams = {k: jitter(v, a.jitter_sd, rng) if _is_keypoints(k, v) else v
                    for k, v in streams.items()}  # fmt: skip
@@ -150,15 +149,15 @@ def _swap(points: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
     return points[:, order]
 
 
-def mirror(streams: Mapping[str, np.ndarray], centres: Mapping[str, float]) -> dict:
-    """Flip x about each stream's centre; the hands swap streams, left/right landmarks swap."""
+def mirror(streams: Mapping[str, np.ndarray], centre: float = IMAGE_CENTRE) -> dict:
+    """Flip x about the image centre; the hands swap streams, left/right landmarks swap."""
     out = {}
     for name, array in streams.items():
         if name not in STREAM_NAMES:
             out[name] = array
             continue
         points = _points(array).copy()
-        points[..., 0] = 2 * centres[name] - points[..., 0]
+        points[..., 0] = 2 * centre - points[..., 0]
         if name == "pose":
             points = _swap(points, POSE_MIRROR_PAIRS.get(points.shape[1], []))
         elif name == "face":
@@ -181,9 +180,9 @@ def affine(
     streams: Mapping[str, np.ndarray],
     matrix: np.ndarray,
     shift: np.ndarray,
-    centres: Mapping[str, float],
+    centre: float = IMAGE_CENTRE,
 ) -> dict:
-    """x, y -> matrix @ (x, y - centre) + centre + shift, the same for every stream."""
+    """x, y -> matrix @ ((x, y) - centre) + centre + shift, the same for every stream."""
     out = {}
     for name, array in streams.items():
         if name not in STREAM_NAMES:
@@ -191,9 +190,9 @@ def affine(
             continue
         (a, b), (c, d) = matrix.tolist()
         points = _points(array).copy()
-        x, y = points[..., 0] - centres[name], points[..., 1] - centres[name]
-        points[..., 0] = a * x + b * y + (centres[name] + shift[0])
-        points[..., 1] = c * x + d * y + (centres[name] + shift[1])
+        x, y = points[..., 0] - centre, points[..., 1] - centre
+        points[..., 0] = a * x + b * y + (centre + shift[0])
+        points[..., 1] = c * x + d * y + (centre + shift[1])
         out[name] = points.reshape(array.shape)
     return out
 

@@ -9,14 +9,14 @@ Any subset of the four streams may be used (at least one). A stream file is `.np
 `.npz` holding `X` (else its first array), read with the checks of `validate-npz`.
 Training refuses, naming the id: an indexed id without a file in a stream folder or
 without a label, streams of one sample that disagree on T, and a labelled id that no
-index lists. Samples come out as `Sample`s with streams named as in STREAM_NAMES,
-normalised per stream (`data.normalize`) as they are read. Torch-free apart from the
-`SampleDataset` that wraps them.
+index lists. Samples come out as `Sample`s with streams named as in STREAM_NAMES, as
+recorded: the model normalises each stream (`data.normalize`, models/normalize.py).
+Torch-free apart from the `SampleDataset` that wraps them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,6 @@ import numpy as np
 
 from signcli.data.dataset import Sample, SampleDataset
 from signcli.data.labels import LabelTable, read_labels
-from signcli.data.normalize import normalize_streams
 from signcli.data.npz import check_stream_file
 from signcli.data.npz_split import (
     NpzSplit,
@@ -68,11 +67,9 @@ def stream_dirs(data: DataSettings) -> dict[str, Path]:
     }
 
 
-def read_sample_streams(
-    sample_id: str, files: Mapping[str, Path], normalize: Sequence[str] = ()
-) -> dict[str, np.ndarray]:
-    """The streams {name: [T, D]} of one sample, checked and normalised; DataError names
-    the id when a file is unusable or the streams disagree on T."""
+def read_sample_streams(sample_id: str, files: Mapping[str, Path]) -> dict[str, np.ndarray]:
+    """The streams {name: [T, D]} of one sample, checked; DataError names the id when a
+    file is unusable or the streams disagree on T."""
     arrays = {}
     for stream, path in files.items():
         check, array = check_stream_file(path)
@@ -87,14 +84,7 @@ def read_sample_streams(
             f"sample {sample_id!r}: streams disagree on the number of frames ({shown})",
             hint="every stream of a sample needs one row per video frame",
         )
-    try:
-        return normalize_streams(arrays, normalize)
-    except ValueError as exc:
-        raise DataError(
-            f"sample {sample_id!r}: cannot normalise: {exc}",
-            hint="pass --set data.normalize=false, or list the streams to normalise in "
-            "data.normalize_streams",
-        ) from None
+    return arrays
 
 
 def load_multistream_split(
@@ -103,7 +93,6 @@ def load_multistream_split(
     index_csv: Path,
     table: LabelTable,
     *,
-    normalize: Sequence[str] = (),
     cache: bool = True,
     max_len: int | None = None,
     meta: Mapping[str, str] | None = None,
@@ -139,7 +128,7 @@ def load_multistream_split(
 
     def load(index: int) -> Sample:
         sid = ids[index]
-        streams = read_sample_streams(sid, files[sid], normalize)
+        streams = read_sample_streams(sid, files[sid])
         return Sample(sid, streams, _targets(gloss, cat, index))
 
     dataset = SampleDataset(len(ids), load, cache=cache, max_len=max_len)
@@ -193,7 +182,6 @@ def load_multistream_splits(
     _raise_label_problems(table)
     meta = read_meta(data.meta) if data.meta is not None else None
     options = {
-        "normalize": list(data.normalize_streams) if data.normalize else [],
         "cache": data.cache,
         "max_len": max_len,
         "meta": meta,

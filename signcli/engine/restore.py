@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from signcli.engine import checkpoint as ckpt
 from signcli.engine.warm_start import load_model_state
 from signcli.errors import CheckpointError
-from signcli.models import SignClassifier, build_model
+from signcli.models import SignClassifier, build_run_model
 from signcli.settings import Settings
 
 
@@ -46,7 +46,7 @@ def load_model_from_checkpoint(path: Path) -> RestoredModel:
         ) from None
     labels = _labels(payload, settings, path)
     input_dims = {str(name): int(width) for name, width in payload[ckpt.INPUTS_KEY].items()}
-    model = build_model(settings.model, input_dims, labels["num_gloss"], labels["num_cat"])
+    model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
     try:
         load_model_state(model, payload[ckpt.MODEL_KEY], strict=True, source=str(path))
     except CheckpointError as exc:

@@ -8,14 +8,12 @@ falls under 5% of its start.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from signcli.data.dataset import SINGLE_STREAM, Sample, collate_streams
-from signcli.data.normalize import normalize_streams
 from signcli.data.synthetic import (
     SyntheticSample,
     keypoint_streams,
@@ -24,8 +22,9 @@ from signcli.data.synthetic import (
 )
 from signcli.engine.device import seed_everything
 from signcli.engine.optim import HeadLoss
-from signcli.models import build_model
-from signcli.settings import ModelSettings, OptimSettings
+from signcli.models import build_run_model
+from signcli.models.inputs import input_stats
+from signcli.settings import ModelSettings, OptimSettings, Settings
 
 OVERFIT_TARGET = 0.05  # overfit passes when the loss falls under 5% of its start
 SMOKE_BATCH = 16
@@ -51,14 +50,14 @@ class SmokeResult:
 
 
 def smoke_batches(model_name: str, num_gloss: int, num_cat: int, count: int, seed: int):
-    """`count` synthetic batches of the input the model expects: features (gru), normalised
+    """`count` synthetic batches of the input the model expects: features (gru), raw
     face/hand/pose streams (multistream) or keypoints."""
     make = make_features if model_name == "gru" else make_samples
     samples = make(SMOKE_BATCH * count, num_gloss=num_gloss, num_cat=num_cat, seed=seed)
 
     def streams(sample: SyntheticSample) -> dict[str, np.ndarray]:
         if model_name == "multistream":
-            return normalize_streams(keypoint_streams(sample, seed))
+            return keypoint_streams(sample, seed)
         return {SINGLE_STREAM: sample.x}
 
     wrapped = [
@@ -88,14 +87,11 @@ def smoke_model(
     dims = {name: x.shape[-1] for name, x in batches[0].streams.items()}
     if overfit:  # dropout would keep the loss of one batch from reaching 5% of its start
         model_settings = model_settings.model_copy(update={"dropout": 0.0})
-    model = build_model(model_settings, dims, num_gloss, num_cat)
-    stats = {}
-    for name in dims:
-        frames = torch.cat([b.streams[name][b.mask] for b in batches]).numpy()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # columns that are NaN throughout
-            stats[name] = (np.nanmean(frames, 0), np.nanstd(frames, 0) + 1e-6)
-    model.set_input_stats(stats)
+    # default data settings: the multi-stream model normalises its streams, as in `train`
+    model = build_run_model(Settings(model=model_settings), dims, num_gloss, num_cat)
+    with torch.no_grad():
+        frames = {name: torch.cat([b.streams[name][b.mask] for b in batches]) for name in dims}
+        model.set_input_stats(input_stats(model.normalize(frames)))
     loss_fn = HeadLoss(OptimSettings(label_smoothing=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     checks: list[SmokeCheck] = []

@@ -15,7 +15,6 @@ import math
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,8 @@ from signcli.engine.inference import predict, validation_metrics
 from signcli.engine.optim import HeadLoss, LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
 from signcli.errors import TrainingDiverged, TrainingInterrupted
-from signcli.models import build_model
+from signcli.models import SignClassifier, build_run_model
+from signcli.models.inputs import input_stats
 from signcli.settings import Settings, monitor_mode
 
 log = logging.getLogger("signcli")
@@ -63,10 +63,10 @@ class Trainer:
         self.precision = make_precision(settings.training.precision, self.device)
         seed_everything(settings.training.seed, settings.training.deterministic)
 
-        self.model = build_model(
-            settings.model, self.data.input_dims, self.data.num_gloss, self.data.num_cat
+        self.model = build_run_model(
+            settings, self.data.input_dims, self.data.num_gloss, self.data.num_cat
         )
-        self.model.set_input_stats(_input_stats(self.data))
+        self.model.set_input_stats(_input_stats(self.data, self.model))
         self.model.to(self.device)
         self.loss_fn = HeadLoss(settings.optim)
         self.optimizer = build_optimizer(self.model, settings.optim)
@@ -363,20 +363,18 @@ class _SignalGuard:
             signal.signal(signum, handler)
 
 
-def _input_stats(data: TrainingData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-feature mean/std of the training samples, ignoring NaN (missing landmarks)."""
+def _input_stats(
+    data: TrainingData, model: SignClassifier
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-feature mean/std of (up to INPUT_STATS_MAX_SAMPLES) training samples as the
+    encoder sees them: after the model's normalisation, ignoring NaN (missing landmarks)."""
     dataset = data.train.dataset
     count = len(dataset)
     picks = np.linspace(0, count - 1, min(count, INPUT_STATS_MAX_SAMPLES)).round().astype(int)
     samples = [dataset.raw(int(i)) for i in np.unique(picks)]
-    stats = {}
-    for name in samples[0].streams:
-        frames = np.concatenate([s.streams[name] for s in samples])  # [sum T, D]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # columns that are NaN throughout
-            mean = np.nanmean(frames, axis=0)
-            std = np.nanstd(frames, axis=0)
-        mean = np.nan_to_num(mean, nan=0.0).astype(np.float32)
-        std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0).astype(np.float32)
-        stats[name] = (mean, std)
-    return stats
+    frames = {  # [sum T, D]: normalisation is per frame, so frames of all samples go at once
+        name: torch.from_numpy(np.concatenate([s.streams[name] for s in samples]))
+        for name in samples[0].streams
+    }
+    with torch.no_grad():
+        return input_stats(model.normalize(frames))

@@ -8,6 +8,6 @@ Importing this package registers every built-in model.
 
 from signcli.models import gru, multistream, transformer  # noqa: F401  (register the built-ins)
 from signcli.models.classifier import SignClassifier
-from signcli.models.registry import MODEL_REGISTRY, build_model, register_model
+from signcli.models.registry import MODEL_REGISTRY, build_model, build_run_model, register_model
 
-__all__ = ["MODEL_REGISTRY", "SignClassifier", "build_model", "register_model"]
+__all__ = ["MODEL_REGISTRY", "SignClassifier", "build_model", "build_run_model", "register_model"]

@@ -1,23 +1,26 @@
 """`SignClassifier`: one encoder plus one classification head per target.
 
     logits = model(streams, mask)        # {"gloss": [B, num_gloss], "cat": [B, num_cat]}
-    features = model.forward_features(streams, mask)   # [B, T, d]
+    features = model.forward_features(streams, mask)   # normalize -> encoder: [B, T, d]
     logits = model.forward_head(features, mask)
 
-The `cat` head exists only when num_cat > 0. `stream_names` fixes the order of the
-streams as inputs of the ONNX export; `set_input_stats` loads the per-feature mean/std the
-trainer fits, into buffers that travel with the state_dict and the export.
+Streams are raw landmarks: `normalize` (models/normalize.py) first puts the body-part
+streams that the settings name in their own frames of reference. The `cat` head exists
+only when num_cat > 0. `stream_names` fixes the order of the streams as inputs of the
+ONNX export; `set_input_stats` loads the per-feature mean/std the trainer fits, into
+buffers that travel with the state_dict and the export.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from torch import Tensor, nn
 
 from signcli.models.encoder import Encoder
 from signcli.models.heads import ClassifierHead, Pooling
+from signcli.models.normalize import StreamNormalizer
 
 
 class SignClassifier(nn.Module):
@@ -29,8 +32,10 @@ class SignClassifier(nn.Module):
         *,
         pooling: Pooling = "mean",
         dropout: float = 0.0,
+        normalize: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.normalize = StreamNormalizer(normalize)  # no weights: rebuilt from settings
         self.encoder = encoder
         self.stream_names = list(encoder.stream_names)
         self.input_dims = dict(encoder.input_dims)
@@ -44,13 +49,13 @@ class SignClassifier(nn.Module):
         )
 
     def forward_features(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
-        """Streams {name: [B, T, D]} (NaN = missing) + mask [B, T] -> [B, T, d]."""
+        """Raw streams {name: [B, T, D]} (NaN = missing) + mask [B, T] -> [B, T, d]."""
         missing = [name for name in self.stream_names if name not in streams]
         if missing:
             raise KeyError(
                 f"missing input stream(s) {missing}; the model takes {self.stream_names}"
             )
-        return self.encoder(streams, mask)
+        return self.encoder(self.normalize(streams), mask)
 
     def forward_head(self, features: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Features [B, T, d] + mask [B, T] -> {head name: logits [B, classes]}."""
@@ -62,7 +67,8 @@ class SignClassifier(nn.Module):
     def set_input_stats(
         self, stats: Mapping[str, tuple[np.ndarray | Tensor, np.ndarray | Tensor]]
     ) -> None:
-        """Per-stream (mean [D], std [D]) of the training data, computed ignoring NaN."""
+        """Per-stream (mean [D], std [D]) of the training data as the encoder sees it
+        (after `normalize`), computed ignoring NaN; see `inputs.input_stats`."""
         unknown = sorted(set(stats) - set(self.stream_names))
         if unknown:
             raise KeyError(

@@ -10,11 +10,26 @@ raw landmarks with NaN.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 MIN_STD = 1e-6  # features with a smaller spread (constant columns) are only centred
+
+
+def input_stats(frames: Mapping[str, Tensor]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-feature (mean [D], std [D]) of frames {stream: [N, D]}, ignoring NaN (missing);
+    `FrameInput.set_stats` turns the NaN of columns missing throughout into 0 and 1."""
+    stats = {}
+    for name, x in frames.items():
+        array = x.detach().cpu().numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # columns that are NaN throughout
+            stats[name] = (np.nanmean(array, axis=0), np.nanstd(array, axis=0))
+    return stats
 
 
 class FrameInput(nn.Module):

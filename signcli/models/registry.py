@@ -1,19 +1,21 @@
 """Models by name: encoders register with `@register_model(name)`; `build_model` builds one.
 
 A registered builder takes the model settings and the input widths and returns an
-`Encoder`; `build_model` adds the heads. The tests iterate `MODEL_REGISTRY`, so a new
+`Encoder`; `build_model` adds the heads (and the stream normalisation), `build_run_model`
+does it from a run's whole settings. The tests iterate `MODEL_REGISTRY`, so a new
 model is tested for free.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from signcli.errors import UsageError
 from signcli.models.classifier import SignClassifier
 from signcli.models.encoder import Encoder
-from signcli.settings import ModelSettings
+from signcli.models.normalize import streams_to_normalize
+from signcli.settings import ModelSettings, Settings
 
 EncoderBuilder = Callable[[ModelSettings, Mapping[str, int]], Encoder]
 
@@ -33,9 +35,15 @@ def register_model(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
 
 
 def build_model(
-    settings: ModelSettings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
+    settings: ModelSettings,
+    input_dims: Mapping[str, int],
+    num_gloss: int,
+    num_cat: int = 0,
+    *,
+    normalize: Sequence[str] = (),
 ) -> SignClassifier:
-    """The classifier `settings.name` names, for inputs {stream: width D} and class counts."""
+    """The classifier `settings.name` names, for inputs {stream: width D} and class counts,
+    normalising the streams named in `normalize` first."""
     builder = MODEL_REGISTRY.get(settings.name)
     if builder is None:
         names = sorted(MODEL_REGISTRY)
@@ -44,5 +52,26 @@ def build_model(
         raise UsageError(f"model.name: unknown model {settings.name!r}", hint=hint)
     encoder = builder(settings, input_dims)
     return SignClassifier(
-        encoder, num_gloss, num_cat, pooling=settings.pooling, dropout=settings.dropout
+        encoder,
+        num_gloss,
+        num_cat,
+        pooling=settings.pooling,
+        dropout=settings.dropout,
+        normalize=normalize,
     )
+
+
+def build_run_model(
+    settings: Settings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
+) -> SignClassifier:
+    """The model of a run: `settings.model`, with the normalisation `settings.data` asks for."""
+    data = settings.data
+    try:
+        normalize = streams_to_normalize(data.normalize, data.normalize_streams, input_dims)
+    except ValueError as exc:
+        raise UsageError(
+            f"data.normalize: cannot normalise: {exc}",
+            hint="pass --no-normalize, or list the streams to normalise in "
+            "data.normalize_streams",
+        ) from None
+    return build_model(settings.model, input_dims, num_gloss, num_cat, normalize=normalize)

@@ -1,4 +1,4 @@
-"""The multi-stream layout: reading, normalising on load, and every refusal naming the id."""
+"""The multi-stream layout: reading, and every refusal naming the id."""
 
 from __future__ import annotations
 
@@ -55,16 +55,19 @@ def test_reads_every_stream_with_labels_and_meta(layout: Path) -> None:
     assert data.labels_map()["gloss_names"] == {"0": "sign_00", "1": "sign_01", "2": "sign_02"}
 
 
-def test_normalisation_on_load_and_off(layout: Path) -> None:
+def test_streams_are_read_as_recorded_and_the_model_normalises_them(layout: Path) -> None:
+    from signcli.models import build_run_model
+
     raw = np.load(layout / "hand_r" / "train_00000.npy")
-    off = load_training_data(settings_for(layout, normalize=False))
-    np.testing.assert_array_equal(off.train.dataset[0].streams["hand_r"], raw)
-    on = load_training_data(settings_for(layout)).train.dataset[0].streams["hand_r"]
-    present = ~np.isnan(on[:, 0])
-    assert np.allclose(on[present, :3], 0.0)  # the wrist is the origin
-    assert not (np.isnan(raw) & ~np.isnan(on)).any()  # missing stays missing
-    only_pose = load_training_data(settings_for(layout, normalize_streams=["pose"]))
-    np.testing.assert_array_equal(only_pose.train.dataset[0].streams["hand_r"], raw)
+    settings = settings_for(layout)
+    data = load_training_data(settings)
+    np.testing.assert_array_equal(data.train.dataset[0].streams["hand_r"], raw)
+    model = build_run_model(settings, data.input_dims, data.num_gloss, data.num_cat)
+    assert model.normalize.streams == ["face", "hand_l", "hand_r", "pose"]
+    only_pose = settings_for(layout, normalize_streams=["pose"])
+    assert build_run_model(only_pose, data.input_dims, 3).normalize.streams == ["pose"]
+    off = settings_for(layout, normalize=False)
+    assert build_run_model(off, data.input_dims, 3).normalize.streams == []
 
 
 def test_any_subset_of_streams(layout: Path) -> None:
