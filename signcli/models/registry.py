@@ -71,7 +71,6 @@ def build_run_model(
     except ValueError as exc:
         raise UsageError(
             f"data.normalize: cannot normalise: {exc}",
-            hint="pass --no-normalize, or list the streams to normalise in "
-            "data.normalize_streams",
+            hint="pass --no-normalize, or list the streams to normalise in data.normalize_streams",
         ) from None
     return build_model(settings.model, input_dims, num_gloss, num_cat, normalize=normalize)
