@@ -152,12 +152,34 @@ class DataSettings(_Section):
     """Multi-stream layout: labels CSV `id,gloss[,cat]` of every split (0-based ids)."""
     meta: Path | None = None
     """Multi-stream layout: `meta.csv` (`id;texto`), read and kept for translation."""
+    layout: dict[StreamName, tuple[int, int]] | None = None
+    """Single-stream keypoints: column ranges of body-part streams in `X`, as
+    `hand_l=0:63,hand_r=63:126,pose=126:156` (ends multiples of 3); the model splits `X`
+    into those streams, to normalise, augment and fuse them like the multi-stream layout."""
     normalize: bool = True
-    """Multi-stream layout: normalise each stream in its own frame of reference."""
+    """Normalise each body-part stream (multi-stream layout, or `layout`) in its own frame
+    of reference, inside the model."""
     normalize_streams: list[StreamName] = Field(default_factory=lambda: list(STREAM_NAMES))
     """Streams that `normalize` applies to (hands: wrist/hand size; pose: shoulders; face)."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
+
+    @field_validator("layout", mode="before")
+    @classmethod
+    def _parse_layout(cls, value: Any) -> Any:
+        from signcli.data.layout import parse_layout
+
+        return parse_layout(value) if isinstance(value, str) else value
+
+    @field_validator("layout")
+    @classmethod
+    def _check_layout(cls, layout: dict[str, tuple[int, int]] | None) -> Any:
+        from signcli.data.layout import check_layout
+
+        problems = check_layout(layout) if layout is not None else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return layout
 
 
 class ModelSettings(_Section):
@@ -409,8 +431,8 @@ def _parse_override(dotted: str, raw: str) -> Any:
     if origin in (list, tuple, set, dict):
         try:
             return json.loads(raw)
-        except json.JSONDecodeError:
-            return [part.strip() for part in raw.split(",") if part.strip()]
+        except json.JSONDecodeError:  # a dict's own validator may parse its text form
+            return raw if origin is dict else [p.strip() for p in raw.split(",") if p.strip()]
     return raw
 
 

@@ -80,6 +80,15 @@ def train(
     prefetch_factor: Annotated[
         int | None, typer.Option(help="Batches prefetched per worker.", rich_help_panel=DATA)
     ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STREAM=START:STOP,...",
+            help="Column ranges of body parts in X, e.g. hand_l=0:63,hand_r=63:126,pose=126:156: "
+            "normalise and augment them as streams (face, hand_l, hand_r, pose).",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
     # -- multi-stream data
     face_dir: Annotated[
         Path | None,
@@ -119,7 +128,8 @@ def train(
         bool | None,
         typer.Option(
             "--normalize/--no-normalize",
-            help="Normalise each stream in its own frame of reference.",
+            help="Normalise each body-part stream in its own frame of reference (also with "
+            "--layout).",
             rich_help_panel=MULTISTREAM,
         ),
     ] = None,
@@ -279,6 +289,7 @@ def train(
             "data.num_workers": num_workers,
             "data.pin_memory": pin_memory,
             "data.prefetch_factor": prefetch_factor,
+            "data.layout": layout,
             "data.face_dir": face_dir,
             "data.hand_left_dir": hand_left_dir,
             "data.hand_right_dir": hand_right_dir,

@@ -1,11 +1,12 @@
 """Sign-aware augmentation of training samples (`Settings.data.augment`), numpy only.
 
     augmenter = Augmenter(settings.data.augment, seed, sampler, ...)
-    dataset.transform = augmenter          # SampleDataset calls augmenter(sample, index)
+    dataset.transform = augmenter   # SampleDataset calls augmenter(sample, index, batch)
 
 Train split only: validation and eval datasets never get a transform. Every draw comes
-from `np.random.default_rng([seed, epoch, index])`, so a sample is augmented the same way
-whatever the worker, the batch or an interruption: runs repeat and `resume` stays exact.
+from `np.random.default_rng([seed, epoch, index])`, and batches are a pure function of
+(seed, epoch), so a sample is augmented the same way whatever the worker or an
+interruption: runs repeat and `resume` stays exact.
 
 Transforms, in order, each applied with its own probability:
 
@@ -18,6 +19,7 @@ Transforms, in order, each applied with its own probability:
     jitter      Gaussian noise on the coordinates of present landmarks
     dropout     random landmarks set to missing (NaN)
     mix_streams with probability P, stream S comes from another sample of the same gloss
+                in the batch (resampled to this sample's frames)
 
 They act on the landmarks as recorded (image coordinates, x and y in 0..1), before the
 model's per-stream normalisation (models/normalize.py): the scene is transformed, then
@@ -27,8 +29,10 @@ streams (rotation and shear remain).
 Missing landmarks (NaN) stay missing: geometric transforms and jitter act per landmark
 and NaN in gives NaN out, temporal transforms only pick frames, and every stream keeps
 one length, so collate's mask stays right. Geometric transforms and mirror act on the
-streams of the multi-stream layout (x, y, z per landmark); the single-stream `x` (whose
-column layout is unknown here) gets the temporal ones, jitter only for keypoints.
+body-part streams (x, y, z per landmark): those of the multi-stream layout, or those that
+a column layout (`data.layout`, data/layout.py) cuts out of single-stream keypoints, which
+are split here, augmented and joined back. A single-stream `x` without a layout gets the
+temporal transforms, and jitter when its width is a multiple of 3.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.dataset import Sample
+from signcli.data.dataset import SINGLE_STREAM, Sample
+from signcli.data.layout import join_columns, layout_columns, split_columns
 from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
 
 COORDS = 3  # x, y, z per landmark
@@ -56,22 +61,24 @@ FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)]}  # synthetic.FACE_LANDMARKS
 def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmenter:
     """The Augmenter of a training split (`NpzSplit` or `MultiStreamSplit`)."""
     data = settings.data
-    same_gloss: dict[int, list[int]] = {}
-    for i, gloss in enumerate(split.gloss.tolist()):
-        same_gloss.setdefault(int(gloss), []).append(i)
+    columns = None
+    if data.layout is not None and list(split.input_dims) == [SINGLE_STREAM]:
+        columns = layout_columns(data.layout, split.input_dims[SINGLE_STREAM])
     return Augmenter(
         data.augment,
         settings.training.seed,
         epoch_source,
         max_len=settings.model.max_len,
-        same_gloss=same_gloss,
+        gloss=split.gloss,
         load=split.dataset.raw,
+        columns=columns,
     )
 
 
 class Augmenter:
-    """`transform(sample, index)` for `SampleDataset`; `epoch_source.epoch` is read at each
-    call (the trainer's sampler), so draws depend on (seed, epoch, index) only."""
+    """`transform(sample, index, batch)` for `SampleDataset`; `epoch_source.epoch` is read
+    at each call (the trainer's sampler), so draws depend on (seed, epoch, index) only,
+    and stream partners on the batch (itself a function of seed and epoch)."""
 
     def __init__(
         self,
@@ -80,19 +87,39 @@ class Augmenter:
         epoch_source: Any,
         *,
         max_len: int | None = None,
-        same_gloss: Mapping[int, Sequence[int]] | None = None,
+        gloss: Sequence[int] | np.ndarray | None = None,
         load: Any = None,
+        columns: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.settings = settings
         self.seed = seed
         self.epoch_source = epoch_source
         self.max_len = max_len
-        self.same_gloss = same_gloss or {}
+        self.gloss = np.asarray(gloss if gloss is not None else [], dtype=np.int64)
         self.load = load  # index -> Sample (unaugmented), for mix_streams
+        self.columns = columns  # the column layout of single-stream `x`, if any
 
-    def __call__(self, sample: Sample, index: int) -> Sample:
+    def __call__(self, sample: Sample, index: int, batch: Sequence[int] = ()) -> Sample:
         rng = np.random.default_rng([self.seed, int(self.epoch_source.epoch), index])
-        return augment(sample, self.settings, rng, self, index)
+        if self.columns is None:
+            return augment(sample, self.settings, rng, self, index, batch)
+        width = sample.streams[SINGLE_STREAM].shape[1]
+        out = augment(self.split(sample), self.settings, rng, self, index, batch)
+        return Sample(out.id, {SINGLE_STREAM: join_columns(out.streams, self.columns, width)},
+                      out.targets)  # fmt: skip
+
+    def split(self, sample: Sample) -> Sample:
+        """Single-stream `x` cut into the streams of the column layout (if one is set)."""
+        if self.columns is None:
+            return sample
+        streams = split_columns(sample.streams[SINGLE_STREAM], self.columns)
+        return Sample(sample.id, streams, sample.targets)
+
+    def partners(self, index: int, batch: Sequence[int]) -> list[int]:
+        """The other samples of the batch with the gloss of sample `index`."""
+        if not len(self.gloss):
+            return []
+        return [i for i in batch if i != index and self.gloss[i] == self.gloss[index]]
 
 
 def augment(
@@ -101,14 +128,16 @@ def augment(
     rng: np.random.Generator,
     context: Augmenter | None = None,
     index: int = 0,
+    batch: Sequence[int] = (),
 ) -> Sample:
-    """A new Sample: `sample` with the transforms of `settings` drawn from `rng`."""
+    """A new Sample: `sample` with the transforms of `settings` drawn from `rng`; stream
+    mixing takes partners from `batch` (indices of the samples loaded together)."""
     a = settings
     streams = {k: v for k, v in sample.streams.items()}
     # draw every decision up front so one transform's size never shifts another's draws
     coins = rng.random(8)
     if context is not None and a.mix_streams and context.load is not None:
-        streams = _mix(streams, sample, a.mix_streams, rng, context, index)
+        streams = _mix(streams, a.mix_streams, rng, context, context.partners(index, batch))
     # frames first: the per-frame transforms below then touch only the frames kept
     T = next(iter(streams.values())).shape[0]
     frames = np.arange(T)
@@ -244,23 +273,19 @@ def drop_frames(frames: np.ndarray, rate: float, rng: np.random.Generator) -> np
 
 def _mix(
     streams: dict[str, np.ndarray],
-    sample: Sample,
     probabilities: Mapping[str, float],
     rng: np.random.Generator,
     context: Augmenter,
-    index: int,
+    partners: Sequence[int],
 ) -> dict[str, np.ndarray]:
-    """Each named stream, with its probability, from another sample of the same gloss,
-    resampled to this sample's T."""
-    partners = [
-        i for i in context.same_gloss.get(sample.targets.get("gloss", -1), ()) if i != index
-    ]
+    """Each named stream, with its probability, from one of `partners` (other samples of
+    the same gloss), resampled to this sample's T."""
     draws = rng.random(len(probabilities))
     picks = rng.integers(0, max(1, len(partners)), len(probabilities))
     T = next(iter(streams.values())).shape[0]
     for (name, p), draw, pick in zip(sorted(probabilities.items()), draws, picks, strict=True):
         if draw < p and partners and name in streams:
-            other = context.load(partners[int(pick)]).streams[name]
+            other = context.split(context.load(partners[int(pick)])).streams[name]
             streams[name] = other[np.linspace(0, len(other) - 1, T).round().astype(np.int64)]
     return streams
 

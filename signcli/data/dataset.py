@@ -97,8 +97,10 @@ def resample_frames(array: np.ndarray, max_len: int) -> np.ndarray:
 class SampleDataset(Dataset):
     """Samples made by `load(i)`, optionally held in memory after the first read.
 
-    `preloaded` fills the cache up front (training preloads small datasets in parallel,
-    so that epochs never wait for the disk).
+    `fill_cache` fills the cache up front (training preloads small datasets in parallel,
+    so that epochs never wait for the disk). A `transform(sample, index, batch)` (the
+    training augmentation) also gets the indices of the batch that the DataLoader asks
+    for together (`__getitems__`), so it can pair samples of one batch.
     """
 
     def __init__(
@@ -108,7 +110,7 @@ class SampleDataset(Dataset):
         *,
         cache: bool = True,
         max_len: int | None = None,
-        transform: Callable[[Sample, int], Sample] | None = None,
+        transform: Callable[[Sample, int, Sequence[int]], Sample] | None = None,
     ) -> None:
         self.count = count
         self.load = load
@@ -124,8 +126,14 @@ class SampleDataset(Dataset):
             self.cache.update(enumerate(samples))
 
     def __getitem__(self, index: int) -> Sample:
-        sample = self.raw(index)
-        return self.transform(sample, index) if self.transform is not None else sample
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
+        """The samples of one batch (DataLoader calls this with a batch sampler's batch)."""
+        samples = [self.raw(i) for i in indices]
+        if self.transform is None:
+            return samples
+        return [self.transform(s, i, indices) for s, i in zip(samples, indices, strict=True)]
 
     def raw(self, index: int) -> Sample:
         """The sample as read (cached), before any transform such as augmentation."""

@@ -91,7 +91,7 @@ def smoke_model(
     model = build_run_model(Settings(model=model_settings), dims, num_gloss, num_cat)
     with torch.no_grad():
         frames = {name: torch.cat([b.streams[name][b.mask] for b in batches]) for name in dims}
-        model.set_input_stats(input_stats(model.normalize(frames)))
+        model.set_input_stats(input_stats(model.prepare_inputs(frames)))
     loss_fn = HeadLoss(OptimSettings(label_smoothing=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     checks: list[SmokeCheck] = []

@@ -367,7 +367,7 @@ def _input_stats(
     data: TrainingData, model: SignClassifier
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-feature mean/std of (up to INPUT_STATS_MAX_SAMPLES) training samples as the
-    encoder sees them: after the model's normalisation, ignoring NaN (missing landmarks)."""
+    encoder sees them (after the model's split and normalisation), ignoring NaN."""
     dataset = data.train.dataset
     count = len(dataset)
     picks = np.linspace(0, count - 1, min(count, INPUT_STATS_MAX_SAMPLES)).round().astype(int)
@@ -377,4 +377,4 @@ def _input_stats(
         for name in samples[0].streams
     }
     with torch.no_grad():
-        return input_stats(model.normalize(frames))
+        return input_stats(model.prepare_inputs(frames))

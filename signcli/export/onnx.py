@@ -167,6 +167,10 @@ def export_onnx(
                 "axes": ["batch", "time", "D"],
                 "max_time": max_len,
                 "missing": "NaN",
+                # the graph splits x by these column ranges and normalises these streams
+                # itself: feed landmarks as the detector gives them
+                "column_layout": settings.data.layout,
+                "normalized_streams": wrapper.model.normalize.streams,
             }
         ),
         "num_classes": json.dumps({head: labels[f"num_{head}"] for head in wrapper.head_names}),

@@ -1,14 +1,17 @@
 """`SignClassifier`: one encoder plus one classification head per target.
 
     logits = model(streams, mask)        # {"gloss": [B, num_gloss], "cat": [B, num_cat]}
-    features = model.forward_features(streams, mask)   # normalize -> encoder: [B, T, d]
+    features = model.forward_features(streams, mask)   # prepare -> encoder: [B, T, d]
     logits = model.forward_head(features, mask)
 
-Streams are raw landmarks: `normalize` (models/normalize.py) first puts the body-part
-streams that the settings name in their own frames of reference. The `cat` head exists
-only when num_cat > 0. `stream_names` fixes the order of the streams as inputs of the
-ONNX export; `set_input_stats` loads the per-feature mean/std the trainer fits, into
-buffers that travel with the state_dict and the export.
+Streams are the arrays as stored (landmarks with NaN). `prepare_inputs` turns them into
+what the encoder reads: `split` cuts single-stream keypoints into body-part streams when
+a column layout is set (models/layout.py), then `normalize` puts the body-part streams
+that the settings name in their own frames of reference (models/normalize.py). Neither
+has weights. The `cat` head exists only when num_cat > 0. `stream_names` (the stored
+streams) fixes the order of the inputs of the ONNX export; `set_input_stats` loads the
+per-feature mean/std the trainer fits, into buffers that travel with the state_dict and
+the export.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from torch import Tensor, nn
 
 from signcli.models.encoder import Encoder
 from signcli.models.heads import ClassifierHead, Pooling
+from signcli.models.layout import ColumnSplit
 from signcli.models.normalize import StreamNormalizer
 
 
@@ -33,12 +37,18 @@ class SignClassifier(nn.Module):
         pooling: Pooling = "mean",
         dropout: float = 0.0,
         normalize: Sequence[str] = (),
+        split: ColumnSplit | None = None,
     ) -> None:
         super().__init__()
-        self.normalize = StreamNormalizer(normalize)  # no weights: rebuilt from settings
+        self.split = split if split is not None else ColumnSplit(None, encoder.input_dims)
+        if self.split.output_dims != encoder.input_dims:
+            raise ValueError(
+                f"the split gives {self.split.output_dims}, the encoder takes {encoder.input_dims}"
+            )
+        self.normalize = StreamNormalizer(normalize)
         self.encoder = encoder
-        self.stream_names = list(encoder.stream_names)
-        self.input_dims = dict(encoder.input_dims)
+        self.input_dims = dict(self.split.input_dims)
+        self.stream_names = list(self.input_dims)
         classes = {"gloss": num_gloss, **({"cat": num_cat} if num_cat > 0 else {})}
         self.head_names = list(classes)
         self.heads = nn.ModuleDict(
@@ -55,7 +65,12 @@ class SignClassifier(nn.Module):
             raise KeyError(
                 f"missing input stream(s) {missing}; the model takes {self.stream_names}"
             )
-        return self.encoder(self.normalize(streams), mask)
+        return self.encoder(self.prepare_inputs(streams), mask)
+
+    def prepare_inputs(self, streams: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        """Stored streams -> the encoder's streams: split by the layout, then normalised.
+        Per frame, so frames of several samples may come concatenated ([N, D])."""
+        return self.normalize(self.split(streams))
 
     def forward_head(self, features: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Features [B, T, d] + mask [B, T] -> {head name: logits [B, classes]}."""
@@ -69,10 +84,10 @@ class SignClassifier(nn.Module):
     ) -> None:
         """Per-stream (mean [D], std [D]) of the training data as the encoder sees it
         (after `normalize`), computed ignoring NaN; see `inputs.input_stats`."""
-        unknown = sorted(set(stats) - set(self.stream_names))
+        unknown = sorted(set(stats) - set(self.encoder.stream_names))
         if unknown:
             raise KeyError(
-                f"input stats for unknown stream(s) {unknown}; streams: {self.stream_names}"
+                f"input stats for unknown stream(s) {unknown}; streams: {self.encoder.stream_names}"
             )
         for name, (mean, std) in stats.items():
             self.encoder.inputs[name].set_stats(mean, std)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from signcli.errors import UsageError
 from signcli.models.classifier import SignClassifier
 from signcli.models.encoder import Encoder
+from signcli.models.layout import ColumnSplit
 from signcli.models.normalize import streams_to_normalize
 from signcli.settings import ModelSettings, Settings
 
@@ -41,16 +42,18 @@ def build_model(
     num_cat: int = 0,
     *,
     normalize: Sequence[str] = (),
+    split: ColumnSplit | None = None,
 ) -> SignClassifier:
-    """The classifier `settings.name` names, for inputs {stream: width D} and class counts,
-    normalising the streams named in `normalize` first."""
+    """The classifier `settings.name` names, for inputs {stream: width D} and class counts;
+    its input stage splits by `split` (a column layout) and normalises the streams named
+    in `normalize`."""
     builder = MODEL_REGISTRY.get(settings.name)
     if builder is None:
         names = sorted(MODEL_REGISTRY)
         close = difflib.get_close_matches(settings.name, names, n=1)
         hint = f"did you mean {close[0]}?" if close else f"registered models: {', '.join(names)}"
         raise UsageError(f"model.name: unknown model {settings.name!r}", hint=hint)
-    encoder = builder(settings, input_dims)
+    encoder = builder(settings, split.output_dims if split is not None else input_dims)
     return SignClassifier(
         encoder,
         num_gloss,
@@ -58,19 +61,31 @@ def build_model(
         pooling=settings.pooling,
         dropout=settings.dropout,
         normalize=normalize,
+        split=split,
     )
 
 
 def build_run_model(
     settings: Settings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
 ) -> SignClassifier:
-    """The model of a run: `settings.model`, with the normalisation `settings.data` asks for."""
+    """The model of a run: `settings.model`, with the column layout and the normalisation
+    that `settings.data` asks for. UsageError when they do not fit the input widths."""
     data = settings.data
     try:
-        normalize = streams_to_normalize(data.normalize, data.normalize_streams, input_dims)
+        split = ColumnSplit(data.layout, input_dims)
+    except ValueError as exc:
+        raise UsageError(
+            f"data.layout: {exc}",
+            hint="a layout names column ranges of X [T, D], e.g. "
+            "--layout hand_l=0:63,hand_r=63:126,pose=126:156",
+        ) from None
+    try:
+        normalize = streams_to_normalize(data.normalize, data.normalize_streams, split.output_dims)
     except ValueError as exc:
         raise UsageError(
             f"data.normalize: cannot normalise: {exc}",
             hint="pass --no-normalize, or list the streams to normalise in data.normalize_streams",
         ) from None
-    return build_model(settings.model, input_dims, num_gloss, num_cat, normalize=normalize)
+    return build_model(
+        settings.model, input_dims, num_gloss, num_cat, normalize=normalize, split=split
+    )

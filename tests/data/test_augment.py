@@ -132,17 +132,24 @@ def test_draws_depend_on_seed_epoch_and_index_only() -> None:
     assert sample.streams["face"].shape == (9, 24)  # the cached sample is never changed
 
 
-def test_mix_streams_takes_the_stream_of_a_same_gloss_sample() -> None:
-    own = Sample("a", {"hand_l": np.zeros((4, 63), np.float32),
-                       "pose": np.zeros((4, 30), np.float32)}, {"gloss": 1})  # fmt: skip
-    other = Sample("b", {"hand_l": np.ones((6, 63), np.float32),
-                         "pose": np.ones((6, 30), np.float32)}, {"gloss": 1})  # fmt: skip
+def test_mix_streams_takes_the_stream_of_a_same_gloss_sample_of_the_batch() -> None:
+    def sample(name: str, value: float, T: int, gloss: int) -> Sample:
+        streams = {"hand_l": np.full((T, 63), value, np.float32),
+                   "pose": np.full((T, 30), value, np.float32)}  # fmt: skip
+        return Sample(name, streams, {"gloss": gloss})
+
+    samples = [sample("a", 0, 4, 1), sample("b", 1, 6, 1), sample("c", 2, 5, 2),
+               sample("d", 3, 5, 1)]  # fmt: skip
     mix = AugmentSettings(mix_streams={"hand_l": 1.0})
-    augmenter = Augmenter(mix, 0, SimpleNamespace(epoch=1), same_gloss={1: [0, 1]},
-                          load=[own, other].__getitem__)  # fmt: skip
-    out = augmenter(own, 0)
+    augmenter = Augmenter(mix, 0, SimpleNamespace(epoch=1), gloss=[1, 1, 2, 1],
+                          load=samples.__getitem__)  # fmt: skip
+    out = augmenter(samples[0], 0, [0, 1, 2])  # b is the only other gloss-1 sample here
     assert out.streams["hand_l"].shape == (4, 63) and (out.streams["hand_l"] == 1).all()
     assert (out.streams["pose"] == 0).all()
+    out = augmenter(samples[0], 0, [0, 3])
+    assert (out.streams["hand_l"] == 3).all()
+    alone = augmenter(samples[0], 0, [0, 2])  # no partner in the batch: unchanged
+    assert (alone.streams["hand_l"] == 0).all()
 
 
 def test_defaults_are_off_and_validated() -> None:
@@ -152,3 +159,24 @@ def test_defaults_are_off_and_validated() -> None:
         AugmentSettings(speed_min=1.3)
     with pytest.raises(ValueError, match="0..1"):
         AugmentSettings(mix_streams={"hand_l": 2.0})
+
+
+def test_a_column_layout_lets_single_stream_keypoints_mirror_with_hands_swapped() -> None:
+    from signcli.data.layout import layout_columns
+    from signcli.data.synthetic import STREAM_COLUMNS, make_samples
+
+    x = make_samples(1, num_gloss=2, seed=5)[0].x  # [T, 156]: hand_l, hand_r, pose
+    columns = layout_columns({"hand_l": (0, 63), "hand_r": (63, 126), "pose": (126, 156)}, 156)
+    augmenter = Augmenter(AugmentSettings(mirror_p=1), 0, SimpleNamespace(epoch=1),
+                          columns=columns)  # fmt: skip
+    out = augmenter(Sample("s", {"x": x}, {"gloss": 0}), 0).streams["x"]
+    assert out.shape == x.shape and out.dtype == np.float32
+    left, right = x[:, STREAM_COLUMNS["hand_l"]], out[:, STREAM_COLUMNS["hand_r"]]
+    np.testing.assert_allclose(right[:, 0::3], 1.0 - left[:, 0::3])  # x flipped in the image
+    np.testing.assert_array_equal(right[:, 1::3], left[:, 1::3])  # y kept
+    pose_in, pose_out = (a[:, STREAM_COLUMNS["pose"]].reshape(len(a), 10, 3) for a in (x, out))
+    np.testing.assert_array_equal(pose_out[:, 2, 1:], pose_in[:, 3, 1:])  # shoulders swap
+    without_layout = Augmenter(AugmentSettings(mirror_p=1), 0, SimpleNamespace(epoch=1))
+    np.testing.assert_array_equal(
+        without_layout(Sample("s", {"x": x}, {"gloss": 0}), 0).streams["x"], x
+    )  # no layout: the columns' meaning is unknown, so no mirror

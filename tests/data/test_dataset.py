@@ -65,8 +65,24 @@ def test_dataset_caches_and_transforms() -> None:
         return _sample(i, 8)
 
     data = SampleDataset(
-        3, load, max_len=4, transform=lambda s, i: Sample(s.id, s.streams, {"gloss": 9})
+        3, load, max_len=4, transform=lambda s, i, batch: Sample(s.id, s.streams, {"gloss": 9})
     )
     assert data[1].targets == {"gloss": 9}
     assert data[1].length == 4 and data.raw(1).targets["gloss"] == 1
     assert reads == [1]
+
+
+def test_a_transform_sees_the_batch_the_loader_asks_for() -> None:
+    seen = []
+
+    def transform(sample: Sample, index: int, batch) -> Sample:
+        seen.append((index, list(batch)))
+        return sample
+
+    data = SampleDataset(5, lambda i: _sample(i, 3), transform=transform)
+    sampler = EpochBatchSampler(5, 2, shuffle=True, seed=4)
+    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate_streams)
+    batches = [batch.ids for batch in loader]
+    order = [b for b in sampler]
+    assert seen == [(i, b) for b in order for i in b]
+    assert batches == [[f"s{i}" for i in b] for b in order]

@@ -51,6 +51,7 @@ def test_metadata_describes_the_model(exported) -> None:
     layout = json.loads(props["input_layout"])
     assert layout["streams"] == {"x": 156} and layout["mask"] == "mask"
     assert layout["max_time"] == 64
+    assert layout["column_layout"] is None and layout["normalized_streams"] == []
     assert json.loads(props["num_classes"]) == {"gloss": 4, "cat": 2}
     assert json.loads(props["gloss_names"])["3"] == "sign_03"
     assert json.loads(props["outputs"]) == ["gloss_logits", "cat_logits"]
