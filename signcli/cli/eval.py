@@ -17,13 +17,29 @@ def eval_(
         Path, typer.Argument(help="best.pt, last.pt or any signcli checkpoint.", show_default=False)
     ],
     data_dir: Annotated[
-        Path,
-        typer.Option("--data-dir", help="Folder of .npz samples to evaluate.", show_default=False),
-    ],
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder of .npz samples to evaluate; multi-stream: the folder holding one "
+            "folder per stream (face/, hand_l/, ...) \\[default: the run's stream folders].",
+            show_default=False,
+        ),
+    ] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            help="Multi-stream: CSV of the ids to evaluate (column video_id or id).",
+            show_default=False,
+        ),
+    ] = None,
     labels: Annotated[
         Path | None,
         typer.Option(
-            "--labels", help="Labels CSV of those samples (file,gloss,cat,...).", show_default=False
+            "--labels",
+            help="Labels CSV of those samples (file,gloss,cat,...; multi-stream: id,gloss[,cat] "
+            "\\[default: the run's --labels]).",
+            show_default=False,
         ),
     ] = None,
     key: KeyOpt = None,
@@ -53,7 +69,8 @@ def eval_(
     Reports gloss top-1/top-5, macro-F1, balanced accuracy, category top-1, loss.
     Writes eval.json, per_class.csv, confusion.csv, confusion.png and
     predictions.parquet to --out.
-    The model is rebuilt from the checkpoint; --key defaults to its training key."""
+    The model is rebuilt from the checkpoint; --key defaults to its training key.
+    Multi-stream models read the ids of --index in their layout."""
     with _run.guarded():
         import json
 
@@ -64,6 +81,7 @@ def eval_(
             checkpoint,
             data_dir,
             labels,
+            index=index,
             key=key,
             batch_size=batch_size or DEFAULT_BATCH_SIZE,
             out_dir=out,
@@ -94,8 +112,8 @@ def _print_table(summary: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"eval {escape(Path(summary['checkpoint']).name)} on "
-                  f"{escape(summary['data_dir'])}")  # fmt: skip
+    data = summary.get("data_dir") or summary["index"]
+    table = Table(title=f"eval {escape(Path(summary['checkpoint']).name)} on {escape(data)}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, label in SHOWN:

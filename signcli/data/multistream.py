@@ -91,19 +91,20 @@ def load_multistream_split(
     name: str,
     dirs: Mapping[str, Path],
     index_csv: Path,
-    table: LabelTable,
+    table: LabelTable | None,
     *,
     cache: bool = True,
     max_len: int | None = None,
     meta: Mapping[str, str] | None = None,
 ) -> MultiStreamSplit:
-    """Pair the ids of `index_csv` with their labels and stream files, then read them."""
+    """Pair the ids of `index_csv` with their labels and stream files, then read them.
+    Without a label table (predictions only) every gloss is -1."""
     ids = read_index(index_csv)
     if not ids:
         raise UsageError(f"{index_csv} lists no ids for the {name} split")
-    rows_by_id = {sid: row for row, sid in reversed(list(enumerate(table.ids)))}
-    unlabelled = [sid for sid in ids if sid not in rows_by_id]
-    if unlabelled:
+    rows_by_id = {sid: row for row, sid in reversed(list(enumerate(table.ids)))} if table else {}
+    unlabelled = [sid for sid in ids if sid not in rows_by_id] if table else []
+    if table is not None and unlabelled:
         raise DataError(
             f"{name}: id(s) of {index_csv} have no label in {table.path}: {_listing(unlabelled)}",
             hint="add them to the labels CSV or remove them from the index",
@@ -122,9 +123,12 @@ def load_multistream_split(
         for sid in ids:
             files[sid][stream] = available[sid]
 
-    rows = np.asarray([rows_by_id[sid] for sid in ids], dtype=np.int64)
-    gloss = table.gloss[rows]
-    cat = table.cat[rows] if table.cat is not None else None
+    if table is not None:
+        rows = np.asarray([rows_by_id[sid] for sid in ids], dtype=np.int64)
+        gloss = table.gloss[rows]
+        cat = table.cat[rows] if table.cat is not None else None
+    else:
+        gloss, cat = np.full(len(ids), -1, np.int64), None
 
     def load(index: int) -> Sample:
         sid = ids[index]
@@ -155,10 +159,10 @@ def load_multistream_split(
         gloss=gloss,
         cat=cat,
         input_dims=input_dims,
-        labels_path=table.path,
-        label_lines=rows + 2,  # header is line 1
-        gloss_names=table.gloss_names,
-        cat_names=table.cat_names,
+        labels_path=table.path if table is not None else None,
+        label_lines=rows + 2 if table is not None else None,  # header is line 1
+        gloss_names=table.gloss_names if table is not None else {},
+        cat_names=table.cat_names if table is not None else {},
         stream_dirs=dict(dirs),
         index_path=Path(index_csv),
         meta={sid: meta[sid] for sid in ids if sid in meta} if meta else {},

@@ -1,11 +1,15 @@
 """`eval`: run a checkpoint's model over a split and report how it does.
 
     result = evaluate(Path("run/best.pt"), Path("data/val"), Path("data/val_labels.csv"))
+    result = evaluate(Path("ms/best.pt"), index=Path("data_ms/test_index.csv"))  # multi-stream
     result.summary["gloss_top1"], result.out_dir
 
-The model is rebuilt from the checkpoint alone. The split is read as training reads its
-validation split (sequences longer than model.max_len resampled to it) and checked against
-the model (input width, label range) before any prediction. Prediction runs in inference
+The model is rebuilt from the checkpoint alone. The split is read in the layout the model
+was trained on, as training reads its validation split (sequences longer than
+model.max_len resampled to it): a folder of `.npz`, or for the multi-stream layout the ids
+of an index CSV, from the stream folders under `data_dir` (`face/`, `hand_l/`, ...) or by
+default those the run trained on, with labels by default from the run's labels CSV. It is
+checked against the model (streams, input width, label range) before any prediction. Prediction runs in inference
 mode and float32, in batches of similar length (less padding to compute; results come back
 in the split's order); `loss` is the training loss (label smoothing included), so eval on
 the validation split repeats the val_loss of metrics.jsonl. Metrics: metrics.py, in numpy.
@@ -26,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from signcli.data.dataset import Batch, SampleDataset, collate_streams
-from signcli.data.npz_split import NpzSplit, load_npz_split
+from signcli.data.labels import read_labels
+from signcli.data.multistream import STREAM_SETTINGS, load_multistream_split, stream_dirs
+from signcli.data.npz_split import NpzSplit, _raise_label_problems, load_npz_split
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
 from signcli.engine.optim import HeadLoss
@@ -34,6 +40,7 @@ from signcli.engine.restore import class_names, load_model_from_checkpoint
 from signcli.errors import DataError, UsageError
 from signcli.evaluation import report
 from signcli.evaluation.metrics import HeadMetrics, head_metrics, softmax, top_k
+from signcli.settings import Settings
 
 DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
 TOP_K = 5  # classes kept per sample in predictions.parquet
@@ -49,45 +56,61 @@ class EvalResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def default_out_dir(checkpoint: Path, data_dir: Path) -> Path:
-    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{Path(data_dir).resolve().name}"
+def default_out_dir(checkpoint: Path, data_name: str | Path) -> Path:
+    """`<checkpoint folder>/eval-<checkpoint stem>-<data name>`; a path gives its name."""
+    name = Path(data_name).resolve().name if isinstance(data_name, Path) else data_name
+    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{name}"
+
+
+@dataclass
+class _EvalData:
+    split: NpzSplit
+    labelled: bool
+    source: dict[str, Any]  # where the samples came from, for eval.json
+    name: str  # the data's name in the default output folder
 
 
 def evaluate(
     checkpoint: Path,
-    data_dir: Path,
+    data_dir: Path | None = None,
     labels_csv: Path | None = None,
     *,
+    index: Path | None = None,
     key: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     out_dir: Path | None = None,
     no_labels: bool = False,
     device: str = "auto",
 ) -> EvalResult:
-    """Evaluate `checkpoint` on the `.npz` files of `data_dir` and write the report files.
+    """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
+    on the ids of `index`, and write the report files.
 
     Without labels (`no_labels`) only predictions are written. UsageError/DataError/
     CheckpointError (exit 2) for anything that keeps the evaluation from running.
     """
-    checkpoint, data_dir = Path(checkpoint), Path(data_dir)
-    _check_label_flags(labels_csv, no_labels, data_dir)
+    checkpoint = Path(checkpoint)
+    if labels_csv is not None and no_labels:
+        raise UsageError("--labels and --no-labels exclude each other", hint="drop one of them")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {batch_size})")
     timer = _Timer()
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
-    key = key or settings.data.key
     with timer("read"):
-        split = load_npz_split(
-            "data",
-            data_dir,
-            labels_csv,
-            key=key,
-            max_len=settings.model.max_len,
-            require_labels=False,
-        )
-    _check_inputs(split, input_dims, key, checkpoint, data_dir)
-    labelled = labels_csv is not None
+        if stream_dirs(settings.data):
+            if key is not None:
+                raise UsageError("--key applies to .npz folders, not the multi-stream layout")
+            data = _read_streams(settings, checkpoint, data_dir, labels_csv, index, no_labels)
+        else:
+            if index is not None:
+                raise UsageError(
+                    f"--index is for multi-stream models; {checkpoint} reads .npz folders",
+                    hint="pass --data-dir DIR with the .npz files to evaluate",
+                )
+            key = key or settings.data.key
+            data = _read_npz(settings, data_dir, labels_csv, key, no_labels)
+    split, labelled = data.split, data.labelled
+    _check_inputs(split, input_dims, key, checkpoint, data.source)
     if labelled:
         _check_label_range(split, "gloss", split.gloss, labels["num_gloss"], checkpoint)
         if labels["num_cat"] > 0 and split.cat is not None:
@@ -111,9 +134,7 @@ def evaluate(
     with timer("metrics"):
         summary = {
             "checkpoint": str(checkpoint.absolute()),
-            "data_dir": str(data_dir.absolute()),
-            **({"labels": str(Path(labels_csv).absolute())} if labelled else {}),
-            "key": key,
+            **data.source,
             "model": settings.model.name,
             "num_samples": len(split.ids),
             "num_classes": {head: int(value.shape[1]) for head, value in logits.items()},
@@ -125,7 +146,7 @@ def evaluate(
         names = [gloss_names.get(i) for i in range(labels["num_gloss"])]
         columns = _prediction_columns(split, logits, names, labelled)
 
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data_dir)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
     with timer("write"):
         _write_files(out_dir, summary, gloss, names, columns)
     return EvalResult(summary, out_dir, timer.timings_s, list(split.warnings))
@@ -135,9 +156,13 @@ def evaluate(
 # Checks
 
 
-def _check_label_flags(labels_csv: Path | None, no_labels: bool, data_dir: Path) -> None:
-    if labels_csv is not None and no_labels:
-        raise UsageError("--labels and --no-labels exclude each other", hint="drop one of them")
+def _read_npz(
+    settings: Settings, data_dir: Path | None, labels_csv: Path | None, key: str, no_labels: bool
+) -> _EvalData:
+    """The `.npz` folder of a single-stream model."""
+    if data_dir is None:
+        raise UsageError("no data to evaluate", hint="pass --data-dir DIR (a folder of .npz)")
+    data_dir = Path(data_dir)
     if labels_csv is None and not no_labels:
         sibling = data_dir.parent / f"{data_dir.name}_labels.csv"
         hint = f"pass --labels {sibling}" if sibling.is_file() else "pass --labels CSV"
@@ -145,10 +170,79 @@ def _check_label_flags(labels_csv: Path | None, no_labels: bool, data_dir: Path)
             f"no labels for {data_dir}: metrics need a labels CSV",
             hint=f"{hint}, or --no-labels to write predictions only",
         )
+    split = load_npz_split(
+        "data",
+        data_dir,
+        labels_csv,
+        key=key,
+        max_len=settings.model.max_len,
+        require_labels=False,
+    )
+    source = {"data_dir": str(data_dir.absolute())}
+    if labels_csv is not None:
+        source["labels"] = str(Path(labels_csv).absolute())
+    source["key"] = key
+    return _EvalData(split, labels_csv is not None, source, data_dir.resolve().name)
+
+
+def _read_streams(
+    settings: Settings,
+    checkpoint: Path,
+    data_dir: Path | None,
+    labels_csv: Path | None,
+    index: Path | None,
+    no_labels: bool,
+) -> _EvalData:
+    """The ids of `index` in the multi-stream layout the model was trained on: stream
+    folders `data_dir/<stream>` or the run's own, labels from `labels_csv` or the run's."""
+    trained = stream_dirs(settings.data)
+    if index is None:
+        stored = settings.data.val_index
+        hint = f", e.g. the run's validation ids: --index {stored}" if stored else ""
+        raise UsageError(
+            f"{checkpoint} is a multi-stream model: name the ids to evaluate",
+            hint=f"pass --index CSV (column video_id or id){hint}",
+        )
+    if data_dir is not None:
+        dirs = {stream: Path(data_dir) / stream for stream in trained}
+        where = f"under --data-dir {data_dir}"
+    else:
+        dirs = trained
+        where = f"where {checkpoint} was trained (pass --data-dir ROOT for others)"
+    for stream, folder in dirs.items():
+        if not folder.is_dir():
+            raise UsageError(
+                f"no {stream} folder {folder} ({where})",
+                hint=f"the model reads the streams {', '.join(trained)}: one folder each, "
+                f"named as the stream ({STREAM_SETTINGS[stream][1]} in training)",
+            )
+    if labels_csv is None and not no_labels:
+        labels_csv = settings.data.labels
+        if labels_csv is None or not Path(labels_csv).is_file():
+            raise UsageError(
+                "no labels: metrics need a labels CSV (id,gloss[,cat])",
+                hint="pass --labels CSV, or --no-labels to write predictions only",
+            )
+    table = None
+    if labels_csv is not None and not no_labels:
+        table = read_labels(labels_csv)
+        _raise_label_problems(table)
+    split = load_multistream_split("data", dirs, Path(index), table, max_len=settings.model.max_len)
+    source: dict[str, Any] = {
+        "index": str(Path(index).absolute()),
+        "stream_dirs": {stream: str(folder.absolute()) for stream, folder in dirs.items()},
+    }
+    if table is not None:
+        source["labels"] = str(Path(labels_csv).absolute())
+    return _EvalData(split, table is not None, source, Path(index).stem)
 
 
 def _check_inputs(
-    split: NpzSplit, input_dims: dict[str, int], key: str, checkpoint: Path, data_dir: Path
+    split: NpzSplit,
+    input_dims: dict[str, int],
+    key: str | None,
+    checkpoint: Path,
+    source: dict[str, Any],
 ) -> None:
     if set(split.input_dims) != set(input_dims):
         raise DataError(
@@ -158,8 +252,10 @@ def _check_inputs(
         )
     for name, width in split.input_dims.items():
         if width != input_dims[name]:
+            what = f"key {key}" if key is not None else f"stream {name}"
+            where = source.get("data_dir") or source["stream_dirs"][name]
             raise DataError(
-                f"the samples in {data_dir} have width D = {width} (key {key}), "
+                f"the samples in {where} have width D = {width} ({what}), "
                 f"but {checkpoint} was trained on D = {input_dims[name]}",
                 hint="evaluate on data with the landmarks (or features) the model was trained "
                 "on; check --key",
