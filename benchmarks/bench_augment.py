@@ -1,5 +1,5 @@
 """Augmentation must not starve the model: training samples/s with every augmentation on
-against none, on the synthetic multi-stream layout.
+against none, on the synthetic multi-stream layout (and on X [T, 156] with --layout).
 
     python benchmarks/bench_augment.py [--train 400] [--epochs 2] [--repeats 3] [--threads 2]
 
@@ -10,7 +10,9 @@ affine, speed, crop, frame drop, jitter, landmark dropout, mix of hand_l), and r
 the best samples_per_s of each (runs interleaved, `--repeats` times: on a shared machine
 the best is the least disturbed). Target: ratio >= 0.8.
 Crop, frame drop and speed shorten sequences, which speeds training up, so the
-length-preserving transforms alone are measured too. Also times `augment` alone.
+length-preserving transforms alone are measured too. The same samples as single-stream
+`X [T, 156]` with a column layout (`transformer`, the same sizes; X is split, augmented
+and joined per sample) give a second ratio. Also times `augment` alone.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 
 from signcli.data.augment import augment
 from signcli.data.dataset import Sample
-from signcli.data.synthetic import write_multistream_dataset
+from signcli.data.synthetic import write_multistream_dataset, write_npz_dataset
 from signcli.engine.trainer import Trainer
 from signcli.settings import AugmentSettings, load_settings
 
@@ -45,14 +47,27 @@ SAME_LENGTH = [o for o in ALL_ON if not o.startswith(("data.augment.crop", "data
                                                       "data.augment.speed"))]  # fmt: skip
 
 
-def run(root: Path, work: Path, epochs: int, augment_overrides: list[str]) -> float:
-    """The best samples_per_s of a short run (the least disturbed by other processes)."""
-    flags = {
+LAYOUT = "hand_l=0:63,hand_r=63:126,pose=126:156"  # synthetic.STREAM_COLUMNS
+
+
+def data_flags(root: Path) -> dict:
+    """Multi-stream folders under `root`, or (`root/train` exists) single-stream X with LAYOUT."""
+    if (root / "train").is_dir():
+        return {"data.train_dir": root / "train", "data.train_labels": root / "train_labels.csv",
+                "data.layout": LAYOUT, "model.name": "transformer"}  # fmt: skip
+    return {
         **{f"data.{k}": root / s for k, s in (("face_dir", "face"), ("hand_left_dir", "hand_l"),
                                               ("hand_right_dir", "hand_r"), ("pose_dir", "pose"))},
         "data.train_index": root / "train_index.csv",
         "data.labels": root / "labels.csv",
         "model.name": "multistream",
+    }  # fmt: skip
+
+
+def run(root: Path, work: Path, epochs: int, augment_overrides: list[str]) -> float:
+    """The best samples_per_s of a short run (the least disturbed by other processes)."""
+    flags = {
+        **data_flags(root),
         "model.d_model": 128,
         "model.num_layers": 2,
         "model.num_heads": 4,
@@ -76,11 +91,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = write_multistream_dataset(Path(tmp) / "data", args.train, 0, num_gloss=20)
-        configs = {"none": [], "all": ALL_ON, "same length": SAME_LENGTH}
+        npz = write_npz_dataset(Path(tmp) / "npz", args.train, 0, num_gloss=20)
+        configs = {
+            "none": (root, []),
+            "all": (root, ALL_ON),
+            "same length": (root, SAME_LENGTH),
+            "layout none": (npz, []),
+            "layout all": (npz, ALL_ON),
+        }
         best = dict.fromkeys(configs, 0.0)
         for _ in range(args.repeats):  # interleaved, so a busy moment hits every config alike
-            for name, overrides in configs.items():
-                best[name] = max(best[name], run(root, Path(tmp) / name, args.epochs, overrides))
+            for name, (data, overrides) in configs.items():
+                speed = run(data, Path(tmp) / name, args.epochs, overrides)
+                best[name] = max(best[name], speed)
         none, full, same = best["none"], best["all"], best["same length"]
 
         every = AugmentSettings(**{o.split("=")[0].split(".")[-1]: 1 for o in ALL_ON[:-1]})
@@ -98,6 +121,9 @@ def main() -> None:
     print(f"samples/s with all augmentations: {full:8.1f}")
     print(f"ratio: {full / none:.2f} (target >= 0.8)")
     print(f"samples/s with length-preserving ones: {same:8.1f} (ratio {same / none:.2f})")
+    plain, augmented = best["layout none"], best["layout all"]
+    print(f"X [T, 156] with --layout: {plain:.1f} without, {augmented:.1f} with all "
+          f"(ratio {augmented / plain:.2f})")  # fmt: skip
     print(f"augment() alone: {per_sample_us:.0f} us per sample (T = {one.length})")
 
 
