@@ -95,3 +95,36 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     }
     start_run(load_settings(flags=flags))
     return TrainedRun(root / "run", data)
+
+
+@pytest.fixture
+def exported_matches_pytorch():
+    """`check(checkpoint, streams)`: export `checkpoint` beside it, run the file and the
+    restored model on one recorded sample `streams` ({name: [1, T, D]}, NaN kept), assert
+    the gloss logits agree, and return the ONNX `input_layout` metadata. Skips without the
+    onnx extra."""
+    for module in ("onnx", "onnxruntime", "onnxscript"):
+        pytest.importorskip(module)
+    return _exported_matches_pytorch
+
+
+def _exported_matches_pytorch(checkpoint: Path, streams: dict[str, np.ndarray]) -> dict:
+    import json
+
+    import onnx
+    import torch
+
+    from signcli.engine.restore import load_model_from_checkpoint
+    from signcli.export.onnx import export_onnx, onnx_session
+
+    result = export_onnx(checkpoint, checkpoint.with_suffix(".onnx"))
+    model = load_model_from_checkpoint(checkpoint).model
+    assert any(np.isnan(x).any() for x in streams.values())  # the real thing: missing points
+    mask = np.ones(next(iter(streams.values())).shape[:2], dtype=bool)
+    got = onnx_session(result.path).run(None, {**streams, "mask": mask})[0]
+    with torch.no_grad():
+        tensors = {name: torch.from_numpy(x) for name, x in streams.items()}
+        expected = model(tensors, torch.from_numpy(mask))["gloss"].numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    props = {p.key: p.value for p in onnx.load(result.path).metadata_props}
+    return json.loads(props["input_layout"])

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from signcli.cli import app
@@ -67,27 +65,14 @@ def test_eval_reads_the_stored_x(run: Path, root: Path, tmp_path: Path) -> None:
     assert report["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
 
 
-def test_onnx_takes_raw_x_and_matches_pytorch_on_a_real_sample(run: Path, root: Path) -> None:
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from signcli.export.onnx import export_onnx, onnx_session
-
-    result = export_onnx(run / "best.pt", run / "model.onnx")
-    model = load_model_from_checkpoint(run / "best.pt").model
+def test_onnx_takes_raw_x_and_matches_pytorch_on_a_real_sample(
+    run: Path, root: Path, exported_matches_pytorch
+) -> None:
     x = read_npz_array(root / "val" / "val_00001.npz", "X")[None]  # [1, T, 156], NaN kept
-    assert np.isnan(x).any()
-    mask = np.ones(x.shape[:2], dtype=bool)
-    session = onnx_session(result.path)
-    got = session.run(None, {"x": x, "mask": mask})[0]
-    with torch.no_grad():
-        expected = model({"x": torch.from_numpy(x)}, torch.from_numpy(mask))["gloss"].numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-4)
-    props = {p.key: p.value for p in onnx.load(result.path).metadata_props}
-    layout = json.loads(props["input_layout"])
-    assert layout["streams"] == {"x": 156} and layout["normalized_streams"] == [
-        "hand_l", "hand_r", "pose"
-    ]  # fmt: skip
+    layout = exported_matches_pytorch(run / "best.pt", {"x": x})
+    assert layout["streams"] == {"x": 156}
+    assert layout["normalized_streams"] == ["hand_l", "hand_r", "pose"]
+    assert layout["column_layout"] == {"hand_l": [0, 63], "hand_r": [63, 126], "pose": [126, 156]}
 
 
 def test_a_layout_wider_than_x_exits_2_naming_it(root: Path, tmp_path: Path) -> None:
@@ -96,5 +81,16 @@ def test_a_layout_wider_than_x_exits_2_naming_it(root: Path, tmp_path: Path) -> 
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "data.layout" in result.output and "156 columns wide" in result.output
-    bad = runner.invoke(app, [*args[:-2], "--layout", "pose=126:155", "--work-dir", "x"])
-    assert bad.exit_code == 2 and "whole landmarks" in bad.output
+    args[args.index("pose=126:159")] = "pose=126:155"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "whole landmarks" in result.output
+
+
+def test_a_layout_run_resumes(run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    result = runner.invoke(app, ["resume", str(copy), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    assert len((copy / "metrics.jsonl").read_text().splitlines()) == 3
+    assert load_model_from_checkpoint(copy / "last.pt").model.split.layout is not None
