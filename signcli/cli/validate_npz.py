@@ -70,6 +70,16 @@ def validate_npz(
             "--all", help=f"List every problem file, not only the first {PROBLEM_FILES_SHOWN}."
         ),
     ] = False,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            "--layout",
+            metavar="STREAM=START:STOP,...",
+            help="Column layout of X as given to `train --layout`: check it fits the files and "
+            "report the NaN share of each body part.",
+            show_default=False,
+        ),
+    ] = None,
     streams: Annotated[
         str | None,
         typer.Option(
@@ -113,12 +123,29 @@ def validate_npz(
                 )
             report = validate_streams(path, names, workers=workers)
         else:
-            report = validate_path(path, labels, key=key or "X", dim=dim, workers=workers)
+            column_layout = _parse_layout(layout) if layout is not None else None
+            report = validate_path(
+                path, labels, key=key or "X", dim=dim, workers=workers, layout=column_layout
+            )
         if json_:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:
             _print_report(report, show_all=all_)
         raise typer.Exit(0 if report.ok else 1)
+
+
+def _parse_layout(spec: str) -> dict[str, tuple[int, int]]:
+    from signcli.data.layout import check_layout, parse_layout
+    from signcli.errors import UsageError
+
+    try:
+        layout = parse_layout(spec)
+    except ValueError as exc:
+        raise UsageError(f"--layout {spec!r}: {exc}") from None
+    problems = check_layout(layout)
+    if problems:
+        raise UsageError(f"--layout {spec!r}: {'; '.join(problems)}")
+    return layout
 
 
 def _print_report(report, show_all: bool) -> None:  # noqa: ANN001 - imported lazily
@@ -160,6 +187,11 @@ def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - impo
         others = sum(n for d, n in split.width_counts.items() if d != split.D)
         summary.add_row("D", f"{split.D}" + (f" ({others} file(s) differ)" if others else ""))
     summary.add_row("NaN share", f"{split.nan_share:.2%} of values, in {split.nan_files} file(s)")
+    if split.layout_nan:
+        summary.add_row(
+            "NaN share by stream",
+            ", ".join(f"{name} {share:.1%}" for name, share in split.layout_nan.items()),
+        )
     for head, counts in split.class_counts.items():
         rarest = ", ".join(f"{i} ({n})" for i, n in split.rarest_classes(head))
         summary.add_row(

@@ -36,6 +36,7 @@ class NpzCheck:
     T: int | None = None
     D: int | None = None
     nan_share: float = 0.0
+    nan_columns: np.ndarray | None = None  # [D] NaN count per column (for --layout shares)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -117,6 +118,7 @@ def check_array(
     if check.T:
         nan = np.isnan(array)
         check.nan_share = float(nan.mean())
+        check.nan_columns = nan.sum(axis=0, dtype=np.int32)
         if np.isinf(array).any():
             n_inf = int(np.isinf(array).sum())
             check.problems.append(Problem("inf", f"{key} holds {n_inf} infinite value(s)"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from signcli.data.labels import match_split, read_labels
+from signcli.data.layout import layout_columns
 from signcli.data.npz import (
     NPZ_SUFFIX,
     NpzCheck,
@@ -88,6 +90,8 @@ class SplitReport:
     width_counts: dict[int, int] = field(default_factory=dict)
     nan_share: float = 0.0  # NaN values / all values of the readable files
     nan_files: int = 0
+    # with a column layout: stream -> NaN share of its columns' values (x: the other columns)
+    layout_nan: dict[str, float] = field(default_factory=dict)
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # head -> id -> samples
 
     @property
@@ -131,6 +135,7 @@ class SplitReport:
             "widths": {str(d): n for d, n in sorted(self.width_counts.items())},
             "nan_share": self.nan_share,
             "nan_files": self.nan_files,
+            **({"layout_nan_share": self.layout_nan} if self.layout_nan else {}),
             "classes": {
                 head: {
                     "count": len(counts),
@@ -234,22 +239,31 @@ def validate_path(
     key: str = "X",
     dim: int | None = None,
     workers: int | None = None,
+    layout: Mapping[str, tuple[int, int]] | None = None,
 ) -> ValidationReport:
-    """Validate every split under `path` (see `find_splits`)."""
+    """Validate every split under `path` (see `find_splits`); with a column `layout`
+    (data/layout.py), check that it fits the width and report each stream's NaN share."""
     splits = [
-        validate_split(source, key=key, dim=dim, workers=workers)
+        validate_split(source, key=key, dim=dim, workers=workers, layout=layout)
         for source in find_splits(path, labels)
     ]
     return ValidationReport(Path(path), splits)
 
 
 def validate_split(
-    source: SplitSource, *, key: str = "X", dim: int | None = None, workers: int | None = None
+    source: SplitSource,
+    *,
+    key: str = "X",
+    dim: int | None = None,
+    workers: int | None = None,
+    layout: Mapping[str, tuple[int, int]] | None = None,
 ) -> SplitReport:
     """Check every file of a split, the split's widths, and its labels when it has a CSV."""
     checks = check_files(source.files, key=key, dim=dim, workers=workers)
     report = SplitReport(source.name, source.folder, source.labels, key, len(source.files))
     _summarise(report, checks, key, dim)
+    if layout is not None:
+        _summarise_layout(report, checks, layout)
     if source.labels is not None:
         _check_labels(source, report)
     return report
@@ -286,6 +300,27 @@ def _summarise(report: SplitReport, checks: list[NpzCheck], key: str, dim: int |
         shares = np.array([c.nan_share for c in shaped])
         report.nan_share = float((sizes * shares).sum() / sizes.sum()) if sizes.sum() else 0.0
         report.nan_files = int((shares > 0).sum())
+
+
+def _summarise_layout(
+    report: SplitReport, checks: list[NpzCheck], layout: Mapping[str, tuple[int, int]]
+) -> None:
+    """The NaN share of each stream's columns over the files of the split's width, or an
+    error when the layout does not fit that width (training would refuse it)."""
+    if report.D is None:
+        return
+    try:
+        columns = layout_columns(layout, report.D)
+    except ValueError as exc:
+        report.findings.append(Finding("--layout", "layout", str(exc)))
+        return
+    counts = [c.nan_columns for c in checks if c.D == report.D and c.nan_columns is not None]
+    frames = sum(c.T or 0 for c in checks if c.D == report.D and c.nan_columns is not None)
+    total = np.sum(counts, axis=0) if counts else np.zeros(report.D)
+    for name, index in columns.items():
+        report.layout_nan[name] = (
+            float(total[index].sum() / (frames * len(index))) if frames else 0.0
+        )
 
 
 def validate_streams(

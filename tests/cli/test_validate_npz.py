@@ -145,3 +145,23 @@ def test_not_a_dataset_exits_2(tmp_path: Path) -> None:
     empty = signcli(tmp_path, "--json")
     assert empty.exit_code == 2 and "holds no .npz files" in empty.stderr
     assert empty.stdout == ""
+
+
+def test_layout_reports_each_body_part_and_a_misfit(tmp_path: Path) -> None:
+    from signcli.data.synthetic import write_npz_dataset
+
+    root = write_npz_dataset(tmp_path / "data", 6, 3, num_gloss=2)
+    frames = np.concatenate([np.load(f)["X"] for f in sorted((root / "train").glob("*.npz"))])
+    result = signcli(root, "--layout", "hand_l=0:63,pose=126:156", "--json")
+    assert result.exit_code == 0, result.output
+    train = json.loads(result.stdout)["splits"][0]
+    shares = train["layout_nan_share"]
+    assert list(shares) == ["hand_l", "pose", "x"]  # x: the columns outside the layout
+    assert shares["hand_l"] == pytest.approx(np.isnan(frames[:, :63]).mean())
+    assert shares["x"] == pytest.approx(np.isnan(frames[:, 63:126]).mean())
+    assert shares["pose"] == 0.0 and shares["hand_l"] > 0.0
+    result = signcli(root, "--layout", "pose=126:159")
+    assert result.exit_code == 1
+    assert "does not fit arrays 156 columns wide (pose ends at 159)" in result.output
+    result = signcli(root, "--layout", "pose=126:157")
+    assert result.exit_code == 2 and "whole landmarks" in result.output
