@@ -375,13 +375,18 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def settings_keys() -> list[str]:
-    """Every valid dotted key, e.g. `optim.lr`."""
-    return [
-        f"{section}.{key}"
-        for section, field in Settings.model_fields.items()
-        for key in field.annotation.model_fields  # type: ignore[union-attr]
-    ]
+def settings_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
+    """Every valid dotted key, e.g. `optim.lr`, nested sections included
+    (`data.augment` and `data.augment.mirror_p`)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(settings_keys(annotation, f"{prefix}{name}."))
+            if not prefix:
+                continue  # the top-level sections themselves are not keys
+        keys.append(f"{prefix}{name}")
+    return keys
 
 
 def _deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:

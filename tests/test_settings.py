@@ -113,3 +113,12 @@ def test_keys_and_monitor_mode() -> None:
     keys = settings_keys()
     assert "optim.lr" in keys and "training.work_dir" in keys
     assert monitor_mode("val_loss") == "min" and monitor_mode("val_gloss_top1") == "max"
+
+
+def test_typos_in_nested_sections_suggest_the_full_key() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(overrides=["data.augment.mirorr_p=0.5", "data.augmnt.mirror_p=1"])
+    problems = info.value.problems
+    assert "data.augment.mirorr_p: unknown key (did you mean data.augment.mirror_p?)" in problems
+    assert "data.augmnt: unknown key (did you mean data.augment?)" in problems
+    assert "data.augment.jitter_sd" in settings_keys() and "data" not in settings_keys()
