@@ -37,6 +37,7 @@ temporal transforms, and jitter when its width is a multiple of 3.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -57,13 +58,20 @@ POSE_MIRROR_PAIRS = {
 }  # fmt: skip
 FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)]}  # synthetic.FACE_LANDMARKS
 
+log = logging.getLogger("signcli")
+
 
 def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmenter:
     """The Augmenter of a training split (`NpzSplit` or `MultiStreamSplit`)."""
     data = settings.data
     columns = None
+    widths = dict(split.input_dims)
     if data.layout is not None and list(split.input_dims) == [SINGLE_STREAM]:
         columns = layout_columns(data.layout, split.input_dims[SINGLE_STREAM])
+        widths = {name: len(index) for name, index in columns.items()}
+    if data.augment.mirror_p > 0:
+        for problem in mirror_gaps(widths):
+            log.warning(problem)
     return Augmenter(
         data.augment,
         settings.training.seed,
@@ -73,6 +81,22 @@ def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmente
         load=split.dataset.raw,
         columns=columns,
     )
+
+
+def mirror_gaps(widths: Mapping[str, int]) -> list[str]:
+    """What a mirror cannot do right for streams of these widths: a face or pose whose
+    left/right landmark pairs are not known here is flipped without swapping sides."""
+    known = {"face": FACE_MIRROR_PAIRS, "pose": POSE_MIRROR_PAIRS}
+    gaps = []
+    for name, pairs in known.items():
+        count = widths.get(name, 0) // COORDS
+        if name in widths and count not in pairs:
+            gaps.append(
+                f"mirror: the left/right landmark pairs of a {count}-landmark {name} are not "
+                f"known (known: {', '.join(map(str, pairs))} landmarks); its x is flipped but "
+                "its landmarks keep their order"
+            )
+    return gaps
 
 
 class Augmenter:

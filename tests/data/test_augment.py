@@ -180,3 +180,12 @@ def test_a_column_layout_lets_single_stream_keypoints_mirror_with_hands_swapped(
     np.testing.assert_array_equal(
         without_layout(Sample("s", {"x": x}, {"gloss": 0}), 0).streams["x"], x
     )  # no layout: the columns' meaning is unknown, so no mirror
+
+
+def test_mirror_names_streams_whose_sides_it_cannot_swap() -> None:
+    from signcli.data.augment import mirror_gaps
+
+    assert mirror_gaps({"face": 24, "hand_l": 63, "pose": 30}) == []
+    assert mirror_gaps({"pose": 99}) == []  # MediaPipe's 33 landmarks
+    (gap,) = mirror_gaps({"face": 468 * 3, "pose": 30})
+    assert "468-landmark face" in gap and "keep their order" in gap
