@@ -54,6 +54,11 @@ def load_training_data(settings: Settings) -> TrainingData:
                 "both --train-dir and stream folders (--hand-left-dir, ...) given",
                 hint="use one layout: single-stream .npz folders or one folder per stream",
             )
+        if data.layout is not None:
+            raise UsageError(
+                "--layout splits single-stream keypoints X; stream folders are split already",
+                hint="drop --layout (data.layout) for the multi-stream layout",
+            )
         train, val = load_multistream_splits(data, settings.model.max_len)
     elif data.train_dir is None:
         raise UsageError(

@@ -153,3 +153,9 @@ def test_read_index_and_meta_formats(tmp_path: Path) -> None:
     meta.write_text("id,texto\na,b\n")
     with pytest.raises(DataError, match="id;texto"):
         read_meta(meta)
+
+
+def test_a_column_layout_with_stream_folders_is_refused_before_reading(layout: Path) -> None:
+    settings = settings_for(layout, layout="pose=0:30")
+    with pytest.raises(UsageError, match="--layout splits single-stream keypoints"):
+        load_training_data(settings)
