@@ -9,13 +9,15 @@ was trained on, as training reads its validation split (sequences longer than
 model.max_len resampled to it): a folder of `.npz`, or for the multi-stream layout the ids
 of an index CSV, from the stream folders under `data_dir` (`face/`, `hand_l/`, ...) or by
 default those the run trained on, with labels by default from the run's labels CSV. It is
-checked against the model (streams, input width, label range) before any prediction. Prediction runs in inference
-mode and float32, in batches of similar length (less padding to compute; results come back
-in the split's order); `loss` is the training loss (label smoothing included), so eval on
-the validation split repeats the val_loss of metrics.jsonl. Metrics: metrics.py, in numpy.
+checked against the model (streams, input width, label range) before any prediction.
+Prediction runs in inference mode and float32, in batches of similar length (less padding
+to compute; results come back in the split's order); `loss` is the training loss (label
+smoothing included), so eval on the validation split repeats the val_loss of
+metrics.jsonl. Metrics: metrics.py, in numpy.
 Files: report.py, written to `out_dir`, by default
-`<checkpoint folder>/eval-<checkpoint stem>-<data folder name>` (e.g. `run/eval-best-val`),
-so evaluations of best.pt and last.pt on val and test sit side by side.
+`<checkpoint folder>/eval-<checkpoint stem>-<data folder name, or index name>` (e.g.
+`run/eval-best-val`, `run/eval-best-test_index`), so evaluations of best.pt and last.pt on
+val and test sit side by side.
 """
 
 from __future__ import annotations
