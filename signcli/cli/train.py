@@ -83,9 +83,10 @@ def train(
     layout: Annotated[
         str | None,
         typer.Option(
-            metavar="STREAM=START:STOP,...",
-            help="Column ranges of body parts in X, e.g. hand_l=0:63,hand_r=63:126,pose=126:156: "
-            "normalise and augment them as streams (face, hand_l, hand_r, pose).",
+            metavar="LAYOUT",
+            help="Body parts of X by column range, STREAM=START:STOP comma-separated (e.g. "
+            "pose=126:156; STREAM: face, hand_l, hand_r, pose), normalised and augmented as "
+            "streams.",
             rich_help_panel=DATA,
         ),
     ] = None,

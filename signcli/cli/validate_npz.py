@@ -74,7 +74,7 @@ def validate_npz(
         str | None,
         typer.Option(
             "--layout",
-            metavar="STREAM=START:STOP,...",
+            metavar="LAYOUT",
             help="Column layout of X as given to `train --layout`: check it fits the files and "
             "report the NaN share of each body part.",
             show_default=False,
