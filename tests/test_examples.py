@@ -23,3 +23,17 @@ def test_multistream_example_is_valid_and_matches() -> None:
     samples = report.splits[-1]
     single = validate_path(EXAMPLES / "data", workers=1)
     assert samples.file_count == sum(s.file_count for s in single.splits)
+
+
+def test_example_configs_are_valid_settings_and_the_layout_comment_too(tmp_path: Path) -> None:
+    from signcli.settings import load_settings
+
+    for config in sorted(EXAMPLES.glob("*.yaml")):
+        assert load_settings(config).data is not None, config
+    text = (EXAMPLES / "quickstart.yaml").read_text()
+    uncommented = text.replace("  # layout:", "  layout:")
+    assert uncommented != text
+    (tmp_path / "layout.yaml").write_text(uncommented)
+    assert load_settings(tmp_path / "layout.yaml").data.layout == {
+        "hand_l": (0, 63), "hand_r": (63, 126), "pose": (126, 156)
+    }  # fmt: skip
