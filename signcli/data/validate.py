@@ -259,7 +259,9 @@ def validate_split(
     layout: Mapping[str, tuple[int, int]] | None = None,
 ) -> SplitReport:
     """Check every file of a split, the split's widths, and its labels when it has a CSV."""
-    checks = check_files(source.files, key=key, dim=dim, workers=workers)
+    checks = check_files(
+        source.files, key=key, dim=dim, workers=workers, nan_columns=layout is not None
+    )
     report = SplitReport(source.name, source.folder, source.labels, key, len(source.files))
     _summarise(report, checks, key, dim)
     if layout is not None:
@@ -419,28 +421,40 @@ def check_files(
     dim: int | None = None,
     workers: int | None = None,
     stream_files: bool = False,
+    nan_columns: bool = False,
 ) -> list[NpzCheck]:
     """`check_npz` (or, for the multi-stream layout, `check_stream_file`) on every file, in
-    order; `workers` processes (default: all cores)."""
+    order; `workers` processes (default: all cores). The per-column NaN counts come back
+    only when `nan_columns` asks for them (D numbers a file: much for 2048 features)."""
     workers = (os.cpu_count() or 1) if workers is None else workers
     chunk_checker = _check_stream_chunk if stream_files else _check_chunk
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
-        return chunk_checker(files, key, dim)
+        return chunk_checker(files, key, dim, nan_columns)
     # several chunks per worker, so that a worker that draws slow files does not hold up the end
     chunk_size = max(1, min(CHUNK_FILES, math.ceil(len(files) / (4 * workers))))
     chunks = [files[i : i + chunk_size] for i in range(0, len(files), chunk_size)]
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-        parts = pool.map(chunk_checker, chunks, repeat(key), repeat(dim))
+        parts = pool.map(chunk_checker, chunks, repeat(key), repeat(dim), repeat(nan_columns))
         return [check for part in parts for check in part]
 
 
-def _check_chunk(paths: list[Path], key: str, dim: int | None) -> list[NpzCheck]:
+def _check_chunk(
+    paths: list[Path], key: str, dim: int | None, nan_columns: bool = False
+) -> list[NpzCheck]:
     # only the findings travel back from a worker, never the arrays
-    return [check_npz(path, key, dim)[0] for path in paths]
+    return [_findings(check_npz(path, key, dim)[0], nan_columns) for path in paths]
 
 
-def _check_stream_chunk(paths: list[Path], key: str, dim: int | None) -> list[NpzCheck]:
-    return [check_stream_file(path, dim)[0] for path in paths]
+def _check_stream_chunk(
+    paths: list[Path], key: str, dim: int | None, nan_columns: bool = False
+) -> list[NpzCheck]:
+    return [_findings(check_stream_file(path, dim)[0], nan_columns) for path in paths]
+
+
+def _findings(check: NpzCheck, nan_columns: bool) -> NpzCheck:
+    if not nan_columns:
+        check.nan_columns = None
+    return check
 
 
 def _check_labels(source: SplitSource, report: SplitReport) -> None:
