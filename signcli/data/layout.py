@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from signcli.settings import STREAM_NAMES
+
 if TYPE_CHECKING:
     import numpy as np
 
 COORDS = 3  # x, y, z per landmark
-STREAMS = ("face", "hand_l", "hand_r", "pose")  # settings.STREAM_NAMES
-REST = "x"  # columns outside every range: the single-stream name (dataset.SINGLE_STREAM)
+REST = "x"  # columns outside every range: dataset.SINGLE_STREAM (dataset imports torch)
 EXAMPLE = "hand_l=0:63,hand_r=63:126,pose=126:156"
 
 ColumnRange = tuple[int, int]
@@ -51,8 +52,8 @@ def check_layout(layout: Mapping[str, ColumnRange]) -> list[str]:
     """The problems of a layout on its own (stream names, landmark-aligned, no overlap)."""
     problems = []
     for name, (start, stop) in layout.items():
-        if name not in STREAMS:
-            problems.append(f"{name!r} is not a stream ({', '.join(STREAMS)})")
+        if name not in STREAM_NAMES:
+            problems.append(f"{name!r} is not a stream ({', '.join(STREAM_NAMES)})")
         if not start < stop:
             problems.append(f"{name}={start}:{stop} is empty (START must be below STOP)")
         elif start % COORDS or stop % COORDS:
@@ -70,7 +71,7 @@ def check_layout(layout: Mapping[str, ColumnRange]) -> list[str]:
 
 
 def layout_columns(layout: Mapping[str, ColumnRange], width: int) -> dict[str, np.ndarray]:
-    """{stream: column indices} of an array `width` wide, in STREAMS order, then REST for
+    """{stream: column indices} of an array `width` wide, in STREAM_NAMES order, then REST for
     the columns no range covers. ValueError when a range ends past `width`."""
     import numpy as np
 
@@ -78,7 +79,9 @@ def layout_columns(layout: Mapping[str, ColumnRange], width: int) -> dict[str, n
     if beyond:
         shown = ", ".join(f"{name} ends at {stop}" for name, stop in beyond.items())
         raise ValueError(f"the layout does not fit arrays {width} columns wide ({shown})")
-    columns = {name: np.arange(*layout[name], dtype=np.int64) for name in STREAMS if name in layout}
+    columns = {
+        name: np.arange(*layout[name], dtype=np.int64) for name in STREAM_NAMES if name in layout
+    }
     covered = np.zeros(width, dtype=bool)
     for index in columns.values():
         covered[index] = True
