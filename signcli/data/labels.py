@@ -2,13 +2,14 @@
 layout) and pair it with a split folder.
 
 Ids are 0-based integers. `file` is the npz basename, with or without `.npz`. Optional
-`gloss_name` / `cat_name` columns give the class names written to labels.json.
+`gloss_name` / `cat_name` columns give the class names written to labels.json. Other
+columns (e.g. `signer`) are kept as text, for `data.group_by`.
 Torch-free; `validate-npz` and training share it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ class LabelTable:
     gloss_names: dict[int, str]
     cat_names: dict[int, str]
     problems: list[LabelProblem]
+    header: tuple[str, ...] = ()  # the columns as the file names them (lower-cased)
+    text: dict[str, list[str]] = field(default_factory=dict)  # header name -> stripped cells
 
     @property
     def ok(self) -> bool:
@@ -72,6 +75,10 @@ def read_labels(path: Path) -> LabelTable:
         return empty
 
     frame.columns = [str(c).strip().lower() for c in frame.columns]
+    header = tuple(frame.columns)
+    cells: dict[str, list[str]] = {}
+    for position, column in enumerate(header):  # by position: two names may lower-case alike
+        cells.setdefault(column, frame.iloc[:, position].str.strip().tolist())
     if "file" not in frame.columns and "id" in frame.columns:  # multi-stream layout: id,gloss
         frame = frame.rename(columns={"id": "file"})
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -152,6 +159,8 @@ def read_labels(path: Path) -> LabelTable:
         gloss_names=names("gloss_name", "gloss"),
         cat_names=names("cat_name", "cat"),
         problems=problems,
+        header=header,
+        text=cells,
     )
 
 
