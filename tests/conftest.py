@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 # One math thread per test process: pytest -n 2 already fills both cores, and two OpenMP
@@ -26,18 +27,21 @@ def write_npz_split(
     num_cat: int = 2,
     key: str = "X",
     seed: int = 0,
+    signers: Sequence[str] = (),
 ) -> tuple[Path, Path]:
-    """Write `root/split/*.npz` (key `key`, [T, D] float32) and `root/split_labels.csv`."""
+    """Write `root/split/*.npz` (key `key`, [T, D] float32) and `root/split_labels.csv`;
+    with `signers`, the CSV gets a `signer` column cycling through them."""
     rng = np.random.default_rng(seed)
     folder = root / split
     folder.mkdir(parents=True, exist_ok=True)
-    rows = ["file,gloss,cat,occluded"]
+    rows = ["file,gloss,cat,occluded" + (",signer" if signers else "")]
     for i in range(n):
         name = f"{split}_{i:04d}"
         gloss = i % num_gloss
         array = rng.normal(size=(T, D)).astype(np.float32) + gloss
         np.savez(folder / f"{name}.npz", **{key: array})
-        rows.append(f"{name}.npz,{gloss},{gloss % num_cat},0")
+        signer = f",{signers[i % len(signers)]}" if signers else ""
+        rows.append(f"{name}.npz,{gloss},{gloss % num_cat},0{signer}")
     labels = root / f"{split}_labels.csv"
     labels.write_text("\n".join(rows) + "\n")
     return folder, labels
