@@ -126,6 +126,12 @@ class DataSettings(_Section):
     """Labels CSV of the training split: `file,gloss,cat,occluded` (0-based ids)."""
     val_labels: Path | None = None
     """Labels CSV of the validation split."""
+    val_fraction: float | None = Field(None, gt=0.0, lt=1.0)
+    """Without a validation split: carve this share of the training samples (stratified by
+    gloss, seeded by training.seed) into one; the ids of each side go to WORK_DIR/split.json."""
+    group_by: str | None = None
+    """With val_fraction: a labels-CSV column (e.g. `signer`, `session`) whose groups are
+    kept whole on one side of the split, so validation sees unseen groups only."""
     key: str = "X"
     """Array key inside each `.npz`: `X` for keypoints [T, D], `X2048` for CNN features."""
     num_workers: int = Field(0, ge=0)
@@ -163,6 +169,16 @@ class DataSettings(_Section):
     """Streams that `normalize` applies to (hands: wrist/hand size; pose: shoulders; face)."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
+
+    @field_validator("group_by")
+    @classmethod
+    def _column_name(cls, column: str | None) -> str | None:
+        # labels.read_labels lower-cases the header, so the column is matched the same way
+        if column is None:
+            return None
+        if not column.strip():
+            raise ValueError("expected a labels-CSV column name, e.g. signer")
+        return column.strip().lower()
 
     @field_validator("layout", mode="before")
     @classmethod

@@ -67,6 +67,23 @@ def train(
             "--val-labels", "--labels-val-csv", help="Validation labels CSV.", rich_help_panel=DATA
         ),
     ] = None,
+    val_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Carve this share of the training samples into a validation split "
+            "(stratified, seeded; ids in WORK_DIR/split.json).",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COLUMN",
+            help="With --val-fraction: keep each group of this labels column (e.g. signer) "
+            "on one side of the split.",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
     key: KeyOpt = None,
     num_workers: Annotated[
         int | None, typer.Option(help="DataLoader workers.", rich_help_panel=DATA)
@@ -286,6 +303,8 @@ def train(
             "data.val_dir": val_dir or features_val,
             "data.train_labels": train_labels,
             "data.val_labels": val_labels,
+            "data.val_fraction": val_fraction,
+            "data.group_by": group_by,
             "data.key": key or ("X2048" if uses_features else None),
             "data.num_workers": num_workers,
             "data.pin_memory": pin_memory,

@@ -2,7 +2,7 @@
 
     FACE_DIR/<id>.npy   HAND_L_DIR/<id>.npy   HAND_R_DIR/<id>.npy   POSE_DIR/<id>.npy
     TRAIN_INDEX.csv     ids of the split, column `video_id` (or `id`)
-    LABELS.csv          id,gloss[,cat][,gloss_name]     (0-based ids, every split)
+    LABELS.csv          id,gloss[,cat][,gloss_name][,signer...]   (0-based ids, every split)
     meta.csv            id;texto                        (kept for the translation task)
 
 Any subset of the four streams may be used (at least one). A stream file is `.npy`, or
@@ -32,6 +32,7 @@ from signcli.data.npz_split import (
     _raise_label_problems,
     _targets,
 )
+from signcli.data.split import group_values
 from signcli.data.stream_layout import list_stream_files, read_index, read_meta
 from signcli.errors import DataError, UsageError
 from signcli.settings import STREAM_NAMES, DataSettings
@@ -96,9 +97,11 @@ def load_multistream_split(
     cache: bool = True,
     max_len: int | None = None,
     meta: Mapping[str, str] | None = None,
+    group_by: str | None = None,
 ) -> MultiStreamSplit:
     """Pair the ids of `index_csv` with their labels and stream files, then read them.
-    Without a label table (predictions only) every gloss is -1."""
+    Without a label table (predictions only) every gloss is -1. `group_by` names a labels
+    column whose text becomes `groups`."""
     ids = read_index(index_csv)
     if not ids:
         raise UsageError(f"{index_csv} lists no ids for the {name} split")
@@ -127,8 +130,9 @@ def load_multistream_split(
         rows = np.asarray([rows_by_id[sid] for sid in ids], dtype=np.int64)
         gloss = table.gloss[rows]
         cat = table.cat[rows] if table.cat is not None else None
+        groups = group_values(table, group_by, rows) if group_by is not None else None
     else:
-        gloss, cat = np.full(len(ids), -1, np.int64), None
+        gloss, cat, groups = np.full(len(ids), -1, np.int64), None, None
 
     def load(index: int) -> Sample:
         sid = ids[index]
@@ -163,6 +167,7 @@ def load_multistream_split(
         label_lines=rows + 2 if table is not None else None,  # header is line 1
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
+        groups=groups,
         stream_dirs=dict(dirs),
         index_path=Path(index_csv),
         meta={sid: meta[sid] for sid in ids if sid in meta} if meta else {},
@@ -190,7 +195,9 @@ def load_multistream_splits(
         "max_len": max_len,
         "meta": meta,
     }
-    train = load_multistream_split("train", dirs, data.train_index, table, **options)
+    train = load_multistream_split(
+        "train", dirs, data.train_index, table, group_by=data.group_by, **options
+    )
     val = None
     if data.val_index is not None:
         val = load_multistream_split("val", dirs, data.val_index, table, **options)

@@ -2,22 +2,27 @@
 
 Reads labels with `labels.read_labels`, files with `npz.check_npz` (the same checks as
 `validate-npz`), and refuses anything `validate-npz` calls an error, naming the file.
-Small splits are read once, in parallel, and held in memory.
+Small splits are read once, in parallel, and held in memory; `subset_split` cuts a split
+in two (data.val_fraction) without reading a file again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from signcli.data.dataset import SINGLE_STREAM, Sample, SampleDataset, resample_frames
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import check_npz, list_npz_files, sample_id
+from signcli.data.split import group_values
 from signcli.errors import DataError, UsageError
 
 PARALLEL_READ_MIN_FILES = 512  # below this, process start-up costs more than it saves
@@ -40,6 +45,7 @@ class NpzSplit:
     gloss_names: dict[int, str] = field(default_factory=dict)
     cat_names: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    groups: list[str] | None = None  # [N] the data.group_by column of each sample
 
     @property
     def arrays(self) -> list[np.ndarray] | None:
@@ -60,8 +66,10 @@ def load_npz_split(
     max_len: int | None = None,
     workers: int | None = None,
     require_labels: bool = True,
+    group_by: str | None = None,
 ) -> NpzSplit:
-    """Pair, check and (when `cache`) read a split; DataError/UsageError name what is wrong."""
+    """Pair, check and (when `cache`) read a split; DataError/UsageError name what is wrong.
+    `group_by` names a labels column whose text becomes `groups`."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise UsageError(f"{name} folder {data_dir} does not exist", hint=f"check --{name}-dir")
@@ -74,6 +82,7 @@ def load_npz_split(
         files = list_npz_files(data_dir)
         table = None
         gloss, cat, warnings, lines = np.full(len(files), -1, np.int64), None, [], None
+        groups = None
     else:
         table = read_labels(labels_csv)
         _raise_label_problems(table)
@@ -89,6 +98,7 @@ def load_npz_split(
         gloss = table.gloss[rows]
         cat = table.cat[rows] if table.cat is not None else None
         lines = rows + 2  # header is line 1
+        groups = group_values(table, group_by, rows) if group_by is not None else None
         warnings = []
         if match.unlabelled:
             warnings.append(
@@ -135,7 +145,38 @@ def load_npz_split(
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
         warnings=warnings,
+        groups=groups,
     )
+
+
+def subset_split(split: NpzSplit, indices: Sequence[int], name: str) -> NpzSplit:
+    """The samples `indices` of `split` as a split of their own (of the same class), sharing
+    the samples already read; labels file, lines and class names still point at the source."""
+    index = np.asarray(indices, dtype=np.int64)
+    parent = split.dataset
+    # parent.raw already fits the length, so the subset does not resample again
+    dataset = SampleDataset(
+        len(index), lambda i: parent.raw(int(index[i])), cache=parent.cache is not None
+    )
+    if parent.cache is not None and dataset.cache is not None:
+        dataset.cache.update(
+            {j: parent.cache[int(i)] for j, i in enumerate(index) if int(i) in parent.cache}
+        )
+    ids = [split.ids[int(i)] for i in index]
+    changes: dict[str, Any] = {
+        "name": name,
+        "dataset": dataset,
+        "ids": ids,
+        "gloss": split.gloss[index],
+        "cat": split.cat[index] if split.cat is not None else None,
+        "label_lines": split.label_lines[index] if split.label_lines is not None else None,
+        "groups": [split.groups[int(i)] for i in index] if split.groups is not None else None,
+        "warnings": [],
+    }
+    if isinstance(getattr(split, "meta", None), dict):  # MultiStreamSplit: this split's ids only
+        meta = split.meta  # type: ignore[attr-defined]
+        changes["meta"] = {sid: meta[sid] for sid in ids if sid in meta}
+    return dataclasses.replace(split, **changes)
 
 
 def read_arrays(files: list[Path], key: str, workers: int | None = None) -> list[np.ndarray]:

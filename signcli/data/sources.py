@@ -3,19 +3,23 @@
 The one place that knows the dataset layouts (single-stream `.npz` folders, or the
 multi-stream layout when stream folders are set): it resolves class counts from the labels,
 checks every label against them, and returns the class maps written to labels.json.
+With `data.val_fraction` and no validation split, it carves one from the training split
+(data/split.py), or takes the one a run recorded in split.json when it resumes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from signcli.data.multistream import load_multistream_splits, stream_dirs
-from signcli.data.npz_split import NpzSplit, load_npz_split
+from signcli.data.npz_split import NpzSplit, _listing, load_npz_split, subset_split
+from signcli.data.split import ValSplit, carve_val_split, read_split_file
 from signcli.errors import DataError, UsageError
-from signcli.settings import Settings
+from signcli.settings import DataSettings, Settings
 
 
 @dataclass
@@ -26,6 +30,7 @@ class TrainingData:
     num_gloss: int
     num_cat: int
     warnings: list[str] = field(default_factory=list)
+    split: ValSplit | None = None  # the validation split carved from train (split.json)
 
     def labels_map(self) -> dict[str, Any]:
         """Content of labels.json: class counts and the names known from the labels CSVs."""
@@ -43,9 +48,13 @@ class TrainingData:
         }
 
 
-def load_training_data(settings: Settings) -> TrainingData:
-    """Read the splits of `settings.data` and resolve num_gloss / num_cat from the labels."""
+def load_training_data(settings: Settings, split_file: Path | None = None) -> TrainingData:
+    """Read the splits of `settings.data` and resolve num_gloss / num_cat from the labels.
+    With `data.val_fraction`, `split_file` (a run's split.json, on resume) gives the split
+    instead of a new draw."""
     data = settings.data
+    _check_split_settings(data)
+    recorded = read_split_file(split_file) if split_file and data.val_fraction else None
     train: NpzSplit
     val: NpzSplit | None = None
     if stream_dirs(data):
@@ -68,11 +77,36 @@ def load_training_data(settings: Settings) -> TrainingData:
         )
     else:
         common = {"key": data.key, "cache": data.cache, "max_len": settings.model.max_len}
-        train = load_npz_split("train", data.train_dir, data.train_labels, **common)
+        train = load_npz_split(
+            "train", data.train_dir, data.train_labels, group_by=data.group_by, **common
+        )
         if data.val_dir is not None:
             val = load_npz_split("val", data.val_dir, data.val_labels, **common)
         elif data.val_labels is not None:
             raise UsageError("--val-labels given without --val-dir", hint="pass --val-dir DIR")
+    warnings = list(train.warnings)
+    record = None
+    if data.val_fraction is not None:
+        if recorded is None:
+            record = carve_val_split(
+                train.ids,
+                train.gloss,
+                data.val_fraction,
+                settings.training.seed,
+                train.groups,
+                group_by=data.group_by,
+                source=str(train.labels_path or "the training labels"),
+            )
+            warnings.extend(_share_warnings(record, data))
+        else:
+            assert split_file is not None
+            record = _check_recorded(recorded, split_file, data, settings.training.seed)
+        train, val, unused = _apply_split(train, record, split_file)
+        if unused:
+            warnings.append(
+                f"{len(unused)} training sample(s) not in {split_file} (added since the run "
+                f"started) are not used: {_listing(unused)}"
+            )
     if val is not None and val.input_dims != train.input_dims:
         raise DataError(
             f"val samples have widths {val.input_dims} but train samples have {train.input_dims}",
@@ -95,8 +129,91 @@ def load_training_data(settings: Settings) -> TrainingData:
                     hint="add a cat column or pass --num-cat 0",
                 )
             _check_range(split, "cat", split.cat, num_cat, "--num-cat")
-    warnings = [w for s in splits for w in s.warnings]
-    return TrainingData(train, val, train.input_dims, num_gloss, num_cat, warnings)
+    if val is not None:
+        warnings += val.warnings
+    return TrainingData(train, val, train.input_dims, num_gloss, num_cat, warnings, record)
+
+
+def _check_split_settings(data: DataSettings) -> None:
+    """val_fraction replaces a validation split; group_by only says how to carve one."""
+    if data.val_fraction is None:
+        if data.group_by is not None:
+            raise UsageError(
+                f"--group-by {data.group_by} (data.group_by) given without --val-fraction",
+                hint="add --val-fraction 0.15 to carve a validation split of unseen "
+                f"{data.group_by} groups from the training data, or drop --group-by",
+            )
+        return
+    given = [
+        flag
+        for flag, value in (
+            ("--val-dir", data.val_dir),
+            ("--val-labels", data.val_labels),
+            ("--val-index", data.val_index),
+        )
+        if value is not None
+    ]
+    if given:
+        raise UsageError(
+            f"--val-fraction (data.val_fraction) carves a validation split from the training "
+            f"data, but {' and '.join(given)} give(s) one",
+            hint=f"drop --val-fraction to validate on your own split, or drop {' and '.join(given)}",
+        )
+
+
+def _check_recorded(recorded: ValSplit, path: Path, data: DataSettings, seed: int) -> ValSplit:
+    """The recorded split, when it was made with the settings of this run."""
+    made = (recorded.fraction, recorded.group_by, recorded.seed)
+    if made != (data.val_fraction, data.group_by, seed):
+        raise UsageError(
+            f"{path} was made with val_fraction {recorded.fraction:g}, group_by "
+            f"{recorded.group_by}, seed {recorded.seed}, but the run's settings say "
+            f"{data.val_fraction:g}, {data.group_by}, {seed}",
+            hint="restore the config.json and split.json of this run together",
+        )
+    both = sorted(set(recorded.train_ids) & set(recorded.val_ids))
+    if both:
+        raise UsageError(
+            f"{path}: id(s) on both sides of the split: {_listing(both)}",
+            hint="restore the split.json this run wrote",
+        )
+    return recorded
+
+
+def _apply_split(
+    train: NpzSplit, record: ValSplit, split_file: Path | None
+) -> tuple[NpzSplit, NpzSplit, list[str]]:
+    """The train and val views of `record`, in its (sorted) id order so that a resume sees
+    the same order whatever the listing; and the ids the record does not know."""
+    position = {sid: i for i, sid in enumerate(train.ids)}
+    missing = [sid for sid in (*record.train_ids, *record.val_ids) if sid not in position]
+    if missing:
+        raise DataError(
+            f"{split_file}: {len(missing)} recorded sample(s) are no longer in the training "
+            f"data ({train.labels_path or train.name}): {_listing(missing)}",
+            hint="restore their files and label rows, or start a new run with --overwrite",
+        )
+    known = set(record.train_ids) | set(record.val_ids)
+    unused = [sid for sid in train.ids if sid not in known]
+    return (
+        subset_split(train, [position[sid] for sid in record.train_ids], "train"),
+        subset_split(train, [position[sid] for sid in record.val_ids], "val"),
+        unused,
+    )
+
+
+def _share_warnings(record: ValSplit, data: DataSettings) -> list[str]:
+    """A grouped split can land far from the share asked for: say so."""
+    total = len(record.train_ids) + len(record.val_ids)
+    share = len(record.val_ids) / total
+    if record.group_by is None or data.val_fraction / 2 <= share <= data.val_fraction * 2:
+        return []
+    return [
+        f"data.val_fraction {data.val_fraction:g}: the {record.group_by} groups give "
+        f"{share:.1%} of the training samples ({len(record.val_ids)} of {total}, "
+        f"{len(record.val_groups)} of {len(record.val_groups) + len(record.train_groups)} "
+        "groups) to validation"
+    ]
 
 
 def _check_range(split: NpzSplit, column: str, ids: np.ndarray, count: int, flag: str) -> None:

@@ -27,8 +27,16 @@ LABELS_FILE = "labels.json"
 METRICS_FILE = "metrics.jsonl"
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
+SPLIT_FILE = "split.json"
 TENSORBOARD_DIR = "tensorboard"
-RUN_FILES = (CONFIG_FILE, LABELS_FILE, METRICS_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)
+RUN_FILES = (
+    CONFIG_FILE,
+    LABELS_FILE,
+    SPLIT_FILE,
+    METRICS_FILE,
+    LAST_CHECKPOINT,
+    BEST_CHECKPOINT,
+)
 
 
 def work_dir_hooks(settings: Settings) -> list[Hook]:
@@ -44,7 +52,8 @@ def work_dir_hooks(settings: Settings) -> list[Hook]:
 
 
 class RunFilesHook(Hook):
-    """config.json (effective settings) and labels.json (class maps), written at start."""
+    """config.json (effective settings), labels.json (class maps) and, with
+    data.val_fraction, split.json (the ids of each side), written at start."""
 
     def on_train_start(self, trainer: Trainer) -> None:
         trainer.work_dir.mkdir(parents=True, exist_ok=True)
@@ -52,6 +61,9 @@ class RunFilesHook(Hook):
         atomic_write(trainer.work_dir / CONFIG_FILE, json.dumps(settings, indent=2) + "\n")
         labels = trainer.data.labels_map()
         atomic_write(trainer.work_dir / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
+        if trainer.data.split is not None:  # on resume, the record it was read from
+            split = trainer.data.split.to_dict()
+            atomic_write(trainer.work_dir / SPLIT_FILE, json.dumps(split, indent=2) + "\n")
 
 
 class MetricsLogHook(Hook):

@@ -13,8 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from signcli.data.sources import load_training_data
 from signcli.engine import checkpoint as ckpt
-from signcli.engine.callbacks import CONFIG_FILE, LAST_CHECKPOINT, RUN_FILES, TENSORBOARD_DIR
+from signcli.engine.callbacks import (
+    CONFIG_FILE,
+    LAST_CHECKPOINT,
+    RUN_FILES,
+    SPLIT_FILE,
+    TENSORBOARD_DIR,
+)
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
 from signcli.errors import CheckpointError, UsageError
@@ -100,7 +107,9 @@ def resume_run(
             f"{last}: its model settings differ from {config}",
             hint="restore the config.json of this run; model settings cannot change on resume",
         )
-    trainer = Trainer(settings, hooks)
+    # the validation split carved at the start is read back, never drawn again
+    split_file = work_dir / SPLIT_FILE if settings.data.val_fraction is not None else None
+    trainer = Trainer(settings, hooks, data=load_training_data(settings, split_file))
     trainer.load_payload(payload)
     if trainer.finished:
         log.info(

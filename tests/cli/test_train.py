@@ -145,6 +145,48 @@ def test_existing_run_is_refused_then_overwritten(root: Path, tmp_path: Path) ->
     assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
 
 
+def test_val_fraction_carves_a_split_and_overwrite_removes_it(write_split, tmp_path: Path) -> None:
+    write_split(tmp_path / "signed", "train", 16, signers=("a", "b", "c", "d"))
+    train = ["--train-dir", str(tmp_path / "signed" / "train"),
+             "--train-labels", str(tmp_path / "signed" / "train_labels.csv")]  # fmt: skip
+    work = tmp_path / "run"
+    args = ["train", "transformer", *train, *TINY, "--epochs", "1", "--work-dir", str(work)]
+    carved = runner.invoke(app, [*args, "--val-fraction", "0.25", "--group-by", "signer"])
+    assert carved.exit_code == 0, carved.output
+    assert "12 train / 4 val samples" in carved.output
+    assert json.loads((work / "config.json").read_text())["data"]["group_by"] == "signer"
+    assert len(json.loads((work / "split.json").read_text())["val_groups"]) == 1
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "split.json" in refused.output
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert not (work / "split.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--val-fraction", "0.2"], "carves a validation split from the training data, but --val-dir and --val-labels"),
+        (["--group-by", "signer"], "--group-by signer (data.group_by) given without --val-fraction"),
+        (["--val-fraction", "1.5"], "data.val_fraction: expected less than 1"),
+    ],
+)  # fmt: skip
+def test_val_fraction_conflicts_exit_2(root: Path, tmp_path: Path, flags, message) -> None:
+    args = ["train", "transformer", *data_flags(root), *TINY, "--work-dir", str(tmp_path / "w")]
+    result = runner.invoke(app, [*args, *flags])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "w").exists()
+
+
+def test_unknown_group_column_names_the_file_and_its_columns(root: Path, tmp_path: Path) -> None:
+    args = ["train", "transformer", "--train-dir", str(root / "train"), "--train-labels",
+            str(root / "train_labels.csv"), "--val-fraction", "0.25", "--group-by", "signer",
+            *TINY, "--work-dir", str(tmp_path / "w")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "train_labels.csv has no column 'signer' to group by" in result.output
+    assert "(its columns: file, gloss, cat, occluded)" in result.output
+
+
 def test_resume_cli_finished_run_and_extension(root: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
     train_one_epoch(root, work)

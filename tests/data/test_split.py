@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signcli.data.labels import read_labels
+from signcli.data.sources import load_training_data
 from signcli.data.split import (
     ValSplit,
     carve_val_split,
@@ -20,7 +21,9 @@ from signcli.data.split import (
     read_split_file,
     straddling_groups,
 )
-from signcli.errors import DataError, UsageError
+from signcli.data.synthetic import write_multistream_dataset
+from signcli.errors import DataError, SettingsError, UsageError
+from signcli.settings import load_settings
 
 SIGNERS = tuple(f"s{i:02d}" for i in range(8))
 
@@ -29,6 +32,13 @@ def val_share_per_gloss(split: ValSplit, gloss: dict[str, int]) -> dict[int, flo
     total = Counter(gloss.values())
     in_val = Counter(gloss[i] for i in split.val_ids)
     return {g: in_val[g] / n for g, n in sorted(total.items())}
+
+
+def add_signers(labels: Path, signers: list[str]) -> None:
+    """Append a `signer` column to a labels CSV, one value per data row."""
+    lines = labels.read_text().splitlines()
+    column = ["signer", *signers]
+    labels.write_text("".join(f"{a},{b}\n" for a, b in zip(lines, column, strict=True)))
 
 
 def groups_of(split: ValSplit, group: dict[str, str]) -> tuple[set[str], set[str]]:
@@ -162,3 +172,93 @@ def test_the_record_reads_back(tmp_path: Path) -> None:
     path.write_text('{"fraction": 0.5}')
     with pytest.raises(UsageError, match="not a split record"):
         read_split_file(path)
+
+
+# ---------------------------------------------------------------------------------------
+# load_training_data: one train split read, two views
+
+
+def npz_settings(root: Path, *extra: str):
+    return load_settings(
+        overrides=[
+            f"data.train_dir={root / 'train'}",
+            f"data.train_labels={root / 'train_labels.csv'}",
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture
+def signed(write_split, tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    write_split(root, "train", 48, T=4, D=6, num_gloss=3, signers=SIGNERS)
+    return root
+
+
+def test_train_and_val_are_views_of_the_one_training_split(signed: Path) -> None:
+    data = load_training_data(
+        npz_settings(signed, "data.val_fraction=0.25", "data.group_by=Signer")
+    )
+    assert data.val is not None and data.split is not None and data.split.group_by == "signer"
+    assert (data.train.ids, data.val.ids) == (list(data.split.train_ids), list(data.split.val_ids))
+    assert len(data.train.ids) + len(data.val.ids) == 48 and len(data.val.ids) == 12
+    assert not set(data.train.groups) & set(data.val.groups)
+    for view in (data.train, data.val):
+        for i in (0, len(view.ids) - 1):
+            number = int(view.ids[i].split("_")[1])
+            assert view.dataset.raw(i).id == view.ids[i]
+            assert view.label_lines[i] == number + 2 and view.gloss[i] == number % 3
+    assert data.num_gloss == 3 and data.labels_map()["num_cat"] == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "error", "message"),
+    [
+        (["data.val_dir=/v"], UsageError, "--val-fraction (data.val_fraction) carves"),
+        (["data.val_labels=/v.csv"], UsageError, "but --val-labels give(s) one"),
+        (["data.group_by=session"], UsageError, "train_labels.csv has no column 'session'"),
+    ],
+)
+def test_conflicting_or_unknown_inputs_are_refused(signed, extra, error, message) -> None:
+    with pytest.raises(error) as info:
+        load_training_data(npz_settings(signed, "data.val_fraction=0.2", *extra))
+    assert message in str(info.value)
+
+
+def test_group_by_alone_and_fractions_out_of_range_are_refused(signed: Path) -> None:
+    with pytest.raises(UsageError, match=r"--group-by signer \(data.group_by\) given without"):
+        load_training_data(npz_settings(signed, "data.group_by=signer"))
+    with pytest.raises(SettingsError) as info:
+        load_settings(flags={"data.val_fraction": 1, "data.group_by": " "})
+    assert info.value.problems[0].startswith("data.val_fraction: expected less than 1")
+    assert info.value.problems[1].startswith("data.group_by: expected a labels-CSV column")
+
+
+def test_a_grouped_split_far_from_the_fraction_warns(write_split, tmp_path: Path) -> None:
+    root = tmp_path / "uneven"
+    _, labels = write_split(root, "train", 48, T=4, D=6, num_gloss=3)
+    # one signer of 3 samples, two of 22 and 23: only the small one fits into 0.2
+    add_signers(labels, ["tiny"] * 3 + ["a", "b"] * 22 + ["a"])
+    data = load_training_data(npz_settings(root, "data.val_fraction=0.2", "data.group_by=signer"))
+    assert data.val.ids == ["train_0000", "train_0001", "train_0002"]
+    assert data.warnings == [
+        "data.val_fraction 0.2: the signer groups give 6.2% of the training samples "
+        "(3 of 48, 1 of 3 groups) to validation"
+    ]
+
+
+def test_multistream_layout_splits_by_the_labels_column(tmp_path: Path) -> None:
+    root = write_multistream_dataset(tmp_path / "ms", n_train=12, n_val=6, num_gloss=3)
+    index = root / "train_index.csv"
+    index.write_text(
+        index.read_text() + "".join((root / "val_index.csv").read_text().splitlines(True)[1:])
+    )
+    add_signers(root / "labels.csv", [f"p{i % 6}" for i in range(18)])
+    flags = {f"data.{name}_dir": root / stream for name, stream in
+             (("hand_left", "hand_l"), ("hand_right", "hand_r"), ("pose", "pose"))}  # fmt: skip
+    flags |= {"data.train_index": index, "data.labels": root / "labels.csv",
+              "data.val_fraction": 0.34, "data.group_by": "signer"}  # fmt: skip
+    data = load_training_data(load_settings(flags=flags))
+    assert len(data.val.ids) == 6 and len(data.val.groups) == 6
+    assert len(set(data.val.groups)) == 2 and not set(data.val.groups) & set(data.train.groups)
+    assert set(data.val.dataset.raw(0).streams) == {"hand_l", "hand_r", "pose"}

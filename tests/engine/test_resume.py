@@ -6,12 +6,14 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
+from signcli.errors import DataError, UsageError
 from signcli.settings import load_settings
 
 TIMINGS = ("epoch_s", "samples_per_s")
@@ -131,3 +133,61 @@ def test_cosine_follows_new_length_from_current_step(data_root, tmp_path) -> Non
     # epoch 3 continues on the 4-epoch curve (24 steps): its last update is step index 17
     assert lrs[2] == pytest.approx(cosine(17, 24), rel=1e-6)
     assert lrs[2] > lrs[3]
+
+
+# ---------------------------------------------------------------------------------------
+# A validation split carved from train (data.val_fraction): recorded, and read back on resume
+
+CARVED = ("data.val_dir=none", "data.val_labels=none", "data.val_fraction=0.2",
+          "data.group_by=signer")  # fmt: skip
+
+
+@pytest.fixture
+def signed_root(write_split, tmp_path: Path) -> Path:
+    root = tmp_path / "signed"
+    write_split(root, "train", 30, T=6, D=6, signers=("a", "b", "c", "d", "e"))
+    return root
+
+
+def test_split_json_records_both_sides(signed_root: Path, tmp_path: Path) -> None:
+    work = tmp_path / "carved"
+    start_run(tiny_settings(signed_root, work, *CARVED, "training.epochs=1"))
+    split = json.loads((work / "split.json").read_text())
+    assert (split["fraction"], split["group_by"], split["seed"]) == (0.2, "signer", 0)
+    assert sorted(split["train_ids"] + split["val_ids"]) == [f"train_{i:04d}" for i in range(30)]
+    signer = {f"train_{i:04d}": "abcde"[i % 5] for i in range(30)}
+    assert {signer[i] for i in split["val_ids"]} == set(split["val_groups"])
+    assert len(split["val_groups"]) == 1  # 5 signers of 6 samples: one is 0.2
+    assert {signer[i] for i in split["train_ids"]} == set(split["train_groups"])
+    assert (split["train_samples"], split["val_samples"]) == (24, 6)
+    assert "val_gloss_top1" in read_metrics(work)[0]
+
+
+def test_resume_with_a_carved_split_equals_uninterrupted(signed_root, tmp_path) -> None:
+    once, work = tmp_path / "once", tmp_path / "stopped"
+    start_run(tiny_settings(signed_root, once, *CARVED))
+    start_run(tiny_settings(signed_root, work, *CARVED), [StopAfter(epoch=2)])
+    # samples added to the folder since must not move the split of the resumed run
+    extra = np.ones((6, 6), np.float32)
+    for i in range(4):
+        np.savez(signed_root / "train" / f"late_{i}.npz", X=extra)
+    with open(signed_root / "train_labels.csv", "a") as labels:
+        labels.writelines(f"late_{i}.npz,{i % 3},0,0,z\n" for i in range(4))
+    resume_run(work)
+    assert_same_run(once, work)
+    assert (work / "split.json").read_text() == (once / "split.json").read_text()
+
+
+def test_resume_without_its_split_or_its_samples_is_refused(signed_root, tmp_path) -> None:
+    work = tmp_path / "carved"
+    start_run(tiny_settings(signed_root, work, *CARVED, "training.epochs=1"))
+    kept = (work / "split.json").read_text()
+    (work / "split.json").unlink()
+    with pytest.raises(UsageError, match=r"split.json not found: cannot restore the run's"):
+        resume_run(work, epochs=2)
+    (work / "split.json").write_text(kept)
+    val_id = json.loads(kept)["val_ids"][0]
+    labels = signed_root / "train_labels.csv"
+    labels.write_text("".join(r for r in labels.read_text().splitlines(True) if val_id not in r))
+    with pytest.raises(DataError, match=rf"1 recorded sample\(s\) are no longer .*: {val_id}"):
+        resume_run(work, epochs=2)
