@@ -1,6 +1,7 @@
 """`signcli validate-npz PATH`: check a dataset before training, without importing torch.
 
-Exit 0 when no errors are found, 1 when some are, 2 when PATH is missing or not a dataset.
+Exit 0 when no errors are found, 1 when some are, 2 when PATH is missing or not a dataset
+(or has no --group-by column).
 The checks live in `signcli.data.validate`; this module parses flags and prints the report.
 """
 
@@ -15,6 +16,7 @@ from signcli.cli import _run
 from signcli.cli._options import JsonOpt, KeyOpt
 
 PROBLEM_FILES_SHOWN = 20  # problem files listed without --all
+GROUPS_SHOWN = 10  # --group-by: groups listed with their sample counts, most first
 
 
 def validate_npz(
@@ -80,6 +82,16 @@ def validate_npz(
             show_default=False,
         ),
     ] = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by",
+            metavar="COLUMN",
+            help="Labels-CSV column (e.g. signer): count the samples per group and warn of "
+            "groups found in both train and val.",
+            show_default=False,
+        ),
+    ] = None,
     streams: Annotated[
         str | None,
         typer.Option(
@@ -104,6 +116,10 @@ def validate_npz(
             if dim not in (None, FEATURES_DIM):
                 raise UsageError(f"--require-x2048 checks width {FEATURES_DIM}, not --dim {dim}")
             key, dim = FEATURES_KEY, FEATURES_DIM
+        if group_by is not None:
+            if not group_by.strip():
+                raise UsageError("--group-by needs a labels-CSV column name, e.g. signer")
+            group_by = group_by.strip().lower()  # read_labels lower-cases the header
 
         if streams is not None:
             from signcli.data.validate import validate_streams
@@ -121,11 +137,17 @@ def validate_npz(
                 raise UsageError(
                     f"--streams {streams!r}: expected names from {', '.join(STREAM_NAMES)}"
                 )
-            report = validate_streams(path, names, workers=workers)
+            report = validate_streams(path, names, workers=workers, group_by=group_by)
         else:
             column_layout = _parse_layout(layout) if layout is not None else None
             report = validate_path(
-                path, labels, key=key or "X", dim=dim, workers=workers, layout=column_layout
+                path,
+                labels,
+                key=key or "X",
+                dim=dim,
+                workers=workers,
+                layout=column_layout,
+                group_by=group_by,
             )
         if json_:
             typer.echo(json.dumps(report.to_dict(), indent=2))
@@ -155,6 +177,16 @@ def _print_report(report, show_all: bool) -> None:  # noqa: ANN001 - imported la
     for split in report.splits:
         _print_split(console, split, show_all)
     splits = f"{len(report.splits)} split{'s' if len(report.splits) > 1 else ''}"
+    if report.straddling:
+        from rich.markup import escape
+
+        from signcli.data.split import describe_groups
+
+        console.print(
+            f"[yellow]warning[/]: {len(report.straddling)} {escape(report.group_by)} group(s) "
+            f"straddle the split (validation sees them in training): "
+            f"{escape(describe_groups(report.straddling))}"
+        )
     if report.ok:
         console.print(f"[green]OK[/]: no errors in {splits} ({report.warning_count} warning(s))")
     else:
@@ -197,6 +229,14 @@ def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - impo
         summary.add_row(
             f"{head} classes",
             f"{len(counts)}; rarest: {rarest}" if counts else "none labelled",
+        )
+    if split.group_by is not None:
+        groups = list(split.group_counts.items())
+        shown = ", ".join(f"{g} ({n})" for g, n in groups[:GROUPS_SHOWN])
+        more = f" and {len(groups) - GROUPS_SHOWN} more" if len(groups) > GROUPS_SHOWN else ""
+        summary.add_row(
+            f"{escape(split.group_by)} groups",
+            f"{len(groups)}: {escape(shown)}{more}" if groups else "none",
         )
     console.print(summary)
 

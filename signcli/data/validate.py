@@ -4,7 +4,10 @@
 `validate_split` checks one. Per-file checks are `npz.check_npz` and the labels are
 `labels.read_labels` / `labels.match_split`, the very code training runs, so a dataset
 that passes here loads there. What only a whole split can show is added here: the
-majority width, files without a label and labels without a file, the statistics.
+majority width, files without a label and labels without a file, the statistics; with
+`group_by` (a labels column such as `signer`), the samples per group and the groups found
+in more than one split (a validation split of seen signers is legitimate, but should be
+a choice: a warning, not an error).
 
 Torch-free, and read-only: nothing under PATH is written, moved or deleted.
 """
@@ -23,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.labels import match_split, read_labels
+from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.layout import layout_columns
 from signcli.data.npz import (
     NPZ_SUFFIX,
@@ -32,6 +35,13 @@ from signcli.data.npz import (
     check_stream_file,
     list_npz_files,
     sample_id,
+)
+from signcli.data.split import (
+    MAX_LISTED,
+    describe_groups,
+    empty_group_lines,
+    label_column,
+    straddling_groups,
 )
 from signcli.data.stream_layout import list_stream_files, read_index
 from signcli.errors import DataError, UsageError
@@ -93,6 +103,8 @@ class SplitReport:
     # with a column layout: stream -> NaN share of its columns' values (x: the other columns)
     layout_nan: dict[str, float] = field(default_factory=dict)
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # head -> id -> samples
+    group_by: str | None = None  # the labels column whose groups are counted
+    group_counts: dict[str, int] = field(default_factory=dict)  # group -> samples, most first
 
     @property
     def errors(self) -> list[Finding]:
@@ -144,6 +156,17 @@ class SplitReport:
                 }
                 for head, counts in self.class_counts.items()
             },
+            **(
+                {
+                    "groups": {
+                        "column": self.group_by,
+                        "count": len(self.group_counts),
+                        "samples": self.group_counts,
+                    }
+                }
+                if self.group_by is not None
+                else {}
+            ),
             "problems": [f.to_dict() for f in self.findings],
         }
 
@@ -154,6 +177,8 @@ class ValidationReport:
 
     path: Path
     splits: list[SplitReport]
+    group_by: str | None = None
+    straddling: dict[str, dict[str, int]] = field(default_factory=dict)  # group -> split -> n
 
     @property
     def ok(self) -> bool:
@@ -173,6 +198,11 @@ class ValidationReport:
             "ok": self.ok,
             "errors": self.error_count,
             "warnings": self.warning_count,
+            **(
+                {"group_by": {"column": self.group_by, "straddling": self.straddling}}
+                if self.group_by is not None
+                else {}
+            ),
             "splits": [split.to_dict() for split in self.splits],
         }
 
@@ -240,14 +270,51 @@ def validate_path(
     dim: int | None = None,
     workers: int | None = None,
     layout: Mapping[str, tuple[int, int]] | None = None,
+    group_by: str | None = None,
 ) -> ValidationReport:
     """Validate every split under `path` (see `find_splits`); with a column `layout`
-    (data/layout.py), check that it fits the width and report each stream's NaN share."""
+    (data/layout.py), check that it fits the width and report each stream's NaN share;
+    with `group_by`, count the samples per group and warn of groups in several splits."""
+    sources = find_splits(path, labels)
+    if group_by is not None:
+        unlabelled = [s for s in sources if s.labels is None]
+        if unlabelled:
+            raise UsageError(
+                f"--group-by {group_by} reads the labels CSV, and {unlabelled[0].folder} has none",
+                hint="pass --labels CSV (the split's labels, with the column)",
+            )
     splits = [
-        validate_split(source, key=key, dim=dim, workers=workers, layout=layout)
-        for source in find_splits(path, labels)
+        validate_split(source, key=key, dim=dim, workers=workers, layout=layout, group_by=group_by)
+        for source in sources
     ]
-    return ValidationReport(Path(path), splits)
+    report = ValidationReport(Path(path), splits, group_by)
+    if group_by is not None and len(splits) > 1:
+        _report_straddling(report, {s.name: s.group_counts for s in splits}, splits[-1])
+    return report
+
+
+def _report_straddling(
+    report: ValidationReport, counts: Mapping[str, Mapping[str, int]], split: SplitReport
+) -> None:
+    """Groups in more than one split: one warning (on `split`, the validation side)."""
+    report.straddling = straddling_groups(counts)
+    if report.straddling:
+        names = list(counts)
+        sides = (
+            f"both {names[0]} and {names[1]}"
+            if len(names) == 2
+            else f"more than one of {', '.join(names)}"
+        )
+        where = split.labels_path.name if split.labels_path is not None else split.name
+        split.findings.append(
+            Finding(
+                where,
+                "group_straddle",
+                f"{len(report.straddling)} {report.group_by} group(s) in {sides}, so "
+                f"validation sees them in training: {describe_groups(report.straddling)}",
+                severity="warning",
+            )
+        )
 
 
 def validate_split(
@@ -257,8 +324,10 @@ def validate_split(
     dim: int | None = None,
     workers: int | None = None,
     layout: Mapping[str, tuple[int, int]] | None = None,
+    group_by: str | None = None,
 ) -> SplitReport:
-    """Check every file of a split, the split's widths, and its labels when it has a CSV."""
+    """Check every file of a split, the split's widths, and its labels when it has a CSV
+    (with the samples per `group_by` group)."""
     checks = check_files(
         source.files, key=key, dim=dim, workers=workers, nan_columns=layout is not None
     )
@@ -267,7 +336,7 @@ def validate_split(
     if layout is not None:
         _summarise_layout(report, checks, layout)
     if source.labels is not None:
-        _check_labels(source, report)
+        _check_labels(source, report, group_by)
     return report
 
 
@@ -326,7 +395,7 @@ def _summarise_layout(
 
 
 def validate_streams(
-    root: Path, streams: list[str], *, workers: int | None = None
+    root: Path, streams: list[str], *, workers: int | None = None, group_by: str | None = None
 ) -> ValidationReport:
     """The multi-stream layout under `root`: `root/<stream>/<id>.npy|.npz` for each stream,
     `root/*_index.csv` (video_id or id) and `root/labels.csv` (id,gloss[,cat]).
@@ -334,7 +403,8 @@ def validate_streams(
     One report per stream folder (the same per-file checks as the single-stream case),
     then a `samples` report of what spans streams: ids missing from a stream folder, streams
     of a sample that disagree on T, indexed ids without a label or without files, and
-    labelled ids in no index."""
+    labelled ids in no index. With `group_by`, the samples per group (labels.csv) and the
+    groups found in more than one index."""
     root = Path(root)
     if not root.is_dir():
         raise UsageError(
@@ -373,6 +443,7 @@ def validate_streams(
             )
 
     indexed: set[str] = set()
+    index_lists: dict[str, list[str]] = {}  # train_index.csv -> "train": its ids
     for index in sorted(root.glob("*_index.csv")):
         try:
             index_ids = read_index(index)
@@ -380,12 +451,19 @@ def validate_streams(
             samples.findings.append(Finding(index.name, "index_unreadable", exc.message))
             continue
         indexed.update(index_ids)
+        index_lists[index.name.removesuffix("_index.csv")] = index_ids
         for sid in index_ids:
             if sid not in ids:
                 samples.findings.append(
                     Finding(sid, "missing_file", f"listed in {index.name} but in no stream folder")
                 )
     labels_csv = root / "labels.csv"
+    if group_by is not None and not labels_csv.is_file():
+        raise UsageError(
+            f"--group-by {group_by} reads {labels_csv}, which does not exist",
+            hint="add labels.csv (id,gloss,...,with the column) beside the stream folders",
+        )
+    report = ValidationReport(root, reports, group_by)
     if labels_csv.is_file():
         table = read_labels(labels_csv)
         samples.labels_path = labels_csv
@@ -410,8 +488,18 @@ def validate_streams(
             if column is not None:
                 counts = Counter(int(i) for i in column if i >= 0)
                 samples.class_counts[head] = dict(sorted(counts.items()))
+        if group_by is not None and not any(p.kind in _FATAL_LABEL_KINDS for p in table.problems):
+            row_of = {sid: row for row, sid in reversed(list(enumerate(table.ids)))}
+            _count_groups(samples, table, group_by, sorted(row_of.values()))
+            values = table.text[group_by]
+            per_index = {
+                name: Counter(values[row_of[s]] for s in ids if s in row_of and values[row_of[s]])
+                for name, ids in index_lists.items()
+            }
+            if len(per_index) > 1:
+                _report_straddling(report, per_index, samples)
     reports.append(samples)
-    return ValidationReport(root, reports)
+    return report
 
 
 def check_files(
@@ -457,8 +545,9 @@ def _findings(check: NpzCheck, nan_columns: bool) -> NpzCheck:
     return check
 
 
-def _check_labels(source: SplitSource, report: SplitReport) -> None:
-    """Add the labels CSV's own problems, both kinds of orphan, and the class counts."""
+def _check_labels(source: SplitSource, report: SplitReport, group_by: str | None = None) -> None:
+    """Add the labels CSV's own problems, both kinds of orphan, the class counts and the
+    group counts. UsageError when the CSV has no `group_by` column."""
     assert source.labels is not None
     table = read_labels(source.labels)
     csv_name = source.labels.name
@@ -491,3 +580,26 @@ def _check_labels(source: SplitSource, report: SplitReport) -> None:
         labelled = ids[match.label_rows]
         counts = Counter(int(i) for i in labelled if i >= 0)  # -1 marks an id already reported
         report.class_counts[head] = dict(sorted(counts.items()))
+    if group_by is not None:
+        _count_groups(report, table, group_by, match.label_rows)
+
+
+def _count_groups(report: SplitReport, table: LabelTable, column: str, rows: list[int]) -> None:
+    """Samples per group of the label `rows` (those with files); empty cells are an error,
+    as training refuses them."""
+    values = label_column(table, column)
+    report.group_by = column
+    empty = empty_group_lines(values, rows)
+    if empty:
+        shown = ", ".join(str(line) for line in empty[:MAX_LISTED])
+        more = f" and {len(empty) - MAX_LISTED} more" if len(empty) > MAX_LISTED else ""
+        report.findings.append(
+            Finding(
+                table.path.name,
+                "group_missing",
+                f"{column} is empty on line(s) {shown}{more}",
+                rows=tuple(empty),
+            )
+        )
+    counts = Counter(values[row] for row in rows if values[row])
+    report.group_counts = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

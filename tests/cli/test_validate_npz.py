@@ -97,6 +97,29 @@ def test_nan_only_files_are_summed_up_not_listed(write_split, tmp_path: Path) ->
     assert "train_0002.npz" in signcli(folder, "--all").stdout
 
 
+def test_group_by_warns_of_groups_in_both_splits(write_split, tmp_path: Path) -> None:
+    write_split(tmp_path, "train", 8, signers=("s1", "s2", "s3", "s4"))
+    write_split(tmp_path, "val", 4, signers=("s4", "s5"), seed=1)
+    result = signcli(tmp_path, "--group-by", "Signer")
+    assert result.exit_code == 0, result.output
+    assert "signer groups" in result.stdout and "4: s1 (2), s2 (2), s3 (2), s4 (2)" in result.stdout
+    assert (
+        "warning: 1 signer group(s) straddle the split (validation sees them in training): "
+        "s4 (train 2, val 2)" in result.stdout
+    )
+    assert "OK: no errors in 2 splits (1 warning(s))" in result.stdout
+    document = json.loads(signcli(tmp_path, "--group-by", "signer", "--json").stdout)
+    assert document["group_by"]["straddling"] == {"s4": {"train": 2, "val": 2}}
+    assert document["splits"][0]["groups"]["count"] == 4
+    one = signcli(
+        tmp_path / "train", "--labels", tmp_path / "train_labels.csv", "--group-by", "signer"
+    )
+    assert one.exit_code == 0 and "straddle" not in one.stdout and "s4 (2)" in one.stdout
+    missing = signcli(tmp_path, "--group-by", "session")
+    assert missing.exit_code == 2 and "train_labels.csv has no column 'session'" in missing.stderr
+    assert "(its columns: file, gloss, cat, occluded, signer)" in missing.stderr
+
+
 def test_labels_option_on_a_split_folder(write_split, tmp_path: Path) -> None:
     folder, labels = write_split(tmp_path, "train", n=4)
     labels.write_text("file,cat,occluded\ntrain_0000,0,0\n")

@@ -344,3 +344,53 @@ def test_single_file_is_a_split_of_one(make_npz_dataset) -> None:
     write_inf(root / "train" / "train_0000.npz")
     report = validate_path(root / "train" / "train_0000.npz", workers=1)
     assert findings_of(report) == {("train_0000.npz", "train_0000.npz", "inf", "error")}
+
+
+# ---------------------------------------------------------------------------------------
+# --group-by: samples per group, and groups on both sides of the split
+
+
+@pytest.fixture
+def signed_root(write_split, tmp_path: Path) -> Path:
+    root = tmp_path / "signed"
+    write_split(root, "train", 8, signers=("a", "b", "c", "d"))
+    write_split(root, "val", 4, signers=("d", "e"), seed=1)
+    return root
+
+
+def test_groups_in_both_splits_are_one_warning_with_their_counts(signed_root: Path) -> None:
+    report = validate_path(signed_root, workers=1, group_by="signer")
+    train, val = report.splits
+    assert report.ok and report.warning_count == 1
+    assert train.group_counts == {"a": 2, "b": 2, "c": 2, "d": 2}
+    assert val.group_counts == {"d": 2, "e": 2}
+    assert report.straddling == {"d": {"train": 2, "val": 2}}
+    (finding,) = val.findings
+    assert (finding.file, finding.kind, finding.severity) == (
+        "val_labels.csv",
+        "group_straddle",
+        "warning",
+    )
+    assert finding.message == (
+        "1 signer group(s) in both train and val, so validation sees them in training: "
+        "d (train 2, val 2)"
+    )
+    document = report.to_dict()
+    assert document["group_by"] == {"column": "signer", "straddling": {"d": {"train": 2, "val": 2}}}
+    assert document["splits"][1]["groups"] == {"column": "signer", "count": 2,
+                                               "samples": {"d": 2, "e": 2}}  # fmt: skip
+    assert validate_path(signed_root, workers=1).to_dict().keys() == document.keys() - {"group_by"}
+
+
+def test_group_counts_of_one_split_and_what_is_refused(signed_root: Path) -> None:
+    labels = signed_root / "train_labels.csv"
+    labels.write_text(labels.read_text().replace(",b\n", ",\n"))
+    report = validate_path(signed_root / "train", labels, workers=1, group_by="signer")
+    (split,) = report.splits
+    assert split.group_counts == {"a": 2, "c": 2, "d": 2} and not report.straddling
+    assert findings_of(report) == {("train", "train_labels.csv", "group_missing", "error")}
+    assert split.findings[0].rows == (3, 7)
+    with pytest.raises(UsageError, match=r"train_labels\.csv has no column 'session'"):
+        validate_path(signed_root, workers=1, group_by="session")
+    with pytest.raises(UsageError, match="--group-by signer reads the labels CSV"):
+        validate_path(signed_root / "train", workers=1, group_by="signer")

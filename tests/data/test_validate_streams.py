@@ -71,3 +71,18 @@ def test_cli_streams_option(root: Path) -> None:
     assert bad.exit_code == 1 and "missing_stream" in bad.output
     wrong = runner.invoke(app, ["validate-npz", str(root), "--streams", "hands"])
     assert wrong.exit_code == 2 and "expected names from" in wrong.output
+
+
+def test_group_by_counts_labels_and_warns_of_groups_in_two_indexes(root: Path) -> None:
+    lines = (root / "labels.csv").read_text().splitlines()  # 8 train ids, then 4 val ids
+    signers = ["signer", *"aabbccdd", *"ddee"]
+    (root / "labels.csv").write_text(
+        "".join(f"{row},{s}\n" for row, s in zip(lines, signers, strict=True))
+    )
+    report = validate_streams(root, ["pose"], workers=1, group_by="signer")
+    samples = report.splits[-1]
+    assert report.ok and samples.group_counts == {"d": 4, "a": 2, "b": 2, "c": 2, "e": 2}
+    assert report.straddling == {"d": {"train": 2, "val": 2}}
+    assert [f.kind for f in samples.warnings] == ["group_straddle"]
+    with pytest.raises(UsageError, match=r"labels\.csv has no column 'session'"):
+        validate_streams(root, ["pose"], workers=1, group_by="session")
