@@ -2,13 +2,15 @@
 layout) and pair it with a split folder.
 
 Ids are 0-based integers. `file` is the npz basename, with or without `.npz`. Optional
-`gloss_name` / `cat_name` columns give the class names written to labels.json.
+`gloss_name` / `cat_name` columns give the class names written to labels.json. Every
+column but `file` is also kept as text (`LabelTable.columns`), so that `eval` can report
+per group of a column such as `signer`.
 Torch-free; `validate-npz` and training share it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,8 @@ class LabelTable:
     gloss_names: dict[int, str]
     cat_names: dict[int, str]
     problems: list[LabelProblem]
+    # every column but file, as written (stripped), by lowercased name in CSV order
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -152,6 +156,7 @@ def read_labels(path: Path) -> LabelTable:
         gloss_names=names("gloss_name", "gloss"),
         cat_names=names("cat_name", "cat"),
         problems=problems,
+        columns={c: frame[c].str.strip().tolist() for c in frame.columns if c != "file"},
     )
 
 

@@ -31,6 +31,7 @@ from signcli.data.npz_split import (
     _listing,
     _raise_label_problems,
     _targets,
+    per_sample_columns,
 )
 from signcli.data.stream_layout import list_stream_files, read_index, read_meta
 from signcli.errors import DataError, UsageError
@@ -163,6 +164,7 @@ def load_multistream_split(
         label_lines=rows + 2 if table is not None else None,  # header is line 1
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
+        label_columns=per_sample_columns(table, rows) if table is not None else {},
         stream_dirs=dict(dirs),
         index_path=Path(index_csv),
         meta={sid: meta[sid] for sid in ids if sid in meta} if meta else {},

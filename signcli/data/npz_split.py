@@ -40,6 +40,8 @@ class NpzSplit:
     gloss_names: dict[int, str] = field(default_factory=dict)
     cat_names: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # the labels CSV's columns but file (signer, ...) as text, per sample: eval's groups
+    label_columns: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def arrays(self) -> list[np.ndarray] | None:
@@ -135,6 +137,7 @@ def load_npz_split(
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
         warnings=warnings,
+        label_columns=per_sample_columns(table, match.label_rows) if table is not None else {},
     )
 
 
@@ -190,6 +193,11 @@ def _targets(gloss: np.ndarray, cat: np.ndarray | None, index: int) -> dict[str,
     if cat is not None:
         targets["cat"] = int(cat[index])
     return targets
+
+
+def per_sample_columns(table: LabelTable, rows: list[int] | np.ndarray) -> dict[str, list[str]]:
+    """`table.columns` picked at the label `rows` of a split's samples, in sample order."""
+    return {name: [values[int(r)] for r in rows] for name, values in table.columns.items()}
 
 
 def _raise_label_problems(table: LabelTable) -> None:
