@@ -39,6 +39,7 @@ ModelName = Literal["transformer", "gru", "multistream"]
 # (or are error rates). Kept here, torch-free, so a typo is a settings error before training.
 MONITOR_METRICS = (
     "train_loss",
+    "train_gloss_top1",
     "val_loss",
     "val_gloss_top1",
     "val_gloss_top5",

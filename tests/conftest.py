@@ -60,10 +60,32 @@ def make_npz_dataset(tmp_path: Path):
     return make
 
 
+def add_label_column(source: Path, target: Path, name: str, values: list[str]) -> Path:
+    """Copy the labels CSV `source` to `target` with one more column `name` (row i gets
+    values[i]), e.g. the signer of each sample."""
+    import csv
+
+    with open(source, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(
+            [[*rows[0], name]]
+            + [[*row, value] for row, value in zip(rows[1:], values, strict=True)]
+        )
+    return target
+
+
 @pytest.fixture(scope="session")
 def write_split():
     """The `write_npz_split` function, for tests that need another key or layout."""
     return write_npz_split
+
+
+@pytest.fixture(scope="session")
+def label_column():
+    """The `add_label_column` function: a labels CSV with one more column (signer, ...)."""
+    return add_label_column
 
 
 class TrainedRun(NamedTuple):

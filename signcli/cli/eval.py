@@ -4,12 +4,15 @@ trained model on a split; the model is rebuilt from the checkpoint alone."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from signcli.cli import _run
 from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def eval_(
@@ -52,7 +55,7 @@ def eval_(
         typer.Option(
             "--out",
             "-o",
-            help="Folder for eval.json, per_class.csv, confusion.csv/.png and "
+            help="Folder for eval.json, per_class.csv, per_group.csv, confusion.csv/.png and "
             "predictions.parquet \\[default: CHECKPOINT's folder/eval-<stem>-<data folder name>].",
             show_default=False,
         ),
@@ -61,14 +64,25 @@ def eval_(
         bool,
         typer.Option("--no-labels", help="Unlabelled samples: write predictions only, no metrics."),
     ] = False,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by",
+            help="Column of the labels CSV to report gloss accuracy per group of, into "
+            "per_group.csv \\[default: the run's data.group_by, else signer when the labels "
+            "have it].",
+            show_default=False,
+        ),
+    ] = None,
     device: DeviceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Metrics, per-class report, confusion matrix and predictions of CHECKPOINT on a split.
 
     Reports gloss top-1/top-5, macro-F1, balanced accuracy, category top-1, loss.
-    Writes eval.json, per_class.csv, confusion.csv, confusion.png and
-    predictions.parquet to --out.
+    With a group column in the labels (--group-by, default signer): per group too.
+    Writes eval.json, per_class.csv, per_group.csv, confusion.csv, confusion.png
+    and predictions.parquet to --out.
     The model is rebuilt from the checkpoint; --key defaults to its training key.
     Multi-stream models read the ids of --index in their layout."""
     with _run.guarded():
@@ -87,6 +101,7 @@ def eval_(
             out_dir=out,
             no_labels=no_labels,
             device=device or "auto",
+            group_by=group_by,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -122,4 +137,34 @@ def _print_table(summary: dict) -> None:
             table.add_row(label, str(value) if isinstance(value, int) else f"{value:.4f}")
     console = Console()
     console.print(table)
+    if "per_group" in summary:
+        _print_groups(console, summary["per_group"])
     console.print(f"wrote {', '.join(summary['files'])} to {escape(summary['out_dir'])}")
+
+
+MAX_GROUP_ROWS = 20  # the worst groups; the rest are in per_group.csv
+
+
+def _print_groups(console: Console, per_group: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    column, groups = per_group["column"], per_group["groups"]
+    table = Table(title=f"gloss per {escape(column)}, worst first")
+    table.add_column(escape(column))
+    table.add_column("samples", justify="right")
+    table.add_column("top-1", justify="right")
+    table.add_column("macro-F1", justify="right")
+    for group in groups[:MAX_GROUP_ROWS]:
+        table.add_row(
+            escape(group["group"]) or "(empty)",
+            str(group["samples"]),
+            f"{group['gloss_top1']:.4f}",
+            f"{group['gloss_macro_f1']:.4f}",
+        )
+    console.print(table)
+    if len(groups) > MAX_GROUP_ROWS:
+        console.print(
+            f"{len(groups) - MAX_GROUP_ROWS} more {escape(column)} group(s) in per_group.csv "
+            f"({len(groups)} in all)"
+        )

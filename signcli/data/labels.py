@@ -2,8 +2,9 @@
 layout) and pair it with a split folder.
 
 Ids are 0-based integers. `file` is the npz basename, with or without `.npz`. Optional
-`gloss_name` / `cat_name` columns give the class names written to labels.json. Other
-columns (e.g. `signer`) are kept as text, for `data.group_by`.
+`gloss_name` / `cat_name` columns give the class names written to labels.json. Every
+column is also kept as text (`LabelTable.text`), for `data.group_by` and so that `eval`
+can report per group of a column such as `signer`.
 Torch-free; `validate-npz` and training share it.
 """
 

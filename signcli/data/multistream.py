@@ -31,6 +31,7 @@ from signcli.data.npz_split import (
     _listing,
     _raise_label_problems,
     _targets,
+    per_sample_columns,
 )
 from signcli.data.split import group_values
 from signcli.data.stream_layout import list_stream_files, read_index, read_meta
@@ -168,6 +169,7 @@ def load_multistream_split(
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
         groups=groups,
+        label_columns=per_sample_columns(table, rows) if table is not None else {},
         stream_dirs=dict(dirs),
         index_path=Path(index_csv),
         meta={sid: meta[sid] for sid in ids if sid in meta} if meta else {},

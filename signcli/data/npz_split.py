@@ -46,6 +46,8 @@ class NpzSplit:
     cat_names: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     groups: list[str] | None = None  # [N] the data.group_by column of each sample
+    # the labels CSV's columns but file (signer, ...) as text, per sample: eval's groups
+    label_columns: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def arrays(self) -> list[np.ndarray] | None:
@@ -146,6 +148,7 @@ def load_npz_split(
         cat_names=table.cat_names if table is not None else {},
         warnings=warnings,
         groups=groups,
+        label_columns=per_sample_columns(table, match.label_rows) if table is not None else {},
     )
 
 
@@ -231,6 +234,16 @@ def _targets(gloss: np.ndarray, cat: np.ndarray | None, index: int) -> dict[str,
     if cat is not None:
         targets["cat"] = int(cat[index])
     return targets
+
+
+def per_sample_columns(table: LabelTable, rows: list[int] | np.ndarray) -> dict[str, list[str]]:
+    """The columns of `table` but `file`, picked at the label `rows` of a split's samples,
+    in sample order."""
+    return {
+        name: [values[int(r)] for r in rows]
+        for name, values in table.text.items()
+        if name != "file"
+    }
 
 
 def _raise_label_problems(table: LabelTable) -> None:

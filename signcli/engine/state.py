@@ -16,6 +16,9 @@ class TrainState:
     # running sums of the unfinished epoch, so a mid-epoch resume reports the same train_loss
     epoch_loss_sum: float = 0.0
     epoch_samples: int = 0
+    # training samples of the unfinished epoch whose gloss argmax hit the target (for
+    # train_gloss_top1); None = unknown, after a mid-epoch resume from an older checkpoint
+    epoch_gloss_correct: int | None = 0
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -25,3 +28,7 @@ class TrainState:
         for key, value in state.items():
             if key in names:
                 setattr(self, key, value)
+        if "epoch_gloss_correct" not in state:
+            # a checkpoint from before the counter: right at an epoch boundary nothing is
+            # missing; inside an epoch its first batches went uncounted, so say "unknown"
+            self.epoch_gloss_correct = None if self.batch_in_epoch else 0

@@ -143,7 +143,7 @@ class Trainer:
         state, accumulate = self.state, self.settings.optim.accumulate
         epoch = state.epoch + 1
         if state.batch_in_epoch == 0:
-            state.epoch_loss_sum, state.epoch_samples = 0.0, 0
+            state.epoch_loss_sum, state.epoch_samples, state.epoch_gloss_correct = 0.0, 0, 0
         self.train_sampler.set_epoch(epoch, start_batch=state.batch_in_epoch)
         self._call("on_epoch_start")
         started = time.perf_counter()
@@ -152,9 +152,11 @@ class Trainer:
         for batch_index, batch in enumerate(self._loader(), start=state.batch_in_epoch):
             group = batch_index // accumulate
             group_samples = sum(self.batch_sizes[group * accumulate : (group + 1) * accumulate])
-            loss = self._forward_backward(batch, len(batch) / group_samples, epoch)
+            loss, correct = self._forward_backward(batch, len(batch) / group_samples, epoch)
             state.epoch_loss_sum += loss * len(batch)
             state.epoch_samples += len(batch)
+            if state.epoch_gloss_correct is not None:
+                state.epoch_gloss_correct += correct
             state.batch_in_epoch = batch_index + 1
             self._call("on_batch_end", loss, len(batch))
             if state.batch_in_epoch % accumulate == 0 or state.batch_in_epoch == len(
@@ -172,17 +174,23 @@ class Trainer:
             "lr": self.lr,
             "train_loss": state.epoch_loss_sum / max(1, state.epoch_samples),
         }
+        if state.epoch_gloss_correct is not None:
+            # on the samples as trained: augmented, with dropout on (no extra forward pass)
+            metrics["train_gloss_top1"] = state.epoch_gloss_correct / max(1, state.epoch_samples)
         metrics.update(self.validate())
         metrics["epoch_s"] = time.perf_counter() - started
         metrics["samples_per_s"] = (state.epoch_samples - samples_before) / max(train_s, 1e-9)
         self._end_epoch(epoch, metrics)
 
-    def _forward_backward(self, batch: Any, weight: float, epoch: int) -> float:
+    def _forward_backward(self, batch: Any, weight: float, epoch: int) -> tuple[float, int]:
+        """Backward of one batch; returns its loss and how many gloss argmaxes hit."""
         batch = batch.to(self.device, non_blocking=True)
         with self.precision.autocast():
             logits = self.model(batch.streams, batch.mask)
             loss = self.loss_fn(logits, batch.targets)
-        value = float(loss.detach())
+        hits = (logits["gloss"].detach().argmax(dim=1) == batch.targets["gloss"]).sum()
+        # one device-to-host copy for both numbers: the finiteness check syncs anyway
+        value, correct = torch.stack([loss.detach().float(), hits.float()]).tolist()
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"training diverged: loss is {value} at epoch {epoch}, step {self.state.step + 1}; "
@@ -194,7 +202,7 @@ class Trainer:
             self.precision.scaler.scale(scaled).backward()
         else:
             scaled.backward()
-        return value
+        return value, int(correct)
 
     def _optimizer_step(self) -> None:
         self.schedule.apply(self.state.step)
@@ -250,7 +258,7 @@ class Trainer:
             state.bad_epochs += 1
         self.schedule.epoch_end(value)
         state.epoch, state.batch_in_epoch = epoch, 0
-        state.epoch_loss_sum, state.epoch_samples = 0.0, 0
+        state.epoch_loss_sum, state.epoch_samples, state.epoch_gloss_correct = 0.0, 0, 0
         self.history.append(metrics)
         self._call("on_epoch_end", metrics)
         if self._stop_signal is not None and not self.finished:

@@ -79,9 +79,15 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np
 
 def class_scores(confusion: np.ndarray) -> ClassScores:
     """Precision, recall and F1 of every class from a confusion matrix."""
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    correct = np.diagonal(confusion).copy()
+    return scores_from_counts(
+        confusion.sum(axis=1), confusion.sum(axis=0), np.diagonal(confusion).copy()
+    )
+
+
+def scores_from_counts(
+    support: np.ndarray, predicted: np.ndarray, correct: np.ndarray
+) -> ClassScores:
+    """Precision, recall and F1 of every class from its true, predicted and correct counts."""
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = np.where(support > 0, correct / support, np.nan)
         precision = np.where(predicted > 0, correct / predicted, np.nan)
@@ -89,6 +95,41 @@ def class_scores(confusion: np.ndarray) -> ClassScores:
         total = support + predicted
         f1 = np.where(total > 0, 2 * correct / total, np.nan)
     return ClassScores(support, predicted, correct, precision, recall, f1)
+
+
+@dataclass
+class GroupScores:
+    """Gloss scores of the samples of one group (one value of a labels column)."""
+
+    group: str
+    samples: int
+    top1: float
+    macro_f1: float  # over the classes present in the group's truth or predictions
+
+
+def group_scores(
+    true: np.ndarray, pred: np.ndarray, groups: list[str], num_classes: int
+) -> list[GroupScores]:
+    """Top-1 and macro-F1 per group, worst top-1 first (ties by name).
+
+    Counts per class with bincount, O(N + groups x C): no confusion matrix per group.
+    """
+    if len(groups) == 0:
+        return []
+    names, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(names)))[:-1]
+    scores = []
+    for name, members in zip(names, np.split(order, bounds), strict=True):
+        t, p = true[members], pred[members]
+        hit = t == p
+        classes = scores_from_counts(
+            np.bincount(t, minlength=num_classes),
+            np.bincount(p, minlength=num_classes),
+            np.bincount(t[hit], minlength=num_classes),
+        )
+        scores.append(GroupScores(str(name), len(members), float(hit.mean()), macro_f1(classes)))
+    return sorted(scores, key=lambda g: (g.top1, g.group))
 
 
 def macro_f1(classes: ClassScores) -> float:

@@ -2,6 +2,8 @@
 
     eval.json            the summary (what `--json` prints)
     per_class.csv        class_id,name,support,predicted,accuracy,precision,recall,f1
+    per_group.csv        group,samples,gloss_top1,gloss_macro_f1 (worst first), with a group
+                         column (e.g. signer) in the labels
     confusion.csv        the full matrix: one row per true class, one column per predicted class
     confusion.png        plots.plot_confusion
     predictions.parquet  one row per sample: ids, top-5 classes and probabilities, names
@@ -22,14 +24,22 @@ from typing import Any
 import numpy as np
 
 from signcli.engine.atomic import atomic_write
-from signcli.evaluation.metrics import ClassScores
+from signcli.evaluation.metrics import ClassScores, GroupScores
 
 SUMMARY_FILE = "eval.json"
 PER_CLASS_FILE = "per_class.csv"
+PER_GROUP_FILE = "per_group.csv"
 CONFUSION_CSV = "confusion.csv"
 CONFUSION_PNG = "confusion.png"
 PREDICTIONS_FILE = "predictions.parquet"
-EVAL_FILES = (SUMMARY_FILE, PER_CLASS_FILE, CONFUSION_CSV, CONFUSION_PNG, PREDICTIONS_FILE)
+EVAL_FILES = (
+    SUMMARY_FILE,
+    PER_CLASS_FILE,
+    PER_GROUP_FILE,
+    CONFUSION_CSV,
+    CONFUSION_PNG,
+    PREDICTIONS_FILE,
+)
 
 
 def write_summary(path: Path, summary: Mapping[str, Any]) -> None:
@@ -50,6 +60,33 @@ def write_per_class(path: Path, classes: ClassScores, names: list[str | None]) -
              _cell(classes.precision[i]), recall, _cell(classes.f1[i])]
         )  # fmt: skip
     atomic_write(path, buffer.getvalue())
+
+
+def write_per_group(path: Path, groups: list[GroupScores]) -> None:
+    """One row per group, in the given order (worst top-1 first)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["group", "samples", "gloss_top1", "gloss_macro_f1"])
+    for g in groups:
+        writer.writerow([g.group, g.samples, _cell(g.top1), _cell(g.macro_f1)])
+    atomic_write(path, buffer.getvalue())
+
+
+def per_group_summary(column: str, groups: list[GroupScores]) -> dict[str, Any]:
+    """eval.json's `per_group`: the column and one entry per group, worst first."""
+    return {
+        "column": column,
+        "num_groups": len(groups),
+        "groups": [
+            {
+                "group": g.group,
+                "samples": g.samples,
+                "gloss_top1": g.top1,
+                "gloss_macro_f1": g.macro_f1,
+            }
+            for g in groups
+        ],
+    }
 
 
 def write_confusion_csv(path: Path, confusion: np.ndarray) -> None:

@@ -13,7 +13,9 @@ checked against the model (streams, input width, label range) before any predict
 Prediction runs in inference mode and float32, in batches of similar length (less padding
 to compute; results come back in the split's order); `loss` is the training loss (label
 smoothing included), so eval on the validation split repeats the val_loss of
-metrics.jsonl. Metrics: metrics.py, in numpy.
+metrics.jsonl. Metrics: metrics.py, in numpy. When the labels CSV has a group column
+(`group_by`, else the run's `data.group_by`, else `signer`), gloss top-1 and macro-F1 are
+also reported per group (per signer: does the model generalise to people it never saw?).
 Files: report.py, written to `out_dir`, by default
 `<checkpoint folder>/eval-<checkpoint stem>-<data folder name, or index name>` (e.g.
 `run/eval-best-val`, `run/eval-best-test_index`), so evaluations of best.pt and last.pt on
@@ -41,10 +43,18 @@ from signcli.engine.optim import HeadLoss
 from signcli.engine.restore import class_names, load_model_from_checkpoint
 from signcli.errors import DataError, UsageError
 from signcli.evaluation import report
-from signcli.evaluation.metrics import HeadMetrics, head_metrics, softmax, top_k
+from signcli.evaluation.metrics import (
+    GroupScores,
+    HeadMetrics,
+    group_scores,
+    head_metrics,
+    softmax,
+    top_k,
+)
 from signcli.settings import Settings
 
 DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
+DEFAULT_GROUP_COLUMN = "signer"  # grouped by when the labels have it and nothing else is said
 TOP_K = 5  # classes kept per sample in predictions.parquet
 
 
@@ -83,16 +93,24 @@ def evaluate(
     out_dir: Path | None = None,
     no_labels: bool = False,
     device: str = "auto",
+    group_by: str | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
 
-    Without labels (`no_labels`) only predictions are written. UsageError/DataError/
-    CheckpointError (exit 2) for anything that keeps the evaluation from running.
+    Without labels (`no_labels`) only predictions are written. `group_by` names a column of
+    the labels CSV to report per group of (default: see `_group_column`).
+    UsageError/DataError/CheckpointError (exit 2) for anything that keeps the evaluation
+    from running.
     """
     checkpoint = Path(checkpoint)
     if labels_csv is not None and no_labels:
         raise UsageError("--labels and --no-labels exclude each other", hint="drop one of them")
+    if group_by is not None and no_labels:
+        raise UsageError(
+            "--group-by needs labels: per-group accuracy compares with the true glosses",
+            hint="drop --no-labels or --group-by",
+        )
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {batch_size})")
     timer = _Timer()
@@ -117,6 +135,8 @@ def evaluate(
         _check_label_range(split, "gloss", split.gloss, labels["num_gloss"], checkpoint)
         if labels["num_cat"] > 0 and split.cat is not None:
             _check_label_range(split, "cat", split.cat, labels["num_cat"], checkpoint)
+    warnings = list(split.warnings)
+    group_column = _group_column(split, settings, group_by, warnings) if labelled else None
 
     torch_device = resolve_device(device)
     model.to(torch_device)
@@ -142,16 +162,23 @@ def evaluate(
             "num_classes": {head: int(value.shape[1]) for head, value in logits.items()},
         }
         gloss = head_metrics(logits["gloss"], split.gloss) if labelled else None
+        groups = None
         if gloss is not None:
             summary.update(_metrics(gloss, logits, split, predictions.loss))
+            if group_column is not None:
+                pred = logits["gloss"].argmax(axis=1)
+                groups = group_scores(
+                    split.gloss, pred, split.label_columns[group_column], labels["num_gloss"]
+                )
+                summary["per_group"] = report.per_group_summary(group_column, groups)
         gloss_names = {**split.gloss_names, **class_names(labels, "gloss")}
         names = [gloss_names.get(i) for i in range(labels["num_gloss"])]
         columns = _prediction_columns(split, logits, names, labelled)
 
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
     with timer("write"):
-        _write_files(out_dir, summary, gloss, names, columns)
-    return EvalResult(summary, out_dir, timer.timings_s, list(split.warnings))
+        _write_files(out_dir, summary, gloss, names, columns, groups)
+    return EvalResult(summary, out_dir, timer.timings_s, warnings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -281,6 +308,35 @@ def _check_label_range(
         )
 
 
+def _group_column(
+    split: NpzSplit, settings: Settings, requested: str | None, warnings: list[str]
+) -> str | None:
+    """The labels column to report per group of: `requested` (--group-by), which must
+    exist; else the run's `data.group_by` when these labels have it; else `signer` when
+    they have it; else none. Columns are matched as read_labels stores them, lowercased."""
+    available = split.label_columns
+    if requested is not None:
+        column = requested.strip().lower()
+        if column not in available:
+            raise DataError(
+                f"{split.labels_path}: no column {requested!r} to group by; its columns are "
+                f"{', '.join(available) or 'only the sample id'}",
+                hint="pass --group-by with one of them, or add the column to the labels CSV",
+            )
+        return column
+    # data.group_by: the run's own group column, when its settings have one
+    run_column = getattr(settings.data, "group_by", None)
+    if run_column:
+        column = str(run_column).strip().lower()
+        if column in available:
+            return column
+        warnings.append(
+            f"the run groups by {run_column!r} (data.group_by) but {split.labels_path} has no "
+            "such column: no per-group report by it"
+        )
+    return DEFAULT_GROUP_COLUMN if DEFAULT_GROUP_COLUMN in available else None
+
+
 # ---------------------------------------------------------------------------------------
 # Batches
 
@@ -352,6 +408,7 @@ def _write_files(
     gloss: HeadMetrics | None,
     names: list[str | None],
     columns: dict[str, Any],
+    groups: list[GroupScores] | None = None,
 ) -> list[str]:
     """Write this evaluation's files; remove eval files an earlier run left that this one
     does not write (a --no-labels run over a labelled one), so the folder never mixes two."""
@@ -367,6 +424,9 @@ def _write_files(
         title = f"gloss: top-1 {gloss.top1:.3f} on {int(gloss.confusion.sum())} samples"
         plot_confusion(out_dir / report.CONFUSION_PNG, gloss.confusion, labels, title)
         files += [report.PER_CLASS_FILE, report.CONFUSION_CSV, report.CONFUSION_PNG]
+    if groups is not None:
+        report.write_per_group(out_dir / report.PER_GROUP_FILE, groups)
+        files.append(report.PER_GROUP_FILE)
     files.append(report.SUMMARY_FILE)
     summary["out_dir"] = str(out_dir.absolute())
     summary["files"] = sorted(files)

@@ -85,3 +85,33 @@ def test_wrong_key_and_missing_checkpoint_exit_2(trained_run, tmp_path: Path) ->
     args[1] = str(tmp_path / "nope.pt")
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "not found" in result.stderr
+
+
+def test_per_signer_table_shows_the_worst_groups_first(
+    trained_run, label_column, monkeypatch, tmp_path: Path
+) -> None:
+    from signcli.cli import eval as eval_cli
+
+    monkeypatch.setattr(eval_cli, "MAX_GROUP_ROWS", 3)
+    signers = [f"signer{i % 5}" for i in range(12)]
+    labels = label_column(
+        trained_run.data / "val_labels.csv", tmp_path / "labels.csv", "signer", signers
+    )
+    args = eval_args(trained_run, labels=False)
+    args += ["--labels", str(labels), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "gloss per signer, worst first" in result.stdout
+    summary = json.loads((tmp_path / "out" / "eval.json").read_text())
+    shown = [g["group"] for g in summary["per_group"]["groups"]]
+    assert [name in result.stdout for name in shown] == [True] * 3 + [False] * 2
+    assert "2 more signer group(s) in per_group.csv (5 in all)" in result.stdout
+    assert "per_group.csv" in summary["files"]
+
+
+def test_group_by_a_missing_column_exit_2_naming_the_file(trained_run, tmp_path: Path) -> None:
+    result = runner.invoke(app, eval_args(trained_run, "--group-by", "speaker"))
+    assert result.exit_code == 2
+    assert "val_labels.csv: no column 'speaker' to group by" in result.stderr
+    assert "gloss, cat, occluded, gloss_name" in result.stderr
+    assert "Traceback" not in result.output

@@ -137,6 +137,27 @@ def test_eval_on_the_val_index_repeats_the_val_metrics(ms_run: Path, ms_data: Pa
     assert Path(report["out_dir"]) == ms_run / "eval-best-val_index"
 
 
+def test_eval_reports_per_signer_from_an_id_gloss_signer_csv(
+    ms_run: Path, ms_data: Path, label_column, tmp_path: Path
+) -> None:
+    rows = (ms_data / "labels.csv").read_text().splitlines()[1:]
+    signers = ["left" if i % 2 else "right" for i in range(len(rows))]  # train and val ids
+    labels = label_column(ms_data / "labels.csv", tmp_path / "labels.csv", "Signer", signers)
+    args = ["eval", str(ms_run / "best.pt"), "--index", str(ms_data / "val_index.csv"),
+            "--labels", str(labels), "--out", str(tmp_path / "out"), "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    per_group = json.loads(result.stdout)["per_group"]
+    assert per_group["column"] == "signer"  # headers are read lowercased
+    predictions = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    signer_of = dict(zip([row.split(",")[0] for row in rows], signers, strict=True))
+    predictions["signer"] = predictions["id"].map(signer_of)
+    right = (predictions["true_gloss"] == predictions["pred_gloss"]).groupby(predictions["signer"])
+    assert {g["group"]: (g["samples"], g["gloss_top1"]) for g in per_group["groups"]} == {
+        name: (len(hits), pytest.approx(hits.mean())) for name, hits in right
+    }
+
+
 def test_eval_elsewhere_without_labels_writes_predictions(
     ms_run: Path, ms_data: Path, tmp_path: Path
 ) -> None:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint
+from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint, save_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
+from signcli.engine.state import TrainState
 from signcli.errors import DataError, UsageError
 from signcli.settings import load_settings
 
@@ -100,6 +101,36 @@ def test_resume_mid_epoch_continues_at_next_batch(data_root, reference, tmp_path
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (2, 3, 15)
     resume_run(work)
     assert_same_run(reference, work)
+    # the hits of the batches before the kill travel in the checkpoint (TrainState)
+    top1 = [m["train_gloss_top1"] for m in read_metrics(work)]
+    assert top1 == [m["train_gloss_top1"] for m in read_metrics(reference)]
+    assert all(0.0 <= value <= 1.0 for value in top1)
+
+
+def test_mid_epoch_checkpoint_from_before_the_hit_counter(data_root, reference, tmp_path) -> None:
+    """Its epoch's first batches went uncounted: that epoch has no train_gloss_top1 (absent,
+    not wrong), the next ones do, and everything else is the uninterrupted run."""
+    work = tmp_path / "old"
+    with pytest.raises(KeyboardInterrupt):
+        start_run(
+            tiny_settings(data_root, work, "training.save_every_steps=1"), [StopAfter(step=15)]
+        )
+    payload = load_checkpoint(work / "last.pt")
+    del payload[STATE_KEY]["epoch_gloss_correct"]
+    save_checkpoint(work / "last.pt", payload)
+    resume_run(work)
+    got, expected = read_metrics(work), read_metrics(reference)
+    assert "train_gloss_top1" not in got[2]
+    assert got[3]["train_gloss_top1"] == expected[3]["train_gloss_top1"]
+    for line in got + expected:
+        line.pop("train_gloss_top1", None)
+    assert got == expected
+
+
+def test_state_of_an_older_checkpoint_at_an_epoch_boundary_loads() -> None:
+    state = TrainState()
+    state.load_state_dict({"epoch": 2, "step": 12, "batch_in_epoch": 0, "epoch_samples": 0})
+    assert (state.epoch, state.step, state.epoch_gloss_correct) == (2, 12, 0)
 
 
 def test_extending_a_finished_run_with_epochs(data_root, tmp_path) -> None:

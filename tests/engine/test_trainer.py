@@ -4,6 +4,7 @@ divergence, hooks, warm start and the optional logs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +13,13 @@ import torch
 
 from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint
 from signcli.engine.hooks import Hook
+from signcli.engine.progress import ProgressHook
 from signcli.engine.recipes import start_run
 from signcli.engine.trainer import Trainer
 from signcli.errors import CheckpointError, TrainingDiverged
 from signcli.settings import load_settings
 
-EPOCH_KEYS = {"epoch", "step", "lr", "train_loss", "epoch_s", "samples_per_s"}
+EPOCH_KEYS = {"epoch", "step", "lr", "train_loss", "train_gloss_top1", "epoch_s", "samples_per_s"}
 VAL_KEYS = {"val_loss", "val_gloss_top1", "val_gloss_top5", "val_cat_top1"}
 
 
@@ -78,6 +80,30 @@ def test_without_validation_monitor_falls_back_to_train_loss(root: Path, tmp_pat
     assert result.trainer.monitor == "train_loss"
     assert set(result.history[0]) == EPOCH_KEYS
     assert (work / "best.pt").exists()
+
+
+def test_train_gloss_top1_recounts_the_training_forward_passes(
+    root: Path, tmp_path: Path, capsys
+) -> None:
+    # batch 5 over 12 samples: the last batch is short; dropout stays on as in training
+    settings = settings_for(root, tmp_path / "top1", "training.epochs=3", "training.batch_size=5")
+    trainer = Trainer(settings, hooks=[ProgressHook(mode="plain")])
+    loss_fn, hits = trainer.loss_fn, {}
+
+    def counting_loss(logits, targets):
+        if trainer.model.training:  # the training passes, not validation's
+            right = (logits["gloss"].argmax(dim=1) == targets["gloss"]).tolist()
+            hits.setdefault(trainer.state.epoch + 1, []).extend(right)
+        return loss_fn(logits, targets)
+
+    trainer.loss_fn = counting_loss
+    history = trainer.fit()
+    assert [len(hits[epoch]) for epoch in (1, 2, 3)] == [12, 12, 12]
+    recount = [sum(hits[epoch]) / 12 for epoch in (1, 2, 3)]
+    assert [m["train_gloss_top1"] for m in history] == recount
+    assert all(0.0 <= value <= 1.0 for value in recount)
+    out = capsys.readouterr().out
+    assert re.search(r"epoch 3/3  .*train_loss \d\.\d{4}  train_gloss_top1 \d\.\d{4}  val_", out)
 
 
 def test_accumulating_k_batches_equals_one_big_batch(root: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from signcli.evaluation.metrics import (
     balanced_accuracy,
     class_scores,
     confusion_matrix,
+    group_scores,
     head_metrics,
     macro_f1,
     softmax,
@@ -75,3 +76,16 @@ def test_softmax_is_stable_for_large_logits() -> None:
     probs = softmax(np.array([[1000.0, 1000.0, -1000.0], [0.0, 0.0, 0.0]]))
     np.testing.assert_allclose(probs, [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-7)
     assert probs.dtype == np.float32
+
+
+def test_group_scores_per_group_worst_first() -> None:
+    # group a: TRUE 0 0 1, PRED 0 0 1 -> all right; group b: TRUE 0 1 2 2, PRED 1 1 0 3
+    groups = ["a", "a", "b", "a", "b", "b", "b"]
+    scores = group_scores(TRUE, PRED, groups, 4)
+    assert [(g.group, g.samples) for g in scores] == [("b", 4), ("a", 3)]
+    assert scores[0].top1 == pytest.approx(1 / 4) and scores[1].top1 == 1.0
+    # b: F1 of class 0 = 0 (1 true, 1 predicted, 0 right), class 1 = 2/3, class 2 = 0,
+    # class 3 = 0 (predicted, never true): mean over the 4 present classes
+    assert scores[0].macro_f1 == pytest.approx((0 + 2 / 3 + 0 + 0) / 4)
+    assert scores[1].macro_f1 == 1.0
+    assert group_scores(TRUE[:0], PRED[:0], [], 4) == []

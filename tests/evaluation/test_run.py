@@ -15,6 +15,8 @@ from signcli.data.npz import read_npz_array
 from signcli.engine.checkpoint import SETTINGS_KEY, load_checkpoint, save_checkpoint
 from signcli.engine.restore import load_model_from_checkpoint
 from signcli.errors import CheckpointError, DataError, UsageError
+from signcli.evaluation import run
+from signcli.evaluation.metrics import head_metrics
 from signcli.evaluation.plots import plot_confusion
 from signcli.evaluation.run import default_out_dir, evaluate
 
@@ -150,3 +152,120 @@ def test_many_classes_plot_the_most_confused_pairs(tmp_path: Path) -> None:
     confusion = np.diag(rng.integers(5, 9, 40)) + (rng.random((40, 40)) < 0.05)
     plot_confusion(tmp_path / "c.png", confusion, [f"g{i}" for i in range(40)], "gloss")
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------------------------
+# per-group accuracy: the val split's 12 samples by 3 signers
+
+
+@pytest.fixture(scope="module")
+def by_signer(evaluated, trained_run, label_column, tmp_path_factory):
+    """best.pt on the val split with a signer column in its labels: (result, out_dir,
+    signers). Of the first 8 samples, ann signed those the model gets right and bob the
+    others, so their top-1 are 1 and 0; cy signed the last 4."""
+    table = pd.read_parquet(evaluated[1] / "predictions.parquet")
+    right = (table["true_gloss"] == table["pred_gloss"]).tolist()
+    assert 0 < sum(right[:8]) < 8, "the fixture needs right and wrong predictions"
+    signers = [("ann" if r else "bob") if i < 8 else "cy" for i, r in enumerate(right)]
+    folder = tmp_path_factory.mktemp("signers")
+    labels = label_column(
+        trained_run.data / "val_labels.csv", folder / "labels.csv", "signer", signers
+    )
+    out = folder / "eval"
+    result = evaluate(
+        trained_run.work_dir / "best.pt", trained_run.data / "val", labels, out_dir=out
+    )
+    return result, out, signers
+
+
+def test_per_signer_accuracy_recounts_from_the_predictions(by_signer) -> None:
+    result, out, signers = by_signer
+    assert result.summary["files"] == sorted([*FILES, "per_group.csv"])
+    table = pd.read_parquet(out / "predictions.parquet")
+    table["signer"] = signers  # predictions keep the labels' order
+    table["right"] = table["true_gloss"] == table["pred_gloss"]
+    rows = list(csv.DictReader((out / "per_group.csv").open()))
+    assert rows[0]["group"] == "bob" and rows[-1]["group"] == "ann"  # worst first
+    assert (float(rows[0]["gloss_top1"]), float(rows[-1]["gloss_top1"])) == (0.0, 1.0)
+    assert {r["group"] for r in rows} == {"ann", "bob", "cy"}
+    for row in rows:
+        mine = table[table["signer"] == row["group"]]
+        assert int(row["samples"]) == len(mine) == signers.count(row["group"])
+        assert float(row["gloss_top1"]) == pytest.approx(mine["right"].mean(), abs=1e-6)
+        # macro-F1 the long way: one-hot scores of the predictions through head_metrics
+        scores = np.eye(4)[mine["pred_gloss"].to_numpy()]
+        expected_f1 = head_metrics(scores, mine["true_gloss"].to_numpy()).macro_f1
+        assert float(row["gloss_macro_f1"]) == pytest.approx(expected_f1, abs=1e-6)
+    per_group = result.summary["per_group"]
+    assert per_group["column"] == "signer" and per_group["num_groups"] == 3
+    assert [g["group"] for g in per_group["groups"]] == [r["group"] for r in rows]
+    assert [g["gloss_top1"] for g in per_group["groups"]] == pytest.approx(
+        [float(r["gloss_top1"]) for r in rows], abs=1e-6
+    )
+    assert json.loads((out / "eval.json").read_text())["per_group"] == per_group
+
+
+def test_group_by_names_any_labels_column_in_any_case(trained_run, tmp_path: Path) -> None:
+    data = trained_run.data
+    result = evaluate(
+        trained_run.work_dir / "best.pt", data / "val", data / "val_labels.csv",
+        out_dir=tmp_path, group_by="Occluded",
+    )  # fmt: skip
+    per_group = result.summary["per_group"]
+    assert per_group["column"] == "occluded"
+    assert {g["group"] for g in per_group["groups"]} <= {"0", "1"}
+    assert sum(g["samples"] for g in per_group["groups"]) == 12
+
+
+def test_group_by_a_column_the_labels_lack(trained_run, tmp_path: Path) -> None:
+    data = trained_run.data
+    with pytest.raises(DataError) as caught:
+        evaluate(
+            trained_run.work_dir / "best.pt", data / "val", data / "val_labels.csv",
+            out_dir=tmp_path, group_by="speaker",
+        )  # fmt: skip
+    message = str(caught.value)
+    assert f"{data / 'val_labels.csv'}: no column 'speaker' to group by" in message
+    assert "gloss, cat, occluded, gloss_name" in message and "--group-by" in message
+    assert not (tmp_path / "eval.json").exists()  # refused before predicting anything
+    with pytest.raises(UsageError, match="--group-by needs labels"):
+        evaluate(trained_run.work_dir / "best.pt", data / "val", no_labels=True, group_by="x")
+
+
+def test_run_group_by_setting_comes_before_signer(
+    trained_run, by_signer, monkeypatch, tmp_path: Path
+) -> None:
+    """A run whose settings have data.group_by (added elsewhere) groups by that column
+    when the labels have it, else warns and falls back to signer."""
+    restore = run.load_model_from_checkpoint
+
+    def restored_with_group_by(path):
+        restored = restore(path)
+        object.__setattr__(restored.settings.data, "group_by", column)
+        return restored
+
+    monkeypatch.setattr(run, "load_model_from_checkpoint", restored_with_group_by)
+    labels = Path(by_signer[0].summary["labels"])  # has occluded and signer
+    column = "occluded"
+    result = evaluate(trained_run.work_dir / "best.pt", trained_run.data / "val", labels,
+                      out_dir=tmp_path / "a")  # fmt: skip
+    assert result.summary["per_group"]["column"] == "occluded"
+    column = "region"
+    result = evaluate(trained_run.work_dir / "best.pt", trained_run.data / "val", labels,
+                      out_dir=tmp_path / "b")  # fmt: skip
+    assert result.summary["per_group"]["column"] == "signer"
+    assert any("'region' (data.group_by)" in w for w in result.warnings)
+
+
+def test_labels_without_a_group_column_clear_an_old_per_group_file(
+    by_signer, trained_run, tmp_path: Path
+) -> None:
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "per_group.csv").write_bytes((by_signer[1] / "per_group.csv").read_bytes())
+    result = evaluate(
+        trained_run.work_dir / "best.pt", trained_run.data / "val",
+        trained_run.data / "val_labels.csv", out_dir=out,
+    )  # fmt: skip
+    assert "per_group" not in result.summary
+    assert sorted(p.name for p in out.iterdir()) == FILES
