@@ -1,0 +1,536 @@
+"""Accuracy of `signcli train` on real development sets, seeds side by side, with a 1-NN
+DTW reference in the same table.
+
+    python benchmarks/bench_accuracy.py DATA_ROOT [DATA_ROOT ...] [--seeds 0 1 2]
+        [--configs default ...] [--model transformer] [--epochs N] [--extra "--set k=v ..."]
+        [--layout-for NAME=LAYOUT] [--small-cut K] [--dtw-subsample K] [--no-dtw]
+        [--jobs 1] [--threads N] [--runs-dir DIR] [--out results.json]
+
+Each DATA_ROOT holds `train/*.npz`, `val/*.npz`, `train_labels.csv` and `val_labels.csv`
+(optionally `train_meta.csv`). Per set, config and seed one subprocess
+`python -m signcli train MODEL --train-dir R/train --train-labels R/train_labels.csv
+--val-dir R/val --val-labels R/val_labels.csv --seed S --work-dir W` plus the config's
+flags (`default` adds none: the defaults are what is measured), then `signcli eval
+W/last.pt` on the val split for the macro-F1 of the final epoch.
+
+Measured per set and config: final-epoch val top-1 (median and min-max over the seeds),
+best-epoch val top-1, final-epoch macro-F1, final-epoch train top-1 (counted during the
+epoch, dropout on) and the wall time of the training command. The final epoch is the
+headline: the best epoch is picked on the very split it is scored on, which flatters
+every model. References per set: 1-NN with dependent multivariate DTW (squared Euclidean
+point cost, full window, native lengths, NaN read as 0) and 1-NN Euclidean distance on
+the sequences resampled to the median training length; the DTW figure is cached in
+`--out` and reused when the script runs again with the same set, cut and subsample.
+
+`--small-cut K` adds a row "SET (K/class)" per set: the training split cut to K sequences
+per class (seed 0, whatever the training seeds), taking whole sessions (or speakers) of
+`train_meta.csv` per class in a seeded order and trimming the last one, so each class
+keeps few sessions; the val split is untouched. `--layout-for traduttore=pose=0:99,...`
+adds `--layout` to that set's runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
+    "default": [],  # the plain command: what a user gets without flags
+    # the defaults before the current ones, as explicit flags (to be filled in)
+    "previous": [],
+}
+GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
+CUT_SEED = 0
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+LOG_TAIL = 25
+
+
+@dataclass
+class DataSet:
+    name: str  # row label
+    base: str  # folder name of the original set (for --layout-for)
+    root: Path  # the folder trained on (the cut's own folder for a cut)
+    source: Path  # the DATA_ROOT given
+    cut: int | None = None
+    train_samples: int = 0
+
+
+@dataclass
+class Run:
+    data: DataSet
+    config: str
+    seed: int
+    folder: Path
+    cmd: list[str] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def npz_name(name: str) -> str:
+    return name if name.lower().endswith(".npz") else name + ".npz"
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def load_split(root: Path, split: str, labels_csv: Path | None = None):  # noqa: ANN201
+    """The sequences [T, D] (NaN -> 0, float64) and gloss labels (as text) of a split."""
+    _, rows = read_csv(labels_csv or root / f"{split}_labels.csv")
+    folder = root / split
+    xs = []
+    for row in rows:
+        with np.load(folder / npz_name(row["file"])) as npz:
+            x = np.asarray(npz["X"], dtype=np.float64)
+        xs.append(np.where(np.isnan(x), 0.0, x))
+    return xs, np.array([row["gloss"] for row in rows])
+
+
+def small_cut(src: Path, k: int, dest: Path) -> int:
+    """Materialise `src` with its training split cut to `k` sequences per class in `dest`
+    (symlinks to the npz files, a cut train_labels.csv; val linked as is). Whole groups
+    (sessions, speakers) per class in a seeded order, the last one trimmed. Returns the
+    number of training samples kept."""
+    header, rows = read_csv(src / "train_labels.csv")
+    group_of: dict[str, str] = {}
+    meta = src / "train_meta.csv"
+    if meta.exists():
+        meta_header, meta_rows = read_csv(meta)
+        column = next((c for c in GROUP_COLUMNS if c in meta_header), None)
+        if column:
+            group_of = {npz_name(r["file"]): r[column] for r in meta_rows}
+    rng = np.random.default_rng(CUT_SEED)
+    by_class: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_class.setdefault(row["gloss"], []).append(i)
+    kept: list[int] = []
+    for gloss in sorted(by_class, key=lambda g: (len(g), g)):
+        groups: dict[str, list[int]] = {}
+        for i in by_class[gloss]:  # no group known: each sample its own group
+            name = npz_name(rows[i]["file"])
+            groups.setdefault(group_of.get(name, f"\0{name}"), []).append(i)
+        order = sorted(groups)
+        taken: list[int] = []
+        for g in rng.permutation(len(order)):
+            members = groups[order[g]]
+            need = k - len(taken)
+            if len(members) > need:
+                members = sorted(rng.choice(members, size=need, replace=False).tolist())
+            taken += members
+            if len(taken) >= k:
+                break
+        kept += taken
+    kept.sort()
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "train").mkdir(parents=True)
+    for i in kept:
+        name = npz_name(rows[i]["file"])
+        (dest / "train" / name).symlink_to((src / "train" / name).resolve())
+    with open(dest / "train_labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows[i] for i in kept)
+    for name in ("val", "val_labels.csv", "val_meta.csv", "classes.csv"):
+        if (src / name).exists():
+            (dest / name).symlink_to((src / name).resolve())
+    return len(kept)
+
+
+# -- references -----------------------------------------------------------------------------
+
+
+def dtw_1nn(train: list[np.ndarray], train_y: np.ndarray, queries: list[np.ndarray]):  # noqa: ANN201
+    """Label of the nearest training series of each query under dependent DTW (squared
+    Euclidean point cost, no window, native lengths). One query against every training
+    series at once, one row (query frame) of the cost matrices at a time."""
+    n, dim = len(train), train[0].shape[1]
+    lengths = np.array([len(x) for x in train])
+    t_max = int(lengths.max())
+    bank = np.zeros((t_max, n, dim))  # frame-major: a column j of all series is contiguous
+    for s, x in enumerate(train):
+        bank[: len(x), s] = x
+    flat = bank.reshape(t_max * n, dim)
+    flat_sq = (flat**2).sum(1).reshape(t_max, n)
+    ends, cols = lengths - 1, np.arange(n)
+    predicted = []
+    for q in queries:
+        cost = (q**2).sum(1)[:, None, None] + flat_sq[None] - 2 * (q @ flat.T).reshape(-1, t_max, n)
+        np.maximum(cost, 0.0, out=cost)  # [Tq, t_max, n]
+        prev = np.cumsum(cost[0], axis=0)  # D[0, j]
+        cur = np.empty_like(prev)
+        for i in range(1, len(q)):
+            c = cost[i]
+            diag_up = np.minimum(prev[1:], prev[:-1])  # min(D[i-1, j], D[i-1, j-1]), j >= 1
+            cur[0] = prev[0] + c[0]
+            for j in range(1, t_max):
+                np.minimum(diag_up[j - 1], cur[j - 1], out=cur[j])
+                cur[j] += c[j]
+            prev, cur = cur, prev
+        predicted.append(train_y[int(np.argmin(prev[ends, cols]))])
+    return np.array(predicted)
+
+
+def resample(x: np.ndarray, length: int) -> np.ndarray:
+    pos = np.linspace(0, len(x) - 1, length)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(x) - 1)
+    w = (pos - lo)[:, None]
+    return x[lo] * (1 - w) + x[hi] * w
+
+
+def ed_1nn(train: list[np.ndarray], train_y: np.ndarray, queries: list[np.ndarray]):  # noqa: ANN201
+    length = int(round(statistics.median(len(x) for x in train)))
+    a = np.stack([resample(x, length).ravel() for x in train])
+    b = np.stack([resample(x, length).ravel() for x in queries])
+    a_sq = (a**2).sum(1)
+    nearest = [np.argmin(a_sq - 2 * (b[i : i + 256] @ a.T), axis=1) for i in range(0, len(b), 256)]
+    return train_y[np.concatenate(nearest)]
+
+
+def reference(data: DataSet, args, cache: dict) -> dict:  # noqa: ANN001
+    """1-NN DTW and ED val top-1 of a set, from the cache when it holds this set/cut/subsample."""
+    key = f"{data.source}|cut={data.cut}"
+    train, train_y = load_split(data.root, "train")
+    val, val_y = load_split(data.root, "val")
+    fingerprint = {"train": len(train), "val": len(val), "dtw_subsample": args.dtw_subsample}
+    cached = cache.get(key, {})
+    if all(cached.get(k) == v for k, v in fingerprint.items()) and "dtw_top1" in cached:
+        print(
+            f"{data.name}: 1-NN DTW {cached['dtw_top1']:.3f} (cached), ED {cached['ed_top1']:.3f}"
+        )
+        return cached
+    entry = dict(fingerprint)
+    started = time.perf_counter()
+    entry["ed_top1"] = float(np.mean(ed_1nn(train, train_y, val) == val_y))
+    entry["ed_s"] = round(time.perf_counter() - started, 2)
+    line = f"{data.name}: 1-NN ED {entry['ed_top1']:.3f} ({entry['ed_s']:.1f}s)"
+    if not args.no_dtw:
+        picked = np.arange(len(val))
+        if args.dtw_subsample and args.dtw_subsample < len(val):
+            picked = np.unique(np.linspace(0, len(val) - 1, args.dtw_subsample).round().astype(int))
+        started = time.perf_counter()
+        hits = dtw_1nn(train, train_y, [val[i] for i in picked]) == val_y[picked]
+        entry.update(
+            dtw_top1=float(hits.mean()),
+            dtw_scored=len(picked),
+            dtw_s=round(time.perf_counter() - started, 2),
+        )
+        line += (
+            f", DTW {entry['dtw_top1']:.3f} on {len(picked)}/{len(val)} val ({entry['dtw_s']:.1f}s)"
+        )
+    elif "dtw_top1" in cached:  # an earlier DTW figure (maybe another subsample) still shows
+        entry.update({k: cached[k] for k in ("dtw_top1", "dtw_scored", "dtw_s")})
+        entry["dtw_subsample"] = cached.get("dtw_subsample")
+    print(line, flush=True)
+    cache[key] = entry
+    return entry
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def train_command(run: Run, args) -> list[str]:  # noqa: ANN001
+    root = run.data.root
+    cmd = [sys.executable, "-m", "signcli", "train", args.model,
+           "--train-dir", str(root / "train"), "--train-labels", str(root / "train_labels.csv"),
+           "--val-dir", str(root / "val"), "--val-labels", str(root / "val_labels.csv"),
+           "--seed", str(run.seed), "--work-dir", str(run.folder / "work")]  # fmt: skip
+    cmd += CONFIGS[run.config]
+    for extra in args.extra:
+        cmd += shlex.split(extra)
+    if run.data.base in args.layouts:
+        cmd += ["--layout", args.layouts[run.data.base]]
+    if args.epochs is not None:
+        cmd += ["--epochs", str(args.epochs)]
+    return cmd
+
+
+def tail(path: Path) -> str:
+    lines = path.read_text(errors="replace").splitlines()
+    return "\n".join("    " + line for line in lines[-LOG_TAIL:])
+
+
+def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
+    """Train, read metrics.jsonl, eval last.pt on val. Sets run.record once done (the main
+    thread reads it); a failing command or error is recorded as a failed run, not raised."""
+    run.cmd = train_command(run, args)
+    rec = {"set": run.data.name, "config": run.config, "seed": run.seed,
+           "cmd": shlex.join(run.cmd), "folder": str(run.folder)}  # fmt: skip
+    try:
+        measure(run, rec, env)
+    except Exception as exc:  # noqa: BLE001 - one broken run must not end the benchmark
+        rec.setdefault("wall_s", 0.0)
+        rec["failed"] = f"{type(exc).__name__}: {exc}"
+        rec.setdefault("log_tail", "")
+    run.record = rec
+    return run
+
+
+def measure(run: Run, rec: dict, env: dict) -> None:
+    if run.folder.exists():
+        shutil.rmtree(run.folder)
+    run.folder.mkdir(parents=True)
+    log = run.folder / "train.log"
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        code = subprocess.run(run.cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+    rec.update(returncode=code, wall_s=round(time.perf_counter() - started, 2))
+    work = run.folder / "work"
+    epochs = []
+    if (work / "metrics.jsonl").exists():
+        epochs = [json.loads(s) for s in (work / "metrics.jsonl").read_text().splitlines() if s]
+    if code != 0 or not epochs or "val_gloss_top1" not in epochs[-1]:
+        rec["failed"] = f"exit {code}" if code else "no val_gloss_top1 in metrics.jsonl"
+        rec["log_tail"] = tail(log)
+        return
+    best = max(epochs, key=lambda m: m.get("val_gloss_top1", -1.0))
+    rec.update(
+        epochs=len(epochs),
+        final_val_top1=epochs[-1]["val_gloss_top1"],
+        best_val_top1=best["val_gloss_top1"],
+        best_epoch=best["epoch"],
+        final_train_top1=epochs[-1].get("train_gloss_top1"),
+        train_s=round(sum(m.get("epoch_s", 0.0) for m in epochs), 2),
+    )
+    root, out_dir = run.data.root, run.folder / "eval-last-val"
+    cmd = [sys.executable, "-m", "signcli", "eval", str(work / "last.pt"),
+           "--data-dir", str(root / "val"), "--labels", str(root / "val_labels.csv"),
+           "--json", "--out", str(out_dir)]  # fmt: skip
+    with open(run.folder / "eval.log", "w") as out:
+        code = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+    if code == 0 and (out_dir / "eval.json").exists():
+        rec["macro_f1"] = json.loads((out_dir / "eval.json").read_text()).get("gloss_macro_f1")
+    else:
+        rec["eval_failed"] = f"exit {code}"
+        rec["eval_log_tail"] = tail(run.folder / "eval.log")
+
+
+def describe(rec: dict) -> str:
+    head = f"{rec['set']} | {rec['config']} | seed {rec['seed']}:"
+    if "failed" in rec:
+        return f"{head} FAILED ({rec['failed']}) after {rec['wall_s']:.1f}s\n{rec['log_tail']}"
+    train = rec["final_train_top1"]
+    line = (
+        f"{head} final val top-1 {rec['final_val_top1']:.3f}, best {rec['best_val_top1']:.3f} "
+        f"(epoch {rec['best_epoch']}/{rec['epochs']})"
+        + (f", macro-F1 {rec['macro_f1']:.3f}" if rec.get("macro_f1") is not None else "")
+        + (f", train top-1 {train:.3f}" if train is not None else "")
+        + f", wall {rec['wall_s']:.1f}s"
+    )
+    if "eval_failed" in rec:
+        line += f"\n  eval FAILED ({rec['eval_failed']}):\n{rec['eval_log_tail']}"
+    return line
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def spread(values: list[float | None], fmt: str = "{:.3f}", minmax: bool = False) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    text = fmt.format(statistics.median(values))
+    if minmax and len(values) > 1:
+        text += f" ({fmt.format(min(values))}–{fmt.format(max(values))})"
+    return text
+
+
+def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], refs: dict) -> list[dict]:
+    rows = []
+    for data in sets:
+        ref = refs.get(data.name, {})
+        for config in configs:
+            recs = [r.record for r in runs if r.data is data and r.config == config and r.record]
+            ok = [r for r in recs if "failed" not in r]
+            rows.append(
+                {
+                    "set": data.name,
+                    "train_samples": data.train_samples,
+                    "config": config,
+                    "seeds": len(recs),
+                    "failed": len(recs) - len(ok),
+                    "final_val_top1": [r["final_val_top1"] for r in ok],
+                    "best_val_top1": [r["best_val_top1"] for r in ok],
+                    "macro_f1": [r.get("macro_f1") for r in ok],
+                    "final_train_top1": [r.get("final_train_top1") for r in ok],
+                    "wall_s": [r["wall_s"] for r in ok],
+                    "dtw_top1": ref.get("dtw_top1"),
+                    "dtw_scored": ref.get("dtw_scored"),
+                    "ed_top1": ref.get("ed_top1"),
+                    "val_samples": ref.get("val"),
+                }  # fmt: skip
+            )
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("set", "train samples", "config", "final val top-1 median (min–max)",
+            "best-epoch val top-1 median", "macro-F1 median (final)",
+            "train top-1 final median", "wall s median", "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        final = spread(row["final_val_top1"], minmax=True) if row["final_val_top1"] else "failed"
+        if 0 < row["failed"] < row["seeds"]:
+            final += f" ({row['failed']}/{row['seeds']} failed)"
+        dtw = "–" if row["dtw_top1"] is None else f"{row['dtw_top1']:.3f}"
+        if row["dtw_top1"] is not None and row["dtw_scored"] != row["val_samples"]:
+            dtw += f" ({row['dtw_scored']}/{row['val_samples']} val)"
+        ed = "–" if row["ed_top1"] is None else f"{row['ed_top1']:.3f}"
+        cells = (row["set"], str(row["train_samples"]), row["config"], final,
+                 spread(row["best_val_top1"]), spread(row["macro_f1"]),
+                 spread(row["final_train_top1"]), spread(row["wall_s"], "{:.0f}"), dtw, ed)  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roots", nargs="+", type=Path, metavar="DATA_ROOT")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--configs", nargs="+", default=["default"], choices=list(CONFIGS))
+    parser.add_argument("--model", default="transformer", help="`signcli train MODEL`")
+    parser.add_argument("--epochs", type=int, help="pass --epochs N (default: not passed)")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        help='flags appended to every config, e.g. --extra "--set model.d_model=64" '
+        "(one flag without a space: --extra=--flag); repeatable",
+    )
+    parser.add_argument(
+        "--layout-for",
+        action="append",
+        default=[],
+        metavar="NAME=LAYOUT",
+        help="--layout LAYOUT for the set whose folder is NAME; repeatable",
+    )
+    parser.add_argument("--small-cut", type=int, metavar="K", help="also a K-per-class row per set")
+    parser.add_argument("--dtw-subsample", type=int, metavar="K", help="DTW on K val samples")
+    parser.add_argument("--no-dtw", action="store_true", help="skip the 1-NN DTW reference")
+    parser.add_argument("--jobs", type=int, default=1, help="training runs at once")
+    parser.add_argument("--threads", type=int, help="OMP/MKL threads per run (default: as is)")
+    parser.add_argument("--runs-dir", type=Path, help="keep the runs here (default: a temp dir)")
+    parser.add_argument("--out", type=Path, help="JSON of every figure; caches the DTW figures")
+    args = parser.parse_args()
+    args.layouts = {}
+    for item in args.layout_for:
+        name, sep, layout = item.partition("=")
+        if not sep or not layout:
+            parser.error(f"--layout-for {item!r}: expected NAME=LAYOUT")
+        args.layouts[name] = layout
+    names = [root.resolve().name for root in args.roots]
+    if len(set(names)) < len(names):
+        parser.error(f"two DATA_ROOTs share a folder name: {names}")
+    for name in set(args.layouts) - set(names):
+        parser.error(f"--layout-for {name}: no DATA_ROOT of that name ({', '.join(names)})")
+    for root in args.roots:
+        for need in ("train", "val", "train_labels.csv", "val_labels.csv"):
+            if not (root / need).exists():
+                parser.error(f"{root}: no {need}")
+    if args.small_cut is not None and args.small_cut < 1:
+        parser.error("--small-cut must be at least 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    for config in args.configs:
+        if config != "default" and not CONFIGS[config]:
+            print(f"note: config {config!r} has no flags yet: it trains the defaults")
+    previous = {}
+    if args.out and args.out.exists():
+        try:
+            previous = json.loads(args.out.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"note: {args.out} is not readable JSON ({exc}); not reusing its DTW figures")
+    cache = dict(previous.get("reference_cache", {}))
+    env = dict(os.environ)
+    if args.threads:
+        env.update({var: str(args.threads) for var in THREAD_VARS})
+    tmp = None
+    if args.runs_dir:
+        runs_dir = args.runs_dir.resolve()
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="bench_accuracy-")
+        runs_dir = Path(tmp.name)
+    print(f"runs in {runs_dir}" + (" (removed at the end; --runs-dir keeps them)" if tmp else ""))
+    try:
+        run_all(args, runs_dir, env, cache)
+    finally:
+        if tmp:
+            tmp.cleanup()
+
+
+def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN001
+    sets = []
+    for root in args.roots:
+        root = root.resolve()
+        n = len(read_csv(root / "train_labels.csv")[1])
+        sets.append(DataSet(root.name, root.name, root, root, train_samples=n))
+        if args.small_cut:
+            name = f"{root.name} ({args.small_cut}/class)"
+            dest = runs_dir / "cuts" / f"{root.name}-cut{args.small_cut}"
+            kept = small_cut(root, args.small_cut, dest)
+            sets.append(DataSet(name, root.name, dest, root, args.small_cut, kept))
+            print(f"{name}: {kept} of {n} training samples, in {dest}")
+    refs = {data.name: reference(data, args, cache) for data in sets}
+
+    runs = [
+        Run(data, config, seed, runs_dir / "runs" / data.root.name / config / f"seed{seed}")
+        for data in sets
+        for config in args.configs
+        for seed in args.seeds
+    ]
+
+    def save() -> None:
+        if args.out:
+            rows = summarise(sets, args.configs, runs, refs)
+            report = {"args": {k: (str(v) if isinstance(v, Path) else v)
+                               for k, v in vars(args).items() if k != "roots"},  # fmt: skip
+                      "roots": [str(r) for r in args.roots], "configs": {c: CONFIGS[c] for c in args.configs},
+                      "rows": rows, "runs": [r.record for r in runs if r.record],
+                      "reference_cache": cache}  # fmt: skip
+            tmp_out = args.out.with_name(args.out.name + ".tmp")
+            tmp_out.write_text(json.dumps(report, indent=2) + "\n")
+            tmp_out.replace(args.out)
+
+    save()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(execute, run, args, env) for run in runs]
+        for done, future in enumerate(as_completed(futures), 1):
+            run = future.result()
+            print(f"[{done}/{len(runs)}] {describe(run.record)}", flush=True)
+            save()
+    print()
+    print(markdown(summarise(sets, args.configs, runs, refs)))
+    print(
+        "\nfinal val top-1 is the headline; best-epoch top-1 is picked on the split it is "
+        "scored on. macro-F1: eval of last.pt on val. wall: the train command."
+    )
+
+
+if __name__ == "__main__":
+    main()
