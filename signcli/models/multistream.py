@@ -57,9 +57,12 @@ class MultiStreamEncoder(TransformerEncoder):
         ff_dim: int,
         dropout: float,
         max_len: int,
+        conv_kernel: int = 0,
         fusion: Fusion = "concat",
     ) -> None:
-        super().__init__(input_dims, d_model, num_layers, num_heads, ff_dim, dropout, max_len)
+        super().__init__(
+            input_dims, d_model, num_layers, num_heads, ff_dim, dropout, max_len, conv_kernel
+        )
         if fusion not in ("concat", "sum", "attention"):
             raise ValueError(f"unknown fusion {fusion!r}: expected concat, sum or attention")
         self.fusion = fusion

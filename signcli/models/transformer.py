@@ -1,7 +1,8 @@
 """`transformer`: a pre-norm transformer encoder over keypoint frames [B, T, D].
 
     frames -> FrameInput (standardise, NaN -> 0 + indicator) -> + learned positions
-           -> num_layers x [x + attn(LN(x)), x + ff(LN(x))] -> LN -> [B, T, d_model]
+           -> num_layers x [TemporalConv (when conv_kernel > 0),
+                            x + attn(LN(x)), x + ff(LN(x))] -> LN -> [B, T, d_model]
 
 The blocks are written out with `scaled_dot_product_attention` and a boolean mask built
 from `mask`, instead of nn.TransformerEncoder, whose fast path and nested tensors can
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from signcli.models.conv import TemporalConv
 from signcli.models.encoder import Encoder
 from signcli.models.inputs import FrameInput
 from signcli.models.registry import register_model
@@ -79,15 +81,18 @@ class TransformerEncoder(Encoder):
         ff_dim: int,
         dropout: float,
         max_len: int,
+        conv_kernel: int = 0,
     ) -> None:
         super().__init__(input_dims, d_model)
         for name, dim in self.input_dims.items():
             self.inputs[name] = FrameInput(dim, d_model)
         self.position = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # [max_len, d]
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(
-            Block(d_model, num_heads, ff_dim, dropout) for _ in range(num_layers)
-        )
+        self.blocks = nn.ModuleList()
+        for _ in range(num_layers):  # local motion first, then the whole clip
+            if conv_kernel > 0:
+                self.blocks.append(TemporalConv(d_model, conv_kernel, dropout))
+            self.blocks.append(Block(d_model, num_heads, ff_dim, dropout))
         self.norm = nn.LayerNorm(d_model)
 
     def embed_frames(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
@@ -112,6 +117,7 @@ def transformer_options(settings: ModelSettings) -> dict:
         "ff_dim": settings.ff_dim,
         "dropout": settings.dropout,
         "max_len": settings.max_len,
+        "conv_kernel": settings.conv_kernel,
     }
 
 
