@@ -17,7 +17,7 @@ import re
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -48,6 +48,11 @@ MONITOR_METRICS = (
     "val_wer",
 )
 MINIMISED_METRICS = ("train_loss", "val_loss", "val_wer")
+
+CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy benchmark)
+# Keys added after runs were first written, with the value that rebuilds those runs as they
+# were trained: a stored config.json or checkpoint without the key gets this, not the default.
+LEGACY_VALUES = {"model.conv_kernel": 0}
 
 
 class _Section(BaseModel):
@@ -199,6 +204,9 @@ class DataSettings(_Section):
         return layout
 
 
+Auto = Literal["auto"]  # sized from the training set when the run starts (signcli/auto_size.py)
+
+
 class ModelSettings(_Section):
     name: ModelName = "transformer"
     """Registered model: transformer (keypoints), gru (features), multistream (face/hands/pose)."""
@@ -206,30 +214,40 @@ class ModelSettings(_Section):
     """Gloss classes; None takes the count from the labels."""
     num_cat: int | None = Field(None, ge=0)
     """Category classes (0 = no category head); None takes the count from the labels."""
-    d_model: int = Field(256, ge=8)
-    """Width of the encoder's output features."""
-    num_layers: int = Field(4, ge=1)
-    """Transformer blocks, or stacked GRU layers."""
-    num_heads: int = Field(8, ge=1)
-    """Attention heads per transformer block; must divide d_model."""
-    ff_dim: int = Field(512, ge=8)
-    """Hidden width of each transformer block's feed-forward layer."""
+    d_model: Annotated[int, Field(ge=8)] | Auto = "auto"
+    """Width of the encoder's output features (auto: from the training-set size)."""
+    num_layers: Annotated[int, Field(ge=1)] | Auto = "auto"
+    """Transformer blocks, or stacked GRU layers (auto: from the training-set size)."""
+    num_heads: Annotated[int, Field(ge=1)] | Auto = "auto"
+    """Attention heads per transformer block; must divide d_model (auto: d_model / 32)."""
+    ff_dim: Annotated[int, Field(ge=8)] | Auto = "auto"
+    """Hidden width of each transformer block's feed-forward layer (auto: 2 * d_model)."""
     hidden_size: int = Field(256, ge=8)
     """GRU hidden size per direction."""
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    """Dropout probability inside the encoder and before each head."""
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] | Auto = "auto"
+    """Dropout probability inside the encoder and before each head (auto: more for less data)."""
     max_len: int = Field(512, ge=1)
     """Longest sequence the model takes; longer ones are resampled to this many frames."""
+    conv_kernel: int = Field(CONV_KERNEL, ge=0)
+    """transformer, multistream: frames of the depthwise temporal convolution placed before
+    each attention block (odd; 0 = attention blocks only)."""
     pooling: Literal["mean", "max", "cls"] = "mean"
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
     fusion: Literal["concat", "sum", "attention"] = "concat"
     """multistream: how the streams of a frame are combined (concat is then projected)."""
 
+    @field_validator("conv_kernel")
+    @classmethod
+    def _odd_kernel(cls, kernel: int) -> int:
+        if kernel % 2 == 0 and kernel != 0:
+            raise ValueError("must be odd (a frame and as many neighbours on each side) or 0")
+        return kernel
+
     @field_validator("num_heads")
     @classmethod
-    def _heads_divide_width(cls, num_heads: int, info: Any) -> int:
+    def _heads_divide_width(cls, num_heads: int | str, info: Any) -> int | str:
         d_model = info.data.get("d_model")
-        if d_model is not None and d_model % num_heads:
+        if isinstance(d_model, int) and isinstance(num_heads, int) and d_model % num_heads:
             raise ValueError(f"must divide model.d_model={d_model}")
         return num_heads
 
@@ -268,8 +286,8 @@ class OptimSettings(_Section):
 
 
 class TrainingSettings(_Section):
-    epochs: int = Field(30, ge=1)
-    """Epochs to train."""
+    epochs: Annotated[int, Field(ge=1)] | Auto = "auto"
+    """Epochs to train (auto: enough optimizer steps for small sets, at least 30)."""
     batch_size: int = Field(32, ge=1)
     """Samples per batch (per optimizer step: batch_size * accumulate)."""
     precision: Literal["float32", "bf16", "amp"] = "float32"
@@ -354,12 +372,26 @@ def load_settings(
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        problems.extend(_describe(error) for error in exc.errors())
+        problems.extend(_describe(error) for error in _merge_auto_branches(exc.errors()))
     except ValueError as exc:  # a non-mapping where a section was expected
         problems.append(str(exc))
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings stored by a run (config.json, a checkpoint) with the keys it predates set to
+    `LEGACY_VALUES`, so that the run is rebuilt as it was trained, not with newer defaults."""
+    upgraded: dict[str, Any] = json.loads(json.dumps(dict(stored), default=str))
+    for dotted, value in LEGACY_VALUES.items():
+        *parents, leaf = dotted.split(".")
+        node: Any = upgraded
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node:
+            node[leaf] = value
+    return upgraded
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:
@@ -456,6 +488,24 @@ def _parse_override(dotted: str, raw: str) -> Any:
         except json.JSONDecodeError:  # a dict's own validator may parse its text form
             return raw if origin is dict else [p.strip() for p in raw.split(",") if p.strip()]
     return raw
+
+
+AUTO_BRANCH = "literal['auto']"
+
+
+def _merge_auto_branches(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A value that fits neither branch of `number | "auto"` gives one error per branch;
+    keep the number's (it says what was wrong), at the field's own key, noting `auto`."""
+    fields_with_auto = {tuple(e["loc"][:-1]) for e in errors if e["loc"][-1:] == (AUTO_BRANCH,)}
+    merged = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if loc[:-1] in fields_with_auto:
+            if loc[-1] == AUTO_BRANCH:
+                continue
+            error = {**error, "loc": loc[:-1], "msg": f"{error['msg']}, or auto"}
+        merged.append(dict(error))
+    return merged
 
 
 def _describe(error: Mapping[str, Any]) -> str:

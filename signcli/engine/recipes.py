@@ -25,7 +25,7 @@ from signcli.engine.callbacks import (
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
 from signcli.errors import CheckpointError, UsageError
-from signcli.settings import Settings, load_settings
+from signcli.settings import Settings, load_settings, upgrade_stored_settings
 
 log = logging.getLogger("signcli")
 
@@ -94,14 +94,14 @@ def resume_run(
         "training.device": device,
         "training.work_dir": str(work_dir),
     }
-    settings = load_settings(base=stored, flags=flags)
+    settings = load_settings(base=upgrade_stored_settings(stored), flags=flags)
     if not last.is_file():
         raise UsageError(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",
             hint=f"start it again with `signcli train ... --work-dir {work_dir} --overwrite`",
         )
     payload = ckpt.load_checkpoint(last)
-    stored_model = payload[ckpt.SETTINGS_KEY].get("model", {})
+    stored_model = upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]).get("model", {})
     if stored_model != settings.model.model_dump(mode="json"):
         raise CheckpointError(
             f"{last}: its model settings differ from {config}",

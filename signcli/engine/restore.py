@@ -15,7 +15,7 @@ from signcli.engine import checkpoint as ckpt
 from signcli.engine.warm_start import load_model_state
 from signcli.errors import CheckpointError
 from signcli.models import SignClassifier, build_run_model
-from signcli.settings import Settings
+from signcli.settings import Settings, upgrade_stored_settings
 
 
 class RestoredModel(NamedTuple):
@@ -36,7 +36,7 @@ def load_model_from_checkpoint(path: Path) -> RestoredModel:
     path = Path(path)
     payload = ckpt.load_checkpoint(path)
     try:
-        settings = Settings.model_validate(payload[ckpt.SETTINGS_KEY])
+        settings = Settings.model_validate(upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from signcli.auto_size import resolve_auto_model
 from signcli.data.dataset import SINGLE_STREAM, Sample, collate_streams
 from signcli.data.synthetic import (
     SyntheticSample,
@@ -85,10 +86,11 @@ def smoke_model(
     started = time.perf_counter()
     batches = smoke_batches(model_name, num_gloss, num_cat, 1 if overfit else 4, seed)
     dims = {name: x.shape[-1] for name, x in batches[0].streams.items()}
+    settings = Settings(model=resolve_auto_model(model_settings))  # as for a mid-sized set
     if overfit:  # dropout would keep the loss of one batch from reaching 5% of its start
-        model_settings = model_settings.model_copy(update={"dropout": 0.0})
+        settings.model.dropout = 0.0
     # default data settings: the multi-stream model normalises its streams, as in `train`
-    model = build_run_model(Settings(model=model_settings), dims, num_gloss, num_cat)
+    model = build_run_model(settings, dims, num_gloss, num_cat)
     with torch.no_grad():
         frames = {name: torch.cat([b.streams[name][b.mask] for b in batches]) for name in dims}
         model.set_input_stats(input_stats(model.prepare_inputs(frames)))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from signcli.auto_size import resolve_auto_settings
 from signcli.data.dataset import EpochBatchSampler, collate_streams
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
@@ -53,8 +54,9 @@ class Trainer:
         default_hooks: bool = True,
     ) -> None:
         self.data = data if data is not None else load_training_data(settings)
-        # record what the labels resolved (class counts) so config.json rebuilds this model
-        settings = settings.model_copy(deep=True)
+        # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
+        # this model and resume repeats this run
+        settings = resolve_auto_settings(settings, len(self.data.train.dataset))
         settings.model.num_gloss = self.data.num_gloss
         settings.model.num_cat = self.data.num_cat
         self.settings = settings

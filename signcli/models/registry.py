@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 
+from signcli.auto_size import resolve_auto_model
 from signcli.errors import UsageError
 from signcli.models.classifier import SignClassifier
 from signcli.models.encoder import Encoder
@@ -47,6 +48,7 @@ def build_model(
     """The classifier `settings.name` names, for inputs {stream: width D} and class counts;
     its input stage splits by `split` (a column layout) and normalises the streams named
     in `normalize`."""
+    settings = resolve_auto_model(settings)  # `auto` sizes left by a caller without data
     builder = MODEL_REGISTRY.get(settings.name)
     if builder is None:
         names = sorted(MODEL_REGISTRY)

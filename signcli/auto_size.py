@@ -1,0 +1,97 @@
+"""`auto` model size and epoch count, from the number of training samples.
+
+A 500-clip set and a 50,000-clip set should not get the same model: the wide model that
+is excellent with thousands of clips memorises a few hundred (validation loss stalls
+while the training loss keeps falling), and the 30 epochs that are plenty for thousands
+of clips are a few hundred optimizer steps for a small set. `resolve_auto_settings` fills
+every `auto` value once, when a run starts; config.json and the checkpoints record the
+numbers, so resume, eval and export rebuild the same model. The tiers and the evidence
+that chose them are in the README ("Defaults and the evidence for them").
+
+    samples      d_model  layers  dropout
+    < 2,000        128       2      0.3
+    < 20,000       128       3      0.2
+    >= 20,000      256       4      0.1
+
+heads = d_model / 32, ff_dim = 2 * d_model. Epochs: enough to make MIN_STEPS optimizer
+steps, at least MIN_EPOCHS and at most MAX_EPOCHS.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from signcli.errors import SettingsError
+from signcli.settings import ModelSettings, Settings
+
+# (fewer samples than this, d_model, num_layers, dropout), smallest tier first
+SIZE_TIERS = (
+    (2_000, 128, 2, 0.3),
+    (20_000, 128, 3, 0.2),
+    (math.inf, 256, 4, 0.1),
+)
+HEAD_WIDTH = 32  # d_model / heads
+MIN_STEPS = 3_000  # small sets need this many updates with augmentation on to converge
+MIN_EPOCHS, MAX_EPOCHS = 30, 200
+UNKNOWN_SIZE = 5_000  # a model built without a training set is sized as for a mid-sized one
+
+
+def auto_size(num_samples: int) -> dict[str, Any]:
+    """The model values `auto` stands for with `num_samples` training samples."""
+    for limit, d_model, num_layers, dropout in SIZE_TIERS:
+        if num_samples < limit:
+            return {
+                "d_model": d_model,
+                "num_layers": num_layers,
+                "num_heads": d_model // HEAD_WIDTH,
+                "ff_dim": 2 * d_model,
+                "dropout": dropout,
+            }
+    raise AssertionError("the last tier has no limit")
+
+
+def auto_epochs(num_samples: int, batch_size: int, accumulate: int = 1) -> int:
+    """Epochs that make at least MIN_STEPS optimizer steps, within MIN_EPOCHS..MAX_EPOCHS."""
+    steps_per_epoch = max(1, math.ceil(math.ceil(num_samples / batch_size) / accumulate))
+    return int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_STEPS / steps_per_epoch))))
+
+
+def resolve_auto_model(model: ModelSettings, num_samples: int = UNKNOWN_SIZE) -> ModelSettings:
+    """A copy of `model` with every `auto` size made a number (for `num_samples` training
+    samples; without a training set, as for a mid-sized one)."""
+    sized = auto_size(num_samples)
+    if model.d_model != "auto":  # an explicit width keeps its own heads and feed-forward
+        sized.update(num_heads=_heads_for(model.d_model), ff_dim=2 * model.d_model)
+        sized["d_model"] = model.d_model
+    update = {key: value for key, value in sized.items() if getattr(model, key) == "auto"}
+    resolved = model.model_copy(update=update)
+    if resolved.d_model % resolved.num_heads:  # an explicit num_heads, an `auto` width
+        raise SettingsError(
+            [
+                f"model.num_heads: {resolved.num_heads} must divide model.d_model, which is "
+                f"auto ({resolved.d_model} for {num_samples} samples); set model.d_model too"
+            ]
+        )
+    return resolved
+
+
+def resolve_auto_settings(settings: Settings, num_samples: int) -> Settings:
+    """A copy of `settings` with every `auto` model size and epoch count made a number."""
+    model_update = resolve_auto_model(settings.model, num_samples).model_dump()
+    training_update = {}
+    if settings.training.epochs == "auto":
+        training_update["epochs"] = auto_epochs(
+            num_samples, settings.training.batch_size, settings.optim.accumulate
+        )
+    data = settings.model_dump()
+    data["model"].update(model_update)
+    data["training"].update(training_update)
+    return Settings.model_validate(data)
+
+
+def _heads_for(d_model: int) -> int:
+    """Heads of HEAD_WIDTH features where the width allows, else the largest divisor <= 8."""
+    if d_model % HEAD_WIDTH == 0:
+        return d_model // HEAD_WIDTH
+    return max(h for h in range(1, 9) if d_model % h == 0)
