@@ -50,8 +50,36 @@ import numpy as np
 
 CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "default": [],  # the plain command: what a user gets without flags
-    # the defaults before the current ones, as explicit flags (to be filled in)
-    "previous": [],
+    # the defaults of signcli 0.1 (before `auto`), as explicit flags
+    "previous": [
+        "--epochs",
+        "30",
+        "--d-model",
+        "256",
+        "--num-layers",
+        "4",
+        "--dropout",
+        "0.1",
+        "--set",
+        "model.num_heads=8",
+        "--set",
+        "model.ff_dim=512",
+        "--set",
+        "model.conv_kernel=0",
+        *[
+            f"--set=data.augment.{t}_p=0"
+            for t in ("affine", "speed", "frame_drop", "landmark_dropout")
+        ],
+    ],  # fmt: skip
+    # one change of the current defaults each: what each part is worth
+    "no-conv": ["--set", "model.conv_kernel=0"],
+    "no-augment": [
+        *[
+            f"--set=data.augment.{t}_p=0"
+            for t in ("affine", "speed", "frame_drop", "landmark_dropout")
+        ],
+    ],  # fmt: skip
+    "30-epochs": ["--epochs", "30"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0

@@ -49,6 +49,7 @@ MONITOR_METRICS = (
 )
 MINIMISED_METRICS = ("train_loss", "val_loss", "val_wer")
 
+DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
 CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy benchmark)
 # Keys added after runs were first written, with the value that rebuilds those runs as they
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
@@ -62,12 +63,14 @@ class _Section(BaseModel):
 
 
 class AugmentSettings(_Section):
-    """Training-split augmentation (signcli.data.augment); every transform is off (p = 0)
-    by default. Draws depend on (seed, epoch, sample), so runs and resumes repeat."""
+    """Training-split augmentation (signcli.data.augment). On by default: speed, frame drop,
+    and for body-part streams (multi-stream layout or `data.layout`) affine and landmark
+    dropout, each with p = 0.5; mirror, crop and jitter are off. Draws depend on (seed,
+    epoch, sample), so runs and resumes repeat."""
 
     mirror_p: float = Field(0.0, ge=0.0, le=1.0)
     """Probability of a horizontal mirror (hands and left/right pose landmarks swap)."""
-    affine_p: float = Field(0.0, ge=0.0, le=1.0)
+    affine_p: float = Field(DEFAULT_AUGMENT_P, ge=0.0, le=1.0)
     """Probability of a random 2-D rotation, scale, shear and translation (all streams)."""
     rotate_deg: float = Field(15.0, ge=0.0, le=180.0)
     """affine: largest rotation, degrees either way."""
@@ -77,7 +80,7 @@ class AugmentSettings(_Section):
     """affine: largest horizontal shear factor either way."""
     translate: float = Field(0.05, ge=0.0)
     """affine: largest shift either way, in the stream's coordinate units."""
-    speed_p: float = Field(0.0, ge=0.0, le=1.0)
+    speed_p: float = Field(DEFAULT_AUGMENT_P, ge=0.0, le=1.0)
     """Probability of temporal resampling by a speed factor."""
     speed_min: float = Field(0.8, gt=0.0)
     """speed: slowest factor (< 1 gives more frames, at most model.max_len)."""
@@ -87,7 +90,7 @@ class AugmentSettings(_Section):
     """Probability of a random temporal crop."""
     crop_min: float = Field(0.8, gt=0.0, le=1.0)
     """crop: smallest share of the frames kept."""
-    frame_drop_p: float = Field(0.0, ge=0.0, le=1.0)
+    frame_drop_p: float = Field(DEFAULT_AUGMENT_P, ge=0.0, le=1.0)
     """Probability of dropping random frames."""
     frame_drop_rate: float = Field(0.1, ge=0.0, lt=1.0)
     """frame_drop: share of frames dropped (at least one is kept)."""
@@ -95,7 +98,7 @@ class AugmentSettings(_Section):
     """Probability of Gaussian jitter on the coordinates."""
     jitter_sd: float = Field(0.01, ge=0.0)
     """jitter: standard deviation, in the stream's coordinate units."""
-    landmark_dropout_p: float = Field(0.0, ge=0.0, le=1.0)
+    landmark_dropout_p: float = Field(DEFAULT_AUGMENT_P, ge=0.0, le=1.0)
     """Probability of setting random landmarks to missing."""
     landmark_dropout_rate: float = Field(0.05, ge=0.0, le=1.0)
     """landmark_dropout: share of landmarks dropped."""
