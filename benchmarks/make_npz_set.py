@@ -2,7 +2,7 @@
 
     python benchmarks/make_npz_set.py OUT_DIR [--files 10000] [--dim 156] [--val-share 0.2]
 
-OUT_DIR becomes a dataset root in DESIGN.md's single-stream layout: OUT_DIR/train/*.npz,
+OUT_DIR becomes a dataset root in the single-stream layout: OUT_DIR/train/*.npz,
 OUT_DIR/val/*.npz, OUT_DIR/train_labels.csv, OUT_DIR/val_labels.csv. Each file holds
 `X [T, D]` float32 with T drawn from 40..80 (about 60 frames, a short sign at 30 fps) and
 written with `np.savez` like the training guide's extractor. A third of the files miss a

@@ -2,7 +2,7 @@
 
     python examples/make_example.py            # rewrites examples/data/ and examples/data_multistream/
 
-Single-stream layout of DESIGN.md: train/*.npz and val/*.npz with key X [T, 156]
+Single-stream layout (docs/architecture.md): train/*.npz and val/*.npz with key X [T, 156]
 (21 left-hand + 21 right-hand + 10 pose landmarks, x/y/z; NaN = hand not detected) and
 train_labels.csv / val_labels.csv (file,gloss,cat,occluded,gloss_name). To keep the
 committed files a few hundred KB, sequences are short, coordinates are rounded to 1e-3

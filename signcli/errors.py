@@ -1,4 +1,4 @@
-"""Errors that the CLI turns into exit codes (DESIGN.md, "Exit codes").
+"""Errors that the CLI turns into exit codes (docs/architecture.md, "Exit codes and output").
 
 Library code raises these with a message that names the file, field or flag at
 fault and what would fix it; the CLI prints the message without a traceback.

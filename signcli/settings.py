@@ -1,6 +1,6 @@
 """The one settings model every command shares, and how it is loaded.
 
-Sources, later wins (DESIGN.md, "Settings"):
+Sources, later wins (docs/architecture.md, "Settings"):
 
     defaults < --config FILE (YAML or JSON) < command-line flags < --set section.key=value
 

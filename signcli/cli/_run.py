@@ -1,4 +1,5 @@
-"""Turn what a command raises into one or two lines on stderr and the exit code of DESIGN.md."""
+"""Turn what a command raises into one or two lines on stderr and its exit code
+(docs/architecture.md, "Exit codes and output")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The multi-stream layout (DESIGN.md): one folder per stream, index CSVs, labels, meta.
+"""The multi-stream layout (docs/architecture.md, "Dataset layouts"): stream folders,
+index CSVs, labels, meta.
 
     FACE_DIR/<id>.npy   HAND_L_DIR/<id>.npy   HAND_R_DIR/<id>.npy   POSE_DIR/<id>.npy
     TRAIN_INDEX.csv     ids of the split, column `video_id` (or `id`)

@@ -442,7 +442,7 @@ def write_npz_dataset(
     dim: int | None = None,
     seed: int = 0,
 ) -> Path:
-    """Write the single-stream layout of DESIGN.md under `root` and return `root`:
+    """Write the single-stream layout (docs/architecture.md) under `root` and return `root`:
 
         root/train/train_00000.npz ...   key `key` [T, dim]
         root/val/val_00000.npz ...
@@ -523,7 +523,7 @@ def write_multistream_dataset(
     num_cat: int = 0,
     seed: int = 0,
 ) -> Path:
-    """Write the multi-stream layout of DESIGN.md under `root` and return `root`:
+    """Write the multi-stream layout (docs/architecture.md) under `root` and return `root`:
 
         root/{face,hand_l,hand_r,pose}/<id>.npy    [T, D_stream], one T per sample
         root/train_index.csv, root/val_index.csv   video_id

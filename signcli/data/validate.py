@@ -1,6 +1,6 @@
 """Check a dataset before training: every file of a split, its labels CSV, and the split as a whole.
 
-`validate_path` finds the splits under PATH (DESIGN.md, "Dataset layouts") and
+`validate_path` finds the splits under PATH (docs/architecture.md, "Dataset layouts") and
 `validate_split` checks one. Per-file checks are `npz.check_npz` and the labels are
 `labels.read_labels` / `labels.match_split`, the very code training runs, so a dataset
 that passes here loads there. What only a whole split can show is added here: the

@@ -1,7 +1,7 @@
 """Atomic file writes: a process killed at any instant leaves the old file or the new one.
 
 Write `NAME.tmp` in the same folder, flush and fsync, `os.replace`, then fsync the folder
-so the rename itself survives a power cut (DESIGN.md, "Work directory"). Torch-free.
+so the rename itself survives a power cut (docs/architecture.md, "Work directory"). Torch-free.
 """
 
 from __future__ import annotations

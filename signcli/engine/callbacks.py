@@ -1,5 +1,5 @@
 """The hooks that make the work directory: run files, metrics.jsonl, checkpoints, early
-stopping, and the optional CSV and TensorBoard logs (DESIGN.md, "Work directory")."""
+stopping, and the optional CSV and TensorBoard logs (docs/architecture.md, "Work directory")."""
 
 from __future__ import annotations
 

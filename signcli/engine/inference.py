@@ -71,7 +71,8 @@ def topk_accuracy(logits: torch.Tensor, targets: torch.Tensor, k: int) -> float:
 
 
 def validation_metrics(predictions: Predictions) -> dict[str, float]:
-    """val_loss, val_gloss_top1/top5 and val_cat_top1 (when the head exists), DESIGN.md keys."""
+    """val_loss, val_gloss_top1/top5 and val_cat_top1 (when the head exists): the keys of
+    docs/architecture.md, "metrics.jsonl"."""
     metrics: dict[str, float] = {}
     if predictions.loss is not None:
         metrics["val_loss"] = predictions.loss

@@ -295,7 +295,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def checkpoint_payload(self) -> dict[str, Any]:
-        """Everything `resume` needs, as plain data (DESIGN.md, "Checkpoints")."""
+        """Everything `resume` needs, as plain data (docs/architecture.md, "Checkpoints")."""
         return {
             ckpt.SETTINGS_KEY: self.settings.model_dump(mode="json"),
             ckpt.LABELS_KEY: self.data.labels_map(),

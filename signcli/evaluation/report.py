@@ -1,4 +1,4 @@
-"""The files `eval` writes, each atomically (DESIGN.md, "Work directory"):
+"""The files `eval` writes, each atomically (docs/architecture.md, "Work directory"):
 
     eval.json            the summary (what `--json` prints)
     per_class.csv        class_id,name,support,predicted,accuracy,precision,recall,f1

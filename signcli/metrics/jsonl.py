@@ -1,4 +1,4 @@
-"""metrics.jsonl: one JSON object per finished epoch (DESIGN.md, "metrics.jsonl").
+"""metrics.jsonl: one JSON object per finished epoch (docs/architecture.md, "metrics.jsonl").
 
 Every write rewrites the whole file through `atomic_write` (old lines + the new one), so a
 process killed at any instant leaves the old file or the new one, never a torn line. Files

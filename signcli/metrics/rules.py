@@ -1,4 +1,4 @@
-"""The rules file of `signcli metrics-check` and the checks it makes (DESIGN.md,
+"""The rules file of `signcli metrics-check` and the checks it makes (docs/architecture.md,
 "metrics-check rules"). YAML or JSON:
 
     checks:
