@@ -57,8 +57,13 @@ LEGACY_VALUES = {"model.conv_kernel": 0}
 
 
 class _Section(BaseModel):
+    # allow_inf_nan=False: `inf`, `1e400` and `nan` are refused by every float field (a
+    # learning rate of inf passes `gt=0`), as "expected a finite number", naming the key
     model_config = ConfigDict(
-        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_assignment=True,
+        allow_inf_nan=False,
     )
 
 

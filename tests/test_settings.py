@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import types
+import typing
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
@@ -122,3 +125,75 @@ def test_typos_in_nested_sections_suggest_the_full_key() -> None:
     assert "data.augment.mirorr_p: unknown key (did you mean data.augment.mirror_p?)" in problems
     assert "data.augmnt: unknown key (did you mean data.augment?)" in problems
     assert "data.augment.jitter_sd" in settings_keys() and "data" not in settings_keys()
+
+
+def _float_keys() -> list[str]:
+    """Every settings key whose value is a float, or a float or `auto` / None."""
+    from signcli.settings import _field_annotation
+
+    def is_float(annotation: object) -> bool:
+        if typing.get_origin(annotation) is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        return annotation is float
+
+    keys = []
+    for key in settings_keys():
+        annotation = _field_annotation(key)
+        union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        options = typing.get_args(annotation) if union else (annotation,)
+        if any(is_float(option) for option in options):
+            keys.append(key)
+    return keys
+
+
+def test_float_keys_are_found() -> None:
+    keys = _float_keys()
+    assert {"optim.lr", "model.dropout", "data.val_fraction", "data.augment.shear"} <= set(keys)
+    assert "data.augment.mix_streams" not in keys  # a dict of floats: its own test below
+
+
+@pytest.mark.parametrize("key", _float_keys())
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "nan"])
+def test_every_float_key_refuses_inf_and_nan(key: str, value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(overrides=[f"{key}={value}"])
+    [problem] = info.value.problems
+    assert problem.startswith(f"{key}: expected a finite number")
+    assert problem.endswith(f"(got {value!r})")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("run.yaml", "optim:\n  lr: .inf\n  grad_clip: .nan\nmodel:\n  dropout: -.inf\n"),
+        ("run.yaml", "optim:\n  lr: 1.0e400\n  grad_clip: .NaN\nmodel:\n  dropout: .nan\n"),
+        ("run.json", '{"optim": {"lr": Infinity, "grad_clip": NaN}, "model": {"dropout": 1e400}}'),
+    ],
+)
+def test_inf_and_nan_in_a_config_file_name_each_key(tmp_path: Path, name: str, text: str) -> None:
+    config = tmp_path / name
+    config.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(config)
+    problems = info.value.problems
+    assert [p.split(":")[0] for p in problems] == ["model.dropout", "optim.lr", "optim.grad_clip"]
+    assert all("finite number" in p and "\n" not in p for p in problems)
+    assert "or auto" in problems[0]  # the `float | auto` field still says both
+
+
+def test_inf_in_flags_and_stream_mix_is_refused() -> None:
+    flags = {"optim.lr": float("inf"), "data.augment.mix_streams": {"hand_l": float("nan")}}
+    with pytest.raises(SettingsError) as info:
+        load_settings(flags=flags)
+    assert info.value.problems == [
+        "data.augment.mix_streams.hand_l: expected a finite number (got NaN)",
+        "optim.lr: expected a finite number (got Infinity)",
+    ]
+
+
+def test_auto_and_finite_values_still_load() -> None:
+    settings = load_settings(
+        overrides=["model.dropout=auto", "optim.lr=1e-300", "training.epochs=auto"]
+    )
+    assert settings.model.dropout == "auto" and settings.optim.lr == 1e-300
+    assert load_settings(overrides=["model.dropout=0.25"]).model.dropout == 0.25

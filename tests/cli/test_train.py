@@ -117,6 +117,39 @@ def test_bad_settings_exit_2_with_one_line_each(root: Path, tmp_path: Path) -> N
     assert not (tmp_path / "x").exists()
 
 
+# Hostile input, each refused before anything is read or written: exit 2, the message names
+# the key, flag or file, one line per problem, no traceback. Files are written to the cwd.
+BAD_INPUT = [
+    pytest.param({}, ["--set", "optim.lr=inf"], "optim.lr: expected a finite number (got 'inf')",
+                 id="set-inf"),
+    pytest.param({}, ["--set", "optim.lr=1e400"], "optim.lr: expected a finite number (got '1e400')",
+                 id="set-overflow"),
+    pytest.param({}, ["--set", "model.dropout=nan"],
+                 "model.dropout: expected a finite number, or auto (got 'nan')", id="set-nan-auto"),
+    pytest.param({}, ["--lr", "inf"], "optim.lr: expected a finite number (got Infinity)",
+                 id="flag-inf"),
+    pytest.param({"inf.yaml": "optim:\n  weight_decay: .inf\n"}, ["--config", "inf.yaml"],
+                 "optim.weight_decay: expected a finite number (got Infinity)", id="yaml-inf"),
+    pytest.param({"nan.json": '{"data": {"augment": {"shear": NaN}}}'}, ["--config", "nan.json"],
+                 "data.augment.shear: expected a finite number (got NaN)", id="json-nan"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("files", "args", "message"), BAD_INPUT)
+def test_bad_input_is_refused_up_front(
+    tmp_path: Path, monkeypatch, files: dict[str, str | bytes], args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    result = runner.invoke(app, ["train", "transformer", "--train-dir", "data/train", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)  # nothing written
+
+
 def test_missing_data_and_labels_out_of_range(root: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "transformer", "--train-dir", str(tmp_path / "nope"),
                                  "--train-labels", str(root / "train_labels.csv"), "--work-dir", str(tmp_path / "w")])  # fmt: skip
