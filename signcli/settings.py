@@ -364,9 +364,11 @@ def load_settings(
     Raises SettingsError listing every problem, or UsageError for an unreadable file.
     """
     merged: dict[str, Any] = json.loads(json.dumps(dict(base or {}), default=str))
+    problems = _check_sections(merged)
     if config is not None:
-        _deep_update(merged, read_settings_file(config))
-    problems: list[str] = []
+        from_file = read_settings_file(config)
+        problems += _check_sections(from_file, where=f"{config}: ")
+        _deep_update(merged, from_file)
     for dotted, value in (flags or {}).items():
         if value is not None:
             _set_dotted(merged, dotted, value)
@@ -444,6 +446,28 @@ def settings_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[s
                 continue  # the top-level sections themselves are not keys
         keys.append(f"{prefix}{name}")
     return keys
+
+
+def _check_sections(
+    data: dict[str, Any], model: type[BaseModel] = Settings, prefix: str = "", where: str = ""
+) -> list[str]:
+    """A problem for each section (`model`, `data.augment`) that is not a mapping, which would
+    otherwise be dropped silently by the first flag set inside it. Such a section is replaced
+    by {} in `data`, so that the other problems are still found; `model:` left empty (None)
+    is an empty section."""
+    problems = []
+    for name, field in model.model_fields.items():
+        section = field.annotation
+        if name not in data or not (isinstance(section, type) and issubclass(section, BaseModel)):
+            continue
+        key, value = f"{prefix}{name}", data[name]
+        if isinstance(value, dict):
+            problems += _check_sections(value, section, f"{key}.", where)
+            continue
+        if value is not None:
+            problems.append(f"{where}{key}: expected a mapping of {key} keys (got {_shown(value)})")
+        data[name] = {}
+    return problems
 
 
 def _deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:
@@ -538,5 +562,9 @@ def _describe(error: Mapping[str, Any]) -> str:
             message += f" (did you mean {close[0]}?)"
     if message.startswith("Input should be "):
         message = "expected " + message.removeprefix("Input should be ")
-    shown = repr(got) if isinstance(got, str) else json.dumps(got, default=str)
-    return f"{loc}: {message} (got {shown})"
+    return f"{loc}: {message} (got {_shown(got)})"
+
+
+def _shown(value: Any) -> str:
+    """A bad value as the user wrote it: strings quoted, the rest as JSON."""
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)

@@ -197,3 +197,39 @@ def test_auto_and_finite_values_still_load() -> None:
     )
     assert settings.model.dropout == "auto" and settings.optim.lr == 1e-300
     assert load_settings(overrides=["model.dropout=0.25"]).model.dropout == 0.25
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("model: 5\n", "model: expected a mapping of model keys (got 5)"),
+        ("model: [1, 2]\n", "model: expected a mapping of model keys (got [1, 2])"),
+        ("optim: fast\n", "optim: expected a mapping of optim keys (got 'fast')"),
+        (
+            "data:\n  augment: 0.5\n",
+            "data.augment: expected a mapping of data.augment keys (got 0.5)",
+        ),
+    ],
+)
+def test_a_section_that_is_not_a_mapping_is_refused(tmp_path: Path, text, problem) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(text + "training:\n  batch_size: 0\n")
+    # the flags set keys inside every section, as `signcli train` does
+    flags = {"model.name": "gru", "optim.lr": 0.1, "data.augment.mirror_p": 0.5}
+    with pytest.raises(SettingsError) as info:
+        load_settings(config, flags=flags)
+    assert info.value.problems[0] == f"{config}: {problem}"
+    assert info.value.problems[1].startswith("training.batch_size:")  # still found
+    assert len(info.value.problems) == 2
+
+
+def test_an_empty_section_is_no_section(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\noptim:\n  lr: 0.01\n")
+    settings = load_settings(config, flags={"model.name": "gru"})
+    assert settings.model.name == "gru" and settings.optim.lr == 0.01
+
+
+def test_stored_settings_with_a_bad_section_are_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^model: expected a mapping of model keys \(got 5\)$"):
+        load_settings(base={"model": 5}, flags={"model.name": "gru"})

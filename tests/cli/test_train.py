@@ -132,6 +132,11 @@ BAD_INPUT = [
                  "optim.weight_decay: expected a finite number (got Infinity)", id="yaml-inf"),
     pytest.param({"nan.json": '{"data": {"augment": {"shear": NaN}}}'}, ["--config", "nan.json"],
                  "data.augment.shear: expected a finite number (got NaN)", id="json-nan"),
+    pytest.param({"five.yaml": "model: 5\n"}, ["--config", "five.yaml"],
+                 "five.yaml: model: expected a mapping of model keys (got 5)", id="section-number"),
+    pytest.param({"list.yaml": "model: [1, 2]\n"}, ["--config", "list.yaml"],
+                 "list.yaml: model: expected a mapping of model keys (got [1, 2])",
+                 id="section-list"),
 ]  # fmt: skip
 
 
