@@ -321,6 +321,14 @@ class TrainingSettings(_Section):
     log_csv: Path | None = None
     """Also append per-epoch metrics to this CSV file."""
 
+    @field_validator("work_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, work_dir: Any) -> Any:
+        # Path("") is Path("."): an empty value would write the run into the current folder
+        if isinstance(work_dir, str) and not work_dir.strip():
+            raise ValueError("expected a run folder, e.g. runs/exp1, not an empty path")
+        return work_dir
+
     @field_validator("monitor")
     @classmethod
     def _known_metric(cls, monitor: str) -> str:

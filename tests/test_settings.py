@@ -233,3 +233,15 @@ def test_an_empty_section_is_no_section(tmp_path: Path) -> None:
 def test_stored_settings_with_a_bad_section_are_refused() -> None:
     with pytest.raises(SettingsError, match=r"^model: expected a mapping of model keys \(got 5\)$"):
         load_settings(base={"model": 5}, flags={"model.name": "gru"})
+
+
+def test_an_empty_work_dir_is_refused(tmp_path: Path) -> None:
+    problem = "training.work_dir: expected a run folder, e.g. runs/exp1, not an empty path"
+    for override in ("training.work_dir=", "training.work_dir=  "):
+        with pytest.raises(SettingsError, match=problem):
+            load_settings(overrides=[override])
+    config = tmp_path / "run.yaml"
+    config.write_text('training:\n  work_dir: ""\n')
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(config)
+    assert load_settings(overrides=["training.work_dir=."]).training.work_dir == Path(".")

@@ -267,9 +267,14 @@ def train(
     ] = True,
     # -- output
     work_dir: Annotated[
-        Path | None,
+        str | None,  # not Path: Path("") is Path("."), and an empty value must be refused
         typer.Option(
-            "--work-dir", "--output-dir", "-o", help="Run folder.", rich_help_panel=OUTPUT
+            "--work-dir",
+            "--output-dir",
+            "-o",
+            metavar="PATH",
+            help="Run folder.",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     overwrite: Annotated[
@@ -294,8 +299,14 @@ def train(
     """Train MODEL and write config.json, labels.json, metrics.jsonl, last.pt and best.pt."""
     with _run.guarded():
         from signcli.engine.recipes import start_run
+        from signcli.errors import UsageError
         from signcli.settings import load_settings
 
+        if work_dir is not None and not work_dir.strip():
+            raise UsageError(
+                "--work-dir is empty: the run would be written into the current folder",
+                hint="give a run folder, e.g. --work-dir runs/exp1",
+            )
         uses_features = features_train is not None or features_val is not None
         flags = {
             "model.name": model,

@@ -137,6 +137,11 @@ BAD_INPUT = [
     pytest.param({"list.yaml": "model: [1, 2]\n"}, ["--config", "list.yaml"],
                  "list.yaml: model: expected a mapping of model keys (got [1, 2])",
                  id="section-list"),
+    pytest.param({}, ["--work-dir", ""], "--work-dir is empty", id="empty-work-dir"),
+    pytest.param({}, ["-o", " "], "--work-dir is empty", id="blank-output-dir"),
+    pytest.param({}, ["--set", "training.work_dir="],
+                 "training.work_dir: expected a run folder, e.g. runs/exp1, not an empty path",
+                 id="set-empty-work-dir"),
 ]  # fmt: skip
 
 
