@@ -302,11 +302,21 @@ def train(
         from signcli.errors import UsageError
         from signcli.settings import load_settings
 
+        problems = _flag_conflicts(
+            amp=amp,
+            precision=precision,
+            train_dir=train_dir,
+            features_train=features_train,
+            val_dir=val_dir,
+            features_val=features_val,
+        )
         if work_dir is not None and not work_dir.strip():
-            raise UsageError(
-                "--work-dir is empty: the run would be written into the current folder",
-                hint="give a run folder, e.g. --work-dir runs/exp1",
+            problems.append(
+                "--work-dir is empty: the run would be written into the current folder; "
+                "give a run folder, e.g. --work-dir runs/exp1"
             )
+        if problems:
+            raise UsageError("\n".join(problems))
         uses_features = features_train is not None or features_val is not None
         flags = {
             "model.name": model,
@@ -373,6 +383,37 @@ def train(
             )
         finally:
             progress.close()
+
+
+def _flag_conflicts(
+    *,
+    amp: bool,
+    precision: str | None,
+    train_dir: Path | None,
+    features_train: Path | None,
+    val_dir: Path | None,
+    features_val: Path | None,
+) -> list[str]:
+    """Pairs of flags that say different things about one setting, one line each: refused
+    rather than one of them silently winning."""
+    problems = []
+    if amp and precision is not None and precision != "amp":
+        problems.append(
+            f"--amp and --precision {precision} contradict each other "
+            "(--amp is --precision amp); keep one"
+        )
+    for split, folder, features in (
+        ("train", train_dir, features_train),
+        ("val", val_dir, features_val),
+    ):
+        if folder is not None and features is not None:
+            problems.append(
+                f"--{split}-dir (--keypoints-{split}) and --features-{split} both give the "
+                f"{'training' if split == 'train' else 'validation'} folder "
+                f"({folder} and {features}); keep one "
+                f"(--features-{split} is --{split}-dir with --key X2048)"
+            )
+    return problems
 
 
 def _mix_streams(values: list[str] | None) -> dict[str, float] | None:

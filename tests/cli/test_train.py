@@ -75,7 +75,7 @@ def test_guide_aliases(root: Path, tmp_path: Path) -> None:
     work = tmp_path / "guide"
     args = ["train", "transformer", "--keypoints-train", str(root / "train"),
             "--labels-train-csv", str(root / "train_labels.csv"), "--output-dir", str(work),
-            "--epochs", "1", "--amp", "--patience", "3", "--log-csv", str(tmp_path / "log.csv"), *TINY]  # fmt: skip
+            "--epochs", "1", "--amp", "--precision", "amp", "--patience", "3", "--log-csv", str(tmp_path / "log.csv"), *TINY]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     config = json.loads((work / "config.json").read_text())
@@ -142,6 +142,16 @@ BAD_INPUT = [
     pytest.param({}, ["--set", "training.work_dir="],
                  "training.work_dir: expected a run folder, e.g. runs/exp1, not an empty path",
                  id="set-empty-work-dir"),
+    pytest.param({}, ["--amp", "--precision", "bf16"],
+                 "--amp and --precision bf16 contradict each other", id="amp-bf16"),
+    pytest.param({}, ["--amp", "--precision", "float32"],
+                 "--amp and --precision float32 contradict each other", id="amp-float32"),
+    pytest.param({}, ["--features-train", "feat/train"],
+                 "--train-dir (--keypoints-train) and --features-train both give the training "
+                 "folder (data/train and feat/train)", id="train-dir-and-features"),
+    pytest.param({}, ["--keypoints-val", "data/val", "--features-val", "feat/val"],
+                 "--val-dir (--keypoints-val) and --features-val both give the validation folder",
+                 id="val-dir-and-features"),
 ]  # fmt: skip
 
 
@@ -158,6 +168,22 @@ def test_bad_input_is_refused_up_front(
     assert message in result.output
     assert "Traceback" not in result.output and "unexpected" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)  # nothing written
+
+
+def test_conflicting_flags_are_reported_together(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "gru", "--train-dir", "a", "--features-train", "b", "--val-dir", "c",
+            "--features-val", "d", "--amp", "--precision", "bf16", "--work-dir", ""]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("error: --amp and --precision bf16")
+    assert [line.split(" ", 1)[0] for line in lines[1:]] == [
+        "--train-dir",
+        "--val-dir",
+        "--work-dir",
+    ]
+    assert not list(tmp_path.iterdir())
 
 
 def test_missing_data_and_labels_out_of_range(root: Path, tmp_path: Path) -> None:
