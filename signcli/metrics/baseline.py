@@ -9,14 +9,17 @@ epoch). Only a worsening beyond the tolerance fails; better is always fine:
 
 Timings (epoch_s, samples_per_s) depend on the machine and counters (epoch, step, lr) on the
 settings, so they are compared only when named explicitly (`--metric`). A baseline value of 0
-leaves no tolerance: the run must match it or be better. Torch-free.
+leaves no tolerance: the run must match it or be better. A baseline value that is NaN or
+infinite cannot be compared with (an infinite loss would pass anything): it is an error
+naming the file and line, not a verdict. Torch-free.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from signcli.errors import UsageError
+from signcli.errors import DataError, UsageError
 from signcli.metrics.jsonl import MetricsLog
 from signcli.metrics.rules import (
     COUNTERS,
@@ -39,8 +42,8 @@ def compare_to_baseline(
 ) -> list[CheckResult]:
     """One CheckResult per compared metric: `metrics` if given, else every shared metric
     except timings and counters."""
-    if rtol < 0:
-        raise UsageError(f"rtol must be >= 0, got {rtol:g}")
+    if not math.isfinite(rtol) or rtol < 0:
+        raise UsageError(f"rtol must be a finite number >= 0, got {rtol:g}")
     baseline_names = set(baseline.metric_names())
     shared = [name for name in run.metric_names() if name in baseline_names]
     if metrics:
@@ -58,6 +61,16 @@ def compare_to_baseline(
                 f"{run.path} and {baseline.path} share no metric to compare "
                 f"(shared: {', '.join(shared) or 'none'}; timings and counters need --metric)"
             )
+    unusable = [name for name in names if not math.isfinite(baseline.series(name)[-1][1])]
+    if unusable:
+        raise DataError(
+            "\n".join(
+                f"{baseline.where(name)}: the baseline's {name} is "
+                f"{format_value(baseline.series(name)[-1][1])}; cannot compare with it"
+                for name in unusable
+            ),
+            hint="use a baseline run whose metrics are finite numbers",
+        )
     return [_compare(run, baseline, name, rtol) for name in names]
 
 

@@ -32,6 +32,7 @@ class MetricsLog:
     path: Path
     records: list[Record]
     warnings: list[str] = field(default_factory=list)
+    line_numbers: list[int] = field(default_factory=list)  # of each record in the file
 
     def metric_names(self) -> list[str]:
         """Every key that appears in at least one epoch, in order of first appearance."""
@@ -43,6 +44,12 @@ class MetricsLog:
     def series(self, metric: str) -> list[tuple[int, float]]:
         """(epoch, value) of every epoch that logged `metric`; epochs without it are skipped."""
         return [(int(r[EPOCH_KEY]), r[metric]) for r in self.records if metric in r]
+
+    def where(self, metric: str) -> str:
+        """`path:line` of the last record that logged `metric` (error messages name it)."""
+        numbered = zip(self.line_numbers, self.records, strict=False)
+        lines = [lineno for lineno, record in numbered if metric in record]
+        return f"{self.path}:{lines[-1]}" if lines else str(self.path)
 
     @property
     def last_epoch(self) -> int:
@@ -61,14 +68,19 @@ def read_metrics(path: Path) -> MetricsLog:
             f"{path} {reason}: no epoch has finished",
             hint="train for at least one epoch, or point at the run's own metrics.jsonl",
         )
-    return MetricsLog(path, [record for _, record in records], warnings)
+    return MetricsLog(
+        path,
+        [record for _, _, record in records],
+        warnings,
+        [lineno for lineno, _, _ in records],
+    )
 
 
 def append_metrics(path: Path, record: Mapping[str, float]) -> None:
     """Add one epoch's line, rewriting the file atomically (a torn last line is dropped)."""
     path = Path(path)
     line = format_record(record)
-    lines = [raw for raw, _ in _parse(path, _read_text(path))[0]] if path.exists() else []
+    lines = [raw for _, raw, _ in _parse(path, _read_text(path))[0]] if path.exists() else []
     atomic_write(path, "".join(raw + "\n" for raw in [*lines, line]))
 
 
@@ -78,7 +90,7 @@ def truncate_metrics(path: Path, last_epoch: int) -> None:
     path = Path(path)
     text = _read_text(path)
     records, warnings = _parse(path, text)
-    kept = [raw for raw, record in records if record[EPOCH_KEY] <= last_epoch]
+    kept = [raw for _, raw, record in records if record[EPOCH_KEY] <= last_epoch]
     if len(kept) == len(records) and not warnings:
         return
     atomic_write(path, "".join(raw + "\n" for raw in kept))
@@ -114,10 +126,11 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"cannot read metrics file {path}: {reason}") from None
 
 
-def _parse(path: Path, text: str) -> tuple[list[tuple[str, Record]], list[str]]:
-    """(raw line, record) per complete line, and warnings. Blank lines are skipped."""
+def _parse(path: Path, text: str) -> tuple[list[tuple[int, str, Record]], list[str]]:
+    """(line number, raw line, record) per complete line, and warnings. Blank lines are
+    skipped."""
     numbered = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
-    records: list[tuple[str, Record]] = []
+    records: list[tuple[int, str, Record]] = []
     warnings: list[str] = []
     for index, (lineno, raw) in enumerate(numbered):
         try:
@@ -130,7 +143,7 @@ def _parse(path: Path, text: str) -> tuple[list[tuple[str, Record]], list[str]]:
                 )
                 break
             raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-        records.append((raw, _check_record(path, lineno, obj)))
+        records.append((lineno, raw, _check_record(path, lineno, obj)))
     return records, warnings
 
 

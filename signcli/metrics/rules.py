@@ -21,7 +21,7 @@ last < first, `increases: true` when last > first. Both are strict (a flat metri
 both), and a run that logged the metric only once fails them: one value shows no trend.
 
 Epochs that did not log a metric (no validation that epoch) are skipped, never read as 0.
-A NaN value fails every check. Torch-free.
+A NaN value fails every check. A bound that is NaN or infinite is a malformed rule. Torch-free.
 """
 
 from __future__ import annotations
@@ -81,7 +81,11 @@ class CheckResult:
 class Rule(BaseModel):
     """One entry of `checks:`."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    # allow_inf_nan=False: a bound of .nan or .inf is a malformed rule, not a check that
+    # always fails (nan) or always passes (inf)
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, frozen=True, allow_inf_nan=False
+    )
 
     metric: str = Field(min_length=1)
     """A key of metrics.jsonl, e.g. val_gloss_top1."""

@@ -114,6 +114,35 @@ def test_malformed_rule_exits_2_naming_it(run: Path, tmp_path: Path) -> None:
     assert "rule 4 {metric: train_loss, at: lasst, max: 0.5}: at: must be" in result.stderr
 
 
+@pytest.mark.parametrize("bound", ["min: .nan", "min: .inf", "max: -.inf"])
+def test_a_non_finite_bound_exits_2_naming_file_and_rule(run: Path, tmp_path: Path, bound) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(PASSING_RULES + f"  - {{metric: val_loss, at: best, {bound}}}\n")
+    result = signcli(run, "--rules", bad)
+    assert result.exit_code == 2
+    flow = bound.replace(".", "").lower()  # .nan -> nan, -.inf -> -inf
+    assert f"{bad}: rule 4 {{metric: val_loss, at: best, {flow}}}: " in result.stderr
+    assert "finite number" in result.stderr
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_baseline_exits_2_naming_file_and_line(
+    run: Path, tmp_path: Path, value: float
+) -> None:
+    baseline = write_run(tmp_path / "baseline.jsonl", val_loss=value)
+    assert ("NaN" if value != value else "Infinity") in baseline.read_text()  # what json writes
+    result = signcli(run, "--baseline", baseline)
+    assert result.exit_code == 2
+    assert f"{baseline}:3: the baseline's val_loss is {value:g}" in result.stderr
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+
+
+def test_an_infinite_rtol_exits_2(run: Path) -> None:
+    result = signcli(run, "--baseline", run, "--rtol", "inf")
+    assert result.exit_code == 2 and "rtol must be a finite number" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

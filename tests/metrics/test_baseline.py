@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signcli.errors import UsageError
+from signcli.errors import DataError, UsageError
 from signcli.metrics.baseline import compare_to_baseline
 from signcli.metrics.jsonl import read_metrics
 
@@ -74,3 +74,37 @@ def test_runs_with_nothing_in_common(write_jsonl) -> None:
     other = read_metrics(write_jsonl([{"epoch": 1, "val_loss": 1.0}], name="b.jsonl"))
     with pytest.raises(UsageError, match="share no metric"):
         compare_to_baseline(run, other)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_baseline_value_is_an_error_not_a_verdict(
+    write_jsonl, run_records, value
+) -> None:
+    run = read_metrics(write_jsonl(run_records, name="run.jsonl"))
+    run_records[2]["val_loss"] = value  # line 3 of the baseline
+    run_records[2]["val_gloss_top1"] = value
+    baseline = read_metrics(write_jsonl(run_records, name="baseline.jsonl"))
+    with pytest.raises(DataError) as info:
+        compare_to_baseline(run, baseline)
+    lines = info.value.message.splitlines()
+    shown = f"{value:g}"
+    assert lines == [
+        f"{baseline.path}:3: the baseline's val_loss is {shown}; cannot compare with it",
+        f"{baseline.path}:3: the baseline's val_gloss_top1 is {shown}; cannot compare with it",
+    ]
+
+
+def test_a_non_finite_value_the_baseline_check_does_not_use_is_fine(write_jsonl, run_records):
+    run = read_metrics(write_jsonl(run_records, name="run.jsonl"))
+    run_records[0]["val_loss"] = float("nan")  # not the last epoch: not compared
+    run_records[2]["epoch_s"] = float("inf")  # a timing: compared only when named
+    baseline = read_metrics(write_jsonl(run_records, name="baseline.jsonl"))
+    assert all(check.passed for check in compare_to_baseline(run, baseline))
+    with pytest.raises(DataError, match=r"baseline\.jsonl:3: the baseline's epoch_s is inf"):
+        compare_to_baseline(run, baseline, metrics=["epoch_s"])
+
+
+@pytest.mark.parametrize("rtol", [float("nan"), float("inf"), -0.1])
+def test_rtol_must_be_finite_and_not_negative(write_jsonl, run_records, rtol) -> None:
+    with pytest.raises(UsageError, match="rtol must be a finite number >= 0"):
+        compare(write_jsonl, run_records, {}, rtol=rtol)

@@ -109,6 +109,16 @@ def test_read_gives_records_and_names(run_jsonl: Path, run_records) -> None:
     assert log.series("val_gloss_top1") == [(1, 0.30), (2, 0.85), (3, 0.80)]
 
 
+def test_where_names_the_line_of_the_last_value(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(
+        '{"epoch": 1, "val_loss": 2.0}\n\n{"epoch": 2, "val_loss": 1.0}\n{"epoch": 3}\n'
+    )
+    log = read_metrics(path)
+    assert log.line_numbers == [1, 3, 4]
+    assert log.where("val_loss") == f"{path}:3" and log.where("epoch") == f"{path}:4"
+
+
 def test_epochs_without_a_metric_are_skipped_not_zero(write_jsonl) -> None:
     path = write_jsonl([{"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "val_loss": 1.0}])
     log = read_metrics(path)

@@ -183,6 +183,9 @@ def test_loads_the_design_example_as_yaml_and_json(tmp_path: Path) -> None:
         ("{metric: train_loss, decreases: true, max: 1}", "not both"),
         ("{metric: train_loss, decreases: true, increases: true}", "keep one"),
         ("{metric: train_loss, min: 2, max: 1}", "min 2 is above max 1"),
+        ("{metric: train_loss, min: .nan}", "min: Input should be a finite number (got nan)"),
+        ("{metric: train_loss, max: .inf}", "max: Input should be a finite number (got inf)"),
+        ("{metric: train_loss, min: -.Inf, max: 1}", "min: Input should be a finite number"),
         ("{max: 1}", "metric: required"),
         ("train_loss < 1", "expected a mapping"),
     ],
@@ -195,6 +198,17 @@ def test_malformed_rule_names_the_rule_and_the_problem(tmp_path: Path, entry, pr
     message = str(info.value)
     assert message.startswith(f"{path}: rule 2 ")
     assert problem in message
+
+
+def test_a_non_finite_bound_in_json_names_the_rule(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text('{"checks": [{"metric": "val_loss", "max": NaN}]}')
+    with pytest.raises(UsageError) as info:
+        load_rules(path)
+    assert str(info.value) == (
+        f"{path}: rule 1 {{metric: val_loss, max: nan}}: max: Input should be a finite number "
+        "(got nan)"
+    )
 
 
 def test_every_malformed_rule_is_reported_at_once(tmp_path: Path) -> None:
