@@ -412,34 +412,113 @@ def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
     return upgraded
 
 
+MAX_FILE_BYTES = 1_000_000  # settings and rules files are a few kB
+MAX_VALUES = 10_000  # values in such a file once its YAML aliases are expanded
+MAX_NESTING = 32
+
+
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON settings file into a dict; errors name the file and line."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"settings file {path} not found", hint="check the --config path")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise UsageError(f"{where}: invalid YAML: {problem}") from None
-        data = data or {}
+    data = read_structured_file(path, "settings file")
+    if data is None:  # an empty file
+        return {}
     if not isinstance(data, dict):
         raise UsageError(
             f"{path}: expected a mapping of sections (data, model, optim, training), "
             f"got {type(data).__name__}"
         )
     return data
+
+
+def read_structured_file(path: Path, what: str) -> Any:
+    """The content of a small YAML or JSON file (JSON by its suffix; None when empty), for
+    settings and rules files. Refused with a UsageError naming the file, in bounded time and
+    memory: a file over MAX_FILE_BYTES, text that is not UTF-8, invalid syntax, nesting
+    deeper than MAX_NESTING, and YAML aliases that refer to themselves or expand to more
+    than MAX_VALUES values (nested anchors that multiply, the "billion laughs")."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(
+            f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, the most a {what} may be"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            hint="save the file as UTF-8",
+        ) from None
+    try:
+        data = _parse_structured(path, text)
+    except RecursionError:
+        data = None
+        problem = f"nested more than {MAX_NESTING} levels deep"
+    else:
+        problem = _structure_problem(data)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
+    return data
+
+
+def _parse_structured(path: Path, text: str) -> Any:
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"{where}: invalid YAML: {problem}") from None
+
+
+def _structure_problem(data: Any) -> str | None:
+    """Why parsed data is unsafe to use, or None. yaml.safe_load turns an alias into a
+    reference to the anchored value, so a few lines can stand for billions of values (or
+    for a value that contains itself) that anything walking the data (validation, error
+    messages) would expand: count the values as expanded, and stop at MAX_VALUES."""
+    budget = MAX_VALUES
+
+    def walk(node: Any, where: str, depth: int, open_nodes: set[int]) -> str | None:
+        nonlocal budget
+        budget -= 1
+        if budget < 0:
+            return (
+                f"more than {MAX_VALUES:,} values once its YAML aliases are expanded "
+                "(anchors that multiply?); write the values out"
+            )
+        if isinstance(node, dict):
+            children = [(f"{where}.{key}" if where else str(key), v) for key, v in node.items()]
+        elif isinstance(node, list):
+            children = [(f"{where}[{i}]", value) for i, value in enumerate(node)]
+        else:
+            return None
+        if id(node) in open_nodes:
+            return f"{where or 'the top level'}: a YAML alias refers to a value that holds it"
+        if depth >= MAX_NESTING:
+            return f"{where}: nested more than {MAX_NESTING} levels deep"
+        open_nodes.add(id(node))
+        for child_where, child in children:
+            problem = walk(child, child_where, depth + 1, open_nodes)
+            if problem is not None:
+                return problem
+        open_nodes.discard(id(node))
+        return None
+
+    return walk(data, "", 0, set())
 
 
 def settings_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:

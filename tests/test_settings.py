@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import types
 import typing
 from pathlib import Path
@@ -245,3 +246,91 @@ def test_an_empty_work_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=problem):
         load_settings(config)
     assert load_settings(overrides=["training.work_dir=."]).training.work_dir == Path(".")
+
+
+def billion_laughs(levels: int = 9, width: int = 9) -> str:
+    """YAML whose anchors multiply: `levels` nested anchors of `width` aliases each, i.e.
+    width ** levels values once expanded (9 ** 9: 387 million), used as optim.lr."""
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * width) + "]")
+    return "\n".join(lines) + f"\noptim:\n  lr: *l{levels - 1}\n"
+
+
+def test_a_billion_laughs_file_is_refused_quickly(tmp_path: Path) -> None:
+    config = tmp_path / "laughs.yaml"
+    config.write_text(billion_laughs())
+    assert config.stat().st_size < 1000
+    started = time.perf_counter()
+    with pytest.raises(UsageError) as info:
+        load_settings(config, flags={"model.name": "gru"})
+    assert time.perf_counter() - started < 5
+    assert str(info.value) == (
+        f"{config}: more than 10,000 values once its YAML aliases are expanded "
+        "(anchors that multiply?); write the values out"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("model: &m\n  sub: *m\n", "model.sub: a YAML alias refers to a value that holds it"),
+        ("optim:\n  lr: &x [1, *x]\n", "optim.lr[1]: a YAML alias refers to a value that holds it"),
+        ("&top\noptim: *top\n", "optim: a YAML alias refers to a value that holds it"),
+        ("optim:\n  lr: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels deep"),
+        ("optim:\n  lr: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 32 levels deep"),
+    ],
+)
+def test_recursive_or_deep_yaml_is_refused(tmp_path: Path, text: str, problem: str) -> None:
+    config = tmp_path / "loop.yaml"
+    config.write_text(text)
+    with pytest.raises(UsageError) as info:
+        load_settings(config)
+    assert str(info.value).startswith(f"{config}: ") and problem in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_deep_json_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "deep.json"
+    config.write_text('{"optim": {"lr": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    with pytest.raises(UsageError, match=r"deep\.json: nested more than 32 levels deep"):
+        load_settings(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        (
+            "latin1.yaml",
+            b"optim:\n  lr: 0.1\n# caf\xe9\n",
+            "latin1.yaml:3: not UTF-8 text (byte 0xe9)",
+        ),
+        (
+            "utf16.json",
+            '{"optim": {}}'.encode("utf-16"),
+            "utf16.json:1: not UTF-8 text (byte 0xff)",
+        ),
+        # bytes 0..255: 0x0a ends line 1, 0x80 is the first that is not UTF-8
+        ("binary.yaml", bytes(range(256)), "binary.yaml:2: not UTF-8 text (byte 0x80)"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path, name, content, problem) -> None:
+    config = tmp_path / name
+    config.write_bytes(content)
+    with pytest.raises(UsageError) as info:
+        load_settings(config)
+    assert str(info.value).startswith(str(tmp_path / problem))
+    assert "save the file as UTF-8" in str(info.value)
+
+
+def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    config = tmp_path / "bom.json"
+    config.write_bytes('{"optim": {"lr": 0.5}}'.encode("utf-8-sig"))
+    assert load_settings(config).optim.lr == 0.5
+
+
+def test_a_file_over_1_mb_is_refused_unread(tmp_path: Path) -> None:
+    config = tmp_path / "big.yaml"
+    config.write_text("optim:\n  lr: 0.1\n" + "#" * 1_000_000 + "\n")
+    with pytest.raises(UsageError, match=r"big\.yaml: larger than 1 MB, the most a settings file"):
+        load_settings(config)

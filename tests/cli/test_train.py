@@ -119,6 +119,12 @@ def test_bad_settings_exit_2_with_one_line_each(root: Path, tmp_path: Path) -> N
 
 # Hostile input, each refused before anything is read or written: exit 2, the message names
 # the key, flag or file, one line per problem, no traceback. Files are written to the cwd.
+LAUGHS = (
+    "".join(  # 9 nested anchors of 9 aliases each: 9 ** 9 values once expanded
+        f"l{n}: &l{n} [{', '.join(['lol' if n == 0 else f'*l{n - 1}'] * 9)}]\n" for n in range(9)
+    )
+    + "optim: {lr: *l8}\n"
+)
 BAD_INPUT = [
     pytest.param({}, ["--set", "optim.lr=inf"], "optim.lr: expected a finite number (got 'inf')",
                  id="set-inf"),
@@ -152,6 +158,14 @@ BAD_INPUT = [
     pytest.param({}, ["--keypoints-val", "data/val", "--features-val", "feat/val"],
                  "--val-dir (--keypoints-val) and --features-val both give the validation folder",
                  id="val-dir-and-features"),
+    pytest.param({"latin1.yaml": b"optim:\n  lr: 0.1  # caf\xe9\n"}, ["--config", "latin1.yaml"],
+                 "latin1.yaml:2: not UTF-8 text (byte 0xe9)", id="not-utf8"),
+    pytest.param({"laughs.yaml": LAUGHS}, ["--config", "laughs.yaml"],
+                 "laughs.yaml: more than 10,000 values once its YAML aliases are expanded",
+                 id="billion-laughs"),
+    pytest.param({"loop.yaml": "model: &m\n  sub: *m\n"}, ["--config", "loop.yaml"],
+                 "loop.yaml: model.sub: a YAML alias refers to a value that holds it",
+                 id="recursive-alias"),
 ]  # fmt: skip
 
 
