@@ -27,7 +27,6 @@ A NaN value fails every check. A bound that is NaN or infinite is a malformed ru
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from signcli.errors import UsageError
 from signcli.metrics.jsonl import MetricsLog
-from signcli.settings import monitor_mode
+from signcli.settings import monitor_mode, read_structured_file
 
 COUNTERS = ("epoch", "step", "lr")  # no better direction; `best` makes no sense for them
 TIMINGS = ("epoch_s", "samples_per_s")  # machine-dependent; baselines skip them unless named
@@ -279,25 +278,9 @@ def _evaluate_trend(rule: Rule, series: list[tuple[int, float]]) -> CheckResult:
 def _read_rules_file(path: Path) -> Any:
     if not path.is_file():
         raise UsageError(f"rules file {path} not found", hint="check the --rules path")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot read rules file {path}: {reason}") from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise UsageError(f"{where}: invalid YAML: {problem}") from None
+    # the settings files' reader: UTF-8, at most 1 MB, YAML aliases that loop or multiply
+    # refused before _flow could expand them into an error message
+    return read_structured_file(path, "rules file")
 
 
 def _flow(entry: Any) -> str:

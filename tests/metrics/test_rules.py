@@ -235,6 +235,27 @@ def test_malformed_rules_file(tmp_path: Path, text: str, problem: str) -> None:
         load_rules(path)
 
 
+LAUGHS = "".join(  # 9 nested anchors of 9 aliases each: 9 ** 9 values once expanded
+    f"l{n}: &l{n} [{', '.join(['lol' if n == 0 else f'*l{n - 1}'] * 9)}]\n" for n in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"checks:\n  - {metric: caf\xe9, max: 1}\n", "rules.yaml:2: not UTF-8 text (byte 0xe9)"),
+        (LAUGHS + "checks: [{metric: *l8, max: 1}]\n", "rules.yaml: more than 10,000 values"),
+        ("checks: &c [{metric: a, max: 1}, *c]\n", "rules.yaml: checks[1]: a YAML alias refers"),
+    ],
+)
+def test_hostile_rules_file_is_refused_naming_it(tmp_path: Path, content, problem) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(UsageError) as info:
+        load_rules(path)
+    assert str(info.value).startswith(str(tmp_path / problem))
+
+
 def test_missing_rules_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="rules file .* not found"):
         load_rules(tmp_path / "nope.yaml")
