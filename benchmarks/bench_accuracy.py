@@ -48,37 +48,20 @@ from pathlib import Path
 
 import numpy as np
 
+NO_AUGMENT = [  # augmentation was off before it became a default (`--no-augment` since)
+    f"--set=data.augment.{t}_p=0" for t in ("affine", "speed", "frame_drop", "landmark_dropout")
+]
 CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "default": [],  # the plain command: what a user gets without flags
     # the defaults of signcli 0.1 (before `auto`), as explicit flags
     "previous": [
-        "--epochs",
-        "30",
-        "--d-model",
-        "256",
-        "--num-layers",
-        "4",
-        "--dropout",
-        "0.1",
-        "--set",
-        "model.num_heads=8",
-        "--set",
-        "model.ff_dim=512",
-        "--set",
-        "model.conv_kernel=0",
-        *[
-            f"--set=data.augment.{t}_p=0"
-            for t in ("affine", "speed", "frame_drop", "landmark_dropout")
-        ],
-    ],  # fmt: skip
+        *("--epochs", "30", "--d-model", "256", "--num-layers", "4", "--dropout", "0.1"),
+        *("--set", "model.num_heads=8", "--set", "model.ff_dim=512"),
+        *("--set", "model.conv_kernel=0", *NO_AUGMENT),
+    ],
     # one change of the current defaults each: what each part is worth
     "no-conv": ["--set", "model.conv_kernel=0"],
-    "no-augment": [
-        *[
-            f"--set=data.augment.{t}_p=0"
-            for t in ("affine", "speed", "frame_drop", "landmark_dropout")
-        ],
-    ],  # fmt: skip
+    "no-augment": NO_AUGMENT,
     "30-epochs": ["--epochs", "30"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole

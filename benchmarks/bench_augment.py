@@ -29,7 +29,7 @@ from signcli.data.augment import augment
 from signcli.data.dataset import Sample
 from signcli.data.synthetic import write_multistream_dataset, write_npz_dataset
 from signcli.engine.trainer import Trainer
-from signcli.settings import AugmentSettings, load_settings
+from signcli.settings import AugmentSettings, augment_off, load_settings
 
 ALL_ON = [
     "data.augment.mirror_p=1",
@@ -77,6 +77,8 @@ def run(root: Path, work: Path, epochs: int, augment_overrides: list[str]) -> fl
         "training.device": "cpu",
         "training.work_dir": work,
     }  # fmt: skip
+    # every transform off, then those the config turns on
+    flags = {**augment_off(), **flags}
     trainer = Trainer(load_settings(flags=flags, overrides=augment_overrides), default_hooks=False)
     return max(m["samples_per_s"] for m in trainer.fit())
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from signcli.data.sources import load_training_data
 from signcli.engine.trainer import Trainer
-from signcli.settings import load_settings
+from signcli.settings import augment_off, load_settings
 
 
 class TimedLoader:
@@ -68,6 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = write_files(Path(tmp) / "data", args.files)
         settings = load_settings(
+            flags=augment_off(),  # what is measured is waiting for files, not augmenting
             overrides=[
                 f"data.train_dir={root / 'train'}", f"data.train_labels={root / 'train_labels.csv'}",
                 "model.d_model=128", "model.num_layers=2", "model.num_heads=4", "model.ff_dim=256",

@@ -33,7 +33,7 @@ from signcli.data.sources import TrainingData
 from signcli.data.synthetic import make_samples
 from signcli.engine.optim import HeadLoss, build_optimizer
 from signcli.engine.trainer import Trainer
-from signcli.settings import load_settings
+from signcli.settings import augment_off, load_settings
 
 NUM_GLOSS, NUM_CAT = 20, 4
 
@@ -81,6 +81,7 @@ def main() -> None:
     data = in_memory_data(args.samples)
     with tempfile.TemporaryDirectory() as work:
         settings = load_settings(
+            flags=augment_off(),  # the hand-written loop sees the batches as stored
             overrides=[
                 "model.d_model=128", "model.num_layers=2", "model.num_heads=4", "model.ff_dim=256",
                 "training.batch_size=32", "training.epochs=1000", "training.device=cpu",

@@ -30,8 +30,8 @@ from signcli.settings import load_settings
 
 TRANSFORMS = ("mirror", "affine", "speed", "crop", "frame_drop", "jitter", "landmark_dropout")
 AUGMENT = {  # name -> overrides
-    "off": [],
-    "on": [f"data.augment.{name}_p=0.5" for name in TRANSFORMS],
+    "off": [f"data.augment.{name}_p=0" for name in TRANSFORMS],
+    "on": [f"data.augment.{name}_p=0.5" for name in TRANSFORMS],  # every transform
     "no mirror": [f"data.augment.{name}_p=0.5" for name in TRANSFORMS if name != "mirror"],
 }
 

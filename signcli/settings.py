@@ -124,11 +124,21 @@ class AugmentSettings(_Section):
             raise ValueError(f"probabilities must be in 0..1 (got {bad})")
         return mix
 
+    @classmethod
+    def probability_keys(cls) -> list[str]:
+        """The `*_p` fields: one probability per transform."""
+        return [name for name in cls.model_fields if name.endswith("_p")]
+
     @property
     def enabled(self) -> bool:
-        probabilities = (self.mirror_p, self.affine_p, self.speed_p, self.crop_p,
-                         self.frame_drop_p, self.jitter_p, self.landmark_dropout_p)  # fmt: skip
+        probabilities = [getattr(self, name) for name in self.probability_keys()]
         return any(p > 0 for p in probabilities) or any(p > 0 for p in self.mix_streams.values())
+
+
+def augment_off() -> dict[str, Any]:
+    """Dotted settings that turn every augmentation off (`train --no-augment`)."""
+    off: dict[str, Any] = {f"data.augment.{key}": 0.0 for key in AugmentSettings.probability_keys()}
+    return {**off, "data.augment.mix_streams": {}}
 
 
 class DataSettings(_Section):

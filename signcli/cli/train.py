@@ -151,6 +151,16 @@ def train(
             rich_help_panel=MULTISTREAM,
         ),
     ] = None,
+    augment: Annotated[
+        bool,
+        typer.Option(
+            "--augment/--no-augment",
+            help="Augment the training split (data.augment: speed and frame drop, and for "
+            "body-part streams affine and landmark dropout); --no-augment sets every "
+            "transform's probability to 0.",
+            rich_help_panel=DATA,
+        ),
+    ] = True,
     mix_stream: Annotated[
         list[str] | None,
         typer.Option(
@@ -300,7 +310,7 @@ def train(
     with _run.guarded():
         from signcli.engine.recipes import start_run
         from signcli.errors import UsageError
-        from signcli.settings import load_settings
+        from signcli.settings import augment_off, load_settings
 
         problems = _flag_conflicts(
             amp=amp,
@@ -369,6 +379,8 @@ def train(
             "training.log_every": log_every,
             "training.tensorboard": tensorboard,
         }
+        if not augment:  # above the config file, below --set: a --set may turn one back on
+            flags.update(augment_off())
         settings = load_settings(config, flags, set_ or [])
         settings = _with_absolute_paths(settings)
         progress = _run.progress_hook(quiet)

@@ -425,3 +425,22 @@ def test_a_layout_run_resumes(layout_run: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert len((copy / "metrics.jsonl").read_text().splitlines()) == 3
     assert load_model_from_checkpoint(copy / "last.pt").model.split.layout is not None
+
+
+def test_augmentation_is_on_by_default_and_no_augment_turns_every_transform_off(
+    root: Path, tmp_path: Path
+) -> None:
+    def augment_of(*flags: str) -> dict:
+        work = tmp_path / f"run{len(flags)}"
+        args = ["train", "transformer", *data_flags(root), *TINY, "--epochs", "1"]
+        result = runner.invoke(app, [*args, *flags, "--work-dir", str(work)])
+        assert result.exit_code == 0, result.output
+        return json.loads((work / "config.json").read_text())["data"]["augment"]
+
+    default = augment_of()
+    assert default["speed_p"] == 0.5 and default["frame_drop_p"] == 0.5
+    assert default["mirror_p"] == 0.0
+    off = augment_of("--no-augment")
+    assert all(value == 0.0 for key, value in off.items() if key.endswith("_p"))
+    one_back = augment_of("--no-augment", "--set", "data.augment.speed_p=0.3")
+    assert one_back["speed_p"] == 0.3 and one_back["frame_drop_p"] == 0.0
