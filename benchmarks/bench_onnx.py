@@ -2,7 +2,8 @@
 
     python benchmarks/bench_onnx.py [--repeats 200]
 
-For the quickstart size (d_model 64, 2 layers) and the default size (d_model 256, 4 layers):
+For the quickstart size (d_model 64, 2 layers) and the `auto` sizes of small and large sets
+(d_model 128 / 2 layers and 256 / 4 layers, with the default temporal convolution):
 train one epoch on the bundled example, `export_onnx` the checkpoint, then time one forward
 pass at batch 1, T = 64 (a single sign, as served) in onnxruntime (CPU provider) and in
 eager PyTorch (inference_mode), taking turns so that load from other processes hits both
@@ -37,7 +38,9 @@ EXAMPLE = ROOT / "examples" / "data"
 MODELS = {
     "quickstart (d_model 64, 2 layers)": {"model.d_model": 64, "model.num_layers": 2,
                                           "model.num_heads": 4, "model.ff_dim": 128},
-    "default (d_model 256, 4 layers)": {},
+    # `auto` on the 128-clip example gives the small size; the large one is auto at 20,000+
+    "auto, small (d_model 128, 2 layers)": {},
+    "auto, large (d_model 256, 4 layers)": {"model.d_model": 256, "model.num_layers": 4},
 }  # fmt: skip
 BATCH, TIME = 1, 64
 
