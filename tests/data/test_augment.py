@@ -14,7 +14,15 @@ from signcli.data.dataset import Sample, collate_streams
 from signcli.settings import AugmentSettings
 
 WIDTHS = {"face": 24, "hand_l": 63, "hand_r": 63, "pose": 30}
-ALL_ON = AugmentSettings(mirror_p=1, affine_p=1, speed_p=1, crop_p=1, frame_drop_p=1,
+
+
+def only(**chosen) -> AugmentSettings:
+    """The transforms a test names, every other one off (some are on by default)."""
+    off = dict.fromkeys(AugmentSettings.probability_keys(), 0.0)
+    return AugmentSettings(**{**off, **chosen})
+
+
+ALL_ON = only(mirror_p=1, affine_p=1, speed_p=1, crop_p=1, frame_drop_p=1,
                          jitter_p=1, landmark_dropout_p=1)  # fmt: skip
 MIRROR_AXIS = 0.0  # x -> -x: a mirror twice is then exactly the identity in floats
 
@@ -61,7 +69,7 @@ def test_every_transform_keeps_one_length_and_no_inf(sample: Sample, seed: int) 
 @given(samples(), st.integers(0, 1000))
 @settings(max_examples=40, deadline=None)
 def test_geometry_and_jitter_keep_exactly_the_missing_landmarks(sample: Sample, seed: int) -> None:
-    geometric = AugmentSettings(affine_p=1, jitter_p=1)
+    geometric = only(affine_p=1, jitter_p=1)
     out = one(geometric, sample, seed)
     for name, array in sample.streams.items():
         np.testing.assert_array_equal(np.isnan(out.streams[name]), np.isnan(array))
@@ -90,7 +98,7 @@ def test_mirror_swaps_left_and_right_pose_landmarks() -> None:
 @given(samples(), st.integers(0, 1000))
 @settings(max_examples=40, deadline=None)
 def test_temporal_transforms_only_pick_frames(sample: Sample, seed: int) -> None:
-    temporal = AugmentSettings(speed_p=1, crop_p=1, frame_drop_p=1, frame_drop_rate=0.5)
+    temporal = only(speed_p=1, crop_p=1, frame_drop_p=1, frame_drop_rate=0.5)
     out = one(temporal, sample, seed)
     for name, array in sample.streams.items():
         for row in out.streams[name]:
@@ -100,7 +108,7 @@ def test_temporal_transforms_only_pick_frames(sample: Sample, seed: int) -> None
 @given(samples(), st.integers(0, 1000))
 @settings(max_examples=40, deadline=None)
 def test_landmark_dropout_only_adds_missing(sample: Sample, seed: int) -> None:
-    out = one(AugmentSettings(landmark_dropout_p=1, landmark_dropout_rate=0.3), sample, seed)
+    out = one(only(landmark_dropout_p=1, landmark_dropout_rate=0.3), sample, seed)
     for name, array in sample.streams.items():
         assert not (np.isnan(array) & ~np.isnan(out.streams[name])).any()
         kept = ~np.isnan(out.streams[name])
@@ -109,7 +117,7 @@ def test_landmark_dropout_only_adds_missing(sample: Sample, seed: int) -> None:
 
 def test_speed_never_exceeds_max_len() -> None:
     sample = Sample("s", {"hand_l": np.zeros((10, 63), np.float32)}, {"gloss": 0})
-    slow = AugmentSettings(speed_p=1, speed_min=0.5, speed_max=0.5)
+    slow = only(speed_p=1, speed_min=0.5, speed_max=0.5)
     epoch = SimpleNamespace(epoch=1)
     assert Augmenter(slow, 0, epoch)(sample, 0).length == 20
     assert Augmenter(slow, 0, epoch, max_len=12)(sample, 0).length == 12
@@ -140,7 +148,7 @@ def test_mix_streams_takes_the_stream_of_a_same_gloss_sample_of_the_batch() -> N
 
     samples = [sample("a", 0, 4, 1), sample("b", 1, 6, 1), sample("c", 2, 5, 2),
                sample("d", 3, 5, 1)]  # fmt: skip
-    mix = AugmentSettings(mix_streams={"hand_l": 1.0})
+    mix = only(mix_streams={"hand_l": 1.0})
     augmenter = Augmenter(mix, 0, SimpleNamespace(epoch=1), gloss=[1, 1, 2, 1],
                           load=samples.__getitem__)  # fmt: skip
     out = augmenter(samples[0], 0, [0, 1, 2])  # b is the only other gloss-1 sample here
@@ -152,9 +160,11 @@ def test_mix_streams_takes_the_stream_of_a_same_gloss_sample_of_the_batch() -> N
     assert (alone.streams["hand_l"] == 0).all()
 
 
-def test_defaults_are_off_and_validated() -> None:
-    assert not AugmentSettings().enabled
-    assert AugmentSettings(jitter_p=0.5).enabled
+def test_defaults_and_validation() -> None:
+    defaults = AugmentSettings()
+    on = {key for key in AugmentSettings.probability_keys() if getattr(defaults, key) > 0}
+    assert on == {"speed_p", "frame_drop_p", "affine_p", "landmark_dropout_p"}
+    assert not only().enabled and only(jitter_p=0.5).enabled
     with pytest.raises(ValueError, match="speed_min"):
         AugmentSettings(speed_min=1.3)
     with pytest.raises(ValueError, match="0..1"):
@@ -167,7 +177,7 @@ def test_a_column_layout_lets_single_stream_keypoints_mirror_with_hands_swapped(
 
     x = make_samples(1, num_gloss=2, seed=5)[0].x  # [T, 156]: hand_l, hand_r, pose
     columns = layout_columns({"hand_l": (0, 63), "hand_r": (63, 126), "pose": (126, 156)}, 156)
-    augmenter = Augmenter(AugmentSettings(mirror_p=1), 0, SimpleNamespace(epoch=1),
+    augmenter = Augmenter(only(mirror_p=1), 0, SimpleNamespace(epoch=1),
                           columns=columns)  # fmt: skip
     out = augmenter(Sample("s", {"x": x}, {"gloss": 0}), 0).streams["x"]
     assert out.shape == x.shape and out.dtype == np.float32
@@ -176,7 +186,7 @@ def test_a_column_layout_lets_single_stream_keypoints_mirror_with_hands_swapped(
     np.testing.assert_array_equal(right[:, 1::3], left[:, 1::3])  # y kept
     pose_in, pose_out = (a[:, STREAM_COLUMNS["pose"]].reshape(len(a), 10, 3) for a in (x, out))
     np.testing.assert_array_equal(pose_out[:, 2, 1:], pose_in[:, 3, 1:])  # shoulders swap
-    without_layout = Augmenter(AugmentSettings(mirror_p=1), 0, SimpleNamespace(epoch=1))
+    without_layout = Augmenter(only(mirror_p=1), 0, SimpleNamespace(epoch=1))
     np.testing.assert_array_equal(
         without_layout(Sample("s", {"x": x}, {"gloss": 0}), 0).streams["x"], x
     )  # no layout: the columns' meaning is unknown, so no mirror
