@@ -66,6 +66,7 @@ def metrics_check(
     with _run.guarded():
         import json
 
+        from signcli.engine.atomic import check_output_file
         from signcli.errors import UsageError
         from signcli.metrics.baseline import DEFAULT_RTOL
         from signcli.metrics.gate import check_metrics
@@ -80,6 +81,8 @@ def metrics_check(
                 hint="e.g. signcli metrics-check run/metrics.jsonl --rules examples/ci/rules.yaml",
             )
 
+        if junit is not None:  # a bad report path is usage, not a verdict on the metrics
+            check_output_file(junit, "--junit")
         report = check_metrics(
             metrics,
             rules_path=rules,

@@ -7,12 +7,82 @@ so the rename itself survives a power cut (docs/architecture.md, "Work directory
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from signcli.errors import DiskError
+from signcli.errors import DiskError, UsageError
+
+PATH_HINT = "choose another path, or move what is in the way"
+
+
+def check_folder(path: Path, what: str = "output folder") -> None:
+    """UsageError (exit 2) when `path` cannot be a folder: it exists and is not one, or one
+    of its parents is a file. Creates nothing, so commands call it before any work."""
+    path = Path(path)
+    kind = _kind(path)
+    if kind is None:
+        _check_parents(path, what)
+    elif kind != "a folder":
+        raise UsageError(f"{what} {path} is {kind}, not a folder", hint=PATH_HINT)
+
+
+def ensure_folder(path: Path, what: str = "output folder") -> Path:
+    """`check_folder`, then create `path` with its parents; OSError becomes DiskError."""
+    path = Path(path)
+    check_folder(path, what)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DiskError(
+            f"could not create {what} {path}: {exc.strerror or exc}",
+            hint="fix the folder's permissions or free disk space",
+        ) from exc
+    return path
+
+
+def check_output_file(path: Path, what: str = "output file") -> None:
+    """UsageError (exit 2) unless `path` is absent or a regular file, and its folder can be
+    one: the atomic write renames a new file over the target, which would replace a device,
+    FIFO or socket with a regular file."""
+    path = Path(path)
+    kind = _kind(path)
+    if kind is not None and kind != "a file":
+        raise UsageError(f"{what} {path} is {kind}, not a regular file", hint=PATH_HINT)
+    if kind is None:
+        _check_parents(path, what)
+
+
+def _check_parents(path: Path, what: str) -> None:
+    """UsageError if the nearest existing parent of the absent `path` is not a folder."""
+    for parent in path.parents:
+        kind = _kind(parent)
+        if kind is None:
+            continue
+        if kind != "a folder":
+            raise UsageError(f"{what} {path} cannot be created: {parent} is {kind}", hint=PATH_HINT)
+        return
+
+
+def _kind(path: Path) -> str | None:
+    """What is at `path` (links followed), in words, or None if nothing is."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # absent, or unreadable: the write itself reports the latter
+        return None
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "neither a file nor a folder"
 
 
 @contextmanager
@@ -20,6 +90,7 @@ def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO]:
     """Open `path.tmp` for writing; on success it replaces `path`, on failure it is removed
     and `path` is left untouched. OSError (full disk, read-only folder) becomes DiskError."""
     path = Path(path)
+    check_output_file(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, mode) as handle:

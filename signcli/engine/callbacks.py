@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signcli.engine.atomic import atomic_write
+from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.engine.checkpoint import save_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.errors import UsageError
@@ -56,7 +56,7 @@ class RunFilesHook(Hook):
     data.val_fraction, split.json (the ids of each side), written at start."""
 
     def on_train_start(self, trainer: Trainer) -> None:
-        trainer.work_dir.mkdir(parents=True, exist_ok=True)
+        ensure_folder(trainer.work_dir, "--work-dir")
         settings = trainer.settings.model_dump(mode="json")
         atomic_write(trainer.work_dir / CONFIG_FILE, json.dumps(settings, indent=2) + "\n")
         labels = trainer.data.labels_map()
@@ -144,7 +144,8 @@ class CsvLogHook(Hook):
                 self.rows = [
                     r for r in csv.DictReader(handle) if int(r["epoch"]) <= trainer.state.epoch
                 ]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_output_file(self.path, "--log-csv")
+        ensure_folder(self.path.parent, "--log-csv folder")
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         self.rows.append({k: metrics.get(k, "") for k in CSV_COLUMNS})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from signcli.data.sources import load_training_data
 from signcli.engine import checkpoint as ckpt
+from signcli.engine.atomic import check_folder
 from signcli.engine.callbacks import (
     CONFIG_FILE,
     LAST_CHECKPOINT,
@@ -47,6 +48,7 @@ def start_run(
 ) -> RunResult:
     """A new run in `settings.training.work_dir`; refuses a folder that holds one already."""
     work_dir = Path(settings.training.work_dir)
+    check_folder(work_dir, "--work-dir")  # before reading data or training
     existing = [name for name in RUN_FILES if (work_dir / name).exists()]
     if existing and not overwrite:
         raise UsageError(

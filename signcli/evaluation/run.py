@@ -37,6 +37,7 @@ from signcli.data.dataset import Batch, SampleDataset, collate_streams
 from signcli.data.labels import read_labels
 from signcli.data.multistream import STREAM_SETTINGS, load_multistream_split, stream_dirs
 from signcli.data.npz_split import NpzSplit, _raise_label_problems, load_npz_split
+from signcli.engine.atomic import check_folder, ensure_folder
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
 from signcli.engine.optim import HeadLoss
@@ -113,6 +114,8 @@ def evaluate(
         )
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {batch_size})")
+    if out_dir is not None:  # before the model runs, not after
+        check_folder(Path(out_dir), "--out")
     timer = _Timer()
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
@@ -414,7 +417,7 @@ def _write_files(
     does not write (a --no-labels run over a labelled one), so the folder never mixes two."""
     from signcli.evaluation.plots import plot_confusion
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir, "eval output folder")
     files = [report.PREDICTIONS_FILE]
     report.write_predictions(out_dir / report.PREDICTIONS_FILE, columns)
     if gloss is not None:

@@ -46,7 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from signcli import __version__
-from signcli.engine.atomic import atomic_write
+from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.engine.restore import class_names, load_model_from_checkpoint
 from signcli.errors import UsageError
 from signcli.models import SignClassifier
@@ -153,6 +153,7 @@ def export_onnx(
             f"--opset {opset}: the torch.export-based exporter writes opset {MIN_OPSET} or later"
         )
     checkpoint, out = Path(checkpoint), Path(out)
+    check_output_file(out, "--out")  # before the export, which takes a while
     model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
     wrapper = OnnxClassifier(model).eval()
     max_len = settings.model.max_len
@@ -186,7 +187,7 @@ def export_onnx(
         f"signcli {__version__} {settings.model.name} classifier from {checkpoint.name}"
     )
     onnx.checker.check_model(proto)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out.parent, "--out folder")
     atomic_write(out, proto.SerializeToString())
 
     result = ExportResult(

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from signcli.engine.atomic import atomic_write
+from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.metrics.rules import CheckResult, format_value
 
 SUITE_NAME = "signcli metrics-check"
@@ -57,5 +57,6 @@ def write_junit(
 ) -> None:
     """Write the report atomically, creating its folder if needed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(path, "--junit")
+    ensure_folder(path.parent, "--junit folder")
     atomic_write(path, junit_xml(checks, warnings, properties))

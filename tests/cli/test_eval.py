@@ -115,3 +115,17 @@ def test_group_by_a_missing_column_exit_2_naming_the_file(trained_run, tmp_path:
     assert "val_labels.csv: no column 'speaker' to group by" in result.stderr
     assert "gloss, cat, occluded, gloss_name" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_out_that_is_a_file_or_under_one_exit_2_naming_it(trained_run, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    for out, message in (
+        (blocker, f"--out {blocker} is a file, not a folder"),
+        (blocker / "sub", f"cannot be created: {blocker} is a file"),
+    ):
+        result = runner.invoke(app, eval_args(trained_run, "--out", str(out)))
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert blocker.read_text() == "keep"

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -83,3 +85,23 @@ def test_missing_extra_exit_2_with_the_install_command(trained_run, monkeypatch,
         'pip install "signcli[onnx]"'
     ]
     assert not out.exists()
+
+
+def test_out_that_cannot_be_a_file_exit_2_before_exporting(trained_run, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    for out, message in (
+        (blocker / "x.onnx", f"cannot be created: {blocker} is a file"),
+        (fifo, f"--out {fifo} is a FIFO, not a regular file"),
+        (tmp_path, f"--out {tmp_path} is a folder, not a regular file"),
+    ):
+        result = runner.invoke(
+            app, ["export-onnx", str(trained_run.work_dir / "best.pt"), "--out", str(out)]
+        )
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert blocker.read_text() == "keep"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

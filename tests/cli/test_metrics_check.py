@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -231,3 +233,22 @@ def test_help_states_the_default_rtol() -> None:
     result = signcli("--help")
     assert result.exit_code == 0
     assert f"default {DEFAULT_RTOL:g}" in " ".join(result.stdout.split())
+
+
+def test_junit_path_that_cannot_be_a_file_exits_2_naming_it(
+    run: Path, rules: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    fifo = tmp_path / "pipe.xml"
+    os.mkfifo(fifo)
+    for junit, message in (
+        (blocker / "sub.xml", f"cannot be created: {blocker} is a file"),
+        (fifo, f"--junit {fifo} is a FIFO, not a regular file"),
+    ):
+        result = signcli(run, "--rules", rules, "--junit", junit)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert blocker.read_text() == "keep"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -444,3 +444,18 @@ def test_augmentation_is_on_by_default_and_no_augment_turns_every_transform_off(
     assert all(value == 0.0 for key, value in off.items() if key.endswith("_p"))
     one_back = augment_of("--no-augment", "--set", "data.augment.speed_p=0.3")
     assert one_back["speed_p"] == 0.3 and one_back["frame_drop_p"] == 0.0
+
+
+def test_work_dir_that_is_a_file_or_under_one_exit_2_naming_it(root: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    for work, message in (
+        (blocker, f"--work-dir {blocker} is a file, not a folder"),
+        (blocker / "sub", f"cannot be created: {blocker} is a file"),
+    ):
+        args = ["train", "transformer", *data_flags(root), *TINY, "--work-dir", str(work)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert blocker.read_text() == "keep"

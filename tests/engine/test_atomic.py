@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from signcli.engine import atomic
-from signcli.engine.atomic import atomic_save, atomic_write
-from signcli.errors import DiskError
+from signcli.engine.atomic import atomic_save, atomic_write, check_folder, ensure_folder
+from signcli.errors import DiskError, UsageError
 
 
 def test_replaces_content(tmp_path: Path) -> None:
@@ -48,3 +49,38 @@ def test_full_disk_becomes_disk_error_naming_the_folder(tmp_path: Path, monkeypa
     assert str(tmp_path) in str(info.value) and "No space left" in str(info.value)
     assert target.read_bytes() == b"good"
     assert os.listdir(tmp_path) == ["last.pt"]
+
+
+def test_a_fifo_target_is_refused_and_left_alone(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match=r"pipe is a FIFO, not a regular file"):
+        atomic_write(fifo, b"data")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_a_folder_target_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"is a folder, not a regular file"):
+        atomic_write(tmp_path, b"data")
+
+
+def test_a_target_under_a_file_names_the_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    with pytest.raises(UsageError) as info:
+        atomic_write(blocker / "sub" / "f.json", "{}")
+    assert f"cannot be created: {blocker} is a file" in str(info.value)
+    assert blocker.read_text() == "x"
+
+
+def test_check_and_ensure_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    with pytest.raises(UsageError, match=r"--out .*blocker is a file, not a folder"):
+        check_folder(blocker, "--out")
+    with pytest.raises(UsageError, match=r"cannot be created: .*blocker is a file"):
+        ensure_folder(blocker / "a" / "b", "--out")
+    check_folder(tmp_path / "new" / "deeper")  # absent under a folder: fine
+    assert not (tmp_path / "new").exists()  # and nothing created
+    assert ensure_folder(tmp_path / "new" / "deeper").is_dir()
