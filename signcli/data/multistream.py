@@ -103,7 +103,7 @@ def load_multistream_split(
 ) -> MultiStreamSplit:
     """Pair the ids of `index_csv` with their labels and stream files, then read them.
     Without a label table (predictions only) every gloss is -1. `group_by` names a labels
-    column whose text becomes `groups`."""
+    column (`groups`) that every sample must fill."""
     ids = read_index(index_csv)
     if not ids:
         raise UsageError(f"{index_csv} lists no ids for the {name} split")
@@ -132,9 +132,10 @@ def load_multistream_split(
         rows = np.asarray([rows_by_id[sid] for sid in ids], dtype=np.int64)
         gloss = table.gloss[rows]
         cat = table.cat[rows] if table.cat is not None else None
-        groups = group_values(table, group_by, rows) if group_by is not None else None
+        if group_by is not None:  # the column exists and no sample's group is empty
+            group_values(table, group_by, rows)
     else:
-        gloss, cat, groups = np.full(len(ids), -1, np.int64), None, None
+        gloss, cat = np.full(len(ids), -1, np.int64), None
 
     def load(index: int) -> Sample:
         sid = ids[index]
@@ -169,7 +170,7 @@ def load_multistream_split(
         label_lines=rows + 2 if table is not None else None,  # header is line 1
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
-        groups=groups,
+        group_by=group_by,
         label_columns=per_sample_columns(table, rows) if table is not None else {},
         stream_dirs=dict(dirs),
         index_path=Path(index_csv),

@@ -45,9 +45,14 @@ class NpzSplit:
     gloss_names: dict[int, str] = field(default_factory=dict)
     cat_names: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    groups: list[str] | None = None  # [N] the data.group_by column of each sample
+    group_by: str | None = None  # the labels column of data.group_by, checked when read
     # the labels CSV's columns but file (signer, ...) as text, per sample: eval's groups
     label_columns: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def groups(self) -> list[str] | None:
+        """[N] the data.group_by column of each sample (None without group_by)."""
+        return self.label_columns[self.group_by] if self.group_by is not None else None
 
     @property
     def arrays(self) -> list[np.ndarray] | None:
@@ -71,7 +76,7 @@ def load_npz_split(
     group_by: str | None = None,
 ) -> NpzSplit:
     """Pair, check and (when `cache`) read a split; DataError/UsageError name what is wrong.
-    `group_by` names a labels column whose text becomes `groups`."""
+    `group_by` names a labels column (`groups`) that every sample must fill."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise UsageError(f"{name} folder {data_dir} does not exist", hint=f"check --{name}-dir")
@@ -84,7 +89,6 @@ def load_npz_split(
         files = list_npz_files(data_dir)
         table = None
         gloss, cat, warnings, lines = np.full(len(files), -1, np.int64), None, [], None
-        groups = None
     else:
         table = read_labels(labels_csv)
         _raise_label_problems(table)
@@ -100,7 +104,8 @@ def load_npz_split(
         gloss = table.gloss[rows]
         cat = table.cat[rows] if table.cat is not None else None
         lines = rows + 2  # header is line 1
-        groups = group_values(table, group_by, rows) if group_by is not None else None
+        if group_by is not None:  # the column exists and no sample's group is empty
+            group_values(table, group_by, rows)
         warnings = []
         if match.unlabelled:
             warnings.append(
@@ -147,7 +152,7 @@ def load_npz_split(
         gloss_names=table.gloss_names if table is not None else {},
         cat_names=table.cat_names if table is not None else {},
         warnings=warnings,
-        groups=groups,
+        group_by=group_by,
         label_columns=per_sample_columns(table, match.label_rows) if table is not None else {},
     )
 
@@ -173,7 +178,10 @@ def subset_split(split: NpzSplit, indices: Sequence[int], name: str) -> NpzSplit
         "gloss": split.gloss[index],
         "cat": split.cat[index] if split.cat is not None else None,
         "label_lines": split.label_lines[index] if split.label_lines is not None else None,
-        "groups": [split.groups[int(i)] for i in index] if split.groups is not None else None,
+        "label_columns": {
+            column: [values[int(i)] for i in index]
+            for column, values in split.label_columns.items()
+        },
         "warnings": [],
     }
     if isinstance(getattr(split, "meta", None), dict):  # MultiStreamSplit: this split's ids only

@@ -262,3 +262,7 @@ def test_multistream_layout_splits_by_the_labels_column(tmp_path: Path) -> None:
     assert len(data.val.ids) == 6 and len(data.val.groups) == 6
     assert len(set(data.val.groups)) == 2 and not set(data.val.groups) & set(data.train.groups)
     assert set(data.val.dataset.raw(0).streams) == {"hand_l", "hand_r", "pose"}
+    # every labels column follows the carved subset, sample for sample (eval's groups too)
+    for side in (data.train, data.val):
+        assert all(len(values) == len(side.ids) for values in side.label_columns.values())
+        assert side.label_columns["gloss"] == [str(int(g)) for g in side.gloss]
