@@ -1,0 +1,156 @@
+"""What every import format provides, and the landmark sets they share.
+
+A format (one module per format in this package, registered in `FORMATS`) does two
+things and nothing else:
+
+    scan(src, labels)   list the sequences of SRC as `SourceItem`s (id, label, signer,
+                        split, text, where to read it) and the files it had to skip, with
+                        reasons; it reads indexes and folder names, never the keypoints
+    read(items)         the keypoints of a few items: {stream: [T, L, 3] float32} each,
+                        x, y, z per landmark, NaN where the detector found nothing
+
+Everything else (choosing streams, the column layout, writing samples atomically, labels,
+the validation split, the manifest, resuming, progress, the summary) is `importers/run.py`,
+the same for every format. `read` receives the items of one `SourceItem.group` together, so
+a format that stores many sequences per file (a parquet of the fingerspelling set) reads
+that file once.
+
+Coordinates are kept as the source gives them (`units` in the manifest says which): the
+model normalises each body part in its own frame of reference, so image-relative 0..1 and
+pixels train the same. 2-D sources (OpenPose) give z = 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+COORDS = 3  # x, y, z per landmark in every imported array
+
+Streams = dict[str, "np.ndarray"]  # stream -> [T, L, 3] float32, NaN = not detected
+
+
+@dataclass(frozen=True)
+class LandmarkSet:
+    """The landmarks a detector gives: the streams, their landmark counts (source order),
+    left/right pairs that swap under a horizontal mirror, and named subsets of landmarks
+    (`face:lips`)."""
+
+    name: str
+    streams: dict[str, int]
+    mirror_pairs: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    subsets: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+
+
+# MediaPipe Pose (33): left/right pairs of eyes, ears, mouth corners, shoulders ... feet
+MEDIAPIPE_POSE_PAIRS = [
+    (1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18),
+    (19, 20), (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32),
+]  # fmt: skip
+# MediaPipe Face Mesh FACEMESH_LIPS: the 40 landmarks of the outer and inner lip contours,
+# the subset most sign recognisers keep of the 468-landmark mesh
+MEDIAPIPE_LIPS = [
+    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 146, 91, 181, 84, 17, 314, 405, 321, 375,
+    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308,
+]  # fmt: skip
+
+MEDIAPIPE_HOLISTIC = LandmarkSet(
+    name="mediapipe-holistic",
+    streams={"face": 468, "hand_l": 21, "hand_r": 21, "pose": 33},
+    mirror_pairs={"pose": MEDIAPIPE_POSE_PAIRS},
+    subsets={"face": {"lips": MEDIAPIPE_LIPS}},
+)
+
+# OpenPose BODY_25: 0 nose, 1 neck, 2-4 right arm, 5-7 left arm, 8 mid hip, 9-11 right leg,
+# 12-14 left leg, 15/16 eyes, 17/18 ears, 19-21 left foot, 22-24 right foot
+OPENPOSE_BODY25_PAIRS = [
+    (2, 5), (3, 6), (4, 7), (9, 12), (10, 13), (11, 14), (15, 16), (17, 18),
+    (19, 22), (20, 23), (21, 24),
+]  # fmt: skip
+# OpenPose face (70) = the 68 iBUG points + 2 pupils: jaw 0-16, brows 17-26, nose 27-35,
+# eyes 36-47, mouth 48-67, pupils 68/69
+OPENPOSE_FACE_PAIRS = [
+    *((i, 16 - i) for i in range(8)),
+    (17, 26), (18, 25), (19, 24), (20, 23), (21, 22), (31, 35), (32, 34),
+    (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
+    (48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67), (68, 69),
+]  # fmt: skip
+OPENPOSE_LIPS = list(range(48, 68))
+
+OPENPOSE_BODY25_HANDS = LandmarkSet(
+    name="openpose-body25-hands",
+    streams={"face": 70, "hand_l": 21, "hand_r": 21, "pose": 25},
+    mirror_pairs={"pose": OPENPOSE_BODY25_PAIRS, "face": OPENPOSE_FACE_PAIRS},
+    subsets={"face": {"lips": OPENPOSE_LIPS}},
+)
+
+LANDMARK_SETS = {s.name: s for s in (MEDIAPIPE_HOLISTIC, OPENPOSE_BODY25_HANDS)}
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One sequence of the source, as `scan` finds it (picklable: workers receive it)."""
+
+    id: str  # the output sample id: unique, safe as a file name (see `safe_id`)
+    ref: Any  # what `read` needs: a path, or (path, sequence id)
+    label: str | None = None  # class name; None when the labels come from --labels
+    signer: str | None = None  # signer / participant id, kept as the `signer` column
+    split: str | None = None  # "train" / "val" when the source has its own split
+    text: str | None = None  # a sentence or phrase (fingerspelling), for text tasks
+    group: str | None = None  # items of one group are read together (default: the id)
+
+
+@dataclass
+class Scan:
+    """What `scan` found: the items, and the files it skipped with the reason for each."""
+
+    items: list[SourceItem]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+class Format(Protocol):
+    """An import format. `name` is the CLI's FORMAT; `units` goes to the manifest."""
+
+    name: str
+    landmark_set: LandmarkSet
+    units: str  # "normalized" (image-relative 0..1) or "pixels"
+    description: str  # one line for `signcli import --help`
+
+    def scan(self, src: Path) -> Scan: ...
+
+    def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
+        """The streams of each item, or a one-line reason why that item cannot be read
+        (it is then skipped and reported, never half-written)."""
+        ...
+
+
+class ImportFormatError(Exception):
+    """SRC is not in the format asked for (no train.csv, no label folders ...): the
+    message says what was expected where. The CLI maps it to exit 2."""
+
+
+SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def safe_id(*parts: str) -> str:
+    """An output sample id from source names: parts joined by `__`, characters outside
+    [A-Za-z0-9._-] replaced by `_` (labels such as `thank you` or `a/b`)."""
+    joined = "__".join(str(p) for p in parts)
+    cleaned = "".join(c if c in SAFE_ID_CHARS else "_" for c in joined).strip(".")
+    return cleaned or "_"
+
+
+def empty_to_nan(points: np.ndarray) -> np.ndarray:
+    """[T, L, C] with frames whose landmarks are all exactly 0 set to NaN: the way tools
+    that save undetected parts as zeros (the MediaPipe tutorial, OpenPose) say "missing"."""
+    import numpy as np
+
+    blank = ~np.any(points != 0, axis=(1, 2))  # [T]
+    points = points.astype(np.float32, copy=True)
+    points[blank] = np.nan
+    return points
