@@ -142,6 +142,10 @@ def augment_off() -> dict[str, Any]:
 
 
 class DataSettings(_Section):
+    dataset: Path | None = None
+    """A dataset root (`train DATA`): its `signcli-dataset.json` manifest (written by
+    `signcli import`), or its `train/`, `train_labels.csv`, `val/`, `val_labels.csv`, gives
+    the data paths, layout and mirror pairs below, unless they are set otherwise."""
     train_dir: Path | None = None
     """Folder of training `.npz` files (one sample per file)."""
     val_dir: Path | None = None
@@ -186,6 +190,12 @@ class DataSettings(_Section):
     """Single-stream keypoints: column ranges of body-part streams in `X`, as
     `hand_l=0:63,hand_r=63:126,pose=126:156` (ends multiples of 3); the model splits `X`
     into those streams, to normalise, augment and fuse them like the multi-stream layout."""
+    mirror_pairs: dict[StreamName, list[tuple[int, int]]] | None = None
+    """Left/right landmark pairs per stream that swap under a mirror (from the dataset
+    manifest); streams not named use the pairs known for MediaPipe's and OpenPose's poses."""
+    landmark_set: str | None = None
+    """The detector's landmark set (e.g. mediapipe-holistic), from the dataset manifest;
+    recorded in checkpoints and in the ONNX metadata."""
     normalize: bool = True
     """Normalise each body-part stream (multi-stream layout, or `layout`) in its own frame
     of reference, inside the model."""
@@ -397,6 +407,11 @@ def load_settings(
             problems.append(f"--set {item!r}: expected section.key=value, e.g. optim.lr=3e-4")
             continue
         _set_dotted(merged, key, _parse_override(key, raw.strip()))
+    dataset = (
+        merged.get("data", {}).get("dataset") if isinstance(merged.get("data"), dict) else None
+    )
+    if dataset is not None and not problems:
+        _fill_from_dataset(merged, Path(str(dataset)))
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
@@ -406,6 +421,22 @@ def load_settings(
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def _fill_from_dataset(merged: dict[str, Any], root: Path) -> None:
+    """The settings dataset `root` gives (data/manifest.py), each where no layer set it:
+    a config file, a flag or `--set` overrides any of them."""
+    from signcli.data.manifest import dataset_settings
+
+    for dotted, value in dataset_settings(root).items():
+        node: Any = merged
+        for part in dotted.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is _ABSENT:
+            _set_dotted(merged, dotted, str(value) if isinstance(value, Path) else value)
+
+
+_ABSENT = object()
 
 
 def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,13 @@ from typing import Any
 import numpy as np
 
 from signcli.data.dataset import SINGLE_STREAM, Sample
+from signcli.data.landmarks import (
+    MEDIAPIPE_POSE_PAIRS,
+    OPENPOSE_BODY25_PAIRS,
+    OPENPOSE_FACE_PAIRS,
+)
 from signcli.data.layout import join_columns, layout_columns, split_columns
+from signcli.errors import DataError
 from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
 
 COORDS = 3  # x, y, z per landmark
@@ -53,10 +59,10 @@ IMAGE_CENTRE = 0.5  # centre of raw image coordinates (x, y in 0..1): mirror and
 # pose landmark count -> left/right pairs that swap under a mirror
 POSE_MIRROR_PAIRS = {
     10: [(2, 3), (4, 5), (6, 7), (8, 9)],  # synthetic.POSE_LANDMARKS
-    33: [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18),
-         (19, 20), (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)],  # MediaPipe
-}  # fmt: skip
-FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)]}  # synthetic.FACE_LANDMARKS
+    25: OPENPOSE_BODY25_PAIRS,
+    33: MEDIAPIPE_POSE_PAIRS,
+}
+FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)], 70: OPENPOSE_FACE_PAIRS}  # synthetic.FACE_LANDMARKS
 
 log = logging.getLogger("signcli")
 
@@ -69,8 +75,9 @@ def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmente
     if data.layout is not None and list(split.input_dims) == [SINGLE_STREAM]:
         columns = layout_columns(data.layout, split.input_dims[SINGLE_STREAM])
         widths = {name: len(index) for name, index in columns.items()}
+    pairs = dict(data.mirror_pairs or {})
     if data.augment.mirror_p > 0:
-        for problem in mirror_gaps(widths):
+        for problem in mirror_gaps(widths, pairs):
             log.warning(problem)
     return Augmenter(
         data.augment,
@@ -80,17 +87,32 @@ def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmente
         gloss=split.gloss,
         load=split.dataset.raw,
         columns=columns,
+        mirror_pairs=pairs,
     )
 
 
-def mirror_gaps(widths: Mapping[str, int]) -> list[str]:
+def mirror_gaps(
+    widths: Mapping[str, int], given: Mapping[str, Sequence[tuple[int, int]]] | None = None
+) -> list[str]:
     """What a mirror cannot do right for streams of these widths: a face or pose whose
-    left/right landmark pairs are not known here is flipped without swapping sides."""
+    left/right landmark pairs are neither `given` (data.mirror_pairs, from the dataset
+    manifest) nor known here is flipped without swapping sides. DataError when a given
+    pair lies outside its stream."""
+    given = given or {}
+    for name, pairs in given.items():
+        count = widths.get(name, 0) // COORDS
+        outside = [p for p in pairs if name in widths and max(p) >= count]
+        if outside:
+            raise DataError(
+                f"data.mirror_pairs: {name} has {count} landmarks, but pairs "
+                f"{[list(p) for p in outside[:3]]} name landmarks beyond them",
+                hint="fix mirror_pairs in the dataset manifest (indices within the stream)",
+            )
     known = {"face": FACE_MIRROR_PAIRS, "pose": POSE_MIRROR_PAIRS}
     gaps = []
     for name, pairs in known.items():
         count = widths.get(name, 0) // COORDS
-        if name in widths and count not in pairs:
+        if name in widths and name not in given and count not in pairs:
             gaps.append(
                 f"mirror: the left/right landmark pairs of a {count}-landmark {name} are not "
                 f"known (known: {', '.join(map(str, pairs))} landmarks); its x is flipped but "
@@ -114,6 +136,7 @@ class Augmenter:
         gloss: Sequence[int] | np.ndarray | None = None,
         load: Any = None,
         columns: Mapping[str, np.ndarray] | None = None,
+        mirror_pairs: Mapping[str, Sequence[tuple[int, int]]] | None = None,
     ) -> None:
         self.settings = settings
         self.seed = seed
@@ -122,6 +145,7 @@ class Augmenter:
         self.gloss = np.asarray(gloss if gloss is not None else [], dtype=np.int64)
         self.load = load  # index -> Sample (unaugmented), for mix_streams
         self.columns = columns  # the column layout of single-stream `x`, if any
+        self.mirror_pairs = dict(mirror_pairs or {})  # stream -> pairs, over the known ones
 
     def __call__(self, sample: Sample, index: int, batch: Sequence[int] = ()) -> Sample:
         rng = np.random.default_rng([self.seed, int(self.epoch_source.epoch), index])
@@ -174,7 +198,7 @@ def augment(
     if len(frames) != T or not np.array_equal(frames, np.arange(T)):
         streams = {k: v[frames] for k, v in streams.items()}
     if coins[0] < a.mirror_p:
-        streams = mirror(streams)
+        streams = mirror(streams, pairs=context.mirror_pairs if context is not None else None)
     if coins[1] < a.affine_p:
         streams = affine(streams, _affine_matrix(a, rng), rng.uniform(-1, 1, 2) * a.translate)
     if coins[5] < a.jitter_p:
@@ -202,8 +226,15 @@ def _swap(points: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
     return points[:, order]
 
 
-def mirror(streams: Mapping[str, np.ndarray], centre: float = IMAGE_CENTRE) -> dict:
-    """Flip x about the image centre; the hands swap streams, left/right landmarks swap."""
+def mirror(
+    streams: Mapping[str, np.ndarray],
+    centre: float = IMAGE_CENTRE,
+    pairs: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+) -> dict:
+    """Flip x about the image centre; the hands swap streams, left/right landmarks swap
+    (`pairs` per stream, else the pairs known for the stream's landmark count)."""
+    pairs = pairs or {}
+    known = {"pose": POSE_MIRROR_PAIRS, "face": FACE_MIRROR_PAIRS}
     out = {}
     for name, array in streams.items():
         if name not in STREAM_NAMES:
@@ -211,10 +242,10 @@ def mirror(streams: Mapping[str, np.ndarray], centre: float = IMAGE_CENTRE) -> d
             continue
         points = _points(array).copy()
         points[..., 0] = 2 * centre - points[..., 0]
-        if name == "pose":
-            points = _swap(points, POSE_MIRROR_PAIRS.get(points.shape[1], []))
-        elif name == "face":
-            points = _swap(points, FACE_MIRROR_PAIRS.get(points.shape[1], []))
+        if name in pairs:
+            points = _swap(points, pairs[name])
+        elif name in known:
+            points = _swap(points, known[name].get(points.shape[1], []))
         out[name] = points.reshape(array.shape)
     if "hand_l" in out and "hand_r" in out:
         out["hand_l"], out["hand_r"] = out["hand_r"], out["hand_l"]

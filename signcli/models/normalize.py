@@ -9,7 +9,8 @@ drop out:
                     distance wrist -> middle-finger MCP (landmark 9), MediaPipe hand order
     pose            minus the point between the shoulders, divided by the shoulder width;
                     shoulders are landmarks 2, 3 of the 10-landmark upper body of
-                    `synthetic.POSE_LANDMARKS`, or 11, 12 of MediaPipe's 33-landmark pose
+                    `synthetic.POSE_LANDMARKS`, 11, 12 of MediaPipe's 33-landmark pose,
+                    or 5, 2 of OpenPose's BODY_25
     face            minus the mean of its landmarks, divided by its extent (the larger of
                     its x and y ranges)
 
@@ -32,7 +33,7 @@ from torch import Tensor, nn
 COORDS = 3
 HAND_WRIST, HAND_MIDDLE_MCP, HAND_LANDMARKS = 0, 9, 21  # MediaPipe hand landmarks
 # pose landmark count -> (left shoulder, right shoulder)
-POSE_SHOULDERS = {10: (2, 3), 33: (11, 12)}
+POSE_SHOULDERS = {10: (2, 3), 25: (5, 2), 33: (11, 12)}  # synthetic, OpenPose BODY_25, MediaPipe
 MIN_SCALE = 1e-6  # a reference size below this cannot scale a frame
 KIND_OF_STREAM = {"face": "face", "hand_l": "hand", "hand_r": "hand", "pose": "pose"}
 
@@ -98,7 +99,8 @@ def check_width(stream: str, width: int) -> str | None:
     if kind == "hand" and landmarks != HAND_LANDMARKS:
         return f"{stream} has {landmarks} landmarks; a hand needs 21 (MediaPipe hand order)"
     if kind == "pose" and landmarks not in POSE_SHOULDERS:
-        known = " or ".join(str(n) for n in POSE_SHOULDERS)
+        *most, last = (str(n) for n in POSE_SHOULDERS)
+        known = f"{', '.join(most)} or {last}"
         return f"pose has {landmarks} landmarks; shoulders are known for {known} landmarks"
     if kind == "face" and landmarks < 2:
         return f"face has {landmarks} landmark; its extent needs at least 2"
