@@ -47,7 +47,7 @@ def _root(
 
 def _register() -> None:
     from signcli.cli import eval as eval_command
-    from signcli.cli import export_onnx, metrics_check, resume, smoke, train, validate_npz
+    from signcli.cli import export_onnx, import_, metrics_check, resume, smoke, train, validate_npz
 
     app.command("validate-npz")(validate_npz.validate_npz)
     app.command("smoke")(smoke.smoke)
@@ -56,6 +56,7 @@ def _register() -> None:
     app.command("eval")(eval_command.eval_)
     app.command("export-onnx")(export_onnx.export_onnx)
     app.command("metrics-check")(metrics_check.metrics_check)
+    app.command("import")(import_.import_)
 
 
 _register()

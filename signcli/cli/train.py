@@ -22,6 +22,16 @@ def train(
     model: Annotated[
         str, typer.Argument(help="transformer (keypoints), gru (features), multistream.")
     ],
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DATA]",
+            help="Dataset root: a folder written by `signcli import` (its "
+            "signcli-dataset.json gives paths, layout and mirror pairs), or one holding "
+            "train/, train_labels.csv, val/, val_labels.csv. Flags override what it gives.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     # -- data (the training guide's names work as aliases)
@@ -330,6 +340,7 @@ def train(
         uses_features = features_train is not None or features_val is not None
         flags = {
             "model.name": model,
+            "data.dataset": _absolute(data),
             "data.train_dir": train_dir or features_train,
             "data.val_dir": val_dir or features_val,
             "data.train_labels": train_labels,
@@ -455,6 +466,7 @@ def _with_absolute_paths(settings):  # noqa: ANN001, ANN202 - Settings is import
     absolute so that `resume` works from any folder."""
     data = settings.data
     for name in (
+        "dataset",
         *("train_dir", "val_dir", "train_labels", "val_labels"),
         *("face_dir", "hand_left_dir", "hand_right_dir", "pose_dir"),
         *("train_index", "val_index", "labels", "meta"),

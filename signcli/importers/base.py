@@ -3,7 +3,7 @@
 A format (one module per format in this package, registered in `FORMATS`) does two
 things and nothing else:
 
-    scan(src, labels)   list the sequences of SRC as `SourceItem`s (id, label, signer,
+    scan(src)           list the sequences of SRC as `SourceItem`s (id, label, signer,
                         split, text, where to read it) and the files it had to skip, with
                         reasons; it reads indexes and folder names, never the keypoints
     read(items)         the keypoints of a few items: {stream: [T, L, 3] float32} each,
