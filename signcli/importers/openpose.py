@@ -1,0 +1,347 @@
+"""`openpose`: folders of OpenPose per-frame JSON, one folder per video (WLASL, How2Sign ...).
+
+Two layouts, told apart by how deep the JSON files sit below SRC:
+
+    SRC/<label>/<video>/*_keypoints.json    two levels: the label is the folder name
+    SRC/<video>/*_keypoints.json            one level: no label (they come from --labels)
+
+SRC holding both is refused (say which folder is which instead of guessing). A video
+folder's frames are its `*_keypoints.json` files (all its `*.json` when it has none of
+those), sorted by the last number in the name: `v07_000000000012_keypoints.json` is frame 12.
+
+Each frame is `{"people": [{"pose_keypoints_2d": [x, y, c] * 25, "hand_left_keypoints_2d":
+[x, y, c] * 21, "hand_right_keypoints_2d": ..., "face_keypoints_2d": [x, y, c] * 70}, ...]}`.
+A keypoint of confidence 0 is one OpenPose did not find: NaN (x, y and z); the others get
+z = 0. A part whose list is empty or absent for every person of a video (OpenPose run without
+`--face` or `--hand`) is not a stream of that video. A COCO-18 pose (18 keypoints) is
+refused: the landmark set is BODY_25.
+
+The signer. A video with never more than one person per frame: that person, throughout.
+Otherwise people are linked into tracks across frames (each person to the nearest track, by
+the neck or else the mid-shoulder, when it moved less than MAX_JUMP of its size since that
+track was last seen), and the signer is the track whose hands moved most relative to its
+own neck, in units of its size, summed over the video. A static bystander scores ~0 however
+big; a passer-by's walk moves the neck with the hands and scores little. Ties (one frame,
+nobody moving) go to the track seen in the most frames, then the biggest. Frames the
+signer's track misses (or without people) are NaN; a video with nobody in any frame is
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from signcli.importers.base import (
+    COORDS,
+    OPENPOSE_BODY25_HANDS,
+    ImportFormatError,
+    Scan,
+    SourceItem,
+    Streams,
+    safe_id,
+)
+
+FRAME_SUFFIX = ".json"
+KEYPOINTS_SUFFIX = "_keypoints.json"  # what OpenPose's --write_json names its files
+VALUES = 3  # x, y, confidence per keypoint in the JSON
+COCO_POSE = 18  # keypoints of the COCO-18 body models, which this format does not read
+
+# stream -> the key of its list in each person of the JSON
+KEYS = {
+    "face": "face_keypoints_2d",
+    "hand_l": "hand_left_keypoints_2d",
+    "hand_r": "hand_right_keypoints_2d",
+    "pose": "pose_keypoints_2d",
+}
+NECK, R_SHOULDER, L_SHOULDER = 1, 2, 5  # BODY_25 indices
+WRISTS = {"hand_r": 4, "hand_l": 7}  # BODY_25 wrist of each hand
+# A track takes a person whose anchor moved at most this share of the person's size (the
+# longer side of the box of its keypoints) since the track was last seen: signers move
+# far less than that between frames, a second person stands further away.
+MAX_JUMP = 0.5
+
+LAYOUTS_TEXT = "SRC/<label>/<video>/*_keypoints.json or SRC/<video>/*_keypoints.json"
+
+
+def _listing(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The sub-folders and the `.json` files of `folder`, names starting with `.` left out."""
+    folders: list[Path] = []
+    files: list[Path] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                folders.append(Path(entry.path))
+            elif entry.name.lower().endswith(FRAME_SUFFIX) and entry.is_file():
+                files.append(Path(entry.path))
+    return sorted(folders), files
+
+
+def frame_number(path: Path) -> tuple[int, str]:
+    """Sort key of a frame file: the last number in its name (-1 when it has none)."""
+    numbers = re.findall(r"\d+", path.name)
+    return (int(numbers[-1]) if numbers else -1, path.name)
+
+
+def frame_files(files: list[Path]) -> list[Path]:
+    """The frames among a video folder's JSON files, in frame order."""
+    keypoints = [p for p in files if p.name.lower().endswith(KEYPOINTS_SUFFIX)]
+    return sorted(keypoints or files, key=frame_number)
+
+
+class OpenPose:
+    """Folders of OpenPose `--write_json` output, one per video."""
+
+    name = "openpose"
+    landmark_set = OPENPOSE_BODY25_HANDS
+    units = "pixels"
+    description = "OpenPose JSON folders: SRC/<label>/<video>/*.json or SRC/<video>/*.json"
+
+    def scan(self, src: Path) -> Scan:
+        src = Path(src)
+        if not src.is_dir():
+            raise ImportFormatError(f"{src} is not a folder (expected {LAYOUTS_TEXT})")
+        top_folders, top_files = _listing(src)
+        listings = {folder: _listing(folder) for folder in top_folders}
+        # the JSON files of each folder one level further down: videos, if SRC is labelled
+        below = {video: _listing(video)[1] for folders, _ in listings.values() for video in folders}
+        flat = [folder for folder, (_, files) in listings.items() if files]
+        nested = [video for video, files in below.items() if files]
+        if not flat and not nested:
+            where = " (JSON files directly in SRC: pass the folder above the video folders)"
+            raise ImportFormatError(
+                f"no OpenPose JSON folders under {src}: expected {LAYOUTS_TEXT}"
+                + (where if top_files else "")
+            )
+        if flat and nested:
+            raise ImportFormatError(
+                f"{src} mixes two layouts: JSON files one level below SRC ({flat[0]}) and two "
+                f"levels below ({nested[0]}); expected {LAYOUTS_TEXT}, one or the other"
+            )
+        items: list[SourceItem] = []
+        skipped: list[tuple[str, str]] = []
+        seen: dict[str, Path] = {}
+
+        def add(video: Path, label: str | None) -> None:
+            item_id = safe_id(label, video.name) if label is not None else safe_id(video.name)
+            if item_id in seen:
+                skipped.append(
+                    (str(video), f"its id {item_id} is already taken by {seen[item_id]}")
+                )
+                return
+            seen[item_id] = video
+            items.append(SourceItem(id=item_id, ref=video, label=label))
+
+        for folder, (subfolders, files) in listings.items():
+            if flat:  # SRC/<video>/*.json
+                if files:
+                    add(folder, None)
+                else:
+                    skipped.append((str(folder), "no .json frames in this video folder"))
+                continue
+            if not subfolders:  # SRC/<label>/<video>/*.json
+                skipped.append((str(folder), "no video folders in this label folder"))
+            for video in subfolders:
+                if below[video]:
+                    add(video, folder.name)
+                else:
+                    skipped.append((str(video), "no .json frames in this video folder"))
+        return Scan(items=items, skipped=skipped)
+
+    def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
+        return [read_video(Path(item.ref)) for item in items]
+
+
+@dataclass
+class Person:
+    """One person of one frame: its parts ([L, 3] x, y, confidence) and where it is."""
+
+    parts: dict[str, np.ndarray]
+    anchor: np.ndarray  # [2] neck, else mid-shoulder, else the centre of its pose or points
+    size: float  # longer side of the box of its confident keypoints
+    hands: dict[str, np.ndarray | None]  # hand -> [2] wrist (else hand centre) minus anchor
+
+
+@dataclass
+class Track:
+    """One person followed across the frames of a video."""
+
+    last: Person  # the person it was last seen as
+    people: dict[int, Person] = field(default_factory=dict)  # frame -> person
+    motion: float = 0.0  # hand motion relative to the anchor, in units of the person's size
+
+
+def _parse_person(person: object, path: Path) -> dict[str, np.ndarray] | str:
+    """The non-empty parts of one person of the JSON, [L, 3] each, or why not."""
+    if not isinstance(person, dict):
+        return f"{path}: a person is not a JSON object"
+    parts: dict[str, np.ndarray] = {}
+    for stream, key in KEYS.items():
+        values = person.get(key)
+        if values is None or (isinstance(values, list) and not values):
+            continue  # this part was not detected for anybody (e.g. OpenPose without --face)
+        try:
+            array = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            return f"{path}: {key} is not a list of numbers"
+        landmarks = OPENPOSE_BODY25_HANDS.streams[stream]
+        if stream == "pose" and array.size == COCO_POSE * VALUES:
+            return (
+                f"{path}: {key} has {COCO_POSE} keypoints (a COCO-18 model); "
+                f"this format reads BODY_25 ({landmarks})"
+            )
+        if array.size != landmarks * VALUES:
+            return (
+                f"{path}: {key} has {array.size} values, expected {landmarks * VALUES} "
+                f"({landmarks} keypoints x (x, y, confidence))"
+            )
+        if not np.isfinite(array).all():
+            return f"{path}: {key} has a non-finite value"
+        parts[stream] = array.reshape(landmarks, VALUES)
+    return parts
+
+
+def _locate(parts: dict[str, np.ndarray]) -> Person | None:
+    """The person of these parts, or None when none of its keypoints is confident."""
+    found = [p[p[:, 2] > 0, :2] for p in parts.values()]
+    points = np.concatenate(found) if found else np.zeros((0, 2))
+    if not len(points):
+        return None
+    pose = parts.get("pose")
+    seen = pose[:, 2] > 0 if pose is not None else None
+    if seen is not None and seen[NECK]:
+        anchor = pose[NECK, :2]
+    elif seen is not None and seen[R_SHOULDER] and seen[L_SHOULDER]:
+        anchor = (pose[R_SHOULDER, :2] + pose[L_SHOULDER, :2]) / 2
+    elif seen is not None and seen.any():
+        anchor = pose[seen, :2].mean(axis=0)
+    else:
+        anchor = points.mean(axis=0)
+    hands: dict[str, np.ndarray | None] = {}
+    for hand, wrist in WRISTS.items():
+        keypoints = parts.get(hand)
+        if seen is not None and seen[wrist]:
+            hands[hand] = pose[wrist, :2] - anchor
+        elif keypoints is not None and (keypoints[:, 2] > 0).any():
+            hands[hand] = keypoints[keypoints[:, 2] > 0, :2].mean(axis=0) - anchor
+        else:
+            hands[hand] = None
+    size = float((points.max(axis=0) - points.min(axis=0)).max())
+    return Person(parts=parts, anchor=anchor, size=size, hands=hands)
+
+
+def _track(frames: list[list[Person]]) -> list[Track]:
+    """People linked across frames: each frame's people go to the nearest tracks (one each,
+    closest pairs first), or start a track when none is within MAX_JUMP of their size."""
+    tracks: list[Track] = []
+    for t, people in enumerate(frames):
+        taken: set[int] = set()  # people of this frame given to a track
+        if tracks and people:
+            last = [track.last for track in tracks]
+            distance = np.linalg.norm(
+                np.stack([p.anchor for p in people])[None]
+                - np.stack([p.anchor for p in last])[:, None],
+                axis=-1,
+            )  # [tracks, people]
+            size = np.maximum(
+                np.array([p.size for p in last])[:, None], np.array([p.size for p in people])[None]
+            )
+            ks, ps = np.nonzero(distance <= MAX_JUMP * size)
+            linked: set[int] = set()  # tracks given a person of this frame
+            for j in np.argsort(distance[ks, ps], kind="stable"):
+                k, i = int(ks[j]), int(ps[j])
+                if k in linked or i in taken:
+                    continue
+                track, person = tracks[k], people[i]
+                for hand, now in person.hands.items():
+                    before = track.last.hands[hand]
+                    if now is not None and before is not None and size[k, i] > 0:
+                        track.motion += float(np.linalg.norm(now - before)) / float(size[k, i])
+                track.people[t] = person
+                track.last = person
+                linked.add(k)
+                taken.add(i)
+        for i, person in enumerate(people):
+            if i not in taken:
+                tracks.append(Track(last=person, people={t: person}))
+    return tracks
+
+
+def choose_signer(frames: list[list[Person]]) -> Track | None:
+    """The track of the signer (see the module docstring); None when nobody is in any frame.
+    When no frame has two people, that one person is the signer in every frame, however far
+    it jumps (a detector glitch does not split it)."""
+    if all(len(people) <= 1 for people in frames):
+        alone = {t: people[0] for t, people in enumerate(frames) if people}
+        return Track(last=alone[max(alone)], people=alone) if alone else None
+    tracks = _track(frames)
+    if not tracks:
+        return None
+    return max(
+        tracks,
+        key=lambda tr: (
+            tr.motion,
+            len(tr.people),
+            float(np.median([p.size for p in tr.people.values()])),
+        ),
+    )
+
+
+def read_video(folder: Path) -> Streams | str:
+    """The streams of the signer of one video folder, or why it cannot be read."""
+    try:
+        frames = frame_files(_listing(folder)[1])
+    except OSError as error:
+        return f"{folder}: cannot list the folder ({error})"
+    if not frames:
+        return f"{folder}: no .json frames"
+    people_per_frame: list[list[Person]] = []
+    present: set[str] = set()
+    for path in frames:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError) as error:
+            return f"{path}: unreadable JSON ({error})".replace("\n", " ")
+        people = data.get("people") if isinstance(data, dict) else None
+        if not isinstance(people, list):
+            return f'{path}: no "people" list (not OpenPose keypoints JSON)'
+        found: list[Person] = []
+        for entry in people:
+            parts = _parse_person(entry, path)
+            if isinstance(parts, str):
+                return parts
+            present.update(parts)
+            person = _locate(parts)
+            if person is not None:
+                found.append(person)
+        people_per_frame.append(found)
+    signer = choose_signer(people_per_frame)
+    if signer is None:
+        return f"{folder}: no person detected in any of its {len(frames)} frames"
+    streams: Streams = {}
+    for stream in OPENPOSE_BODY25_HANDS.streams:
+        if stream not in present:
+            continue
+        out = np.full(
+            (len(frames), OPENPOSE_BODY25_HANDS.streams[stream], COORDS), np.nan, np.float32
+        )
+        for t, person in signer.people.items():
+            part = person.parts.get(stream)
+            if part is None:
+                continue
+            found = part[:, 2] > 0
+            out[t, found, :2] = part[found, :2]
+            out[t, found, 2] = 0.0
+        streams[stream] = out
+    return streams
+
+
+FORMAT = OpenPose()
