@@ -1,0 +1,159 @@
+"""Small `.pose` files written with the pose-format library, for the `pose` importer's tests
+and end-to-end `signcli import pose` tests.
+
+`write_pose_file` writes one file with the component names of pose-format's MediaPipe
+Holistic estimator or its OpenPose loader and returns what it wrote; `write_pose_tree` writes
+SRC/<label>/*.pose (or flat SRC/*.pose). Coordinates are pixels in a `width` x `height`
+frame; a point listed in `missing` gets confidence 0, as the estimators write an undetected
+point. Tests import it as `tests.importers.pose_samples` (pytest's importlib mode finds it
+from the repository root); it needs pose-format, imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+MEDIAPIPE, OPENPOSE = "mediapipe", "openpose"
+REFINED_FACE = 478  # MediaPipe face mesh with refine_face_landmarks (10 iris points more)
+
+# kind -> header components in file order: (name, points); the face count is a parameter
+COMPONENTS: dict[str, list[tuple[str, int]]] = {
+    MEDIAPIPE: [
+        ("POSE_LANDMARKS", 33),
+        ("FACE_LANDMARKS", 468),
+        ("LEFT_HAND_LANDMARKS", 21),
+        ("RIGHT_HAND_LANDMARKS", 21),
+        ("POSE_WORLD_LANDMARKS", 33),
+    ],
+    OPENPOSE: [
+        ("pose_keypoints_2d", 25),
+        ("face_keypoints_2d", 70),
+        ("hand_left_keypoints_2d", 21),
+        ("hand_right_keypoints_2d", 21),
+    ],
+}
+STREAM_COMPONENTS = {  # stream -> component, per kind
+    MEDIAPIPE: {
+        "pose": "POSE_LANDMARKS",
+        "face": "FACE_LANDMARKS",
+        "hand_l": "LEFT_HAND_LANDMARKS",
+        "hand_r": "RIGHT_HAND_LANDMARKS",
+    },
+    OPENPOSE: {
+        "pose": "pose_keypoints_2d",
+        "face": "face_keypoints_2d",
+        "hand_l": "hand_left_keypoints_2d",
+        "hand_r": "hand_right_keypoints_2d",
+    },
+}
+DEFAULT_DIMS = {MEDIAPIPE: 3, OPENPOSE: 2}  # XYZC and XYC, as the two tools write
+
+
+class PoseSample(NamedTuple):
+    path: Path
+    data: np.ndarray  # [frames, people, points, dims] as written (masked points included)
+    confidence: np.ndarray  # [frames, people, points]
+    offsets: dict[str, tuple[int, int]]  # component -> (first point, points)
+
+
+def components(
+    kind: str = MEDIAPIPE, face_points: int | None = None, names: Iterable[str] | None = None
+) -> list[tuple[str, int]]:
+    """(name, points) of a kind's header; `face_points` overrides the face count, `names`
+    keeps only those components (a header that lacks some)."""
+    out = []
+    for name, points in COMPONENTS[kind]:
+        if face_points is not None and name.lower().startswith("face"):
+            points = face_points
+        if names is None or name in names:
+            out.append((name, points))
+    return out
+
+
+def pose_header(
+    parts: Sequence[tuple[str, int]], dims: int, width: int = 640, height: int = 480
+) -> Any:
+    """A pose-format PoseHeader with `parts` [(name, points)], points in XYC or XYZC."""
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+
+    point_format = "XYZC" if dims == 3 else "XYC"
+    header_components = [
+        PoseHeaderComponent(
+            name=name,
+            points=[f"{name}_{i}" for i in range(points)],
+            limbs=[(0, 1)],
+            colors=[(255, 0, 0)],
+            point_format=point_format,
+        )
+        for name, points in parts
+    ]
+    return PoseHeader(
+        version=0.2,
+        dimensions=PoseHeaderDimensions(width=width, height=height, depth=0),
+        components=header_components,
+    )
+
+
+def write_pose_file(
+    path: Path,
+    kind: str = MEDIAPIPE,
+    *,
+    frames: int = 4,
+    people: int = 1,
+    dims: int | None = None,
+    width: int = 640,
+    height: int = 480,
+    face_points: int | None = None,
+    names: Iterable[str] | None = None,
+    missing: Iterable[tuple[int, str, int]] = (),
+    seed: int = 0,
+) -> PoseSample:
+    """Write one .pose file of random pixel coordinates; `missing` lists (frame, component,
+    point) to write with confidence 0. Returns the arrays written."""
+    from pose_format import Pose
+    from pose_format.numpy import NumPyPoseBody
+
+    dims = DEFAULT_DIMS[kind] if dims is None else dims
+    parts = components(kind, face_points, names)
+    offsets, start = {}, 0
+    for name, points in parts:
+        offsets[name] = (start, points)
+        start += points
+
+    rng = np.random.default_rng(seed)
+    scale = np.array([width, height, 1.0][:dims], dtype=np.float32)
+    data = (rng.random((frames, people, start, dims)) * scale).astype(np.float32)
+    confidence = rng.uniform(0.5, 1.0, (frames, people, start)).astype(np.float32)
+    for frame, name, point in missing:
+        confidence[frame, :, offsets[name][0] + point] = 0.0
+
+    header = pose_header(parts, dims, width, height)
+    body = NumPyPoseBody(fps=25.0, data=data, confidence=confidence)  # masks confidence 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        Pose(header, body).write(f)
+    return PoseSample(path, data, confidence, offsets)
+
+
+def write_pose_tree(
+    root: Path,
+    kind: str = MEDIAPIPE,
+    labels: Sequence[str] = ("hello", "thanks"),
+    per_label: int = 2,
+    flat: bool = False,
+    **file_options: object,
+) -> list[PoseSample]:
+    """`root/<label>/<label>_<i>.pose` for each label (flat: `root/<label>_<i>.pose`, the
+    labels then only in the names), `per_label` files each, seeds 0, 1, ... in that order."""
+    samples = []
+    for li, label in enumerate(labels):
+        for i in range(per_label):
+            folder = root if flat else root / label
+            seed = li * per_label + i
+            path = folder / f"{label}_{i}.pose"
+            samples.append(write_pose_file(path, kind, seed=seed, **file_options))
+    return samples
