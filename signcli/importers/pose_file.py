@@ -30,7 +30,8 @@ z = 0; only the first person of a file is read when it holds several. fps is not
 
 Units: coordinates are kept as stored. pose-format's estimators store x, y in pixels of the
 video (x * width, y * height) and record width and height in the header; MediaPipe's z is
-stored unscaled. So `units` is "pixels" when the header says width or height > 1, and
+stored unscaled, on the scale of its 0..1 x, so it is multiplied by the width here (x, y and z
+then share one unit, as the normalisation needs). So `units` is "pixels" when the header says width or height > 1, and
 "normalized" otherwise (a header of 1 x 1 or 0 x 0, as tools that keep MediaPipe's 0..1 write).
 
 Needs the optional extra (`pip install 'signcli[pose]'`, pose-format >= 0.10 for the header-only
@@ -196,9 +197,19 @@ def _streams(pose: Any, expected: LandmarkSet) -> Streams | str:
         dims = _spatial_dims(component.format)
         points = np.zeros((frames, count, COORDS), dtype=np.float32)
         points[..., :dims] = values[:, first : first + count, :dims]
+        if dims == COORDS and expected.name == "mediapipe-holistic":
+            points[..., 2] *= _z_scale(pose.header)
         points[missing[:, first : first + count]] = np.nan
         streams[stream] = points
     return streams
+
+
+def _z_scale(header: Any) -> float:
+    """MediaPipe's z is on the scale of its 0..1 x (image width); pose-format's estimator
+    scales x by the width and leaves z alone, so z is scaled by the width here too: the
+    per-stream normalisation then divides x, y and z by one hand or shoulder size."""
+    width = float(header.dimensions.width)
+    return width if width > 1 else 1.0
 
 
 def _error(exc: Exception) -> str:

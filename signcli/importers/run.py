@@ -409,15 +409,25 @@ def _targets(
             "--split-by signer: the source does not name the signer of every sequence",
             hint="give --labels with a signer column, or --split-by none",
         )
-    split = carve_val_split(
-        [i.id for i in items],
-        np.maximum(np.asarray(gloss, dtype=np.int64), 0),
-        fraction,
-        options.seed,
-        [str(s) for s in signers] if by_signer else None,
-        group_by="signer" if by_signer else None,
-        source="the imported sequences",
-    )
+    try:
+        split = carve_val_split(
+            [i.id for i in items],
+            np.maximum(np.asarray(gloss, dtype=np.int64), 0),
+            fraction,
+            options.seed,
+            [str(s) for s in signers] if by_signer else None,
+            group_by="signer" if by_signer else None,
+            source="the imported sequences",
+        )
+    except DataError as exc:
+        groups = f" into {len(set(signers))} signers" if by_signer else ""
+        raise DataError(
+            f"cannot split the sequences{groups} with --val-fraction {fraction:g}: "
+            + exc.message.split(": ", 1)[-1],
+            hint="change --val-fraction"
+            + (", or --split-by none (one signer may then be on both sides)" if by_signer else "")
+            + ", or --val-fraction 0 for no validation split",
+        ) from None
     val = set(split.val_ids)
     rule = f"{fraction:g} of the sequences to val, stratified by label, seed {options.seed}"
     if by_signer:

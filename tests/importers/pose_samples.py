@@ -58,6 +58,7 @@ class PoseSample(NamedTuple):
     data: np.ndarray  # [frames, people, points, dims] as written (masked points included)
     confidence: np.ndarray  # [frames, people, points]
     offsets: dict[str, tuple[int, int]]  # component -> (first point, points)
+    width: int = 640  # the header's video width
 
 
 def components(
@@ -136,7 +137,7 @@ def write_pose_file(
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         Pose(header, body).write(f)
-    return PoseSample(path, data, confidence, offsets)
+    return PoseSample(path, data, confidence, offsets, width)
 
 
 def write_pose_tree(

@@ -37,6 +37,8 @@ def expected_stream(sample: PoseSample, kind: str, stream: str, count: int) -> n
     values = sample.data[:, 0, first : first + count]
     out = np.zeros((*values.shape[:2], 3), dtype=np.float32)
     out[..., : values.shape[-1]] = values
+    if kind == MEDIAPIPE and values.shape[-1] == 3 and sample.width > 1:
+        out[..., 2] *= sample.width  # MediaPipe's z is on the scale of x before it was scaled
     out[sample.confidence[:, 0, first : first + count] == 0] = np.nan
     return out
 

@@ -1,0 +1,85 @@
+"""`signcli import FORMAT SRC OUT` then `signcli train transformer OUT`, with no data flag,
+for every format, on samples each test writes in that format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from signcli.cli import app
+from signcli.data.manifest import read_manifest
+from tests.importers.samples import write_mp_folders, write_openpose
+
+LABELS = ("hello", "thanks", "please")
+TINY = ["--epochs", "1", "-q", "--set", "model.d_model=16", "--set", "model.num_layers=1"]
+
+
+def _mp(root: Path) -> None:
+    write_mp_folders(root, labels=LABELS, sequences=3, frames=6)
+
+
+def _openpose(root: Path) -> None:
+    write_openpose(root, labels=LABELS, videos=3, frames=6)
+
+
+def _pose(root: Path) -> None:
+    pytest.importorskip("pose_format")
+    from tests.importers.pose_samples import write_pose_tree
+
+    write_pose_tree(root, labels=LABELS, per_label=3)
+
+
+WRITERS: dict[str, Callable[[Path], None]] = {
+    "mp-folders": _mp,
+    "openpose": _openpose,
+    "pose": _pose,
+}
+LANDMARK_SETS = {
+    "mp-folders": "mediapipe-holistic",
+    "openpose": "openpose-body25-hands",
+    "pose": "mediapipe-holistic",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_imported_tree_trains_with_no_other_flag(name, tmp_path):
+    src, out, run = tmp_path / "src", tmp_path / "out", tmp_path / "run"
+    WRITERS[name](src)
+    runner = CliRunner()
+    imported = runner.invoke(app, ["import", name, str(src), str(out), "--workers", "1"])
+    assert imported.exit_code == 0, imported.output
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest.landmark_set == LANDMARK_SETS[name]
+    assert manifest.classes == sorted(LABELS)
+    trained = runner.invoke(app, ["train", "transformer", str(out), "--work-dir", str(run), *TINY])
+    assert trained.exit_code == 0, trained.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["layout"] == {k: list(v) for k, v in manifest.layout_spec().items()}
+    assert config["data"]["landmark_set"] == LANDMARK_SETS[name]
+    assert json.loads((run / "labels.json").read_text())["num_gloss"] == len(LABELS)
+    checked = runner.invoke(app, ["validate-npz", str(out)])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_flat_openpose_takes_labels_from_a_csv(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    written = write_openpose(src, labels=LABELS, videos=2, frames=4, flat=True)
+    labels = tmp_path / "labels.csv"
+    rows = [f"{video},{video.rsplit('_', 1)[0]},p{i % 2}" for i, (_, video) in enumerate(written)]
+    labels.write_text("video_id,gloss,signer\n" + "\n".join(rows) + "\n")
+    runner = CliRunner()
+    missing = runner.invoke(app, ["import", "openpose", str(src), str(out)])
+    assert missing.exit_code == 2 and "give --labels" in missing.output
+    command = ["import", "openpose", str(src), str(out), "--labels", str(labels), "--json"]
+    too_few = runner.invoke(app, command)  # 2 signers cannot give 20% to validation
+    assert too_few.exit_code == 2 and "into 2 signers with --val-fraction 0.2" in too_few.output
+    assert "--split-by none" in too_few.output
+    result = runner.invoke(app, [*command, "--val-fraction", "0.5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["classes"] == 3 and report["signers"] == {"train": 1, "val": 1}
