@@ -196,6 +196,9 @@ class DataSettings(_Section):
     landmark_set: str | None = None
     """The detector's landmark set (e.g. mediapipe-holistic), from the dataset manifest;
     recorded in checkpoints and in the ONNX metadata."""
+    stream_landmarks: dict[StreamName, list[int]] | None = None
+    """Streams that keep a subset of their detector's landmarks (face:lips): the indices
+    kept, in column order, from the dataset manifest; in the ONNX metadata for demos."""
     normalize: bool = True
     """Normalise each body-part stream (multi-stream layout, or `layout`) in its own frame
     of reference, inside the model."""

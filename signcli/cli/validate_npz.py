@@ -24,7 +24,8 @@ def validate_npz(
         Path,
         typer.Argument(
             help="A folder of .npz files (one split), a dataset root holding train/ and val/ "
-            "beside train_labels.csv and val_labels.csv, or one .npz file.",
+            "beside train_labels.csv and val_labels.csv (its signcli-dataset.json, if any, "
+            "gives --layout, --streams and --group-by), or one .npz file.",
             show_default=False,
         ),
     ],
@@ -121,6 +122,16 @@ def validate_npz(
                 raise UsageError("--group-by needs a labels-CSV column name, e.g. signer")
             group_by = group_by.strip().lower()  # read_labels lower-cases the header
 
+        from signcli.data.manifest import read_manifest
+
+        manifest = read_manifest(path) if path.is_dir() else None
+        if manifest is not None:  # what `signcli import` recorded, unless a flag says otherwise
+            group_by = group_by or manifest.signer_column
+            key = key or manifest.key
+            if manifest.layout == "multi" and streams is None:
+                streams = ",".join(manifest.streams)
+            elif layout is None and manifest.layout_spec():
+                layout = ",".join(f"{n}={a}:{b}" for n, (a, b) in manifest.layout_spec().items())
         if streams is not None:
             from signcli.data.validate import validate_streams
             from signcli.settings import STREAM_NAMES

@@ -197,6 +197,9 @@ def dataset_settings(root: Path) -> dict[str, Any]:
     pairs = manifest.mirror_pairs()
     if pairs:
         settings["data.mirror_pairs"] = {k: [list(p) for p in v] for k, v in pairs.items()}
+    subsets = {n: s.source_landmarks for n, s in manifest.streams.items() if s.source_landmarks}
+    if subsets:
+        settings["data.stream_landmarks"] = subsets
     if manifest.landmark_set:
         settings["data.landmark_set"] = manifest.landmark_set
     return settings

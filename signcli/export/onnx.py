@@ -172,6 +172,10 @@ def export_onnx(
                 # itself: feed landmarks as the detector gives them
                 "column_layout": settings.data.layout,
                 "normalized_streams": wrapper.model.normalize.streams,
+                # which detector's landmarks, and for subsets (face:lips) which of them,
+                # in the order of their columns (from the dataset manifest)
+                "landmark_set": settings.data.landmark_set,
+                "stream_landmarks": settings.data.stream_landmarks,
             }
         ),
         "num_classes": json.dumps({head: labels[f"num_{head}"] for head in wrapper.head_names}),

@@ -299,3 +299,41 @@ def test_no_sequence_at_all_is_a_data_error(fake, src, tmp_path, monkeypatch):
     monkeypatch.setattr(FakeFormat, "scan", lambda self, s: Scan([], [("a.bin", "empty")]))
     with pytest.raises(DataError, match="no fake sequences found \\(1 skipped: empty\\)"):
         _import(src, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_onnx_metadata_names_the_landmarks_of_an_imported_dataset(fake, src, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from signcli.export.onnx import export_onnx
+
+    out, run = tmp_path / "out", tmp_path / "run"
+    _import(src, out, streams=("hand_r", "face:lips"))
+    result = CliRunner().invoke(
+        app,
+        ["train", "transformer", str(out), "--epochs", "1", "--work-dir", str(run), "-q",
+         "--set", "model.d_model=16", "--set", "model.num_layers=1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    exported = export_onnx(run / "last.pt", tmp_path / "model.onnx")
+    layout = json.loads(exported.metadata["input_layout"])
+    assert layout["landmark_set"] == "mediapipe-holistic"
+    assert layout["column_layout"] == {"face": [0, 120], "hand_r": [120, 183]}
+    assert layout["stream_landmarks"]["face"][:3] == [61, 185, 40]
+    assert json.loads(exported.metadata["gloss_names"]) == {"0": "a", "1": "b", "2": "c"}
+
+
+def test_validate_npz_reads_the_manifest(fake, src, tmp_path):
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    _import(src, single, streams=("pose", "hand_l"))
+    _import(src, multi, streams=("pose", "hand_l"), layout="multi")
+    runner = CliRunner()
+    report = json.loads(runner.invoke(app, ["validate-npz", str(single), "--json"]).output)
+    train = report["splits"][0]
+    assert set(train["layout_nan_share"]) == {"hand_l", "pose"}  # the manifest's layout
+    assert train["layout_nan_share"]["pose"] == 0 < train["layout_nan_share"]["hand_l"]
+    assert report["group_by"]["column"] == "signer" and train["groups"]["count"] == 3
+    result = runner.invoke(app, ["validate-npz", str(multi)])
+    assert result.exit_code == 0, result.output
+    assert "hand_l" in result.output and "pose" in result.output
