@@ -23,8 +23,9 @@ def eval_(
         Path | None,
         typer.Option(
             "--data-dir",
-            help="Folder of .npz samples to evaluate; multi-stream: the folder holding one "
-            "folder per stream (face/, hand_l/, ...) \\[default: the run's stream folders].",
+            help="Folder of .npz samples to evaluate, or a dataset root (its validation "
+            "split); multi-stream: the folder holding one folder per stream (face/, hand_l/, "
+            "...) \\[default: the run's validation split].",
             show_default=False,
         ),
     ] = None,

@@ -120,6 +120,9 @@ def evaluate(
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
     with timer("read"):
+        data_dir, labels_csv, index = _dataset_split(
+            settings, data_dir, labels_csv, index, multi=bool(stream_dirs(settings.data))
+        )
         if stream_dirs(settings.data):
             if key is not None:
                 raise UsageError("--key applies to .npz folders, not the multi-stream layout")
@@ -188,12 +191,53 @@ def evaluate(
 # Checks
 
 
+def _dataset_split(
+    settings: Settings,
+    data_dir: Path | None,
+    labels_csv: Path | None,
+    index: Path | None,
+    *,
+    multi: bool,
+) -> tuple[Path | None, Path | None, Path | None]:
+    """(data_dir, labels, index) to evaluate: `data_dir` as given, or, when it is a dataset
+    root (a `signcli import` output, or train/ + val/ beside their labels CSVs), its
+    validation split; without `data_dir`, the validation split the run was trained with."""
+    from signcli.data.manifest import MANIFEST_NAME, dataset_settings
+
+    if data_dir is None:
+        if multi:
+            return None, labels_csv, index or settings.data.val_index
+        if settings.data.val_dir is None:
+            return None, labels_csv, index
+        return settings.data.val_dir, labels_csv or settings.data.val_labels, index
+    root = Path(data_dir)
+    is_root = (root / MANIFEST_NAME).is_file() or (
+        not multi and (root / "train").is_dir() and not any(root.glob("*.npz"))
+    )
+    if not is_root:
+        return data_dir, labels_csv, index
+    given = dataset_settings(root)
+    if multi:
+        if "data.val_index" not in given and index is None:
+            raise UsageError(f"dataset {root} has no validation ids", hint="pass --index CSV")
+        return root, labels_csv or given.get("data.labels"), index or given.get("data.val_index")
+    if "data.val_dir" not in given:
+        raise UsageError(
+            f"dataset {root} has no validation split",
+            hint=f"pass --data-dir {root / 'train'} (and its labels) to score training data",
+        )
+    return given["data.val_dir"], labels_csv or given.get("data.val_labels"), index
+
+
 def _read_npz(
     settings: Settings, data_dir: Path | None, labels_csv: Path | None, key: str, no_labels: bool
 ) -> _EvalData:
     """The `.npz` folder of a single-stream model."""
     if data_dir is None:
-        raise UsageError("no data to evaluate", hint="pass --data-dir DIR (a folder of .npz)")
+        raise UsageError(
+            "no data to evaluate: the run has no validation folder",
+            hint="pass --data-dir DIR (a folder of .npz, or a dataset root)",
+        )
     data_dir = Path(data_dir)
     if labels_csv is None and not no_labels:
         sibling = data_dir.parent / f"{data_dir.name}_labels.csv"

@@ -171,10 +171,15 @@ def test_eval_elsewhere_without_labels_writes_predictions(
     assert "true_gloss" not in predictions and not (tmp_path / "out" / "per_class.csv").exists()
 
 
-def test_eval_refusals_say_what_to_pass(ms_run: Path, ms_data: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["eval", str(ms_run / "best.pt")])
-    assert result.exit_code == 2
-    assert "--index" in result.output and "val_index.csv" in result.output
+def test_eval_scores_the_runs_val_ids_and_refusals_say_what_to_pass(
+    ms_run: Path, ms_data: Path, tmp_path: Path
+) -> None:
+    # without --index, eval scores the ids the run validated on
+    result = runner.invoke(app, ["eval", str(ms_run / "best.pt"), "--json",
+                                 "--out", str(tmp_path / "ev")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    val_ids = (ms_data / "val_index.csv").read_text().split()[1:]
+    assert json.loads(result.output)["num_samples"] == len(val_ids)
     (tmp_path / "face").mkdir()
     result = runner.invoke(app, ["eval", str(ms_run / "best.pt"), "--data-dir", str(tmp_path),
                                  "--index", str(ms_data / "val_index.csv")])  # fmt: skip

@@ -162,6 +162,14 @@ def test_imported_tree_trains_with_no_data_flag(fake, src, tmp_path):
     labels = json.loads((run / "labels.json").read_text())
     assert labels["gloss_names"] == {"0": "a", "1": "b", "2": "c"}
     assert (run / "metrics.jsonl").read_text().count("val_gloss_top1") == 1
+    # eval scores the validation split of the dataset root, or of the run, with no flag
+    val_files = len(pd.read_csv(out / "val_labels.csv"))
+    for extra in (["--data-dir", str(out)], []):
+        scored = CliRunner().invoke(
+            app, ["eval", str(run / "last.pt"), "--json", "--out", str(tmp_path / "ev"), *extra]
+        )
+        assert scored.exit_code == 0, scored.output
+        assert json.loads(scored.output)["num_samples"] == val_files
 
 
 def test_multi_layout_writes_one_folder_per_stream(fake, src, tmp_path):
