@@ -241,5 +241,7 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
             console.print(
                 f"  ... and {len(report.skipped) - SKIPPED_SHOWN} more in import-report.json"
             )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}", markup=True)
     if not report.dry_run:
         console.print(f"next: signcli train transformer {report.out}", markup=False)

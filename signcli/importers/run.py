@@ -153,6 +153,7 @@ class ImportReport:
     seconds: float
     dry_run: bool = False
     split_rule: str = ""
+    notes: list[str] = field(default_factory=list)  # dry run: what the import would refuse
 
     @property
     def written(self) -> int:
@@ -174,7 +175,14 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     fmt = _format(options.format)
     src, out = options.src.expanduser().absolute(), options.out.expanduser().absolute()
     _check_paths(src, out)
-    resume = _check_out(out, options)
+    notes: list[str] = []
+    try:
+        resume = _check_out(out, options)
+    except UsageError as exc:
+        if not options.dry_run:
+            raise
+        resume = False
+        notes.append(f"the import itself would stop here: {exc.message}")
     try:
         scan = fmt.scan(src)
     except ImportFormatError as exc:
@@ -192,8 +200,10 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     probe = _probe(fmt, targets)
     plan = _plan_streams(landmark_set, probe, options.streams)
     if options.dry_run:
-        return _report(options, fmt, plan, classes, targets, [], skipped, 0, started,
-                       split_rule, dry_run=True)  # fmt: skip
+        report = _report(options, fmt, plan, classes, targets, [], skipped, 0, started,
+                         split_rule, dry_run=True)  # fmt: skip
+        report.notes = notes
+        return report
     _start(out, options, resume)
     results = _convert(options, fmt, plan, targets, out, progress)
     for result in results:

@@ -287,6 +287,11 @@ def test_dry_run_writes_nothing(fake, src, tmp_path):
     assert report.dry_run and report.streams == {"face": 40, "pose": 33}
     assert sum(report.splits.values()) == 24  # planned (the corrupt one is found on reading)
     assert not out.exists()
+    _import(src, out)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    again = _import(src, out, dry_run=True)  # plans, and says the import would stop
+    assert "already holds an imported dataset" in again.notes[0]
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
 def test_cli_import_summary_and_exit_codes(fake, src, tmp_path):

@@ -1,0 +1,112 @@
+"""The dataset manifest (data/manifest.py): hand-written manifests, what they give the
+settings, what a bad one says, and mirror pairs reaching the augmentation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from signcli.cli import app
+from signcli.data.augment import mirror, mirror_gaps
+from signcli.data.manifest import MANIFEST_NAME, dataset_settings, read_manifest
+from signcli.errors import DataError, UsageError
+from signcli.settings import load_settings
+from tests.conftest import write_npz_split
+
+HAND_POSE = {  # 21 + 10 landmarks side by side, as the bundled example's hand + pose
+    "hand_l": {"landmarks": 21, "columns": [0, 63]},
+    "pose": {"landmarks": 10, "columns": [63, 93], "mirror_pairs": [[2, 3], [4, 5]]},
+}
+
+
+def _write(root: Path, **fields) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "landmark_set": "hand-written",
+        "streams": HAND_POSE,
+        "splits": {"train": {"dir": "train", "labels": "train_labels.csv"}},
+        **fields,
+    }
+    (root / MANIFEST_NAME).write_text(json.dumps(manifest))
+    return root
+
+
+def test_a_hand_written_manifest_gives_paths_layout_and_pairs(tmp_path):
+    root = _write(tmp_path / "data", units="pixels")
+    settings = load_settings(flags={"data.dataset": root})
+    assert settings.data.train_dir == root / "train" and settings.data.val_dir is None
+    assert settings.data.layout == {"hand_l": (0, 63), "pose": (63, 93)}
+    assert settings.data.mirror_pairs == {"pose": [(2, 3), (4, 5)]}
+    assert settings.data.landmark_set == "hand-written"
+
+
+def test_a_config_file_overrides_the_manifest(tmp_path):
+    root = _write(tmp_path / "data")
+    config = tmp_path / "config.yaml"
+    config.write_text("data:\n  layout: pose=63:93\n  mirror_pairs: {pose: [[0, 1]]}\n")
+    settings = load_settings(config, {"data.dataset": root})
+    assert settings.data.layout == {"pose": (63, 93)}
+    assert settings.data.mirror_pairs == {"pose": [(0, 1)]}
+
+
+def test_a_root_without_manifest_gives_the_single_stream_paths(tmp_path):
+    write_npz_split(tmp_path, "train", 4)
+    write_npz_split(tmp_path, "val", 2)
+    given = dataset_settings(tmp_path)
+    assert given == {
+        "data.train_dir": tmp_path / "train",
+        "data.train_labels": tmp_path / "train_labels.csv",
+        "data.val_dir": tmp_path / "val",
+        "data.val_labels": tmp_path / "val_labels.csv",
+    }
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no signcli-dataset.json and no train/ folder"):
+        dataset_settings(tmp_path / "empty")
+    with pytest.raises(UsageError, match="is not a folder"):
+        dataset_settings(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"streams": {"pose": {"landmarks": 10, "columns": [0, 31]}}}, "do not hold 10"),
+        ({"streams": {"tail": {"landmarks": 1, "columns": [0, 3]}}}, "streams.tail"),
+        ({"splits": {"val": {"dir": "val"}}}, "no 'train' entry"),
+        ({"format_version": 9}, "newer than this signcli reads"),
+        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"streams": {"pose": {"landmarks": 2, "columns": [0, 6],
+                               "mirror_pairs": [[0, 5]]}}}, "fall outside 0..1"),
+    ],
+)  # fmt: skip
+def test_an_invalid_manifest_names_the_file_and_the_field(tmp_path, fields, message):
+    root = _write(tmp_path / "data", **fields)
+    with pytest.raises(UsageError, match=message) as caught:
+        read_manifest(root)
+    assert str(root / MANIFEST_NAME) in str(caught.value)
+
+
+def test_a_manifest_that_is_not_json_is_a_usage_error_of_train(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / MANIFEST_NAME).write_text("{not json")
+    result = CliRunner().invoke(app, ["train", "transformer", str(root)])
+    assert result.exit_code == 2
+    assert "cannot read the dataset manifest" in result.output and MANIFEST_NAME in result.output
+    with pytest.raises(UsageError, match="cannot read the dataset manifest"):
+        load_settings(flags={"data.dataset": root})
+
+
+def test_mirror_uses_the_given_pairs_over_the_known_ones():
+    pose = np.arange(10 * 3, dtype=np.float32).reshape(1, 30) / 100  # landmark i at x=0.03 i
+    flipped = mirror({"pose": pose}, pairs={"pose": [(0, 9)]})["pose"].reshape(10, 3)
+    assert flipped[0, 1] == pose.reshape(10, 3)[9, 1]  # landmarks 0 and 9 swapped
+    assert flipped[9, 0] == pytest.approx(1 - pose.reshape(10, 3)[0, 0])  # and x flipped
+    assert flipped[2, 1] == pose.reshape(10, 3)[2, 1]  # the known 2 <-> 3 pair is not used
+    assert mirror_gaps({"pose": 3 * 12}, {"pose": [(0, 1)]}) == []  # given: no gap
+    assert "12-landmark pose" in mirror_gaps({"pose": 3 * 12})[0]
+    with pytest.raises(DataError, match="pose has 12 landmarks, but pairs \\[\\[0, 40\\]\\]"):
+        mirror_gaps({"pose": 3 * 12}, {"pose": [(0, 40)]})
