@@ -85,10 +85,12 @@ def write_long_parquet(
     points: np.ndarray,
     *,
     shuffle: np.random.Generator | None = None,
+    row_group_size: int | None = None,
 ) -> None:
     """One asl-signs sequence: [T] frame numbers and [T, 543, 3] points as 543 rows per frame
     (frame, row_id, type, landmark_index, x, y, z), in the competition's row order unless
-    `shuffle` is given. Dtypes as in the real files: int16 frame and index, float64 coords."""
+    `shuffle` is given. Dtypes as in the real files: int16 frame and index, float64 coords.
+    `row_group_size` splits the file into row groups (pyarrow then reads it in chunks)."""
     T = len(frames)
     types = np.concatenate([[part] * count for part, _, count in PARTS])
     index = np.concatenate([np.arange(count) for _, _, count in PARTS])
@@ -110,7 +112,7 @@ def write_long_parquet(
         }
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=row_group_size)
 
 
 def write_asl_signs(

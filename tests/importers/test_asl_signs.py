@@ -95,6 +95,19 @@ def test_frames_written_backwards_are_sorted(tmp_path: Path) -> None:
     assert_streams_equal(read_one(path), split_streams(points[::-1]))
 
 
+def test_row_groups_and_a_categorical_type_column_read_the_same(tmp_path: Path) -> None:
+    points = make_points(np.random.default_rng(4), 4, 1)
+    path = one_file(tmp_path, [2, 3, 5, 6], points, row_group_size=500)  # 5 chunks
+    assert_streams_equal(read_one(path), split_streams(points))
+    table = pq.read_table(path)
+    categorical = table.set_column(2, "type", table.column("type").dictionary_encode())
+    pq.write_table(categorical, path, row_group_size=700)  # as pandas writes a category
+    assert_streams_equal(read_one(path), split_streams(points))
+    with_ints = table.set_column(2, "type", pa.array(np.zeros(table.num_rows, np.int8)))
+    pq.write_table(with_ints, path)
+    assert read_one(path) == f"{path}: column 'type' holds int8, expected part names"
+
+
 def test_corrupt_and_vanished_parquets_are_one_line_reasons(tmp_path: Path) -> None:
     sample = write_asl_signs(tmp_path, n_sequences=2, missing=0, corrupt=1)
     items = FORMAT.scan(tmp_path).items
