@@ -76,6 +76,8 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
             "(--hand-left-dir, ...) with --train-index and --labels",
         )
     else:
+        if data.train_labels is None and data.dataset is not None:
+            _explain_missing_labels(Path(data.dataset))
         common = {"key": data.key, "cache": data.cache, "max_len": settings.model.max_len}
         train = load_npz_split(
             "train", data.train_dir, data.train_labels, group_by=data.group_by, **common
@@ -132,6 +134,22 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
     if val is not None:
         warnings += val.warnings
     return TrainingData(train, val, train.input_dims, num_gloss, num_cat, warnings, record)
+
+
+def _explain_missing_labels(root: Path) -> None:
+    """UsageError for a dataset that has sentence targets but no gloss labels (an import of
+    the fingerspelling set): say so, rather than only that a labels CSV is missing."""
+    from signcli.data.manifest import read_manifest
+
+    manifest = read_manifest(root)
+    train = manifest.splits.get("train") if manifest is not None else None
+    if train is not None and train.labels is None and train.text is not None:
+        raise UsageError(
+            f"dataset {root} has sentence targets ({train.text}) and no gloss labels: the "
+            "models here classify one gloss per clip",
+            hint="sequence tasks (ctc, translate) are not in this version; to classify, "
+            "pass --train-labels CSV (file,gloss)",
+        )
 
 
 def _check_split_settings(data: DataSettings) -> None:

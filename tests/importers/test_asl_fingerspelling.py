@@ -5,7 +5,6 @@ cannot be read."""
 from __future__ import annotations
 
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,7 @@ import pytest
 
 from signcli.importers import asl_fingerspelling, get_format
 from signcli.importers.base import ImportFormatError, SourceItem
-
-sys.path.insert(0, str(Path(__file__).parent))
-from kaggle_samples import (  # noqa: E402 - a sibling helper; tests/ is no package
+from tests.importers.kaggle_samples import (
     frame_numbers,
     make_points,
     split_streams,

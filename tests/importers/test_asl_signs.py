@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,7 @@ import pytest
 
 from signcli.importers import get_format
 from signcli.importers.base import ImportFormatError, SourceItem
-
-sys.path.insert(0, str(Path(__file__).parent))
-from kaggle_samples import (  # noqa: E402 - a sibling helper; tests/ is no package
+from tests.importers.kaggle_samples import (
     make_points,
     split_streams,
     write_asl_signs,

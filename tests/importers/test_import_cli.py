@@ -7,11 +7,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
 from signcli.data.manifest import read_manifest
+from tests.importers.kaggle_samples import write_asl_fingerspelling, write_asl_signs
 from tests.importers.samples import write_mp_folders, write_openpose
 
 LABELS = ("hello", "thanks", "please")
@@ -33,12 +35,20 @@ def _pose(root: Path) -> None:
     write_pose_tree(root, labels=LABELS, per_label=3)
 
 
+def _asl_signs(root: Path) -> None:
+    write_asl_signs(
+        root, n_sequences=15, missing=0, corrupt=0, signs=LABELS, participants=(1, 2, 3, 4, 5)
+    )
+
+
 WRITERS: dict[str, Callable[[Path], None]] = {
+    "asl-signs": _asl_signs,
     "mp-folders": _mp,
     "openpose": _openpose,
     "pose": _pose,
 }
 LANDMARK_SETS = {
+    "asl-signs": "mediapipe-holistic",
     "mp-folders": "mediapipe-holistic",
     "openpose": "openpose-body25-hands",
     "pose": "mediapipe-holistic",
@@ -55,7 +65,8 @@ def test_imported_tree_trains_with_no_other_flag(name, tmp_path):
     assert imported.exit_code == 0, imported.output
     manifest = read_manifest(out)
     assert manifest is not None and manifest.landmark_set == LANDMARK_SETS[name]
-    assert manifest.classes == sorted(LABELS)
+    # class ids: the source's own map (asl-signs), else names sorted
+    assert sorted(manifest.classes) == sorted(LABELS)
     trained = runner.invoke(app, ["train", "transformer", str(out), "--work-dir", str(run), *TINY])
     assert trained.exit_code == 0, trained.output
     config = json.loads((run / "config.json").read_text())
@@ -83,3 +94,24 @@ def test_flat_openpose_takes_labels_from_a_csv(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["classes"] == 3 and report["signers"] == {"train": 1, "val": 1}
+
+
+def test_fingerspelling_imports_text_targets(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    sample = write_asl_fingerspelling(src, n_files=2, sequences_per_file=4, missing=0, corrupt=0)
+    result = CliRunner().invoke(app, ["import", "asl-fingerspelling", str(src), str(out),
+                                      "--streams", "hand_l,hand_r,pose", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["classes"] == 0 and sum(report["splits"].values()) == 8
+    manifest = read_manifest(out)
+    assert manifest.splits["train"].text == "train_text.csv" and manifest.classes == []
+    texts = {}
+    for split in manifest.splits:
+        table = pd.read_csv(out / f"{split}_text.csv", dtype=str, keep_default_na=False)
+        assert list(table.columns) == ["file", "text"]
+        texts.update(zip(table.file, table.text, strict=True))
+        assert all((out / split / f"{file}.npz").is_file() for file in table.file)
+    assert texts == sample.texts
+    trained = CliRunner().invoke(app, ["train", "transformer", str(out)])
+    assert trained.exit_code == 2 and "has sentence targets (train_text.csv)" in trained.output
