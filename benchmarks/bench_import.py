@@ -118,11 +118,32 @@ def read_chunk(items: list) -> tuple[int, int, list[str]]:
     return read, frames, reasons
 
 
-def timed_import(src: Path, workers: int, chunk: int) -> dict:
-    """THE timed step: scan SRC and read every item, with `workers` processes (1: in this
-    process). Returns counts and the scan and total seconds."""
+def timed_import(src: Path, workers: int, chunk: int, mode: str, streams: str | None) -> dict:
+    """THE timed step. mode `import`: the whole `signcli import` (scan, split, convert,
+    write every sample, CSVs, manifest) into a temp OUT; mode `read`: scan SRC and read
+    every item with the reader alone, `workers` processes (1: in this process)."""
     from signcli.importers import get_format
 
+    if mode == "import":
+        from signcli.importers.run import ImportOptions, run_import
+
+        with tempfile.TemporaryDirectory(dir=src.parent) as tmp:
+            chosen = tuple(streams.split(",")) if streams else None
+            started = time.perf_counter()
+            report = run_import(
+                ImportOptions(FORMAT_NAME, src, Path(tmp) / "out", chosen, workers=workers)
+            )
+            total_s = time.perf_counter() - started
+            written = sum(p.stat().st_size for p in (Path(tmp) / "out").rglob("*.npz"))
+        return {
+            "sequences": report.written,
+            "frames": report.frames["mean"] * report.written,
+            "unreadable": len(report.skipped),
+            "skipped": 0,
+            "scan_s": float("nan"),
+            "total_s": total_s,
+            "written_mb": written / 1e6,
+        }
     started = time.perf_counter()
     scan = get_format(FORMAT_NAME).scan(src)
     scanned = time.perf_counter()
@@ -143,9 +164,9 @@ def timed_import(src: Path, workers: int, chunk: int) -> dict:
     }
 
 
-def measure(src: Path, workers: int, chunk: int) -> dict:
+def measure(src: Path, workers: int, chunk: int, mode: str, streams: str | None) -> dict:
     """One run of `timed_import` in this (fresh) process, with peak RSS and CPU seconds."""
-    result = timed_import(src, workers, chunk)
+    result = timed_import(src, workers, chunk, mode, streams)
     main = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, once joined
     result.update(
@@ -156,11 +177,11 @@ def measure(src: Path, workers: int, chunk: int) -> dict:
     return result
 
 
-def run_fresh(src: Path, workers: int, chunk: int) -> dict:
+def run_fresh(src: Path, workers: int, chunk: int, mode: str, streams: str | None) -> dict:
     command = [sys.executable, __file__, str(src), "--measure", "--workers", str(workers)]
-    completed = subprocess.run(
-        [*command, "--chunk", str(chunk)], capture_output=True, text=True, check=False
-    )
+    command += ["--chunk", str(chunk), "--mode", mode]
+    command += ["--streams", streams] if streams else []
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"measuring run exited {completed.returncode}:\n{completed.stderr}")
     return json.loads(completed.stdout)
@@ -176,14 +197,21 @@ def main() -> None:
     )
     parser.add_argument("--sequences", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--chunk", type=int, default=64, help="items per worker task")
+    parser.add_argument("--chunk", type=int, default=64, help="read mode: items per worker task")
+    parser.add_argument(
+        "--mode",
+        choices=("import", "read"),
+        default="import",
+        help="import: the whole `signcli import`; read: the reader alone",
+    )
+    parser.add_argument("--streams", help="import mode: --streams of the import (default: all)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.measure:  # a child of the run below: one configuration, JSON on stdout
-        print(json.dumps(measure(args.src, args.workers[0], args.chunk)))
+        print(json.dumps(measure(args.src, args.workers[0], args.chunk, args.mode, args.streams)))
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,7 +223,10 @@ def main() -> None:
                 print(f"wrote {args.sequences} sequences in {time.perf_counter() - started:.1f} s")
         table = []
         for workers in args.workers:
-            runs = [run_fresh(src, workers, args.chunk) for _ in range(args.runs)]
+            runs = [
+                run_fresh(src, workers, args.chunk, args.mode, args.streams)
+                for _ in range(args.runs)
+            ]
             median = sorted(runs, key=lambda r: r["total_s"])[len(runs) // 2]
             median["rate"] = median["sequences"] / median["total_s"]
             median["workers"] = workers
@@ -208,7 +239,8 @@ def main() -> None:
     print(
         f"{first['sequences']} sequences, {first['frames'] / first['sequences']:.1f} frames "
         f"each on average, {first['unreadable']} unreadable, {first['skipped']} skipped; "
-        f"median of {args.runs} runs, {args.chunk} items per task"
+        f"median of {args.runs} runs; mode {args.mode}"
+        + (f", {first['written_mb']:.0f} MB written" if "written_mb" in first else "")
     )
     print(f"{'workers':>7} {'seq/s':>7} {'total s':>8} {'scan s':>7} {'CPU s':>6} "
           f"{'main MB':>8} {'worker MB':>9}")  # fmt: skip
