@@ -188,7 +188,7 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     except ImportFormatError as exc:
         raise UsageError(f"{src} is not {options.format} data: {exc}") from None
     skipped = list(scan.skipped)
-    items = _apply_labels(scan.items, options.labels, skipped)
+    items = _apply_labels(_unique(scan.items, skipped), options.labels, skipped)
     if not items:
         raise DataError(
             f"{src}: no {options.format} sequences found"
@@ -311,6 +311,19 @@ def _clear_import(out: Path) -> None:
 
 # ---------------------------------------------------------------------------------------
 # Labels, classes, split
+
+
+def _unique(items: list[SourceItem], skipped: list[tuple[str, str]]) -> list[SourceItem]:
+    """The first item of each id; later ones are skipped (two sources, one file name)."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if item.id in seen:
+            skipped.append((str(item.ref), f"its id {item.id} is taken by an earlier sequence"))
+        else:
+            seen.add(item.id)
+            kept.append(item)
+    return kept
 
 
 def _apply_labels(
@@ -576,7 +589,9 @@ def _convert(
             if progress:
                 progress(len(results), total)
         return results
-    pool = ProcessPoolExecutor(max_workers=min(options.workers, len(chunks)))
+    pool = ProcessPoolExecutor(
+        max_workers=min(options.workers, len(chunks)), initializer=_ignore_interrupts
+    )
     try:
         pending: set[Future] = {pool.submit(convert_chunk, *args, chunk) for chunk in chunks}
         while pending:
@@ -591,6 +606,14 @@ def _convert(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which cancels the chunks not started and
+    lets the running ones finish their (whole-file) writes: no traceback per worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _interrupted(out: Path) -> ImportInterrupted:

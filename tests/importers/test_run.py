@@ -184,6 +184,30 @@ def test_multi_layout_writes_one_folder_per_stream(fake, src, tmp_path):
     assert settings.data.face_dir is None and settings.data.layout is None
 
 
+@pytest.mark.slow
+def test_multi_layout_trains_multistream_with_no_data_flag(fake, src, tmp_path):
+    out, run = tmp_path / "out", tmp_path / "run"
+    _import(src, out, streams=("hand_l", "hand_r", "pose"), layout="multi")
+    result = CliRunner().invoke(
+        app,
+        ["train", "multistream", str(out), "--epochs", "1", "--work-dir", str(run), "-q",
+         "--set", "model.d_model=16", "--set", "model.num_layers=1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["hand_left_dir"] == str(out / "hand_l")
+    assert config["data"]["val_index"] == str(out / "val_index.csv")
+
+
+def test_duplicate_ids_keep_the_first(fake, src, tmp_path, monkeypatch):
+    items = [SourceItem("same", ref=f"file{i}", label="a") for i in range(2)]
+    items += [SourceItem(f"o{i}", ref=None, label="ab"[i % 2]) for i in range(6)]
+    monkeypatch.setattr(FakeFormat, "scan", lambda self, s: Scan(items))
+    report = _import(src, tmp_path / "out", streams=("pose",), val_fraction=0)
+    assert report.written == 7
+    assert ("file1", "its id same is taken by an earlier sequence") in report.skipped
+
+
 def test_workers_give_the_same_dataset(fake, src, tmp_path):
     _import(src, tmp_path / "one", workers=1, streams=("pose",))
     _import(src, tmp_path / "two", workers=2, streams=("pose",))
