@@ -194,7 +194,10 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
             f"{src}: no {options.format} sequences found"
             + (f" ({len(skipped)} skipped: {skipped[0][1]})" if skipped else ""),
         )
-    classes = _class_names(fmt, src, items)
+    try:
+        classes = _class_names(fmt, src, items)
+    except ImportFormatError as exc:
+        raise UsageError(f"{src} is not {options.format} data: {exc}") from None
     targets, split_rule = _targets(items, classes, options)
     landmark_set = getattr(fmt, "landmark_set", None)
     probe = _probe(fmt, targets)
@@ -211,6 +214,7 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
             skipped.append((result.id, result.error))
     written = {r.id for r in results if r.error is None}
     done = [t for t in targets if t.item.id in written]
+    _remove_strays(out, options.layout, plan, done)
     _write_tables(out, options.layout, plan, classes, done)
     report = _report(options, fmt, plan, classes, done, results, skipped,
                      sum(r.resumed for r in results), started, split_rule)  # fmt: skip
@@ -614,6 +618,20 @@ def _ignore_interrupts() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _remove_strays(out: Path, layout: Layout, plan: list[StreamPlan], done: list[Target]) -> None:
+    """Delete sample files in OUT's sample folders that this import does not list: left by
+    an interrupted run (`.tmp`), or from an earlier run whose source has changed since (a
+    sample now on the other side of the split). The folders are the import's own."""
+    keep = {p for t in done for p in _destinations(out, layout, t, plan)}
+    folders = ("train", "val") if layout == "single" else tuple(s.name for s in plan)
+    for folder in folders:
+        if not (out / folder).is_dir():
+            continue
+        for path in (out / folder).iterdir():
+            if path.is_file() and path not in keep and path.suffix in (".npz", ".npy", ".tmp"):
+                path.unlink()
 
 
 def _interrupted(out: Path) -> ImportInterrupted:

@@ -250,6 +250,22 @@ def test_a_corrupt_sample_left_by_a_crash_is_redone(fake, src, tmp_path):
     np.testing.assert_array_equal(np.load(victim)["X"], good)
 
 
+def test_a_resumed_import_removes_samples_it_no_longer_lists(fake, src, tmp_path):
+    out = tmp_path / "out"
+    _import(src, out, streams=("pose",))
+    (out / "signcli-dataset.json").unlink()  # as if the run died before its end
+    (out / ".signcli-import.json").write_text(json.dumps({"options": _key(src, out)}))
+    stray = out / "train" / "gone.npz"  # e.g. a sequence deleted from SRC since
+    stray.write_bytes(next((out / "train").glob("*.npz")).read_bytes())
+    (out / "val" / "half.npz.tmp").write_bytes(b"torn")
+    _import(src, out, streams=("pose",))
+    assert not stray.exists() and not list(out.rglob("*.tmp"))
+    listed = set(pd.read_csv(out / "train_labels.csv").file) | set(
+        pd.read_csv(out / "val_labels.csv").file
+    )
+    assert {p.stem for p in out.rglob("*.npz")} == listed
+
+
 def _key(src: Path, out: Path) -> dict:
     return ImportOptions("fake", src, out, streams=("pose",)).resume_key()
 
