@@ -429,9 +429,12 @@ def load_settings(
 def _fill_from_dataset(merged: dict[str, Any], root: Path) -> None:
     """The settings dataset `root` gives (data/manifest.py), each where no layer set it:
     a config file, a flag or `--set` overrides any of them."""
-    from signcli.data.manifest import dataset_settings
+    from signcli.data.manifest import SIGNER_KEY, dataset_settings
 
-    for dotted, value in dataset_settings(root).items():
+    given = dataset_settings(root)
+    if not isinstance(merged.get("data"), dict) or merged["data"].get("val_fraction") is None:
+        given.pop(SIGNER_KEY, None)  # groups matter only to a split carved at training
+    for dotted, value in given.items():
         node: Any = merged
         for part in dotted.split("."):
             node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT

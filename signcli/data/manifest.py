@@ -197,6 +197,9 @@ def dataset_settings(root: Path) -> dict[str, Any]:
     pairs = manifest.mirror_pairs()
     if pairs:
         settings["data.mirror_pairs"] = {k: [list(p) for p in v] for k, v in pairs.items()}
+    if manifest.signer_column and "train" in splits and splits["train"].labels:
+        # only used with data.val_fraction (see settings._fill_from_dataset)
+        settings[SIGNER_KEY] = manifest.signer_column
     subsets = {n: s.source_landmarks for n, s in manifest.streams.items() if s.source_landmarks}
     if subsets:
         settings["data.stream_landmarks"] = subsets
@@ -204,6 +207,8 @@ def dataset_settings(root: Path) -> dict[str, Any]:
         settings["data.landmark_set"] = manifest.landmark_set
     return settings
 
+
+SIGNER_KEY = "data.group_by"  # the manifest's signer column groups a carved validation split
 
 MULTI_STREAM_DIR = {
     "face": "face_dir",

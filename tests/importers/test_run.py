@@ -145,6 +145,11 @@ def test_dataset_root_gives_the_settings_and_flags_override_them(fake, src, tmp_
     assert (11, 12) in settings.data.mirror_pairs["pose"]
     flagged = load_settings(flags={"data.dataset": out, "data.layout": "pose=126:225"})
     assert flagged.data.layout == {"pose": (126, 225)}
+    assert settings.data.group_by is None  # the import's split is used as it is
+    whole = tmp_path / "whole"
+    _import(src, whole, streams=("pose",), val_fraction=0)
+    carved = load_settings(flags={"data.dataset": whole, "data.val_fraction": 0.25})
+    assert carved.data.group_by == "signer"  # a split carved at training keeps signers whole
 
 
 def test_imported_tree_trains_with_no_data_flag(fake, src, tmp_path):
