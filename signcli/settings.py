@@ -321,6 +321,9 @@ class TrainingSettings(_Section):
     """Epochs to train (auto: enough optimizer steps for small sets, at least 30)."""
     batch_size: int = Field(32, ge=1)
     """Samples per batch (per optimizer step: batch_size * accumulate)."""
+    length_buckets: bool = False
+    """Batch clips of similar length together (less padding, faster on varied lengths);
+    the order stays a pure function of (seed, epoch)."""
     precision: Literal["float32", "bf16", "amp"] = "float32"
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

@@ -237,6 +237,14 @@ def train(
     batch_size: Annotated[
         int | None, typer.Option(help="Samples per batch.", rich_help_panel=TRAINING)
     ] = None,
+    length_buckets: Annotated[
+        bool | None,
+        typer.Option(
+            "--length-buckets/--no-length-buckets",
+            help="Batch clips of similar length together (less padding).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     precision: Annotated[
         str | None, typer.Option(help="float32, bf16 or amp.", rich_help_panel=TRAINING)
     ] = None,
@@ -378,6 +386,7 @@ def train(
             "optim.label_smoothing": label_smoothing,
             "training.epochs": epochs,
             "training.batch_size": batch_size,
+            "training.length_buckets": length_buckets,
             "training.precision": "amp" if amp else precision,
             "training.early_stop": early_stop,
             "training.monitor": monitor,

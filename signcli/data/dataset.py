@@ -149,17 +149,38 @@ class SampleDataset(Dataset):
         return sample
 
 
+BUCKET_BATCHES = 50  # length bucketing sorts windows of this many batches (see order())
+
+
 class EpochBatchSampler(Sampler[list[int]]):
     """Batches of indices in an order that is a pure function of (seed, epoch), so that a
-    resumed run sees the same order and can start at any batch of the epoch."""
+    resumed run sees the same order and can start at any batch of the epoch.
 
-    def __init__(self, size: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:
+    With `lengths` (frames per sample), batches hold samples of similar length, so little
+    of each batch is padding: the epoch's random permutation is cut into windows of
+    BUCKET_BATCHES batches, each window is sorted by length and cut into batches, and the
+    full batches are shuffled across the epoch. Every sample is still seen once an epoch,
+    the mix of lengths still changes from epoch to epoch, and the order stays a pure
+    function of (seed, epoch)."""
+
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        lengths: Sequence[int] | np.ndarray | None = None,
+    ) -> None:
         self.size = size
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 1
         self.start_batch = 0
+        self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        if self.lengths is not None and len(self.lengths) != size:
+            raise ValueError(f"{len(self.lengths)} lengths for {size} samples")
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         self.epoch = epoch
@@ -168,7 +189,19 @@ class EpochBatchSampler(Sampler[list[int]]):
     def order(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.size)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(self.size)
+        if self.lengths is None:
+            return order
+        window = self.batch_size * BUCKET_BATCHES
+        for start in range(0, self.size, window):  # stable sort: ties keep their random order
+            part = order[start : start + window]
+            order[start : start + window] = part[np.argsort(self.lengths[part], kind="stable")]
+        full = self.size // self.batch_size
+        batches = order[: full * self.batch_size].reshape(full, self.batch_size)
+        return np.concatenate(
+            [batches[rng.permutation(full)].reshape(-1), order[full * self.batch_size :]]
+        )
 
     def batch_sizes(self) -> list[int]:
         full, rest = divmod(self.size, self.batch_size)

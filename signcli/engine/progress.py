@@ -35,6 +35,8 @@ def format_metrics(metrics: dict[str, float]) -> str:
             parts.append(f"{value:.1f}s")
         elif key == "samples_per_s":
             parts.append(f"{value:.0f} samples/s")
+        elif key == "train_pad_share":
+            parts.append(f"{value:.0%} padding")
         else:
             parts.append(f"{key} {value:.4f}")
     return "  ".join(parts)

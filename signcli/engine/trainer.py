@@ -74,8 +74,13 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, settings.optim)
 
         train = settings.training
+        self.train_lengths = _lengths(self.data.train.dataset, train.length_buckets)
         self.train_sampler = EpochBatchSampler(
-            len(self.data.train.dataset), train.batch_size, shuffle=True, seed=train.seed
+            len(self.data.train.dataset),
+            train.batch_size,
+            shuffle=True,
+            seed=train.seed,
+            lengths=self.train_lengths if train.length_buckets else None,
         )
         self.batch_sizes = self.train_sampler.batch_sizes()
         if settings.data.augment.enabled:  # train split only; draws follow the sampler's epoch
@@ -182,6 +187,10 @@ class Trainer:
         metrics.update(self.validate())
         metrics["epoch_s"] = time.perf_counter() - started
         metrics["samples_per_s"] = (state.epoch_samples - samples_before) / max(train_s, 1e-9)
+        if self.train_lengths is not None:  # as stored: augmentation changes lengths a little
+            metrics["train_pad_share"] = _padding_share(
+                self.train_lengths, self.train_sampler.order(), self.train_sampler.batch_size
+            )
         self._end_epoch(epoch, metrics)
 
     def _forward_backward(self, batch: Any, weight: float, epoch: int) -> tuple[float, int]:
@@ -388,3 +397,20 @@ def _input_stats(
     }
     with torch.no_grad():
         return input_stats(model.prepare_inputs(frames))
+
+
+def _lengths(dataset: Any, required: bool) -> np.ndarray | None:
+    """Frames of each training sample: free when the split is held in memory (read once
+    otherwise, only when length bucketing needs them); None when not worth reading."""
+    if dataset.cache is None and not required:
+        return None
+    return np.asarray([dataset.raw(i).length for i in range(len(dataset))], dtype=np.int64)
+
+
+def _padding_share(lengths: np.ndarray, order: np.ndarray, batch_size: int) -> float:
+    """Padded frames / all frames of the epoch's batches, as stored (before augmentation)."""
+    padded = sum(
+        int(lengths[order[i : i + batch_size]].max()) * len(order[i : i + batch_size])
+        for i in range(0, len(order), batch_size)
+    )
+    return 1.0 - float(lengths.sum()) / padded if padded else 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from signcli.data.dataset import (
@@ -86,3 +87,30 @@ def test_a_transform_sees_the_batch_the_loader_asks_for() -> None:
     order = [b for b in sampler]
     assert seen == [(i, b) for b in order for i in b]
     assert batches == [[f"s{i}" for i in b] for b in order]
+
+
+def test_length_buckets_keep_every_sample_and_cut_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(18, 190, size=1000)
+    plain = EpochBatchSampler(1000, 32, shuffle=True, seed=3)
+    bucketed = EpochBatchSampler(1000, 32, shuffle=True, seed=3, lengths=lengths)
+
+    def share(sampler):
+        batches = list(sampler)
+        padded = sum(int(lengths[b].max()) * len(b) for b in batches)
+        return 1 - lengths.sum() / padded
+
+    for epoch in (1, 2):
+        bucketed.set_epoch(epoch)
+        assert sorted(i for b in bucketed for i in b) == list(range(1000))
+    assert share(plain) > 0.3 and share(bucketed) < 0.05
+    # a pure function of (seed, epoch): a fresh sampler, or a resume mid-epoch, agrees
+    again = EpochBatchSampler(1000, 32, shuffle=True, seed=3, lengths=lengths)
+    again.set_epoch(2)
+    assert list(again) == list(bucketed)
+    again.set_epoch(2, start_batch=5)
+    assert list(again) == list(bucketed)[5:]
+    bucketed.set_epoch(3)
+    assert list(bucketed) != list(again)  # the batches change from epoch to epoch
+    with pytest.raises(ValueError, match="3 lengths for 1000 samples"):
+        EpochBatchSampler(1000, 32, shuffle=True, lengths=[1, 2, 3])

@@ -222,3 +222,26 @@ def test_resume_without_its_split_or_its_samples_is_refused(signed_root, tmp_pat
     labels.write_text("".join(r for r in labels.read_text().splitlines(True) if val_id not in r))
     with pytest.raises(DataError, match=rf"1 recorded sample\(s\) are no longer .*: {val_id}"):
         resume_run(work, epochs=2)
+
+
+def test_resume_mid_epoch_with_length_buckets_equals_uninterrupted(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 22), ("val", 6)):
+        (tmp_path / split).mkdir()
+        rows = ["file,gloss"]
+        for i in range(n):
+            T = 3 + (i * 5) % 11  # 3..13 frames
+            np.savez(tmp_path / split / f"{i}.npz", X=rng.normal(size=(T, 6)).astype("float32"))
+            rows.append(f"{i},{i % 3}")
+        (tmp_path / f"{split}_labels.csv").write_text("\n".join(rows) + "\n")
+    bucketed = ("training.length_buckets=true", "training.save_every_steps=1")
+    start_run(tiny_settings(tmp_path, tmp_path / "reference", *bucketed))
+    work = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        start_run(tiny_settings(tmp_path, work, *bucketed), [StopAfter(step=15)])
+    resume_run(work)
+    assert_same_run(tmp_path / "reference", work)
+    shares = [m["train_pad_share"] for m in read_metrics(work)]
+    plain = tmp_path / "plain"
+    start_run(tiny_settings(tmp_path, plain))
+    assert sum(shares) < sum(m["train_pad_share"] for m in read_metrics(plain))

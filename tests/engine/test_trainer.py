@@ -19,7 +19,10 @@ from signcli.engine.trainer import Trainer
 from signcli.errors import CheckpointError, TrainingDiverged
 from signcli.settings import load_settings
 
-EPOCH_KEYS = {"epoch", "step", "lr", "train_loss", "train_gloss_top1", "epoch_s", "samples_per_s"}
+EPOCH_KEYS = {
+    "epoch", "step", "lr", "train_loss", "train_gloss_top1", "epoch_s", "samples_per_s",
+    "train_pad_share",
+}  # fmt: skip
 VAL_KEYS = {"val_loss", "val_gloss_top1", "val_gloss_top5", "val_cat_top1"}
 
 
