@@ -380,7 +380,11 @@ def train(
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train MODEL and write config.json, labels.json, metrics.jsonl, last.pt and best.pt."""
+    """Train MODEL and write config.json, labels.json, metrics.jsonl, last.pt and best.pt.
+
+    Each finished epoch prints one line of its metrics; a `*` at the end marks a new best of
+    --monitor, the epoch saved as best.pt. --early-stop N ends the run after N epochs without
+    one (`signcli resume WORK_DIR --early-stop 0` trains on)."""
     options = dict(locals())  # by parameter name, for SETTING_OF_OPTION
     with _run.guarded():
         from signcli.engine.recipes import start_run

@@ -1,5 +1,7 @@
-"""`--help` shows the settings model's default of every option that sets a setting, though
-those options default to None (= not given, so that a config file can set them)."""
+"""What `--help` tells a new user: the settings model's default of every option that sets a
+setting, though those options default to None (= not given, so that a config file can set
+them); what the progress line's `*` means; the rules of metrics-check, with an example that
+is a valid rules file."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from typer.testing import CliRunner
 import signcli.settings
 from signcli.cli import app
 from signcli.cli import eval as eval_command
+from signcli.cli import metrics_check as metrics_check_command
 from signcli.cli import train as train_command
+from signcli.metrics.rules import load_rules
 from signcli.settings import Settings
 
 runner = CliRunner()
@@ -116,3 +120,29 @@ def test_eval_help_shows_the_device_default(monkeypatch: pytest.MonkeyPatch) -> 
     rows = help_rows("eval", monkeypatch)
     for param, dotted in eval_command.SETTING_OF_OPTION.items():
         assert_shows(rows[option_name(param)], param, settings_default(dotted))
+
+
+def test_train_help_says_what_the_star_means(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rich_utils, "MAX_WIDTH", 400)
+    text = " ".join(runner.invoke(app, ["train", "--help"]).output.split())
+    assert "a `*` at the end marks a new best of --monitor" in text
+
+
+def test_metrics_check_help_explains_the_rules_with_an_example(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rich_utils, "MAX_WIDTH", 400)
+    result = runner.invoke(app, ["metrics-check", "--help"])
+    assert result.exit_code == 0, result.output
+    for words in ("at: last", "at: best", "at: min, max", "at: epoch:N", "`min` and/or `max`",
+                  "decreases: true", "increases: true", "--rtol", "Example rules file"):  # fmt: skip
+        assert words in result.output, words
+
+
+def test_the_example_of_metrics_check_help_is_a_valid_rules_file(tmp_path) -> None:
+    doc = metrics_check_command.metrics_check.__doc__ or ""
+    example = doc.split("Example rules file")[1].split("\n", 1)[1]
+    path = tmp_path / "rules.yaml"
+    path.write_text(example)
+    rules = load_rules(path)
+    assert {rule.name for rule in rules} >= {"val_gloss_top1 at best", "train_loss decreases"}
