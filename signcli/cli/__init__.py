@@ -48,12 +48,13 @@ def _root(
 def _register() -> None:
     from signcli.cli import eval as eval_command
     from signcli.cli import export_onnx, import_, metrics_check, resume, smoke, train, validate_npz
+    from signcli.cli._defaults import settings_command
 
     app.command("validate-npz")(validate_npz.validate_npz)
     app.command("smoke")(smoke.smoke)
-    app.command("train")(train.train)
+    app.command("train", cls=settings_command(train.SETTING_OF_OPTION))(train.train)
     app.command("resume")(resume.resume)
-    app.command("eval")(eval_command.eval_)
+    app.command("eval", cls=settings_command(eval_command.SETTING_OF_OPTION))(eval_command.eval_)
     app.command("export-onnx")(export_onnx.export_onnx)
     app.command("metrics-check")(metrics_check.metrics_check)
     app.command("import")(import_.import_)

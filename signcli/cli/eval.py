@@ -14,6 +14,9 @@ from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt
 if TYPE_CHECKING:
     from rich.console import Console
 
+# Options whose default is a setting's (shown in --help by cli/_defaults.py)
+SETTING_OF_OPTION = {"device": "training.device"}
+
 
 def eval_(
     checkpoint: Annotated[
@@ -89,6 +92,7 @@ def eval_(
     with _run.guarded():
         import json
 
+        from signcli.cli._defaults import setting_default
         from signcli.evaluation.run import DEFAULT_BATCH_SIZE, evaluate
 
         _run.setup_logging()
@@ -101,7 +105,7 @@ def eval_(
             batch_size=batch_size or DEFAULT_BATCH_SIZE,
             out_dir=out,
             no_labels=no_labels,
-            device=device or "auto",
+            device=device or setting_default(SETTING_OF_OPTION["device"]),
             group_by=group_by,
         )
         for warning in result.warnings:

@@ -61,8 +61,31 @@ def metrics_check(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Gate CI on metrics.jsonl: exit 0 when every check passes, 1 when one fails, 2 when the
-    checks cannot run (unreadable file, unknown metric, malformed rule)."""
+    """Gate CI on a run's metrics.jsonl, against rules or a baseline run.
+
+    Exit 0 when every check passes, 1 when one fails, 2 when the checks cannot run
+    (unreadable file, unknown metric, malformed rule).
+
+    --rules FILE (YAML or JSON) holds a `checks:` list. Each rule names a `metric` (a key of
+    metrics.jsonl, e.g. val_gloss_top1, train_loss) and is a bound or a trend.
+    A bound: `at` picks one value of the metric, and `min` and/or `max` bound it (inclusive).
+      at: last      its last logged value (the default)
+      at: best      its best value: lowest for losses, val_wer and epoch_s, else highest
+      at: min, max  its lowest, highest value over all epochs
+      at: epoch:N   its value at epoch N (1-based)
+    A trend: `decreases: true` (or `increases: true`) passes when the last logged value is
+    below (above) the first; strict, and a metric logged once fails it.
+    Epochs without the metric are skipped; a NaN value fails every check.
+
+    --baseline OTHER.jsonl: every metric both runs log is compared at their last epochs; a
+    worsening beyond --rtol * |baseline| fails, an improvement passes.
+
+    Example rules file (examples/ci/ has a complete CI job):
+      checks:
+        - {metric: val_gloss_top1, at: best, min: 0.80}
+        - {metric: train_loss, at: last, max: 2.0}
+        - {metric: val_loss, at: epoch:3, max: 2.5}
+        - {metric: train_loss, decreases: true}"""
     with _run.guarded():
         import json
 

@@ -17,6 +17,60 @@ TRAINING = "Training"
 MODEL = "Model"
 OUTPUT = "Output"
 
+# The options that each set one setting, by parameter name: they give the flags layer of
+# load_settings, and `train --help` shows the settings model's default of each
+# (cli/_defaults.py). A flag left out (None) is "not given": a config file may set it.
+SETTING_OF_OPTION = {
+    "train_dir": "data.train_dir",
+    "val_dir": "data.val_dir",
+    "train_labels": "data.train_labels",
+    "val_labels": "data.val_labels",
+    "val_fraction": "data.val_fraction",
+    "group_by": "data.group_by",
+    "key": "data.key",
+    "num_workers": "data.num_workers",
+    "pin_memory": "data.pin_memory",
+    "prefetch_factor": "data.prefetch_factor",
+    "layout": "data.layout",
+    "face_dir": "data.face_dir",
+    "hand_left_dir": "data.hand_left_dir",
+    "hand_right_dir": "data.hand_right_dir",
+    "pose_dir": "data.pose_dir",
+    "train_index": "data.train_index",
+    "val_index": "data.val_index",
+    "labels": "data.labels",
+    "meta": "data.meta",
+    "normalize": "data.normalize",
+    "num_gloss": "model.num_gloss",
+    "num_cat": "model.num_cat",
+    "d_model": "model.d_model",
+    "num_layers": "model.num_layers",
+    "dropout": "model.dropout",
+    "fusion": "model.fusion",
+    "lr": "optim.lr",
+    "weight_decay": "optim.weight_decay",
+    "optimizer": "optim.optimizer",
+    "scheduler": "optim.scheduler",
+    "warmup_steps": "optim.warmup_steps",
+    "grad_clip": "optim.grad_clip",
+    "accumulate": "optim.accumulate",
+    "label_smoothing": "optim.label_smoothing",
+    "epochs": "training.epochs",
+    "batch_size": "training.batch_size",
+    "length_buckets": "training.length_buckets",
+    "precision": "training.precision",
+    "early_stop": "training.early_stop",
+    "monitor": "training.monitor",
+    "seed": "training.seed",
+    "deterministic": "training.deterministic",
+    "device": "training.device",
+    "save_every_steps": "training.save_every_steps",
+    "work_dir": "training.work_dir",
+    "log_csv": "training.log_csv",
+    "log_every": "training.log_every",
+    "tensorboard": "training.tensorboard",
+}
+
 
 def train(
     model: Annotated[
@@ -193,13 +247,20 @@ def train(
         ),
     ] = None,
     d_model: Annotated[
-        int | None, typer.Option(help="Encoder width.", rich_help_panel=MODEL)
+        int | None,
+        typer.Option(
+            help="Encoder width (auto: from the training-set size).", rich_help_panel=MODEL
+        ),
     ] = None,
     num_layers: Annotated[
-        int | None, typer.Option(help="Encoder layers.", rich_help_panel=MODEL)
+        int | None,
+        typer.Option(
+            help="Encoder layers (auto: from the training-set size).", rich_help_panel=MODEL
+        ),
     ] = None,
     dropout: Annotated[
-        float | None, typer.Option(help="Dropout probability.", rich_help_panel=MODEL)
+        float | None,
+        typer.Option(help="Dropout probability (auto: more for less data).", rich_help_panel=MODEL),
     ] = None,
     fusion: Annotated[
         str | None,
@@ -232,7 +293,11 @@ def train(
     ] = None,
     # -- training
     epochs: Annotated[
-        int | None, typer.Option(help="Epochs to train.", rich_help_panel=TRAINING)
+        int | None,
+        typer.Option(
+            help="Epochs to train (auto: enough for 3,000 optimizer steps, 30 to 200).",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Samples per batch.", rich_help_panel=TRAINING)
@@ -324,7 +389,12 @@ def train(
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train MODEL and write config.json, labels.json, metrics.jsonl, last.pt and best.pt."""
+    """Train MODEL and write config.json, labels.json, metrics.jsonl, last.pt and best.pt.
+
+    Each finished epoch prints one line of its metrics; a `*` at the end marks a new best of
+    --monitor, the epoch saved as best.pt. --early-stop N ends the run after N epochs without
+    one (`signcli resume WORK_DIR --early-stop 0` trains on)."""
+    options = dict(locals())  # by parameter name, for SETTING_OF_OPTION
     with _run.guarded():
         from signcli.engine.recipes import start_run
         from signcli.errors import UsageError
@@ -346,59 +416,18 @@ def train(
         if problems:
             raise UsageError("\n".join(problems))
         uses_features = features_train is not None or features_val is not None
-        flags = {
-            "model.name": model,
-            "data.dataset": _absolute(data),
-            "data.train_dir": train_dir or features_train,
-            "data.val_dir": val_dir or features_val,
-            "data.train_labels": train_labels,
-            "data.val_labels": val_labels,
-            "data.val_fraction": val_fraction,
-            "data.group_by": group_by,
-            "data.key": key or ("X2048" if uses_features else None),
-            "data.num_workers": num_workers,
-            "data.pin_memory": pin_memory,
-            "data.prefetch_factor": prefetch_factor,
-            "data.layout": layout,
-            "data.face_dir": face_dir,
-            "data.hand_left_dir": hand_left_dir,
-            "data.hand_right_dir": hand_right_dir,
-            "data.pose_dir": pose_dir,
-            "data.train_index": train_index,
-            "data.val_index": val_index,
-            "data.labels": labels,
-            "data.meta": meta,
-            "data.normalize": normalize,
-            "data.augment.mix_streams": _mix_streams(mix_stream),
-            "model.num_gloss": num_gloss,
-            "model.num_cat": num_cat,
-            "model.d_model": d_model,
-            "model.num_layers": num_layers,
-            "model.dropout": dropout,
-            "model.fusion": fusion,
-            "optim.lr": lr,
-            "optim.weight_decay": weight_decay,
-            "optim.optimizer": optimizer,
-            "optim.scheduler": scheduler,
-            "optim.warmup_steps": warmup_steps,
-            "optim.grad_clip": grad_clip,
-            "optim.accumulate": accumulate,
-            "optim.label_smoothing": label_smoothing,
-            "training.epochs": epochs,
-            "training.batch_size": batch_size,
-            "training.length_buckets": length_buckets,
-            "training.precision": "amp" if amp else precision,
-            "training.early_stop": early_stop,
-            "training.monitor": monitor,
-            "training.seed": seed,
-            "training.deterministic": deterministic,
-            "training.device": device,
-            "training.save_every_steps": save_every_steps,
-            "training.work_dir": work_dir,
-            "training.log_csv": log_csv,
-            "training.log_every": log_every,
-            "training.tensorboard": tensorboard,
-        }
+        flags = {key: options[name] for name, key in SETTING_OF_OPTION.items()}
+        flags.update(  # the flags that are not one option's value as given
+            {
+                "model.name": model,
+                "data.dataset": _absolute(data),
+                "data.train_dir": train_dir or features_train,
+                "data.val_dir": val_dir or features_val,
+                "data.key": key or ("X2048" if uses_features else None),
+                "data.augment.mix_streams": _mix_streams(mix_stream),
+                "training.precision": "amp" if amp else precision,
+            }
+        )
         if not augment:  # above the config file, below --set: a --set may turn one back on
             flags.update(augment_off())
         settings = load_settings(config, flags, set_ or [])

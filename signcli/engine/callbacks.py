@@ -104,19 +104,39 @@ class CheckpointHook(Hook):
 
 
 class EarlyStoppingHook(Hook):
-    """Stops the run after `early_stop` epochs without improvement of the monitor."""
+    """Stops the run after `early_stop` epochs without improvement of the monitor.
+
+    It says so when the run ends, not in on_epoch_end: hooks run in order and the progress
+    hook comes after this one, so a message there would precede the epoch line it is about."""
+
+    def __init__(self) -> None:
+        self.stopped = False  # this fit() was ended by early stopping
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.stopped = False
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        patience = trainer.settings.training.early_stop
-        if patience and trainer.state.bad_epochs >= patience:
-            trainer.should_stop = True
-            log.info(
-                "early stopping: %s did not improve for %d epochs (best %.4f at epoch %d)",
-                trainer.monitor,
-                patience,
-                trainer.state.best_metric,
-                trainer.state.best_epoch,
-            )
+        if trainer.stopped_early:  # not on the last epoch: that run just ends
+            trainer.should_stop = self.stopped = True
+
+    def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        if not self.stopped:
+            return
+        state = trainer.state
+        best = (
+            ""
+            if state.best_metric is None
+            else f" (best {state.best_metric:.4f} at epoch {state.best_epoch})"
+        )
+        log.info(
+            "early stopping after epoch %d: %s did not improve for %d epoch(s)%s; "
+            "to train on: signcli resume %s --early-stop 0",
+            state.epoch,
+            trainer.monitor,
+            trainer.settings.training.early_stop,
+            best,
+            trainer.work_dir,
+        )
 
 
 CSV_COLUMNS = (

@@ -78,8 +78,13 @@ def resume_run(
     *,
     epochs: int | None = None,
     device: str | None = None,
+    early_stop: int | None = None,
 ) -> RunResult:
-    """Continue the run in `work_dir` exactly where last.pt left it (config.json is the truth)."""
+    """Continue the run in `work_dir` exactly where last.pt left it (config.json is the truth).
+
+    `epochs`, `device` and `early_stop` (the patience; 0 = off, so a run that stopped early
+    trains on) replace the stored settings and are written back to config.json. A run with
+    nothing left to train comes back with `already_finished` and trains nothing."""
     work_dir = Path(work_dir)
     config, last = work_dir / CONFIG_FILE, work_dir / LAST_CHECKPOINT
     if not config.is_file():
@@ -94,6 +99,7 @@ def resume_run(
     flags = {
         "training.epochs": epochs,
         "training.device": device,
+        "training.early_stop": early_stop,
         "training.work_dir": str(work_dir),
     }
     settings = load_settings(base=upgrade_stored_settings(stored), flags=flags)
@@ -113,10 +119,6 @@ def resume_run(
     split_file = work_dir / SPLIT_FILE if settings.data.val_fraction is not None else None
     trainer = Trainer(settings, hooks, data=load_training_data(settings, split_file))
     trainer.load_payload(payload)
-    if trainer.finished:
-        log.info(
-            "this run already finished %d epoch(s); pass --epochs N to train longer",
-            trainer.state.epoch,
-        )
+    if trainer.finished:  # the caller says why (trainer.stopped_early) and how to go on
         return RunResult(trainer, [], already_finished=True)
     return RunResult(trainer, trainer.fit())

@@ -130,9 +130,15 @@ class Trainer:
 
     @property
     def finished(self) -> bool:
+        return self.state.epoch >= self.epochs or self.stopped_early
+
+    @property
+    def stopped_early(self) -> bool:
+        """Early stopping ends the run before `epochs`: the monitor has not improved for
+        `training.early_stop` epochs (the counter is in the checkpoint, so this holds after
+        a resume too, until a larger patience or 0 is given)."""
         patience = self.settings.training.early_stop
-        stopped_early = patience > 0 and self.state.bad_epochs >= patience
-        return self.state.epoch >= self.epochs or stopped_early
+        return patience > 0 and self.state.bad_epochs >= patience and self.state.epoch < self.epochs
 
     # ------------------------------------------------------------------ the loop
 
