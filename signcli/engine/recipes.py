@@ -26,7 +26,7 @@ from signcli.engine.callbacks import (
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
 from signcli.errors import CheckpointError, UsageError
-from signcli.settings import Settings, load_settings, upgrade_stored_settings
+from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
 
 log = logging.getLogger("signcli")
 
@@ -46,8 +46,10 @@ def start_run(
     init_checkpoint: Path | None = None,
     init_strict: bool = True,
 ) -> RunResult:
-    """A new run in `settings.training.work_dir`; refuses a folder that holds one already."""
-    work_dir = Path(settings.training.work_dir)
+    """A new run in `settings.training.work_dir` (paths made absolute first); refuses a
+    folder that holds one already."""
+    settings = with_absolute_paths(settings)
+    work_dir = settings.training.work_dir
     check_folder(work_dir, "--work-dir")  # before reading data or training
     existing = [name for name in RUN_FILES if (work_dir / name).exists()]
     if existing and not overwrite:

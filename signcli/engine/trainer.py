@@ -6,6 +6,8 @@ stopping and progress bars are hooks (engine/callbacks.py).
 
     trainer = Trainer(settings, hooks=[ProgressHook()])
     history = trainer.fit()          # one metrics dict per epoch
+
+Paths in `settings` are made absolute, as the CLI makes them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from signcli.engine.state import TrainState
 from signcli.errors import TrainingDiverged, TrainingInterrupted
 from signcli.models import SignClassifier, build_run_model
 from signcli.models.inputs import input_stats
-from signcli.settings import Settings, monitor_mode
+from signcli.settings import Settings, monitor_mode, with_absolute_paths
 
 log = logging.getLogger("signcli")
 
@@ -53,6 +55,8 @@ class Trainer:
         data: TrainingData | None = None,
         default_hooks: bool = True,
     ) -> None:
+        # config.json records absolute paths, so the run resumes from any folder
+        settings = with_absolute_paths(settings)
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
