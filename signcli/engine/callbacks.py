@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING, Any
 from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.engine.checkpoint import save_checkpoint
 from signcli.engine.hooks import Hook
+from signcli.engine.workdir import (  # the file names; other modules import them from here too
+    BEST_CHECKPOINT,
+    CONFIG_FILE,
+    LABELS_FILE,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    SPLIT_FILE,
+    TENSORBOARD_DIR,
+)
 from signcli.errors import UsageError
 from signcli.metrics.jsonl import append_metrics, truncate_metrics
 from signcli.settings import Settings
@@ -21,22 +30,6 @@ if TYPE_CHECKING:
     from signcli.engine.trainer import Trainer
 
 log = logging.getLogger("signcli")
-
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.json"
-METRICS_FILE = "metrics.jsonl"
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
-SPLIT_FILE = "split.json"
-TENSORBOARD_DIR = "tensorboard"
-RUN_FILES = (
-    CONFIG_FILE,
-    LABELS_FILE,
-    SPLIT_FILE,
-    METRICS_FILE,
-    LAST_CHECKPOINT,
-    BEST_CHECKPOINT,
-)
 
 
 def work_dir_hooks(settings: Settings) -> list[Hook]:

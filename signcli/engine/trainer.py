@@ -7,7 +7,8 @@ stopping and progress bars are hooks (engine/callbacks.py).
     trainer = Trainer(settings, hooks=[ProgressHook()])
     history = trainer.fit()          # one metrics dict per epoch
 
-Paths in `settings` are made absolute, as the CLI makes them.
+With its default hooks, `fit()` holds the work directory's lock while it runs, as
+`signcli train` does. Paths in `settings` are made absolute, as the CLI makes them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.should_stop = False
         self.is_best = False  # set at each epoch end: did the monitor improve?
+        self.default_hooks = default_hooks  # the work-dir hooks, and so the work-dir lock
         self.hooks: list[Hook] = []
         if default_hooks:
             from signcli.engine.callbacks import work_dir_hooks
@@ -136,14 +139,27 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def fit(self) -> list[dict[str, float]]:
-        """Train until `epochs` or early stopping; returns one metrics dict per epoch."""
-        self.model.train()
-        self._call("on_train_start")
-        with self._stop_on_signals():
-            while not self.finished and not self.should_stop:
-                self._train_epoch()
-        self._call("on_train_end", self.history)
+        """Train until `epochs` or early stopping; returns one metrics dict per epoch.
+
+        With the default hooks, holds the work directory's lock throughout (UsageError if
+        another process holds it)."""
+        with self._work_dir_lock():
+            self.model.train()
+            self._call("on_train_start")
+            with self._stop_on_signals():
+                while not self.finished and not self.should_stop:
+                    self._train_epoch()
+            self._call("on_train_end", self.history)
         return self.history
+
+    def _work_dir_lock(self) -> AbstractContextManager[None]:
+        """The work directory's lock when the default hooks write into it (re-entrant: a
+        `start_run` that holds it already shares it)."""
+        if not self.default_hooks:
+            return nullcontext()
+        from signcli.engine.workdir import work_dir_lock
+
+        return work_dir_lock(self.work_dir)
 
     def _train_epoch(self) -> None:
         state, accumulate = self.state, self.settings.optim.accumulate

@@ -1,0 +1,123 @@
+"""`train` and `resume` keep what is in the work directory: one run at a time holds it, and
+--overwrite removes all of the old run or nothing."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from signcli.cli import app
+from signcli.engine import recipes, workdir
+from signcli.engine.workdir import LOCK_FILE, RUN_FILES
+from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
+
+runner = CliRunner()
+TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
+        "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
+
+
+def train_args(root: Path, work: Path, *extra: str) -> list[str]:
+    return [
+        "train", "transformer",
+        "--train-dir", str(root / "train"), "--train-labels", str(root / "train_labels.csv"),
+        "--val-dir", str(root / "val"), "--val-labels", str(root / "val_labels.csv"),
+        *TINY, "--epochs", "1", "--work-dir", str(work), *extra,
+    ]  # fmt: skip
+
+
+def fake_run(work: Path) -> dict[str, str]:
+    """Run files with recognisable contents (only their presence matters to train)."""
+    work.mkdir(parents=True)
+    for name in RUN_FILES:
+        (work / name).write_text(f"old {name}")
+    return snapshot(work)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def root(make_npz_dataset) -> Path:
+    return make_npz_dataset(n=8, T=5, D=6)
+
+
+@pytest.fixture
+def no_data_reads(monkeypatch) -> None:
+    """Fail the test if start_run gets as far as reading the data."""
+
+    def trainer(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(recipes, "Trainer", trainer)
+
+
+def test_train_into_a_folder_in_use_exits_2_before_removing_or_reading(
+    root: Path, tmp_path: Path, no_data_reads
+) -> None:
+    work = tmp_path / "run"
+    before = fake_run(work)
+    with lock_held_elsewhere(work) as holder:
+        result = runner.invoke(app, train_args(root, work, "--overwrite"))
+        assert result.exit_code == 2, result.output
+        assert (
+            f"{work} is in use by another signcli run (PID {holder.pid}: {HOLDER_COMMAND})"
+            in result.output
+        )
+        assert "or use another --work-dir" in result.output
+        lock = (work / LOCK_FILE).read_text()
+        assert lock == f"{holder.pid}\n{HOLDER_COMMAND}\n"  # the live run's lock file is kept
+        assert {k: v for k, v in snapshot(work).items() if k != LOCK_FILE} == before
+
+
+def test_resume_of_a_folder_in_use_exits_2(tmp_path: Path, no_data_reads) -> None:
+    work = tmp_path / "run"
+    fake_run(work)
+    with lock_held_elsewhere(work) as holder:
+        result = runner.invoke(app, ["resume", str(work)])
+    assert result.exit_code == 2, result.output
+    assert f"in use by another signcli run (PID {holder.pid}" in result.output
+
+
+def test_overwrite_that_cannot_remove_a_file_removes_nothing(
+    root: Path, tmp_path: Path, no_data_reads
+) -> None:
+    work = tmp_path / "run"
+    fake_run(work)
+    (work / "last.pt").unlink()
+    (work / "last.pt").mkdir()  # as root chmod blocks nothing: a folder cannot be unlinked
+    (work / "last.pt" / "x").write_text("x")
+    before = snapshot(work)
+    result = runner.invoke(app, train_args(root, work, "--overwrite"))
+    assert result.exit_code == 2
+    assert "last.pt is a folder, not a file signcli wrote" in result.output
+    assert "nothing was removed" in result.output
+    assert snapshot(work) == before
+
+
+def test_overwrite_failing_midway_says_what_was_removed(
+    root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    work = tmp_path / "run"
+    fake_run(work)
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs) -> None:
+        if Path(path).name == "labels.json":
+            raise OSError(errno.EIO, "Input/output error")
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(workdir.os, "unlink", unlink)
+    result = runner.invoke(app, train_args(root, work, "--overwrite"))
+    assert result.exit_code == 2, result.output
+    assert (
+        "could not remove" in result.output and "labels.json: Input/output error" in result.output
+    )
+    assert "removed config.json; still there: labels.json, split.json, metrics.jsonl" in (
+        result.output
+    )
+    assert sorted(snapshot(work)) == sorted(set(RUN_FILES) - {"config.json"})
