@@ -17,6 +17,7 @@ from pathlib import Path
 from signcli.data.sources import load_training_data
 from signcli.engine import checkpoint as ckpt
 from signcli.engine.atomic import check_folder
+from signcli.engine.callbacks import check_log_csv
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
 from signcli.engine.workdir import (
@@ -51,19 +52,24 @@ def start_run(
 ) -> RunResult:
     """A new run in `settings.training.work_dir` (paths made absolute first).
 
-    Refuses a folder that holds a run unless `overwrite`; then removes the old run's files
-    after the data was read, checking first that all of them can go. Holds the folder's
-    lock throughout."""
+    Refuses a folder that holds a run, and an existing `training.log_csv`, unless
+    `overwrite`; then removes the old run's files (and a --log-csv that signcli wrote) after
+    the data was read, checking first that all of them can go. Holds the folder's lock
+    throughout."""
     settings = with_absolute_paths(settings)
     work_dir = settings.training.work_dir
+    log_csv = settings.training.log_csv
     check_folder(work_dir, "--work-dir")  # before reading data or training
     with work_dir_lock(work_dir):
         if not overwrite:
             refuse_existing_run(
                 work_dir, resume=f"`signcli resume {work_dir}`", overwrite="pass --overwrite"
             )
+        if log_csv is not None:
+            check_log_csv(log_csv, work_dir, resuming=False, overwrite=overwrite)
+        log_files = [log_csv] if log_csv is not None else []
         # every file of the old run must be removable before anything is read or removed
-        old_run = removable_run(work_dir) if overwrite else []
+        old_run = removable_run(work_dir, log_files) if overwrite else []
         # read the data (which may fail) before deleting anything of the old run
         trainer = Trainer(settings, hooks)
         if init_checkpoint is not None:
@@ -77,7 +83,7 @@ def start_run(
                 source=str(init_checkpoint),
             )
         if old_run:
-            remove_run(work_dir, removable_run(work_dir))
+            remove_run(work_dir, removable_run(work_dir, log_files))
         return RunResult(trainer, trainer.fit())
 
 
@@ -126,6 +132,8 @@ def _resume_locked(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",
             hint=f"start it again with `signcli train ... --work-dir {work_dir} --overwrite`",
         )
+    if settings.training.log_csv is not None:
+        check_log_csv(settings.training.log_csv, work_dir, resuming=True, overwrite=False)
     payload = ckpt.load_checkpoint(last)
     stored_model = upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]).get("model", {})
     if stored_model != settings.model.model_dump(mode="json"):

@@ -7,8 +7,12 @@ stopping and progress bars are hooks (engine/callbacks.py).
     trainer = Trainer(settings, hooks=[ProgressHook()])
     history = trainer.fit()          # one metrics dict per epoch
 
-With its default hooks, `fit()` holds the work directory's lock while it runs, as
-`signcli train` does. Paths in `settings` are made absolute, as the CLI makes them.
+With its default hooks, `fit()` behaves as `signcli train` does: it holds the work
+directory's lock while it runs and refuses a folder that holds a run already (and an
+existing --log-csv file) unless the trainer was restored with `load_payload` (or has
+run `fit()` before: calling it again with more epochs trains on); use
+`engine.recipes.start_run(settings, overwrite=True)` to replace a run and `resume_run` to
+continue one. Paths in `settings` are made absolute, as the CLI makes them.
 """
 
 from __future__ import annotations
@@ -105,6 +109,9 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.should_stop = False
         self.is_best = False  # set at each epoch end: did the monitor improve?
+        # fit() continues the run in work_dir (restored by load_payload, or trained by an
+        # earlier fit() of this trainer) rather than starting a new one there
+        self.continuing = False
         self.default_hooks = default_hooks  # the work-dir hooks, and so the work-dir lock
         self.hooks: list[Hook] = []
         if default_hooks:
@@ -142,10 +149,13 @@ class Trainer:
         """Train until `epochs` or early stopping; returns one metrics dict per epoch.
 
         With the default hooks, holds the work directory's lock throughout (UsageError if
-        another process holds it)."""
+        another process holds it); a new trainer (not restored by `load_payload`, not
+        fitted before) refuses a work directory that already holds a run (see the module
+        docstring)."""
         with self._work_dir_lock():
             self.model.train()
             self._call("on_train_start")
+            self.continuing = True  # a later fit() of this trainer trains on
             with self._stop_on_signals():
                 while not self.finished and not self.should_stop:
                     self._train_epoch()
@@ -344,6 +354,7 @@ class Trainer:
             if hook.name in hook_states:
                 hook.load_state_dict(hook_states[hook.name])
         ckpt.restore_rng_state(payload[ckpt.RNG_KEY])
+        self.continuing = True
 
     # ------------------------------------------------------------------ hooks & signals
 

@@ -1,5 +1,5 @@
-"""`train` and `resume` keep what is in the work directory: one run at a time holds it, and
---overwrite removes all of the old run or nothing."""
+"""`train` and `resume` keep what is in the work directory: one run at a time holds it, the
+--log-csv file is signcli's own, and --overwrite removes all of the old run or nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from signcli.cli import app
 from signcli.engine import recipes, workdir
+from signcli.engine.callbacks import CSV_HEADER
 from signcli.engine.workdir import LOCK_FILE, RUN_FILES
 from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
 
@@ -81,6 +82,45 @@ def test_resume_of_a_folder_in_use_exits_2(tmp_path: Path, no_data_reads) -> Non
         result = runner.invoke(app, ["resume", str(work)])
     assert result.exit_code == 2, result.output
     assert f"in use by another signcli run (PID {holder.pid}" in result.output
+
+
+def test_an_existing_log_csv_is_refused_and_kept(root: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "notes.csv"
+    mine.write_text("name,score\nann,3\n")
+    new_run = runner.invoke(app, train_args(root, tmp_path / "run", "--log-csv", str(mine)))
+    assert new_run.exit_code == 2
+    assert f"--log-csv {mine} already exists" in new_run.output
+    forced = runner.invoke(
+        app, train_args(root, tmp_path / "run", "--log-csv", str(mine), "--overwrite")
+    )
+    assert forced.exit_code == 2
+    assert f"--log-csv {mine} is not a signcli epoch log" in forced.output
+    assert mine.read_text() == "name,score\nann,3\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_overwrite_replaces_signclis_own_log_and_resume_appends_to_it(
+    root: Path, tmp_path: Path
+) -> None:
+    log_csv, work = tmp_path / "log.csv", tmp_path / "run"
+    assert runner.invoke(app, train_args(root, work, "--log-csv", str(log_csv))).exit_code == 0
+    again = runner.invoke(app, train_args(root, work, "--log-csv", str(log_csv), "--overwrite"))
+    assert again.exit_code == 0, again.output
+    assert len(log_csv.read_text().splitlines()) == 2  # header + epoch 1 of the new run
+    resumed = runner.invoke(app, ["resume", str(work), "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    rows = log_csv.read_text().splitlines()
+    assert rows[0] == CSV_HEADER and [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
+
+
+def test_resume_refuses_a_log_csv_that_is_no_longer_signclis(root: Path, tmp_path: Path) -> None:
+    log_csv, work = tmp_path / "log.csv", tmp_path / "run"
+    assert runner.invoke(app, train_args(root, work, "--log-csv", str(log_csv))).exit_code == 0
+    log_csv.write_text("somebody,else\n")
+    resumed = runner.invoke(app, ["resume", str(work), "--epochs", "2"])
+    assert resumed.exit_code == 2
+    assert f"--log-csv {log_csv} is not a signcli epoch log" in resumed.output
+    assert log_csv.read_text() == "somebody,else\n"
 
 
 def test_overwrite_that_cannot_remove_a_file_removes_nothing(

@@ -1,5 +1,6 @@
 """The Python API keeps the CLI's promises: `Trainer(settings).fit()` and `start_run` write
-absolute paths into config.json (so the run resumes from any folder)."""
+absolute paths into config.json (so the run resumes from any folder) and never replace a
+run or a --log-csv file unless asked to."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.trainer import Trainer
+from signcli.errors import UsageError
 from signcli.settings import load_settings
 
 TINY = [
@@ -66,3 +68,36 @@ def test_start_run_leaves_the_callers_settings_alone(project: Path) -> None:
     result = start_run(settings)
     assert settings.training.work_dir == Path("runs/api")
     assert result.trainer.settings.training.work_dir == project / "runs" / "api"
+
+
+def test_fit_refuses_a_folder_that_holds_a_run(project: Path) -> None:
+    Trainer(relative_settings()).fit()
+    metrics = project / "runs" / "api" / "metrics.jsonl"
+    before = metrics.read_bytes()
+    with pytest.raises(UsageError) as refused:
+        Trainer(relative_settings()).fit()
+    assert "runs/api already holds a run (config.json" in str(refused.value)
+    assert "start_run(settings, overwrite=True)" in str(refused.value)
+    assert metrics.read_bytes() == before
+    with pytest.raises(UsageError, match="already holds a run"):
+        start_run(relative_settings())
+    start_run(relative_settings(), overwrite=True)
+    assert metrics.read_bytes() != before
+
+
+def test_fit_again_with_more_epochs_trains_on(project: Path) -> None:
+    trainer = Trainer(relative_settings("training.log_csv=log.csv"))  # as the benchmarks do
+    trainer.fit()
+    trainer.settings.training.epochs = 2
+    assert [m["epoch"] for m in trainer.fit()] == [1, 2]
+    lines = (project / "runs" / "api" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert len((project / "log.csv").read_text().splitlines()) == 3
+
+
+def test_fit_refuses_an_existing_log_csv_before_writing_anything(project: Path) -> None:
+    (project / "results.csv").write_text("mine\n")
+    with pytest.raises(UsageError, match="results.csv already exists"):
+        Trainer(relative_settings("training.log_csv=results.csv")).fit()
+    assert (project / "results.csv").read_text() == "mine\n"
+    assert not (project / "runs").exists()
