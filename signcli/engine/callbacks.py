@@ -26,7 +26,7 @@ from signcli.engine.workdir import (  # the file names; other modules import the
     refuse_existing_run,
 )
 from signcli.errors import DataError, UsageError
-from signcli.metrics.jsonl import append_metrics, truncate_metrics
+from signcli.metrics.jsonl import append_metrics, resume_metrics
 from signcli.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,16 +74,31 @@ class RunFilesHook(Hook):
 
 
 class MetricsLogHook(Hook):
-    """Appends one JSON object per finished epoch to metrics.jsonl."""
+    """Appends one JSON object per finished epoch to metrics.jsonl. Its state (stored in
+    every checkpoint) is the last epoch's record, so a resume can re-create that line."""
+
+    name = "metrics_log"
+
+    def __init__(self) -> None:
+        self.last_record: dict[str, float] | None = None
 
     def on_train_start(self, trainer: Trainer) -> None:
-        # a resumed run drops lines of epochs that ran after its checkpoint was written
+        # one line per epoch the checkpoint finished: drop a torn last line and the lines
+        # of epochs that ran after the checkpoint was written, re-create a missing last one
         path = trainer.work_dir / METRICS_FILE
-        if path.exists():
-            truncate_metrics(path, trainer.state.epoch)
+        for warning in resume_metrics(path, trainer.state.epoch, self.last_record):
+            log.warning(warning)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         append_metrics(trainer.work_dir / METRICS_FILE, metrics)
+        self.last_record = dict(metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_record": self.last_record} if self.last_record is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        record = state.get("last_record")
+        self.last_record = {k: float(v) for k, v in record.items()} if record else None
 
 
 class CheckpointHook(Hook):

@@ -1,9 +1,11 @@
 """`train` and `resume` keep what is in the work directory: one run at a time holds it, the
---log-csv file is signcli's own, and --overwrite removes all of the old run or nothing."""
+--log-csv file is signcli's own, --overwrite removes all of the old run or nothing, and a
+torn metrics.jsonl line is repaired on resume."""
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -161,3 +163,17 @@ def test_overwrite_failing_midway_says_what_was_removed(
         result.output
     )
     assert sorted(snapshot(work)) == sorted(set(RUN_FILES) - {"config.json"})
+
+
+def test_resume_repairs_a_torn_metrics_line_from_the_checkpoint(root: Path, tmp_path: Path) -> None:
+    work = tmp_path / "run"
+    assert runner.invoke(app, train_args(root, work)).exit_code == 0
+    metrics = work / "metrics.jsonl"
+    epoch_1 = json.loads(metrics.read_text())
+    metrics.write_text(metrics.read_text()[:25])  # killed while appending epoch 1's line
+    resumed = runner.invoke(app, ["resume", str(work), "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"{metrics}:1: dropped a torn last line" in resumed.output
+    assert "epoch 1, the last one the checkpoint finished, had no line" in resumed.output
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2] and records[0] == epoch_1
