@@ -26,7 +26,7 @@ from signcli.engine.workdir import (  # the file names; other modules import the
     refuse_existing_run,
 )
 from signcli.errors import DataError, UsageError
-from signcli.metrics.jsonl import append_metrics, resume_metrics
+from signcli.metrics.jsonl import append_metrics, format_record, resume_metrics
 from signcli.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,14 +91,15 @@ class MetricsLogHook(Hook):
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         append_metrics(trainer.work_dir / METRICS_FILE, metrics)
-        self.last_record = dict(metrics)
+        # plain ints and floats, as in the line: a checkpoint loads with weights_only=True
+        self.last_record = json.loads(format_record(metrics))
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_record": self.last_record} if self.last_record is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         record = state.get("last_record")
-        self.last_record = {k: float(v) for k, v in record.items()} if record else None
+        self.last_record = dict(record) if record else None  # ints stay ints: epoch, step
 
 
 class CheckpointHook(Hook):
