@@ -19,6 +19,7 @@ from signcli.engine.workdir import LOCK_FILE, RUN_FILES
 from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
 
 runner = CliRunner()
+needs_flock = pytest.mark.skipif(workdir.fcntl is None, reason="no flock on this platform")
 TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
         "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
 
@@ -59,6 +60,7 @@ def no_data_reads(monkeypatch) -> None:
     monkeypatch.setattr(recipes, "Trainer", trainer)
 
 
+@needs_flock
 def test_train_into_a_folder_in_use_exits_2_before_removing_or_reading(
     root: Path, tmp_path: Path, no_data_reads
 ) -> None:
@@ -77,6 +79,7 @@ def test_train_into_a_folder_in_use_exits_2_before_removing_or_reading(
         assert {k: v for k, v in snapshot(work).items() if k != LOCK_FILE} == before
 
 
+@needs_flock
 def test_resume_of_a_folder_in_use_exits_2(tmp_path: Path, no_data_reads) -> None:
     work = tmp_path / "run"
     fake_run(work)
