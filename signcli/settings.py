@@ -429,6 +429,33 @@ def load_settings(
     return settings
 
 
+DATA_PATH_KEYS = (  # every path of DataSettings, made absolute by with_absolute_paths
+    "dataset",
+    *("train_dir", "val_dir", "train_labels", "val_labels"),
+    *("face_dir", "hand_left_dir", "hand_right_dir", "pose_dir"),
+    *("train_index", "val_index", "labels", "meta"),
+)
+
+
+def with_absolute_paths(settings: Settings) -> Settings:
+    """A copy of `settings` with every path absolute (`~` expanded). Paths from a config file
+    or `--set` are relative to where signcli runs; config.json keeps them absolute so that
+    `resume` works from any folder. `start_run` and `Trainer` both apply it."""
+    settings = settings.model_copy(deep=True)
+    for name in DATA_PATH_KEYS:
+        value = getattr(settings.data, name)
+        if value is not None:
+            setattr(settings.data, name, _absolute(value))
+    settings.training.work_dir = _absolute(settings.training.work_dir)
+    if settings.training.log_csv is not None:
+        settings.training.log_csv = _absolute(settings.training.log_csv)
+    return settings
+
+
+def _absolute(path: Path) -> Path:
+    return Path(path).expanduser().absolute()
+
+
 def _fill_from_dataset(merged: dict[str, Any], root: Path) -> None:
     """The settings dataset `root` gives (data/manifest.py), each where no layer set it:
     a config file, a flag or `--set` overrides any of them."""

@@ -430,8 +430,7 @@ def train(
         )
         if not augment:  # above the config file, below --set: a --set may turn one back on
             flags.update(augment_off())
-        settings = load_settings(config, flags, set_ or [])
-        settings = _with_absolute_paths(settings)
+        settings = load_settings(config, flags, set_ or [])  # start_run makes paths absolute
         progress = _run.progress_hook(quiet)
         _run.setup_logging()
         try:
@@ -496,22 +495,5 @@ def _mix_streams(values: list[str] | None) -> dict[str, float] | None:
 
 
 def _absolute(path: Path | None) -> Path | None:
+    """DATA made absolute before the settings load: its manifest fills the data paths."""
     return None if path is None else path.expanduser().absolute()
-
-
-def _with_absolute_paths(settings):  # noqa: ANN001, ANN202 - Settings is imported lazily
-    """Paths from a config file are relative to where signcli runs; config.json keeps them
-    absolute so that `resume` works from any folder."""
-    data = settings.data
-    for name in (
-        "dataset",
-        *("train_dir", "val_dir", "train_labels", "val_labels"),
-        *("face_dir", "hand_left_dir", "hand_right_dir", "pose_dir"),
-        *("train_index", "val_index", "labels", "meta"),
-    ):
-        value = getattr(data, name)
-        if value is not None:
-            setattr(data, name, _absolute(value))
-    if settings.training.log_csv is not None:
-        settings.training.log_csv = _absolute(settings.training.log_csv)
-    return settings

@@ -13,8 +13,20 @@ from typing import TYPE_CHECKING, Any
 from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.engine.checkpoint import save_checkpoint
 from signcli.engine.hooks import Hook
-from signcli.errors import UsageError
-from signcli.metrics.jsonl import append_metrics, truncate_metrics
+from signcli.engine.workdir import (  # the file names; other modules import them from here too
+    BEST_CHECKPOINT,
+    CONFIG_FILE,
+    LABELS_FILE,
+    LAST_CHECKPOINT,
+    LOCK_FILE,
+    METRICS_FILE,
+    RUN_FILES,
+    SPLIT_FILE,
+    TENSORBOARD_DIR,
+    refuse_existing_run,
+)
+from signcli.errors import DataError, UsageError
+from signcli.metrics.jsonl import append_metrics, format_record, resume_metrics
 from signcli.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,21 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("signcli")
 
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.json"
-METRICS_FILE = "metrics.jsonl"
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
-SPLIT_FILE = "split.json"
-TENSORBOARD_DIR = "tensorboard"
-RUN_FILES = (
-    CONFIG_FILE,
-    LABELS_FILE,
-    SPLIT_FILE,
-    METRICS_FILE,
-    LAST_CHECKPOINT,
-    BEST_CHECKPOINT,
-)
+# how a Python caller continues or replaces a run (start_run gives the CLI's flags instead)
+PYTHON_RESUME = "resume_run(work_dir) (or `signcli resume`)"
+PYTHON_OVERWRITE = "call start_run(settings, overwrite=True)"
 
 
 def work_dir_hooks(settings: Settings) -> list[Hook]:
@@ -53,9 +53,16 @@ def work_dir_hooks(settings: Settings) -> list[Hook]:
 
 class RunFilesHook(Hook):
     """config.json (effective settings), labels.json (class maps) and, with
-    data.val_fraction, split.json (the ids of each side), written at start."""
+    data.val_fraction, split.json (the ids of each side), written at start. A new run (not
+    `trainer.continuing`) refuses a folder that holds a run, and an existing --log-csv
+    file, before writing anything: `start_run(overwrite=True)` removes them."""
 
     def on_train_start(self, trainer: Trainer) -> None:
+        if not trainer.continuing:
+            refuse_existing_run(trainer.work_dir, resume=PYTHON_RESUME, overwrite=PYTHON_OVERWRITE)
+            log_csv = trainer.settings.training.log_csv
+            if log_csv is not None:
+                check_log_csv(Path(log_csv), trainer.work_dir, resuming=False, overwrite=False)
         ensure_folder(trainer.work_dir, "--work-dir")
         settings = trainer.settings.model_dump(mode="json")
         atomic_write(trainer.work_dir / CONFIG_FILE, json.dumps(settings, indent=2) + "\n")
@@ -67,16 +74,32 @@ class RunFilesHook(Hook):
 
 
 class MetricsLogHook(Hook):
-    """Appends one JSON object per finished epoch to metrics.jsonl."""
+    """Appends one JSON object per finished epoch to metrics.jsonl. Its state (stored in
+    every checkpoint) is the last epoch's record, so a resume can re-create that line."""
+
+    name = "metrics_log"
+
+    def __init__(self) -> None:
+        self.last_record: dict[str, float] | None = None
 
     def on_train_start(self, trainer: Trainer) -> None:
-        # a resumed run drops lines of epochs that ran after its checkpoint was written
+        # one line per epoch the checkpoint finished: drop a torn last line and the lines
+        # of epochs that ran after the checkpoint was written, re-create a missing last one
         path = trainer.work_dir / METRICS_FILE
-        if path.exists():
-            truncate_metrics(path, trainer.state.epoch)
+        for warning in resume_metrics(path, trainer.state.epoch, self.last_record):
+            log.warning(warning)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         append_metrics(trainer.work_dir / METRICS_FILE, metrics)
+        # plain ints and floats, as in the line: a checkpoint loads with weights_only=True
+        self.last_record = json.loads(format_record(metrics))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_record": self.last_record} if self.last_record is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        record = state.get("last_record")
+        self.last_record = dict(record) if record else None  # ints stay ints: epoch, step
 
 
 class CheckpointHook(Hook):
@@ -148,10 +171,47 @@ CSV_COLUMNS = (
     "val_cat_top1",
     "lr",
 )
+CSV_HEADER = ",".join(CSV_COLUMNS)  # the first line of every --log-csv signcli writes
+
+
+def check_log_csv(path: Path, work_dir: Path, *, resuming: bool, overwrite: bool) -> None:
+    """UsageError (exit 2) unless `path` may be the run's --log-csv: absent, or a signcli
+    epoch log that this run continues (`resuming`) or may replace (`overwrite`)."""
+    path = Path(path)
+    check_output_file(path, "--log-csv")
+    if path.parent.absolute() == Path(work_dir).absolute() and path.name in (*RUN_FILES, LOCK_FILE):
+        raise UsageError(
+            f"--log-csv {path} is one of the run's own files", hint="give the CSV another name"
+        )
+    if not path.exists():
+        return
+    if not resuming and not overwrite:
+        raise UsageError(
+            f"--log-csv {path} already exists",
+            hint="pass --overwrite to replace it (only an epoch log signcli wrote), "
+            "or choose another path",
+        )
+    if not is_signcli_log(path):
+        what = "continue" if resuming else "replace"
+        raise UsageError(
+            f"--log-csv {path} is not a signcli epoch log (its first line is not {CSV_HEADER}): "
+            f"signcli will not {what} it",
+            hint="move it away or choose another --log-csv",
+        )
+
+
+def is_signcli_log(path: Path) -> bool:
+    """Whether `path` starts with the header CsvLogHook writes."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.readline().rstrip("\r\n") == CSV_HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 class CsvLogHook(Hook):
-    """--log-csv PATH: one row per epoch (the training guide's CSV log), rewritten atomically."""
+    """--log-csv PATH: one row per epoch (the training guide's CSV log), rewritten atomically.
+    A resumed run keeps the rows of the epochs its checkpoint finished."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -159,18 +219,39 @@ class CsvLogHook(Hook):
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.rows = []
-        if self.path.exists() and trainer.state.epoch > 0:
-            with open(self.path, newline="") as handle:
-                self.rows = [
-                    r for r in csv.DictReader(handle) if int(r["epoch"]) <= trainer.state.epoch
-                ]
+        if trainer.continuing:
+            check_log_csv(self.path, trainer.work_dir, resuming=True, overwrite=False)
+            self.rows = self._rows_until(trainer.state.epoch)
         check_output_file(self.path, "--log-csv")
         ensure_folder(self.path.parent, "--log-csv folder")
+
+    def _rows_until(self, epoch: int) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            if epoch > 0:
+                log.warning(
+                    "%s not found: the CSV log starts again at epoch %d", self.path, epoch + 1
+                )
+            return []
+        rows = []
+        with open(self.path, encoding="utf-8", newline="") as handle:
+            for lineno, row in enumerate(csv.DictReader(handle), 2):
+                try:
+                    row_epoch = int(row["epoch"])
+                except (TypeError, ValueError):
+                    raise DataError(
+                        f"{self.path}:{lineno}: epoch {row['epoch']!r} is not a whole number",
+                        hint="fix or remove that row, or move the file away",
+                    ) from None
+                if row_epoch <= epoch:
+                    rows.append(row)
+        return rows
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         self.rows.append({k: metrics.get(k, "") for k in CSV_COLUMNS})
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(
+            out, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(self.rows)
         atomic_write(self.path, out.getvalue())

@@ -1,14 +1,15 @@
 """Task entry points the commands call: start a run, resume a run.
 
-They own what surrounds the loop: the work directory's life cycle (refuse to clobber a
-run, clean up on --overwrite), warm starts, and reading a run back for `resume`.
+They own what surrounds the loop: the work directory's life cycle (its lock, refuse to
+clobber a run, clean up on --overwrite), warm starts, and reading a run back for `resume`.
+Both hold the work directory's lock (engine/workdir.py) from before they read anything
+until the run ends, so a second `train` or `resume` into the same folder exits 2 at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +17,20 @@ from pathlib import Path
 from signcli.data.sources import load_training_data
 from signcli.engine import checkpoint as ckpt
 from signcli.engine.atomic import check_folder
-from signcli.engine.callbacks import (
-    CONFIG_FILE,
-    LAST_CHECKPOINT,
-    RUN_FILES,
-    SPLIT_FILE,
-    TENSORBOARD_DIR,
-)
+from signcli.engine.callbacks import check_log_csv
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
+from signcli.engine.workdir import (
+    CONFIG_FILE,
+    LAST_CHECKPOINT,
+    SPLIT_FILE,
+    refuse_existing_run,
+    removable_run,
+    remove_run,
+    work_dir_lock,
+)
 from signcli.errors import CheckpointError, UsageError
-from signcli.settings import Settings, load_settings, upgrade_stored_settings
+from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
 
 log = logging.getLogger("signcli")
 
@@ -46,30 +50,41 @@ def start_run(
     init_checkpoint: Path | None = None,
     init_strict: bool = True,
 ) -> RunResult:
-    """A new run in `settings.training.work_dir`; refuses a folder that holds one already."""
-    work_dir = Path(settings.training.work_dir)
-    check_folder(work_dir, "--work-dir")  # before reading data or training
-    existing = [name for name in RUN_FILES if (work_dir / name).exists()]
-    if existing and not overwrite:
-        raise UsageError(
-            f"{work_dir} already holds a run ({', '.join(existing)})",
-            hint=f"continue it with `signcli resume {work_dir}`, "
-            "or pass --overwrite to start over (or choose another --work-dir)",
-        )
-    # read the data (which may fail) before deleting anything of the old run
-    trainer = Trainer(settings, hooks)
-    if init_checkpoint is not None:
-        from signcli.engine.warm_start import load_model_state
+    """A new run in `settings.training.work_dir` (paths made absolute first).
 
-        payload = ckpt.load_checkpoint(init_checkpoint)
-        load_model_state(
-            trainer.model, payload[ckpt.MODEL_KEY], strict=init_strict, source=str(init_checkpoint)
-        )
-    if existing:
-        for name in existing:
-            (work_dir / name).unlink()
-        shutil.rmtree(work_dir / TENSORBOARD_DIR, ignore_errors=True)
-    return RunResult(trainer, trainer.fit())
+    Refuses a folder that holds a run, and an existing `training.log_csv`, unless
+    `overwrite`; then removes the old run's files (and a --log-csv that signcli wrote) after
+    the data was read, checking first that all of them can go. Holds the folder's lock
+    throughout."""
+    settings = with_absolute_paths(settings)
+    work_dir = settings.training.work_dir
+    log_csv = settings.training.log_csv
+    check_folder(work_dir, "--work-dir")  # before reading data or training
+    with work_dir_lock(work_dir):
+        if not overwrite:
+            refuse_existing_run(
+                work_dir, resume=f"`signcli resume {work_dir}`", overwrite="pass --overwrite"
+            )
+        if log_csv is not None:
+            check_log_csv(log_csv, work_dir, resuming=False, overwrite=overwrite)
+        log_files = [log_csv] if log_csv is not None else []
+        # every file of the old run must be removable before anything is read or removed
+        old_run = removable_run(work_dir, log_files) if overwrite else []
+        # read the data (which may fail) before deleting anything of the old run
+        trainer = Trainer(settings, hooks)
+        if init_checkpoint is not None:
+            from signcli.engine.warm_start import load_model_state
+
+            payload = ckpt.load_checkpoint(init_checkpoint)
+            load_model_state(
+                trainer.model,
+                payload[ckpt.MODEL_KEY],
+                strict=init_strict,
+                source=str(init_checkpoint),
+            )
+        if old_run:
+            remove_run(work_dir, removable_run(work_dir, log_files))
+        return RunResult(trainer, trainer.fit())
 
 
 def resume_run(
@@ -80,18 +95,38 @@ def resume_run(
     device: str | None = None,
     early_stop: int | None = None,
 ) -> RunResult:
-    """Continue the run in `work_dir` exactly where last.pt left it (config.json is the truth).
+    """Continue the run in `work_dir` exactly where last.pt left it (config.json is the truth),
+    holding the folder's lock throughout.
 
     `epochs`, `device` and `early_stop` (the patience; 0 = off, so a run that stopped early
     trains on) replace the stored settings and are written back to config.json. A run with
     nothing left to train comes back with `already_finished` and trains nothing."""
     work_dir = Path(work_dir)
+    if not (work_dir / CONFIG_FILE).is_file():
+        raise _no_run(work_dir)
+    with work_dir_lock(work_dir):
+        return _resume_locked(work_dir, hooks, epochs=epochs, device=device, early_stop=early_stop)
+
+
+def _no_run(work_dir: Path) -> UsageError:
+    return UsageError(
+        f"{work_dir} holds no run ({CONFIG_FILE} not found)",
+        hint="pass the --work-dir of a run started with `signcli train`",
+    )
+
+
+def _resume_locked(
+    work_dir: Path,
+    hooks: Sequence[Hook],
+    *,
+    epochs: int | None,
+    device: str | None,
+    early_stop: int | None,
+) -> RunResult:
+    """`resume_run` once the lock is held: read the run back, check it, train on."""
     config, last = work_dir / CONFIG_FILE, work_dir / LAST_CHECKPOINT
-    if not config.is_file():
-        raise UsageError(
-            f"{work_dir} holds no run ({CONFIG_FILE} not found)",
-            hint="pass the --work-dir of a run started with `signcli train`",
-        )
+    if not config.is_file():  # removed by an --overwrite that ran before we got the lock
+        raise _no_run(work_dir)
     try:
         stored = json.loads(config.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -108,6 +143,8 @@ def resume_run(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",
             hint=f"start it again with `signcli train ... --work-dir {work_dir} --overwrite`",
         )
+    if settings.training.log_csv is not None:
+        check_log_csv(settings.training.log_csv, work_dir, resuming=True, overwrite=False)
     payload = ckpt.load_checkpoint(last)
     stored_model = upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]).get("model", {})
     if stored_model != settings.model.model_dump(mode="json"):

@@ -6,6 +6,13 @@ stopping and progress bars are hooks (engine/callbacks.py).
 
     trainer = Trainer(settings, hooks=[ProgressHook()])
     history = trainer.fit()          # one metrics dict per epoch
+
+With its default hooks, `fit()` behaves as `signcli train` does: it holds the work
+directory's lock while it runs and refuses a folder that holds a run already (and an
+existing --log-csv file) unless the trainer was restored with `load_payload` (or has
+run `fit()` before: calling it again with more epochs trains on); use
+`engine.recipes.start_run(settings, overwrite=True)` to replace a run and `resume_run` to
+continue one. Paths in `settings` are made absolute, as the CLI makes them.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +43,7 @@ from signcli.engine.state import TrainState
 from signcli.errors import TrainingDiverged, TrainingInterrupted
 from signcli.models import SignClassifier, build_run_model
 from signcli.models.inputs import input_stats
-from signcli.settings import Settings, monitor_mode
+from signcli.settings import Settings, monitor_mode, with_absolute_paths
 
 log = logging.getLogger("signcli")
 
@@ -53,6 +61,8 @@ class Trainer:
         data: TrainingData | None = None,
         default_hooks: bool = True,
     ) -> None:
+        # config.json records absolute paths, so the run resumes from any folder
+        settings = with_absolute_paths(settings)
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
@@ -104,6 +114,10 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.should_stop = False
         self.is_best = False  # set at each epoch end: did the monitor improve?
+        # fit() continues the run in work_dir (restored by load_payload, or trained by an
+        # earlier fit() of this trainer) rather than starting a new one there
+        self.continuing = False
+        self.default_hooks = default_hooks  # the work-dir hooks, and so the work-dir lock
         self.hooks: list[Hook] = []
         if default_hooks:
             from signcli.engine.callbacks import work_dir_hooks
@@ -143,14 +157,30 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def fit(self) -> list[dict[str, float]]:
-        """Train until `epochs` or early stopping; returns one metrics dict per epoch."""
-        self.model.train()
-        self._call("on_train_start")
-        with self._stop_on_signals():
-            while not self.finished and not self.should_stop:
-                self._train_epoch()
-        self._call("on_train_end", self.history)
+        """Train until `epochs` or early stopping; returns one metrics dict per epoch.
+
+        With the default hooks, holds the work directory's lock throughout (UsageError if
+        another process holds it); a new trainer (not restored by `load_payload`, not
+        fitted before) refuses a work directory that already holds a run (see the module
+        docstring)."""
+        with self._work_dir_lock():
+            self.model.train()
+            self._call("on_train_start")
+            self.continuing = True  # a later fit() of this trainer trains on
+            with self._stop_on_signals():
+                while not self.finished and not self.should_stop:
+                    self._train_epoch()
+            self._call("on_train_end", self.history)
         return self.history
+
+    def _work_dir_lock(self) -> AbstractContextManager[None]:
+        """The work directory's lock when the default hooks write into it (re-entrant: a
+        `start_run` that holds it already shares it)."""
+        if not self.default_hooks:
+            return nullcontext()
+        from signcli.engine.workdir import work_dir_lock
+
+        return work_dir_lock(self.work_dir)
 
     def _train_epoch(self) -> None:
         state, accumulate = self.state, self.settings.optim.accumulate
@@ -339,6 +369,7 @@ class Trainer:
             if hook.name in hook_states:
                 hook.load_state_dict(hook_states[hook.name])
         ckpt.restore_rng_state(payload[ckpt.RNG_KEY])
+        self.continuing = True
 
     # ------------------------------------------------------------------ hooks & signals
 

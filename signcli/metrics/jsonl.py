@@ -3,7 +3,8 @@
 Every write rewrites the whole file through `atomic_write` (old lines + the new one), so a
 process killed at any instant leaves the old file or the new one, never a torn line. Files
 from tools that append in place may still end in a torn line: reading warns and ignores a
-broken *last* line, while a broken line in the middle is an error. Torch-free.
+broken *last* line, while a broken line in the middle is an error. `resume_metrics` puts a
+resumed run's file back to one line per finished epoch. Torch-free.
 """
 
 from __future__ import annotations
@@ -96,6 +97,76 @@ def truncate_metrics(path: Path, last_epoch: int) -> None:
     atomic_write(path, "".join(raw + "\n" for raw in kept))
 
 
+def resume_metrics(
+    path: Path, done_epoch: int, checkpoint_record: Mapping[str, float] | None = None
+) -> list[str]:
+    """Make `path` hold exactly one line for each epoch 1..`done_epoch` (the epochs the
+    checkpoint a run resumes from has finished), rewriting it atomically if needed; returns
+    warnings naming the file and line.
+
+    A torn last line is dropped. Lines of later epochs (written before a kill stopped the
+    checkpoint that would have followed them) are dropped silently: the run trains those
+    epochs again. Of two lines for one epoch the later is kept. The line of `done_epoch`
+    itself, if missing, is re-created from `checkpoint_record` (the metrics the checkpoint
+    holds) when that is its epoch; any other missing epoch is named in a warning.
+    """
+    path = Path(path)
+    text = _read_text(path) if path.exists() else ""
+    records, torn = _parse_lines(path, text)
+    warnings = []
+    if torn is not None:
+        warnings.append(
+            f"{path}:{torn}: dropped a torn last line (not valid JSON: a run killed while "
+            "appending it?)"
+        )
+    lines: dict[int, str] = {}
+    for lineno, raw, record in records:
+        epoch = int(record[EPOCH_KEY])
+        if epoch > done_epoch:
+            continue
+        if epoch in lines:
+            warnings.append(f"{path}:{lineno}: a second line for epoch {epoch}; kept this one")
+        lines[epoch] = raw
+    warnings += _fill_missing(path, lines, done_epoch, checkpoint_record, torn is not None)
+    new_text = "".join(lines[epoch] + "\n" for epoch in sorted(lines))
+    if new_text != text:
+        atomic_write(path, new_text)
+    return warnings
+
+
+def _fill_missing(
+    path: Path,
+    lines: dict[int, str],
+    done_epoch: int,
+    checkpoint_record: Mapping[str, float] | None,
+    torn: bool,
+) -> list[str]:
+    """Re-create the line of `done_epoch` from the checkpoint's record if it is missing;
+    warnings for every epoch up to `done_epoch` that still has no line."""
+    if done_epoch < 1:
+        return []
+    warnings = []
+    last = f"epoch {done_epoch}, the last one the checkpoint finished, had no line"
+    if torn:
+        last += " (its line was the torn one)"
+    if done_epoch not in lines:
+        if checkpoint_record is not None and checkpoint_record.get(EPOCH_KEY) == done_epoch:
+            lines[done_epoch] = format_record(checkpoint_record)
+            warnings.append(f"{path}: {last}; re-created it from the checkpoint's metrics")
+        else:
+            warnings.append(
+                f"{path}: {last} and the checkpoint does not hold its metrics "
+                f"(written by an older signcli): the log misses epoch {done_epoch}"
+            )
+    earlier = [epoch for epoch in range(1, done_epoch) if epoch not in lines]
+    if earlier:
+        warnings.append(
+            f"{path}: no line for epoch(s) {', '.join(map(str, earlier))}, which finished "
+            "before the checkpoint: the log misses them"
+        )
+    return warnings
+
+
 def format_record(record: Mapping[str, float]) -> str:
     """One JSON line: snake_case keys, numbers only, `epoch` required."""
     bad_keys = [k for k in record if not isinstance(k, str) or not _SNAKE_CASE.match(k)]
@@ -129,22 +200,29 @@ def _read_text(path: Path) -> str:
 def _parse(path: Path, text: str) -> tuple[list[tuple[int, str, Record]], list[str]]:
     """(line number, raw line, record) per complete line, and warnings. Blank lines are
     skipped."""
+    records, torn = _parse_lines(path, text)
+    if torn is None:
+        return records, []
+    return records, [
+        f"{path}:{torn}: ignoring an incomplete last line (a run killed while writing it?)"
+    ]
+
+
+def _parse_lines(path: Path, text: str) -> tuple[list[tuple[int, str, Record]], int | None]:
+    """(line number, raw line, record) per complete line, and the number of a torn last
+    line (not valid JSON), if any. A last line that is valid JSON but lacks its newline is
+    complete (a JSON object cannot be cut short and still parse), so it is kept."""
     numbered = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
     records: list[tuple[int, str, Record]] = []
-    warnings: list[str] = []
     for index, (lineno, raw) in enumerate(numbered):
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
             if index == len(numbered) - 1:
-                warnings.append(
-                    f"{path}:{lineno}: ignoring an incomplete last line "
-                    "(a run killed while writing it?)"
-                )
-                break
+                return records, lineno
             raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
         records.append((lineno, raw, _check_record(path, lineno, obj)))
-    return records, warnings
+    return records, None
 
 
 def _check_record(path: Path, lineno: int, obj: object) -> Record:
