@@ -17,7 +17,9 @@ import torch
 
 from signcli import __version__
 from signcli.engine.atomic import atomic_save
-from signcli.errors import CheckpointError, UsageError
+from signcli.errors import CheckpointError
+from signcli.files import check_input_file
+from signcli.settings import STREAM_NAMES
 
 FORMAT_VERSION = 1
 
@@ -46,8 +48,7 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a signcli checkpoint safely; CheckpointError (exit 2) names the file and problem."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"checkpoint {path} not found")
+    check_input_file(path, "checkpoint")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on foreign pickle protocols
@@ -70,16 +71,99 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: not a readable checkpoint (truncated or corrupt: {reason[:160]})"
         ) from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(
-            f"{path}: not a signcli checkpoint (missing {', '.join(REQUIRED_KEYS)})"
+            f"{path}: not a signcli checkpoint (missing {', '.join(missing)}; a signcli "
+            f"checkpoint has {', '.join(REQUIRED_KEYS)})"
         )
-    if payload[FORMAT_KEY] != FORMAT_VERSION:
+    version = payload[FORMAT_KEY]
+    if not _is_int(version) or version != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format version {payload[FORMAT_KEY]!r} is not supported "
+            f"{path}: checkpoint format version {_shown(version)} is not supported "
             f"(this signcli {__version__} reads version {FORMAT_VERSION})",
             hint="use the signcli version that wrote it",
         )
+    problem = payload_problem(payload)
+    if problem is not None:
+        raise CheckpointError(
+            f"{path}: {problem}",
+            hint="the file was edited, damaged or not written by signcli; "
+            "use the checkpoint the run wrote",
+        )
     return payload
+
+
+# Streams a model may take: single-stream data (`x`) or the multi-stream layout's folders.
+KNOWN_STREAMS = ("x", *STREAM_NAMES)
+LABEL_COUNTS = ("num_gloss", "num_cat")
+LABEL_NAMES = ("gloss_names", "cat_names")
+
+
+def payload_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a checkpoint's plain-data entries (settings, input
+    widths, class maps, weights), naming the key; None when nothing is. The values are
+    left to the settings model (restore.py) and to limits.py: here only their types."""
+    settings = payload[SETTINGS_KEY]
+    if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
+        return f"{SETTINGS_KEY}: expected a mapping of sections, got {_shown(settings)}"
+    dims = payload[INPUTS_KEY]
+    if not isinstance(dims, dict) or not dims:
+        return f"{INPUTS_KEY}: expected {{stream: width}}, got {_shown(dims)}"
+    for name, width in dims.items():
+        if name not in KNOWN_STREAMS:
+            return (
+                f"{INPUTS_KEY}: unknown stream {_shown(name)} (streams are "
+                f"{', '.join(KNOWN_STREAMS)})"
+            )
+        if not _is_int(width) or width < 1:
+            return f"{INPUTS_KEY}.{name}: expected a width >= 1, got {_shown(width)}"
+    weights = payload[MODEL_KEY]
+    if not isinstance(weights, dict):
+        return f"{MODEL_KEY}: expected {{name: tensor}}, got {_shown(weights)}"
+    for name, tensor in weights.items():
+        if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+            return f"{MODEL_KEY}: expected {{name: tensor}}, found {_shown(name)}: {_shown(tensor)}"
+    labels = payload.get(LABELS_KEY)
+    if labels is None:
+        return None
+    if not isinstance(labels, dict):
+        return f"{LABELS_KEY}: expected a mapping (num_gloss, num_cat, names), got {_shown(labels)}"
+    for key in LABEL_COUNTS:
+        count = labels.get(key)
+        if count is not None and (not _is_int(count) or count < 0):
+            return f"{LABELS_KEY}.{key}: expected a class count >= 0, got {_shown(count)}"
+    for key in LABEL_NAMES:
+        names = labels.get(key)
+        if names is None:
+            continue
+        if not isinstance(names, dict):
+            return f"{LABELS_KEY}.{key}: expected {{class id: name}}, got {_shown(names)}"
+        for class_id, name in names.items():
+            if not _is_class_id(class_id) or not isinstance(name, str):
+                return (
+                    f"{LABELS_KEY}.{key}: expected {{class id: name}}, found "
+                    f"{_shown(class_id)}: {_shown(name)}"
+                )
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_class_id(value: Any) -> bool:
+    if _is_int(value):
+        return value >= 0
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def _shown(value: Any) -> str:
+    """A value of a checkpoint in a message: its type and a short repr."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"{type(value).__name__} {text}" if not isinstance(value, (int, str)) else text
 
 
 # ---------------------------------------------------------------------------------------
