@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from signcli.errors import SettingsError, UsageError
+from signcli.files import check_input_file
 from signcli.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
 
 STREAM_NAMES = ("face", "hand_l", "hand_r", "pose")  # streams of the multi-stream layout
@@ -483,8 +484,7 @@ MAX_NESTING = 32
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON settings file into a dict; errors name the file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"settings file {path} not found", hint="check the --config path")
+    check_input_file(path, "settings file", hint="check the --config path")
     data = read_structured_file(path, "settings file")
     if data is None:  # an empty file
         return {}
@@ -501,7 +501,9 @@ def read_structured_file(path: Path, what: str) -> Any:
     settings and rules files. Refused with a UsageError naming the file, in bounded time and
     memory: a file over MAX_FILE_BYTES, text that is not UTF-8, invalid syntax, nesting
     deeper than MAX_NESTING, and YAML aliases that refer to themselves or expand to more
-    than MAX_VALUES values (nested anchors that multiply, the "billion laughs")."""
+    than MAX_VALUES values (nested anchors that multiply, the "billion laughs"); a FIFO or
+    device, which would block or never end, before it is opened."""
+    check_input_file(path, what)
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
