@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import random
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ from signcli.files import check_input_file
 from signcli.settings import STREAM_NAMES
 
 FORMAT_VERSION = 1
+
+ZIP_MAGIC = b"PK\x03\x04"
+# A checkpoint written by torch.save holds its records uncompressed, so they add up to
+# about its size; one recompressed by a zip tool shrinks float weights by ~10%. More than
+# MAX_INFLATION times the file (plus a little, for tiny files) is a zip bomb, refused
+# before torch.load inflates each record whole into memory.
+MAX_INFLATION = 2
+INFLATION_SLACK_BYTES = 1024**2
 
 FORMAT_KEY = "format_version"
 VERSION_KEY = "signcli_version"
@@ -49,6 +58,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a signcli checkpoint safely; CheckpointError (exit 2) names the file and problem."""
     path = Path(path)
     check_input_file(path, "checkpoint")
+    inflated = _inflation_problem(path)
+    if inflated is not None:
+        raise CheckpointError(f"{path}: {inflated}", hint="use the checkpoint the run wrote")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on foreign pickle protocols
@@ -91,6 +103,28 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             "use the checkpoint the run wrote",
         )
     return payload
+
+
+def _inflation_problem(path: Path) -> str | None:
+    """Why the zip directory of a checkpoint shows it would inflate far beyond its own size
+    when read (a zip bomb: torch.load decompresses a compressed record whole), or None.
+    torch.save stores records uncompressed, so a checkpoint's members add up to its size."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+                return None  # the legacy format or not a checkpoint: torch.load says which
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None  # torch.load reports the damage
+    size = path.stat().st_size
+    if declared > MAX_INFLATION * size + INFLATION_SLACK_BYTES:
+        return (
+            f"its records would take {declared:,} bytes once decompressed, from a file of "
+            f"{size:,} bytes (torch.save never compresses them): refused unread"
+        )
+    return None
 
 
 # Streams a model may take: single-stream data (`x`) or the multi-stream layout's folders.

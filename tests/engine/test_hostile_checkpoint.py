@@ -190,3 +190,19 @@ def test_resume_refuses_a_run_whose_config_asks_for_too_much(tmp_path: Path) -> 
 def test_class_counts_at_the_limit_are_not_refused_by_the_settings() -> None:
     settings = Settings.model_validate({"model": {"num_gloss": MAX_CLASSES.default}})
     assert settings.model.num_gloss == MAX_CLASSES.default
+
+
+def test_a_recompressed_checkpoint_that_inflates_is_refused_unread(tmp_path: Path) -> None:
+    """torch.load inflates a compressed record whole: a 50 kB file could hold 48 MiB (or,
+    with zip64, terabytes). torch.save never compresses, so the zip directory tells."""
+    import zipfile
+
+    honest = _write(tmp_path, {**_payload(), "big": torch.zeros(12 * 1024**2)}, "honest.pt")
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(honest) as source, zipfile.ZipFile(bomb, "w") as out:
+        for info in source.infolist():
+            out.writestr(info.filename, source.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < honest.stat().st_size / 100
+    with pytest.raises(CheckpointError, match="once decompressed.*refused unread"):
+        ckpt.load_checkpoint(bomb)
+    ckpt.load_checkpoint(honest)  # the same records stored, as torch.save writes them
