@@ -46,6 +46,8 @@ RNG_KEY = "rng"
 HOOKS_KEY = "hooks"
 
 REQUIRED_KEYS = (FORMAT_KEY, SETTINGS_KEY, INPUTS_KEY, MODEL_KEY)
+# what `resume` needs beyond the model (an `eval` or warm start needs only REQUIRED_KEYS)
+RESUME_KEYS = (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -178,6 +180,22 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
                     f"{LABELS_KEY}.{key}: expected {{class id: name}}, found "
                     f"{_shown(class_id)}: {_shown(name)}"
                 )
+    return None
+
+
+def resume_problem(payload: dict[str, Any]) -> str | None:
+    """What a checkpoint lacks to continue its run (`resume`), naming the entry; the counters
+    of the train state must be numbers. None when nothing is missing."""
+    missing = [key for key in RESUME_KEYS if key not in payload]
+    if missing:
+        return f"missing {', '.join(missing)}, which resume needs (an eval-only checkpoint?)"
+    for key in (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY):
+        if not isinstance(payload[key], dict):
+            return f"{key}: expected a mapping, got {_shown(payload[key])}"
+    for name, value in payload[STATE_KEY].items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number or value is None) or (_is_int(value) and value < 0):
+            return f"{STATE_KEY}.{name}: expected a count or a metric, got {_shown(value)}"
     return None
 
 

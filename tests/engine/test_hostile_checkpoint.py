@@ -206,3 +206,44 @@ def test_a_recompressed_checkpoint_that_inflates_is_refused_unread(tmp_path: Pat
     with pytest.raises(CheckpointError, match="once decompressed.*refused unread"):
         ckpt.load_checkpoint(bomb)
     ckpt.load_checkpoint(honest)  # the same records stored, as torch.save writes them
+
+
+RESUME_DAMAGE = [
+    # (change to last.pt's payload, words of the message)
+    (lambda p: p.pop(ckpt.OPTIMIZER_KEY), "missing optimizer, which resume needs"),
+    (lambda p: p.update({ckpt.STATE_KEY: [1, 2]}), "train_state: expected a mapping"),
+    (lambda p: p[ckpt.STATE_KEY].update(epoch="many"), "train_state.epoch: expected a count"),
+    (lambda p: p[ckpt.STATE_KEY].update(step=-5), "train_state.step"),
+    (lambda p: p.update({ckpt.RNG_KEY: {"python": 3}}), "cannot restore the run's state"),
+    (lambda p: p.update({ckpt.OPTIMIZER_KEY: {"state": {}}}), "cannot restore the run's state"),
+]
+
+
+def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_path: Path) -> None:
+    from signcli.engine.recipes import resume_run, start_run
+    from signcli.settings import load_settings
+
+    root = make_npz_dataset(n=8, T=4, D=6)
+    work = tmp_path / "run"
+    settings = load_settings(
+        overrides=[
+            f"data.dataset={root}",
+            "model.d_model=8",
+            "model.num_layers=1",
+            "model.num_heads=1",
+            "model.ff_dim=8",
+            "training.epochs=1",
+            f"training.work_dir={work}",
+            "training.device=cpu",
+        ]
+    )
+    start_run(settings)
+    good = torch.load(work / "last.pt", weights_only=True)
+    for damage, words in RESUME_DAMAGE:
+        payload = {key: value for key, value in good.items()}
+        payload[ckpt.STATE_KEY] = dict(good[ckpt.STATE_KEY])
+        damage(payload)
+        torch.save(payload, work / "last.pt")
+        with pytest.raises(CheckpointError) as caught:
+            resume_run(work, epochs=2)
+        assert str(work / "last.pt") in str(caught.value) and words in str(caught.value), words
