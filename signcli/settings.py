@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 from signcli.errors import SettingsError, UsageError
+from signcli.files import check_input_file
+from signcli.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
 
 STREAM_NAMES = ("face", "hand_l", "hand_r", "pose")  # streams of the multi-stream layout
 StreamName = Literal["face", "hand_l", "hand_r", "pose"]
@@ -274,6 +276,15 @@ class ModelSettings(_Section):
             raise ValueError("must be odd (a frame and as many neighbours on each side) or 0")
         return kernel
 
+    @field_validator("num_gloss", "num_cat", "num_layers", "num_heads", "max_len")
+    @classmethod
+    def _within_limits(cls, value: int | str | None, info: Any) -> int | str | None:
+        # signcli/limits.py: a checkpoint's stored settings pass here too, before any model
+        # is built from them
+        if isinstance(value, int) and value > _MODEL_LIMITS[info.field_name].value():
+            raise ValueError(_MODEL_LIMITS[info.field_name].at_most())
+        return value
+
     @field_validator("num_heads")
     @classmethod
     def _heads_divide_width(cls, num_heads: int | str, info: Any) -> int | str:
@@ -281,6 +292,15 @@ class ModelSettings(_Section):
         if isinstance(d_model, int) and isinstance(num_heads, int) and d_model % num_heads:
             raise ValueError(f"must divide model.d_model={d_model}")
         return num_heads
+
+
+_MODEL_LIMITS: dict[str, Limit] = {
+    "num_gloss": MAX_CLASSES,
+    "num_cat": MAX_CLASSES,
+    "num_layers": MAX_LAYERS,
+    "num_heads": MAX_HEADS,
+    "max_len": MAX_LEN,
+}
 
 
 class OptimSettings(_Section):
@@ -421,7 +441,7 @@ def load_settings(
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        problems.extend(_describe(error) for error in _merge_auto_branches(exc.errors()))
+        problems.extend(describe_errors(exc))
     except ValueError as exc:  # a non-mapping where a section was expected
         problems.append(str(exc))
     if problems:
@@ -497,8 +517,7 @@ MAX_NESTING = 32
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON settings file into a dict; errors name the file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"settings file {path} not found", hint="check the --config path")
+    check_input_file(path, "settings file", hint="check the --config path")
     data = read_structured_file(path, "settings file")
     if data is None:  # an empty file
         return {}
@@ -515,7 +534,9 @@ def read_structured_file(path: Path, what: str) -> Any:
     settings and rules files. Refused with a UsageError naming the file, in bounded time and
     memory: a file over MAX_FILE_BYTES, text that is not UTF-8, invalid syntax, nesting
     deeper than MAX_NESTING, and YAML aliases that refer to themselves or expand to more
-    than MAX_VALUES values (nested anchors that multiply, the "billion laughs")."""
+    than MAX_VALUES values (nested anchors that multiply, the "billion laughs"); a FIFO or
+    device, which would block or never end, before it is opened."""
+    check_input_file(path, what)
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
@@ -702,6 +723,12 @@ def _merge_auto_branches(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, 
             error = {**error, "loc": loc[:-1], "msg": f"{error['msg']}, or auto"}
         merged.append(dict(error))
     return merged
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per problem of a failed `Settings.model_validate`, as `load_settings` says
+    them (key, what was expected, the value)."""
+    return [_describe(error) for error in _merge_auto_branches(exc.errors())]
 
 
 def _describe(error: Mapping[str, Any]) -> str:

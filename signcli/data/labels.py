@@ -1,7 +1,8 @@
 """Read a labels CSV (`file,gloss,cat,occluded`, or `id,gloss[,cat]` of the multi-stream
 layout) and pair it with a split folder.
 
-Ids are 0-based integers. `file` is the npz basename, with or without `.npz`. Optional
+Ids are 0-based integers below MAX_CLASSES (signcli/limits.py): the largest id sizes the
+model's head. `file` is the npz basename, with or without `.npz`. Optional
 `gloss_name` / `cat_name` columns give the class names written to labels.json. Every
 column is also kept as text (`LabelTable.text`), for `data.group_by` and so that `eval`
 can report per group of a column such as `signer`.
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from signcli.data.npz import Problem, list_npz_files, sample_id
+from signcli.files import REGULAR_FILE, check_input_file, path_kind
+from signcli.limits import MAX_CLASSES
 
 EXPECTED_HEADER = "file,gloss,cat,occluded"
 REQUIRED_COLUMNS = ("file", "gloss")
@@ -60,9 +63,13 @@ def _rows_text(rows: tuple[int, ...], limit: int = 5) -> str:
 
 
 def read_labels(path: Path) -> LabelTable:
-    """Parse and check a labels CSV. Problems are collected, not raised."""
+    """Parse and check a labels CSV. Problems are collected, not raised, and each names the
+    file; only what is not a regular file at all (a FIFO, which would block the read
+    forever, a device, a folder) is a UsageError, raised before it is opened."""
     path = Path(path)
     empty = LabelTable(path, [], np.zeros(0, np.int64), None, {}, {}, [])
+    if path_kind(path) not in (None, REGULAR_FILE):
+        check_input_file(path, "labels file")
     try:
         frame = pd.read_csv(
             path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
@@ -72,7 +79,9 @@ def read_labels(path: Path) -> LabelTable:
         return empty
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        empty.problems.append(LabelProblem("labels_unreadable", f"cannot parse CSV ({reason})"))
+        empty.problems.append(
+            LabelProblem("labels_unreadable", f"{path}: cannot parse CSV ({reason})")
+        )
         return empty
 
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -88,7 +97,8 @@ def read_labels(path: Path) -> LabelTable:
         empty.problems.append(
             LabelProblem(
                 "labels_columns",
-                f"missing column(s) {', '.join(missing)}: expected header {EXPECTED_HEADER!r}, "
+                f"{path}: missing column(s) {', '.join(missing)}: expected header "
+                f"{EXPECTED_HEADER!r}, "
                 f"found {found!r}",
             )
         )
@@ -101,30 +111,46 @@ def read_labels(path: Path) -> LabelTable:
         if column not in frame.columns:
             continue
         text = frame[column].str.strip()
-        parsed = pd.to_numeric(text, errors="coerce")
-        not_int = parsed.isna() | (parsed != parsed.round())
+        # float64 for the checks: pandas parses ids past int64 as uint64 or float, which
+        # casting to int64 would wrap into negative or arbitrary ids
+        values = pd.to_numeric(text, errors="coerce").astype(np.float64)
+        not_int = ~np.isfinite(values) | (values != values.round())
         if not_int.any():
             rows = _line_numbers(not_int)
             example = text[not_int].iloc[0]
             problems.append(
                 LabelProblem(
                     "label_not_integer",
-                    f"{column} is not an integer id on line(s) {_rows_text(rows)} "
+                    f"{path}: {column} is not an integer id on line(s) {_rows_text(rows)} "
                     f"(e.g. {example!r}); ids are 0-based integers",
                     rows=rows,
                 )
             )
-        negative = ~not_int & (parsed < 0)
+        negative = ~not_int & (values < 0)
         if negative.any():
             rows = _line_numbers(negative)
             problems.append(
                 LabelProblem(
                     "label_negative",
-                    f"{column} is negative on line(s) {_rows_text(rows)}; ids are 0-based",
+                    f"{path}: {column} is negative on line(s) {_rows_text(rows)}; ids are 0-based",
                     rows=rows,
                 )
             )
-        numbers[column] = parsed.where(~not_int, -1).fillna(-1).astype(np.int64).to_numpy()
+        # each id is a row of the model's head: an id in the billions would allocate it
+        too_large = ~not_int & (values >= MAX_CLASSES.value())
+        if too_large.any():
+            rows = _line_numbers(too_large)
+            problems.append(
+                LabelProblem(
+                    "label_too_large",
+                    f"{path}: {column} id too large on line(s) {_rows_text(rows)} (e.g. "
+                    f"{text[too_large].iloc[0]}): ids are below the number of classes, "
+                    f"{MAX_CLASSES.at_most()}",
+                    rows=rows,
+                )
+            )
+        usable = ~(not_int | too_large)
+        numbers[column] = values.where(usable, -1).astype(np.int64).to_numpy()
 
     duplicated = ids.duplicated(keep="first")
     if duplicated.any():
@@ -132,7 +158,7 @@ def read_labels(path: Path) -> LabelTable:
         problems.append(
             LabelProblem(
                 "label_duplicate",
-                f"file listed more than once on line(s) {_rows_text(rows)} "
+                f"{path}: file listed more than once on line(s) {_rows_text(rows)} "
                 f"(e.g. {ids[duplicated].iloc[0]!r})",
                 rows=rows,
             )
@@ -142,7 +168,7 @@ def read_labels(path: Path) -> LabelTable:
         rows = _line_numbers(empty_ids)
         problems.append(
             LabelProblem(
-                "label_no_file", f"empty file name on line(s) {_rows_text(rows)}", rows=rows
+                "label_no_file", f"{path}: empty file name on line(s) {_rows_text(rows)}", rows=rows
             )
         )
 

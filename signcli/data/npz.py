@@ -2,21 +2,59 @@
 
 One implementation for `validate-npz` (which wants every problem) and for training
 (which refuses a file with any error). Torch-free.
-NaN means "landmark not detected" and is kept here; Inf is an error.
+NaN means "landmark not detected" and is kept here; Inf is an error, and so are values
+beyond float32's range in a wider dtype (they would become Inf).
+
+Files are read without trusting them (README, "Bad input"): the `.npy` header's shape and
+dtype and the zip directory's sizes are checked before a byte is allocated or decompressed
+(MAX_SAMPLE_BYTES of signcli/limits.py, the compression bounds below), object arrays are
+refused unread (nothing is ever unpickled), and a file that is not an npz says what it
+starts with.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
+from signcli.limits import MAX_SAMPLE_BYTES
+
 NPZ_SUFFIX = ".npz"
+NPY_SUFFIX = ".npy"
 FEATURES_KEY = "X2048"
 FEATURES_DIM = 2048
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
+NPY_MAGIC = b"\x93NUMPY"
+HEAD_SHOWN = 16  # bytes of a file that is not an npz shown in the message, to say what it is
+MAX_HEADER_BYTES = 10_000  # of an .npy header: numpy's own default bound (a few hundred is usual)
+# A compressed member may declare up to COMPRESSION_FREE_BYTES whatever its ratio (a stream
+# that is NaN throughout compresses ~300-1,000x and is small); above that, more than
+# MAX_COMPRESSION_RATIO times its compressed size is refused unread. Landmarks and CNN
+# features compress 1.1-10x; deflate's own ceiling is ~1,032x.
+COMPRESSION_FREE_BYTES = 64 * 1024**2
+MAX_COMPRESSION_RATIO = 100
+# What reading a file that is not what it claims raises (zipfile: RuntimeError for an
+# encrypted member, NotImplementedError for an unknown compression)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    RuntimeError,
+    NotImplementedError,
+    UnicodeDecodeError,
+    SyntaxError,
+)
 
 
 @dataclass(frozen=True)
@@ -69,34 +107,177 @@ def list_npz_files(folder: Path) -> list[Path]:
 def check_npz(
     path: Path, key: str = "X", dim: int | None = None
 ) -> tuple[NpzCheck, np.ndarray | None]:
-    """Read `path[key]` and check it; returns the findings and the float32 array (None on error)."""
+    """Read `path[key]` and check it; returns the findings and the float32 array (None on error).
+
+    Nothing the file declares is trusted before it is checked: the member's sizes in the
+    zip directory and the shape and dtype in its `.npy` header are read first, and a file
+    that would need more than MAX_SAMPLE_BYTES, holds Python objects or is not an npz at
+    all is a finding, without decompressing or unpickling anything."""
     check = NpzCheck(Path(path))
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy saved under .npz
-            raise ValueError("a single .npy array, not an .npz archive")
-        with loaded as npz:
-            if key not in npz.files:
-                present = ", ".join(npz.files) or "none"
-                check.problems.append(
-                    Problem("missing_key", f"no array {key!r} (keys present: {present})")
-                )
+        with open(path, "rb") as handle:
+            problem = _not_a_zip(handle.read(HEAD_SHOWN))
+            if problem is not None:
+                check.problems.append(Problem("unreadable", problem))
                 return check, None
-            array = npz[key]
-        if not isinstance(array, np.ndarray):  # NpzFile hands back raw bytes of a non-.npy member
-            raise ValueError(f"member {key!r} is not a .npy array")
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        reason = str(exc) or type(exc).__name__
-        check.problems.append(Problem("unreadable", f"not a readable .npz file ({reason})"))
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                members = npz_members(archive)
+                if key not in members:
+                    present = ", ".join(members) or "none"
+                    check.problems.append(
+                        Problem("missing_key", f"no array {key!r} (keys present: {present})")
+                    )
+                    return check, None
+                info = archive.getinfo(members[key])
+                problem = _member_problem(info, key)
+                if problem is not None:
+                    check.problems.append(problem)
+                    return check, None
+                with archive.open(info) as member:
+                    array = _read_npy(check, member, key, info.file_size)
+    except _READ_ERRORS as exc:
+        check.problems.append(Problem("unreadable", f"not a readable .npz file ({_reason(exc)})"))
+        return check, None
+    if array is None:
         return check, None
     return check, check_array(check, array, key, dim)
+
+
+def npz_members(archive: zipfile.ZipFile) -> dict[str, str]:
+    """{key: member name} of an npz archive, as np.load names them (`X.npy` is key `X`)."""
+    members: dict[str, str] = {}
+    for name in archive.namelist():
+        members.setdefault(name[: -len(NPY_SUFFIX)] if name.endswith(NPY_SUFFIX) else name, name)
+    return members
+
+
+def _not_a_zip(head: bytes) -> str | None:
+    """Why a file that starts with `head` is not an npz, or None when it may be one."""
+    if head.startswith(ZIP_MAGIC):
+        return None
+    if not head:
+        return "an empty file (0 bytes), not an .npz archive"
+    if head.startswith(NPY_MAGIC):
+        return "a single .npy array, not an .npz archive"
+    return f"not a zip archive, so not an .npz: the file starts with {head!r}"
+
+
+def _member_problem(info: zipfile.ZipInfo, key: str) -> Problem | None:
+    """A member that would decompress to more than one sample may be (MAX_SAMPLE_BYTES), or
+    far more than its compressed bytes (a zip bomb), judged from the zip directory alone."""
+    limit = MAX_SAMPLE_BYTES.value()
+    if info.file_size > limit + MAX_HEADER_BYTES:
+        return Problem(
+            "too_large",
+            f"{key} would take {_size(info.file_size)} once read (declared by the zip "
+            f"directory), more than one sample may: {MAX_SAMPLE_BYTES.at_most()}",
+        )
+    compressed = info.compress_type != zipfile.ZIP_STORED
+    ratio = info.file_size / max(info.compress_size, 1)
+    if compressed and info.file_size > COMPRESSION_FREE_BYTES and ratio > MAX_COMPRESSION_RATIO:
+        return Problem(
+            "too_large",
+            f"{key} declares {_size(info.file_size)} compressed into "
+            f"{_size(info.compress_size)} ({ratio:,.0f}x; real samples compress far less): "
+            "refused without decompressing (a zip bomb?)",
+        )
+    return None
+
+
+def _read_npy(check: NpzCheck, stream: IO[bytes], key: str, available: int) -> np.ndarray | None:
+    """The array of an `.npy` stream, its header checked before anything is allocated:
+    objects (never unpickled), a rank other than 2, more bytes than MAX_SAMPLE_BYTES or than
+    the `available` bytes after the stream's start are findings on `check` (None back)."""
+    start = stream.tell()
+    version = np.lib.format.read_magic(stream)
+    shape, fortran_order, dtype = _read_header(stream, version)
+    if dtype.hasobject:
+        check.problems.append(
+            Problem(
+                "pickled",
+                f"{key} holds Python objects (dtype {dtype}), which signcli never unpickles; "
+                "save the landmarks as a float array",
+            )
+        )
+        return None
+    if len(shape) != 2 or any(n < 0 for n in shape):
+        check.problems.append(Problem("rank", f"{key} has shape {shape}, expected 2-D [T, D]"))
+        return None
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    if nbytes > MAX_SAMPLE_BYTES.value():
+        check.problems.append(
+            Problem(
+                "too_large",
+                f"{key} declares shape {shape} of {dtype}, {_size(nbytes)}: "
+                f"{MAX_SAMPLE_BYTES.at_most()}",
+            )
+        )
+        return None
+    header = stream.tell() - start
+    if nbytes > available - header:
+        check.problems.append(
+            Problem(
+                "unreadable",
+                f"truncated: {key} declares shape {shape} of {dtype} ({nbytes:,} bytes) but "
+                f"the file holds {max(available - header, 0):,} bytes after the header",
+            )
+        )
+        return None
+    array = np.empty(count, dtype=dtype)
+    view = memoryview(array.view(np.uint8))  # any dtype, byte order included
+    filled = 0
+    while filled < nbytes:
+        got = stream.readinto(view[filled:])
+        if not got:
+            raise EOFError(f"{key} ends after {filled:,} of {nbytes:,} bytes")
+        filled += got
+    if fortran_order:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
+
+
+def _read_header(
+    stream: IO[bytes], version: tuple[int, int]
+) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) of an `.npy` header, bounded to MAX_HEADER_BYTES."""
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream, max_header_size=MAX_HEADER_BYTES)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(stream, max_header_size=MAX_HEADER_BYTES)
+    try:  # version 3.0 (a UTF-8 header) has no public reader
+        from numpy.lib._format_impl import _read_array_header
+    except ImportError:
+        raise ValueError(f".npy format version {version} is not supported") from None
+    return _read_array_header(stream, version, max_header_size=MAX_HEADER_BYTES)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line about why a file could not be read, never numpy's advice to allow pickles."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    if "pickle" in reason:
+        return "it holds pickled Python objects, which signcli never loads"
+    return reason[:200]
+
+
+def _size(nbytes: int) -> str:
+    """A byte count for people: 2.0 GiB, 3.6 EiB."""
+    value = float(nbytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024:
+            return f"{value:,.0f} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} EiB"
 
 
 def check_array(
     check: NpzCheck, array: np.ndarray, key: str = "X", dim: int | None = None
 ) -> np.ndarray | None:
-    """The checks of one loaded array [T, D] (rank, dtype, T = 0, width, Inf, NaN share),
-    recorded on `check`; returns the float32 array, or None when it has an error."""
+    """The checks of one loaded array [T, D] (rank, dtype, T = 0, width, Inf, values beyond
+    float32, NaN share), recorded on `check`; returns the float32 array, or None when it has
+    an error."""
     if array.ndim != 2:
         check.problems.append(
             Problem("rank", f"{key} has shape {tuple(array.shape)}, expected 2-D [T, D]")
@@ -106,7 +287,16 @@ def check_array(
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         check.problems.append(Problem("dtype", f"{key} has dtype {array.dtype}, expected float"))
         return None
-    if not np.issubdtype(array.dtype, np.floating):
+    if np.issubdtype(array.dtype, np.complexfloating):
+        check.problems.append(
+            Problem(
+                "dtype",
+                f"{key} has dtype {array.dtype}; its real part is read as float32",
+                "warning",
+            )
+        )
+        array = array.real
+    elif not np.issubdtype(array.dtype, np.floating):
         check.problems.append(
             Problem("dtype", f"{key} has dtype {array.dtype}; it is read as float32", "warning")
         )
@@ -114,14 +304,30 @@ def check_array(
         check.problems.append(Problem("empty", f"{key} has T = 0 frames"))
     if dim is not None and check.D != dim:
         check.problems.append(Problem("width", f"{key} has width D = {check.D}, expected {dim}"))
-    array = array.astype(np.float32, copy=False)
+    source = array
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        array = array.astype(np.float32, copy=False)
     if check.T:
         nan = np.isnan(array)
         check.nan_share = float(nan.mean())
         check.nan_columns = nan.sum(axis=0, dtype=np.int32)
-        if np.isinf(array).any():
-            n_inf = int(np.isinf(array).sum())
-            check.problems.append(Problem("inf", f"{key} holds {n_inf} infinite value(s)"))
+        infinite = np.isinf(array)
+        if infinite.any():
+            # wider values that float32 cannot hold became Inf in the cast
+            beyond = infinite & np.isfinite(source) if source is not array else None
+            n_beyond = int(beyond.sum()) if beyond is not None else 0
+            n_inf = int(infinite.sum()) - n_beyond
+            if n_beyond:
+                example = float(source[beyond].flat[0])
+                check.problems.append(
+                    Problem(
+                        "range",
+                        f"{key} holds {n_beyond} value(s) beyond float32 range "
+                        f"(|x| > {np.finfo(np.float32).max:.3g}, e.g. {example:.3g})",
+                    )
+                )
+            if n_inf:
+                check.problems.append(Problem("inf", f"{key} holds {n_inf} infinite value(s)"))
         if check.nan_share > 0:
             check.problems.append(
                 Problem("nan", f"{check.nan_share:.1%} of values are NaN (not detected)", "warning")
@@ -135,28 +341,31 @@ def check_stream_file(path: Path, dim: int | None = None) -> tuple[NpzCheck, np.
     path = Path(path)
     if path.suffix.lower() == NPZ_SUFFIX:
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                names = list(npz.files)
-        except (
-            zipfile.BadZipFile,
-            zlib.error,
-            EOFError,
-            OSError,
-            ValueError,
-            TypeError,
-            AttributeError,
-        ):
+            with zipfile.ZipFile(path) as archive:
+                names = list(npz_members(archive))
+        except _READ_ERRORS:
             names = []  # check_npz reports why it cannot be read
         key = "X" if "X" in names or not names else names[0]
         return check_npz(path, key, dim)
     check = NpzCheck(path)
     try:
-        array = np.load(path, allow_pickle=False)
-        if not isinstance(array, np.ndarray):
-            raise ValueError("an .npz archive, not a single .npy array")
-    except (EOFError, OSError, ValueError) as exc:
-        reason = str(exc) or type(exc).__name__
-        check.problems.append(Problem("unreadable", f"not a readable .npy file ({reason})"))
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_SHOWN)
+            if not head.startswith(NPY_MAGIC):
+                reason = (
+                    "an .npz archive, not a single .npy array"
+                    if head.startswith(ZIP_MAGIC)
+                    else f"not a .npy file: it starts with {head!r}"
+                )
+                check.problems.append(Problem("unreadable", reason))
+                return check, None
+            handle.seek(0)
+            size = os.fstat(handle.fileno()).st_size
+            array = _read_npy(check, handle, path.stem, size)
+    except _READ_ERRORS as exc:
+        check.problems.append(Problem("unreadable", f"not a readable .npy file ({_reason(exc)})"))
+        return check, None
+    if array is None:
         return check, None
     return check, check_array(check, array, path.stem, dim)
 

@@ -258,7 +258,7 @@ def _raise_label_problems(table: LabelTable) -> None:
     errors = [p for p in table.problems if p.severity == "error"]
     if errors:
         raise DataError(
-            f"{table.path}: " + "; ".join(p.message for p in errors),
+            "; ".join(p.message for p in errors),  # each names the file
             hint=f"run `signcli validate-npz DIR --labels {table.path}` for the full report",
         )
 

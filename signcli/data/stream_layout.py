@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from signcli.errors import DataError, UsageError
+from signcli.errors import DataError
+from signcli.files import check_input_file
 
 STREAM_SUFFIXES = (".npy", ".npz")
 INDEX_COLUMNS = ("video_id", "id")
@@ -26,8 +27,7 @@ def _listing(names: list[str]) -> str:
 def read_index(path: Path) -> list[str]:
     """The ids of an index CSV (column `video_id`, or `id`), in file order."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"index file {path} not found", hint="check --train-index/--val-index")
+    check_input_file(path, "index file", hint="check --train-index/--val-index")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -47,8 +47,7 @@ def read_index(path: Path) -> list[str]:
 def read_meta(path: Path) -> dict[str, str]:
     """`meta.csv` (`id;texto`, semicolon-separated) as {id: texto}."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"meta file {path} not found", hint="check --meta")
+    check_input_file(path, "meta file", hint="check --meta")
     try:
         frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

@@ -45,6 +45,7 @@ from signcli.data.split import (
 )
 from signcli.data.stream_layout import list_stream_files, read_index
 from signcli.errors import DataError, UsageError
+from signcli.files import FOLDER, REGULAR_FILE, check_input_file, path_kind
 
 SPLIT_NAMES = ("train", "val")  # the sub-folders of a dataset root, each with <name>_labels.csv
 LABEL_HEADS = ("gloss", "cat")
@@ -223,13 +224,19 @@ def find_splits(path: Path, labels: Path | None = None) -> list[SplitSource]:
 
     UsageError when `path` is missing or is not a dataset (exit 2)."""
     path = Path(path)
-    if labels is not None and not Path(labels).is_file():
-        raise UsageError(f"labels file {labels} not found", hint="check the --labels path")
-    if not path.exists():
+    if labels is not None:
+        check_input_file(Path(labels), "labels file", hint="check the --labels path")
+    kind = path_kind(path)
+    if kind is None:
         raise UsageError(
             f"{path} does not exist", hint="give a folder of .npz files or a dataset root"
         )
-    if path.is_file():
+    if kind not in (REGULAR_FILE, FOLDER):  # a FIFO would block the read
+        raise UsageError(
+            f"{path} is {kind}, not an .npz file or a folder of them",
+            hint="give a folder of .npz files or a dataset root",
+        )
+    if kind == REGULAR_FILE:
         if path.suffix.lower() != NPZ_SUFFIX:
             raise UsageError(f"{path} is not an .npz file or a folder of them")
         if labels is not None:

@@ -7,13 +7,13 @@ so the rename itself survives a power cut (docs/architecture.md, "Work directory
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from signcli.errors import DiskError, UsageError
+from signcli.files import path_kind as _kind
 
 PATH_HINT = "choose another path, or move what is in the way"
 
@@ -64,25 +64,6 @@ def _check_parents(path: Path, what: str) -> None:
         if kind != "a folder":
             raise UsageError(f"{what} {path} cannot be created: {parent} is {kind}", hint=PATH_HINT)
         return
-
-
-def _kind(path: Path) -> str | None:
-    """What is at `path` (links followed), in words, or None if nothing is."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # absent, or unreadable: the write itself reports the latter
-        return None
-    if stat.S_ISREG(mode):
-        return "a file"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "neither a file nor a folder"
 
 
 @contextmanager

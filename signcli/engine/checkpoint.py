@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import random
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,19 @@ import torch
 
 from signcli import __version__
 from signcli.engine.atomic import atomic_save
-from signcli.errors import CheckpointError, UsageError
+from signcli.errors import CheckpointError
+from signcli.files import check_input_file
+from signcli.settings import STREAM_NAMES
 
 FORMAT_VERSION = 1
+
+ZIP_MAGIC = b"PK\x03\x04"
+# A checkpoint written by torch.save holds its records uncompressed, so they add up to
+# about its size; one recompressed by a zip tool shrinks float weights by ~10%. More than
+# MAX_INFLATION times the file (plus a little, for tiny files) is a zip bomb, refused
+# before torch.load inflates each record whole into memory.
+MAX_INFLATION = 2
+INFLATION_SLACK_BYTES = 1024**2
 
 FORMAT_KEY = "format_version"
 VERSION_KEY = "signcli_version"
@@ -35,6 +46,8 @@ RNG_KEY = "rng"
 HOOKS_KEY = "hooks"
 
 REQUIRED_KEYS = (FORMAT_KEY, SETTINGS_KEY, INPUTS_KEY, MODEL_KEY)
+# what `resume` needs beyond the model (an `eval` or warm start needs only REQUIRED_KEYS)
+RESUME_KEYS = (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -46,8 +59,10 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a signcli checkpoint safely; CheckpointError (exit 2) names the file and problem."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"checkpoint {path} not found")
+    check_input_file(path, "checkpoint")
+    inflated = _inflation_problem(path)
+    if inflated is not None:
+        raise CheckpointError(f"{path}: {inflated}", hint="use the checkpoint the run wrote")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on foreign pickle protocols
@@ -70,16 +85,137 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path}: not a readable checkpoint (truncated or corrupt: {reason[:160]})"
         ) from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(
-            f"{path}: not a signcli checkpoint (missing {', '.join(REQUIRED_KEYS)})"
+            f"{path}: not a signcli checkpoint (missing {', '.join(missing)}; a signcli "
+            f"checkpoint has {', '.join(REQUIRED_KEYS)})"
         )
-    if payload[FORMAT_KEY] != FORMAT_VERSION:
+    version = payload[FORMAT_KEY]
+    if not _is_int(version) or version != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format version {payload[FORMAT_KEY]!r} is not supported "
+            f"{path}: checkpoint format version {_shown(version)} is not supported "
             f"(this signcli {__version__} reads version {FORMAT_VERSION})",
             hint="use the signcli version that wrote it",
         )
+    problem = payload_problem(payload)
+    if problem is not None:
+        raise CheckpointError(
+            f"{path}: {problem}",
+            hint="the file was edited, damaged or not written by signcli; "
+            "use the checkpoint the run wrote",
+        )
     return payload
+
+
+def _inflation_problem(path: Path) -> str | None:
+    """Why the zip directory of a checkpoint shows it would inflate far beyond its own size
+    when read (a zip bomb: torch.load decompresses a compressed record whole), or None.
+    torch.save stores records uncompressed, so a checkpoint's members add up to its size."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+                return None  # the legacy format or not a checkpoint: torch.load says which
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None  # torch.load reports the damage
+    size = path.stat().st_size
+    if declared > MAX_INFLATION * size + INFLATION_SLACK_BYTES:
+        return (
+            f"its records would take {declared:,} bytes once decompressed, from a file of "
+            f"{size:,} bytes (torch.save never compresses them): refused unread"
+        )
+    return None
+
+
+# Streams a model may take: single-stream data (`x`) or the multi-stream layout's folders.
+KNOWN_STREAMS = ("x", *STREAM_NAMES)
+LABEL_COUNTS = ("num_gloss", "num_cat")
+LABEL_NAMES = ("gloss_names", "cat_names")
+
+
+def payload_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a checkpoint's plain-data entries (settings, input
+    widths, class maps, weights), naming the key; None when nothing is. The values are
+    left to the settings model (restore.py) and to limits.py: here only their types."""
+    settings = payload[SETTINGS_KEY]
+    if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
+        return f"{SETTINGS_KEY}: expected a mapping of sections, got {_shown(settings)}"
+    dims = payload[INPUTS_KEY]
+    if not isinstance(dims, dict) or not dims:
+        return f"{INPUTS_KEY}: expected {{stream: width}}, got {_shown(dims)}"
+    for name, width in dims.items():
+        if name not in KNOWN_STREAMS:
+            return (
+                f"{INPUTS_KEY}: unknown stream {_shown(name)} (streams are "
+                f"{', '.join(KNOWN_STREAMS)})"
+            )
+        if not _is_int(width) or width < 1:
+            return f"{INPUTS_KEY}.{name}: expected a width >= 1, got {_shown(width)}"
+    weights = payload[MODEL_KEY]
+    if not isinstance(weights, dict):
+        return f"{MODEL_KEY}: expected {{name: tensor}}, got {_shown(weights)}"
+    for name, tensor in weights.items():
+        if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+            return f"{MODEL_KEY}: expected {{name: tensor}}, found {_shown(name)}: {_shown(tensor)}"
+    labels = payload.get(LABELS_KEY)
+    if labels is None:
+        return None
+    if not isinstance(labels, dict):
+        return f"{LABELS_KEY}: expected a mapping (num_gloss, num_cat, names), got {_shown(labels)}"
+    for key in LABEL_COUNTS:
+        count = labels.get(key)
+        if count is not None and (not _is_int(count) or count < 0):
+            return f"{LABELS_KEY}.{key}: expected a class count >= 0, got {_shown(count)}"
+    for key in LABEL_NAMES:
+        names = labels.get(key)
+        if names is None:
+            continue
+        if not isinstance(names, dict):
+            return f"{LABELS_KEY}.{key}: expected {{class id: name}}, got {_shown(names)}"
+        for class_id, name in names.items():
+            if not _is_class_id(class_id) or not isinstance(name, str):
+                return (
+                    f"{LABELS_KEY}.{key}: expected {{class id: name}}, found "
+                    f"{_shown(class_id)}: {_shown(name)}"
+                )
+    return None
+
+
+def resume_problem(payload: dict[str, Any]) -> str | None:
+    """What a checkpoint lacks to continue its run (`resume`), naming the entry; the counters
+    of the train state must be numbers. None when nothing is missing."""
+    missing = [key for key in RESUME_KEYS if key not in payload]
+    if missing:
+        return f"missing {', '.join(missing)}, which resume needs (an eval-only checkpoint?)"
+    for key in (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY):
+        if not isinstance(payload[key], dict):
+            return f"{key}: expected a mapping, got {_shown(payload[key])}"
+    for name, value in payload[STATE_KEY].items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number or value is None) or (_is_int(value) and value < 0):
+            return f"{STATE_KEY}.{name}: expected a count or a metric, got {_shown(value)}"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_class_id(value: Any) -> bool:
+    if _is_int(value):
+        return value >= 0
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def _shown(value: Any) -> str:
+    """A value of a checkpoint in a message: its type and a short repr."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"{type(value).__name__} {text}" if not isinstance(value, (int, str)) else text
 
 
 # ---------------------------------------------------------------------------------------

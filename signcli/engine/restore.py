@@ -13,9 +13,17 @@ from pydantic import ValidationError
 
 from signcli.engine import checkpoint as ckpt
 from signcli.engine.warm_start import load_model_state
-from signcli.errors import CheckpointError
+from signcli.errors import CheckpointError, UsageError
+from signcli.limits import ENV_PREFIX
+from signcli.model_size import size_problems
 from signcli.models import SignClassifier, build_run_model
-from signcli.settings import Settings, upgrade_stored_settings
+from signcli.settings import Settings, describe_errors, upgrade_stored_settings
+
+LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
+LIMIT_HINT = (
+    "the checkpoint asks for more than signcli builds unasked (signcli/limits.py); raise "
+    "the limit only for a checkpoint you trust"
+)
 
 
 class RestoredModel(NamedTuple):
@@ -34,19 +42,24 @@ def load_model_from_checkpoint(path: Path) -> RestoredModel:
     that do not fit the model that the stored settings describe.
     """
     path = Path(path)
-    payload = ckpt.load_checkpoint(path)
-    try:
-        settings = Settings.model_validate(upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise CheckpointError(
-            f"{path}: its stored settings are not valid for this signcli ({where}: {first['msg']})",
-            hint="use the signcli version that wrote the checkpoint",
-        ) from None
+    payload = ckpt.load_checkpoint(path)  # the entries' types are checked there
+    settings = stored_settings(payload, path)
     labels = _labels(payload, settings, path)
     input_dims = {str(name): int(width) for name, width in payload[ckpt.INPUTS_KEY].items()}
-    model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+    try:
+        # before anything is built: the sizes come from the file, which may be anyone's
+        problems = size_problems(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+        if problems:
+            raise CheckpointError(
+                "\n".join(f"{path}: {problem}" for problem in problems), hint=LIMIT_HINT
+            )
+        model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+    except CheckpointError:
+        raise
+    except UsageError as exc:  # stored settings that do not fit its own input widths
+        raise CheckpointError(
+            f"{path}: {exc.message}", hint="use the checkpoint the run wrote"
+        ) from None
     try:
         load_model_state(model, payload[ckpt.MODEL_KEY], strict=True, source=str(path))
     except CheckpointError as exc:
@@ -59,6 +72,27 @@ def load_model_from_checkpoint(path: Path) -> RestoredModel:
     return RestoredModel(model, settings, labels, input_dims)
 
 
+def stored_settings(payload: dict[str, Any], path: Path) -> Settings:
+    """The settings stored in a checkpoint, validated as a user's are (with the values of
+    keys it predates) and within the limits of signcli/limits.py; CheckpointError (exit 2)
+    names the file and each key at fault."""
+    try:
+        settings = Settings.model_validate(upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]))
+    except ValidationError as exc:
+        problems = describe_errors(exc)
+        over_limit = any(LIMIT_ENV in problem for problem in problems)
+        raise CheckpointError(
+            "\n".join(f"{path}: stored setting {problem}" for problem in problems),
+            hint=LIMIT_HINT if over_limit else "use the signcli version that wrote the checkpoint",
+        ) from None
+    except (TypeError, ValueError, RecursionError) as exc:  # not JSON-like data
+        raise CheckpointError(
+            f"{path}: its stored settings are not plain data ({type(exc).__name__}: "
+            f"{str(exc)[:120]})"
+        ) from None
+    return settings
+
+
 def class_names(labels: dict[str, Any], head: str) -> dict[int, str]:
     """{class id: name} of one head ("gloss" or "cat") where the labels name them."""
     names = labels.get(f"{head}_names") or {}
@@ -66,7 +100,8 @@ def class_names(labels: dict[str, Any], head: str) -> dict[int, str]:
 
 
 def _labels(payload: dict[str, Any], settings: Settings, path: Path) -> dict[str, Any]:
-    """The stored class maps, falling back to the class counts of the model settings."""
+    """The stored class maps, falling back to the class counts of the model settings
+    (load_checkpoint has checked their types)."""
     stored = dict(payload.get(ckpt.LABELS_KEY) or {})
     num_gloss = stored.get("num_gloss") or settings.model.num_gloss
     if not num_gloss:

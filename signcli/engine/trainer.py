@@ -40,7 +40,7 @@ from signcli.engine.hooks import Hook
 from signcli.engine.inference import predict, validation_metrics
 from signcli.engine.optim import HeadLoss, LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
-from signcli.errors import TrainingDiverged, TrainingInterrupted
+from signcli.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
 from signcli.models import SignClassifier, build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, monitor_mode, with_absolute_paths
@@ -48,6 +48,9 @@ from signcli.settings import Settings, monitor_mode, with_absolute_paths
 log = logging.getLogger("signcli")
 
 INPUT_STATS_MAX_SAMPLES = 2000  # enough for stable per-feature mean/std, cheap to compute
+RESUME_HINT = (
+    "restore the last.pt this run wrote, or start over with `signcli train ... --overwrite`"
+)
 
 
 class Trainer:
@@ -355,10 +358,28 @@ class Trainer:
         }
 
     def load_payload(self, payload: dict[str, Any]) -> None:
-        """Restore a run from `checkpoint_payload()`; RNG last, after everything that draws."""
+        """Restore a run from `checkpoint_payload()`; RNG last, after everything that draws.
+        CheckpointError (exit 2), naming last.pt, for entries missing or of the wrong shape."""
+        source = self.work_dir / "last.pt"
+        problem = ckpt.resume_problem(payload)
+        if problem is not None:
+            raise CheckpointError(f"{source}: {problem}", hint=RESUME_HINT)
+        try:
+            self._load_payload(payload, source)
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise CheckpointError(
+                f"{source}: cannot restore the run's state from it "
+                f"({type(exc).__name__}: {reason[:160]})",
+                hint=RESUME_HINT,
+            ) from None
+
+    def _load_payload(self, payload: dict[str, Any], source: Path) -> None:
         from signcli.engine.warm_start import load_model_state
 
-        load_model_state(self.model, payload[ckpt.MODEL_KEY], strict=True, source="last.pt")
+        load_model_state(self.model, payload[ckpt.MODEL_KEY], strict=True, source=str(source))
         self.optimizer.load_state_dict(payload[ckpt.OPTIMIZER_KEY])
         self.schedule.load_state_dict(payload[ckpt.SCHEDULER_KEY])
         if self.precision.scaler is not None and payload.get(ckpt.SCALER_KEY):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from signcli.engine.atomic import atomic_write
 from signcli.errors import DataError, UsageError
+from signcli.files import check_input_file
 
 EPOCH_KEY = "epoch"
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -61,6 +62,8 @@ def read_metrics(path: Path) -> MetricsLog:
     """Read a metrics.jsonl. A missing or unreadable file is a UsageError, an empty one or a
     bad line in the middle a DataError (file and line named); a torn last line is a warning."""
     path = Path(path)
+    # a FIFO would block the read until something writes to it
+    check_input_file(path, "metrics file", hint="check the path to metrics.jsonl")
     text = _read_text(path)
     records, warnings = _parse(path, text)
     if not records:

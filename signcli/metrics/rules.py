@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from signcli.errors import UsageError
+from signcli.files import check_input_file
 from signcli.metrics.jsonl import MetricsLog
 from signcli.settings import monitor_mode, read_structured_file
 
@@ -276,8 +277,7 @@ def _evaluate_trend(rule: Rule, series: list[tuple[int, float]]) -> CheckResult:
 
 
 def _read_rules_file(path: Path) -> Any:
-    if not path.is_file():
-        raise UsageError(f"rules file {path} not found", hint="check the --rules path")
+    check_input_file(path, "rules file", hint="check the --rules path")  # a FIFO would block
     # the settings files' reader: UTF-8, at most 1 MB, YAML aliases that loop or multiply
     # refused before _flow could expand them into an error message
     return read_structured_file(path, "rules file")

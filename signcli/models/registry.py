@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from signcli.auto_size import resolve_auto_model
 from signcli.errors import UsageError
+from signcli.model_size import size_problems
 from signcli.models.classifier import SignClassifier
 from signcli.models.encoder import Encoder
 from signcli.models.layout import ColumnSplit
@@ -71,7 +72,13 @@ def build_run_model(
     settings: Settings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
 ) -> SignClassifier:
     """The model of a run: `settings.model`, with the column layout and the normalisation
-    that `settings.data` asks for. UsageError when they do not fit the input widths."""
+    that `settings.data` asks for. UsageError when they do not fit the input widths, or
+    when the model would be bigger than the limits allow (signcli/limits.py)."""
+    problems = size_problems(settings, input_dims, num_gloss, num_cat)
+    if problems:
+        raise UsageError(
+            "\n".join(problems), hint="check the model settings and the data's widths and classes"
+        )
     data = settings.data
     try:
         split = ColumnSplit(data.layout, input_dims)

@@ -1,0 +1,53 @@
+"""What is at a path, and the check that an input file is a regular file before it is opened.
+
+A FIFO (named pipe) given where signcli reads a file (a labels CSV, a settings or rules
+file, metrics.jsonl, a checkpoint) would block the command forever in `open` or `read`
+until something writes to it, and a device such as /dev/zero never ends; both are refused
+up front, from `os.stat`, with a UsageError (exit 2) naming the path and what it is.
+Torch-free; `engine/atomic.py` uses `path_kind` for the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from signcli.errors import UsageError
+
+REGULAR_FILE = "a file"
+FOLDER = "a folder"
+
+
+def path_kind(path: Path) -> str | None:
+    """What is at `path` (links followed), in words, or None if nothing is."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # absent or unreadable (the open reports the latter); NUL
+        return None
+    if stat.S_ISREG(mode):
+        return REGULAR_FILE
+    if stat.S_ISDIR(mode):
+        return FOLDER
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "neither a file nor a folder"
+
+
+def check_input_file(path: Path, what: str, hint: str | None = None) -> None:
+    """UsageError (exit 2) unless `path` is a regular file (links followed): `what` (e.g.
+    "labels file") names it in the message, `hint` says where it came from ("check --labels")
+    when it does not exist."""
+    path = Path(path)
+    kind = path_kind(path)
+    if kind is None:
+        raise UsageError(f"{what} {path} not found", hint=hint)
+    if kind != REGULAR_FILE:
+        raise UsageError(
+            f"{what} {path} is {kind}, not a regular file",
+            hint="give the path of the file itself; signcli does not read from pipes or devices",
+        )
