@@ -134,9 +134,12 @@ def manifest_path(root: Path) -> Path:
 def read_manifest(root: Path) -> DatasetManifest | None:
     """The manifest of dataset `root`, None when it has none. UsageError (exit 2) names the
     file and every problem when it is unreadable or invalid."""
+    from signcli.files import check_input_file, path_kind
+
     path = manifest_path(root)
-    if not path.is_file():
+    if path_kind(path) is None:
         return None
+    check_input_file(path, "dataset manifest")  # a FIFO or folder there: refused, not skipped
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise UsageError(f"{path} is larger than {MAX_MANIFEST_BYTES:,} bytes: not a manifest")

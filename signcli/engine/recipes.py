@@ -29,7 +29,7 @@ from signcli.engine.workdir import (
     remove_run,
     work_dir_lock,
 )
-from signcli.errors import CheckpointError, UsageError
+from signcli.errors import CheckpointError, SettingsError, UsageError
 from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
 
 log = logging.getLogger("signcli")
@@ -137,7 +137,10 @@ def _resume_locked(
         "training.early_stop": early_stop,
         "training.work_dir": str(work_dir),
     }
-    settings = load_settings(base=upgrade_stored_settings(stored), flags=flags)
+    try:
+        settings = load_settings(base=upgrade_stored_settings(stored), flags=flags)
+    except SettingsError as exc:  # a config.json edited by hand, or beyond the limits
+        raise SettingsError([f"{config}: {problem}" for problem in exc.problems]) from None
     if not last.is_file():
         raise UsageError(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",

@@ -110,3 +110,13 @@ def test_mirror_uses_the_given_pairs_over_the_known_ones():
     assert "12-landmark pose" in mirror_gaps({"pose": 3 * 12})[0]
     with pytest.raises(DataError, match="pose has 12 landmarks, but pairs \\[\\[0, 40\\]\\]"):
         mirror_gaps({"pose": 3 * 12}, {"pose": [(0, 40)]})
+
+
+def test_a_manifest_that_is_a_fifo_is_refused_not_skipped(tmp_path):
+    import os
+
+    root = tmp_path / "data"
+    root.mkdir()
+    os.mkfifo(root / MANIFEST_NAME)
+    with pytest.raises(UsageError, match="is a FIFO, not a regular file"):
+        read_manifest(root)

@@ -247,3 +247,14 @@ def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_pa
         with pytest.raises(CheckpointError) as caught:
             resume_run(work, epochs=2)
         assert str(work / "last.pt") in str(caught.value) and words in str(caught.value), words
+
+
+def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
+    import json
+
+    from signcli.engine.recipes import resume_run
+    from signcli.errors import SettingsError
+
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"max_len": 10**9}}))
+    with pytest.raises(SettingsError, match=r"config\.json: model\.max_len"):
+        resume_run(tmp_path)
