@@ -63,6 +63,8 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "no-conv": ["--set", "model.conv_kernel=0"],
     "no-augment": NO_AUGMENT,
     "30-epochs": ["--epochs", "30"],
+    # batches of similar lengths (issue: scale): less padding, same accuracy?
+    "length-buckets": ["--length-buckets"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0
@@ -321,6 +323,10 @@ def measure(run: Run, rec: dict, env: dict) -> None:
         best_epoch=best["epoch"],
         final_train_top1=epochs[-1].get("train_gloss_top1"),
         train_s=round(sum(m.get("epoch_s", 0.0) for m in epochs), 2),
+        samples_per_s=statistics.median(m.get("samples_per_s", 0.0) for m in epochs),
+        pad_share=statistics.fmean(m["train_pad_share"] for m in epochs)
+        if all("train_pad_share" in m for m in epochs)
+        else None,
     )
     root, out_dir = run.data.root, run.folder / "eval-last-val"
     cmd = [sys.executable, "-m", "signcli", "eval", str(work / "last.pt"),
@@ -384,6 +390,8 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], refs: di
                     "macro_f1": [r.get("macro_f1") for r in ok],
                     "final_train_top1": [r.get("final_train_top1") for r in ok],
                     "wall_s": [r["wall_s"] for r in ok],
+                    "samples_per_s": [r.get("samples_per_s") for r in ok],
+                    "pad_share": [r.get("pad_share") for r in ok],
                     "dtw_top1": ref.get("dtw_top1"),
                     "dtw_scored": ref.get("dtw_scored"),
                     "ed_top1": ref.get("ed_top1"),
@@ -396,7 +404,8 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], refs: di
 def markdown(rows: list[dict]) -> str:
     head = ("set", "train samples", "config", "final val top-1 median (min–max)",
             "best-epoch val top-1 median", "macro-F1 median (final)",
-            "train top-1 final median", "wall s median", "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
+            "train top-1 final median", "wall s median", "samples/s median", "padding",
+            "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         final = spread(row["final_val_top1"], minmax=True) if row["final_val_top1"] else "failed"
@@ -408,7 +417,9 @@ def markdown(rows: list[dict]) -> str:
         ed = "–" if row["ed_top1"] is None else f"{row['ed_top1']:.3f}"
         cells = (row["set"], str(row["train_samples"]), row["config"], final,
                  spread(row["best_val_top1"]), spread(row["macro_f1"]),
-                 spread(row["final_train_top1"]), spread(row["wall_s"], "{:.0f}"), dtw, ed)  # fmt: skip
+                 spread(row["final_train_top1"]), spread(row["wall_s"], "{:.0f}"),
+                 spread(row["samples_per_s"], "{:.0f}"), spread(row["pad_share"], "{:.0%}"),
+                 dtw, ed)  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
