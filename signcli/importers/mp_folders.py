@@ -20,7 +20,6 @@ are ignored.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from signcli.importers.base import (
     SourceItem,
     Streams,
     empty_to_nan,
+    list_folder,
     safe_id,
 )
 
@@ -55,19 +55,7 @@ WIDTHS_TEXT = "1662 (pose+face+hands) or 258 (pose+hands)"
 
 
 def _listing(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The sub-folders and the `.npy` files of `folder`, names starting with `.` left out
-    (one `scandir`: no stat per file, which counts in trees of a million frames)."""
-    folders: list[Path] = []
-    frames: list[Path] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                folders.append(Path(entry.path))
-            elif entry.name.lower().endswith(FRAME_SUFFIX) and entry.is_file():
-                frames.append(Path(entry.path))
-    return sorted(folders), frames
+    return list_folder(folder, FRAME_SUFFIX)
 
 
 def _subfolders(folder: Path) -> list[Path]:

@@ -30,7 +30,6 @@ refused.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from signcli.importers.base import (
     Scan,
     SourceItem,
     Streams,
+    list_folder,
     safe_id,
 )
 
@@ -71,18 +71,7 @@ LAYOUTS_TEXT = "SRC/<label>/<video>/*_keypoints.json or SRC/<video>/*_keypoints.
 
 
 def _listing(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The sub-folders and the `.json` files of `folder`, names starting with `.` left out."""
-    folders: list[Path] = []
-    files: list[Path] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                folders.append(Path(entry.path))
-            elif entry.name.lower().endswith(FRAME_SUFFIX) and entry.is_file():
-                files.append(Path(entry.path))
-    return sorted(folders), files
+    return list_folder(folder, FRAME_SUFFIX)
 
 
 def frame_number(path: Path) -> tuple[int, str]:
