@@ -131,6 +131,12 @@ def _resume_locked(
         stored = json.loads(config.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{config}: not valid JSON ({exc})") from None
+    if not isinstance(stored, dict):
+        raise UsageError(
+            f"{config}: expected a JSON object of settings sections, found "
+            f"{type(stored).__name__}",
+            hint="restore the config.json that `signcli train` wrote for this run",
+        )
     flags = {
         "training.epochs": epochs,
         "training.device": device,

@@ -258,3 +258,13 @@ def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model": {"max_len": 10**9}}))
     with pytest.raises(SettingsError, match=r"config\.json: model\.max_len"):
         resume_run(tmp_path)
+
+
+@pytest.mark.parametrize("text", ["[]", '"x"', "null", "3"])
+def test_a_config_json_that_is_not_an_object_is_refused(tmp_path, text):
+    from signcli.engine.recipes import resume_run
+    from signcli.errors import UsageError
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(UsageError, match="expected a JSON object of settings sections"):
+        resume_run(tmp_path)
