@@ -133,8 +133,7 @@ def _resume_locked(
         raise UsageError(f"{config}: not valid JSON ({exc})") from None
     if not isinstance(stored, dict):
         raise UsageError(
-            f"{config}: expected a JSON object of settings sections, found "
-            f"{type(stored).__name__}",
+            f"{config}: expected a JSON object of settings sections, found {type(stored).__name__}",
             hint="restore the config.json that `signcli train` wrote for this run",
         )
     flags = {

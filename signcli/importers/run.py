@@ -198,10 +198,10 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
         classes = _class_names(fmt, src, items)
     except ImportFormatError as exc:
         raise UsageError(f"{src} is not {options.format} data: {exc}") from None
-    targets, split_rule = _targets(items, classes, options)
     landmark_set = getattr(fmt, "landmark_set", None)
-    probe = _probe(fmt, targets)
+    probe = _probe(fmt, items)
     plan = _plan_streams(landmark_set, probe, options.streams)
+    targets, split_rule = _targets(items, classes, options)
     if options.dry_run:
         report = _report(options, fmt, plan, classes, targets, [], skipped, 0, started,
                          split_rule, dry_run=True)  # fmt: skip
@@ -366,10 +366,10 @@ def _read_label_csv(path: Path) -> dict[str, tuple[str, str | None]]:
     column (label, gloss, sign, ...) and optionally a signer column."""
     import pandas as pd
 
+    from signcli.files import check_input_file
     from signcli.importers.base import safe_id
 
-    if not path.is_file():
-        raise UsageError(f"--labels {path} not found")
+    check_input_file(path, "--labels file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -469,11 +469,11 @@ def _targets(
 # Streams
 
 
-def _probe(fmt: Format, targets: list[Target]) -> dict[str, int]:
+def _probe(fmt: Format, items: list[SourceItem]) -> dict[str, int]:
     """{stream: landmarks} of the first readable sequences (at most a few tried)."""
     reasons = []
-    for target in targets[:5]:
-        [streams] = fmt.read([target.item])
+    for item in items[:5]:
+        [streams] = fmt.read([item])
         if isinstance(streams, str):
             reasons.append(streams)
             continue
