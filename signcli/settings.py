@@ -55,7 +55,7 @@ DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
 CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy benchmark)
 # Keys added after runs were first written, with the value that rebuilds those runs as they
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
-LEGACY_VALUES = {"model.conv_kernel": 0}
+LEGACY_VALUES = {"model.conv_kernel": 0, "training.length_buckets": False}
 
 
 class _Section(BaseModel):
@@ -341,9 +341,10 @@ class TrainingSettings(_Section):
     """Epochs to train (auto: enough optimizer steps for small sets, at least 30)."""
     batch_size: int = Field(32, ge=1)
     """Samples per batch (per optimizer step: batch_size * accumulate)."""
-    length_buckets: bool = False
-    """Batch clips of similar length together (less padding, faster on varied lengths);
-    the order stays a pure function of (seed, epoch)."""
+    length_buckets: bool = True
+    """Batch clips of similar length together: on clips of 3-28 frames, 6% of the batch
+    frames are padding instead of 52%, twice the samples/s at the same accuracy (README,
+    accuracy benchmark); the order stays a pure function of (seed, epoch)."""
     precision: Literal["float32", "bf16", "amp"] = "float32"
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

@@ -95,7 +95,7 @@ class TrainedRun(NamedTuple):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    """A finished 1-epoch run of a tiny transformer (with a category head) on synthetic
+    """A finished 3-epoch run of a tiny transformer (with a category head) on synthetic
     signs, for the tests of what reads checkpoints (eval, export). Built once per session:
     treat it as read-only."""
     from signcli.data.synthetic import write_npz_dataset
@@ -114,7 +114,9 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
         "model.num_heads": 2,
         "model.ff_dim": 64,
         "model.max_len": 64,
-        "training.epochs": 1,
+        # enough epochs that the model is right on some val samples and wrong on others
+        # (per-group eval needs both), not so many that it takes long
+        "training.epochs": 3,
         "training.batch_size": 8,
         "training.device": "cpu",
         "training.work_dir": root / "run",

@@ -90,5 +90,6 @@ def test_stored_settings_without_a_newer_key_keep_the_old_behaviour() -> None:
     stored = {"model": {"name": "transformer", "d_model": 64}, "training": {"epochs": 3}}
     upgraded = upgrade_stored_settings(stored)
     assert upgraded["model"]["conv_kernel"] == 0  # trained before TemporalConv existed
+    assert upgraded["training"]["length_buckets"] is False  # and before length buckets
     assert "conv_kernel" not in stored["model"]  # the caller's dict is left alone
     assert upgrade_stored_settings({"model": {"conv_kernel": 5}})["model"]["conv_kernel"] == 5

@@ -306,7 +306,7 @@ def train(
         bool | None,
         typer.Option(
             "--length-buckets/--no-length-buckets",
-            help="Batch clips of similar length together (less padding).",
+            help="Batch clips of similar length together (less padding, faster).",
             rich_help_panel=TRAINING,
         ),
     ] = None,
