@@ -226,6 +226,9 @@ def test_every_malformed_rule_is_reported_at_once(tmp_path: Path) -> None:
         ("checks: []\n", "non-empty list"),
         ("checks: [{metric: a, max: 1}]\nbaseline: x\n", "unknown top-level key(s) baseline"),
         ("checks: [{metric: a, max: 1}\n", "invalid YAML"),
+        # found by tests/fuzz: a number past Python's digit limit was "unexpected ValueError"
+        ("checks: [{metric: a, max: " + "9" * 5000 + "}]\n", "a number of 5,000 digits"),
+        ("checks: [{metric: a, max: !!float x}]\n", "cannot read 'x' as float"),
     ],
 )
 def test_malformed_rules_file(tmp_path: Path, text: str, problem: str) -> None:
