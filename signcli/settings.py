@@ -433,7 +433,13 @@ def load_settings(
         if not sep or not key:
             problems.append(f"--set {item!r}: expected section.key=value, e.g. optim.lr=3e-4")
             continue
-        _set_dotted(merged, key, _parse_override(key, raw.strip()))
+        try:
+            value = _parse_override(key, raw.strip())
+        except (ValueError, RecursionError) as exc:  # JSON that Python cannot build
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else value_problem(exc)
+            problems.append(f"--set {key}: cannot read the value: {reason}")
+            continue
+        _set_dotted(merged, key, value)
     dataset = (
         merged.get("data", {}).get("dataset") if isinstance(merged.get("data"), dict) else None
     )
@@ -741,7 +747,9 @@ def _field_annotation(dotted: str) -> Any:
 
 def _parse_override(dotted: str, raw: str) -> Any:
     """Keep the value a string and let pydantic type it per field, except where a string
-    cannot express the type: None for optional fields, lists and dicts from JSON/commas."""
+    cannot express the type: None for optional fields, lists and dicts from JSON/commas.
+    ValueError (a number of more than 4,300 digits) or RecursionError (brackets nested
+    beyond the interpreter's depth) for JSON that Python cannot build."""
     annotation = _field_annotation(dotted)
     if annotation is None:
         return raw

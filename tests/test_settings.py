@@ -96,6 +96,26 @@ def test_set_without_equals_is_a_problem() -> None:
         load_settings(overrides=["optim.lr"])
 
 
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [  # found by tests/fuzz: "unexpected RecursionError" and "unexpected ValueError"
+        (
+            "data.normalize_streams=" + "[" * 100_000,
+            "--set data.normalize_streams: cannot read the value: nested too deeply",
+        ),
+        (
+            "data.mirror_pairs=" + "9" * 5000,
+            "--set data.mirror_pairs: cannot read the value: a number of 5,000 digits",
+        ),
+    ],
+)
+def test_set_values_json_cannot_build_are_problems(item: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(overrides=[item, "optim.lrr=1"])
+    assert problem in str(caught.value)
+    assert "optim.lrr: unknown key" in str(caught.value)  # the other problems still come
+
+
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("optim:\n  lr: 0.1\n  weight_decay: [0.1\ntraining:\n  epochs: 3\n")
