@@ -315,12 +315,14 @@ def check_array(
         )
     if check.T == 0:
         check.problems.append(Problem("empty", f"{key} has T = 0 frames"))
+    if check.D == 0:  # no model can read a frame of nothing
+        check.problems.append(Problem("empty", f"{key} has D = 0 columns"))
     if dim is not None and check.D != dim:
         check.problems.append(Problem("width", f"{key} has width D = {check.D}, expected {dim}"))
     source = array
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
         array = array.astype(np.float32, copy=False)
-    if check.T:
+    if array.size:  # T = 0 or D = 0: nothing to count (numpy warns of an empty mean)
         nan = np.isnan(array)
         check.nan_share = float(nan.mean())
         check.nan_columns = nan.sum(axis=0, dtype=np.int32)

@@ -130,6 +130,21 @@ def test_complex_values_beyond_float32(tmp_path: Path) -> None:
     assert not any("infinite" in p.message for p in check.problems)
 
 
+@pytest.mark.parametrize("shape", [(5, 0), (0, 0), (0, 6)])
+def test_an_empty_array_is_an_error_without_a_numpy_warning(tmp_path: Path, shape) -> None:
+    # found by tests/fuzz: [5, 0] passed validation (training ran on no columns) and
+    # numpy warned "Mean of empty slice" computing its NaN share
+    path = tmp_path / "e.npz"
+    np.savez(path, X=np.zeros(shape, np.float16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check, array = check_npz(path)
+    assert array is None and check.nan_share == 0.0
+    messages = [p.message for p in check.problems if p.kind == "empty"]
+    expected = ["X has T = 0 frames"] * (shape[0] == 0) + ["X has D = 0 columns"] * (shape[1] == 0)
+    assert messages == expected
+
+
 def test_real_inf_is_still_called_infinite(tmp_path: Path) -> None:
     path = tmp_path / "i.npz"
     array = np.ones((3, 6))
