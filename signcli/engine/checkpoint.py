@@ -183,6 +183,38 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
+# A model may be built for weights that cannot fill it by at most this many values (16 MB
+# of float32) beyond the values the checkpoint holds, so that the mismatch is reported key
+# by key; beyond, the model is not built (a file of a few kB asked for gigabytes).
+UNFILLED_SLACK = 4_000_000
+
+
+def stored_values(weights: dict[str, torch.Tensor]) -> int:
+    """Values the weight tensors of a checkpoint hold in their storages, each storage once:
+    a tensor that claims a huge shape over a storage of one value (a zero-stride view)
+    counts as one."""
+    storages: dict[tuple[int, int], int] = {}
+    for tensor in weights.values():
+        storage = tensor.untyped_storage()
+        key = (storage.data_ptr(), storage.nbytes())
+        storages[key] = storage.nbytes() // max(tensor.element_size(), 1)
+    return sum(storages.values())
+
+
+def unfilled_problem(weights: dict[str, torch.Tensor], parameters: int) -> str | None:
+    """Why the model that the stored settings describe (`parameters` parameters and
+    buffers, model_size.parameter_count) cannot be built for these weights: they hold far
+    fewer values than it has, so a strict load would fail after allocating it. None when
+    the model may be built (the keys and shapes are compared after)."""
+    held = stored_values(weights)
+    if parameters <= 2 * held + UNFILLED_SLACK:
+        return None
+    return (
+        f"weights do not fit the model: its settings describe a model of {parameters:,} "
+        f"parameters and buffers, and its weights hold {held:,} values; the model is not built"
+    )
+
+
 def resume_problem(payload: dict[str, Any]) -> str | None:
     """What a checkpoint lacks to continue its run (`resume`), naming the entry; the counters
     of the train state must be numbers. None when nothing is missing."""

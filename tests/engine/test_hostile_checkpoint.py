@@ -126,6 +126,33 @@ sys.exit(1)
     assert MAX_PARAMETERS.env in result.stdout
 
 
+def test_settings_within_the_limits_are_not_built_for_weights_that_cannot_fill_them(
+    tmp_path: Path, never_build: None
+) -> None:
+    """Found by tests/fuzz: a file of 3 kB whose settings describe 400 million parameters
+    (within the limits) made eval allocate 1.6 GB and spend seconds building the model
+    before finding that its weights (none) do not fit."""
+    payload = _payload(d_model=2048, num_layers=8, ff_dim=8192, num_heads=8)
+    path = _write(tmp_path, payload)
+    assert path.stat().st_size < 10_000
+    with pytest.raises(CheckpointError) as caught:
+        restore.load_model_from_checkpoint(path)
+    message = str(caught.value)
+    assert str(path) in message and "weights do not fit the model" in message
+    assert "and its weights hold 0 values; the model is not built" in message
+    # a zero-stride tensor claiming a billion values holds one
+    payload[ckpt.MODEL_KEY] = {"w": torch.zeros(1).expand(10**9)}
+    with pytest.raises(CheckpointError, match="its weights hold 1 values"):
+        restore.load_model_from_checkpoint(_write(tmp_path, payload, "strided.pt"))
+
+
+def test_a_small_model_with_wrong_weights_still_names_the_keys(tmp_path: Path) -> None:
+    # below the slack the model is built, so that each key that does not fit is named
+    path = _write(tmp_path, _payload())
+    with pytest.raises(CheckpointError, match="weights do not fit the model: missing key"):
+        restore.load_model_from_checkpoint(path)
+
+
 BAD_SHAPES = [
     # (key, stored value, words the message must hold)
     (ckpt.SETTINGS_KEY, ["model", "data"], "settings: expected a mapping of sections"),
@@ -247,6 +274,46 @@ def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_pa
         with pytest.raises(CheckpointError) as caught:
             resume_run(work, epochs=2)
         assert str(work / "last.pt") in str(caught.value) and words in str(caught.value), words
+
+
+def test_resume_does_not_build_a_model_its_last_checkpoint_cannot_fill(
+    make_npz_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by tests/fuzz: config.json and last.pt describing a model of hundreds of
+    millions of parameters, with no weights, were built in full before the strict load
+    failed."""
+    from signcli.engine import recipes
+    from signcli.engine.recipes import resume_run, start_run
+    from signcli.settings import load_settings
+
+    root = make_npz_dataset(n=8, T=4, D=6)
+    work = tmp_path / "run"
+    start_run(
+        load_settings(
+            overrides=[
+                f"data.dataset={root}",
+                *("model.d_model=8", "model.num_layers=1", "model.num_heads=1"),
+                *("model.ff_dim=8", "training.epochs=1", f"training.work_dir={work}"),
+                "training.device=cpu",
+            ]
+        )
+    )
+    big = {"d_model": 2048, "num_layers": 8, "ff_dim": 8192, "num_heads": 8}
+    config = json.loads((work / "config.json").read_text())
+    config["model"].update(big)
+    (work / "config.json").write_text(json.dumps(config))
+    payload = torch.load(work / "last.pt", weights_only=True)
+    payload[ckpt.SETTINGS_KEY]["model"].update(big)
+    torch.save(payload, work / "last.pt")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a Trainer was built for weights that cannot fill its model")
+
+    monkeypatch.setattr(recipes, "Trainer", refuse)
+    with pytest.raises(
+        CheckpointError, match=r"last\.pt: weights do not fit the model: .* not built"
+    ):
+        resume_run(work, epochs=2)
 
 
 def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
