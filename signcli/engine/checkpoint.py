@@ -224,10 +224,26 @@ def resume_problem(payload: dict[str, Any]) -> str | None:
     for key in (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY):
         if not isinstance(payload[key], dict):
             return f"{key}: expected a mapping, got {_shown(payload[key])}"
-    for name, value in payload[STATE_KEY].items():
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not (number or value is None) or (_is_int(value) and value < 0):
-            return f"{STATE_KEY}.{name}: expected a count or a metric, got {_shown(value)}"
+    optimizer = payload[OPTIMIZER_KEY]
+    groups = optimizer.get("param_groups")
+    if not (
+        isinstance(optimizer.get("state"), dict)
+        and isinstance(groups, list)
+        and all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+        and all(_is_int(i) for g in groups for i in g["params"])
+    ):
+        return (
+            f"{OPTIMIZER_KEY}: expected {{state: {{...}}, param_groups: [{{params: [...]}}]}}, "
+            "as torch writes it"
+        )
+    from signcli.engine.state import TrainState
+
+    problem = TrainState.problem(payload[STATE_KEY])
+    if problem is not None:
+        return f"{STATE_KEY}.{problem}"
+    hooks = payload.get(HOOKS_KEY, {})
+    if not isinstance(hooks, dict) or not all(isinstance(v, dict) for v in hooks.values()):
+        return f"{HOOKS_KEY}: expected {{hook: state mapping}}, got {_shown(hooks)}"
     return None
 
 

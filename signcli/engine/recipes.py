@@ -8,7 +8,6 @@ until the run ends, so a second `train` or `resume` into the same folder exits 2
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,13 @@ from signcli.engine.workdir import (
 )
 from signcli.errors import CheckpointError, SettingsError, UsageError
 from signcli.model_size import parameter_count, size_problems
-from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
+from signcli.settings import (
+    Settings,
+    load_settings,
+    read_structured_file,
+    upgrade_stored_settings,
+    with_absolute_paths,
+)
 
 log = logging.getLogger("signcli")
 
@@ -128,10 +133,14 @@ def _resume_locked(
     config, last = work_dir / CONFIG_FILE, work_dir / LAST_CHECKPOINT
     if not config.is_file():  # removed by an --overwrite that ran before we got the lock
         raise _no_run(work_dir)
-    try:
-        stored = json.loads(config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{config}: not valid JSON ({exc})") from None
+    # bounded and checked as a settings file is: size, UTF-8, syntax, numbers, nesting
+    stored = read_structured_file(config, "run settings file")
+    if not isinstance(stored, dict):
+        raise UsageError(
+            f"{config}: expected a mapping of sections (data, model, optim, training), "
+            f"got {type(stored).__name__}",
+            hint="restore the config.json this run wrote",
+        )
     flags = {
         "training.epochs": epochs,
         "training.device": device,

@@ -183,6 +183,8 @@ def format_record(record: Mapping[str, float]) -> str:
     for key, value in record.items():
         if isinstance(value, bool) or not isinstance(value, Real):
             raise ValueError(f"metric {key} must be a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > sys.float_info.max:  # read_metrics refuses
+            raise ValueError(f"metric {key} is an integer beyond what a float holds")
         # numpy and torch scalars become plain int/float so json writes them
         values[key] = int(value) if _is_int(value) else float(value)
     return json.dumps(values, separators=(", ", ": "))

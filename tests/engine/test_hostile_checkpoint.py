@@ -4,6 +4,7 @@ any model is built; entries of the wrong shape are a CheckpointError naming the 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -242,7 +243,53 @@ RESUME_DAMAGE = [
     (lambda p: p[ckpt.STATE_KEY].update(epoch="many"), "train_state.epoch: expected a count"),
     (lambda p: p[ckpt.STATE_KEY].update(step=-5), "train_state.step"),
     (lambda p: p.update({ckpt.RNG_KEY: {"python": 3}}), "cannot restore the run's state"),
-    (lambda p: p.update({ckpt.OPTIMIZER_KEY: {"state": {}}}), "cannot restore the run's state"),
+    (lambda p: p.update({ckpt.OPTIMIZER_KEY: {"state": {}}}), "optimizer: expected {state:"),
+    # found by tests/fuzz: each of these crashed resume with an "unexpected" error (most in
+    # the first training step) or, for the strided tensor, tried to allocate 20 GB
+    (lambda p: p[ckpt.OPTIMIZER_KEY].update(state=None), "optimizer: expected {state:"),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"][0].pop("exp_avg"),
+        "optimizer.state.0: expected ['exp_avg', 'exp_avg_sq', 'step'], found ['exp_avg_sq', 'step']",
+    ),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"][0].update(
+            exp_avg=torch.zeros(1).expand(10**5, 10**5)
+        ),
+        "optimizer.state.0.exp_avg: expected shape",
+    ),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"].update({99: {}}),
+        "optimizer.state: 99 is no parameter",
+    ),
+    (
+        lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_scale="x"),
+        "scheduler.plateau_scale: expected a factor",
+    ),
+    (
+        lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_bad=None),
+        "scheduler.plateau_bad: expected a count",
+    ),
+    (
+        lambda p: p[ckpt.STATE_KEY].update(epoch=1.5),
+        "train_state.epoch: expected a count >= 0, got 1.5",
+    ),
+    (
+        lambda p: p[ckpt.STATE_KEY].update(best_metric="high"),
+        "train_state.best_metric: expected a finite number",
+    ),
+    (
+        lambda p: p[ckpt.STATE_KEY].update(batch_in_epoch=10**6),
+        "train_state.batch_in_epoch is 1,000,000, but an epoch",
+    ),
+    (lambda p: p.update({ckpt.HOOKS_KEY: [1]}), "hooks: expected {hook: state mapping}"),
+    (
+        lambda p: p.update({ckpt.HOOKS_KEY: {"metrics_log": None}}),
+        "hooks: expected {hook: state mapping}",
+    ),
+    (
+        lambda p: p[ckpt.HOOKS_KEY].update(metrics_log={"last_record": {"epoch": "x"}}),
+        "metric epoch must be a number",
+    ),
 ]
 
 
@@ -267,8 +314,7 @@ def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_pa
     start_run(settings)
     good = torch.load(work / "last.pt", weights_only=True)
     for damage, words in RESUME_DAMAGE:
-        payload = {key: value for key, value in good.items()}
-        payload[ckpt.STATE_KEY] = dict(good[ckpt.STATE_KEY])
+        payload = copy.deepcopy(good)
         damage(payload)
         torch.save(payload, work / "last.pt")
         with pytest.raises(CheckpointError) as caught:
@@ -314,6 +360,58 @@ def test_resume_does_not_build_a_model_its_last_checkpoint_cannot_fill(
         CheckpointError, match=r"last\.pt: weights do not fit the model: .* not built"
     ):
         resume_run(work, epochs=2)
+
+
+def test_options_stored_in_the_optimizer_state_do_not_override_the_settings(
+    make_npz_dataset, tmp_path: Path
+) -> None:
+    """Found by tests/fuzz: `amsgrad: true` stored in last.pt's param groups made the first
+    step look for state that was never kept (unexpected KeyError). The options come from
+    the settings, as when the run started."""
+    from signcli.engine.recipes import resume_run, start_run
+    from signcli.settings import load_settings
+
+    root = make_npz_dataset(n=8, T=4, D=6)
+    work = tmp_path / "run"
+    start_run(
+        load_settings(
+            overrides=[
+                f"data.dataset={root}",
+                *("model.d_model=8", "model.num_layers=1", "model.num_heads=1"),
+                *("model.ff_dim=8", "training.epochs=1", f"training.work_dir={work}"),
+                "training.device=cpu",
+            ]
+        )
+    )
+    payload = torch.load(work / "last.pt", weights_only=True)
+    for group in payload[ckpt.OPTIMIZER_KEY]["param_groups"]:
+        group.update(amsgrad=True, lr="fast", weight_decay=None)
+    torch.save(payload, work / "last.pt")
+    result = resume_run(work, epochs=2)
+    assert result.trainer.state.epoch == 2
+    assert not result.trainer.optimizer.param_groups[0]["amsgrad"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [  # found by tests/fuzz: "unexpected TypeError" (dict([None])) and "ValueError"
+        (
+            "[null]",
+            "config.json: expected a mapping of sections (data, model, optim, training), got list",
+        ),
+        ('{"model": ' + "9" * 5000 + "}", "config.json: invalid JSON: a number of 5,000 digits"),
+        ("[" * 100_000, "config.json: nested more than 32 levels deep"),
+    ],
+)
+def test_a_config_json_that_is_not_settings_names_the_file(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    from signcli.engine.recipes import resume_run
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(UsageError) as caught:
+        resume_run(tmp_path)
+    assert words in str(caught.value)
 
 
 def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
