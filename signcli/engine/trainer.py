@@ -368,7 +368,15 @@ class Trainer:
             self._load_payload(payload, source)
         except CheckpointError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            RuntimeError,
+            AttributeError,
+            OverflowError,  # an RNG state with numbers out of their range (numpy's uint32)
+        ) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise CheckpointError(
                 f"{source}: cannot restore the run's state from it "

@@ -236,8 +236,14 @@ def test_a_recompressed_checkpoint_that_inflates_is_refused_unread(tmp_path: Pat
     ckpt.load_checkpoint(honest)  # the same records stored, as torch.save writes them
 
 
+def _numpy_key(payload: dict[str, Any], value: int) -> None:
+    payload[ckpt.RNG_KEY]["numpy"][1][0] = value
+
+
 RESUME_DAMAGE = [
     # (change to last.pt's payload, words of the message)
+    # found by tests/fuzz: numpy refuses -1 as a uint32 with OverflowError, which escaped
+    (lambda p: _numpy_key(p, -1), "cannot restore the run's state from it (OverflowError"),
     (lambda p: p.pop(ckpt.OPTIMIZER_KEY), "missing optimizer, which resume needs"),
     (lambda p: p.update({ckpt.STATE_KEY: [1, 2]}), "train_state: expected a mapping"),
     (lambda p: p[ckpt.STATE_KEY].update(epoch="many"), "train_state.epoch: expected a count"),
