@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 LONG = os.environ.get("SIGNCLI_FUZZ", "").strip().lower() == "long"
 EXAMPLES = int(os.environ.get("SIGNCLI_FUZZ_EXAMPLES", "0") or 0)
@@ -98,6 +98,9 @@ def fuzz(fast: int, long: int = 2000) -> settings:
     return settings(
         max_examples=EXAMPLES or (long if LONG else fast),
         deadline=None,
+        # no explain phase: it reruns a failing example hundreds of times (minutes for a
+        # command) to say which parts of it matter; the shrunk example says enough
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
         suppress_health_check=[
             HealthCheck.function_scoped_fixture,
             HealthCheck.too_slow,
@@ -168,13 +171,14 @@ def run_bounded(
     runs in a forked child whose address space may grow by `memory` bytes and which is
     killed after `timeout` seconds, even inside a C loop that never returns to Python; the
     result is pickled back. Without (library calls in the suite: a fork costs ~40 ms) it
-    runs here under `memory_limit` and `time_limit`. Either way an exception (an assertion
+    runs here under `memory_limit` and `time_limit`. What it returns is recorded as a
+    hypothesis event (`--hypothesis-show-statistics`). Either way an exception (an assertion
     of the property, or anything else) fails the example as an AssertionError holding the
     traceback, and so do a MemoryError, a child killed by a signal or one past its time."""
     if not (FORK_ALL if fork is None else fork):
         try:
             with time_limit(timeout), memory_limit(memory):
-                return call()
+                return _record(call())
         except Hang as exc:
             raise AssertionError(f"{exc} (a hang?)\n" + traceback.format_exc()) from None
         except MemoryError:
@@ -246,11 +250,26 @@ def run_bounded(
     kind, value = pickle.loads(b"".join(chunks))
     if kind == "failed":
         raise AssertionError("in the bounded child process:\n" + value)
-    return value
+    return _record(value)
 
 
 # ---------------------------------------------------------------------------------------
 # the properties
+
+
+def _record(value: Any) -> Any:
+    """Record what an example came to (an exit code, "refused", the kinds of findings) as a
+    hypothesis event: `--hypothesis-show-statistics` then shows how often inputs get past
+    the first check, which says whether the strategies reach the code behind it."""
+    from hypothesis import event
+    from hypothesis.control import currently_in_test_context
+
+    label = value
+    if isinstance(value, tuple) and value and isinstance(value[0], int):
+        label = f"exit {value[0]}"  # invoke's (exit code, output)
+    if isinstance(label, (str, int)) and currently_in_test_context():
+        event(str(label)[:60])
+    return value
 
 
 def check_output(output: str, where: str = "") -> None:

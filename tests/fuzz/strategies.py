@@ -15,14 +15,15 @@ ODD_NUMBERS = [
     0, -1, 1, 2, 3, 2**31, 2**63, 2**64, -(2**63) - 1, 10**20, 10**400,
     0.5, -0.0, 1e-320, 1e300, 1.5, math.inf, -math.inf, math.nan,
 ]  # fmt: skip
-# A string that to_json and to_yaml write as an integer of 5,000 digits, past Python's
-# int-from-text limit (4,300); hypothesis cannot print such an int itself.
+# Strings that to_json and to_yaml write as themselves unquoted: an integer of 5,000 digits,
+# past Python's int-from-text limit (4,300), and brackets nested past the interpreter's
+# recursion limit. Short names, so that hypothesis prints examples (and strategies) short.
 HUGE = "<huge integer>"
-HUGE_DIGITS = "9" * 5000
-DEEP = "[" * 100_000  # brackets past the interpreter's recursion limit, as JSON
+DEEP = "<deep brackets>"
+RAW = {HUGE: "9" * 5000, DEEP: "[" * 100_000}
 ODD_STRINGS = [HUGE, DEEP,
     "", " ", "auto", "none", "null", "~", "true", "NaN", "inf", "-inf", "1e400", "1e-400",
-    "0x10", "1_000", "99999999999999999999", "9" * 5000, "[", "{", "]", "[[", "{}", "[]",
+    "0x10", "1_000", "99999999999999999999", "[", "{", "]", "[[", "{}", "[]",
     "a,b", "a=b", "\x00", "\\", "\n", "~/x", "../x", "/", ".", "é", "\u202e", "\ud7ff",
 ]  # fmt: skip
 
@@ -65,9 +66,9 @@ def _yaml_scalar(value: Any) -> str:
         return repr(value)
     if isinstance(value, int):
         return str(value)
-    if value == HUGE:
-        return HUGE_DIGITS
-    return json.dumps(value)  # a double-quoted YAML string
+    if value in RAW:
+        return RAW[value]
+    return json.dumps(unmark(value))  # a double-quoted YAML string
 
 
 def to_yaml(value: Any, indent: int = 0) -> str:
@@ -99,8 +100,18 @@ def to_yaml(value: Any, indent: int = 0) -> str:
 
 
 def to_json(value: Any) -> str:
-    """`value` as JSON, NaN and the infinities as Python writes them, HUGE as digits."""
-    return json.dumps(value, default=str).replace(json.dumps(HUGE), HUGE_DIGITS)
+    """`value` as JSON, NaN and the infinities as Python writes them, HUGE and DEEP raw."""
+    text = json.dumps(value, default=str)
+    for name, raw in RAW.items():
+        text = text.replace(json.dumps(name), raw)
+    return unmark(text)
+
+
+def unmark(text: str) -> str:
+    """`text` with HUGE and DEEP written out (inside a string, where they stay strings)."""
+    for name, raw in RAW.items():
+        text = text.replace(name, raw)
+    return text
 
 
 @st.composite
@@ -180,3 +191,50 @@ csv_bytes = st.one_of(
     csv_text().map(lambda t: t.encode("latin-1", errors="replace")),
     st.binary(max_size=200),
 )
+
+
+# settings -------------------------------------------------------------------------------
+
+
+def _keys() -> list[str]:
+    from signcli.settings import settings_keys
+
+    return settings_keys()
+
+
+KEYS = _keys()
+SECTIONS = sorted({key.split(".")[0] for key in KEYS})
+LEAVES = sorted({key.rsplit(".", 1)[-1] for key in KEYS})
+# values that pass a field's own type, so the checks behind it (validators, layout, limits,
+# the dataset root) are reached too
+PLAUSIBLE = [
+    "auto", 8, 16, 1, 0, 3, 0.5, 1e-3, True, False, None, "transformer", "gru", "multistream",
+    "cosine", "plateau", "adamw", "sgd", "val_loss", "val_gloss_top1", "bf16", "amp", "cpu",
+    "cuda", "mean", "cls", "attention", "X", "signer", "hand_l=0:63,pose=63:162",
+    "hand_l=0:62", "face=3:0", {"hand_l": [0, 63]}, {"pose": [0, 10**20]},
+    {"hand_l": [[0, 1], [2, 3]]}, {"face": [0, 1, 2]}, ["face", "pose"], ["mouth"],
+    {"face": 0.5}, {"hand_r": 2.0}, "runs/x", "", 129, 10**9, 2**63, 257, 10001, 1024, 4096, 65536,
+    "data", ".", "..", "/", "~",
+]  # fmt: skip
+
+setting_values = st.sampled_from(PLAUSIBLE) | scalars | plain_data(max_leaves=4)
+
+
+@st.composite
+def settings_data(draw: st.DrawFn) -> Any:
+    """A settings document: real dotted keys (and near misses) with plausible or random
+    values, nested into sections; now and then a section that is not a mapping."""
+    document: dict[str, Any] = {}
+    for _ in range(draw(st.integers(0, 6))):
+        key = draw(st.sampled_from(KEYS) | st.sampled_from(SECTIONS) | st.text(max_size=8))
+        parts = key.split(".")
+        node = document
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = draw(setting_values)
+    if draw(st.integers(0, 5)) == 0:
+        return draw(plain_data(st.sampled_from(SECTIONS + LEAVES)))
+    return document

@@ -87,7 +87,7 @@ def test_index_and_meta_csvs_raise_only_data_errors(
         run_bounded(lambda: _read_index_and_meta(index_path, meta_path))
 
 
-@fuzz(12, long=1000)
+@fuzz(8, long=1000)
 @given(labels=csv_bytes, group=st.booleans())
 def test_validate_npz_with_a_fuzzed_labels_csv(labels: bytes, group: bool, tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:
@@ -98,7 +98,7 @@ def test_validate_npz_with_a_fuzzed_labels_csv(labels: bytes, group: bool, tmp_p
         run_bounded(lambda: invoke(args + (["--group-by", "signer"] if group else [])), fork=True)
 
 
-@fuzz(10, long=1000)
+@fuzz(6, long=1000)
 @given(labels=csv_bytes, index=csv_bytes, group=st.booleans())
 def test_validate_npz_streams_with_fuzzed_csvs(
     labels: bytes, index: bytes, group: bool, tmp_path: Path

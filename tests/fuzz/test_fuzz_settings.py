@@ -10,57 +10,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, invoke, run_bounded
-from tests.fuzz.strategies import ODD_STRINGS, mangled, plain_data, scalars, to_json, to_yaml
-
-
-def _keys() -> list[str]:
-    from signcli.settings import settings_keys
-
-    return settings_keys()
-
-
-KEYS = _keys()
-SECTIONS = sorted({key.split(".")[0] for key in KEYS})
-LEAVES = sorted({key.rsplit(".", 1)[-1] for key in KEYS})
-# values that pass a field's own type, so the checks behind it (validators, layout, limits,
-# the dataset root) are reached too
-PLAUSIBLE = [
-    "auto", 8, 16, 1, 0, 3, 0.5, 1e-3, True, False, None, "transformer", "gru", "multistream",
-    "cosine", "plateau", "adamw", "sgd", "val_loss", "val_gloss_top1", "bf16", "amp", "cpu",
-    "cuda", "mean", "cls", "attention", "X", "signer", "hand_l=0:63,pose=63:162",
-    "hand_l=0:62", "face=3:0", {"hand_l": [0, 63]}, {"pose": [0, 10**20]},
-    {"hand_l": [[0, 1], [2, 3]]}, {"face": [0, 1, 2]}, ["face", "pose"], ["mouth"],
-    {"face": 0.5}, {"hand_r": 2.0}, "runs/x", "", 129, 10**9, 2**63, 257, 10001,
-    "data", ".", "..", "/", "~",
-]  # fmt: skip
-
-values = st.sampled_from(PLAUSIBLE) | scalars | plain_data(max_leaves=4)
-
-
-@st.composite
-def settings_data(draw: st.DrawFn) -> Any:
-    """A settings document: real dotted keys (and near misses) with plausible or random
-    values, nested into sections; now and then a section that is not a mapping."""
-    document: dict[str, Any] = {}
-    for _ in range(draw(st.integers(0, 6))):
-        key = draw(st.sampled_from(KEYS) | st.sampled_from(SECTIONS) | st.text(max_size=8))
-        parts = key.split(".")
-        node = document
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[parts[-1]] = draw(values)
-    if draw(st.integers(0, 5)) == 0:
-        return draw(plain_data(st.sampled_from(SECTIONS + LEAVES)))
-    return document
+from tests.fuzz.strategies import (
+    KEYS,
+    ODD_STRINGS,
+    PLAUSIBLE,
+    mangled,
+    plain_data,
+    setting_values,
+    settings_data,
+    to_json,
+    to_yaml,
+    unmark,
+)
 
 
 @st.composite
@@ -89,10 +55,12 @@ overrides = st.lists(
         st.sampled_from(KEYS) | st.text(max_size=10),
         st.sampled_from(["=", "=", " = ", "", "=="]),
         override_values,
-    ).map("".join),
+    )
+    .map("".join)
+    .map(unmark),
     max_size=4,
 )
-flags = st.dictionaries(st.sampled_from(KEYS), values, max_size=3)
+flags = st.dictionaries(st.sampled_from(KEYS), setting_values, max_size=3)
 LIMIT_ENVS = [
     "SIGNCLI_MAX_PARAMETERS", "SIGNCLI_MAX_CLASSES", "SIGNCLI_MAX_LAYERS", "SIGNCLI_MAX_LEN",
     "SIGNCLI_MAX_HEADS", "SIGNCLI_MAX_INPUT_DIM",
@@ -129,7 +97,7 @@ def _load(config: Path | None, flag_values: dict, sets: list[str], env: dict[str
     return "ok"
 
 
-@fuzz(60, long=4000)
+@fuzz(50, long=4000)
 @given(config=st.none() | config_files(), flag_values=flags, sets=overrides, env=environments)
 def test_load_settings_raises_only_settings_errors(
     config, flag_values: dict, sets: list[str], env: dict[str, str], tmp_path: Path
