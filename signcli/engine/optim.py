@@ -9,6 +9,7 @@ follow the new length from the current step, which a pure function gives for fre
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 from torch import nn
@@ -110,7 +111,10 @@ class LRSchedule:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite float, or an int a float can hold (math.isfinite overflows on 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
 
 
 def optimizer_state_problem(optimizer: torch.optim.Optimizer, saved: dict) -> str | None:

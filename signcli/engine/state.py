@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, fields
 
 
@@ -36,7 +37,7 @@ class TrainState:
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if kind == "count" and not (number and isinstance(value, int) and value >= 0):
                 return f"{name}: expected a count >= 0, got {value!r}"[:120]
-            if kind == "number" and not (number and math.isfinite(value)):
+            if kind == "number" and not (number and _finite(value)):
                 return f"{name}: expected a finite number, got {value!r}"[:120]
         return None
 
@@ -59,3 +60,8 @@ _KINDS = {
     "epoch_loss_sum": "number",
 }
 _OPTIONAL = ("best_metric", "epoch_gloss_correct")
+
+
+def _finite(value: float) -> bool:
+    """A float, or an int a float can hold (math.isfinite overflows on 10**400)."""
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)

@@ -244,6 +244,8 @@ RESUME_DAMAGE = [
     # (change to last.pt's payload, words of the message)
     # found by tests/fuzz: numpy refuses -1 as a uint32 with OverflowError, which escaped
     (lambda p: _numpy_key(p, -1), "cannot restore the run's state from it (OverflowError"),
+    (lambda p: p[ckpt.STATE_KEY].update(best_metric=10**400), "train_state.best_metric"),
+    (lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_best=-(10**400)), "scheduler.plateau_best"),
     (lambda p: p.pop(ckpt.OPTIMIZER_KEY), "missing optimizer, which resume needs"),
     (lambda p: p.update({ckpt.STATE_KEY: [1, 2]}), "train_state: expected a mapping"),
     (lambda p: p[ckpt.STATE_KEY].update(epoch="many"), "train_state.epoch: expected a count"),
