@@ -310,6 +310,8 @@ def read_video(folder: Path) -> Streams | str:
             data = json.loads(path.read_bytes())
         except (OSError, ValueError) as error:
             return f"{path}: unreadable JSON ({error})".replace("\n", " ")
+        except RecursionError:  # brackets nested past the interpreter's depth
+            return f"{path}: unreadable JSON (nested too deeply)"
         people = data.get("people") if isinstance(data, dict) else None
         if not isinstance(people, list):
             return f'{path}: no "people" list (not OpenPose keypoints JSON)'
