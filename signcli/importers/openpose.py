@@ -192,6 +192,8 @@ def _parse_person(person: object, path: Path) -> dict[str, np.ndarray] | str:
             array = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
             return f"{path}: {key} is not a list of numbers"
+        except OverflowError:  # an integer such as 10**400
+            return f"{path}: {key} has a number beyond what a float holds"
         landmarks = OPENPOSE_BODY25_HANDS.streams[stream]
         if stream == "pose" and array.size == COCO_POSE * VALUES:
             return (

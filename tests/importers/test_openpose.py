@@ -189,6 +189,9 @@ def test_bad_items_give_a_reason_naming_the_file(tmp_path: Path) -> None:
     # found by tests/fuzz: json's RecursionError escaped and ended the whole import
     deep = write_openpose_video(tmp_path / "a" / "deep", [[good]])
     deep[0].write_text('{"people": ' + "[" * 100_000)
+    # found by tests/fuzz: numpy's OverflowError escaped too
+    big = dict(good, pose_keypoints_2d=[10**400] + good["pose_keypoints_2d"][1:])
+    huge = write_openpose_video(tmp_path / "a" / "huge", [[big]])
     scan = FORMAT.scan(tmp_path)
     results = dict(zip((i.ref.name for i in scan.items), FORMAT.read(scan.items), strict=True))
     assert isinstance(results.pop("good"), dict)
@@ -201,6 +204,7 @@ def test_bad_items_give_a_reason_naming_the_file(tmp_path: Path) -> None:
     )
     assert results["nonfinite"] == f"{nonfinite[0]}: face_keypoints_2d has a non-finite value"
     assert results["deep"] == f"{deep[0]}: unreadable JSON (nested too deeply)"
+    assert results["huge"] == f"{huge[0]}: pose_keypoints_2d has a number beyond what a float holds"
 
 
 def test_empty_folders_are_skipped_with_a_reason(tmp_path: Path) -> None:
