@@ -3,6 +3,7 @@ hold), and the same data written as JSON or YAML text, well-formed or not."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any
@@ -35,6 +36,7 @@ scalars = st.one_of(
     st.floats(),
     st.text(max_size=12),
     st.sampled_from(ODD_STRINGS),
+    st.sampled_from([HUGE, DEEP]),  # often enough that the suite's few examples meet them
 )
 
 
@@ -217,7 +219,8 @@ PLAUSIBLE = [
     "data", ".", "..", "/", "~",
 ]  # fmt: skip
 
-setting_values = st.sampled_from(PLAUSIBLE) | scalars | plain_data(max_leaves=4)
+# copies: a sampled dict must not be edited in place by the next key set inside it
+setting_values = st.sampled_from(PLAUSIBLE).map(copy.deepcopy) | scalars | plain_data(max_leaves=4)
 
 
 @st.composite

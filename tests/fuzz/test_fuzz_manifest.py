@@ -50,7 +50,7 @@ FIELD_VALUES = st.one_of(
             {"dir": "../outside/train", "labels": "../outside/keep.txt"}, {"index": "x.csv"},
             {"face": {"landmarks": 3}}, 2, 0, 10**9, None,
         ]
-    ),
+    ).map(copy.deepcopy),  # edits after this one may go inside it
     scalars,
     plain_data(max_leaves=4),
 )  # fmt: skip
