@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import sys
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -433,7 +434,13 @@ def load_settings(
         if not sep or not key:
             problems.append(f"--set {item!r}: expected section.key=value, e.g. optim.lr=3e-4")
             continue
-        _set_dotted(merged, key, _parse_override(key, raw.strip()))
+        try:
+            value = _parse_override(key, raw.strip())
+        except (ValueError, RecursionError) as exc:  # JSON that Python cannot build
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else value_problem(exc)
+            problems.append(f"--set {key}: cannot read the value: {reason}")
+            continue
+        _set_dotted(merged, key, value)
     dataset = (
         merged.get("data", {}).get("dataset") if isinstance(merged.get("data"), dict) else None
     )
@@ -573,15 +580,66 @@ def _parse_structured(path: Path, text: str) -> Any:
             return json.loads(text) if text.strip() else None
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        except ValueError as exc:  # valid syntax, but a number Python refuses to read
+            raise UsageError(f"{path}: invalid JSON: {value_problem(exc)}") from None
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UsageError(f"{where}: invalid YAML: {problem}") from None
+
+
+_TOO_MANY_DIGITS = re.compile(r"value has (\d+) digits")
+
+
+def value_problem(exc: Exception) -> str:
+    """One line about a value a JSON or YAML parser could not turn into a number or date:
+    the integer past Python's digit limit is said in words, not as advice to raise it."""
+    too_long = _TOO_MANY_DIGITS.search(str(exc))
+    if too_long is not None:
+        return (
+            f"a number of {int(too_long.group(1)):,} digits "
+            f"(at most {sys.get_int_max_str_digits():,} are read)"
+        )
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:160]
+
+
+_LOADER: Any = None
+
+
+def _yaml_loader() -> Any:
+    """yaml.SafeLoader whose value errors are YAML errors at the value's line: PyYAML lets
+    a constructor's own exception through for a scalar it matched but cannot build
+    (`2020-13-45`: ValueError; an integer of 5,000 digits: ValueError; `!!bool x`: KeyError;
+    `!!timestamp x`: AttributeError)."""
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep=deep)
+            except yaml.YAMLError:
+                raise
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                shown = repr(node.value) if isinstance(node.value, str) else "the value"
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                problem = f"cannot read {shown} as {str(node.tag).rsplit(':', 1)[-1]}"
+                if isinstance(exc, (ValueError, OverflowError)):  # the others say nothing more
+                    problem += f": {value_problem(exc)}"
+                raise yaml.constructor.ConstructorError(
+                    None, None, problem, node.start_mark
+                ) from None
+
+    _LOADER = Loader
+    return Loader
 
 
 def _structure_problem(data: Any) -> str | None:
@@ -690,7 +748,9 @@ def _field_annotation(dotted: str) -> Any:
 
 def _parse_override(dotted: str, raw: str) -> Any:
     """Keep the value a string and let pydantic type it per field, except where a string
-    cannot express the type: None for optional fields, lists and dicts from JSON/commas."""
+    cannot express the type: None for optional fields, lists and dicts from JSON/commas.
+    ValueError (a number of more than 4,300 digits) or RecursionError (brackets nested
+    beyond the interpreter's depth) for JSON that Python cannot build."""
     annotation = _field_annotation(dotted)
     if annotation is None:
         return raw

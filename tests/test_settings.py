@@ -96,11 +96,62 @@ def test_set_without_equals_is_a_problem() -> None:
         load_settings(overrides=["optim.lr"])
 
 
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [  # found by tests/fuzz: "unexpected RecursionError" and "unexpected ValueError"
+        (
+            "data.normalize_streams=" + "[" * 100_000,
+            "--set data.normalize_streams: cannot read the value: nested too deeply",
+        ),
+        (
+            "data.mirror_pairs=" + "9" * 5000,
+            "--set data.mirror_pairs: cannot read the value: a number of 5,000 digits",
+        ),
+    ],
+)
+def test_set_values_json_cannot_build_are_problems(item: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(overrides=[item, "optim.lrr=1"])
+    assert problem in str(caught.value)
+    assert "optim.lrr: unknown key" in str(caught.value)  # the other problems still come
+
+
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("optim:\n  lr: 0.1\n  weight_decay: [0.1\ntraining:\n  epochs: 3\n")
     with pytest.raises(UsageError, match=r"bad\.yaml:\d+: invalid YAML"):
         load_settings(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [  # found by tests/fuzz: each escaped as "unexpected ValueError" (or KeyError, ...)
+        (
+            "big.json",
+            '{"optim": {"lr": ' + "9" * 5000 + "}}",
+            "invalid JSON: a number of 5,000 digits",
+        ),
+        ("big.yaml", "optim:\n  lr: " + "9" * 5000 + "\n", ":2: invalid YAML: cannot read '999"),
+        (
+            "date.yaml",
+            "data:\n  dataset: 2020-13-45\n",
+            ":2: invalid YAML: cannot read '2020-13-45' as timestamp: month",
+        ),
+        ("bool.yaml", "model: {name: !!bool x}\n", ":1: invalid YAML: cannot read 'x' as bool"),
+        ("stamp.yaml", "x: !!timestamp x\n", ":1: invalid YAML: cannot read 'x' as timestamp"),
+        ("int.yaml", "x: !!int x\n", ":1: invalid YAML: cannot read 'x' as int: invalid literal"),
+    ],
+)
+def test_values_the_parser_cannot_build_name_the_file(
+    tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    config = tmp_path / name
+    config.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        load_settings(config)
+    assert str(caught.value).startswith(str(config))
+    assert problem in str(caught.value)
+    assert "set_int_max_str_digits" not in str(caught.value)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

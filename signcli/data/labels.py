@@ -11,6 +11,7 @@ Torch-free; `validate-npz` and training share it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,9 +72,13 @@ def read_labels(path: Path) -> LabelTable:
     if path_kind(path) not in (None, REGULAR_FILE):
         check_input_file(path, "labels file")
     try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            # pandas warns (on stderr, naming its own source line) of rows with more cells
+            # than the header, whose extra cells it drops: a finding of this file instead
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
+            )
     except FileNotFoundError:
         empty.problems.append(LabelProblem("labels_missing", f"labels file {path} not found"))
         return empty
@@ -105,6 +110,23 @@ def read_labels(path: Path) -> LabelTable:
         return empty
 
     problems: list[LabelProblem] = []
+    for warning in caught:
+        if issubclass(warning.category, pd.errors.ParserWarning):
+            rows = _long_rows(path, len(header))
+            where = f" on line(s) {_rows_text(rows)}" if rows else ""
+            problems.append(
+                LabelProblem(
+                    "labels_extra_cells",
+                    f"{path}: more cells than the header's {len(header)} column(s){where}; "
+                    "the extra cells are ignored (an unquoted comma in a name?)",
+                    "warning",
+                    rows=rows,
+                )
+            )
+            break
+        warnings.warn_explicit(  # anything else as it came (none is known)
+            warning.message, warning.category, warning.filename, warning.lineno
+        )
     ids = frame["file"].map(sample_id)
     numbers: dict[str, np.ndarray] = {}
     for column in ID_COLUMNS:
@@ -189,6 +211,23 @@ def read_labels(path: Path) -> LabelTable:
         header=header,
         text=cells,
     )
+
+
+def _long_rows(path: Path, width: int) -> tuple[int, ...]:
+    """1-based lines of the CSV `path` whose rows hold more than `width` cells."""
+    import csv
+
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            next(reader, None)  # the header
+            for row in reader:
+                if len(row) > width:
+                    rows.append(reader.line_num)
+    except (OSError, csv.Error):
+        return tuple(rows)
+    return tuple(rows)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from signcli.errors import UsageError
-from signcli.settings import STREAM_NAMES
+from signcli.settings import STREAM_NAMES, value_problem
 
 MANIFEST_NAME = "signcli-dataset.json"
 FORMAT_VERSION = 1
@@ -144,9 +144,16 @@ def read_manifest(root: Path) -> DatasetManifest | None:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise UsageError(f"{path} is larger than {MAX_MANIFEST_BYTES:,} bytes: not a manifest")
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, or valid JSON with a number Python refuses to read
+        if isinstance(exc, RecursionError):
+            reason = "nested too deeply"
+        elif isinstance(exc, (json.JSONDecodeError, OSError, UnicodeDecodeError)):
+            reason = str(exc)
+        else:
+            reason = value_problem(exc)
         raise UsageError(
-            f"{path}: cannot read the dataset manifest ({exc})",
+            f"{path}: cannot read the dataset manifest ({reason})",
             hint="fix the JSON, or delete the file and pass the data flags instead",
         ) from None
     try:

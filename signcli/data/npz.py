@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -241,16 +242,28 @@ def _read_npy(check: NpzCheck, stream: IO[bytes], key: str, available: int) -> n
 def _read_header(
     stream: IO[bytes], version: tuple[int, int]
 ) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, fortran order, dtype) of an `.npy` header, bounded to MAX_HEADER_BYTES."""
+    """(shape, fortran order, dtype) of an `.npy` header, bounded to MAX_HEADER_BYTES.
+    ValueError for a header that is not one, whatever numpy's parser raised."""
     if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(stream, max_header_size=MAX_HEADER_BYTES)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(stream, max_header_size=MAX_HEADER_BYTES)
-    try:  # version 3.0 (a UTF-8 header) has no public reader
-        from numpy.lib._format_impl import _read_array_header
-    except ImportError:
-        raise ValueError(f".npy format version {version} is not supported") from None
-    return _read_array_header(stream, version, max_header_size=MAX_HEADER_BYTES)
+        read = np.lib.format.read_array_header_1_0
+    elif version == (2, 0):
+        read = np.lib.format.read_array_header_2_0
+    else:
+        try:  # version 3.0 (a UTF-8 header) has no public reader
+            from numpy.lib._format_impl import _read_array_header
+        except ImportError:
+            raise ValueError(f".npy format version {version} is not supported") from None
+
+        def read(stream: IO[bytes], max_header_size: int) -> Any:
+            return _read_array_header(stream, version, max_header_size=max_header_size)
+
+    try:
+        return read(stream, max_header_size=MAX_HEADER_BYTES)
+    except (tokenize.TokenError, TypeError) as exc:
+        # numpy tokenizes the header text and evaluates it as a Python literal: unbalanced
+        # brackets (`)`) raise TokenError, an unhashable key (`{[1]: 2}`) TypeError
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
+        raise ValueError(f"invalid .npy header: {reason}") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -302,12 +315,14 @@ def check_array(
         )
     if check.T == 0:
         check.problems.append(Problem("empty", f"{key} has T = 0 frames"))
+    if check.D == 0:  # no model can read a frame of nothing
+        check.problems.append(Problem("empty", f"{key} has D = 0 columns"))
     if dim is not None and check.D != dim:
         check.problems.append(Problem("width", f"{key} has width D = {check.D}, expected {dim}"))
     source = array
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
         array = array.astype(np.float32, copy=False)
-    if check.T:
+    if array.size:  # T = 0 or D = 0: nothing to count (numpy warns of an empty mean)
         nan = np.isnan(array)
         check.nan_share = float(nan.mean())
         check.nan_columns = nan.sum(axis=0, dtype=np.int32)

@@ -14,7 +14,6 @@ group helpers.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,10 +81,19 @@ class ValSplit:
                 "val_ids)",
                 hint="restore the split.json this run wrote, or start again with --overwrite",
             )
+        fraction, seed, group_by = record["fraction"], record["seed"], record.get("group_by")
+        if not (isinstance(fraction, (int, float)) and 0 < fraction < 1) or isinstance(
+            fraction, bool
+        ):
+            raise UsageError(f"{source}: fraction is not a share in (0, 1): {fraction!r}"[:160])
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise UsageError(f"{source}: seed is not a whole number >= 0: {seed!r}"[:160])
+        if group_by is not None and not isinstance(group_by, str):
+            raise UsageError(f"{source}: group_by is not a column name: {group_by!r}"[:160])
         return cls(
-            fraction=float(record["fraction"]),
-            group_by=record.get("group_by"),
-            seed=int(record["seed"]),
+            fraction=float(fraction),
+            group_by=group_by,
+            seed=seed,
             train_ids=strings("train_ids"),
             val_ids=strings("val_ids"),
             train_groups=strings("train_groups"),
@@ -101,10 +109,9 @@ def read_split_file(path: Path) -> ValSplit:
             f"{path} not found: cannot restore the run's validation split (data.val_fraction)",
             hint="restore the split.json this run wrote, or start again with --overwrite",
         )
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    from signcli.settings import read_structured_file
+
+    record = read_structured_file(path, "split file")  # bounded; errors name file and line
     return ValSplit.from_dict(record, path)
 
 

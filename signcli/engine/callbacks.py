@@ -99,6 +99,12 @@ class MetricsLogHook(Hook):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         record = state.get("last_record")
+        if record and not isinstance(record, dict):
+            raise ValueError(
+                f"hooks.metrics_log.last_record: expected a mapping, got {record!r}"[:160]
+            )
+        if record:
+            format_record(record)  # ValueError unless the line it re-creates is a metrics line
         self.last_record = dict(record) if record else None  # ints stay ints: epoch, step
 
 

@@ -183,6 +183,38 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
+# A model may be built for weights that cannot fill it by at most this many values (16 MB
+# of float32) beyond the values the checkpoint holds, so that the mismatch is reported key
+# by key; beyond, the model is not built (a file of a few kB asked for gigabytes).
+UNFILLED_SLACK = 4_000_000
+
+
+def stored_values(weights: dict[str, torch.Tensor]) -> int:
+    """Values the weight tensors of a checkpoint hold in their storages, each storage once:
+    a tensor that claims a huge shape over a storage of one value (a zero-stride view)
+    counts as one."""
+    storages: dict[tuple[int, int], int] = {}
+    for tensor in weights.values():
+        storage = tensor.untyped_storage()
+        key = (storage.data_ptr(), storage.nbytes())
+        storages[key] = storage.nbytes() // max(tensor.element_size(), 1)
+    return sum(storages.values())
+
+
+def unfilled_problem(weights: dict[str, torch.Tensor], parameters: int) -> str | None:
+    """Why the model that the stored settings describe (`parameters` parameters and
+    buffers, model_size.parameter_count) cannot be built for these weights: they hold far
+    fewer values than it has, so a strict load would fail after allocating it. None when
+    the model may be built (the keys and shapes are compared after)."""
+    held = stored_values(weights)
+    if parameters <= 2 * held + UNFILLED_SLACK:
+        return None
+    return (
+        f"weights do not fit the model: its settings describe a model of {parameters:,} "
+        f"parameters and buffers, and its weights hold {held:,} values; the model is not built"
+    )
+
+
 def resume_problem(payload: dict[str, Any]) -> str | None:
     """What a checkpoint lacks to continue its run (`resume`), naming the entry; the counters
     of the train state must be numbers. None when nothing is missing."""
@@ -192,10 +224,26 @@ def resume_problem(payload: dict[str, Any]) -> str | None:
     for key in (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY):
         if not isinstance(payload[key], dict):
             return f"{key}: expected a mapping, got {_shown(payload[key])}"
-    for name, value in payload[STATE_KEY].items():
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not (number or value is None) or (_is_int(value) and value < 0):
-            return f"{STATE_KEY}.{name}: expected a count or a metric, got {_shown(value)}"
+    optimizer = payload[OPTIMIZER_KEY]
+    groups = optimizer.get("param_groups")
+    if not (
+        isinstance(optimizer.get("state"), dict)
+        and isinstance(groups, list)
+        and all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+        and all(_is_int(i) for g in groups for i in g["params"])
+    ):
+        return (
+            f"{OPTIMIZER_KEY}: expected {{state: {{...}}, param_groups: [{{params: [...]}}]}}, "
+            "as torch writes it"
+        )
+    from signcli.engine.state import TrainState
+
+    problem = TrainState.problem(payload[STATE_KEY])
+    if problem is not None:
+        return f"{STATE_KEY}.{problem}"
+    hooks = payload.get(HOOKS_KEY, {})
+    if not isinstance(hooks, dict) or not all(isinstance(v, dict) for v in hooks.values()):
+        return f"{HOOKS_KEY}: expected {{hook: state mapping}}, got {_shown(hooks)}"
     return None
 
 

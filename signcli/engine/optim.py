@@ -9,6 +9,7 @@ follow the new length from the current step, which a pure function gives for fre
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 from torch import nn
@@ -98,9 +99,69 @@ class LRSchedule:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.plateau_scale = state["plateau_scale"]
-        self.plateau_best = state["plateau_best"]
-        self.plateau_bad = state["plateau_bad"]
+        """ValueError naming the entry for values that the schedule cannot use."""
+        scale, best, bad = state["plateau_scale"], state["plateau_best"], state["plateau_bad"]
+        if not (_is_number(scale) and 0 < scale <= 1):
+            raise ValueError(f"scheduler.plateau_scale: expected a factor in (0, 1], got {scale!r}")
+        if not (best is None or _is_number(best)):
+            raise ValueError(f"scheduler.plateau_best: expected a number, got {best!r}")
+        if not (isinstance(bad, int) and not isinstance(bad, bool) and bad >= 0):
+            raise ValueError(f"scheduler.plateau_bad: expected a count >= 0, got {bad!r}")
+        self.plateau_scale, self.plateau_best, self.plateau_bad = float(scale), best, bad
+
+
+def _is_number(value: object) -> bool:
+    """A finite float, or an int a float can hold (math.isfinite overflows on 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
+
+
+def optimizer_state_problem(optimizer: torch.optim.Optimizer, saved: dict) -> str | None:
+    """What in `saved` (an optimizer state dict from a checkpoint, of plain containers) the
+    optimizer could not load or its next step could not use, naming the entry; checked
+    before loading, which casts every tensor to its parameter's dtype (a zero-stride view
+    claiming billions of values would be materialised). The groups must hold as many
+    parameters as the optimizer's, and the state of each parameter must be empty or hold
+    what the optimizer itself keeps (the keys of a probe's state after one step, with the
+    optimizer's own options) with tensors of the parameter's shape."""
+    own = optimizer.param_groups
+    groups = saved["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in own]:
+        return (
+            f"optimizer.param_groups: {[len(g['params']) for g in groups]} parameters per "
+            f"group, the model has {[len(g['params']) for g in own]}"
+        )
+    params = {
+        index: param
+        for group, own_group in zip(groups, own, strict=True)
+        for index, param in zip(group["params"], own_group["params"], strict=True)
+    }
+    probe = nn.Parameter(torch.zeros(2))
+    probe.grad = torch.zeros(2)
+    probing = type(optimizer)([probe], lr=1e-3)
+    probing.param_groups[0].update({k: v for k, v in own[0].items() if k != "params"})
+    probing.step()
+    expected = set(probing.state[probe])
+    for index, state in saved["state"].items():
+        param = params.get(index)
+        if param is None:
+            return f"optimizer.state: {index!r} is no parameter of param_groups"[:120]
+        if not isinstance(state, dict) or (state and set(state) != expected):
+            found = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
+            return f"optimizer.state.{index}: expected {sorted(expected)}, found {found}"
+        for key, value in state.items():
+            if key == "step":
+                ok = (isinstance(value, torch.Tensor) and value.shape in ((), (1,))) or (
+                    _is_number(value)
+                )
+            else:
+                ok = isinstance(value, torch.Tensor) and value.shape == param.shape
+            if not ok:
+                shown = tuple(value.shape) if isinstance(value, torch.Tensor) else repr(value)[:40]
+                wanted = "a single count" if key == "step" else f"shape {tuple(param.shape)}"
+                return f"optimizer.state.{index}.{key}: expected {wanted}, found {shown}"
+    return None
 
 
 class HeadLoss(nn.Module):

@@ -8,7 +8,6 @@ until the run ends, so a second `train` or `resume` into the same folder exits 2
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from signcli.engine import checkpoint as ckpt
 from signcli.engine.atomic import check_folder
 from signcli.engine.callbacks import check_log_csv
 from signcli.engine.hooks import Hook
-from signcli.engine.trainer import Trainer
+from signcli.engine.trainer import RESUME_HINT, Trainer
 from signcli.engine.workdir import (
     CONFIG_FILE,
     LAST_CHECKPOINT,
@@ -30,7 +29,14 @@ from signcli.engine.workdir import (
     work_dir_lock,
 )
 from signcli.errors import CheckpointError, SettingsError, UsageError
-from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
+from signcli.model_size import parameter_count, size_problems
+from signcli.settings import (
+    Settings,
+    load_settings,
+    read_structured_file,
+    upgrade_stored_settings,
+    with_absolute_paths,
+)
 
 log = logging.getLogger("signcli")
 
@@ -127,14 +133,13 @@ def _resume_locked(
     config, last = work_dir / CONFIG_FILE, work_dir / LAST_CHECKPOINT
     if not config.is_file():  # removed by an --overwrite that ran before we got the lock
         raise _no_run(work_dir)
-    try:
-        stored = json.loads(config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{config}: not valid JSON ({exc})") from None
+    # bounded and checked as a settings file is: size, UTF-8, syntax, numbers, nesting
+    stored = read_structured_file(config, "run settings file")
     if not isinstance(stored, dict):
         raise UsageError(
-            f"{config}: expected a JSON object of settings sections, found {type(stored).__name__}",
-            hint="restore the config.json that `signcli train` wrote for this run",
+            f"{config}: expected a mapping of sections (data, model, optim, training), "
+            f"got {type(stored).__name__}",
+            hint="restore the config.json this run wrote",
         )
     flags = {
         "training.epochs": epochs,
@@ -162,7 +167,15 @@ def _resume_locked(
         )
     # the validation split carved at the start is read back, never drawn again
     split_file = work_dir / SPLIT_FILE if settings.data.val_fraction is not None else None
-    trainer = Trainer(settings, hooks, data=load_training_data(settings, split_file))
+    data = load_training_data(settings, split_file)
+    # the model the Trainer builds: refused here when last.pt's weights could not fill it
+    # (config.json and last.pt of a few kB may describe gigabytes)
+    sizes = (settings, data.input_dims, data.num_gloss, data.num_cat)
+    if not size_problems(*sizes):  # else the Trainer refuses, naming the limit
+        unfilled = ckpt.unfilled_problem(payload[ckpt.MODEL_KEY], parameter_count(*sizes))
+        if unfilled is not None:
+            raise CheckpointError(f"{last}: {unfilled}", hint=RESUME_HINT)
+    trainer = Trainer(settings, hooks, data=data)
     trainer.load_payload(payload)
     if trainer.finished:  # the caller says why (trainer.stopped_early) and how to go on
         return RunResult(trainer, [], already_finished=True)

@@ -15,11 +15,15 @@ from signcli.engine import checkpoint as ckpt
 from signcli.engine.warm_start import load_model_state
 from signcli.errors import CheckpointError, UsageError
 from signcli.limits import ENV_PREFIX
-from signcli.model_size import size_problems
+from signcli.model_size import parameter_count, size_problems
 from signcli.models import SignClassifier, build_run_model
 from signcli.settings import Settings, describe_errors, upgrade_stored_settings
 
 LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
+WEIGHTS_HINT = (
+    "the weights do not match the model its settings describe; "
+    "was the checkpoint edited or written by another signcli version?"
+)
 LIMIT_HINT = (
     "the checkpoint asks for more than signcli builds unasked (signcli/limits.py); raise "
     "the limit only for a checkpoint you trust"
@@ -53,6 +57,10 @@ def load_model_from_checkpoint(path: Path) -> RestoredModel:
             raise CheckpointError(
                 "\n".join(f"{path}: {problem}" for problem in problems), hint=LIMIT_HINT
             )
+        parameters = parameter_count(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+        unfilled = ckpt.unfilled_problem(payload[ckpt.MODEL_KEY], parameters)
+        if unfilled is not None:
+            raise CheckpointError(f"{path}: {unfilled}", hint=WEIGHTS_HINT)
         model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
     except CheckpointError:
         raise
@@ -63,11 +71,7 @@ def load_model_from_checkpoint(path: Path) -> RestoredModel:
     try:
         load_model_state(model, payload[ckpt.MODEL_KEY], strict=True, source=str(path))
     except CheckpointError as exc:
-        raise CheckpointError(
-            exc.message,
-            hint="the weights do not match the model its settings describe; "
-            "was the checkpoint edited or written by another signcli version?",
-        ) from None
+        raise CheckpointError(exc.message, hint=WEIGHTS_HINT) from None
     model.eval()
     return RestoredModel(model, settings, labels, input_dims)
 

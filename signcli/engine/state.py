@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import asdict, dataclass, fields
 
 
@@ -23,6 +25,22 @@ class TrainState:
     def state_dict(self) -> dict:
         return asdict(self)
 
+    @staticmethod
+    def problem(state: dict) -> str | None:
+        """What makes `state` (a checkpoint's train state) unusable, naming the counter:
+        counts are whole numbers >= 0, sums and the best metric finite numbers; None only
+        where the field allows it. None when it is usable (unknown keys are ignored)."""
+        for name, value in state.items():
+            kind = _KINDS.get(name)
+            if kind is None or (value is None and name in _OPTIONAL):
+                continue
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind == "count" and not (number and isinstance(value, int) and value >= 0):
+                return f"{name}: expected a count >= 0, got {value!r}"[:120]
+            if kind == "number" and not (number and _finite(value)):
+                return f"{name}: expected a finite number, got {value!r}"[:120]
+        return None
+
     def load_state_dict(self, state: dict) -> None:
         names = {f.name for f in fields(self)}
         for key, value in state.items():
@@ -32,3 +50,18 @@ class TrainState:
             # a checkpoint from before the counter: right at an epoch boundary nothing is
             # missing; inside an epoch its first batches went uncounted, so say "unknown"
             self.epoch_gloss_correct = None if self.batch_in_epoch else 0
+
+
+_COUNTS = ("epoch", "step", "batch_in_epoch", "best_epoch", "bad_epochs", "epoch_samples")
+_KINDS = {
+    **dict.fromkeys(_COUNTS, "count"),
+    "epoch_gloss_correct": "count",
+    "best_metric": "number",
+    "epoch_loss_sum": "number",
+}
+_OPTIONAL = ("best_metric", "epoch_gloss_correct")
+
+
+def _finite(value: float) -> bool:
+    """A float, or an int a float can hold (math.isfinite overflows on 10**400)."""
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)

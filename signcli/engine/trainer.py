@@ -368,7 +368,15 @@ class Trainer:
             self._load_payload(payload, source)
         except CheckpointError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            RuntimeError,
+            AttributeError,
+            OverflowError,  # an RNG state with numbers out of their range (numpy's uint32)
+        ) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise CheckpointError(
                 f"{source}: cannot restore the run's state from it "
@@ -377,14 +385,32 @@ class Trainer:
             ) from None
 
     def _load_payload(self, payload: dict[str, Any], source: Path) -> None:
+        from signcli.engine.optim import optimizer_state_problem
         from signcli.engine.warm_start import load_model_state
 
         load_model_state(self.model, payload[ckpt.MODEL_KEY], strict=True, source=str(source))
+        problem = optimizer_state_problem(self.optimizer, payload[ckpt.OPTIMIZER_KEY])
+        if problem is not None:
+            raise CheckpointError(f"{source}: {problem}", hint=RESUME_HINT)
+        options = [
+            {k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups
+        ]
         self.optimizer.load_state_dict(payload[ckpt.OPTIMIZER_KEY])
+        # the options come from the settings, as when the run started (the schedule sets
+        # the lr of each step): a checkpoint's own (`amsgrad: true`, `lr: "x"`) could only
+        # break the first step
+        for group, own in zip(self.optimizer.param_groups, options, strict=True):
+            group.update(own)
         self.schedule.load_state_dict(payload[ckpt.SCHEDULER_KEY])
         if self.precision.scaler is not None and payload.get(ckpt.SCALER_KEY):
             self.precision.scaler.load_state_dict(payload[ckpt.SCALER_KEY])
         self.state.load_state_dict(payload[ckpt.STATE_KEY])
+        if self.state.batch_in_epoch > len(self.batch_sizes):
+            raise CheckpointError(
+                f"{source}: train_state.batch_in_epoch is {self.state.batch_in_epoch:,}, "
+                f"but an epoch of this data has {len(self.batch_sizes)} batches",
+                hint=RESUME_HINT,
+            )
         hook_states = payload.get(ckpt.HOOKS_KEY, {})
         for hook in self.hooks:
             if hook.name in hook_states:

@@ -151,8 +151,9 @@ def read_class_map(src: Path) -> dict[str, int] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ImportFormatError(f"{path} is not readable JSON ({one_line(error)})") from error
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else one_line(error)
+        raise ImportFormatError(f"{path} is not readable JSON ({reason})") from None
     if not isinstance(data, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in data.values()
     ):

@@ -181,6 +181,8 @@ def _parse_person(person: object, path: Path) -> dict[str, np.ndarray] | str:
             array = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
             return f"{path}: {key} is not a list of numbers"
+        except OverflowError:  # an integer such as 10**400
+            return f"{path}: {key} has a number beyond what a float holds"
         landmarks = OPENPOSE_BODY25_HANDS.streams[stream]
         if stream == "pose" and array.size == COCO_POSE * VALUES:
             return (
@@ -299,6 +301,8 @@ def read_video(folder: Path) -> Streams | str:
             data = json.loads(path.read_bytes())
         except (OSError, ValueError) as error:
             return f"{path}: unreadable JSON ({error})".replace("\n", " ")
+        except RecursionError:  # brackets nested past the interpreter's depth
+            return f"{path}: unreadable JSON (nested too deeply)"
         people = data.get("people") if isinstance(data, dict) else None
         if not isinstance(people, list):
             return f'{path}: no "people" list (not OpenPose keypoints JSON)'

@@ -288,7 +288,7 @@ def _check_out(out: Path, options: ImportOptions) -> bool:
 def _read_state(out: Path) -> dict[str, Any] | None:
     try:
         return json.loads((out / STATE_NAME).read_text(encoding="utf-8"))["options"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Real
@@ -20,6 +21,7 @@ from pathlib import Path
 from signcli.engine.atomic import atomic_write
 from signcli.errors import DataError, UsageError
 from signcli.files import check_input_file
+from signcli.settings import value_problem
 
 EPOCH_KEY = "epoch"
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -181,6 +183,8 @@ def format_record(record: Mapping[str, float]) -> str:
     for key, value in record.items():
         if isinstance(value, bool) or not isinstance(value, Real):
             raise ValueError(f"metric {key} must be a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > sys.float_info.max:  # read_metrics refuses
+            raise ValueError(f"metric {key} is an integer beyond what a float holds")
         # numpy and torch scalars become plain int/float so json writes them
         values[key] = int(value) if _is_int(value) else float(value)
     return json.dumps(values, separators=(", ", ": "))
@@ -224,8 +228,18 @@ def _parse_lines(path: Path, text: str) -> tuple[list[tuple[int, str, Record]], 
             if index == len(numbered) - 1:
                 return records, lineno
             raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
+        except ValueError as exc:  # valid JSON, but a number Python refuses to read
+            raise DataError(f"{path}:{lineno}: {value_problem(exc)}") from None
+        except RecursionError:
+            raise DataError(f"{path}:{lineno}: nested too deeply to be a metrics line") from None
         records.append((lineno, raw, _check_record(path, lineno, obj)))
     return records, None
+
+
+def _shown(value: object) -> str:
+    """A bad value of a line, as JSON, cut short (a line may hold anything)."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_record(path: Path, lineno: int, obj: object) -> Record:
@@ -234,7 +248,12 @@ def _check_record(path: Path, lineno: int, obj: object) -> Record:
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     for key, value in obj.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise DataError(f"{where}: {key} must be a number, got {json.dumps(value)}")
+            raise DataError(f"{where}: {key} must be a number, got {_shown(value)}")
+        if isinstance(value, int) and abs(value) > sys.float_info.max:  # every check is float
+            raise DataError(
+                f"{where}: {key} is an integer of {len(str(abs(value))):,} digits, "
+                "beyond what a float holds"
+            )
     epoch = obj.get(EPOCH_KEY)
     if epoch is None:
         raise DataError(f"{where}: no '{EPOCH_KEY}' key", hint="each line is one finished epoch")

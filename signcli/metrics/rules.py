@@ -148,7 +148,7 @@ class Rule(BaseModel):
 
     @property
     def label(self) -> str:
-        """How error messages name the rule: its number in the file and its text."""
+        """How error messages name the rule: its file, its number there and its text."""
         return self._source or self.name
 
 
@@ -179,7 +179,7 @@ def load_rules(path: Path) -> list[Rule]:
         except ValidationError as exc:
             problems.extend(f"{path}: {source}: {_describe(error)}" for error in exc.errors())
             continue
-        rule._source = source
+        rule._source = f"{path}: {source}"  # evaluation errors name the file too
         rules.append(rule)
     if problems:
         raise UsageError("\n".join(problems))

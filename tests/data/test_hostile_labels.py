@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +113,25 @@ def test_every_labels_problem_names_the_file(tmp_path: Path, text: str) -> None:
     labels.write_text(text)
     problems = read_labels(labels).problems
     assert problems and all(str(labels) in p.message for p in problems)
+
+
+def test_rows_longer_than_the_header_are_a_warning_finding_not_a_pandas_warning(
+    tmp_path: Path,
+) -> None:
+    # found by tests/fuzz: pandas printed its ParserWarning, naming its own source line, and
+    # dropped the extra cells without a word in the report
+    folder, labels = _split(tmp_path, ["0,0", "1,1", "0,1"])
+    labels.write_text("file,gloss,cat\ns0,0,0,extra\ns1,1,1\ns2,0,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = read_labels(labels)
+    [problem] = table.problems
+    assert (problem.kind, problem.severity, problem.rows) == ("labels_extra_cells", "warning", (2,))
+    assert str(labels) in problem.message and "extra cells are ignored" in problem.message
+    assert table.ok and list(table.gloss) == [0, 1, 0]
+    result = CliRunner().invoke(app, ["validate-npz", str(folder), "--labels", str(labels)])
+    assert result.exit_code == 0 and "labels_extra_cells" in result.output
+    assert "ParserWarning" not in result.output
 
 
 # ---------------------------------------------------------------------------------------

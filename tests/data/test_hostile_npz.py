@@ -68,6 +68,24 @@ def write_truncated_member(path: Path) -> None:
         archive.writestr("X.npy", npy_header((1000, 6)) + bytes(40))
 
 
+def raw_header(text: bytes) -> bytes:
+    """A version 1.0 .npy header holding `text` as is (not necessarily a Python literal)."""
+    text += b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text
+
+
+def write_unbalanced_header(path: Path) -> None:
+    # found by tests/fuzz: numpy's header tokenizer raised TokenError, which escaped
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", raw_header(b")"))
+
+
+def write_unhashable_header(path: Path) -> None:
+    # found by tests/fuzz: numpy's literal evaluation of the header raised TypeError
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", raw_header(b"{[1]: 2}"))
+
+
 HOSTILE = {  # writer -> (kind, words of the message)
     write_huge_shape: ("too_large", "declares shape (1000000000000, 1000000) of float32"),
     write_zip_bomb: ("too_large", "refused without decompressing"),
@@ -75,6 +93,8 @@ HOSTILE = {  # writer -> (kind, words of the message)
     write_float64_overflow: ("range", "2 value(s) beyond float32 range"),
     write_text: ("unreadable", "not a zip archive, so not an .npz: the file starts with b'file"),
     write_truncated_member: ("unreadable", "truncated"),
+    write_unbalanced_header: ("unreadable", "invalid .npy header: EOF in multi-line statement"),
+    write_unhashable_header: ("unreadable", "invalid .npy header: unhashable type"),
 }
 
 
@@ -108,6 +128,21 @@ def test_complex_values_beyond_float32(tmp_path: Path) -> None:
         ("range", "error"),
     }
     assert not any("infinite" in p.message for p in check.problems)
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (0, 0), (0, 6)])
+def test_an_empty_array_is_an_error_without_a_numpy_warning(tmp_path: Path, shape) -> None:
+    # found by tests/fuzz: [5, 0] passed validation (training ran on no columns) and
+    # numpy warned "Mean of empty slice" computing its NaN share
+    path = tmp_path / "e.npz"
+    np.savez(path, X=np.zeros(shape, np.float16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check, array = check_npz(path)
+    assert array is None and check.nan_share == 0.0
+    messages = [p.message for p in check.problems if p.kind == "empty"]
+    expected = ["X has T = 0 frames"] * (shape[0] == 0) + ["X has D = 0 columns"] * (shape[1] == 0)
+    assert messages == expected
 
 
 def test_real_inf_is_still_called_infinite(tmp_path: Path) -> None:
@@ -145,6 +180,11 @@ def test_hostile_npy_stream_files(tmp_path: Path) -> None:
     text = tmp_path / "hand_r.npy"
     text.write_text("x,y\n1,2\n")
     assert "starts with b'x,y" in check_stream_file(text)[0].problems[0].message
+    for header in (b")", b"{[1]: 2}", b"[" * 300):  # not a Python literal
+        broken = tmp_path / "pose.npy"
+        broken.write_bytes(raw_header(header))
+        [problem] = check_stream_file(broken)[0].problems
+        assert problem.kind == "unreadable" and "not a readable .npy file" in problem.message
 
 
 def _split_with(folder: Path, write) -> Path:

@@ -100,6 +100,25 @@ def test_a_manifest_that_is_not_json_is_a_usage_error_of_train(tmp_path):
         load_settings(flags={"data.dataset": root})
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [  # found by tests/fuzz: "unexpected ValueError" and "unexpected RecursionError"
+        ('{"format_version": ' + "9" * 5000 + "}", "a number of 5,000 digits"),
+        ('{"classes": ' + "[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_json_python_cannot_build_is_a_usage_error_naming_the_manifest(tmp_path, text, reason):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / MANIFEST_NAME).write_text(text)
+    with pytest.raises(UsageError) as caught:
+        read_manifest(root)
+    assert str(root / MANIFEST_NAME) in str(caught.value)
+    assert f"cannot read the dataset manifest ({reason}" in str(caught.value)
+    result = CliRunner().invoke(app, ["validate-npz", str(root)])
+    assert result.exit_code == 2 and "unexpected" not in result.output
+
+
 def test_mirror_uses_the_given_pairs_over_the_known_ones():
     pose = np.arange(10 * 3, dtype=np.float32).reshape(1, 30) / 100  # landmark i at x=0.03 i
     flipped = mirror({"pose": pose}, pairs={"pose": [(0, 9)]})["pose"].reshape(10, 3)

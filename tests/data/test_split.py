@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -171,6 +172,28 @@ def test_the_record_reads_back(tmp_path: Path) -> None:
         read_split_file(tmp_path / "nope.json")
     path.write_text('{"fraction": 0.5}')
     with pytest.raises(UsageError, match="not a split record"):
+        read_split_file(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [  # each was an "unexpected TypeError/ValueError" of resume (float([1]), int("x"), ...)
+        ({"fraction": [1]}, "fraction is not a share in (0, 1)"),
+        ({"fraction": 2.0}, "fraction is not a share in (0, 1)"),
+        ({"seed": "x"}, "seed is not a whole number >= 0"),
+        ({"group_by": 3}, "group_by is not a column name"),
+    ],
+)
+def test_a_split_record_with_values_of_the_wrong_kind_names_the_file(
+    tmp_path: Path, change: dict, words: str
+) -> None:
+    split = carve_val_split(["a", "b", "c", "d"], [0, 0, 0, 0], 0.5, 1)
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({**split.to_dict(), **change}))
+    with pytest.raises(UsageError, match=rf"split\.json: {re.escape(words)}"):
+        read_split_file(path)
+    path.write_text('{"fraction": ' + "9" * 5000 + "}")
+    with pytest.raises(UsageError, match=r"split\.json: invalid JSON: a number of 5,000 digits"):
         read_split_file(path)
 
 

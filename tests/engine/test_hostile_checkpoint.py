@@ -4,6 +4,7 @@ any model is built; entries of the wrong shape are a CheckpointError naming the 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -126,6 +127,33 @@ sys.exit(1)
     assert MAX_PARAMETERS.env in result.stdout
 
 
+def test_settings_within_the_limits_are_not_built_for_weights_that_cannot_fill_them(
+    tmp_path: Path, never_build: None
+) -> None:
+    """Found by tests/fuzz: a file of 3 kB whose settings describe 400 million parameters
+    (within the limits) made eval allocate 1.6 GB and spend seconds building the model
+    before finding that its weights (none) do not fit."""
+    payload = _payload(d_model=2048, num_layers=8, ff_dim=8192, num_heads=8)
+    path = _write(tmp_path, payload)
+    assert path.stat().st_size < 10_000
+    with pytest.raises(CheckpointError) as caught:
+        restore.load_model_from_checkpoint(path)
+    message = str(caught.value)
+    assert str(path) in message and "weights do not fit the model" in message
+    assert "and its weights hold 0 values; the model is not built" in message
+    # a zero-stride tensor claiming a billion values holds one
+    payload[ckpt.MODEL_KEY] = {"w": torch.zeros(1).expand(10**9)}
+    with pytest.raises(CheckpointError, match="its weights hold 1 values"):
+        restore.load_model_from_checkpoint(_write(tmp_path, payload, "strided.pt"))
+
+
+def test_a_small_model_with_wrong_weights_still_names_the_keys(tmp_path: Path) -> None:
+    # below the slack the model is built, so that each key that does not fit is named
+    path = _write(tmp_path, _payload())
+    with pytest.raises(CheckpointError, match="weights do not fit the model: missing key"):
+        restore.load_model_from_checkpoint(path)
+
+
 BAD_SHAPES = [
     # (key, stored value, words the message must hold)
     (ckpt.SETTINGS_KEY, ["model", "data"], "settings: expected a mapping of sections"),
@@ -208,14 +236,68 @@ def test_a_recompressed_checkpoint_that_inflates_is_refused_unread(tmp_path: Pat
     ckpt.load_checkpoint(honest)  # the same records stored, as torch.save writes them
 
 
+def _numpy_key(payload: dict[str, Any], value: int) -> None:
+    payload[ckpt.RNG_KEY]["numpy"][1][0] = value
+
+
 RESUME_DAMAGE = [
     # (change to last.pt's payload, words of the message)
+    # found by tests/fuzz: numpy refuses -1 as a uint32 with OverflowError, which escaped
+    (lambda p: _numpy_key(p, -1), "cannot restore the run's state from it (OverflowError"),
+    (lambda p: p[ckpt.STATE_KEY].update(best_metric=10**400), "train_state.best_metric"),
+    (lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_best=-(10**400)), "scheduler.plateau_best"),
     (lambda p: p.pop(ckpt.OPTIMIZER_KEY), "missing optimizer, which resume needs"),
     (lambda p: p.update({ckpt.STATE_KEY: [1, 2]}), "train_state: expected a mapping"),
     (lambda p: p[ckpt.STATE_KEY].update(epoch="many"), "train_state.epoch: expected a count"),
     (lambda p: p[ckpt.STATE_KEY].update(step=-5), "train_state.step"),
     (lambda p: p.update({ckpt.RNG_KEY: {"python": 3}}), "cannot restore the run's state"),
-    (lambda p: p.update({ckpt.OPTIMIZER_KEY: {"state": {}}}), "cannot restore the run's state"),
+    (lambda p: p.update({ckpt.OPTIMIZER_KEY: {"state": {}}}), "optimizer: expected {state:"),
+    # found by tests/fuzz: each of these crashed resume with an "unexpected" error (most in
+    # the first training step) or, for the strided tensor, tried to allocate 20 GB
+    (lambda p: p[ckpt.OPTIMIZER_KEY].update(state=None), "optimizer: expected {state:"),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"][0].pop("exp_avg"),
+        "optimizer.state.0: expected ['exp_avg', 'exp_avg_sq', 'step'], found ['exp_avg_sq', 'step']",
+    ),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"][0].update(
+            exp_avg=torch.zeros(1).expand(10**5, 10**5)
+        ),
+        "optimizer.state.0.exp_avg: expected shape",
+    ),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"].update({99: {}}),
+        "optimizer.state: 99 is no parameter",
+    ),
+    (
+        lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_scale="x"),
+        "scheduler.plateau_scale: expected a factor",
+    ),
+    (
+        lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_bad=None),
+        "scheduler.plateau_bad: expected a count",
+    ),
+    (
+        lambda p: p[ckpt.STATE_KEY].update(epoch=1.5),
+        "train_state.epoch: expected a count >= 0, got 1.5",
+    ),
+    (
+        lambda p: p[ckpt.STATE_KEY].update(best_metric="high"),
+        "train_state.best_metric: expected a finite number",
+    ),
+    (
+        lambda p: p[ckpt.STATE_KEY].update(batch_in_epoch=10**6),
+        "train_state.batch_in_epoch is 1,000,000, but an epoch",
+    ),
+    (lambda p: p.update({ckpt.HOOKS_KEY: [1]}), "hooks: expected {hook: state mapping}"),
+    (
+        lambda p: p.update({ckpt.HOOKS_KEY: {"metrics_log": None}}),
+        "hooks: expected {hook: state mapping}",
+    ),
+    (
+        lambda p: p[ckpt.HOOKS_KEY].update(metrics_log={"last_record": {"epoch": "x"}}),
+        "metric epoch must be a number",
+    ),
 ]
 
 
@@ -240,13 +322,104 @@ def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_pa
     start_run(settings)
     good = torch.load(work / "last.pt", weights_only=True)
     for damage, words in RESUME_DAMAGE:
-        payload = {key: value for key, value in good.items()}
-        payload[ckpt.STATE_KEY] = dict(good[ckpt.STATE_KEY])
+        payload = copy.deepcopy(good)
         damage(payload)
         torch.save(payload, work / "last.pt")
         with pytest.raises(CheckpointError) as caught:
             resume_run(work, epochs=2)
         assert str(work / "last.pt") in str(caught.value) and words in str(caught.value), words
+
+
+def test_resume_does_not_build_a_model_its_last_checkpoint_cannot_fill(
+    make_npz_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by tests/fuzz: config.json and last.pt describing a model of hundreds of
+    millions of parameters, with no weights, were built in full before the strict load
+    failed."""
+    from signcli.engine import recipes
+    from signcli.engine.recipes import resume_run, start_run
+    from signcli.settings import load_settings
+
+    root = make_npz_dataset(n=8, T=4, D=6)
+    work = tmp_path / "run"
+    start_run(
+        load_settings(
+            overrides=[
+                f"data.dataset={root}",
+                *("model.d_model=8", "model.num_layers=1", "model.num_heads=1"),
+                *("model.ff_dim=8", "training.epochs=1", f"training.work_dir={work}"),
+                "training.device=cpu",
+            ]
+        )
+    )
+    big = {"d_model": 2048, "num_layers": 8, "ff_dim": 8192, "num_heads": 8}
+    config = json.loads((work / "config.json").read_text())
+    config["model"].update(big)
+    (work / "config.json").write_text(json.dumps(config))
+    payload = torch.load(work / "last.pt", weights_only=True)
+    payload[ckpt.SETTINGS_KEY]["model"].update(big)
+    torch.save(payload, work / "last.pt")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a Trainer was built for weights that cannot fill its model")
+
+    monkeypatch.setattr(recipes, "Trainer", refuse)
+    with pytest.raises(
+        CheckpointError, match=r"last\.pt: weights do not fit the model: .* not built"
+    ):
+        resume_run(work, epochs=2)
+
+
+def test_options_stored_in_the_optimizer_state_do_not_override_the_settings(
+    make_npz_dataset, tmp_path: Path
+) -> None:
+    """Found by tests/fuzz: `amsgrad: true` stored in last.pt's param groups made the first
+    step look for state that was never kept (unexpected KeyError). The options come from
+    the settings, as when the run started."""
+    from signcli.engine.recipes import resume_run, start_run
+    from signcli.settings import load_settings
+
+    root = make_npz_dataset(n=8, T=4, D=6)
+    work = tmp_path / "run"
+    start_run(
+        load_settings(
+            overrides=[
+                f"data.dataset={root}",
+                *("model.d_model=8", "model.num_layers=1", "model.num_heads=1"),
+                *("model.ff_dim=8", "training.epochs=1", f"training.work_dir={work}"),
+                "training.device=cpu",
+            ]
+        )
+    )
+    payload = torch.load(work / "last.pt", weights_only=True)
+    for group in payload[ckpt.OPTIMIZER_KEY]["param_groups"]:
+        group.update(amsgrad=True, lr="fast", weight_decay=None)
+    torch.save(payload, work / "last.pt")
+    result = resume_run(work, epochs=2)
+    assert result.trainer.state.epoch == 2
+    assert not result.trainer.optimizer.param_groups[0]["amsgrad"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [  # found by tests/fuzz: "unexpected TypeError" (dict([None])) and "ValueError"
+        (
+            "[null]",
+            "config.json: expected a mapping of sections (data, model, optim, training), got list",
+        ),
+        ('{"model": ' + "9" * 5000 + "}", "config.json: invalid JSON: a number of 5,000 digits"),
+        ("[" * 100_000, "config.json: nested more than 32 levels deep"),
+    ],
+)
+def test_a_config_json_that_is_not_settings_names_the_file(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    from signcli.engine.recipes import resume_run
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(UsageError) as caught:
+        resume_run(tmp_path)
+    assert words in str(caught.value)
 
 
 def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
@@ -266,5 +439,5 @@ def test_a_config_json_that_is_not_an_object_is_refused(tmp_path, text):
     from signcli.errors import UsageError
 
     (tmp_path / "config.json").write_text(text)
-    with pytest.raises(UsageError, match="expected a JSON object of settings sections"):
+    with pytest.raises(UsageError, match="expected a mapping of sections"):
         resume_run(tmp_path)

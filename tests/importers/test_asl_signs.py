@@ -180,6 +180,7 @@ def test_class_order_follows_the_index_map(tmp_path: Path) -> None:
     "content, message",
     [
         ("{not json", "is not readable JSON"),
+        ('{"TV": ' + "[" * 100_000, r"is not readable JSON \(nested too deeply\)"),  # tests/fuzz
         (json.dumps(["TV"]), "must be one object"),
         (json.dumps({"TV": 0, "after": 2}), "the indices must be 0..1, each once"),
         (json.dumps({"TV": 0, "after": 0}), "the indices must be 0..1, each once"),

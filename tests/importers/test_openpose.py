@@ -186,6 +186,12 @@ def test_bad_items_give_a_reason_naming_the_file(tmp_path: Path) -> None:
     hand = write_openpose_video(tmp_path / "a" / "hand", [[short]])
     nan = dict(good, face_keypoints_2d=[float("nan")] * 210)
     nonfinite = write_openpose_video(tmp_path / "a" / "nonfinite", [[nan]])
+    # found by tests/fuzz: json's RecursionError escaped and ended the whole import
+    deep = write_openpose_video(tmp_path / "a" / "deep", [[good]])
+    deep[0].write_text('{"people": ' + "[" * 100_000)
+    # found by tests/fuzz: numpy's OverflowError escaped too
+    big = dict(good, pose_keypoints_2d=[10**400] + good["pose_keypoints_2d"][1:])
+    huge = write_openpose_video(tmp_path / "a" / "huge", [[big]])
     scan = FORMAT.scan(tmp_path)
     results = dict(zip((i.ref.name for i in scan.items), FORMAT.read(scan.items), strict=True))
     assert isinstance(results.pop("good"), dict)
@@ -197,6 +203,8 @@ def test_bad_items_give_a_reason_naming_the_file(tmp_path: Path) -> None:
         "(21 keypoints x (x, y, confidence))"
     )
     assert results["nonfinite"] == f"{nonfinite[0]}: face_keypoints_2d has a non-finite value"
+    assert results["deep"] == f"{deep[0]}: unreadable JSON (nested too deeply)"
+    assert results["huge"] == f"{huge[0]}: pose_keypoints_2d has a number beyond what a float holds"
 
 
 def test_empty_folders_are_skipped_with_a_reason(tmp_path: Path) -> None:

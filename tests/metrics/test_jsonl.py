@@ -146,6 +146,11 @@ def test_last_line_without_newline_is_complete(write_jsonl, run_records) -> None
         (['{"train_loss": 1.0}'], "metrics.jsonl:1: no 'epoch' key"),
         (['{"epoch": 1.5}'], "epoch must be a whole number"),
         (['{"epoch": 0}'], "epoch must be a whole number >= 1"),
+        # found by tests/fuzz: "unexpected OverflowError", "ValueError", "RecursionError"
+        (['{"epoch": 1' + "0" * 400 + "}"], "metrics.jsonl:1: epoch is an integer of 401 digits"),
+        (['{"epoch": 1, "val_loss": 1' + "0" * 400 + "}", '{"epoch": 2}'], "metrics.jsonl:1: val_loss is an integer of 401 digits"),
+        (['{"epoch": 1, "x": ' + "9" * 5000 + "}", '{"epoch": 2}'], "metrics.jsonl:1: a number of 5,000 digits"),
+        (['{"epoch": 1, "x": ' + "[" * 100_000, '{"epoch": 2}'], "metrics.jsonl:1: nested too deeply"),
     ],
 )  # fmt: skip
 def test_bad_lines_are_data_errors_naming_file_and_line(

@@ -122,8 +122,11 @@ def test_evaluation_errors_are_reported_together(run_jsonl: Path, tmp_path: Path
     with pytest.raises(UsageError) as info:
         evaluate_rules(read_metrics(run_jsonl), load_rules(rules))
     lines = str(info.value).splitlines()
-    assert lines[0].startswith("rule 2 {metric: nope, max: 1}: unknown metric 'nope'")
-    assert lines[1].startswith("rule 3 {metric: train_loss, at: epoch:9, max: 1}: epoch:9")
+    # each names the rules file, as load_rules' errors do (found by tests/fuzz: they did not)
+    assert lines[0].startswith(f"{rules}: rule 2 {{metric: nope, max: 1}}: unknown metric 'nope'")
+    assert lines[1].startswith(
+        f"{rules}: rule 3 {{metric: train_loss, at: epoch:9, max: 1}}: epoch:9"
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,6 +229,9 @@ def test_every_malformed_rule_is_reported_at_once(tmp_path: Path) -> None:
         ("checks: []\n", "non-empty list"),
         ("checks: [{metric: a, max: 1}]\nbaseline: x\n", "unknown top-level key(s) baseline"),
         ("checks: [{metric: a, max: 1}\n", "invalid YAML"),
+        # found by tests/fuzz: a number past Python's digit limit was "unexpected ValueError"
+        ("checks: [{metric: a, max: " + "9" * 5000 + "}]\n", "a number of 5,000 digits"),
+        ("checks: [{metric: a, max: !!float x}]\n", "cannot read 'x' as float"),
     ],
 )
 def test_malformed_rules_file(tmp_path: Path, text: str, problem: str) -> None:
