@@ -17,10 +17,14 @@ HOLDER = """
 import os, sys
 from signcli.engine.workdir import work_dir_lock
 with work_dir_lock(sys.argv[1], command=sys.argv[2]):
+    ready_r, ready_w = os.pipe()
     child = os.fork() if len(sys.argv) > 3 else None  # as a DataLoader worker is forked
-    if child == 0:
+    if child == 0:  # the fork handlers have run: say so, so the test never races them
+        os.write(ready_w, b"1")
         sys.stdin.read()
         os._exit(0)
+    if child:
+        os.read(ready_r, 1)
     print("locked", child or "", flush=True)
     sys.stdin.read()
 """
