@@ -94,6 +94,18 @@ def read_labels(path: Path) -> LabelTable:
     cells: dict[str, list[str]] = {}
     for position, column in enumerate(header):  # by position: two names may lower-case alike
         cells.setdefault(column, frame.iloc[:, position].str.strip().tolist())
+    read = ("file", "id", *ID_COLUMNS, "gloss_name", "cat_name")  # the columns looked up by name
+    twice = sorted({c for c in frame.columns[frame.columns.duplicated()] if c in read})
+    if twice:  # `File` and `file` both: which one holds the ids is anybody's guess
+        found = ",".join(header)
+        empty.problems.append(
+            LabelProblem(
+                "labels_columns",
+                f"{path}: column(s) {', '.join(twice)} given more than once (the header is "
+                f"read without case: {found!r}); keep one of each",
+            )
+        )
+        return empty
     if "file" not in frame.columns and "id" in frame.columns:  # multi-stream layout: id,gloss
         frame = frame.rename(columns={"id": "file"})
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]

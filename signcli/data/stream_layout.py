@@ -56,6 +56,10 @@ def read_meta(path: Path) -> dict[str, str]:
     if not {"id", "texto"} <= set(frame.columns):
         found = ";".join(frame.columns) or "nothing"
         raise DataError(f"{path}: expected header 'id;texto', found {found!r}")
+    twice = sorted({c for c in frame.columns[frame.columns.duplicated()] if c in ("id", "texto")})
+    if twice:  # the header is read without case: `id;ID` are one name twice
+        found = ";".join(frame.columns)
+        raise DataError(f"{path}: column(s) {', '.join(twice)} given more than once ({found!r})")
     return dict(zip(frame["id"].str.strip(), frame["texto"], strict=True))
 
 

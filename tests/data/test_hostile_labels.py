@@ -106,6 +106,8 @@ def test_the_class_limit_follows_its_environment_variable(
         "file,gloss\n,0\n",  # no file name
         "name,label\ns0,0\n",  # columns
         'file,gloss\n"s0,0\n',  # unparseable
+        "file,gloss,FILE\ns0,0,x\n",  # found by tests/fuzz: "unexpected AttributeError"
+        "id,gloss,ID\ns0,0,x\n",  # the multi-stream header, likewise
     ],
 )
 def test_every_labels_problem_names_the_file(tmp_path: Path, text: str) -> None:

@@ -153,6 +153,12 @@ def test_read_index_and_meta_formats(tmp_path: Path) -> None:
     meta.write_text("id,texto\na,b\n")
     with pytest.raises(DataError, match="id;texto"):
         read_meta(meta)
+    # the header is read without case: found while fuzzing, "unexpected AttributeError"
+    # (id;ID) and "unexpected ValueError" (texto;TEXTO)
+    for header in ("id;ID;texto", "id;texto;TEXTO"):
+        meta.write_text(f"{header}\na;b;c\n")
+        with pytest.raises(DataError, match=r"meta\.csv: column\(s\) .* given more than once"):
+            read_meta(meta)
 
 
 def test_a_column_layout_with_stream_folders_is_refused_before_reading(layout: Path) -> None:

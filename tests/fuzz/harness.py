@@ -3,8 +3,10 @@ runs in, and the properties every example must hold whatever its input:
 
 - the CLI exits 0, 1 or 2 (docs/architecture.md, "Exit codes and output"), prints no
   traceback and no "unexpected X: ... report it" line of `_run.guarded`, which is how a
-  crash that no SigncliError describes reaches the user;
-- a library call returns, or raises one of the SigncliError classes its docstring names;
+  crash that no SigncliError describes reaches the user, and no Python warning
+  (`file.py:12: RuntimeWarning: ...` is about signcli's insides, not the input);
+- a library call returns, or raises one of the SigncliError classes its docstring names,
+  whose message names the file at fault (`message_names`), and warns of nothing;
 - memory is bounded: `run_bounded` caps the address space (RLIMIT_AS) at what the process
   had plus MEMORY_BYTES, in a forked child (whole commands) or in this process (library
   calls), so an unbounded allocation fails the example (MemoryError, torch's "can't
@@ -16,7 +18,7 @@ runs in, and the properties every example must hold whatever its input:
   decoy folder beside it are compared before and after, to the byte.
 
 Sizes: `fuzz(fast, long)` gives each test `fast` examples in the suite (the whole of
-tests/fuzz/ stays under a minute on 2 cores) and `long` with SIGNCLI_FUZZ=long, the run of
+tests/fuzz/ takes about 40 s on 2 busy cores) and `long` with SIGNCLI_FUZZ=long, the run of
 benchmarks/fuzz_long.sh, where every example also runs in its own child process
 (SIGNCLI_FUZZ_FORK=1 asks for that in the suite too); SIGNCLI_FUZZ_EXAMPLES=N sets every
 test to N, SIGNCLI_FUZZ_TIMEOUT=S the time limit of an example.

@@ -164,7 +164,7 @@ CSV_CELLS = [
 ]  # fmt: skip
 CSV_COLUMNS = [
     "file", "gloss", "cat", "occluded", "id", "video_id", "gloss_name", "cat_name", "signer",
-    "FILE", " gloss ", "file.1", "", "texto", "text",
+    "FILE", " gloss ", "file.1", "", "texto", "text", "ID", "Texto", "Gloss",
 ]  # fmt: skip
 
 

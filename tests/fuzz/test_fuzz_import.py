@@ -65,7 +65,7 @@ VALID_LABELS = (
 )
 
 
-@fuzz(8, long=800)
+@fuzz(5, long=800)
 @given(
     data=st.data(),
     flat=st.booleans(),
@@ -94,7 +94,7 @@ def test_import_openpose_with_fuzzed_frames(
         run_bounded(lambda: invoke(args), timeout=60, fork=True)
 
 
-@fuzz(6, long=600)
+@fuzz(4, long=600)
 @given(data=st.data(), layout=st.sampled_from(["single", "multi"]))
 def test_import_mp_folders_with_fuzzed_frames(
     data: st.DataObject, layout: str, tmp_path: Path

@@ -52,7 +52,7 @@ def _read_labels(path: Path) -> None:
         assert (table.gloss >= 0).all()
 
 
-@fuzz(40, long=3000)
+@fuzz(30, long=3000)
 @given(data=csv_bytes)
 def test_read_labels_reports_problems_naming_the_file(data: bytes, tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:
@@ -75,7 +75,7 @@ def _read_index_and_meta(index: Path, meta: Path) -> None:
             assert all(isinstance(k, str) for k in outcome)
 
 
-@fuzz(25, long=2000)
+@fuzz(15, long=2000)
 @given(index=csv_bytes, meta=csv_bytes)
 def test_index_and_meta_csvs_raise_only_data_errors(
     index: bytes, meta: bytes, tmp_path: Path
@@ -87,7 +87,7 @@ def test_index_and_meta_csvs_raise_only_data_errors(
         run_bounded(lambda: _read_index_and_meta(index_path, meta_path))
 
 
-@fuzz(8, long=1000)
+@fuzz(5, long=1000)
 @given(labels=csv_bytes, group=st.booleans())
 def test_validate_npz_with_a_fuzzed_labels_csv(labels: bytes, group: bool, tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:
@@ -98,7 +98,7 @@ def test_validate_npz_with_a_fuzzed_labels_csv(labels: bytes, group: bool, tmp_p
         run_bounded(lambda: invoke(args + (["--group-by", "signer"] if group else [])), fork=True)
 
 
-@fuzz(6, long=1000)
+@fuzz(4, long=1000)
 @given(labels=csv_bytes, index=csv_bytes, group=st.booleans())
 def test_validate_npz_streams_with_fuzzed_csvs(
     labels: bytes, index: bytes, group: bool, tmp_path: Path
@@ -119,7 +119,7 @@ TINY = [
 ]  # fmt: skip
 
 
-@fuzz(5, long=300)
+@fuzz(3, long=300)
 @given(labels=csv_bytes, carve=st.booleans())
 def test_train_with_a_fuzzed_labels_csv(labels: bytes, carve: bool, tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:

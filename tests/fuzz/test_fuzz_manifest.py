@@ -160,7 +160,7 @@ def _read(root: Path) -> str:
     return "settings"
 
 
-@fuzz(40, long=3000)
+@fuzz(30, long=3000)
 @given(manifest=manifests())
 def test_a_fuzzed_manifest_is_read_or_refused_naming_the_file(
     manifest: bytes, tmp_path: Path
@@ -208,7 +208,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@fuzz(8, long=600)
+@fuzz(5, long=600)
 @given(manifest=manifests(), command=st.sampled_from(["train", "validate-npz", "eval"]))
 def test_commands_with_a_fuzzed_manifest_exit_0_1_or_2(
     manifest: bytes, command: str, checkpoint: Path, tmp_path: Path

@@ -134,7 +134,7 @@ def _check(metrics: Path, rules: Path | None, baseline: Path | None, rtol: float
     return "passed" if report.passed else "failed"
 
 
-@fuzz(50, long=4000)
+@fuzz(40, long=4000)
 @given(
     metrics=metrics_lines(),
     rules=st.none() | rules_files(),
@@ -154,7 +154,7 @@ def test_check_metrics_returns_a_report_or_a_signcli_error(
         run_bounded(lambda: _check(metrics_path, rules_path, baseline_path, rtol))
 
 
-@fuzz(8, long=1500)
+@fuzz(5, long=1500)
 @given(
     metrics=metrics_lines(),
     rules=rules_files(),
@@ -193,7 +193,7 @@ def _resume(path: Path, done: int, record: Any) -> str:
     return "rewritten"
 
 
-@fuzz(30, long=3000)
+@fuzz(20, long=3000)
 @given(
     metrics=metrics_lines(),
     done=st.integers(0, 8),

@@ -196,7 +196,7 @@ def _checked(path: Path, key: str, dim: int | None, stream: bool = False) -> str
     return ",".join(sorted(kinds))
 
 
-@fuzz(40, long=3000)
+@fuzz(30, long=3000)
 @given(data=any_npz, key=st.sampled_from(["X", "X2048", "Y"]), dim=st.none() | st.integers(1, 8))
 def test_check_npz_reports_every_file_as_findings(
     data: bytes, key: str, dim, tmp_path: Path
@@ -207,7 +207,7 @@ def test_check_npz_reports_every_file_as_findings(
         run_bounded(lambda: _checked(path, key, dim))
 
 
-@fuzz(30, long=2000)
+@fuzz(20, long=2000)
 @given(data=npy_bytes() | st.binary(max_size=200), dim=st.none() | st.integers(1, 8))
 def test_stream_npy_files_report_every_file_as_findings(data: bytes, dim, tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:
@@ -216,7 +216,7 @@ def test_stream_npy_files_report_every_file_as_findings(data: bytes, dim, tmp_pa
         run_bounded(lambda: _checked(path, "pose", dim, stream=True))
 
 
-@fuzz(10, long=1000)
+@fuzz(6, long=1000)
 @given(data=any_npz)
 def test_validate_npz_on_one_file_exits_0_or_1(data: bytes, tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:

@@ -97,7 +97,7 @@ def _load(config: Path | None, flag_values: dict, sets: list[str], env: dict[str
     return "ok"
 
 
-@fuzz(50, long=4000)
+@fuzz(40, long=4000)
 @given(config=st.none() | config_files(), flag_values=flags, sets=overrides, env=environments)
 def test_load_settings_raises_only_settings_errors(
     config, flag_values: dict, sets: list[str], env: dict[str, str], tmp_path: Path
@@ -108,7 +108,7 @@ def test_load_settings_raises_only_settings_errors(
         run_bounded(lambda: _load(path, flag_values, sets, env))
 
 
-@fuzz(8, long=800)
+@fuzz(5, long=800)
 @given(config=config_files(), sets=overrides)
 def test_train_with_a_fuzzed_config_and_sets(config, sets: list[str], tmp_path: Path) -> None:
     with Sandbox(tmp_path) as box:
