@@ -153,6 +153,9 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
             )
         if not _is_int(width) or width < 1:
             return f"{INPUTS_KEY}.{name}: expected a width >= 1, got {_shown(width)}"
+    view = _oversized_view(payload)
+    if view is not None:
+        return view
     weights = payload[MODEL_KEY]
     if not isinstance(weights, dict):
         return f"{MODEL_KEY}: expected {{name: tensor}}, got {_shown(weights)}"
@@ -213,6 +216,30 @@ def unfilled_problem(weights: dict[str, torch.Tensor], parameters: int) -> str |
         f"weights do not fit the model: its settings describe a model of {parameters:,} "
         f"parameters and buffers, and its weights hold {held:,} values; the model is not built"
     )
+
+
+def _oversized_view(payload: dict[str, Any]) -> str | None:
+    """The first tensor anywhere in the payload that claims more values than its storage
+    holds (a zero-stride view: one stored value can claim a shape of 10**10), named by its
+    place; None when there is none. torch.save writes such views as they are, and anything
+    that converts one (numpy's RNG state, an optimizer's cast) would materialise every
+    value it claims. signcli never writes one: its tensors are parameters, buffers, states."""
+    stack: list[tuple[Any, str]] = [(payload, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+        elif isinstance(node, torch.Tensor):
+            held = node.untyped_storage().nbytes() // max(node.element_size(), 1)
+            if node.numel() > held:
+                return (
+                    f"{where}: a tensor of shape {tuple(node.shape)} over {held:,} stored "
+                    "value(s), a view that claims more values than the file holds (signcli "
+                    "never writes one)"
+                )
+    return None
 
 
 def resume_problem(payload: dict[str, Any]) -> str | None:

@@ -143,8 +143,10 @@ def test_settings_within_the_limits_are_not_built_for_weights_that_cannot_fill_t
     assert "and its weights hold 0 values; the model is not built" in message
     # a zero-stride tensor claiming a billion values holds one
     payload[ckpt.MODEL_KEY] = {"w": torch.zeros(1).expand(10**9)}
-    with pytest.raises(CheckpointError, match="its weights hold 1 values"):
+    message = r"model\.w: a tensor of shape \(1000000000,\) over 1 stored value\(s\)"
+    with pytest.raises(CheckpointError, match=message):
         restore.load_model_from_checkpoint(_write(tmp_path, payload, "strided.pt"))
+    assert ckpt.stored_values(payload[ckpt.MODEL_KEY]) == 1
 
 
 def test_a_small_model_with_wrong_weights_still_names_the_keys(tmp_path: Path) -> None:
@@ -244,6 +246,11 @@ RESUME_DAMAGE = [
     # (change to last.pt's payload, words of the message)
     # found by tests/fuzz: numpy refuses -1 as a uint32 with OverflowError, which escaped
     (lambda p: _numpy_key(p, -1), "cannot restore the run's state from it (OverflowError"),
+    # found by the long fuzz run: numpy materialised the 10**10 keys it claims (37 GiB)
+    (
+        lambda p: p[ckpt.RNG_KEY]["numpy"].__setitem__(1, torch.zeros(1).expand(10**5, 10**5)),
+        "rng.numpy[1]: a tensor of shape (100000, 100000) over 1 stored value(s)",
+    ),
     (lambda p: p[ckpt.STATE_KEY].update(best_metric=10**400), "train_state.best_metric"),
     (lambda p: p[ckpt.SCHEDULER_KEY].update(plateau_best=-(10**400)), "scheduler.plateau_best"),
     (lambda p: p.pop(ckpt.OPTIMIZER_KEY), "missing optimizer, which resume needs"),
@@ -263,6 +270,10 @@ RESUME_DAMAGE = [
         lambda p: p[ckpt.OPTIMIZER_KEY]["state"][0].update(
             exp_avg=torch.zeros(1).expand(10**5, 10**5)
         ),
+        "optimizer.state.0.exp_avg: a tensor of shape (100000, 100000) over 1 stored value(s)",
+    ),
+    (
+        lambda p: p[ckpt.OPTIMIZER_KEY]["state"][0].update(exp_avg=torch.zeros(3)),
         "optimizer.state.0.exp_avg: expected shape",
     ),
     (
