@@ -177,7 +177,11 @@ def dataset_settings(root: Path) -> dict[str, Any]:
     """Dotted settings that dataset `root` gives: from its manifest, or, without one, from
     the single-stream layout's file names. UsageError when the root is neither."""
     root = Path(root).expanduser().absolute()
-    if not root.is_dir():
+    try:
+        is_folder = root.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise UsageError(f"dataset {root} cannot be read ({exc})") from None
+    if not is_folder:
         raise UsageError(f"dataset {root} is not a folder", hint="give the folder of the dataset")
     manifest = read_manifest(root)
     if manifest is None:

@@ -139,3 +139,8 @@ def test_a_manifest_that_is_a_fifo_is_refused_not_skipped(tmp_path):
     os.mkfifo(root / MANIFEST_NAME)
     with pytest.raises(UsageError, match="is a FIFO, not a regular file"):
         read_manifest(root)
+
+
+def test_a_dataset_path_the_system_cannot_take_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="cannot be read"):
+        load_settings(flags={"data.dataset": tmp_path / ("x" * 5000)})
