@@ -130,6 +130,12 @@ def test_single_layout_writes_samples_labels_and_manifest(fake, src, tmp_path):
     assert not list(out.rglob("*.tmp")) and not (out / ".signcli-import.json").exists()
 
 
+def _train_tiny(model: str, data: Path, run: Path):  # noqa: ANN202 - typer's Result
+    """`signcli train MODEL DATA` with no data flag: one epoch of a tiny model."""
+    tiny = ["--epochs", "1", "-q", "--set", "model.d_model=16", "--set", "model.num_layers=1"]
+    return CliRunner().invoke(app, ["train", model, str(data), "--work-dir", str(run), *tiny])
+
+
 def _frames(out: Path) -> list[int]:
     return [len(np.load(p)["X"]) for p in out.rglob("*.npz")]
 
@@ -155,11 +161,7 @@ def test_dataset_root_gives_the_settings_and_flags_override_them(fake, src, tmp_
 def test_imported_tree_trains_with_no_data_flag(fake, src, tmp_path):
     out, run = tmp_path / "out", tmp_path / "run"
     _import(src, out, streams=("pose", "hand_l", "hand_r"))
-    result = CliRunner().invoke(
-        app,
-        ["train", "transformer", str(out), "--epochs", "1", "--work-dir", str(run), "-q",
-         "--set", "model.d_model=16", "--set", "model.num_layers=1"],
-    )  # fmt: skip
+    result = _train_tiny("transformer", out, run)
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["layout"] == {"hand_l": [0, 63], "hand_r": [63, 126], "pose": [126, 225]}
@@ -193,11 +195,7 @@ def test_multi_layout_writes_one_folder_per_stream(fake, src, tmp_path):
 def test_multi_layout_trains_multistream_with_no_data_flag(fake, src, tmp_path):
     out, run = tmp_path / "out", tmp_path / "run"
     _import(src, out, streams=("hand_l", "hand_r", "pose"), layout="multi")
-    result = CliRunner().invoke(
-        app,
-        ["train", "multistream", str(out), "--epochs", "1", "--work-dir", str(run), "-q",
-         "--set", "model.d_model=16", "--set", "model.num_layers=1"],
-    )  # fmt: skip
+    result = _train_tiny("multistream", out, run)
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["hand_left_dir"] == str(out / "hand_l")
@@ -368,11 +366,7 @@ def test_onnx_metadata_names_the_landmarks_of_an_imported_dataset(fake, src, tmp
 
     out, run = tmp_path / "out", tmp_path / "run"
     _import(src, out, streams=("hand_r", "face:lips"))
-    result = CliRunner().invoke(
-        app,
-        ["train", "transformer", str(out), "--epochs", "1", "--work-dir", str(run), "-q",
-         "--set", "model.d_model=16", "--set", "model.num_layers=1"],
-    )  # fmt: skip
+    result = _train_tiny("transformer", out, run)
     assert result.exit_code == 0, result.output
     exported = export_onnx(run / "last.pt", tmp_path / "model.onnx")
     layout = json.loads(exported.metadata["input_layout"])
