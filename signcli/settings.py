@@ -346,6 +346,12 @@ class TrainingSettings(_Section):
     """Batch clips of similar length together: on clips of 3-28 frames, 6% of the batch
     frames are padding instead of 52%, twice the samples/s at the same accuracy (README,
     accuracy benchmark); the order stays a pure function of (seed, epoch)."""
+    compile: bool = False
+    """torch.compile the model's training forward and backward (dynamic shapes). The first
+    epoch pays the compile; README's benchmark section has what it gains or loses on CPU
+    and CUDA. Checkpoints are the same either way, and resume stays exact."""
+    compile_backend: str = "inductor"
+    """torch.compile backend: inductor, or aot_eager / eager to isolate a compile problem."""
     precision: Literal["float32", "bf16", "amp"] = "float32"
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

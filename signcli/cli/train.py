@@ -58,6 +58,7 @@ SETTING_OF_OPTION = {
     "epochs": "training.epochs",
     "batch_size": "training.batch_size",
     "length_buckets": "training.length_buckets",
+    "compile": "training.compile",
     "precision": "training.precision",
     "early_stop": "training.early_stop",
     "monitor": "training.monitor",
@@ -307,6 +308,14 @@ def train(
         typer.Option(
             "--length-buckets/--no-length-buckets",
             help="Batch clips of similar length together (less padding, faster).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    compile: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the model for training (pays off on GPUs; slower on CPU).",
             rich_help_panel=TRAINING,
         ),
     ] = None,

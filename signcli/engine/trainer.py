@@ -40,7 +40,7 @@ from signcli.engine.hooks import Hook
 from signcli.engine.inference import predict, validation_metrics
 from signcli.engine.optim import HeadLoss, LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
-from signcli.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
+from signcli.errors import CheckpointError, TrainingDiverged, TrainingInterrupted, UsageError
 from signcli.models import SignClassifier, build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, monitor_mode, with_absolute_paths
@@ -83,6 +83,10 @@ class Trainer:
         )
         self.model.set_input_stats(_input_stats(self.data, self.model))
         self.model.to(self.device)
+        # the training forward; checkpoints and validation use the plain module
+        self.train_forward = (
+            _compiled(self.model, settings) if settings.training.compile else self.model
+        )
         self.loss_fn = HeadLoss(settings.optim)
         self.optimizer = build_optimizer(self.model, settings.optim)
 
@@ -236,7 +240,7 @@ class Trainer:
         """Backward of one batch; returns its loss and how many gloss argmaxes hit."""
         batch = batch.to(self.device, non_blocking=True)
         with self.precision.autocast():
-            logits = self.model(batch.streams, batch.mask)
+            logits = self.train_forward(batch.streams, batch.mask)
             loss = self.loss_fn(logits, batch.targets)
         hits = (logits["gloss"].detach().argmax(dim=1) == batch.targets["gloss"]).sum()
         # one device-to-host copy for both numbers: the finiteness check syncs anyway
@@ -464,6 +468,21 @@ class _SignalGuard:
     def __exit__(self, *exc: Any) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+
+
+def _compiled(model: torch.nn.Module, settings: Settings) -> Any:
+    """`torch.compile` of the model for training. dynamic=True: clip lengths change from
+    batch to batch, and a graph per length would recompile again and again."""
+    import torch._dynamo
+
+    backend = settings.training.compile_backend
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if backend not in known:
+        raise UsageError(
+            f"training.compile_backend: torch.compile has no backend {backend!r}",
+            hint=f"use one of {', '.join(known)} (inductor is the default)",
+        )
+    return torch.compile(model, backend=backend, dynamic=True)
 
 
 def _input_stats(
