@@ -68,7 +68,9 @@ def test_bad_encoding_duplicates_columns_and_extra_cells(tmp_path: Path) -> None
     dup = read_texts(write(tmp_path / "dup.csv", "file,text\na,x\nb,y\na.npz,z\n"))
     assert kinds(dup) == {"text_duplicate"} and "'a' (lines 2 and 4)" in dup.problems[0].message
     columns = read_texts(write(tmp_path / "cols.csv", "file,gloss\na,1\n"))
-    assert kinds(columns) == {"text_columns"} and "found 'file,gloss'" in columns.problems[0].message
+    assert (
+        kinds(columns) == {"text_columns"} and "found 'file,gloss'" in columns.problems[0].message
+    )
     twice = read_texts(write(tmp_path / "twice.csv", "file,text,TEXT\na,x,y\n"))
     assert "more than once" in twice.problems[0].message
     extra = read_texts(write(tmp_path / "extra.csv", "file,text\na,x, y\n"))
