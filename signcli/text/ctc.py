@@ -162,6 +162,9 @@ def beam_decode(
     keep = min(values.shape[-1], prune if prune is not None else max(beam_size, 16))
     result = []
     for b, n in enumerate(lengths):
+        if n == 0:  # no frames, no labels
+            result.append([])
+            continue
         candidates = _beam_one(values[b, :n], beam_size, blank, keep)
         if greedy[b] not in candidates:
             candidates.append(greedy[b])

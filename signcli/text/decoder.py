@@ -155,6 +155,11 @@ class TextDecoder(nn.Module):
     def forward(self, memory: Tensor, memory_mask: Tensor, tokens: Tensor) -> Tensor:
         """Teacher forcing: logits [B, L, V]; row t predicts the token after tokens[:, t]."""
         length = tokens.shape[1]
+        if length > self.max_target_len:
+            raise ValueError(
+                f"{length} input tokens, more than max_target_len {self.max_target_len}: "
+                "cut targets with decoder_batch"
+            )
         # padding frames may hold anything (even Inf); 0 * Inf in the attention's sum would
         # be NaN, so they become 0 before any product, and the mask gives them weight 0
         memory = torch.where(memory_mask.unsqueeze(-1), memory, torch.zeros_like(memory))

@@ -14,7 +14,7 @@ the file where it is, line numbers counting a quoted line break as the editor do
 
 `read_texts` collects problems (like `labels.read_labels`), `pair_texts` / `load_texts`
 raise a DataError for training, and `check_text_file` is the report of `validate-npz`.
-Torch-free.
+Torch- and numpy-free (imports in milliseconds).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signcli.data.npz import Problem
 from signcli.errors import DataError
 from signcli.files import REGULAR_FILE, check_input_file, path_kind
 
@@ -39,9 +38,13 @@ QUOTE_HINT = 'quote a text that holds the delimiter: "a, b" (a quote inside doub
 
 
 @dataclass(frozen=True)
-class TextProblem(Problem):
-    """A problem of a text file; `lines` are the 1-based lines of the file it is on."""
+class TextProblem:
+    """A problem of a text file, shaped like `data.npz.Problem` (kind, message, severity)
+    but numpy-free; `lines` are the 1-based lines of the file it is on."""
 
+    kind: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
     lines: tuple[int, ...] = ()
 
 

@@ -58,6 +58,7 @@ def test_beam_is_never_less_likely_than_greedy_on_random_frames() -> None:
             )
     wider = beam_decode(log_probs, lengths, beam_size=8)
     assert any(w != g for w, g in zip(wider, greedy, strict=True))  # the case is not trivial
+    assert beam_decode(log_probs[:2], [0, 3], beam_size=4)[0] == []  # no frames, no labels
     with pytest.raises(ValueError, match="beam_size"):
         beam_decode(log_probs, lengths, beam_size=0)
 

@@ -72,6 +72,8 @@ def test_beam_of_one_is_greedy_and_search_respects_max_len() -> None:
     assert model.beam_search(mem, mask, beam_size=1) == greedy
     assert all(len(row) <= 7 and 2 not in row for row in greedy)
     assert all(len(row) <= 3 for row in model.beam_search(mem, mask, beam_size=3, max_len=3))
+    with pytest.raises(ValueError, match="more than max_target_len 8"):
+        model(mem, mask, torch.ones(4, 9, dtype=torch.long))
 
 
 def test_batch_loss_ignores_padding_and_smooths_labels() -> None:
