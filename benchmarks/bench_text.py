@@ -8,6 +8,17 @@ stand-alone encoder (standardised keypoints + missing-hand flags, a temporal con
 a transformer encoder) with signcli's `TextDecoder` (label smoothing 0.1) and a joint
 `CTCHead` over glosses (weight 0.3), for a fixed wall-clock budget, then reports val BLEU
 / chrF / WER (greedy and beam 4) and the CTC gloss WER (greedy and beam). One JSON line.
+
+Measured on the shared 2-core development machine under a load average of 8-10 (other
+jobs on both cores), 1 thread, 800 train / 100 val sentences:
+
+    --seconds 300 (d_model 128, lr 1e-3): 293 steps, val BLEU 96.7 greedy / 97.1 beam 4,
+        chrF 98.2, WER 0.017; CTC gloss WER 0.178 greedy / 0.160 beam
+    --seconds 120 --d-model 64 --lr 2e-3: 181 steps, val BLEU 88.8 greedy / 88.2 beam 4
+    --seconds 120 (d_model 128): 102 steps, val BLEU 41.1
+
+so the data is learnable to BLEU > 90 in a few hundred steps; whether 2 minutes suffice
+depends on the steps a free machine runs in them (not measured here).
 """
 
 from __future__ import annotations
