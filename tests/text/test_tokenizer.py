@@ -70,6 +70,15 @@ def test_save_load_and_json_give_the_same_tokenizer(tmp_path: Path) -> None:
         for sentence in SENTENCES:
             assert other.encode(sentence) == tokenizer.encode(sentence)
             assert other.normalize(sentence) == tokenizer.normalize(sentence)
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"tokenizer": tokenizer.to_json()}, buffer)  # as a checkpoint holds it
+    buffer.seek(0)
+    stored = torch.load(buffer, weights_only=True)["tokenizer"]
+    assert TextTokenizer.from_json(stored).encode(SENTENCES[1]) == tokenizer.encode(SENTENCES[1])
     again = TextTokenizer.train(SENTENCES, "bpe", vocab_size=80, strip_punctuation=True)
     assert again.to_json() == tokenizer.to_json()  # deterministic training
 
