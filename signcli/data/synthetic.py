@@ -265,6 +265,14 @@ def _sample_keypoints(
     sign: _Sign, rng: np.random.Generator, T: int, missing_rate: float
 ) -> np.ndarray:
     """One performance of `sign`: float32 [T, 156] with NaN where a hand is not detected."""
+    frames = _as_recorded(_sign_points(sign, rng, T), rng)
+    rest = np.full(T, sign.left_mode == "rest")
+    return _drop_hands(frames, rng, missing_rate, rest)
+
+
+def _sign_points(sign: _Sign, rng: np.random.Generator, T: int) -> np.ndarray:
+    """The landmarks [T, 52, 3] of one performance of `sign` by a standard signer (no
+    scale, rotation, offset or noise yet: `_as_recorded`)."""
     # timing: the sign runs from `start` to `end` of the clip at a warped speed, holding
     # its first and last posture outside that window
     start, end = rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0)
@@ -304,8 +312,13 @@ def _sample_keypoints(
         elbow = shoulder + 0.5 * (wrist - shoulder) + np.array([outward, 0.1])
         pose[:, POSE_LANDMARKS.index(f"{side}_elbow"), :2] = elbow
     points[:, POSE] = pose
+    return points
 
-    # the signer: body scale, a small camera rotation and offset, landmark noise
+
+def _as_recorded(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Landmarks [T, 52, 3] as a camera records one signer: a body scale, a small rotation
+    and offset, landmark noise; float32 [T, 156]."""
+    T = len(points)
     scale = rng.uniform(*SCALE_RANGE)
     angle = rng.normal(0.0, ROTATION_SD)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -314,12 +327,19 @@ def _sample_keypoints(
     points[..., :2] = xy
     points[..., 2] *= scale
     points += rng.normal(0.0, NOISE, points.shape)
+    return points.reshape(T, KEYPOINT_DIM).astype(np.float32)
 
-    frames = points.reshape(T, KEYPOINT_DIM).astype(np.float32)
+
+def _drop_hands(
+    frames: np.ndarray, rng: np.random.Generator, missing_rate: float, rest_left: np.ndarray
+) -> np.ndarray:
+    """Hands not detected (NaN) in runs of frames; a left hand resting out of frame
+    (`rest_left` [T], the frames of one-handed signs) mostly so."""
+    T = len(frames)
     for hand, part in ((0, LEFT_HAND), (1, RIGHT_HAND)):
         missing = _missing_frames(rng, T, missing_rate)
-        if hand == 0 and sign.left_mode == "rest":  # a resting hand is mostly out of frame
-            missing |= rng.random(T) < 0.8
+        if hand == 0 and rest_left.any():  # a resting hand is mostly out of frame
+            missing |= (rng.random(T) < 0.8) & rest_left
         columns = slice(part.start * COORDS, part.stop * COORDS)
         frames[missing, columns] = np.nan
     return frames
