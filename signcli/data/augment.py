@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.sample import SINGLE_STREAM, Sample
+from signcli.data.column_layout import join_columns, layout_columns, split_columns
 from signcli.data.landmarks import (
     MEDIAPIPE_POSE_PAIRS,
     OPENPOSE_BODY25_PAIRS,
     OPENPOSE_FACE_PAIRS,
 )
-from signcli.data.column_layout import join_columns, layout_columns, split_columns
+from signcli.data.sample import SINGLE_STREAM, Sample
 from signcli.errors import DataError
 from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
 

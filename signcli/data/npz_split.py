@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from signcli.data.dataset import SampleDataset
-from signcli.data.sample import SINGLE_STREAM, Sample, SampleSplit, resample_frames
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import check_npz, list_npz_files, sample_id
+from signcli.data.sample import SINGLE_STREAM, Sample, SampleSplit, resample_frames
 from signcli.data.split import group_values
 from signcli.errors import DataError, UsageError
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.column_layout import layout_columns
+from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import (
     NPZ_SUFFIX,
     NpzCheck,

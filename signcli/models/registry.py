@@ -15,8 +15,8 @@ from signcli.auto_size import resolve_auto_model
 from signcli.errors import UsageError
 from signcli.model_size import size_problems
 from signcli.models.classifier import SignModel
-from signcli.models.encoder import Encoder
 from signcli.models.column_split import ColumnSplit
+from signcli.models.encoder import Encoder
 from signcli.models.normalize import streams_to_normalize
 from signcli.settings import ModelSettings, Settings
 from signcli.tasks import build_task
