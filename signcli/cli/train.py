@@ -337,8 +337,8 @@ def train(
     monitor: Annotated[
         str | None,
         typer.Option(
-            help="Metric for best.pt and early stopping, one the task produces "
-            "(default: the task's, val_gloss_top1 for classify).",
+            help="Metric for best.pt and early stopping, one the task produces (the "
+            "default is the task's own).",
             rich_help_panel=TRAINING,
         ),
     ] = None,
