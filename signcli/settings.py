@@ -32,12 +32,13 @@ from pydantic import (
 from signcli.errors import SettingsError, UsageError
 from signcli.files import check_input_file
 from signcli.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
+from signcli.model_catalog import MODEL_CATALOG, model_entry, unused_options
 from signcli.tasks.registry import DEFAULT_TASK
 
 STREAM_NAMES = ("face", "hand_l", "hand_r", "pose")  # streams of the multi-stream layout
 StreamName = Literal["face", "hand_l", "hand_r", "pose"]
-MODEL_NAMES = ("transformer", "gru", "multistream")
-ModelName = Literal["transformer", "gru", "multistream"]
+# the models by name: their entries (and the options each reads) are model_catalog.py's
+MODEL_NAMES = tuple(MODEL_CATALOG)
 
 # The metrics `training.monitor` may name, and whether each is minimised, are declared by
 # the run's task (signcli/tasks/registry.py, torch-free), so a metric the task never writes
@@ -236,8 +237,9 @@ class ModelSettings(_Section):
     task: str = DEFAULT_TASK
     """What the run learns (docs/architecture.md, "Tasks"): classify (one gloss per clip);
     ctc (a gloss sequence per clip) and translate (a sentence) are not available yet."""
-    name: ModelName = "transformer"
-    """Registered model: transformer (keypoints), gru (features), multistream (face/hands/pose)."""
+    name: str = "transformer"
+    """Registered model (model_catalog.py): transformer (keypoints), gru (features),
+    multistream (face/hands/pose)."""
     num_gloss: int | None = Field(None, ge=1)
     """Gloss classes; None takes the count from the labels."""
     num_cat: int | None = Field(None, ge=0)
@@ -263,6 +265,17 @@ class ModelSettings(_Section):
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
     fusion: Literal["concat", "sum", "attention"] = "concat"
     """multistream: how the streams of a frame are combined (concat is then projected)."""
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        model_entry(name)  # ValueError naming the closest and all models
+        return name
+
+    def unused_options(self) -> list[str]:
+        """Warnings for options set for a model that does not read them (model_catalog.py)."""
+        defaults = ModelSettings().model_dump()
+        return unused_options(self.name, self.model_dump(), defaults)
 
     @field_validator("task")
     @classmethod

@@ -131,7 +131,7 @@ class Trainer:
             self.hooks.extend(work_dir_hooks(settings))
         self.hooks.extend(hooks)
         self._stop_signal: int | None = None
-        for warning in self.data.warnings:
+        for warning in [*self.data.warnings, *settings.model.unused_options()]:
             log.warning(warning)
 
     # ------------------------------------------------------------------ properties

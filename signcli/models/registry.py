@@ -1,5 +1,8 @@
 """Models by name: encoders register with `@register_model(name)`; `build_model` builds one.
 
+Each model's entry in model_catalog.py (torch-free) names it and the options it reads;
+a builder registers under an entry's name.
+
 A registered builder takes the model settings and the input widths and returns an
 `Encoder`; `build_model` adds the heads of the task `model.task` names (tasks/) and the
 stream normalisation, `build_run_model` does it from a run's whole settings. The tests iterate `MODEL_REGISTRY`, so a new
@@ -13,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from signcli.auto_size import resolve_auto_model
 from signcli.errors import UsageError
+from signcli.model_catalog import MODEL_CATALOG
 from signcli.model_size import size_problems
 from signcli.models.classifier import SignModel
 from signcli.models.column_split import ColumnSplit
@@ -32,6 +36,10 @@ def register_model(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
     def register(builder: EncoderBuilder) -> EncoderBuilder:
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
+        if name not in MODEL_CATALOG:  # the settings validate model.name against it
+            raise ValueError(
+                f"model {name!r} has no entry in model_catalog.py: add one naming its options"
+            )
         MODEL_REGISTRY[name] = builder
         return builder
 
