@@ -53,7 +53,7 @@ def test_train_multistream_then_resume(root: Path, tmp_path: Path, fusion: str) 
     assert len((work / "metrics.jsonl").read_text().splitlines()) == 2
 
 
-def test_transformer_reads_the_multistream_files_too(root: Path, tmp_path: Path) -> None:
+def test_transformer_reads_the_multistream_layout_too(root: Path, tmp_path: Path) -> None:
     args = ["train", "transformer", "--hand-left-dir", str(root / "hand_l"),
             "--train-index", str(root / "train_index.csv"), "--val-index",
             str(root / "val_index.csv"), "--labels", str(root / "labels.csv"), *TINY,

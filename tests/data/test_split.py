@@ -270,7 +270,7 @@ def test_a_grouped_split_far_from_the_fraction_warns(write_split, tmp_path: Path
     ]
 
 
-def test_multistream_files_splits_by_the_labels_column(tmp_path: Path) -> None:
+def test_multistream_layout_splits_by_the_labels_column(tmp_path: Path) -> None:
     root = write_multistream_dataset(tmp_path / "ms", n_train=12, n_val=6, num_gloss=3)
     index = root / "train_index.csv"
     index.write_text(

@@ -1,4 +1,4 @@
-"""models/catalog: one entry per registered model, naming the options it reads."""
+"""model_catalog: one entry per registered model, naming the options it reads."""
 
 from __future__ import annotations
 
