@@ -23,6 +23,7 @@ hypotheses (lists of token ids) rather than logits, and `validation_metrics` sco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signcli.tasks.registry import TaskSpec
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
     from signcli.data.dataset import Batch
-    from signcli.data.sample import Sample
+    from signcli.data.sample import Sample, SampleSplit
     from signcli.data.sources import TrainingData
     from signcli.engine.inference import Predictions
     from signcli.evaluation.run import EvalContext
@@ -116,6 +117,12 @@ class Task:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ eval and export
+
+    def check_eval_targets(
+        self, split: SampleSplit, labels: Mapping[str, Any], checkpoint: Path
+    ) -> None:
+        """Before eval predicts: DataError naming the file and line of a target the
+        checkpoint cannot score (classify: a class id it does not have)."""
 
     def write_eval(self, context: EvalContext) -> dict[str, Any]:
         """Write eval's task files into `context.out_dir`; return the summary keys they
