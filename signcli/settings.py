@@ -48,7 +48,11 @@ DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
 CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy benchmark)
 # Keys added after runs were first written, with the value that rebuilds those runs as they
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
-LEGACY_VALUES = {"model.conv_kernel": 0, "training.length_buckets": False}
+LEGACY_VALUES = {
+    "model.conv_kernel": 0,
+    "training.length_buckets": False,
+    "model.task": "classify",  # runs from before tasks classified
+}
 
 
 class _Section(BaseModel):

@@ -126,10 +126,13 @@ class CheckpointHook(Hook):
             self.save_last(trainer)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        # best.pt before last.pt: a run killed while writing best.pt resumes from before
+        # this epoch's end and writes it again; the other order left best.pt.tmp behind
+        # and best.pt without this epoch once last.pt had moved past it
         payload = trainer.checkpoint_payload()
-        save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, payload)
         if trainer.is_best:
             save_checkpoint(trainer.work_dir / BEST_CHECKPOINT, payload)
+        save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, payload)
 
     def on_interrupt(self, trainer: Trainer) -> None:
         self.save_last(trainer)  # a signal mid-epoch: resume from this very step

@@ -189,7 +189,9 @@ def test_metrics_check_without_config_checks_the_file_only(tmp_path: Path) -> No
 # hooks
 
 
-def test_hooks_add_metrics_keys_and_save_on_interrupt(make_npz_dataset, tmp_path: Path) -> None:
+def test_hooks_add_metrics_keys_save_on_interrupt_and_a_run_from_before_tasks_resumes(
+    make_npz_dataset, tmp_path: Path
+) -> None:
     from signcli.engine.hooks import Hook
     from signcli.engine.recipes import resume_run, start_run
 
@@ -231,5 +233,19 @@ def test_hooks_add_metrics_keys_and_save_on_interrupt(make_npz_dataset, tmp_path
 
     state = load_checkpoint(tmp_path / "run" / "last.pt")[STATE_KEY]
     assert (state["epoch"], state["batch_in_epoch"]) == (1, 1)
+    _as_before_tasks(tmp_path / "run")
     resume_run(tmp_path / "run")
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def _as_before_tasks(work_dir: Path) -> None:
+    """Make the run's config.json and last.pt those of a run written before tasks: no
+    model.task anywhere."""
+    from signcli.engine.checkpoint import SETTINGS_KEY, load_checkpoint, save_checkpoint
+
+    config = json.loads((work_dir / "config.json").read_text())
+    del config["model"]["task"]
+    (work_dir / "config.json").write_text(json.dumps(config))
+    payload = load_checkpoint(work_dir / "last.pt")
+    del payload[SETTINGS_KEY]["model"]["task"]
+    save_checkpoint(work_dir / "last.pt", payload)
