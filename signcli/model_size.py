@@ -95,6 +95,7 @@ def parameter_parts(
             )
             parts["stream fusion"] = (fuse, f"{streams} streams x model.d_model={d}")
         out = d
+    # the classify task's heads (tasks/classify.py); a task with other heads adds its own here
     pooling = 2 * _linear(out, out) + out if model.pooling == "cls" else 0
     heads = [("model.num_gloss", num_gloss)] + ([("model.num_cat", num_cat)] if num_cat else [])
     parts["heads"] = (

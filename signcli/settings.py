@@ -32,31 +32,27 @@ from pydantic import (
 from signcli.errors import SettingsError, UsageError
 from signcli.files import check_input_file
 from signcli.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
+from signcli.model_catalog import MODEL_CATALOG, model_entry, unused_options
+from signcli.tasks.registry import DEFAULT_TASK
 
 STREAM_NAMES = ("face", "hand_l", "hand_r", "pose")  # streams of the multi-stream layout
 StreamName = Literal["face", "hand_l", "hand_r", "pose"]
-MODEL_NAMES = ("transformer", "gru", "multistream")
-ModelName = Literal["transformer", "gru", "multistream"]
+# the models by name: their entries (and the options each reads) are model_catalog.py's
+MODEL_NAMES = tuple(MODEL_CATALOG)
 
-# Metrics that `training.monitor` may name; the ones that should be minimised end in `_loss`
-# (or are error rates). Kept here, torch-free, so a typo is a settings error before training.
-MONITOR_METRICS = (
-    "train_loss",
-    "train_gloss_top1",
-    "val_loss",
-    "val_gloss_top1",
-    "val_gloss_top5",
-    "val_cat_top1",
-    "val_bleu",
-    "val_wer",
-)
-MINIMISED_METRICS = ("train_loss", "val_loss", "val_wer")
+# The metrics `training.monitor` may name, and whether each is minimised, are declared by
+# the run's task (signcli/tasks/registry.py, torch-free), so a metric the task never writes
+# is a settings error before training.
 
 DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
 CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy benchmark)
 # Keys added after runs were first written, with the value that rebuilds those runs as they
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
-LEGACY_VALUES = {"model.conv_kernel": 0, "training.length_buckets": False}
+LEGACY_VALUES = {
+    "model.conv_kernel": 0,
+    "training.length_buckets": False,
+    "model.task": "classify",  # runs from before tasks classified
+}
 
 
 class _Section(BaseModel):
@@ -223,14 +219,14 @@ class DataSettings(_Section):
     @field_validator("layout", mode="before")
     @classmethod
     def _parse_layout(cls, value: Any) -> Any:
-        from signcli.data.layout import parse_layout
+        from signcli.data.column_layout import parse_layout
 
         return parse_layout(value) if isinstance(value, str) else value
 
     @field_validator("layout")
     @classmethod
     def _check_layout(cls, layout: dict[str, tuple[int, int]] | None) -> Any:
-        from signcli.data.layout import check_layout
+        from signcli.data.column_layout import check_layout
 
         problems = check_layout(layout) if layout is not None else []
         if problems:
@@ -242,8 +238,12 @@ Auto = Literal["auto"]  # sized from the training set when the run starts (signc
 
 
 class ModelSettings(_Section):
-    name: ModelName = "transformer"
-    """Registered model: transformer (keypoints), gru (features), multistream (face/hands/pose)."""
+    task: str = DEFAULT_TASK
+    """What the run learns (docs/architecture.md, "Tasks"): classify (one gloss per clip);
+    ctc (a gloss sequence per clip) and translate (a sentence) are not available yet."""
+    name: str = "transformer"
+    """Registered model (model_catalog.py): transformer (keypoints), gru (features),
+    multistream (face/hands/pose)."""
     num_gloss: int | None = Field(None, ge=1)
     """Gloss classes; None takes the count from the labels."""
     num_cat: int | None = Field(None, ge=0)
@@ -269,6 +269,27 @@ class ModelSettings(_Section):
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
     fusion: Literal["concat", "sum", "attention"] = "concat"
     """multistream: how the streams of a frame are combined (concat is then projected)."""
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        model_entry(name)  # ValueError naming the closest and all models
+        return name
+
+    def unused_options(self) -> list[str]:
+        """Warnings for options set for a model that does not read them (model_catalog.py)."""
+        defaults = ModelSettings().model_dump()
+        return unused_options(self.name, self.model_dump(), defaults)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        from signcli.tasks.registry import availability_problem
+
+        problem = availability_problem(task)  # ValueError for an unknown task
+        if problem is not None:
+            raise ValueError(problem)
+        return task
 
     @field_validator("conv_kernel")
     @classmethod
@@ -362,8 +383,9 @@ class TrainingSettings(_Section):
     """Use deterministic kernels only, so that runs and resumes repeat bit for bit."""
     early_stop: int = Field(0, ge=0)
     """Stop after this many epochs without improvement of the monitor (0 = never)."""
-    monitor: str = "val_gloss_top1"
-    """Metric for best.pt and early stopping; loss-like metrics are minimised."""
+    monitor: str | None = None
+    """Metric for best.pt and early stopping, one the task produces (classify: default
+    val_gloss_top1); the task declares which are minimised (losses, error rates)."""
     work_dir: Path = Path("runs/train")
     """Folder of config.json, labels.json, metrics.jsonl and checkpoints."""
     save_every_steps: int = Field(0, ge=0)
@@ -383,15 +405,6 @@ class TrainingSettings(_Section):
             raise ValueError("expected a run folder, e.g. runs/exp1, not an empty path")
         return work_dir
 
-    @field_validator("monitor")
-    @classmethod
-    def _known_metric(cls, monitor: str) -> str:
-        if monitor not in MONITOR_METRICS:
-            close = difflib.get_close_matches(monitor, MONITOR_METRICS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"expected one of {', '.join(MONITOR_METRICS)}{hint}")
-        return monitor
-
 
 class Settings(_Section):
     """Everything a run needs; stored as WORK_DIR/config.json and inside every checkpoint."""
@@ -405,10 +418,45 @@ class Settings(_Section):
     training: TrainingSettings = TrainingSettings()
     """Epochs, batches, precision, device, seeds, checkpoints and logs."""
 
+    @model_validator(mode="after")
+    def _monitor_of_the_task(self) -> Settings:
+        """training.monitor: the task's default when not given; else a metric the task
+        produces (tasks/registry.py), so best.pt and early stopping can follow it."""
+        from signcli.tasks.registry import monitor_problem, task_spec
 
-def monitor_mode(metric: str) -> Literal["min", "max"]:
-    """Loss-like metrics are minimised, accuracies maximised."""
-    return "min" if metric in MINIMISED_METRICS else "max"
+        task = self.model.task
+        if self.training.monitor is None:
+            self.training.monitor = task_spec(task).default_monitor
+            return self
+        problem = monitor_problem(task, self.training.monitor)
+        if problem is not None:
+            raise ValueError(f"{MONITOR_KEY}: {problem} (--monitor)")
+        return self
+
+
+MONITOR_KEY = "training.monitor"
+
+
+def _monitor_problems(merged: Mapping[str, Any]) -> list[str]:
+    """The training.monitor problem of raw settings whose task is known, as the Settings
+    validator says it (for when other problems keep that validator from running)."""
+    from signcli.tasks.registry import TASKS, monitor_problem
+
+    model, training = merged.get("model"), merged.get("training")
+    task = model.get("task", DEFAULT_TASK) if isinstance(model, dict) else DEFAULT_TASK
+    monitor = training.get("monitor") if isinstance(training, dict) else None
+    if task not in TASKS or not isinstance(monitor, str):
+        return []
+    problem = monitor_problem(task, monitor)
+    return [] if problem is None else [f"{MONITOR_KEY}: {problem} (--monitor)"]
+
+
+def monitor_mode(metric: str, task: str = DEFAULT_TASK) -> Literal["min", "max"]:
+    """Whether `metric` is minimised or maximised, as the task declares it (tasks/registry.py);
+    a metric no task declares is maximised."""
+    from signcli.tasks.registry import metric_mode
+
+    return metric_mode(metric, task) or metric_mode(metric) or "max"
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,6 +504,9 @@ def load_settings(
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
         problems.extend(describe_errors(exc))
+        if not any(problem.startswith(MONITOR_KEY) for problem in problems):
+            # the check across sections runs only once every field is valid: say it too
+            problems.extend(_monitor_problems(merged))
     except ValueError as exc:  # a non-mapping where a section was expected
         problems.append(str(exc))
     if problems:
@@ -520,7 +571,22 @@ def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and leaf not in node:
             node[leaf] = value
+    _drop_unproduced_monitor(upgraded)
     return upgraded
+
+
+def _drop_unproduced_monitor(stored: dict[str, Any]) -> None:
+    """Runs written before tasks could monitor val_bleu or val_wer, which classification
+    never produces (best.pt was never written); they get the task's default monitor, the
+    one metric such a run could have followed, rather than a settings error on load."""
+    from signcli.tasks.registry import TASKS, monitor_problem
+
+    model, training = stored.get("model"), stored.get("training")
+    if not isinstance(model, dict) or not isinstance(training, dict):
+        return
+    task, monitor = model.get("task", DEFAULT_TASK), training.get("monitor")
+    if task in TASKS and isinstance(monitor, str) and monitor_problem(task, monitor) is not None:
+        training.pop("monitor")
 
 
 MAX_FILE_BYTES = 1_000_000  # settings and rules files are a few kB
@@ -812,6 +878,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    if not loc:  # a check across sections (Settings' own validator): the message names the key
+        return message
     got = error.get("input")
     if error["type"] == "literal_error" and isinstance(got, str):
         options = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))

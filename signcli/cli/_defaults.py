@@ -19,14 +19,14 @@ from typer import core
 
 
 def setting_default(dotted: str) -> Any:
-    """The settings model's default of a dotted key, e.g. `optim.lr` -> 0.001."""
+    """The settings model's default of a dotted key, e.g. `optim.lr` -> 0.001, as default
+    settings hold it (training.monitor: the default task's metric)."""
     from signcli.settings import Settings
 
-    model: Any = Settings
-    *sections, leaf = dotted.split(".")
-    for section in sections:
-        model = model.model_fields[section].annotation
-    return model.model_fields[leaf].get_default(call_default_factory=True)
+    value: Any = Settings()
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def format_default(value: Any) -> str | bool | None:

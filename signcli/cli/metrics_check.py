@@ -15,7 +15,10 @@ BASELINE = "Baseline"
 
 
 def metrics_check(
-    metrics: Annotated[Path, typer.Argument(help="The run's metrics.jsonl.", show_default=False)],
+    metrics: Annotated[
+        Path,
+        typer.Argument(help="The run's metrics.jsonl, or its work directory.", show_default=False),
+    ],
     rules: Annotated[
         Path | None,
         typer.Option(
@@ -76,6 +79,9 @@ def metrics_check(
     A trend: `decreases: true` (or `increases: true`) passes when the last logged value is
     below (above) the first; strict, and a metric logged once fails it.
     Epochs without the metric are skipped; a NaN value fails every check.
+
+    With the run's config.json beside the metrics file (a work directory), a rule on a
+    metric the run's task never produces is refused (exit 2), naming the ones it does.
 
     --baseline OTHER.jsonl: every metric both runs log is compared at their last epochs; a
     worsening beyond --rtol * |baseline| fails, an improvement passes.

@@ -14,6 +14,10 @@ def smoke(
     model: Annotated[
         str, typer.Option("--model", "-m", help="transformer, gru, ... or all.")
     ] = "all",
+    task: Annotated[
+        str,
+        typer.Option(help="classify; ctc and translate are not available yet."),
+    ] = "classify",
     overfit: Annotated[
         bool, typer.Option(help="Train on one fixed batch until the loss is under 5% of its start.")
     ] = False,
@@ -45,7 +49,7 @@ def smoke(
         names = sorted(MODEL_REGISTRY) if model == "all" else [model]
         results = []
         for name in names:
-            settings = load_settings(config, {"model.name": name}, set_ or [])
+            settings = load_settings(config, {"model.name": name, "model.task": task}, set_ or [])
             results.append(
                 smoke_model(
                     settings.model,

@@ -41,6 +41,7 @@ SETTING_OF_OPTION = {
     "labels": "data.labels",
     "meta": "data.meta",
     "normalize": "data.normalize",
+    "task": "model.task",
     "num_gloss": "model.num_gloss",
     "num_cat": "model.num_cat",
     "d_model": "model.d_model",
@@ -237,6 +238,14 @@ def train(
         ),
     ] = None,
     # -- model
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="What the run learns: classify (one gloss per clip); ctc and translate are "
+            "not available yet.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     num_gloss: Annotated[
         int | None,
         typer.Option(help="Gloss classes (default: from labels).", rich_help_panel=MODEL),
@@ -336,7 +345,11 @@ def train(
     ] = None,
     monitor: Annotated[
         str | None,
-        typer.Option(help="Metric for best.pt and early stopping.", rich_help_panel=TRAINING),
+        typer.Option(
+            help="Metric for best.pt and early stopping, one the task produces (the "
+            "default is the task's own).",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of every RNG.", rich_help_panel=TRAINING)

@@ -168,7 +168,7 @@ def validate_npz(
 
 
 def _parse_layout(spec: str) -> dict[str, tuple[int, int]]:
-    from signcli.data.layout import check_layout, parse_layout
+    from signcli.data.column_layout import check_layout, parse_layout
     from signcli.errors import UsageError
 
     try:

@@ -30,7 +30,7 @@ Missing landmarks (NaN) stay missing: geometric transforms and jitter act per la
 and NaN in gives NaN out, temporal transforms only pick frames, and every stream keeps
 one length, so collate's mask stays right. Geometric transforms and mirror act on the
 body-part streams (x, y, z per landmark): those of the multi-stream layout, or those that
-a column layout (`data.layout`, data/layout.py) cuts out of single-stream keypoints, which
+a column layout (`data.layout`, data/column_layout.py) cuts out of single-stream keypoints, which
 are split here, augmented and joined back. A single-stream `x` without a layout gets the
 temporal transforms, and jitter when its width is a multiple of 3.
 """
@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.dataset import SINGLE_STREAM, Sample
+from signcli.data.column_layout import join_columns, layout_columns, split_columns
 from signcli.data.landmarks import (
     MEDIAPIPE_POSE_PAIRS,
     OPENPOSE_BODY25_PAIRS,
     OPENPOSE_FACE_PAIRS,
 )
-from signcli.data.layout import join_columns, layout_columns, split_columns
+from signcli.data.sample import SINGLE_STREAM, Sample
 from signcli.errors import DataError
 from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
 
@@ -68,7 +68,7 @@ log = logging.getLogger("signcli")
 
 
 def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmenter:
-    """The Augmenter of a training split (`NpzSplit` or `MultiStreamSplit`)."""
+    """The Augmenter of a training split (a `SampleSplit` of any layout)."""
     data = settings.data
     columns = None
     widths = dict(split.input_dims)

@@ -1,35 +1,34 @@
 """Samples to batches: the torch Dataset, the epoch sampler and `collate_streams`.
 
-A sample is a mapping of stream name to float32 `[T, D]` (NaN = landmark not detected,
-kept as is: the model's input stage turns it into 0 plus a missing indicator) with its
-targets and id. collate pads every stream to the longest T of the batch and returns
-`lengths [B]` and `mask [B, T]` (True = real frame).
+A sample (data/sample.py, numpy only) is a mapping of stream name to float32 `[T, D]`
+(NaN = landmark not detected, kept as is: the model's input stage turns it into 0 plus a
+missing indicator) with its targets and id. collate pads every stream to the longest T of
+the batch and returns `lengths [B]` and `mask [B, T]` (True = real frame); the targets
+are collated by the run's task (tasks/base.py `Task.collate_targets`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-SINGLE_STREAM = "x"  # stream name of single-stream datasets (npz key X or X2048)
+from signcli.data.sample import SINGLE_STREAM, Sample, resample_frames
 
-
-@dataclass
-class Sample:
-    """One sample: streams `{name: [T, D]}` of equal T, integer targets, and its id."""
-
-    id: str
-    streams: dict[str, np.ndarray]
-    targets: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def length(self) -> int:
-        return next(iter(self.streams.values())).shape[0]
+__all__ = [  # Sample, SINGLE_STREAM and resample_frames live in data/sample.py (numpy only)
+    "SINGLE_STREAM",
+    "Batch",
+    "EpochBatchSampler",
+    "Sample",
+    "SampleDataset",
+    "collate_streams",
+    "int_targets",
+    "resample_frames",
+]
 
 
 @dataclass
@@ -66,8 +65,20 @@ class Batch:
         )
 
 
-def collate_streams(samples: Sequence[Sample]) -> Batch:
-    """Pad each stream with zeros to the longest T in the batch; mask marks real frames."""
+def int_targets(samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
+    """Integer targets stacked to `[B]` per key (classification's class ids)."""
+    return {
+        key: torch.tensor([s.targets[key] for s in samples], dtype=torch.long)
+        for key in samples[0].targets
+    }
+
+
+def collate_streams(
+    samples: Sequence[Sample],
+    collate_targets: Callable[[Sequence[Sample]], dict[str, torch.Tensor]] = int_targets,
+) -> Batch:
+    """Pad each stream with zeros to the longest T in the batch; mask marks real frames.
+    `collate_targets` turns the samples' targets into tensors (the run's task's)."""
     lengths = torch.tensor([s.length for s in samples], dtype=torch.long)
     B, T = len(samples), int(lengths.max())
     streams: dict[str, torch.Tensor] = {}
@@ -79,19 +90,7 @@ def collate_streams(samples: Sequence[Sample]) -> Batch:
             padded[i, : array.shape[0]] = array
         streams[name] = torch.from_numpy(padded)
     mask = torch.arange(T)[None, :] < lengths[:, None]  # [B, T]
-    targets = {
-        key: torch.tensor([s.targets[key] for s in samples], dtype=torch.long)
-        for key in samples[0].targets
-    }
-    return Batch([s.id for s in samples], streams, lengths, mask, targets)
-
-
-def resample_frames(array: np.ndarray, max_len: int) -> np.ndarray:
-    """Uniformly subsample a sequence longer than max_len frames to exactly max_len."""
-    if array.shape[0] <= max_len:
-        return array
-    index = np.linspace(0, array.shape[0] - 1, max_len).round().astype(np.int64)
-    return array[index]
+    return Batch([s.id for s in samples], streams, lengths, mask, collate_targets(samples))
 
 
 class SampleDataset(Dataset):

@@ -20,22 +20,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from signcli.data.dataset import Sample, SampleDataset
+from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, read_labels
 from signcli.data.npz import check_stream_file
 from signcli.data.npz_split import (
-    NpzSplit,
     _fit_length,
     _listing,
     _raise_label_problems,
     _targets,
     per_sample_columns,
 )
+from signcli.data.sample import Sample, SampleSplit
 from signcli.data.split import group_values
-from signcli.data.stream_layout import list_stream_files, read_index, read_meta
+from signcli.data.stream_files import list_stream_files, read_index, read_meta
 from signcli.errors import DataError, UsageError
 from signcli.settings import STREAM_NAMES, DataSettings
 
@@ -48,17 +49,16 @@ STREAM_SETTINGS = {  # stream -> (DataSettings field, command-line flag)
 
 
 @dataclass
-class MultiStreamSplit(NpzSplit):
-    """A split of the multi-stream layout: an `NpzSplit` whose samples have named streams."""
+class MultiStreamSplit(SampleSplit):
+    """A split of the multi-stream layout: samples with named streams, read from one
+    folder per stream, and the split's rows of meta.csv."""
 
     stream_dirs: dict[str, Path] = field(default_factory=dict)
     index_path: Path | None = None
     meta: dict[str, str] = field(default_factory=dict)  # id -> texto, this split's ids only
 
-    @property
-    def arrays(self) -> None:
-        """No single array per sample here; see `dataset.raw(i).streams`."""
-        return None
+    def subset_fields(self, index: np.ndarray, ids: list[str]) -> dict[str, Any]:
+        return {"meta": {sid: self.meta[sid] for sid in ids if sid in self.meta}}
 
 
 def stream_dirs(data: DataSettings) -> dict[str, Path]:

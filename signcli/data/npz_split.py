@@ -13,15 +13,16 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from signcli.data.dataset import SINGLE_STREAM, Sample, SampleDataset, resample_frames
+from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import check_npz, list_npz_files, sample_id
+from signcli.data.sample import SINGLE_STREAM, Sample, SampleSplit, resample_frames
 from signcli.data.split import group_values
 from signcli.errors import DataError, UsageError
 
@@ -31,28 +32,8 @@ MAX_LISTED = 5
 
 
 @dataclass
-class NpzSplit:
-    """A split ready for training: the dataset and what it holds."""
-
-    name: str
-    dataset: SampleDataset
-    ids: list[str]
-    gloss: np.ndarray  # [N] int64
-    cat: np.ndarray | None  # [N] int64, None without a cat column
-    input_dims: dict[str, int]
-    labels_path: Path | None = None
-    label_lines: np.ndarray | None = None  # [N] 1-based line of each sample in the labels CSV
-    gloss_names: dict[int, str] = field(default_factory=dict)
-    cat_names: dict[int, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    group_by: str | None = None  # the labels column of data.group_by, checked when read
-    # the labels CSV's columns but file (signer, ...) as text, per sample: eval's groups
-    label_columns: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def groups(self) -> list[str] | None:
-        """[N] the data.group_by column of each sample (None without group_by)."""
-        return self.label_columns[self.group_by] if self.group_by is not None else None
+class NpzSplit(SampleSplit):
+    """A split of single-stream `.npz` files: each sample is one array, stream `x`."""
 
     @property
     def arrays(self) -> list[np.ndarray] | None:
@@ -157,7 +138,7 @@ def load_npz_split(
     )
 
 
-def subset_split(split: NpzSplit, indices: Sequence[int], name: str) -> NpzSplit:
+def subset_split(split: SampleSplit, indices: Sequence[int], name: str) -> SampleSplit:
     """The samples `indices` of `split` as a split of their own (of the same class), sharing
     the samples already read; labels file, lines and class names still point at the source."""
     index = np.asarray(indices, dtype=np.int64)
@@ -183,10 +164,8 @@ def subset_split(split: NpzSplit, indices: Sequence[int], name: str) -> NpzSplit
             for column, values in split.label_columns.items()
         },
         "warnings": [],
+        **split.subset_fields(index, ids),  # the layout's own fields (multi-stream: meta)
     }
-    if isinstance(getattr(split, "meta", None), dict):  # MultiStreamSplit: this split's ids only
-        meta = split.meta  # type: ignore[attr-defined]
-        changes["meta"] = {sid: meta[sid] for sid in ids if sid in meta}
     return dataclasses.replace(split, **changes)
 
 

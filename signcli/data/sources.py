@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from signcli.data.multistream import load_multistream_splits, stream_dirs
-from signcli.data.npz_split import NpzSplit, _listing, load_npz_split, subset_split
+from signcli.data.npz_split import _listing, load_npz_split, subset_split
+from signcli.data.sample import SampleSplit
 from signcli.data.split import ValSplit, carve_val_split, read_split_file
 from signcli.errors import DataError, UsageError
 from signcli.settings import DataSettings, Settings
@@ -24,8 +25,8 @@ from signcli.settings import DataSettings, Settings
 
 @dataclass
 class TrainingData:
-    train: NpzSplit
-    val: NpzSplit | None
+    train: SampleSplit
+    val: SampleSplit | None
     input_dims: dict[str, int]
     num_gloss: int
     num_cat: int
@@ -55,8 +56,8 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
     data = settings.data
     _check_split_settings(data)
     recorded = read_split_file(split_file) if split_file and data.val_fraction else None
-    train: NpzSplit
-    val: NpzSplit | None = None
+    train: SampleSplit
+    val: SampleSplit | None = None
     if stream_dirs(data):
         if data.train_dir is not None:
             raise UsageError(
@@ -199,8 +200,8 @@ def _check_recorded(recorded: ValSplit, path: Path, data: DataSettings, seed: in
 
 
 def _apply_split(
-    train: NpzSplit, record: ValSplit, split_file: Path | None
-) -> tuple[NpzSplit, NpzSplit, list[str]]:
+    train: SampleSplit, record: ValSplit, split_file: Path | None
+) -> tuple[SampleSplit, SampleSplit, list[str]]:
     """The train and val views of `record`, in its (sorted) id order so that a resume sees
     the same order whatever the listing; and the ids the record does not know."""
     position = {sid: i for i, sid in enumerate(train.ids)}
@@ -234,7 +235,7 @@ def _share_warnings(record: ValSplit, data: DataSettings) -> list[str]:
     ]
 
 
-def _check_range(split: NpzSplit, column: str, ids: np.ndarray, count: int, flag: str) -> None:
+def _check_range(split: SampleSplit, column: str, ids: np.ndarray, count: int, flag: str) -> None:
     bad = np.flatnonzero((ids < 0) | (ids >= count))
     if bad.size:
         i = int(bad[0])

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from signcli.data.column_layout import layout_columns
 from signcli.data.labels import LabelTable, match_split, read_labels
-from signcli.data.layout import layout_columns
 from signcli.data.npz import (
     NPZ_SUFFIX,
     NpzCheck,
@@ -43,7 +43,7 @@ from signcli.data.split import (
     label_column,
     straddling_groups,
 )
-from signcli.data.stream_layout import list_stream_files, read_index
+from signcli.data.stream_files import list_stream_files, read_index
 from signcli.errors import DataError, UsageError
 from signcli.files import FOLDER, REGULAR_FILE, check_input_file, path_kind
 
@@ -280,7 +280,7 @@ def validate_path(
     group_by: str | None = None,
 ) -> ValidationReport:
     """Validate every split under `path` (see `find_splits`); with a column `layout`
-    (data/layout.py), check that it fits the width and report each stream's NaN share;
+    (data/column_layout.py), check that it fits the width and report each stream's NaN share;
     with `group_by`, count the samples per group and warn of groups in several splits."""
     sources = find_splits(path, labels)
     if group_by is not None:

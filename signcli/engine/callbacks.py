@@ -66,7 +66,7 @@ class RunFilesHook(Hook):
         ensure_folder(trainer.work_dir, "--work-dir")
         settings = trainer.settings.model_dump(mode="json")
         atomic_write(trainer.work_dir / CONFIG_FILE, json.dumps(settings, indent=2) + "\n")
-        labels = trainer.data.labels_map()
+        labels = trainer.task.labels_map(trainer.data)
         atomic_write(trainer.work_dir / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
         if trainer.data.split is not None:  # on resume, the record it was read from
             split = trainer.data.split.to_dict()
@@ -126,30 +126,33 @@ class CheckpointHook(Hook):
             self.save_last(trainer)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        # best.pt before last.pt: a run killed while writing best.pt resumes from before
+        # this epoch's end and writes it again; the other order left best.pt.tmp behind
+        # and best.pt without this epoch once last.pt had moved past it
         payload = trainer.checkpoint_payload()
-        save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, payload)
         if trainer.is_best:
             save_checkpoint(trainer.work_dir / BEST_CHECKPOINT, payload)
+        save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, payload)
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        self.save_last(trainer)  # a signal mid-epoch: resume from this very step
 
 
 class EarlyStoppingHook(Hook):
-    """Stops the run after `early_stop` epochs without improvement of the monitor.
+    """Says that early stopping ended the run, and how to train on. The decision is the
+    trainer's (`Trainer.stopped_early`, from the monitor it keeps in `_end_epoch`).
 
     It says so when the run ends, not in on_epoch_end: hooks run in order and the progress
     hook comes after this one, so a message there would precede the epoch line it is about."""
 
     def __init__(self) -> None:
-        self.stopped = False  # this fit() was ended by early stopping
+        self.stopped_before = False  # fit() found the run stopped already (a resume)
 
     def on_train_start(self, trainer: Trainer) -> None:
-        self.stopped = False
-
-    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        if trainer.stopped_early:  # not on the last epoch: that run just ends
-            trainer.should_stop = self.stopped = True
+        self.stopped_before = trainer.stopped_early
 
     def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
-        if not self.stopped:
+        if not trainer.stopped_early or self.stopped_before:  # not this fit()'s doing
             return
         state = trainer.state
         best = (

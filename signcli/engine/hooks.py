@@ -1,7 +1,8 @@
 """The hook interface: everything the loop does besides training is a hook.
 
 The loop calls these by name, in the order hooks were given; metrics.jsonl, checkpoints,
-early stopping and progress output are hooks too (engine/callbacks.py). A hook that keeps
+the early-stopping message and progress output are hooks too (engine/callbacks.py). The
+loop never looks for a hook by its type: what it needs of hooks is an event here. A hook that keeps
 state across a resume returns it from `state_dict()`; it is stored in the checkpoint under
 the hook's `name`.
 """
@@ -35,8 +36,17 @@ class Hook:
 
     def on_validation_end(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
 
+    def on_epoch_metrics(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        """Before the epoch's metrics are final: a hook may add keys to `metrics` (numbers;
+        not the loop's or the task's own), and they go to metrics.jsonl with the others.
+        Not monitorable: `training.monitor` names a metric the task declares."""
+
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         """After the epoch's metrics are final and the monitor is updated."""
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        """A signal stops the run inside an epoch, after a finished step: save what a resume
+        needs (the checkpoint hook writes last.pt). At an epoch end it is saved already."""
 
     def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None: ...
 

@@ -1,4 +1,5 @@
-"""Optimizer, learning-rate schedule and loss, built from `Settings.optim`.
+"""Optimizer and learning-rate schedule, built from `Settings.optim` (the loss is the
+task's: tasks/base.py `Task.loss_module`; classification's `HeadLoss` is re-exported here).
 
 The schedule is a pure function of the optimizer step (plus the plateau scale, its only
 state), instead of chaining torch's schedulers: warmup composes with every schedule,
@@ -15,6 +16,9 @@ import torch
 from torch import nn
 
 from signcli.settings import OptimSettings
+from signcli.tasks.classify import HeadLoss
+
+__all__ = ["HeadLoss", "LRSchedule", "build_optimizer", "optimizer_state_problem"]
 
 
 def build_optimizer(model: nn.Module, optim: OptimSettings) -> torch.optim.Optimizer:
@@ -162,24 +166,3 @@ def optimizer_state_problem(optimizer: torch.optim.Optimizer, saved: dict) -> st
                 wanted = "a single count" if key == "step" else f"shape {tuple(param.shape)}"
                 return f"optimizer.state.{index}.{key}: expected {wanted}, found {shown}"
     return None
-
-
-class HeadLoss(nn.Module):
-    """Cross-entropy per head with label smoothing; the cat head is weighted in the sum."""
-
-    def __init__(self, optim: OptimSettings) -> None:
-        super().__init__()
-        self.weights = {"gloss": 1.0, "cat": optim.cat_loss_weight}
-        self.label_smoothing = optim.label_smoothing
-
-    def forward(
-        self, logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        total = torch.zeros((), device=next(iter(logits.values())).device)
-        for head, head_logits in logits.items():
-            if head in targets:
-                loss = nn.functional.cross_entropy(
-                    head_logits.float(), targets[head], label_smoothing=self.label_smoothing
-                )
-                total = total + self.weights.get(head, 1.0) * loss
-        return total

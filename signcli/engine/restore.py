@@ -16,7 +16,7 @@ from signcli.engine.warm_start import load_model_state
 from signcli.errors import CheckpointError, UsageError
 from signcli.limits import ENV_PREFIX
 from signcli.model_size import parameter_count, size_problems
-from signcli.models import SignClassifier, build_run_model
+from signcli.models import SignModel, build_run_model
 from signcli.settings import Settings, describe_errors, upgrade_stored_settings
 
 LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
@@ -33,7 +33,7 @@ LIMIT_HINT = (
 class RestoredModel(NamedTuple):
     """A checkpoint's model in eval mode on the CPU, and what describes it."""
 
-    model: SignClassifier
+    model: SignModel
     settings: Settings
     labels: dict[str, Any]  # labels.json content: num_gloss, num_cat, gloss_names, cat_names
     input_dims: dict[str, int]  # {stream name: width D}, in the model's input order

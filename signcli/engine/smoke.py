@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from signcli.auto_size import resolve_auto_model
-from signcli.data.dataset import SINGLE_STREAM, Sample, collate_streams
+from signcli.data.dataset import collate_streams
+from signcli.data.sample import SINGLE_STREAM, Sample
 from signcli.data.synthetic import (
     SyntheticSample,
     keypoint_streams,
@@ -22,10 +23,10 @@ from signcli.data.synthetic import (
     make_samples,
 )
 from signcli.engine.device import seed_everything
-from signcli.engine.optim import HeadLoss
 from signcli.models import build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import ModelSettings, OptimSettings, Settings
+from signcli.tasks import build_task
 
 OVERFIT_TARGET = 0.05  # overfit passes when the loss falls under 5% of its start
 SMOKE_BATCH = 16
@@ -94,7 +95,8 @@ def smoke_model(
     with torch.no_grad():
         frames = {name: torch.cat([b.streams[name][b.mask] for b in batches]) for name in dims}
         model.set_input_stats(input_stats(model.prepare_inputs(frames)))
-    loss_fn = HeadLoss(OptimSettings(label_smoothing=0.0))
+    task = build_task(model_settings.task)
+    loss_fn = task.loss_module(OptimSettings(label_smoothing=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     checks: list[SmokeCheck] = []
 
@@ -102,7 +104,7 @@ def smoke_model(
         checks.append(SmokeCheck(model_name, check, passed, detail))
 
     batch = batches[0]
-    logits = model(batch.streams, batch.mask)
+    logits = task.forward(model, batch)
     expected = {
         "gloss": (len(batch), num_gloss),
         **({"cat": (len(batch), num_cat)} if num_cat else {}),
@@ -133,7 +135,7 @@ def smoke_model(
     def eval_loss() -> float:
         model.eval()
         with torch.no_grad():
-            value = sum(float(loss_fn(model(b.streams, b.mask), b.targets)) for b in batches)
+            value = sum(float(loss_fn(task.forward(model, b), b.targets)) for b in batches)
         model.train()
         return value / len(batches)
 
@@ -141,7 +143,7 @@ def smoke_model(
     if overfit:
         taken = None
         for step in range(1, max_overfit_steps + 1):
-            _train_step(model, optimizer, loss_fn, batch)
+            _train_step(model, task, optimizer, loss_fn, batch)
             if step % 5 == 0 and eval_loss() < OVERFIT_TARGET * start:
                 taken = step
                 break
@@ -156,14 +158,14 @@ def smoke_model(
         )
     else:
         for step in range(steps):
-            _train_step(model, optimizer, loss_fn, batches[step % len(batches)])
+            _train_step(model, task, optimizer, loss_fn, batches[step % len(batches)])
         end = eval_loss()
         add("loss goes down", end < start, f"loss {start:.3f} -> {end:.3f} in {steps} steps")
     return SmokeResult(model_name, checks, time.perf_counter() - started)
 
 
-def _train_step(model, optimizer, loss_fn, batch) -> None:  # noqa: ANN001
-    loss = loss_fn(model(batch.streams, batch.mask), batch.targets)
+def _train_step(model, task, optimizer, loss_fn, batch) -> None:  # noqa: ANN001
+    loss = loss_fn(task.forward(model, batch), batch.targets)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()

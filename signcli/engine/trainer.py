@@ -1,8 +1,9 @@
 """The training loop: a small state machine that trains and calls hooks by name.
 
-It knows nothing about sign language, terminals or files: it moves batches, calls the
-model, sums head losses, steps, and tells hooks. metrics.jsonl, checkpoints, early
-stopping and progress bars are hooks (engine/callbacks.py).
+It knows nothing about sign language, targets, terminals or files: it moves batches, lets
+the run's task (signcli/tasks/) run the model and compute the loss and metrics, steps,
+keeps the monitor (best.pt and early stopping decide on it here, and only here), and tells
+hooks. metrics.jsonl, checkpoints and progress bars are hooks (engine/callbacks.py).
 
     trainer = Trainer(settings, hooks=[ProgressHook()])
     history = trainer.fit()          # one metrics dict per epoch
@@ -32,18 +33,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from signcli.auto_size import resolve_auto_settings
-from signcli.data.dataset import EpochBatchSampler, collate_streams
+from signcli.data.dataset import EpochBatchSampler
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
 from signcli.engine.device import make_precision, resolve_device, seed_everything
 from signcli.engine.hooks import Hook
-from signcli.engine.inference import predict, validation_metrics
-from signcli.engine.optim import HeadLoss, LRSchedule, build_optimizer
+from signcli.engine.inference import predict
+from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
 from signcli.errors import CheckpointError, TrainingDiverged, TrainingInterrupted, UsageError
-from signcli.models import SignClassifier, build_run_model
+from signcli.models import SignModel, build_run_model
 from signcli.models.inputs import input_stats
-from signcli.settings import Settings, monitor_mode, with_absolute_paths
+from signcli.settings import Settings, with_absolute_paths
+from signcli.tasks import build_task
 
 log = logging.getLogger("signcli")
 
@@ -66,12 +68,12 @@ class Trainer:
     ) -> None:
         # config.json records absolute paths, so the run resumes from any folder
         settings = with_absolute_paths(settings)
+        self.task = build_task(settings.model.task)
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
         settings = resolve_auto_settings(settings, len(self.data.train.dataset))
-        settings.model.num_gloss = self.data.num_gloss
-        settings.model.num_cat = self.data.num_cat
+        self.task.resolve(settings, self.data)
         self.settings = settings
         self.work_dir = Path(settings.training.work_dir)
         self.device = resolve_device(settings.training.device)
@@ -87,7 +89,7 @@ class Trainer:
         self.train_forward = (
             _compiled(self.model, settings) if settings.training.compile else self.model
         )
-        self.loss_fn = HeadLoss(settings.optim)
+        self.loss_fn = self.task.loss_module(settings.optim)
         self.optimizer = build_optimizer(self.model, settings.optim)
 
         train = settings.training
@@ -106,7 +108,8 @@ class Trainer:
             self.data.train.dataset.transform = augmenter_for(
                 self.data.train, settings, self.train_sampler
             )
-        self.monitor = train.monitor
+        assert train.monitor is not None  # the settings set the task's default
+        self.monitor: str = train.monitor
         if self.data.val is None and self.monitor.startswith("val_"):
             log.warning("no validation data: monitoring train_loss instead of %s", self.monitor)
             self.monitor = "train_loss"
@@ -115,7 +118,7 @@ class Trainer:
             settings.optim,
             steps_per_epoch=self.steps_per_epoch,
             total_steps=self.steps_per_epoch * train.epochs,
-            mode=monitor_mode(self.monitor),
+            mode=self.monitor_mode,
         )
         self.state = TrainState()
         self.history: list[dict[str, float]] = []
@@ -132,7 +135,7 @@ class Trainer:
             self.hooks.extend(work_dir_hooks(settings))
         self.hooks.extend(hooks)
         self._stop_signal: int | None = None
-        for warning in self.data.warnings:
+        for warning in [*self.data.warnings, *settings.model.unused_options()]:
             log.warning(warning)
 
     # ------------------------------------------------------------------ properties
@@ -152,6 +155,11 @@ class Trainer:
     @property
     def finished(self) -> bool:
         return self.state.epoch >= self.epochs or self.stopped_early
+
+    @property
+    def monitor_mode(self) -> str:
+        """ "min" or "max": how the monitored metric improves, as the task declares it."""
+        return self.task.spec.mode(self.monitor)
 
     @property
     def stopped_early(self) -> bool:
@@ -202,11 +210,11 @@ class Trainer:
         for batch_index, batch in enumerate(self._loader(), start=state.batch_in_epoch):
             group = batch_index // accumulate
             group_samples = sum(self.batch_sizes[group * accumulate : (group + 1) * accumulate])
-            loss, correct = self._forward_backward(batch, len(batch) / group_samples, epoch)
+            loss, hits = self._forward_backward(batch, len(batch) / group_samples, epoch)
             state.epoch_loss_sum += loss * len(batch)
             state.epoch_samples += len(batch)
             if state.epoch_gloss_correct is not None:
-                state.epoch_gloss_correct += correct
+                state.epoch_gloss_correct += hits
             state.batch_in_epoch = batch_index + 1
             self._call("on_batch_end", loss, len(batch))
             if state.batch_in_epoch % accumulate == 0 or state.batch_in_epoch == len(
@@ -224,9 +232,7 @@ class Trainer:
             "lr": self.lr,
             "train_loss": state.epoch_loss_sum / max(1, state.epoch_samples),
         }
-        if state.epoch_gloss_correct is not None:
-            # on the samples as trained: augmented, with dropout on (no extra forward pass)
-            metrics["train_gloss_top1"] = state.epoch_gloss_correct / max(1, state.epoch_samples)
+        metrics.update(self.task.train_metrics(state.epoch_gloss_correct, state.epoch_samples))
         metrics.update(self.validate())
         metrics["epoch_s"] = time.perf_counter() - started
         metrics["samples_per_s"] = (state.epoch_samples - samples_before) / max(train_s, 1e-9)
@@ -234,17 +240,22 @@ class Trainer:
             metrics["train_pad_share"] = _padding_share(
                 self.train_lengths, self.train_sampler.order(), self.train_sampler.batch_size
             )
+        self._call("on_epoch_metrics", metrics)  # hooks may add keys before they are logged
         self._end_epoch(epoch, metrics)
 
     def _forward_backward(self, batch: Any, weight: float, epoch: int) -> tuple[float, int]:
-        """Backward of one batch; returns its loss and how many gloss argmaxes hit."""
+        """Backward of one batch; returns its loss and the task's count (`Task.train_hits`,
+        classify: how many gloss argmaxes hit)."""
         batch = batch.to(self.device, non_blocking=True)
         with self.precision.autocast():
-            logits = self.train_forward(batch.streams, batch.mask)
-            loss = self.loss_fn(logits, batch.targets)
-        hits = (logits["gloss"].detach().argmax(dim=1) == batch.targets["gloss"]).sum()
+            outputs = self.task.forward(self.train_forward, batch)
+            loss = self.loss_fn(outputs, batch.targets)
+        hits = self.task.train_hits(outputs, batch.targets)
         # one device-to-host copy for both numbers: the finiteness check syncs anyway
-        value, correct = torch.stack([loss.detach().float(), hits.float()]).tolist()
+        if hits is None:
+            value, correct = float(loss.detach().float()), 0.0
+        else:
+            value, correct = torch.stack([loss.detach().float(), hits.float()]).tolist()
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"training diverged: loss is {value} at epoch {epoch}, step {self.state.step + 1}; "
@@ -274,7 +285,7 @@ class Trainer:
         self.state.step += 1
 
     def validate(self) -> dict[str, float]:
-        """val_loss and accuracies on the validation split ({} without one)."""
+        """val_loss and the task's metrics on the validation split ({} without one)."""
         if self.data.val is None:
             return {}
         loader = self._loader(validation=True)
@@ -286,12 +297,16 @@ class Trainer:
             self.precision,
             self.loss_fn,
             on_batch=lambda: self._call("on_validation_batch_end"),
+            task=self.task,
         )
-        metrics = validation_metrics(predictions)
+        metrics = {} if predictions.loss is None else {"val_loss": predictions.loss}
+        metrics.update(self.task.validation_metrics(predictions))
         self._call("on_validation_end", metrics)
         return metrics
 
     def _end_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """The monitor decides here, once: best.pt (`is_best`), the early-stopping count
+        (`stopped_early`), the plateau schedule; then the hooks log and save."""
         state = self.state
         value = metrics.get(self.monitor)
         self.is_best = (
@@ -301,7 +316,7 @@ class Trainer:
                 state.best_metric is None
                 or (
                     value < state.best_metric
-                    if monitor_mode(self.monitor) == "min"
+                    if self.monitor_mode == "min"
                     else value > state.best_metric
                 )
             )
@@ -335,7 +350,7 @@ class Trainer:
         return DataLoader(
             dataset,
             batch_sampler=sampler,
-            collate_fn=collate_streams,
+            collate_fn=self.task.collate,
             num_workers=workers,
             pin_memory=data.pin_memory and self.device.type == "cuda",
             # a private generator: creating a loader must not draw from the global torch RNG,
@@ -350,7 +365,7 @@ class Trainer:
         """Everything `resume` needs, as plain data (docs/architecture.md, "Checkpoints")."""
         return {
             ckpt.SETTINGS_KEY: self.settings.model_dump(mode="json"),
-            ckpt.LABELS_KEY: self.data.labels_map(),
+            ckpt.LABELS_KEY: self.task.labels_map(self.data),
             ckpt.INPUTS_KEY: dict(self.data.input_dims),
             ckpt.MODEL_KEY: self.model.state_dict(),
             ckpt.OPTIMIZER_KEY: self.optimizer.state_dict(),
@@ -429,12 +444,8 @@ class Trainer:
             getattr(hook, event)(self, *args)
 
     def _interrupt(self, saved: bool = False) -> None:
-        from signcli.engine.callbacks import CheckpointHook
-
-        if not saved:
-            for hook in self.hooks:
-                if isinstance(hook, CheckpointHook):
-                    hook.save_last(self)
+        if not saved:  # mid-epoch: the hooks save what a resume needs (last.pt)
+            self._call("on_interrupt")
         name = signal.Signals(self._stop_signal).name if self._stop_signal else "signal"
         raise TrainingInterrupted(
             f"{name} received: stopped at epoch {self.state.epoch + (self.state.batch_in_epoch > 0)}, "
@@ -485,9 +496,7 @@ def _compiled(model: torch.nn.Module, settings: Settings) -> Any:
     return torch.compile(model, backend=backend, dynamic=True)
 
 
-def _input_stats(
-    data: TrainingData, model: SignClassifier
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _input_stats(data: TrainingData, model: SignModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-feature mean/std of (up to INPUT_STATS_MAX_SAMPLES) training samples as the
     encoder sees them (after the model's split and normalisation), ignoring NaN."""
     dataset = data.train.dataset

@@ -13,9 +13,11 @@ checked against the model (streams, input width, label range) before any predict
 Prediction runs in inference mode and float32, in batches of similar length (less padding
 to compute; results come back in the split's order); `loss` is the training loss (label
 smoothing included), so eval on the validation split repeats the val_loss of
-metrics.jsonl. Metrics: metrics.py, in numpy. When the labels CSV has a group column
-(`group_by`, else the run's `data.group_by`, else `signer`), gloss top-1 and macro-F1 are
-also reported per group (per signer: does the model generalise to people it never saw?).
+metrics.jsonl. What is scored and written is the run's task's (tasks/base.py
+`Task.write_eval`; classify: top-1/top-5, macro-F1, per-class, confusion, predictions
+with top-5, in numpy: metrics.py). When the labels CSV has a group column (`group_by`,
+else the run's `data.group_by`, else `signer`), the task reports per group too (per
+signer: does the model generalise to people it never saw?).
 Files: report.py, written to `out_dir`, by default
 `<checkpoint folder>/eval-<checkpoint stem>-<data folder name, or index name>` (e.g.
 `run/eval-best-val`, `run/eval-best-test_index`), so evaluations of best.pt and last.pt on
@@ -36,27 +38,19 @@ import numpy as np
 from signcli.data.dataset import Batch, SampleDataset, collate_streams
 from signcli.data.labels import read_labels
 from signcli.data.multistream import STREAM_SETTINGS, load_multistream_split, stream_dirs
-from signcli.data.npz_split import NpzSplit, _raise_label_problems, load_npz_split
+from signcli.data.npz_split import _raise_label_problems, load_npz_split
+from signcli.data.sample import SampleSplit
 from signcli.engine.atomic import check_folder, ensure_folder
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
-from signcli.engine.optim import HeadLoss
-from signcli.engine.restore import class_names, load_model_from_checkpoint
+from signcli.engine.restore import load_model_from_checkpoint
 from signcli.errors import DataError, UsageError
 from signcli.evaluation import report
-from signcli.evaluation.metrics import (
-    GroupScores,
-    HeadMetrics,
-    group_scores,
-    head_metrics,
-    softmax,
-    top_k,
-)
 from signcli.settings import Settings
+from signcli.tasks import build_task
 
 DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
 DEFAULT_GROUP_COLUMN = "signer"  # grouped by when the labels have it and nothing else is said
-TOP_K = 5  # classes kept per sample in predictions.parquet
 
 
 @dataclass
@@ -76,8 +70,26 @@ def default_out_dir(checkpoint: Path, data_name: str | Path) -> Path:
 
 
 @dataclass
+class EvalContext:
+    """What a task's `write_eval` gets: the evaluated split, the outputs the task gathered
+    (`Task.gather`) in the split's order, and where to write."""
+
+    checkpoint: Path
+    settings: Settings
+    labels: dict[str, Any]  # the checkpoint's labels.json content
+    split: SampleSplit
+    labelled: bool
+    outputs: dict[str, Any]  # numpy arrays [N, ...] or lists of N items, split order
+    loss: float | None
+    group_column: str | None  # the labels column to report per group of (None: none)
+    out_dir: Path
+    timer: _Timer
+    files: list[str] = field(default_factory=list)  # names of the files written
+
+
+@dataclass
 class _EvalData:
-    split: NpzSplit
+    split: SampleSplit
     labelled: bool
     source: dict[str, Any]  # where the samples came from, for eval.json
     name: str  # the data's name in the default output folder
@@ -119,6 +131,7 @@ def evaluate(
     timer = _Timer()
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
+        task = build_task(settings.model.task)
     with timer("read"):
         data_dir, labels_csv, index = _dataset_split(
             settings, data_dir, labels_csv, index, multi=bool(stream_dirs(settings.data))
@@ -138,9 +151,7 @@ def evaluate(
     split, labelled = data.split, data.labelled
     _check_inputs(split, input_dims, key, checkpoint, data.source)
     if labelled:
-        _check_label_range(split, "gloss", split.gloss, labels["num_gloss"], checkpoint)
-        if labels["num_cat"] > 0 and split.cat is not None:
-            _check_label_range(split, "cat", split.cat, labels["num_cat"], checkpoint)
+        task.check_eval_targets(split, labels, checkpoint)
     warnings = list(split.warnings)
     group_column = _group_column(split, settings, group_by, warnings) if labelled else None
 
@@ -153,38 +164,45 @@ def evaluate(
             _batches(split.dataset, order, batch_size, timer),
             torch_device,
             make_precision("float32", torch_device),
-            HeadLoss(settings.optim) if labelled else None,
+            task.loss_module(settings.optim) if labelled else None,
+            task=task,
         )
     timer.timings_s["predict"] -= timer.timings_s.get("collate", 0.0)  # the model's time only
     back = np.argsort(order)  # loader order -> split order
-    logits = {head: value.numpy()[back] for head, value in predictions.logits.items()}
 
-    with timer("metrics"):
-        summary = {
-            "checkpoint": str(checkpoint.absolute()),
-            **data.source,
-            "model": settings.model.name,
-            "num_samples": len(split.ids),
-            "num_classes": {head: int(value.shape[1]) for head, value in logits.items()},
-        }
-        gloss = head_metrics(logits["gloss"], split.gloss) if labelled else None
-        groups = None
-        if gloss is not None:
-            summary.update(_metrics(gloss, logits, split, predictions.loss))
-            if group_column is not None:
-                pred = logits["gloss"].argmax(axis=1)
-                groups = group_scores(
-                    split.gloss, pred, split.label_columns[group_column], labels["num_gloss"]
-                )
-                summary["per_group"] = report.per_group_summary(group_column, groups)
-        gloss_names = {**split.gloss_names, **class_names(labels, "gloss")}
-        names = [gloss_names.get(i) for i in range(labels["num_gloss"])]
-        columns = _prediction_columns(split, logits, names, labelled)
-
+    summary = {
+        "checkpoint": str(checkpoint.absolute()),
+        **data.source,
+        "model": settings.model.name,
+        "task": task.name,
+        "num_samples": len(split.ids),
+    }
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
+    context = EvalContext(
+        checkpoint,
+        settings,
+        labels,
+        split,
+        labelled,
+        {name: _in_order(value, back) for name, value in predictions.outputs.items()},
+        predictions.loss,
+        group_column,
+        out_dir,
+        timer,
+    )
     with timer("write"):
-        _write_files(out_dir, summary, gloss, names, columns, groups)
+        ensure_folder(out_dir, "eval output folder")
+    summary.update(task.write_eval(context))
+    with timer("write"):
+        _finish_files(out_dir, summary, context.files)
     return EvalResult(summary, out_dir, timer.timings_s, warnings)
+
+
+def _in_order(value: Any, back: np.ndarray) -> Any:
+    """Gathered outputs in loader order -> the split's order (numpy for tensors)."""
+    if hasattr(value, "numpy"):
+        return value.numpy()[back]
+    return [value[int(i)] for i in back]
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,7 +332,7 @@ def _read_streams(
 
 
 def _check_inputs(
-    split: NpzSplit,
+    split: SampleSplit,
     input_dims: dict[str, int],
     key: str | None,
     checkpoint: Path,
@@ -338,25 +356,8 @@ def _check_inputs(
             )
 
 
-def _check_label_range(
-    split: NpzSplit, head: str, ids: np.ndarray, count: int, checkpoint: Path
-) -> None:
-    bad = np.flatnonzero((ids < 0) | (ids >= count))
-    if bad.size:
-        i = int(bad[0])
-        where = str(split.labels_path)
-        if split.label_lines is not None:
-            where += f", line {int(split.label_lines[i])}"
-        raise DataError(
-            f"{where}: {head} {int(ids[i])} of sample {split.ids[i]!r} is outside the "
-            f"checkpoint's classes 0..{count - 1} ({bad.size} sample(s) in all)",
-            hint=f"{checkpoint} has {count} {head} classes; evaluate with labels of the "
-            "classes it was trained on",
-        )
-
-
 def _group_column(
-    split: NpzSplit, settings: Settings, requested: str | None, warnings: list[str]
+    split: SampleSplit, settings: Settings, requested: str | None, warnings: list[str]
 ) -> str | None:
     """The labels column to report per group of: `requested` (--group-by), which must
     exist; else the run's `data.group_by` when these labels have it; else `signer` when
@@ -407,81 +408,17 @@ def _batches(
 # Outputs
 
 
-def _metrics(
-    gloss: HeadMetrics, logits: dict[str, np.ndarray], split: NpzSplit, loss: float | None
-) -> dict[str, float]:
-    """eval.json's metric keys; a head or a loss that is not there gives no key."""
-    metrics = {} if loss is None else {"loss": loss}
-    metrics.update(
-        gloss_top1=gloss.top1,
-        gloss_top5=gloss.top5,
-        gloss_macro_f1=gloss.macro_f1,
-        gloss_balanced_accuracy=gloss.balanced_accuracy,
-    )
-    if "cat" in logits and split.cat is not None:
-        metrics["cat_top1"] = float((logits["cat"].argmax(axis=1) == split.cat).mean())
-    return metrics
-
-
-def _prediction_columns(
-    split: NpzSplit, logits: dict[str, np.ndarray], names: list[str | None], labelled: bool
-) -> dict[str, Any]:
-    """predictions.parquet: ids, true and predicted classes, top-5 ids and probabilities,
-    and gloss names when the labels name the classes."""
-    probs = softmax(logits["gloss"])  # [N, C]
-    best = top_k(logits["gloss"], TOP_K)  # [N, k]; logits: ties the same as argmax
-    pred = logits["gloss"].argmax(axis=1)
-    columns: dict[str, Any] = {"id": split.ids}
-    if labelled:
-        columns["true_gloss"] = split.gloss
-    columns["pred_gloss"] = pred
-    columns["pred_prob"] = np.take_along_axis(probs, pred[:, None], axis=1)[:, 0]
-    columns["top5_gloss"] = best
-    columns["top5_prob"] = np.take_along_axis(probs, best, axis=1)
-    if any(name is not None for name in names):
-        if labelled:
-            columns["true_gloss_name"] = [names[i] for i in split.gloss]
-        columns["pred_gloss_name"] = [names[i] for i in pred]
-    if "cat" in logits:
-        if labelled and split.cat is not None:
-            columns["true_cat"] = split.cat
-        columns["pred_cat"] = logits["cat"].argmax(axis=1)
-    return columns
-
-
-def _write_files(
-    out_dir: Path,
-    summary: dict[str, Any],
-    gloss: HeadMetrics | None,
-    names: list[str | None],
-    columns: dict[str, Any],
-    groups: list[GroupScores] | None = None,
-) -> list[str]:
-    """Write this evaluation's files; remove eval files an earlier run left that this one
-    does not write (a --no-labels run over a labelled one), so the folder never mixes two."""
-    from signcli.evaluation.plots import plot_confusion
-
-    ensure_folder(out_dir, "eval output folder")
-    files = [report.PREDICTIONS_FILE]
-    report.write_predictions(out_dir / report.PREDICTIONS_FILE, columns)
-    if gloss is not None:
-        labels = [name if name is not None else str(i) for i, name in enumerate(names)]
-        report.write_per_class(out_dir / report.PER_CLASS_FILE, gloss.classes, names)
-        report.write_confusion_csv(out_dir / report.CONFUSION_CSV, gloss.confusion)
-        title = f"gloss: top-1 {gloss.top1:.3f} on {int(gloss.confusion.sum())} samples"
-        plot_confusion(out_dir / report.CONFUSION_PNG, gloss.confusion, labels, title)
-        files += [report.PER_CLASS_FILE, report.CONFUSION_CSV, report.CONFUSION_PNG]
-    if groups is not None:
-        report.write_per_group(out_dir / report.PER_GROUP_FILE, groups)
-        files.append(report.PER_GROUP_FILE)
-    files.append(report.SUMMARY_FILE)
+def _finish_files(out_dir: Path, summary: dict[str, Any], files: list[str]) -> None:
+    """eval.json last (its `files` lists what the task wrote); remove eval files an earlier
+    run left that this one does not write (a --no-labels run over a labelled one), so the
+    folder never mixes two."""
+    files = [*files, report.SUMMARY_FILE]
     summary["out_dir"] = str(out_dir.absolute())
     summary["files"] = sorted(files)
     report.write_summary(out_dir / report.SUMMARY_FILE, summary)
     for name in report.EVAL_FILES:
         if name not in files:
             (out_dir / name).unlink(missing_ok=True)
-    return files
 
 
 class _Timer:

@@ -1,5 +1,5 @@
-"""ONNX export of a checkpoint's whole classifier (input stage, encoder, heads) with dynamic
-batch and time axes, and its check against PyTorch in onnxruntime.
+"""ONNX export of a checkpoint's whole model (input stage, encoder, the task's heads) with
+dynamic batch and time axes, and its check against PyTorch in onnxruntime.
 
     report = export_onnx(Path("run/best.pt"), Path("model.onnx"))
 
@@ -9,7 +9,8 @@ The ONNX graph:
                                                  after it (`x` single-stream; `face`,
                                                  `hand_l`, ... multistream); NaN = missing
              mask     bool [batch, time]         True = real frame; padding may hold anything
-    outputs  <head>_logits float32 [batch, C]    `gloss_logits`, and `cat_logits` when the
+    outputs  the task's (tasks/base.py `Task.onnx_output_names`); classify:
+             <head>_logits float32 [batch, C]    `gloss_logits`, and `cat_logits` when the
                                                  model has a category head
 
 `time` runs from 1 to model.max_len (longer sequences are resampled to max_len by the data
@@ -49,7 +50,9 @@ from signcli import __version__
 from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.engine.restore import class_names, load_model_from_checkpoint
 from signcli.errors import UsageError
-from signcli.models import SignClassifier
+from signcli.models import SignModel
+from signcli.tasks import DEFAULT_TASK, build_task
+from signcli.tasks.base import Task
 
 ONNX_EXTRA = 'pip install "signcli[onnx]"'
 MASK_INPUT = "mask"
@@ -116,13 +119,14 @@ def require_onnx() -> None:
             ) from None
 
 
-class OnnxClassifier(nn.Module):
-    """The classifier with positional inputs and a tuple of outputs, the form ONNX takes:
-    (stream_1, ..., stream_n, mask) -> (logits of head 1, ...)."""
+class OnnxModel(nn.Module):
+    """The model with positional inputs and a tuple of outputs, the form ONNX takes:
+    (stream_1, ..., stream_n, mask) -> the task's outputs (classify: logits of each head)."""
 
-    def __init__(self, model: SignClassifier) -> None:
+    def __init__(self, model: SignModel, task: Task | None = None) -> None:
         super().__init__()
         self.model = model
+        self.task = task if task is not None else build_task(DEFAULT_TASK)
         self.stream_names = list(model.stream_names)
         self.head_names = list(model.head_names)
 
@@ -132,12 +136,15 @@ class OnnxClassifier(nn.Module):
 
     @property
     def output_names(self) -> list[str]:
-        return [f"{head}_logits" for head in self.head_names]
+        return self.task.onnx_output_names(self.model)
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         *streams, mask = inputs
-        logits = self.model(dict(zip(self.stream_names, streams, strict=True)), mask)
-        return tuple(logits[head] for head in self.head_names)
+        outputs = self.model(dict(zip(self.stream_names, streams, strict=True)), mask)
+        return self.task.onnx_outputs(outputs)
+
+
+OnnxClassifier = OnnxModel  # the name before tasks: the classify task's export
 
 
 def export_onnx(
@@ -155,12 +162,13 @@ def export_onnx(
     checkpoint, out = Path(checkpoint), Path(out)
     check_output_file(out, "--out")  # before the export, which takes a while
     model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
-    wrapper = OnnxClassifier(model).eval()
+    wrapper = OnnxModel(model, build_task(settings.model.task)).eval()
     max_len = settings.model.max_len
     proto = _export(wrapper, max_len, opset, checkpoint)
     metadata = {
         "signcli_version": __version__,
         "model_name": settings.model.name,
+        "task": settings.model.task,
         "input_layout": json.dumps(
             {
                 "streams": input_dims,  # name -> D, in input order
@@ -207,7 +215,7 @@ def export_onnx(
     return result
 
 
-def _export(wrapper: OnnxClassifier, max_len: int, opset: int | None, checkpoint: Path) -> Any:
+def _export(wrapper: OnnxModel, max_len: int, opset: int | None, checkpoint: Path) -> Any:
     """torch.export -> ONNX ModelProto with symbolic batch and time."""
     batch = torch.export.Dim("batch", min=1)
     time_axis = torch.export.Dim("time", min=1, max=max_len) if max_len > 1 else None
@@ -249,7 +257,7 @@ def _export(wrapper: OnnxClassifier, max_len: int, opset: int | None, checkpoint
 
 def check_onnx(
     path: Path,
-    wrapper: OnnxClassifier,
+    wrapper: OnnxModel,
     max_len: int,
     *,
     cases: tuple[tuple[int, int], ...] = CHECK_CASES,
@@ -294,17 +302,17 @@ def onnx_session(path: Path) -> Any:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def feeds(wrapper: OnnxClassifier, inputs: tuple[Tensor, ...]) -> dict[str, np.ndarray]:
+def feeds(wrapper: OnnxModel, inputs: tuple[Tensor, ...]) -> dict[str, np.ndarray]:
     return {name: t.numpy() for name, t in zip(wrapper.input_names, inputs, strict=True)}
 
 
 @torch.inference_mode()
-def torch_outputs(wrapper: OnnxClassifier, inputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+def torch_outputs(wrapper: OnnxModel, inputs: tuple[Tensor, ...]) -> list[np.ndarray]:
     return [t.numpy() for t in wrapper(*inputs)]
 
 
 def random_inputs(
-    wrapper: OnnxClassifier, batch: int, time: int, *, seed: int, padding: bool = True
+    wrapper: OnnxModel, batch: int, time: int, *, seed: int, padding: bool = True
 ) -> tuple[Tensor, ...]:
     """Streams drawn around the model's input statistics, with blocks of landmarks missing
     (NaN) in NAN_FRAME_SHARE of the frames; with `padding`, every sample but the first is
@@ -349,7 +357,7 @@ def median_latency_ms(
 # Helpers
 
 
-def _input_stats(model: SignClassifier, name: str, D: int) -> tuple[np.ndarray, np.ndarray]:
+def _input_stats(model: SignModel, name: str, D: int) -> tuple[np.ndarray, np.ndarray]:
     """The mean and std the model standardises its inputs with, or (0, 1) if it has none."""
     inputs = getattr(getattr(model, "encoder", None), "inputs", None)
     frame_input = inputs[name] if inputs is not None and name in inputs else None

@@ -39,7 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from signcli.errors import UsageError
 from signcli.files import check_input_file
 from signcli.metrics.jsonl import MetricsLog
-from signcli.settings import monitor_mode, read_structured_file
+from signcli.settings import read_structured_file
+from signcli.tasks.registry import metric_mode, task_spec
 
 COUNTERS = ("epoch", "step", "lr")  # no better direction; `best` makes no sense for them
 TIMINGS = ("epoch_s", "samples_per_s")  # machine-dependent; baselines skip them unless named
@@ -50,14 +51,16 @@ _AT_NAMES = ("last", "best", "min", "max")
 Direction = Literal["min", "max"]
 
 
-def better_direction(metric: str) -> Direction | None:
+def better_direction(metric: str, task: str | None = None) -> Direction | None:
     """Which way `metric` improves: "min" for losses, error rates and epoch seconds, "max"
-    for accuracies, BLEU and throughput, None for counters (epoch, step, lr)."""
+    for accuracies, BLEU and throughput, None for counters (epoch, step, lr). The run's
+    `task` declares its metrics' directions (tasks/registry.py); without one, any task's."""
     if metric in COUNTERS:
         return None
-    if metric == "epoch_s" or metric.endswith("_loss") or monitor_mode(metric) == "min":
+    if metric == "epoch_s" or metric.endswith("_loss"):
         return "min"
-    return "max"
+    declared = (metric_mode(metric, task) if task is not None else None) or metric_mode(metric)
+    return "min" if declared == "min" else "max"
 
 
 @dataclass(frozen=True)
@@ -186,14 +189,18 @@ def load_rules(path: Path) -> list[Rule]:
     return rules
 
 
-def evaluate_rules(log: MetricsLog, rules: Sequence[Rule]) -> list[CheckResult]:
+def evaluate_rules(
+    log: MetricsLog, rules: Sequence[Rule], task: str | None = None
+) -> list[CheckResult]:
     """One CheckResult per rule. Rules that cannot be evaluated on this run (unknown metric,
-    epoch past the end, `best` of a counter) are usage errors, all reported together."""
+    a metric the run's `task` never produces, epoch past the end, `best` of a counter) are
+    usage errors, all reported together. `task`: the run's, from its config.json (None: a
+    metrics file without one, checked against its own keys only)."""
     results: list[CheckResult] = []
     problems: list[str] = []
     for rule in rules:
         try:
-            results.append(_evaluate(log, rule))
+            results.append(_evaluate(log, rule, task))
         except UsageError as exc:
             problems.append(f"{rule.label}: {exc.message}")
     if problems:
@@ -212,13 +219,21 @@ def format_value(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _evaluate(log: MetricsLog, rule: Rule) -> CheckResult:
+def _evaluate(log: MetricsLog, rule: Rule, task: str | None = None) -> CheckResult:
     series = log.series(rule.metric)
     if not series:
+        if task is not None and rule.metric not in task_spec(task).logged_keys:
+            produced = task_spec(task).logged_keys
+            close = difflib.get_close_matches(rule.metric, produced, n=1)
+            suggestion = f" (did you mean {close[0]}?)" if close else ""
+            raise UsageError(
+                f"metric {rule.metric!r}{suggestion}: a run of task {task} never produces it "
+                f"(its config.json says task {task}); it produces: {', '.join(produced)}"
+            )
         raise unknown_metric(rule.metric, log.metric_names(), str(log.path))
     if rule.decreases or rule.increases:
         return _evaluate_trend(rule, series)
-    epoch, value, detail = _pick(log, rule, series)
+    epoch, value, detail = _pick(log, rule, series, task)
     passed = not math.isnan(value)
     passed = passed and (rule.min is None or value >= rule.min)
     passed = passed and (rule.max is None or value <= rule.max)
@@ -230,7 +245,9 @@ def _evaluate(log: MetricsLog, rule: Rule) -> CheckResult:
     return CheckResult(rule.name, rule.metric, value, " and ".join(bounds), passed, detail)
 
 
-def _pick(log: MetricsLog, rule: Rule, series: list[tuple[int, float]]) -> tuple[int, float, str]:
+def _pick(
+    log: MetricsLog, rule: Rule, series: list[tuple[int, float]], task: str | None = None
+) -> tuple[int, float, str]:
     """The (epoch, value) a bound applies to, and a few words on where it came from."""
     at = rule.at or "last"
     wanted = rule.at_epoch
@@ -245,7 +262,7 @@ def _pick(log: MetricsLog, rule: Rule, series: list[tuple[int, float]]) -> tuple
             raise UsageError(f"{rule.metric} was not logged at epoch {wanted} (logged: {logged})")
         return wanted, values[-1], f"epoch {wanted}"
     if at == "best":
-        direction = better_direction(rule.metric)
+        direction = better_direction(rule.metric, task)
         if direction is None:
             raise UsageError(f"{rule.metric} has no better direction; use at: min or at: max")
         at = direction

@@ -1,14 +1,18 @@
-"""`SignClassifier`: one encoder plus one classification head per target.
+"""`SignModel`: the input stage, one encoder, and the head(s) of the run's task.
 
-    logits = model(streams, mask)        # {"gloss": [B, num_gloss], "cat": [B, num_cat]}
+    outputs = model(streams, mask)       # classify: {"gloss": [B, num_gloss], "cat": [B, num_cat]}
     features = model.forward_features(streams, mask)   # prepare -> encoder: [B, T, d]
-    logits = model.forward_head(features, mask)
+    outputs = model.forward_head(features, mask)
+
+The heads are the task's (tasks/base.py `Task.build_heads`): a ModuleDict of modules that
+map features [B, T, d] and the mask to one output each. `SignClassifier` is the model of
+the classify task built from class counts, as before tasks existed.
 
 Streams are the arrays as stored (landmarks with NaN). `prepare_inputs` turns them into
 what the encoder reads: `split` cuts single-stream keypoints into body-part streams when
-a column layout is set (models/layout.py), then `normalize` puts the body-part streams
+a column layout is set (models/column_split.py), then `normalize` puts the body-part streams
 that the settings name in their own frames of reference (models/normalize.py). Neither
-has weights. The `cat` head exists only when num_cat > 0. `stream_names` (the stored
+has weights. `stream_names` (the stored
 streams) fixes the order of the inputs of the ONNX export; `set_input_stats` loads the
 per-feature mean/std the trainer fits, into buffers that travel with the state_dict and
 the export.
@@ -21,21 +25,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from torch import Tensor, nn
 
+from signcli.models.column_split import ColumnSplit
 from signcli.models.encoder import Encoder
-from signcli.models.heads import ClassifierHead, Pooling
-from signcli.models.layout import ColumnSplit
+from signcli.models.heads import Pooling
 from signcli.models.normalize import StreamNormalizer
 
 
-class SignClassifier(nn.Module):
+class SignModel(nn.Module):
     def __init__(
         self,
         encoder: Encoder,
-        num_gloss: int,
-        num_cat: int = 0,
+        heads: nn.ModuleDict,
         *,
-        pooling: Pooling = "mean",
-        dropout: float = 0.0,
         normalize: Sequence[str] = (),
         split: ColumnSplit | None = None,
     ) -> None:
@@ -49,14 +50,8 @@ class SignClassifier(nn.Module):
         self.encoder = encoder
         self.input_dims = dict(self.split.input_dims)
         self.stream_names = list(self.input_dims)
-        classes = {"gloss": num_gloss, **({"cat": num_cat} if num_cat > 0 else {})}
-        self.head_names = list(classes)
-        self.heads = nn.ModuleDict(
-            {
-                name: ClassifierHead(encoder.out_dim, count, pooling, dropout)
-                for name, count in classes.items()
-            }
-        )
+        self.head_names = list(heads)
+        self.heads = heads
 
     def forward_features(self, streams: Mapping[str, Tensor], mask: Tensor) -> Tensor:
         """Raw streams {name: [B, T, D]} (NaN = missing) + mask [B, T] -> [B, T, d]."""
@@ -73,7 +68,7 @@ class SignClassifier(nn.Module):
         return self.normalize(self.split(streams))
 
     def forward_head(self, features: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        """Features [B, T, d] + mask [B, T] -> {head name: logits [B, classes]}."""
+        """Features [B, T, d] + mask [B, T] -> {head name: its output}."""
         return {name: head(features, mask) for name, head in self.heads.items()}
 
     def forward(self, streams: Mapping[str, Tensor], mask: Tensor) -> dict[str, Tensor]:
@@ -91,3 +86,24 @@ class SignClassifier(nn.Module):
             )
         for name, (mean, std) in stats.items():
             self.encoder.inputs[name].set_stats(mean, std)
+
+
+class SignClassifier(SignModel):
+    """The classify task's model from class counts: a gloss head, and a cat head when
+    num_cat > 0 (tasks/classify.py)."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        num_gloss: int,
+        num_cat: int = 0,
+        *,
+        pooling: Pooling = "mean",
+        dropout: float = 0.0,
+        normalize: Sequence[str] = (),
+        split: ColumnSplit | None = None,
+    ) -> None:
+        from signcli.tasks.classify import classification_heads
+
+        heads = classification_heads(encoder.out_dim, num_gloss, num_cat, pooling, dropout)
+        super().__init__(encoder, heads, normalize=normalize, split=split)

@@ -1,7 +1,7 @@
-"""What `SignClassifier` needs of an encoder: streams + mask in, `[B, T, out_dim]` out.
+"""What `SignModel` needs of an encoder: streams + mask in, `[B, T, out_dim]` out.
 
 An encoder owns one `FrameInput` per stream in `self.inputs` (keyed by stream name), so
-the classifier can load the input statistics the trainer fits, and states `out_dim`, the
+the model can load the input statistics the trainer fits, and states `out_dim`, the
 width the heads are built for. Everything else (projection, mixing, sequence model) is
 the encoder's own business.
 """

@@ -1,8 +1,11 @@
 """Models by name: encoders register with `@register_model(name)`; `build_model` builds one.
 
+Each model's entry in model_catalog.py (torch-free) names it and the options it reads;
+a builder registers under an entry's name.
+
 A registered builder takes the model settings and the input widths and returns an
-`Encoder`; `build_model` adds the heads (and the stream normalisation), `build_run_model`
-does it from a run's whole settings. The tests iterate `MODEL_REGISTRY`, so a new
+`Encoder`; `build_model` adds the heads of the task `model.task` names (tasks/) and the
+stream normalisation, `build_run_model` does it from a run's whole settings. The tests iterate `MODEL_REGISTRY`, so a new
 model is tested for free.
 """
 
@@ -13,12 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 from signcli.auto_size import resolve_auto_model
 from signcli.errors import UsageError
+from signcli.model_catalog import MODEL_CATALOG
 from signcli.model_size import size_problems
-from signcli.models.classifier import SignClassifier
+from signcli.models.classifier import SignModel
+from signcli.models.column_split import ColumnSplit
 from signcli.models.encoder import Encoder
-from signcli.models.layout import ColumnSplit
 from signcli.models.normalize import streams_to_normalize
 from signcli.settings import ModelSettings, Settings
+from signcli.tasks import build_task
 
 EncoderBuilder = Callable[[ModelSettings, Mapping[str, int]], Encoder]
 
@@ -31,6 +36,10 @@ def register_model(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
     def register(builder: EncoderBuilder) -> EncoderBuilder:
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
+        if name not in MODEL_CATALOG:  # the settings validate model.name against it
+            raise ValueError(
+                f"model {name!r} has no entry in model_catalog.py: add one naming its options"
+            )
         MODEL_REGISTRY[name] = builder
         return builder
 
@@ -45,10 +54,10 @@ def build_model(
     *,
     normalize: Sequence[str] = (),
     split: ColumnSplit | None = None,
-) -> SignClassifier:
-    """The classifier `settings.name` names, for inputs {stream: width D} and class counts;
-    its input stage splits by `split` (a column layout) and normalises the streams named
-    in `normalize`."""
+) -> SignModel:
+    """The encoder `settings.name` names, for inputs {stream: width D}, with the heads of
+    the task `settings.task` (classify: for these class counts); its input stage splits by
+    `split` (a column layout) and normalises the streams named in `normalize`."""
     settings = resolve_auto_model(settings)  # `auto` sizes left by a caller without data
     builder = MODEL_REGISTRY.get(settings.name)
     if builder is None:
@@ -57,20 +66,15 @@ def build_model(
         hint = f"did you mean {close[0]}?" if close else f"registered models: {', '.join(names)}"
         raise UsageError(f"model.name: unknown model {settings.name!r}", hint=hint)
     encoder = builder(settings, split.output_dims if split is not None else input_dims)
-    return SignClassifier(
-        encoder,
-        num_gloss,
-        num_cat,
-        pooling=settings.pooling,
-        dropout=settings.dropout,
-        normalize=normalize,
-        split=split,
+    heads = build_task(settings.task).build_heads(
+        encoder.out_dim, settings, {"num_gloss": num_gloss, "num_cat": num_cat}
     )
+    return SignModel(encoder, heads, normalize=normalize, split=split)
 
 
 def build_run_model(
     settings: Settings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
-) -> SignClassifier:
+) -> SignModel:
     """The model of a run: `settings.model`, with the column layout and the normalisation
     that `settings.data` asks for. UsageError when they do not fit the input widths, or
     when the model would be bigger than the limits allow (signcli/limits.py)."""

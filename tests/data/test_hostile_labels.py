@@ -203,7 +203,7 @@ def test_fifo_metrics_and_rules_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_fifo_index_file_is_refused(tmp_path: Path) -> None:
-    from signcli.data.stream_layout import read_index
+    from signcli.data.stream_files import read_index
 
     with pytest.raises(UsageError, match="index file .* is a FIFO"):
         read_index(_fifo(tmp_path / "train_index.csv"))

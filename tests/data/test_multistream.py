@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from signcli.data.sources import load_training_data
-from signcli.data.stream_layout import read_index, read_meta
+from signcli.data.stream_files import read_index, read_meta
 from signcli.data.synthetic import write_multistream_dataset
 from signcli.errors import DataError, UsageError
 from signcli.settings import STREAM_NAMES, load_settings

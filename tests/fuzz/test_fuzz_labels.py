@@ -62,7 +62,7 @@ def test_read_labels_reports_problems_naming_the_file(data: bytes, tmp_path: Pat
 
 
 def _read_index_and_meta(index: Path, meta: Path) -> None:
-    from signcli.data.stream_layout import read_index, read_meta
+    from signcli.data.stream_files import read_index, read_meta
     from signcli.errors import DataError, UsageError
 
     for read, path in ((read_index, index), (read_meta, meta)):

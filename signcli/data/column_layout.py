@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 COORDS = 3  # x, y, z per landmark
-REST = "x"  # columns outside every range: dataset.SINGLE_STREAM (dataset imports torch)
+REST = "x"  # columns outside every range: data/sample.py SINGLE_STREAM (not imported: numpy)
 EXAMPLE = "hand_l=0:63,hand_r=63:126,pose=126:156"
 
 ColumnRange = tuple[int, int]

@@ -1,0 +1,138 @@
+"""The `Task` interface: everything about a run that depends on its kind of target.
+
+The loop, the data readers and the encoders know no target: a task owns, for its kind
+(docs/architecture.md, "Tasks"),
+
+    targets   what the data resolved about them (class counts, a vocabulary), recorded in
+              the settings and labels.json, and how a batch's targets are collated
+    model     the head(s) on the encoder output [B, T, d], and the forward pass of a batch
+              (a text decoder reads the targets as its input: teacher forcing)
+    loss      the training loss of a batch, and what training counts on the fly
+    metrics   the validation metrics it produces, declared by name and direction in
+              tasks/registry.py (so settings and metrics-check need no torch)
+    eval      the files and summary keys of `signcli eval`
+    export    the outputs of the ONNX graph
+
+`ClassifyTask` (tasks/classify.py) is today's classification. A text task (`ctc`,
+`translate`) keeps its targets as token ids: `collate_targets` pads them ([B, L] plus
+lengths), `build_heads` adds a CTC projection or a decoder, `gather` keeps decoded
+hypotheses (lists of token ids) rather than logits, and `validation_metrics` scores them
+(val_wer, val_bleu, val_chrf). This module imports torch only for type checking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from signcli.tasks.registry import TaskSpec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
+
+    from signcli.data.dataset import Batch
+    from signcli.data.sample import Sample, SampleSplit
+    from signcli.data.sources import TrainingData
+    from signcli.engine.inference import Predictions
+    from signcli.evaluation.run import EvalContext
+    from signcli.settings import ModelSettings, OptimSettings, Settings
+
+
+class Task:
+    """Base class of the tasks; `spec` is the task's declaration (tasks/registry.py)."""
+
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    # ------------------------------------------------------------------ targets
+
+    def resolve(self, settings: Settings, data: TrainingData) -> None:
+        """Record in `settings` what the training data resolved about the targets (class
+        counts, a vocabulary size), so that config.json rebuilds the model; raise a
+        DataError/UsageError naming the file for targets the task cannot use."""
+
+    def labels_map(self, data: TrainingData) -> dict[str, Any]:
+        """What describes the targets for eval and export: labels.json and the checkpoint's
+        class maps (classify: class counts and names)."""
+        return data.labels_map()
+
+    def collate_targets(self, samples: Sequence[Sample]) -> dict[str, Tensor]:
+        """The targets of a batch's samples as tensors."""
+        raise NotImplementedError
+
+    def collate(self, samples: Sequence[Sample]) -> Batch:
+        """The DataLoader's collate_fn: padded streams and mask, and this task's targets."""
+        from signcli.data.dataset import collate_streams
+
+        return collate_streams(samples, self.collate_targets)
+
+    # ------------------------------------------------------------------ model
+
+    def build_heads(
+        self, in_dim: int, model: ModelSettings, labels: Mapping[str, Any]
+    ) -> nn.ModuleDict:
+        """The head(s) on encoder features [B, T, in_dim], keyed by output name."""
+        raise NotImplementedError
+
+    def forward(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        """The model's outputs for a batch (already on the device)."""
+        return model(batch.streams, batch.mask)
+
+    def loss_module(self, optim: OptimSettings) -> nn.Module:
+        """`loss(outputs, targets)`: a scalar tensor, the mean over the batch."""
+        raise NotImplementedError
+
+    def train_hits(
+        self, outputs: Mapping[str, Tensor], targets: Mapping[str, Tensor]
+    ) -> Tensor | None:
+        """A count that training sums over the epoch's samples without an extra forward
+        pass (classify: gloss argmax hits), as a tensor on the device; None: nothing."""
+        return None
+
+    def train_metrics(self, hits: int | None, samples: int) -> dict[str, float]:
+        """The epoch's metrics from the summed `train_hits` (None: unknown after a resume
+        from a checkpoint that predates the counter)."""
+        return {}
+
+    # ------------------------------------------------------------------ validation
+
+    def known_targets(self, targets: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The targets of a batch that are known (the loss is computed on those only)."""
+        return dict(targets)
+
+    def gather(self, outputs: Mapping[str, Tensor], batch: Batch) -> dict[str, Any]:
+        """What validation and eval keep of a batch's outputs, on the CPU: tensors [B, ...]
+        (concatenated over batches) or lists of B items (extended)."""
+        raise NotImplementedError
+
+    def validation_metrics(self, predictions: Predictions) -> dict[str, float]:
+        """The task's metrics of metrics.jsonl (those its spec declares; val_loss is the
+        loop's) from the gathered outputs of the validation split."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ eval and export
+
+    def check_eval_targets(
+        self, split: SampleSplit, labels: Mapping[str, Any], checkpoint: Path
+    ) -> None:
+        """Before eval predicts: DataError naming the file and line of a target the
+        checkpoint cannot score (classify: a class id it does not have)."""
+
+    def write_eval(self, context: EvalContext) -> dict[str, Any]:
+        """Write eval's task files into `context.out_dir`; return the summary keys they
+        add (eval.json)."""
+        raise NotImplementedError
+
+    def onnx_output_names(self, model: nn.Module) -> list[str]:
+        """The outputs of the exported graph, in order."""
+        raise NotImplementedError
+
+    def onnx_outputs(self, outputs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The model's outputs as the graph's output tuple (order of `onnx_output_names`)."""
+        raise NotImplementedError

@@ -1,0 +1,178 @@
+"""Tasks by name, torch-free: what each task is and which metrics it produces.
+
+A task is the kind of target a run learns (docs/architecture.md, "Tasks"): `classify`
+(one gloss per clip), `ctc` (a gloss sequence per clip, no alignment) and `translate`
+(spoken-language text). Its declaration here is what settings validation and
+`metrics-check` read without importing torch: the metrics it writes to metrics.jsonl,
+each with the direction in which it improves, so that `--monitor` and rules name only
+metrics the run will have, and best.pt and early stopping follow the right direction.
+The implementation (signcli/tasks/base.py `Task`) is imported only by `build_task`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from signcli.tasks.base import Task
+
+Mode = Literal["min", "max"]
+DEFAULT_TASK = "classify"  # a stored config.json or checkpoint without model.task
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric of metrics.jsonl that `training.monitor` may name."""
+
+    name: str
+    mode: Mode  # "min": lower is better (losses, error rates); "max": higher is better
+    doc: str = ""
+
+
+# every task's run logs these (the loop computes them); val_loss only with a validation split
+LOOP_METRICS = (
+    MetricSpec("train_loss", "min", "mean training loss of the epoch"),
+    MetricSpec("val_loss", "min", "mean validation loss, the training loss's formula"),
+)
+# logged by the loop too, but not monitorable: counters and timings
+LOOP_KEYS = ("epoch", "step", "lr", "epoch_s", "samples_per_s", "train_pad_share")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task's declaration: its name, what it learns, the metrics it adds to the loop's,
+    the metric `training.monitor` defaults to, and where its `Task` class lives
+    (`module:Class`; None while the task is declared but not implemented)."""
+
+    name: str
+    summary: str
+    metrics: tuple[MetricSpec, ...]
+    default_monitor: str
+    implementation: str | None
+
+    @property
+    def all_metrics(self) -> tuple[MetricSpec, ...]:
+        """The monitorable metrics of a run of this task: the loop's, then the task's."""
+        return (*LOOP_METRICS, *self.metrics)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [metric.name for metric in self.all_metrics]
+
+    @property
+    def logged_keys(self) -> list[str]:
+        """Every key a run of this task may write to metrics.jsonl (hooks may add more)."""
+        return [*LOOP_KEYS, *self.metric_names]
+
+    def mode(self, metric: str) -> Mode:
+        """The direction in which `metric` improves; KeyError for a metric of no task."""
+        for spec in self.all_metrics:
+            if spec.name == metric:
+                return spec.mode
+        raise KeyError(metric)
+
+    @property
+    def available(self) -> bool:
+        return self.implementation is not None
+
+
+_WER = MetricSpec("val_wer", "min", "word (gloss) error rate of the decoded validation clips")
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            "classify",
+            "one gloss (and optionally a category) per clip",
+            (
+                MetricSpec("train_gloss_top1", "max", "gloss accuracy on the batches as trained"),
+                MetricSpec("val_gloss_top1", "max", "validation gloss accuracy"),
+                MetricSpec("val_gloss_top5", "max", "validation gloss top-5 accuracy"),
+                MetricSpec("val_cat_top1", "max", "validation category accuracy (with a cat head)"),
+            ),
+            "val_gloss_top1",
+            "signcli.tasks.classify:ClassifyTask",
+        ),
+        TaskSpec(
+            "ctc",
+            "a gloss sequence per clip, without alignment (CTC head on the encoder)",
+            (_WER,),
+            "val_wer",
+            None,
+        ),
+        TaskSpec(
+            "translate",
+            "a spoken-language sentence per clip (text decoder on the encoder)",
+            (
+                _WER,
+                MetricSpec("val_bleu", "max", "corpus BLEU-4 of the decoded sentences"),
+                MetricSpec("val_chrf", "max", "corpus chrF of the decoded sentences"),
+            ),
+            "val_bleu",
+            None,
+        ),
+    )
+}
+
+
+def task_spec(name: str) -> TaskSpec:
+    """The declaration of task `name`; ValueError naming the known tasks otherwise."""
+    spec = TASKS.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(name, list(TASKS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ValueError(f"unknown task {name!r}{hint}; tasks: {', '.join(TASKS)}")
+    return spec
+
+
+def availability_problem(name: str) -> str | None:
+    """Why task `name` cannot be trained in this version, or None when it can."""
+    spec = task_spec(name)
+    if spec.available:
+        return None
+    ready = ", ".join(n for n, s in TASKS.items() if s.available)
+    return f"task {name!r} is not available yet in this version (available: {ready})"
+
+
+def monitor_problem(task: str, metric: str) -> str | None:
+    """Why `training.monitor` cannot be `metric` for a run of `task`, or None: the task
+    never writes that metric, so best.pt would never be written and early stopping could
+    never count."""
+    spec = task_spec(task)
+    if metric in spec.metric_names:
+        return None
+    close = difflib.get_close_matches(metric, spec.metric_names, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    others = [n for n, s in TASKS.items() if n != task and metric in s.metric_names]
+    where = f"; {metric} is a metric of task {', '.join(others)}" if others else ""
+    return (
+        f"task {task} does not produce {metric}{hint}{where}; "
+        f"it produces: {', '.join(spec.metric_names)}"
+    )
+
+
+def metric_mode(metric: str, task: str | None = None) -> Mode | None:
+    """The direction in which `metric` improves, by the declaration of `task` (or of any
+    task when None); None for a metric no task declares."""
+    specs: Iterable[TaskSpec] = (task_spec(task),) if task is not None else TASKS.values()
+    for spec in specs:
+        try:
+            return spec.mode(metric)
+        except KeyError:
+            continue
+    return None
+
+
+def build_task(name: str) -> Task:
+    """The `Task` implementation of `name`. ValueError for an unknown task or one that is
+    declared but not implemented (the settings refuse both before anything runs)."""
+    problem = availability_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    spec = task_spec(name)
+    assert spec.implementation is not None
+    module, _, cls = spec.implementation.partition(":")
+    return getattr(importlib.import_module(module), cls)(spec)
