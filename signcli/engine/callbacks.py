@@ -136,7 +136,10 @@ class EarlyStoppingHook(Hook):
     """Stops the run after `early_stop` epochs without improvement of the monitor.
 
     It says so when the run ends, not in on_epoch_end: hooks run in order and the progress
-    hook comes after this one, so a message there would precede the epoch line it is about."""
+    hook comes after this one, so a message there would precede the epoch line it is about.
+    Runs on every rank under torchrun: each must stop after the same epoch."""
+
+    all_ranks = True
 
     def __init__(self) -> None:
         self.stopped = False  # this fit() was ended by early stopping
