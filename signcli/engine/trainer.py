@@ -546,7 +546,8 @@ class Trainer:
         raise TrainingInterrupted(
             f"{name} received: stopped at epoch {self.state.epoch + (self.state.batch_in_epoch > 0)}, "
             f"step {self.state.step}; {self.work_dir / 'last.pt'} is saved",
-            hint=f"continue with: signcli resume {self.work_dir}",
+            hint=f"continue with: signcli resume {self.work_dir}"
+            + (" (under torchrun, with any number of processes)" if self.world.enabled else ""),
         )
 
     def _stop_on_signals(self) -> _SignalGuard:
