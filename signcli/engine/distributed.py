@@ -136,11 +136,32 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
                 rank=world.rank,
                 world_size=world.world_size,
                 timeout=datetime.timedelta(seconds=timeout_s()),
-                **({"device_id": device} if backend == "nccl" else {}),
+                **_bound_device(backend, device),
             )
         except (RuntimeError, ValueError) as exc:
             raise lost_contact(world, exc) from None
     return world, device
+
+
+def _bound_device(backend: str, device: torch.device) -> dict[str, torch.device]:
+    """NCCL: bind the group to this rank's GPU where torch allows it (2.3 and later)."""
+    if backend != "nccl":
+        return {}
+    if "device_id" not in inspect.signature(dist.init_process_group).parameters:
+        return {}
+    return {"device_id": device}
+
+
+def is_collective_failure(exc: BaseException) -> bool:
+    """Whether `exc` is a failed collective: torch's distributed errors, or the plain
+    RuntimeError by which gloo reports a closed connection or a timeout."""
+    dist_error = getattr(dist, "DistError", None)
+    if dist_error is not None and isinstance(exc, dist_error):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        mark in text for mark in ("gloo", "Connection closed", "Timed out", "NCCL")
+    )
 
 
 def shutdown() -> None:

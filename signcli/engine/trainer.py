@@ -102,11 +102,12 @@ class Trainer:
         if self.world.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.train_model = DistributedDataParallel(
-                self.model,
-                device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                **distributed.no_buffer_sync(),  # the buffers (input statistics) never change
-            )
+            with _CollectiveErrors(self.world):  # it broadcasts rank 0's weights
+                self.train_model = DistributedDataParallel(
+                    self.model,
+                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    **distributed.no_buffer_sync(),  # the buffers (input statistics) never change
+                )
         self.loss_fn = HeadLoss(settings.optim)
         self.optimizer = build_optimizer(self.model, settings.optim)
 
@@ -590,16 +591,8 @@ class _CollectiveErrors(AbstractContextManager):
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if not self.world.enabled or exc is None or isinstance(exc, ProcessGroupError):
             return
-        if isinstance(exc, torch.distributed.DistError) or (
-            isinstance(exc, RuntimeError) and _is_collective_failure(exc)
-        ):
+        if distributed.is_collective_failure(exc):
             raise distributed.lost_contact(self.world, exc) from None
-
-
-def _is_collective_failure(exc: RuntimeError) -> bool:
-    """gloo reports a lost peer or a timeout as a plain RuntimeError naming the transport."""
-    text = str(exc)
-    return any(mark in text for mark in ("gloo", "Connection closed", "Timed out", "NCCL"))
 
 
 class _CountingLoss:
@@ -629,7 +622,8 @@ def _merge_predictions(parts: list[tuple[Predictions | None, int]]) -> Predictio
 
 
 class _SignalGuard:
-    """First SIGINT/SIGTERM: finish the current step, save, stop. Second SIGINT: abort now."""
+    """First SIGINT/SIGTERM: finish the current step, save, stop. Second SIGINT: abort now
+    (several processes: ignored, see `_handle`)."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -644,7 +638,10 @@ class _SignalGuard:
                 return
             raise KeyboardInterrupt
         self.trainer._stop_signal = signum
-        log.warning("stopping after the current step (press Ctrl-C again to abort at once)")
+        if self.trainer.world.enabled:
+            log.warning("stopping every process after the current step")
+        else:
+            log.warning("stopping after the current step (press Ctrl-C again to abort at once)")
 
     def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():
