@@ -32,7 +32,7 @@ from signcli.errors import UsageError
 from signcli.settings import load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data"
-EPOCHS = 2
+EPOCHS = 3
 # dropout on, so that the ranks' dropout draws (seeded per rank and step) are exercised
 RUN_SETTINGS = [
     "model.d_model=32", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=64",
@@ -220,7 +220,7 @@ def test_two_processes_train_as_one_and_resume_exactly_after_sigkill(tmp_path: P
     work = tmp_path / "killed"
     ranks = spawn_ranks(train_args(work, "--quiet", "--save-every-steps", "1"))
     wait_for(work / "metrics.jsonl", ranks)
-    time.sleep(0.3)  # into epoch 2 (or its checkpoint writes)
+    time.sleep(0.2)  # into epoch 2 (or its checkpoint writes), epoch 3 to spare
     for process in ranks:
         process.kill()
     for process in ranks:
