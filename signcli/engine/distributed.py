@@ -138,8 +138,14 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
                 timeout=datetime.timedelta(seconds=timeout_s()),
                 **_bound_device(backend, device),
             )
-        except (RuntimeError, ValueError) as exc:
-            raise lost_contact(world, exc) from None
+        except (RuntimeError, ValueError) as exc:  # no MASTER_ADDR, unreachable, timeout
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise ProcessGroupError(
+                f"rank {world.rank} of {world.world_size}: cannot join the run's process "
+                f"group ({type(exc).__name__}: {reason})",
+                hint="start the processes with torchrun, which sets RANK, WORLD_SIZE, "
+                "MASTER_ADDR and MASTER_PORT, and check that every machine reaches the first",
+            ) from None
     return world, device
 
 
