@@ -176,14 +176,14 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-def lost_contact(world: World, exc: BaseException) -> ProcessGroupError:
+def lost_contact(world: World, exc: BaseException, work_dir: Any = "WORK_DIR") -> ProcessGroupError:
     """The error a rank raises when a collective fails: another rank died, hung past the
     timeout, or could not be reached."""
     reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return ProcessGroupError(
         f"rank {world.rank} of {world.world_size}: lost contact with the other processes of "
         f"the run ({reason}); the last saved last.pt is kept",
-        hint=f"see the other ranks' errors; continue with `{RESUME_UNDER_TORCHRUN} WORK_DIR` "
+        hint=f"see the other ranks' errors; continue with `{RESUME_UNDER_TORCHRUN} {work_dir}` "
         f"(a hung rank fails after {TIMEOUT_ENV} seconds, {timeout_s():g} now)",
     )
 

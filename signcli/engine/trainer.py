@@ -102,7 +102,7 @@ class Trainer:
         if self.world.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
-            with _CollectiveErrors(self.world):  # it broadcasts rank 0's weights
+            with _CollectiveErrors(self.world, settings.training.work_dir):  # broadcasts
                 self.train_model = DistributedDataParallel(
                     self.model,
                     device_ids=[self.device.index] if self.device.type == "cuda" else None,
@@ -578,21 +578,21 @@ class Trainer:
         self._agree(*distributed.all_reduce_sum(self._signal_flags(), self.world, self.device))
 
     def _collective_errors(self) -> AbstractContextManager[None]:
-        return _CollectiveErrors(self.world)
+        return _CollectiveErrors(self.world, self.work_dir)
 
 
 class _CollectiveErrors(AbstractContextManager):
     """Several processes: a collective that fails (another rank died, or hung past the
     timeout) becomes a ProcessGroupError naming this rank, exit 2, instead of a traceback."""
 
-    def __init__(self, world: distributed.World) -> None:
-        self.world = world
+    def __init__(self, world: distributed.World, work_dir: Any) -> None:
+        self.world, self.work_dir = world, work_dir
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if not self.world.enabled or exc is None or isinstance(exc, ProcessGroupError):
             return
         if distributed.is_collective_failure(exc):
-            raise distributed.lost_contact(self.world, exc) from None
+            raise distributed.lost_contact(self.world, exc, self.work_dir) from None
 
 
 class _CountingLoss:
