@@ -61,3 +61,8 @@ class TrainingInterrupted(SigncliError):
     """SIGINT/SIGTERM: last.pt was written and the message says how to resume. Exit 130."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class ProcessGroupError(SigncliError):
+    """Under torchrun: another process of the run died, hung past the timeout or could not
+    be reached; the last saved checkpoint is kept. Exit 2."""

@@ -36,7 +36,8 @@ def guarded() -> Iterator[None]:
     except SigncliError as exc:
         if DEBUG:
             raise
-        error(_escape(str(exc)))
+        if exc.exit_code != EXIT_INTERRUPTED or _is_main_rank():  # rank 0 says it once
+            error(_escape(str(exc)))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         error("interrupted")
@@ -49,6 +50,19 @@ def guarded() -> Iterator[None]:
             + "\n  rerun with `signcli --debug ...` for the traceback and report it"
         )
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _is_main_rank() -> bool:
+    """Rank 0 under torchrun (RANK), or the only process."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
+def leave_process_group() -> None:
+    """Under torchrun, after a command that trained without errors: leave the process group
+    (engine/distributed.py); a no-op for one process."""
+    from signcli.engine.distributed import shutdown
+
+    shutdown()
 
 
 def _escape(text: str) -> str:

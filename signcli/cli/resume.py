@@ -55,9 +55,10 @@ def resume(
             result = resume_run(
                 work_dir, [progress], epochs=epochs, device=device, early_stop=early_stop
             )
+            _run.leave_process_group()
         finally:
             progress.close()
-        if result.already_finished:
+        if result.already_finished and result.trainer.world.is_main:
             typer.echo(_nothing_to_do(work_dir, result.trainer, epochs))
 
 

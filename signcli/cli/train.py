@@ -463,6 +463,7 @@ def train(
                 init_checkpoint=init_checkpoint,
                 init_strict=init_strict,
             )
+            _run.leave_process_group()
         finally:
             progress.close()
 

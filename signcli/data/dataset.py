@@ -132,7 +132,10 @@ class SampleDataset(Dataset):
         samples = [self.raw(i) for i in indices]
         if self.transform is None:
             return samples
-        return [self.transform(s, i, indices) for s, i in zip(samples, indices, strict=True)]
+        # under torchrun a rank reads its shard of the batch; partners come from the whole
+        # batch (`group`, engine/distributed.py), as with one process
+        batch = getattr(indices, "group", indices)
+        return [self.transform(s, i, batch) for s, i in zip(samples, indices, strict=True)]
 
     def raw(self, index: int) -> Sample:
         """The sample as read (cached), before any transform such as augmentation."""

@@ -143,7 +143,9 @@ class EarlyStoppingHook(Hook):
     trainer's (`Trainer.stopped_early`, from the monitor it keeps in `_end_epoch`).
 
     It says so when the run ends, not in on_epoch_end: hooks run in order and the progress
-    hook comes after this one, so a message there would precede the epoch line it is about."""
+    hook comes after this one, so a message there would precede the epoch line it is about.
+    Rank 0 only under torchrun: every rank takes the same decision from the broadcast
+    metrics, and one message is enough."""
 
     def __init__(self) -> None:
         self.stopped_before = False  # fit() found the run stopped already (a resume)

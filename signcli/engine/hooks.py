@@ -19,6 +19,10 @@ class Hook:
     """Override what you need; every method is a no-op by default."""
 
     name: str = ""  # key of this hook's state in checkpoints; empty = stateless
+    # under torchrun only rank 0 runs hooks (files, progress); a hook that must act on
+    # every rank sets this. Its inputs (epoch metrics) are the same on every rank
+    # (engine/distributed.py); decisions such as early stopping are the trainer's
+    all_ranks: bool = False
 
     def on_train_start(self, trainer: Trainer) -> None: ...
 

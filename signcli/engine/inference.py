@@ -74,13 +74,13 @@ def predict(
         model.train(was_training)
     return Predictions(
         ids,
-        {k: _join(v) for k, v in outputs.items()},
-        {k: _join(v) for k, v in targets.items()},
+        {k: join_batches(v) for k, v in outputs.items()},
+        {k: join_batches(v) for k, v in targets.items()},
         loss_sum / loss_count if loss_count else None,
     )
 
 
-def _join(parts: list[Any]) -> Any:
+def join_batches(parts: list[Any]) -> Any:
     """Tensors [B, ...] of the batches concatenated; lists (one item per sample) chained."""
     if parts and isinstance(parts[0], torch.Tensor):
         return torch.cat(parts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from signcli.data.sources import load_training_data
 from signcli.engine import checkpoint as ckpt
 from signcli.engine.atomic import check_folder
 from signcli.engine.callbacks import check_log_csv
+from signcli.engine.distributed import is_main_process
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import RESUME_HINT, Trainer
 from signcli.engine.workdir import (
@@ -65,6 +67,9 @@ def start_run(
     settings = with_absolute_paths(settings)
     work_dir = settings.training.work_dir
     log_csv = settings.training.log_csv
+    if not is_main_process():  # under torchrun, rank 0 owns the work directory
+        trainer = _warm_start(Trainer(settings, hooks), init_checkpoint, init_strict)
+        return RunResult(trainer, trainer.fit())
     check_folder(work_dir, "--work-dir")  # before reading data or training
     with work_dir_lock(work_dir):
         if not overwrite:
@@ -77,20 +82,25 @@ def start_run(
         # every file of the old run must be removable before anything is read or removed
         old_run = removable_run(work_dir, log_files) if overwrite else []
         # read the data (which may fail) before deleting anything of the old run
-        trainer = Trainer(settings, hooks)
-        if init_checkpoint is not None:
-            from signcli.engine.warm_start import load_model_state
-
-            payload = ckpt.load_checkpoint(init_checkpoint)
-            load_model_state(
-                trainer.model,
-                payload[ckpt.MODEL_KEY],
-                strict=init_strict,
-                source=str(init_checkpoint),
-            )
+        trainer = _warm_start(Trainer(settings, hooks), init_checkpoint, init_strict)
         if old_run:
             remove_run(work_dir, removable_run(work_dir, log_files))
         return RunResult(trainer, trainer.fit())
+
+
+def _warm_start(trainer: Trainer, init_checkpoint: Path | None, init_strict: bool) -> Trainer:
+    """The trainer, its model's weights loaded from `init_checkpoint` (if given)."""
+    if init_checkpoint is not None:
+        from signcli.engine.warm_start import load_model_state
+
+        payload = ckpt.load_checkpoint(init_checkpoint)
+        load_model_state(
+            trainer.model,
+            payload[ckpt.MODEL_KEY],
+            strict=init_strict,
+            source=str(init_checkpoint),
+        )
+    return trainer
 
 
 def resume_run(
@@ -110,8 +120,14 @@ def resume_run(
     work_dir = Path(work_dir)
     if not (work_dir / CONFIG_FILE).is_file():
         raise _no_run(work_dir)
-    with work_dir_lock(work_dir):
+    with _main_lock(work_dir):
         return _resume_locked(work_dir, hooks, epochs=epochs, device=device, early_stop=early_stop)
+
+
+def _main_lock(work_dir: Path) -> AbstractContextManager[None]:
+    """The work directory's lock, held by rank 0 only under torchrun (the other ranks read
+    the run and train; they write nothing)."""
+    return work_dir_lock(work_dir) if is_main_process() else nullcontext()
 
 
 def _no_run(work_dir: Path) -> UsageError:

@@ -36,12 +36,19 @@ from signcli.auto_size import resolve_auto_settings
 from signcli.data.dataset import EpochBatchSampler
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
+from signcli.engine import distributed
 from signcli.engine.device import make_precision, resolve_device, seed_everything
 from signcli.engine.hooks import Hook
-from signcli.engine.inference import predict
+from signcli.engine.inference import Predictions, join_batches, predict
 from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
-from signcli.errors import CheckpointError, TrainingDiverged, TrainingInterrupted, UsageError
+from signcli.errors import (
+    CheckpointError,
+    ProcessGroupError,
+    TrainingDiverged,
+    TrainingInterrupted,
+    UsageError,
+)
 from signcli.models import SignModel, build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, with_absolute_paths
@@ -69,6 +76,14 @@ class Trainer:
         # config.json records absolute paths, so the run resumes from any folder
         settings = with_absolute_paths(settings)
         self.task = build_task(settings.model.task)
+        # under torchrun: join the process group first (engine/distributed.py); else a no-op
+        self.world, self.device = distributed.setup(resolve_device(settings.training.device))
+        if settings.training.batch_size < self.world.world_size:
+            raise UsageError(
+                f"--batch-size {settings.training.batch_size} is the global batch, shared by "
+                f"{self.world.world_size} processes: it must be at least that many",
+                hint="raise --batch-size or start fewer processes",
+            )
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
@@ -76,7 +91,6 @@ class Trainer:
         self.task.resolve(settings, self.data)
         self.settings = settings
         self.work_dir = Path(settings.training.work_dir)
-        self.device = resolve_device(settings.training.device)
         self.precision = make_precision(settings.training.precision, self.device)
         seed_everything(settings.training.seed, settings.training.deterministic)
 
@@ -85,9 +99,21 @@ class Trainer:
         )
         self.model.set_input_stats(_input_stats(self.data, self.model))
         self.model.to(self.device)
-        # the training forward; checkpoints and validation use the plain module
+        # the module that trains: DDP all-reduces gradients in backward (several processes)
+        self.train_model: torch.nn.Module = self.model
+        if self.world.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            with _CollectiveErrors(self.world, settings.training.work_dir):  # broadcasts
+                self.train_model = DistributedDataParallel(
+                    self.model,
+                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    **distributed.no_buffer_sync(),  # the buffers (input statistics) never change
+                )
+        # the training forward (compiled on top of DDP with --compile); checkpoints and
+        # validation use the plain module
         self.train_forward = (
-            _compiled(self.model, settings) if settings.training.compile else self.model
+            _compiled(self.train_model, settings) if settings.training.compile else self.train_model
         )
         self.loss_fn = self.task.loss_module(settings.optim)
         self.optimizer = build_optimizer(self.model, settings.optim)
@@ -134,7 +160,10 @@ class Trainer:
 
             self.hooks.extend(work_dir_hooks(settings))
         self.hooks.extend(hooks)
-        self._stop_signal: int | None = None
+        if not self.world.is_main:  # rank 0 writes and prints; the others only decide
+            self.hooks = [hook for hook in self.hooks if hook.all_ranks]
+        self._stop_signal: int | None = None  # received by this process
+        self._agreed_stop: int | None = None  # received by some rank (several processes)
         for warning in [*self.data.warnings, *settings.model.unused_options()]:
             log.warning(warning)
 
@@ -182,7 +211,7 @@ class Trainer:
             self.model.train()
             self._call("on_train_start")
             self.continuing = True  # a later fit() of this trainer trains on
-            with self._stop_on_signals():
+            with self._stop_on_signals(), self._collective_errors():
                 while not self.finished and not self.should_stop:
                     self._train_epoch()
             self._call("on_train_end", self.history)
@@ -191,7 +220,7 @@ class Trainer:
     def _work_dir_lock(self) -> AbstractContextManager[None]:
         """The work directory's lock when the default hooks write into it (re-entrant: a
         `start_run` that holds it already shares it)."""
-        if not self.default_hooks:
+        if not self.default_hooks or not self.world.is_main:
             return nullcontext()
         from signcli.engine.workdir import work_dir_lock
 
@@ -207,22 +236,31 @@ class Trainer:
         started = time.perf_counter()
         samples_before = state.epoch_samples
         self.optimizer.zero_grad(set_to_none=True)
+        world, pending = self.world, [0.0, 0, 0]  # this rank's loss sum, samples, hits
         for batch_index, batch in enumerate(self._loader(), start=state.batch_in_epoch):
             group = batch_index // accumulate
             group_samples = sum(self.batch_sizes[group * accumulate : (group + 1) * accumulate])
-            loss, hits = self._forward_backward(batch, len(batch) / group_samples, epoch)
-            state.epoch_loss_sum += loss * len(batch)
-            state.epoch_samples += len(batch)
-            if state.epoch_gloss_correct is not None:
-                state.epoch_gloss_correct += hits
+            steps = (batch_index + 1) % accumulate == 0 or batch_index + 1 == len(self.batch_sizes)
+            if not world.enabled:
+                loss, correct = self._forward_backward(batch, len(batch) / group_samples, epoch)
+                state.epoch_loss_sum += loss * len(batch)
+                state.epoch_samples += len(batch)
+                if state.epoch_gloss_correct is not None:
+                    state.epoch_gloss_correct += correct
+            else:
+                loss, local, correct = self._shard_backward(
+                    batch, batch_index, group_samples, steps
+                )
+                pending = [pending[0] + loss * local, pending[1] + local, pending[2] + correct]
             state.batch_in_epoch = batch_index + 1
-            self._call("on_batch_end", loss, len(batch))
-            if state.batch_in_epoch % accumulate == 0 or state.batch_in_epoch == len(
-                self.batch_sizes
-            ):
+            self._call("on_batch_end", loss, self.batch_sizes[batch_index])
+            if steps:
+                if world.enabled:
+                    self._reduce_step(pending, epoch)
+                    pending = [0.0, 0, 0]
                 self._optimizer_step()
                 self._call("on_step_end")
-                if self._stop_signal is not None and state.batch_in_epoch < len(self.batch_sizes):
+                if self._stop_requested() and state.batch_in_epoch < len(self.batch_sizes):
                     self._interrupt()
         train_s = time.perf_counter() - started
 
@@ -241,9 +279,57 @@ class Trainer:
                 self.train_lengths, self.train_sampler.order(), self.train_sampler.batch_size
             )
         self._call("on_epoch_metrics", metrics)  # hooks may add keys before they are logged
+        if self.world.enabled:  # rank 0's metrics (with the gathered validation) for all
+            metrics = distributed.broadcast_from_main(metrics, self.world)
+            self._agree_on_stop()
         self._end_epoch(epoch, metrics)
 
-    def _forward_backward(self, batch: Any, weight: float, epoch: int) -> tuple[float, int]:
+    def _shard_backward(
+        self, batch: Any, batch_index: int, group_samples: int, steps: bool
+    ) -> tuple[float, int, int]:
+        """Several processes: backward of this rank's shard of global batch `batch_index`;
+        returns its loss, how many samples of the shard count (0: the shard was empty and
+        trained one sample of the batch with weight 0, only to join the all-reduce) and
+        their gloss hits.
+
+        DDP averages gradients over ranks, so the shard's weight is its share of the step's
+        samples times world_size: the gradient is the one-process gradient (up to float
+        summation order). Dropout draws come from (seed, rank, step) (`rank_seed`)."""
+        world, state = self.world, self.state
+        if batch_index % self.settings.optim.accumulate == 0:  # the step's first batch
+            seed = self.settings.training.seed
+            torch.manual_seed(distributed.rank_seed(seed, world.rank, state.step))
+        local = distributed.shard_size(self.batch_sizes[batch_index], world)
+        weight = local / group_samples * world.world_size
+        assert isinstance(self.train_model, torch.nn.parallel.DistributedDataParallel)
+        with nullcontext() if steps else self.train_model.no_sync():  # all-reduce on steps only
+            loss, correct = self._forward_backward(batch, weight, state.epoch + 1, check=False)
+        return (loss, local, correct) if local else (0.0, 0, 0)
+
+    def _reduce_step(self, pending: list[float], epoch: int) -> None:
+        """Several processes, before each optimizer step: sum the step's loss, samples and
+        hits over ranks into the epoch counters (train_loss and train_gloss_top1 are over
+        all ranks, and a checkpoint holds the run's sums), agree whether a signal stops the
+        run here, and stop every rank if the loss diverged on any."""
+        state = self.state
+        loss_sum, samples, hits, sigint, sigterm = distributed.all_reduce_sum(
+            [*pending, *self._signal_flags()], self.world, self.device
+        )
+        self._agree(sigint, sigterm)
+        if not math.isfinite(loss_sum):
+            raise TrainingDiverged(
+                f"training diverged: loss is {loss_sum} at epoch {epoch}, step {state.step + 1}; "
+                f"the last good checkpoint {self.work_dir / 'last.pt'} is kept",
+                hint="lower --lr, keep --grad-clip on, or check the data with `signcli validate-npz`",
+            )
+        state.epoch_loss_sum += loss_sum
+        state.epoch_samples += int(samples)
+        if state.epoch_gloss_correct is not None:
+            state.epoch_gloss_correct += int(hits)
+
+    def _forward_backward(
+        self, batch: Any, weight: float, epoch: int, check: bool = True
+    ) -> tuple[float, int]:
         """Backward of one batch; returns its loss and the task's count (`Task.train_hits`,
         classify: how many gloss argmaxes hit)."""
         batch = batch.to(self.device, non_blocking=True)
@@ -256,7 +342,7 @@ class Trainer:
             value, correct = float(loss.detach().float()), 0.0
         else:
             value, correct = torch.stack([loss.detach().float(), hits.float()]).tolist()
-        if not math.isfinite(value):
+        if check and not math.isfinite(value):
             raise TrainingDiverged(
                 f"training diverged: loss is {value} at epoch {epoch}, step {self.state.step + 1}; "
                 f"the last good checkpoint {self.work_dir / 'last.pt'} is kept",
@@ -290,18 +376,47 @@ class Trainer:
             return {}
         loader = self._loader(validation=True)
         self._call("on_validation_start", len(loader))
-        predictions = predict(
-            self.model,
-            loader,
-            self.device,
-            self.precision,
-            self.loss_fn,
-            on_batch=lambda: self._call("on_validation_batch_end"),
-            task=self.task,
-        )
+        if self.world.enabled:  # each rank predicts every world_size-th batch
+            metrics = self._validate_shards(loader)
+        else:
+            predictions = predict(
+                self.model,
+                loader,
+                self.device,
+                self.precision,
+                self.loss_fn,
+                on_batch=lambda: self._call("on_validation_batch_end"),
+                task=self.task,
+            )
+            metrics = self._validation_metrics(predictions)
+        self._call("on_validation_end", metrics)
+        return metrics
+
+    def _validate_shards(self, loader: DataLoader) -> dict[str, float]:
+        """Several processes: the metrics of the whole validation split, on rank 0 ({} on
+        the others; the epoch's metrics are broadcast after): the ranks' predictions are
+        gathered there, so any metric of `validation_metrics` is over every sample."""
+        counter = _CountingLoss(self.loss_fn)
+        predictions = None
+        if len(loader):
+            predictions = predict(
+                self.model,
+                loader,
+                self.device,
+                self.precision,
+                counter,
+                on_batch=lambda: self._call("on_validation_batch_end"),
+                task=self.task,
+            )
+        parts = distributed.gather_to_main((predictions, counter.samples), self.world)
+        if parts is None:
+            return {}
+        return self._validation_metrics(_merge_predictions(parts))
+
+    def _validation_metrics(self, predictions: Predictions) -> dict[str, float]:
+        """val_loss (when targets are known) and the task's metrics."""
         metrics = {} if predictions.loss is None else {"val_loss": predictions.loss}
         metrics.update(self.task.validation_metrics(predictions))
-        self._call("on_validation_end", metrics)
         return metrics
 
     def _end_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -330,7 +445,7 @@ class Trainer:
         state.epoch_loss_sum, state.epoch_samples, state.epoch_gloss_correct = 0.0, 0, 0
         self.history.append(metrics)
         self._call("on_epoch_end", metrics)
-        if self._stop_signal is not None and not self.finished:
+        if self._stop_requested() and not self.finished:
             self._interrupt(saved=True)
 
     # ------------------------------------------------------------------ data
@@ -343,6 +458,9 @@ class Trainer:
             sampler = EpochBatchSampler(len(dataset), training.batch_size, shuffle=False)
         else:
             dataset, sampler = self.data.train.dataset, self.train_sampler
+        if self.world.enabled:  # this rank's shard of each batch, or of the batches
+            mode = "stride" if validation else "split"
+            sampler = distributed.ShardedBatchSampler(sampler, self.world, mode)
         workers = data.num_workers
         extra: dict[str, Any] = {}
         if workers > 0:
@@ -446,19 +564,88 @@ class Trainer:
     def _interrupt(self, saved: bool = False) -> None:
         if not saved:  # mid-epoch: the hooks save what a resume needs (last.pt)
             self._call("on_interrupt")
-        name = signal.Signals(self._stop_signal).name if self._stop_signal else "signal"
+        stop = self._agreed_stop if self.world.enabled else self._stop_signal
+        name = signal.Signals(stop).name if stop else "signal"
         raise TrainingInterrupted(
             f"{name} received: stopped at epoch {self.state.epoch + (self.state.batch_in_epoch > 0)}, "
             f"step {self.state.step}; {self.work_dir / 'last.pt'} is saved",
-            hint=f"continue with: signcli resume {self.work_dir}",
+            hint=f"continue with: signcli resume {self.work_dir}"
+            + (" (under torchrun, with any number of processes)" if self.world.enabled else ""),
         )
 
     def _stop_on_signals(self) -> _SignalGuard:
         return _SignalGuard(self)
 
+    def _stop_requested(self) -> bool:
+        """Whether to stop here: a signal reached this process, or (several processes) the
+        ranks agreed at the last reduce that one reached some rank, so all stop together."""
+        if self.world.enabled:
+            return self._agreed_stop is not None
+        return self._stop_signal is not None
+
+    def _signal_flags(self) -> list[float]:
+        """[SIGINT received, SIGTERM received] by this process, as numbers to sum over ranks."""
+        return [
+            float(self._stop_signal == signal.SIGINT),
+            float(self._stop_signal == signal.SIGTERM),
+        ]
+
+    def _agree(self, sigint: float, sigterm: float) -> None:
+        if sigint or sigterm:
+            self._agreed_stop = signal.SIGINT if sigint else signal.SIGTERM
+
+    def _agree_on_stop(self) -> None:
+        """Several processes, at an epoch end: did a signal reach any rank since the last
+        step? (Each rank must take the same branch, or the next collective hangs.)"""
+        self._agree(*distributed.all_reduce_sum(self._signal_flags(), self.world, self.device))
+
+    def _collective_errors(self) -> AbstractContextManager[None]:
+        return _CollectiveErrors(self.world, self.work_dir)
+
+
+class _CollectiveErrors(AbstractContextManager):
+    """Several processes: a collective that fails (another rank died, or hung past the
+    timeout) becomes a ProcessGroupError naming this rank, exit 2, instead of a traceback."""
+
+    def __init__(self, world: distributed.World, work_dir: Any) -> None:
+        self.world, self.work_dir = world, work_dir
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if not self.world.enabled or exc is None or isinstance(exc, ProcessGroupError):
+            return
+        if distributed.is_collective_failure(exc):
+            raise distributed.lost_contact(self.world, exc, self.work_dir) from None
+
+
+class _CountingLoss:
+    """The loss function, counting the samples it is called on (to weight the ranks'
+    validation losses when they are merged)."""
+
+    def __init__(self, loss_fn: Any) -> None:
+        self.loss_fn = loss_fn
+        self.samples = 0
+
+    def __call__(self, logits: dict, targets: dict) -> torch.Tensor:
+        self.samples += len(next(iter(targets.values())))
+        return self.loss_fn(logits, targets)
+
+
+def _merge_predictions(parts: list[tuple[Predictions | None, int]]) -> Predictions:
+    """One Predictions from the ranks' (predictions, samples in the loss) pairs."""
+    found = [(p, n) for p, n in parts if p is not None]
+    counted = sum(n for p, n in found if p.loss is not None)
+    loss_sum = sum(p.loss * n for p, n in found if p.loss is not None)
+    return Predictions(
+        [i for p, _ in found for i in p.ids],
+        {k: join_batches([p.outputs[k] for p, _ in found]) for k in found[0][0].outputs},
+        {k: join_batches([p.targets[k] for p, _ in found]) for k in found[0][0].targets},
+        loss_sum / counted if counted else None,
+    )
+
 
 class _SignalGuard:
-    """First SIGINT/SIGTERM: finish the current step, save, stop. Second SIGINT: abort now."""
+    """First SIGINT/SIGTERM: finish the current step, save, stop. Second SIGINT: abort now
+    (several processes: ignored, see `_handle`)."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -466,9 +653,17 @@ class _SignalGuard:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.trainer._stop_signal is not None:
+            if self.trainer.world.enabled:
+                # torchrun forwards a terminal's Ctrl-C that already reached this process,
+                # and SIGTERMs the ranks that have not exited yet: finish the save; torchrun
+                # kills after its --shutdown-timeout
+                return
             raise KeyboardInterrupt
         self.trainer._stop_signal = signum
-        log.warning("stopping after the current step (press Ctrl-C again to abort at once)")
+        if self.trainer.world.enabled:
+            log.warning("stopping every process after the current step")
+        else:
+            log.warning("stopping after the current step (press Ctrl-C again to abort at once)")
 
     def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():
