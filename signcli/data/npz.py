@@ -391,3 +391,25 @@ def read_npz_array(path: Path, key: str = "X", dim: int | None = None) -> np.nda
     if array is None:
         raise SampleReadError(Path(path), [p for p in check.problems if p.severity == "error"])
     return array
+
+
+def read_frames(path: Path, key: str | None = "X") -> int | None:
+    """T of the array `key` of an `.npz` (or of an `.npy`), from its `.npy` header alone, for
+    length bucketing without reading samples (`data.cache` off); None when the header cannot
+    say (reading the sample then reports why). `key` None: an npz's `X`, else its first."""
+    try:
+        with open(path, "rb") as handle:
+            if Path(path).suffix.lower() != NPZ_SUFFIX:
+                version = np.lib.format.read_magic(handle)
+                shape = _read_header(handle, version)[0]
+            else:
+                with zipfile.ZipFile(handle) as archive:
+                    members = npz_members(archive)
+                    if key is None:
+                        key = "X" if "X" in members or not members else next(iter(members))
+                    with archive.open(members[key]) as member:
+                        version = np.lib.format.read_magic(member)
+                        shape = _read_header(member, version)[0]
+    except _READ_ERRORS:
+        return None
+    return int(shape[0]) if len(shape) == 2 and shape[0] > 0 else None
