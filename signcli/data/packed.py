@@ -228,9 +228,8 @@ def _check_header(
         raise CacheProblem("has a damaged header (a size is missing or negative)")
     if count is not None and header["count"] != count:
         raise CacheProblem(f"holds {header['count']:,} samples, the split has {count:,}")
-    streams = header.get("streams")
-    if not isinstance(streams, dict) or not streams:
-        raise CacheProblem("has a damaged header (no streams)")
+    if not _tiles(header.get("streams"), header["width"]):
+        raise CacheProblem("has a damaged header (its streams do not tile its width)")
     expected_size = header["data_at"] + header["frames"] * header["width"] * 4
     if header["data_at"] < OFFSETS_AT + 8 * (header["count"] + 1):
         raise CacheProblem("has a damaged header (data overlaps the offsets)")
@@ -239,6 +238,21 @@ def _check_header(
             f"is {size:,} bytes, its header says {header['size']:,} (expected "
             f"{expected_size:,}): truncated or damaged"
         )
+
+
+def _tiles(streams: Any, width: int) -> bool:
+    """Whether `streams` ({name: [start, stop]}) are non-empty column ranges that follow
+    each other from 0 to `width`."""
+    if not isinstance(streams, dict) or not streams:
+        return False
+    edge = 0
+    for span in streams.values():
+        if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
+            return False
+        if span[0] != edge or span[1] <= edge:
+            return False
+        edge = span[1]
+    return edge == width
 
 
 @dataclass
@@ -271,7 +285,7 @@ def build_pack(
     except OSError as exc:
         raise _disk_error(folder, exc) from exc
     _remove_dead_temps(folder)
-    tmp = folder / f"{path.name}.{os.getpid()}.tmp"
+    tmp = folder / f"{path.name}.{_host()}.{os.getpid()}.tmp"
     count = len(items)
     data_at = _align(OFFSETS_AT + 8 * (count + 1))
     offsets = np.zeros(count + 1, dtype=np.int64)
@@ -402,11 +416,19 @@ def stale_caches(folder: Path, source: str, keep: Path) -> list[Path]:
 
 
 def _remove_dead_temps(folder: Path) -> None:
-    """Temp files of builds whose process is gone (killed mid-build)."""
-    for tmp in folder.glob(f"*{SUFFIX}.*.tmp"):
+    """Temp files of builds on this host whose process is gone (killed mid-build); those of
+    other hosts (a cache folder on a shared file system) are left to them."""
+    for tmp in folder.glob(f"*{SUFFIX}.{_host()}.*.tmp"):
         pid = tmp.name.rsplit(".", 2)[-2]
         if pid.isdigit() and not _alive(int(pid)):
             _remove_quietly(tmp)
+
+
+def _host() -> str:
+    """This machine, as a short digest (a temp file's name says which host writes it)."""
+    import socket
+
+    return source_key(host=socket.gethostname())[:8]
 
 
 def _alive(pid: int) -> bool:

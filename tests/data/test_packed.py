@@ -125,7 +125,7 @@ def test_off_reads_no_sample_up_front(split_dir, tmp_path, monkeypatch) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate", "magic", "offsets", "fingerprint", "garbage"],
+    ["truncate", "magic", "offsets", "fingerprint", "streams", "garbage"],
 )
 def test_damaged_cache_is_rebuilt_with_a_warning(split_dir, tmp_path, damage) -> None:
     memory = load(split_dir, "memory", tmp_path / "cache")
@@ -141,6 +141,9 @@ def test_damaged_cache_is_rebuilt_with_a_warning(split_dir, tmp_path, damage) ->
     elif damage == "fingerprint":
         at = raw.index(b'"fingerprint": "') + len(b'"fingerprint": "')
         raw[at] = ord("0") if raw[at] != ord("0") else ord("1")
+    elif damage == "streams":
+        at = raw.index(b'"x": [0, 6]')
+        raw[at : at + 11] = b'"x": [1, 6]'
     else:
         raw[:] = os.urandom(len(raw))
     path.write_bytes(bytes(raw))
@@ -189,12 +192,15 @@ def test_failed_or_interrupted_build_leaves_no_cache(split_dir, tmp_path, monkey
 def test_temp_file_of_a_dead_build_is_swept(split_dir, tmp_path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
-    dead = cache / f"abc-def{packed.SUFFIX}.999999999.tmp"  # no such pid
+    host = packed._host()
+    dead = cache / f"abc-def{packed.SUFFIX}.{host}.999999999.tmp"  # no such pid
     dead.write_bytes(b"half a cache")
-    live = cache / f"abc-def{packed.SUFFIX}.{os.getppid()}.tmp"  # a running build
+    live = cache / f"abc-def{packed.SUFFIX}.{host}.{os.getppid()}.tmp"  # a running build
     live.write_bytes(b"being written")
-    load(split_dir, "mmap", cache)
-    assert not dead.exists() and live.exists()
+    other = cache / f"abc-def{packed.SUFFIX}.otherhost.999999999.tmp"  # a shared folder
+    other.write_bytes(b"another machine's build")
+    load(split_dir, "mmap", cache)  # builds, so sweeps first
+    assert not dead.exists() and live.exists() and other.exists()
 
 
 def test_widths_that_disagree_are_named(split_dir, tmp_path) -> None:
