@@ -95,7 +95,7 @@ def fingerprint(paths: Sequence[Path], stats: Sequence[os.stat_result], **params
     digest = _hasher()
     digest.update(json.dumps({"format": FORMAT, **params}, sort_keys=True).encode())
     for path, st in zip(paths, stats, strict=True):
-        digest.update(f"{Path(path).name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        digest.update(f"{os.path.basename(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
