@@ -269,8 +269,9 @@ class SubsetLoad:
         return self.parent.raw(int(self.index[i]))
 
     def frames(self, i: int) -> int | None:
-        count = self.parent.count_frames
-        return count(int(self.index[i])) if count is not None else None
+        count, max_len = self.parent.count_frames, self.parent.max_len
+        frames = count(int(self.index[i])) if count is not None else None
+        return frames if frames is None or max_len is None else min(frames, max_len)
 
 
 def _packed_npz(

@@ -120,7 +120,8 @@ def test_off_reads_no_sample_up_front(split_dir, tmp_path, monkeypatch) -> None:
     lengths = off.dataset.lengths()  # length bucketing: from the .npy headers
     assert len(reads) == 1  # the width of the first file
     assert list(lengths[:5]) == [9, 3, 9, 9, 10]
-    assert not (tmp_path / "cache").exists()
+    assert list(subset_split(off, [4, 1], "val").dataset.lengths()) == [10, 3]  # max_len
+    assert len(reads) == 1 and not (tmp_path / "cache").exists()
 
 
 @pytest.mark.parametrize(
