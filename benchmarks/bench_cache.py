@@ -3,6 +3,7 @@
     python benchmarks/make_npz_set.py /work/bench/cache/set100k --files 100000 --val-share 0 --frames 64
     python benchmarks/bench_cache.py /work/bench/cache/set100k [--sizes 10000 50000 100000]
                                      [--modes memory mmap] [--steps 20] [--out FILE.json]
+                                     [--keep-cache]
 
 SOURCE is a set written by make_npz_set.py (train/ and train_labels.csv). For each size N
 a folder with the first N files of SOURCE is made beside it once (hard links: no extra
@@ -129,6 +130,12 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["memory", "mmap"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="keep each size's cache folder (bench-cache-N beside SOURCE) for a later run, "
+        "which then measures mmap warm only",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -144,15 +151,18 @@ def main() -> None:
     for size in args.sizes:
         data = subset(args.source, size) if size < _count(args.source) else args.source
         cache_dir = args.source.parent / f"bench-cache-{size}"
-        shutil.rmtree(cache_dir, ignore_errors=True)
+        if not args.keep_cache:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        built = any(cache_dir.glob("*.pack"))
         for mode in args.modes:
-            labels = ["cold", "warm"] if mode == "mmap" else [""]
+            labels = [""] if mode != "mmap" else ["warm"] if built else ["cold", "warm"]
             for label in labels:
                 result = run(data, size, mode, cache_dir, args.steps)
                 result["when"] = label
                 results.append(result)
                 print(_line(result), flush=True)
-        shutil.rmtree(cache_dir, ignore_errors=True)
+        if not args.keep_cache:
+            shutil.rmtree(cache_dir, ignore_errors=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     warm = [r for r in results if r["mode"] == "mmap" and r["when"] == "warm"]

@@ -94,15 +94,25 @@ class SampleReadError(Exception):
 
 def sample_id(name: str | Path) -> str:
     """The id of a sample: its file's basename without `.npz` (labels may use either)."""
-    base = Path(str(name)).name
+    base = name.name if isinstance(name, Path) else Path(str(name)).name
     return base[: -len(NPZ_SUFFIX)] if base.lower().endswith(NPZ_SUFFIX) else base
 
 
 def list_npz_files(folder: Path) -> list[Path]:
-    """The `.npz` files of a split folder, sorted by name so that every run sees one order."""
-    return sorted(
-        p for p in Path(folder).iterdir() if p.suffix.lower() == NPZ_SUFFIX and p.is_file()
-    )
+    """The `.npz` files of a split folder, sorted by name so that every run sees one order.
+    (os.scandir and a sort of names: 100k files list in a fraction of a second, where a
+    Path per entry and a sort of Paths took seconds; `Path.suffix` rules: `.npz` alone is
+    no suffix, symlinks to files count.)"""
+    folder = Path(folder)
+    with os.scandir(folder) as entries:
+        names = sorted(
+            entry.name
+            for entry in entries
+            if len(entry.name) > len(NPZ_SUFFIX)
+            and entry.name[-len(NPZ_SUFFIX) :].lower() == NPZ_SUFFIX
+            and entry.is_file()
+        )
+    return [folder / name for name in names]
 
 
 def check_npz(
