@@ -10,7 +10,7 @@ a folder with the first N files of SOURCE is made beside it once (hard links: no
 disk), then for each mode a fresh process builds a `Trainer` (`--cache MODE`, a small
 transformer, batch 32, no augmentation, CPU) and trains `--steps` steps. Each process
 reports the seconds from its start (interpreter up, before signcli is imported) to the end
-of the first optimizer step, its peak RSS (VmHWM) at that point and after `--steps` steps,
+of the first optimizer step (and of that: the imports, and `load_training_data`), its peak RSS (VmHWM) at that point and after `--steps` steps,
 and, for mmap, its RSS after reading every sample of the split once (the pages are handed
 back every packed.RELEASE_BYTES, so this stays flat).
 
@@ -47,12 +47,14 @@ def rss_mb(field: str) -> float:
 
 
 def child(args: argparse.Namespace) -> None:
+    from signcli.data.sources import load_training_data
     from signcli.engine.hooks import Hook
     from signcli.engine.trainer import Trainer
     from signcli.settings import augment_off, load_settings
 
     root = Path(args.data)
     report: dict = {"size": args.size, "mode": args.mode}
+    report["import_s"] = time.perf_counter() - STARTED  # python, torch, signcli
 
     class Stop(Exception):
         pass
@@ -76,7 +78,10 @@ def child(args: argparse.Namespace) -> None:
             f"training.work_dir={args.cache_dir}/run",
         ],
     )  # fmt: skip
-    trainer = Trainer(settings, hooks=[Timer()], default_hooks=False)
+    started = time.perf_counter()
+    data = load_training_data(settings)
+    report["data_s"] = time.perf_counter() - started  # list, labels, fingerprint, map or read
+    trainer = Trainer(settings, hooks=[Timer()], data=data, default_hooks=False)
     report["setup_s"] = time.perf_counter() - STARTED
     try:
         trainer.fit()
@@ -183,8 +188,8 @@ def _count(source: Path) -> int:
 def _line(r: dict) -> str:
     mode = f"{r['mode']} {r['when']}".strip()
     text = (
-        f"{r['size']:>7,} {mode:<11} first step {r['first_step_s']:6.1f} s (setup "
-        f"{r['setup_s']:.1f} s), peak RSS {r['peak_rss_first_step_mb']:6,.0f} MB at step 1, "
+        f"{r['size']:>7,} {mode:<11} first step {r['first_step_s']:6.1f} s (imports "
+        f"{r['import_s']:.1f} s, data {r['data_s']:.1f} s, setup {r['setup_s']:.1f} s), peak RSS {r['peak_rss_first_step_mb']:6,.0f} MB at step 1, "
         f"{r['peak_rss_mb']:6,.0f} MB at step {r['steps']}"
     )
     if "rss_after_full_pass_mb" in r:

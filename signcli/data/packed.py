@@ -83,8 +83,19 @@ def choose_mode(mode: str, total_bytes: int) -> str:
 
 
 def stat_files(paths: Sequence[Path]) -> list[os.stat_result]:
-    """One stat per file (no file is opened), in the order of `paths`."""
-    return [os.stat(p) for p in paths]
+    """One stat per file (no file is opened), in the order of `paths`: through one
+    os.scandir of each folder, which spares a path string per file (100k files)."""
+    by_folder: dict[Path, dict[str, os.stat_result]] = {}
+    out = []
+    for path in paths:
+        path = Path(path)
+        folder = by_folder.get(path.parent)
+        if folder is None:
+            with os.scandir(path.parent) as entries:
+                folder = by_folder[path.parent] = {e.name: e.stat() for e in entries}
+        found = folder.get(path.name)
+        out.append(found if found is not None else os.stat(path))
+    return out
 
 
 def fingerprint(paths: Sequence[Path], stats: Sequence[os.stat_result], **params: Any) -> str:
@@ -95,7 +106,8 @@ def fingerprint(paths: Sequence[Path], stats: Sequence[os.stat_result], **params
     digest = _hasher()
     digest.update(json.dumps({"format": FORMAT, **params}, sort_keys=True).encode())
     for path, st in zip(paths, stats, strict=True):
-        digest.update(f"{os.path.basename(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        name = path.name if isinstance(path, Path) else os.path.basename(path)
+        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
