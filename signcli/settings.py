@@ -167,8 +167,14 @@ class DataSettings(_Section):
     """Pin host memory for faster copies to the GPU; ignored on CPU."""
     prefetch_factor: int | None = Field(None, ge=1)
     """Batches each worker loads ahead; used only when num_workers > 0."""
-    cache: bool = True
-    """Hold decoded samples in memory after the first read."""
+    cache: Literal["auto", "off", "memory", "mmap"] = "auto"
+    """How samples are held: memory (every file read up front into RAM), mmap (packed
+    once into a cache file under cache_dir, then memory-mapped by every run and worker),
+    off (each file read when used). auto: memory up to 1 GiB of files, mmap beyond, so
+    that resident memory stays flat for large sets (docs/architecture.md, "Dataset caches")."""
+    cache_dir: Path | None = None
+    """Folder of the mmap caches; default $SIGNCLI_CACHE_DIR, else $XDG_CACHE_HOME/signcli,
+    else ~/.cache/signcli (never the dataset folder, which may be read-only or shared)."""
     face_dir: Path | None = None
     """Multi-stream layout: folder of face `<id>.npy`/`.npz` arrays [T, D_face]."""
     hand_left_dir: Path | None = None
@@ -205,6 +211,14 @@ class DataSettings(_Section):
     """Streams that `normalize` applies to (hands: wrist/hand size; pose: shoulders; face)."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_from_bool(cls, value: Any) -> Any:
+        # runs written before the modes stored `cache: true/false` (resume reads them)
+        if isinstance(value, bool):
+            return "memory" if value else "off"
+        return value
 
     @field_validator("group_by")
     @classmethod
@@ -519,6 +533,7 @@ DATA_PATH_KEYS = (  # every path of DataSettings, made absolute by with_absolute
     *("train_dir", "val_dir", "train_labels", "val_labels"),
     *("face_dir", "hand_left_dir", "hand_right_dir", "pose_dir"),
     *("train_index", "val_index", "labels", "meta"),
+    "cache_dir",
 )
 
 

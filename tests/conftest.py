@@ -17,6 +17,19 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Dataset caches (data/packed.py) of every test go to a temp folder, never to the home
+    folder; subprocesses inherit it. A test that checks caches passes its own cache_dir."""
+    previous = os.environ.get("SIGNCLI_CACHE_DIR")
+    os.environ["SIGNCLI_CACHE_DIR"] = str(tmp_path_factory.mktemp("signcli-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SIGNCLI_CACHE_DIR", None)
+    else:
+        os.environ["SIGNCLI_CACHE_DIR"] = previous
+
+
 def write_npz_split(
     root: Path,
     split: str,

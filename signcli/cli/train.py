@@ -31,6 +31,7 @@ SETTING_OF_OPTION = {
     "num_workers": "data.num_workers",
     "pin_memory": "data.pin_memory",
     "prefetch_factor": "data.prefetch_factor",
+    "cache": "data.cache",
     "layout": "data.layout",
     "face_dir": "data.face_dir",
     "hand_left_dir": "data.hand_left_dir",
@@ -162,6 +163,17 @@ def train(
     ] = None,
     prefetch_factor: Annotated[
         int | None, typer.Option(help="Batches prefetched per worker.", rich_help_panel=DATA)
+    ] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            metavar="auto|off|memory|mmap",
+            help="memory: read every file into RAM first; mmap: pack the split once into a "
+            "cache file (data.cache_dir, default ~/.cache/signcli) that later runs and "
+            "workers memory-map, so RAM stays flat for large sets; off: read files as used. "
+            "auto: memory up to 1 GiB of files, mmap beyond.",
+            rich_help_panel=DATA,
+        ),
     ] = None,
     layout: Annotated[
         str | None,

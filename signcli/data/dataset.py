@@ -96,10 +96,13 @@ def collate_streams(
 class SampleDataset(Dataset):
     """Samples made by `load(i)`, optionally held in memory after the first read.
 
-    `fill_cache` fills the cache up front (training preloads small datasets in parallel,
-    so that epochs never wait for the disk). A `transform(sample, index, batch)` (the
-    training augmentation) also gets the indices of the batch that the DataLoader asks
-    for together (`__getitems__`), so it can pair samples of one batch.
+    `fill_cache` fills the cache up front (`data.cache` memory: training preloads the
+    split in parallel, so that epochs never wait for the disk); with `data.cache` mmap,
+    `load` reads from a packed cache file (data/packed.py) and `frames` comes from its
+    index. A `transform(sample, index, batch)` (the training augmentation) also gets the
+    indices of the batch that the DataLoader asks for together (`__getitems__`), so it can
+    pair samples of one batch. Pickles without closures when `load` does (DataLoader
+    workers started by spawn).
     """
 
     def __init__(
@@ -110,12 +113,35 @@ class SampleDataset(Dataset):
         cache: bool = True,
         max_len: int | None = None,
         transform: Callable[[Sample, int, Sequence[int]], Sample] | None = None,
+        frames: np.ndarray | None = None,
+        count_frames: Callable[[int], int | None] | None = None,
     ) -> None:
         self.count = count
         self.load = load
         self.cache: dict[int, Sample] | None = {} if cache else None
         self.max_len = max_len
         self.transform = transform
+        self.frames = frames  # [count] stored T of each sample, when known without reading
+        self.count_frames = count_frames  # T of one sample without reading its values
+
+    def lengths(self, read: bool = True) -> np.ndarray | None:
+        """[count] frames of each sample as `raw` returns them (after max_len): from the
+        packed index or the memory cache when there is one; else, with `read`, from each
+        file's header (`count_frames`) or by reading the sample; None otherwise."""
+        frames = self.frames
+        if frames is None:
+            cache = self.cache
+            if cache is not None and len(cache) == self.count:
+                return np.asarray([cache[i].length for i in range(self.count)], dtype=np.int64)
+            if not read:
+                return None
+            frames = np.asarray([self._frames(i) for i in range(self.count)], dtype=np.int64)
+        frames = np.asarray(frames, dtype=np.int64)
+        return frames if self.max_len is None else np.minimum(frames, self.max_len)
+
+    def _frames(self, index: int) -> int:
+        known = self.count_frames(index) if self.count_frames is not None else None
+        return known if known is not None else len(next(iter(self.load(index).streams.values())))
 
     def __len__(self) -> int:
         return self.count

@@ -17,7 +17,7 @@ Torch-free apart from the `SampleDataset` that wraps them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,18 +26,27 @@ import numpy as np
 
 from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, read_labels
-from signcli.data.npz import check_stream_file
+from signcli.data.npz import check_stream_file, read_frames
 from signcli.data.npz_split import (
+    PackedLoad,
     _fit_length,
     _listing,
     _raise_label_problems,
     _targets,
+    cache_mode,
     per_sample_columns,
+)
+from signcli.data.packed import (
+    default_cache_dir,
+    fingerprint,
+    open_or_build,
+    source_key,
+    stat_files,
 )
 from signcli.data.sample import Sample, SampleSplit
 from signcli.data.split import group_values
 from signcli.data.stream_files import list_stream_files, read_index, read_meta
-from signcli.errors import DataError, UsageError
+from signcli.errors import DataError, DiskError, UsageError
 from signcli.settings import STREAM_NAMES, DataSettings
 
 STREAM_SETTINGS = {  # stream -> (DataSettings field, command-line flag)
@@ -96,10 +105,11 @@ def load_multistream_split(
     index_csv: Path,
     table: LabelTable | None,
     *,
-    cache: bool = True,
+    cache: str | bool = "memory",
     max_len: int | None = None,
     meta: Mapping[str, str] | None = None,
     group_by: str | None = None,
+    cache_dir: Path | None = None,
 ) -> MultiStreamSplit:
     """Pair the ids of `index_csv` with their labels and stream files, then read them.
     Without a label table (predictions only) every gloss is -1. `group_by` names a labels
@@ -137,28 +147,35 @@ def load_multistream_split(
     else:
         gloss, cat = np.full(len(ids), -1, np.int64), None
 
-    def load(index: int) -> Sample:
-        sid = ids[index]
-        streams = read_sample_streams(sid, files[sid])
-        return Sample(sid, streams, _targets(gloss, cat, index))
-
-    dataset = SampleDataset(len(ids), load, cache=cache, max_len=max_len)
-    if cache:
-        samples = [load(i) for i in range(len(ids))]
-        for sample in samples:
-            sample.streams = {k: _fit_length(v, max_len) for k, v in sample.streams.items()}
-        dataset.fill_cache(samples)
-    else:
-        samples = [load(0)]
-    input_dims = {stream: array.shape[1] for stream, array in samples[0].streams.items()}
-    for sample in samples:
-        for stream, array in sample.streams.items():
-            if array.shape[1] != input_dims[stream]:
-                raise DataError(
-                    f"{name}: sample {sample.id!r} has {stream} width {array.shape[1]}, "
-                    f"but sample {ids[0]!r} has {input_dims[stream]}",
-                    hint="every sample needs the same landmarks per stream",
-                )
+    load = StreamsLoad(ids, [files[sid] for sid in ids], gloss, cat)
+    stream_files = [path for sid in ids for path in files[sid].values()]
+    mode = cache_mode(cache, stream_files)
+    warnings: list[str] = []
+    if mode == "mmap":
+        try:
+            dataset, input_dims, warnings = _packed_streams(name, dirs, load, max_len, cache_dir)
+        except DiskError as exc:
+            if cache != "auto":
+                raise
+            warnings.append(f"{exc} ({exc.hint}); holding the {name} split in memory instead")
+            mode = "memory"
+    if mode != "mmap":
+        dataset = SampleDataset(
+            len(ids),
+            load,
+            cache=mode == "memory",
+            max_len=max_len,
+            count_frames=load.frames if mode == "off" else None,
+        )
+        if mode == "memory":
+            samples = [load(i) for i in range(len(ids))]
+            for sample in samples:
+                sample.streams = {k: _fit_length(v, max_len) for k, v in sample.streams.items()}
+            dataset.fill_cache(samples)
+        else:
+            samples = [load(0)]
+        input_dims = {stream: array.shape[1] for stream, array in samples[0].streams.items()}
+        _check_widths(name, ids, [_widths(s.streams) for s in samples])
     return MultiStreamSplit(
         name=name,
         dataset=dataset,
@@ -175,7 +192,88 @@ def load_multistream_split(
         stream_dirs=dict(dirs),
         index_path=Path(index_csv),
         meta={sid: meta[sid] for sid in ids if sid in meta} if meta else {},
+        warnings=warnings,
     )
+
+
+@dataclass
+class StreamsLoad:
+    """Reads sample `i` from its stream files (a picklable `load` of SampleDataset)."""
+
+    ids: list[str]
+    files: list[dict[str, Path]]  # per sample: stream -> file
+    gloss: np.ndarray
+    cat: np.ndarray | None
+
+    def __call__(self, index: int) -> Sample:
+        streams = read_sample_streams(self.ids[index], self.files[index])
+        return Sample(self.ids[index], streams, _targets(self.gloss, self.cat, index))
+
+    def frames(self, index: int) -> int | None:
+        return read_frames(next(iter(self.files[index].values())), None)
+
+
+def _packed_streams(
+    name: str,
+    dirs: Mapping[str, Path],
+    load: StreamsLoad,
+    max_len: int | None,
+    cache_dir: Path | None,
+) -> tuple[SampleDataset, dict[str, int], list[str]]:
+    """The split's dataset on a packed cache (the streams of a sample side by side), its
+    stream widths and the cache's warnings."""
+    paths = [path for streams in load.files for path in streams.values()]
+    folders = {stream: str(Path(folder).resolve()) for stream, folder in dirs.items()}
+    result, warnings = open_or_build(
+        Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        source_key(layout="streams", folders=folders, ids=load.ids),
+        fingerprint(paths, stat_files(paths), layout="streams", streams=list(dirs)),
+        list(zip(load.ids, load.files, strict=True)),
+        _read_samples_chunk,
+        description=f"{name} streams {', '.join(folders.values())}",
+    )
+    if result.pack is None:
+        if result.failures:
+            raise DataError(result.failures[0][1])
+        _check_widths(name, load.ids, [dict(w) for w in result.widths])
+        raise AssertionError("a cache build failed without a failure")  # pragma: no cover
+    pack = result.pack
+    dataset = SampleDataset(
+        len(load.ids),
+        PackedLoad(pack, load.ids, load.gloss, load.cat),
+        cache=False,
+        max_len=max_len,
+        frames=pack.frames,
+    )
+    return dataset, pack.input_dims, warnings
+
+
+def _read_samples_chunk(
+    items: Sequence[tuple[str, dict[str, Path]]],
+) -> list[tuple[dict[str, np.ndarray] | None, str]]:
+    out: list[tuple[dict[str, np.ndarray] | None, str]] = []
+    for sid, files in items:
+        try:
+            out.append((read_sample_streams(sid, files), ""))
+        except DataError as exc:
+            out.append((None, str(exc)))
+    return out
+
+
+def _widths(streams: Mapping[str, np.ndarray]) -> dict[str, int]:
+    return {stream: array.shape[1] for stream, array in streams.items()}
+
+
+def _check_widths(name: str, ids: Sequence[str], widths: Sequence[Mapping[str, int]]) -> None:
+    """DataError naming the first sample whose stream widths differ from the first's."""
+    for sid, sample in zip(ids, widths, strict=False):
+        for stream, width in sample.items():
+            if width != widths[0][stream]:
+                raise DataError(
+                    f"{name}: sample {sid!r} has {stream} width {width}, "
+                    f"but sample {ids[0]!r} has {widths[0][stream]}",
+                    hint="every sample needs the same landmarks per stream",
+                )
 
 
 def load_multistream_splits(
@@ -196,6 +294,7 @@ def load_multistream_splits(
     meta = read_meta(data.meta) if data.meta is not None else None
     options = {
         "cache": data.cache,
+        "cache_dir": data.cache_dir,
         "max_len": max_len,
         "meta": meta,
     }

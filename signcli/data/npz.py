@@ -94,15 +94,32 @@ class SampleReadError(Exception):
 
 def sample_id(name: str | Path) -> str:
     """The id of a sample: its file's basename without `.npz` (labels may use either)."""
-    base = Path(str(name)).name
+    if isinstance(name, Path):
+        base = name.name
+    else:
+        text = str(name)
+        # a bare name is its own basename: skip the Path parse (100k label rows add up)
+        bare = "/" not in text and "\\" not in text and ":" not in text and text != "."
+        base = text if bare else Path(text).name
     return base[: -len(NPZ_SUFFIX)] if base.lower().endswith(NPZ_SUFFIX) else base
 
 
 def list_npz_files(folder: Path) -> list[Path]:
-    """The `.npz` files of a split folder, sorted by name so that every run sees one order."""
-    return sorted(
-        p for p in Path(folder).iterdir() if p.suffix.lower() == NPZ_SUFFIX and p.is_file()
-    )
+    """The `.npz` files of a split folder, sorted by name so that every run sees one order.
+    (os.scandir and a sort by name: 100k files list in a fraction of a second, where a
+    stat per entry and a sort of Paths took seconds; `Path.suffix` rules: `.npz` alone is
+    no suffix, symlinks to files count.)"""
+    folder = Path(folder)
+    with os.scandir(folder) as entries:
+        names = {
+            entry.name
+            for entry in entries
+            if len(entry.name) > len(NPZ_SUFFIX)
+            and entry.name[-len(NPZ_SUFFIX) :].lower() == NPZ_SUFFIX
+            and entry.is_file()
+        }
+    # iterdir makes each child Path without parsing it again (folder / name parses)
+    return sorted((p for p in folder.iterdir() if p.name in names), key=lambda p: p.name)
 
 
 def check_npz(
@@ -391,3 +408,25 @@ def read_npz_array(path: Path, key: str = "X", dim: int | None = None) -> np.nda
     if array is None:
         raise SampleReadError(Path(path), [p for p in check.problems if p.severity == "error"])
     return array
+
+
+def read_frames(path: Path, key: str | None = "X") -> int | None:
+    """T of the array `key` of an `.npz` (or of an `.npy`), from its `.npy` header alone, for
+    length bucketing without reading samples (`data.cache` off); None when the header cannot
+    say (reading the sample then reports why). `key` None: an npz's `X`, else its first."""
+    try:
+        with open(path, "rb") as handle:
+            if Path(path).suffix.lower() != NPZ_SUFFIX:
+                version = np.lib.format.read_magic(handle)
+                shape = _read_header(handle, version)[0]
+            else:
+                with zipfile.ZipFile(handle) as archive:
+                    members = npz_members(archive)
+                    if key is None:
+                        key = "X" if "X" in members or not members else next(iter(members))
+                    with archive.open(members[key]) as member:
+                        version = np.lib.format.read_magic(member)
+                        shape = _read_header(member, version)[0]
+    except _READ_ERRORS:
+        return None
+    return int(shape[0]) if len(shape) == 2 and shape[0] > 0 else None

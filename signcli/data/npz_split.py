@@ -2,13 +2,15 @@
 
 Reads labels with `labels.read_labels`, files with `npz.check_npz` (the same checks as
 `validate-npz`), and refuses anything `validate-npz` calls an error, naming the file.
-Small splits are read once, in parallel, and held in memory; `subset_split` cuts a split
-in two (data.val_fraction) without reading a file again.
+A split is read once, in parallel, and held in memory (`data.cache` memory), packed into
+a memory-mapped cache file (mmap, data/packed.py), or read file by file as used (off);
+`subset_split` cuts a split in two (data.val_fraction) without reading a file again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -21,10 +23,19 @@ import numpy as np
 
 from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, match_split, read_labels
-from signcli.data.npz import check_npz, list_npz_files, sample_id
+from signcli.data.npz import check_npz, list_npz_files, read_frames, sample_id
+from signcli.data.packed import (
+    PackedArrays,
+    choose_mode,
+    default_cache_dir,
+    fingerprint,
+    open_or_build,
+    source_key,
+    stat_files,
+)
 from signcli.data.sample import SINGLE_STREAM, Sample, SampleSplit, resample_frames
 from signcli.data.split import group_values
-from signcli.errors import DataError, UsageError
+from signcli.errors import DataError, DiskError, UsageError
 
 PARALLEL_READ_MIN_FILES = 512  # below this, process start-up costs more than it saves
 READ_CHUNK = 256
@@ -50,14 +61,16 @@ def load_npz_split(
     labels_csv: Path | None,
     *,
     key: str = "X",
-    cache: bool = True,
+    cache: str | bool = "memory",
     max_len: int | None = None,
     workers: int | None = None,
     require_labels: bool = True,
     group_by: str | None = None,
+    cache_dir: Path | None = None,
 ) -> NpzSplit:
-    """Pair, check and (when `cache`) read a split; DataError/UsageError name what is wrong.
-    `group_by` names a labels column (`groups`) that every sample must fill."""
+    """Pair, check and (`cache` memory or mmap, see `cache_mode`) read a split;
+    DataError/UsageError name what is wrong. `group_by` names a labels column (`groups`)
+    that every sample must fill."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise UsageError(f"{name} folder {data_dir} does not exist", hint=f"check --{name}-dir")
@@ -97,13 +110,21 @@ def load_npz_split(
         raise UsageError(f"{name} folder {data_dir} holds no .npz files")
 
     ids = [sample_id(p) for p in files]
-
-    def load(index: int) -> Sample:
-        array = _read_or_raise(files[index], key)
-        return Sample(ids[index], {SINGLE_STREAM: array}, _targets(gloss, cat, index))
-
-    dataset = SampleDataset(len(files), load, cache=cache, max_len=max_len)
-    if cache:
+    load = NpzLoad(files, ids, key, gloss, cat)
+    mode = cache_mode(cache, files)
+    if mode == "mmap":
+        try:
+            dataset, widths, cache_warnings = _packed_npz(
+                name, data_dir, load, max_len, workers, cache_dir
+            )
+            warnings.extend(cache_warnings)
+        except DiskError as exc:
+            if cache != "auto":
+                raise
+            warnings.append(f"{exc} ({exc.hint}); holding the {name} split in memory instead")
+            mode = "memory"
+    if mode == "memory":
+        dataset = SampleDataset(len(files), load, cache=True, max_len=max_len)
         arrays = read_arrays(files, key, workers=workers)
         dataset.fill_cache(
             [
@@ -111,23 +132,20 @@ def load_npz_split(
                 for i, a in enumerate(arrays)
             ]
         )
-        widths = Counter(a.shape[1] for a in arrays)
-    else:
-        widths = Counter([_read_or_raise(files[0], key).shape[1]])
-    if len(widths) > 1:
-        majority = widths.most_common(1)[0][0]
-        odd = [p.name for p, a in zip(files, arrays, strict=True) if a.shape[1] != majority]
-        raise DataError(
-            f"{name}: files disagree on the width D (most have {majority}): {_listing(odd)}",
-            hint="every sample of a split needs the same landmarks; see `signcli validate-npz`",
+        widths = [a.shape[1] for a in arrays]
+    elif mode == "off":
+        dataset = SampleDataset(
+            len(files), load, cache=False, max_len=max_len, count_frames=load.frames
         )
+        widths = [_read_or_raise(files[0], key).shape[1]]
+    _check_widths(name, files, widths)
     return NpzSplit(
         name=name,
         dataset=dataset,
         ids=ids,
         gloss=gloss,
         cat=cat,
-        input_dims={SINGLE_STREAM: next(iter(widths))},
+        input_dims={SINGLE_STREAM: widths[0]},
         labels_path=Path(labels_csv) if labels_csv is not None else None,
         label_lines=lines,
         gloss_names=table.gloss_names if table is not None else {},
@@ -143,9 +161,14 @@ def subset_split(split: SampleSplit, indices: Sequence[int], name: str) -> Sampl
     the samples already read; labels file, lines and class names still point at the source."""
     index = np.asarray(indices, dtype=np.int64)
     parent = split.dataset
+    load = SubsetLoad(parent, index)
     # parent.raw already fits the length, so the subset does not resample again
     dataset = SampleDataset(
-        len(index), lambda i: parent.raw(int(index[i])), cache=parent.cache is not None
+        len(index),
+        load,
+        cache=parent.cache is not None,
+        frames=parent.lengths(read=False)[index] if parent.frames is not None else None,
+        count_frames=load.frames if parent.count_frames is not None else None,
     )
     if parent.cache is not None and dataset.cache is not None:
         dataset.cache.update(
@@ -169,6 +192,133 @@ def subset_split(split: SampleSplit, indices: Sequence[int], name: str) -> Sampl
     return dataclasses.replace(split, **changes)
 
 
+def cache_mode(cache: str | bool, files: Sequence[Path]) -> str:
+    """off, memory or mmap: `data.cache` as given (True/False of old runs: memory/off), with
+    auto sized by the files' bytes (packed.choose_mode)."""
+    if isinstance(cache, bool):
+        return "memory" if cache else "off"
+    if cache != "auto":
+        return cache
+    return choose_mode(cache, sum(st.st_size for st in stat_files(files)))
+
+
+@dataclass
+class NpzLoad:
+    """Reads sample `i` from its file (a picklable `load` of SampleDataset)."""
+
+    files: list[Path]
+    ids: list[str]
+    key: str
+    gloss: np.ndarray
+    cat: np.ndarray | None
+
+    def __call__(self, index: int) -> Sample:
+        array = _read_or_raise(self.files[index], self.key)
+        return Sample(
+            self.ids[index], {SINGLE_STREAM: array}, _targets(self.gloss, self.cat, index)
+        )
+
+    def frames(self, index: int) -> int | None:
+        return read_frames(self.files[index], self.key)
+
+
+@dataclass
+class PackedLoad:
+    """Sample `i` from a packed cache (views into its mapping)."""
+
+    pack: PackedArrays
+    ids: list[str]
+    gloss: np.ndarray
+    cat: np.ndarray | None
+
+    def __call__(self, index: int) -> Sample:
+        return Sample(
+            self.ids[index], self.pack.streams(index), _targets(self.gloss, self.cat, index)
+        )
+
+
+@dataclass
+class SubsetLoad:
+    """Sample `index[i]` of a parent dataset (as read: fitted to max_len already)."""
+
+    parent: SampleDataset
+    index: np.ndarray
+
+    def __call__(self, i: int) -> Sample:
+        return self.parent.raw(int(self.index[i]))
+
+    def frames(self, i: int) -> int | None:
+        count, max_len = self.parent.count_frames, self.parent.max_len
+        frames = count(int(self.index[i])) if count is not None else None
+        return frames if frames is None or max_len is None else min(frames, max_len)
+
+
+def _packed_npz(
+    name: str,
+    data_dir: Path,
+    load: NpzLoad,
+    max_len: int | None,
+    workers: int | None,
+    cache_dir: Path | None,
+) -> tuple[SampleDataset, list[int], list[str]]:
+    """The split's dataset on its packed cache (built on first use), its width, warnings."""
+    files, key = load.files, load.key
+    folder = Path(data_dir).resolve()
+    result, warnings = open_or_build(
+        Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        source_key(layout="npz", folder=str(folder), key=key),
+        fingerprint(files, stat_files(files), layout="npz", key=key),
+        files,
+        functools.partial(_read_stream_chunk, key=key),
+        workers=workers,
+        description=f"{name} folder {folder}",
+    )
+    if result.pack is None:
+        if result.failures:
+            raise _unusable_files(files, result.failures, key)
+        _check_widths(name, files, [dict(w)[SINGLE_STREAM] for w in result.widths])
+        raise AssertionError("a cache build failed without a failure")  # pragma: no cover
+    pack = result.pack
+    dataset = SampleDataset(
+        len(files),
+        PackedLoad(pack, load.ids, load.gloss, load.cat),
+        cache=False,
+        max_len=max_len,
+        frames=pack.frames,
+    )
+    return dataset, [pack.input_dims[SINGLE_STREAM]], warnings
+
+
+def _read_stream_chunk(
+    paths: Sequence[Path], key: str
+) -> list[tuple[dict[str, np.ndarray] | None, str]]:
+    return [
+        (None if array is None else {SINGLE_STREAM: array}, why)
+        for array, why in _read_chunk(list(paths), key)
+    ]
+
+
+def _check_widths(name: str, files: Sequence[Path], widths: Sequence[int]) -> None:
+    """DataError naming the files whose width D is not the majority's."""
+    counts = Counter(widths)
+    if len(counts) > 1:
+        majority = counts.most_common(1)[0][0]
+        odd = [p.name for p, w in zip(files, widths, strict=False) if w != majority]
+        raise DataError(
+            f"{name}: files disagree on the width D (most have {majority}): {_listing(odd)}",
+            hint="every sample of a split needs the same landmarks; see `signcli validate-npz`",
+        )
+
+
+def _unusable_files(files: Sequence[Path], failures: list[tuple[int, str]], key: str) -> DataError:
+    listed = "; ".join(f"{files[i].name}: {m}" for i, m in failures[:MAX_LISTED])
+    more = f" and {len(failures) - MAX_LISTED} more" if len(failures) > MAX_LISTED else ""
+    return DataError(
+        f"{len(failures)} unusable file(s) in {files[0].parent}: {listed}{more}",
+        hint=f"run `signcli validate-npz {files[0].parent} --key {key}` for the full report",
+    )
+
+
 def read_arrays(files: list[Path], key: str, workers: int | None = None) -> list[np.ndarray]:
     """Read every file (in parallel for many files); DataError lists the unusable ones."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -180,18 +330,9 @@ def read_arrays(files: list[Path], key: str, workers: int | None = None) -> list
             ]
     else:
         results = [item for chunk in chunks for item in _read_chunk(chunk, key)]
-    failures = [
-        (path, message)
-        for path, (array, message) in zip(files, results, strict=True)
-        if array is None
-    ]
+    failures = [(i, message) for i, (array, message) in enumerate(results) if array is None]
     if failures:
-        listed = "; ".join(f"{p.name}: {m}" for p, m in failures[:MAX_LISTED])
-        more = f" and {len(failures) - MAX_LISTED} more" if len(failures) > MAX_LISTED else ""
-        raise DataError(
-            f"{len(failures)} unusable file(s) in {files[0].parent}: {listed}{more}",
-            hint=f"run `signcli validate-npz {files[0].parent} --key {key}` for the full report",
-        )
+        raise _unusable_files(files, failures, key)
     return [array for array, _ in results]
 
 

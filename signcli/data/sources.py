@@ -79,7 +79,12 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
     else:
         if data.train_labels is None and data.dataset is not None:
             _explain_missing_labels(Path(data.dataset))
-        common = {"key": data.key, "cache": data.cache, "max_len": settings.model.max_len}
+        common = {
+            "key": data.key,
+            "cache": data.cache,
+            "cache_dir": data.cache_dir,
+            "max_len": settings.model.max_len,
+        }
         train = load_npz_split(
             "train", data.train_dir, data.train_labels, group_by=data.group_by, **common
         )

@@ -707,11 +707,10 @@ def _input_stats(data: TrainingData, model: SignModel) -> dict[str, tuple[np.nda
 
 
 def _lengths(dataset: Any, required: bool) -> np.ndarray | None:
-    """Frames of each training sample: free when the split is held in memory (read once
-    otherwise, only when length bucketing needs them); None when not worth reading."""
-    if dataset.cache is None and not required:
-        return None
-    return np.asarray([dataset.raw(i).length for i in range(len(dataset))], dtype=np.int64)
+    """Frames of each training sample: free when the split is held in memory or packed
+    (from file headers otherwise, only when length bucketing needs them); None when not
+    worth reading."""
+    return dataset.lengths(read=required)
 
 
 def _padding_share(lengths: np.ndarray, order: np.ndarray, batch_size: int) -> float:

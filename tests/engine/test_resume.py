@@ -107,6 +107,25 @@ def test_resume_mid_epoch_continues_at_next_batch(data_root, reference, tmp_path
     assert all(0.0 <= value <= 1.0 for value in top1)
 
 
+@pytest.mark.parametrize("cache", ["mmap", "off"])
+def test_resume_with_a_dataset_cache_equals_the_memory_run(
+    data_root, reference, tmp_path, cache
+) -> None:
+    """data.cache changes where samples live, never what the model sees: a run on a packed
+    cache (or reading files as used), killed mid-epoch and resumed, is the reference run."""
+    work = tmp_path / cache
+    extra = (f"data.cache={cache}", f"data.cache_dir={tmp_path / 'cache'}")
+    with pytest.raises(KeyboardInterrupt):
+        start_run(
+            tiny_settings(data_root, work, *extra, "training.save_every_steps=1"),
+            [StopAfter(step=15)],
+        )
+    resume_run(work)
+    assert_same_run(reference, work)
+    assert json.loads((work / "config.json").read_text())["data"]["cache"] == cache
+    assert len(list((tmp_path / "cache").glob("*.pack"))) == (2 if cache == "mmap" else 0)
+
+
 def test_mid_epoch_checkpoint_from_before_the_hit_counter(data_root, reference, tmp_path) -> None:
     """Its epoch's first batches went uncounted: that epoch has no train_gloss_top1 (absent,
     not wrong), the next ones do, and everything else is the uninterrupted run."""
