@@ -382,9 +382,10 @@ class TrainingSettings(_Section):
     frames are padding instead of 52%, twice the samples/s at the same accuracy (README,
     accuracy benchmark); the order stays a pure function of (seed, epoch)."""
     compile: bool = False
-    """torch.compile the model's training forward and backward (dynamic shapes). The first
-    epoch pays the compile; README's benchmark section has what it gains or loses on CPU
-    and CUDA. Checkpoints are the same either way, and resume stays exact."""
+    """torch.compile the model's training forward and backward, one graph per batch shape
+    (clips padded to a multiple of 32 frames). The first epoch pays the compile; README's
+    benchmark section has what it gains or loses on CPU and CUDA. Checkpoints are the same
+    either way, and resume stays exact."""
     compile_backend: str = "inductor"
     """torch.compile backend: inductor, or aot_eager / eager to isolate a compile problem."""
     precision: Literal["float32", "bf16", "amp"] = "float32"

@@ -54,6 +54,23 @@ class Batch:
             {k: move(v) for k, v in self.targets.items()},
         )
 
+    def pad_time(self, multiple: int) -> Batch:
+        """The batch with its time axis padded (zeros, mask False) to a multiple of
+        `multiple` frames: fewer distinct shapes for a compiled model; padding cannot change
+        an output (every model masks it)."""
+        T = self.mask.shape[1]
+        extra = -T % multiple
+        if extra == 0:
+            return self
+        pad = lambda t: torch.nn.functional.pad(t, (0, 0, 0, extra))  # noqa: E731 [B, T, D]
+        return Batch(
+            self.ids,
+            {k: pad(v) for k, v in self.streams.items()},
+            self.lengths,
+            torch.nn.functional.pad(self.mask, (0, extra)),
+            self.targets,
+        )
+
     def pin_memory(self) -> Batch:
         """Called by DataLoader(pin_memory=True) on custom batch types."""
         return Batch(

@@ -333,6 +333,8 @@ class Trainer:
         """Backward of one batch; returns its loss and the task's count (`Task.train_hits`,
         classify: how many gloss argmaxes hit)."""
         batch = batch.to(self.device, non_blocking=True)
+        if self.settings.training.compile:  # few shapes, each compiled once (`_compiled`)
+            batch = batch.pad_time(COMPILE_TIME_MULTIPLE)
         with self.precision.autocast():
             outputs = self.task.forward(self.train_forward, batch)
             loss = self.loss_fn(outputs, batch.targets)
@@ -676,9 +678,17 @@ class _SignalGuard:
             signal.signal(signum, handler)
 
 
+COMPILE_TIME_MULTIPLE = 32  # a compiled run pads clips to a multiple of this many frames
+COMPILE_RECOMPILE_LIMIT = 64  # graphs per compiled function: T buckets x (full, last batch)
+
+
 def _compiled(model: torch.nn.Module, settings: Settings) -> Any:
-    """`torch.compile` of the model for training. dynamic=True: clip lengths change from
-    batch to batch, and a graph per length would recompile again and again."""
+    """`torch.compile` of the model for training, one static-shape graph per batch shape.
+
+    Clip lengths change from batch to batch: with symbolic shapes the model's graph still
+    specialises on T (dynamo recompiled at every new length and fell back to eager after
+    8), so the training batches are padded to a multiple of COMPILE_TIME_MULTIPLE frames
+    (`Batch.pad_time`) instead: max_len / 32 lengths, each compiled once."""
     import torch._dynamo
 
     backend = settings.training.compile_backend
@@ -688,7 +698,9 @@ def _compiled(model: torch.nn.Module, settings: Settings) -> Any:
             f"training.compile_backend: torch.compile has no backend {backend!r}",
             hint=f"use one of {', '.join(known)} (inductor is the default)",
         )
-    return torch.compile(model, backend=backend, dynamic=True)
+    limit = max(torch._dynamo.config.recompile_limit, COMPILE_RECOMPILE_LIMIT)
+    torch._dynamo.config.recompile_limit = limit
+    return torch.compile(model, backend=backend, dynamic=False)
 
 
 def _input_stats(data: TrainingData, model: SignModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:

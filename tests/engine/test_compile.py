@@ -42,3 +42,23 @@ def test_unknown_backend_is_a_usage_error(data_root: Path, tmp_path: Path) -> No
     )
     with pytest.raises(UsageError, match="compile_backend.*turbo"):
         start_run(settings)
+
+
+def test_padding_the_time_axis_changes_no_output(make_npz_dataset, tmp_path: Path) -> None:
+    """A compiled run pads batches to a multiple of 32 frames; the model must not see it."""
+    import torch
+
+    from signcli.engine.trainer import Trainer
+
+    root = make_npz_dataset(n=6, T=7, D=6)
+    trainer = Trainer(tiny_settings(root, tmp_path / "run"), default_hooks=False)
+    batch = trainer.task.collate([trainer.data.train.dataset[i] for i in range(4)])
+    padded = batch.pad_time(32)
+    assert padded.mask.shape[1] == 32 and padded.streams["x"].shape[1] == 32
+    assert int(padded.mask.sum()) == int(batch.mask.sum())
+    trainer.model.eval()
+    with torch.no_grad():
+        plain = trainer.task.forward(trainer.model, batch)
+        longer = trainer.task.forward(trainer.model, padded)
+    for name in plain:
+        torch.testing.assert_close(plain[name], longer[name], rtol=1e-5, atol=1e-5)
