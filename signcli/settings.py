@@ -269,6 +269,20 @@ class ModelSettings(_Section):
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
     fusion: Literal["concat", "sum", "attention"] = "concat"
     """multistream: how the streams of a frame are combined (concat is then projected)."""
+    max_target_len: int = Field(64, ge=2, le=4096)
+    """translate: longest decoder input in tokens (BOS + the target; longer targets are cut
+    to max_target_len - 1 tokens + EOS); search stops after max_target_len - 1 tokens."""
+    decoder_class: str | None = None
+    """translate: `module:Class` of a user's decoder instead of the built-in TextDecoder
+    (the interface: docs/architecture.md, "Text targets"); the module must be importable
+    by train, resume, eval and export-onnx alike."""
+    decoder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """translate: keyword arguments of the decoder (JSON object with --decoder-kwargs), e.g.
+    `{"num_layers": 3}` for TextDecoder (default: 2 layers, the encoder's heads, ff_dim
+    and dropout)."""
+    ctc_weight: float = Field(0.0, ge=0.0)
+    """translate: weight of a joint CTC loss of the target tokens on the encoder frames
+    (0 = none; > 0 adds a CTC head to the model)."""
 
     @field_validator("name")
     @classmethod
@@ -290,6 +304,20 @@ class ModelSettings(_Section):
         if problem is not None:
             raise ValueError(problem)
         return task
+
+    @field_validator("decoder_kwargs", mode="before")
+    @classmethod
+    def _kwargs_from_json(cls, kwargs: Any) -> Any:
+        """--decoder-kwargs and --set give a JSON object as text."""
+        if isinstance(kwargs, str):
+            try:
+                return json.loads(kwargs) if kwargs.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at character {exc.pos}); "
+                    'give a JSON object, e.g. {"num_layers": 3}'
+                ) from None
+        return kwargs
 
     @field_validator("conv_kernel")
     @classmethod

@@ -48,6 +48,8 @@ SETTING_OF_OPTION = {
     "num_layers": "model.num_layers",
     "dropout": "model.dropout",
     "fusion": "model.fusion",
+    "decoder_class": "model.decoder_class",
+    "decoder_kwargs": "model.decoder_kwargs",
     "lr": "optim.lr",
     "weight_decay": "optim.weight_decay",
     "optimizer": "optim.optimizer",
@@ -275,6 +277,20 @@ def train(
     fusion: Annotated[
         str | None,
         typer.Option(help="multistream: concat, sum or attention.", rich_help_panel=MODEL),
+    ] = None,
+    decoder_class: Annotated[
+        str | None,
+        typer.Option(
+            help="translate: module:Class of your own decoder (importable at eval and export too).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    decoder_kwargs: Annotated[
+        str | None,
+        typer.Option(
+            help="translate: JSON keyword arguments of the decoder, e.g. '{\"num_layers\": 3}'.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     # -- optimisation
     lr: Annotated[

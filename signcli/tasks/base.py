@@ -136,3 +136,10 @@ class Task:
     def onnx_outputs(self, outputs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The model's outputs as the graph's output tuple (order of `onnx_output_names`)."""
         raise NotImplementedError
+
+    def onnx_forward(
+        self, model: nn.Module, streams: Mapping[str, torch.Tensor], mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """The exported graph's computation (default: the model, then `onnx_outputs`);
+        translate's main graph is the encoder alone (its decoder step is a second graph)."""
+        return self.onnx_outputs(model(streams, mask))

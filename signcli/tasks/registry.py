@@ -112,7 +112,7 @@ TASKS: dict[str, TaskSpec] = {
                 MetricSpec("val_chrf", "max", "corpus chrF of the decoded sentences"),
             ),
             "val_bleu",
-            None,
+            "signcli.tasks.translate:TranslateTask",
         ),
     )
 }
