@@ -45,10 +45,10 @@ RUN_FILES = (
     CONFIG_FILE,
     LABELS_FILE,
     SPLIT_FILE,
-    TOKENIZER_FILE,
     METRICS_FILE,
     LAST_CHECKPOINT,
     BEST_CHECKPOINT,
+    TOKENIZER_FILE,
 )
 LOCK_FILE = ".signcli.lock"  # never a run file: --overwrite leaves it alone
 COMMAND_SHOWN_CHARS = 200  # a longer command line is cut in the "in use" message
