@@ -49,6 +49,16 @@ def eval_(
             show_default=False,
         ),
     ] = None,
+    text: Annotated[
+        Path | None,
+        typer.Option(
+            "--text",
+            help="Text tasks (ctc, translate): texts of those samples, CSV file,text "
+            "(multi-stream: meta.csv id;texto) \\[default: the run's, or <data folder>_text.csv"
+            "].",
+            show_default=False,
+        ),
+    ] = None,
     key: KeyOpt = None,
     batch_size: Annotated[
         int | None,
@@ -107,6 +117,7 @@ def eval_(
             no_labels=no_labels,
             device=device or setting_default(SETTING_OF_OPTION["device"]),
             group_by=group_by,
+            text_csv=text,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -123,6 +134,9 @@ SHOWN = (  # eval.json key, label in the table
     ("gloss_macro_f1", "gloss macro-F1"),
     ("gloss_balanced_accuracy", "gloss balanced accuracy"),
     ("cat_top1", "category top-1"),
+    ("wer", "WER"),
+    ("bleu", "BLEU"),
+    ("chrf", "chrF"),
     ("loss", "loss"),
 )
 

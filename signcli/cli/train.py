@@ -12,6 +12,7 @@ from signcli.cli._options import ConfigOpt, DeviceOpt, KeyOpt, QuietOpt, SetOpt
 
 DATA = "Data"
 MULTISTREAM = "Multi-stream data"
+TEXT = "Text targets"
 OPTIM = "Optimisation"
 TRAINING = "Training"
 MODEL = "Model"
@@ -40,6 +41,9 @@ SETTING_OF_OPTION = {
     "val_index": "data.val_index",
     "labels": "data.labels",
     "meta": "data.meta",
+    "train_text": "data.train_text",
+    "val_text": "data.val_text",
+    "tokenizer": "text.tokenizer_file",
     "normalize": "data.normalize",
     "task": "model.task",
     "num_gloss": "model.num_gloss",
@@ -207,7 +211,30 @@ def train(
     meta: Annotated[
         Path | None,
         typer.Option(
-            help="meta.csv (id;texto), kept for translation.", rich_help_panel=MULTISTREAM
+            help="meta.csv (id;texto): the texts of the text tasks (ctc, translate).",
+            rich_help_panel=MULTISTREAM,
+        ),
+    ] = None,
+    train_text: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text tasks: training texts, CSV file,text (default DATA/train_text.csv).",
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    val_text: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text tasks: validation texts, CSV file,text (default DATA/val_text.csv).",
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text tasks: a local tokenizer.json to use instead of training one on the "
+            "training texts (other options: --set text.KEY=VALUE).",
+            rich_help_panel=TEXT,
         ),
     ] = None,
     normalize: Annotated[
@@ -243,8 +270,8 @@ def train(
     task: Annotated[
         str | None,
         typer.Option(
-            help="What the run learns: classify (one gloss per clip); ctc and translate are "
-            "not available yet.",
+            help="What the run learns: classify (one gloss per clip), ctc (a gloss sequence "
+            "per clip, from --train-text/--meta texts).",
             rich_help_panel=MODEL,
         ),
     ] = None,

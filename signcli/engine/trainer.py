@@ -65,10 +65,13 @@ class Trainer:
         *,
         data: TrainingData | None = None,
         default_hooks: bool = True,
+        stored_labels: dict[str, Any] | None = None,
     ) -> None:
         # config.json records absolute paths, so the run resumes from any folder
         settings = with_absolute_paths(settings)
         self.task = build_task(settings.model.task)
+        if stored_labels is not None:  # resume: what the run resolved (text: its tokenizer)
+            self.task.restore(stored_labels, "last.pt")
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run

@@ -12,10 +12,11 @@ the target tokens on the encoder frames (the joint CTC of the sign-translation
 literature). The weight is a model setting because it decides whether the model has a
 CTC head (0: none, nothing to export or to keep in sync across DDP ranks).
 
-Validation decodes greedily (the model in eval mode: `forward` adds the hypotheses);
-eval searches with `text.beam_size` / `text.length_penalty` (`set_search`). Metrics
-compare the normalised references with the decoded hypotheses: val_bleu, val_chrf
-(sacrebleu) and val_wer (jiwer). The export is two graphs (export/onnx.py): the encoder
+Texts, tokenizer, collate, metrics and eval files are the text tasks' (tasks/text_task.py).
+Validation decodes greedily (the model in eval mode: `forward` adds the hypotheses, as
+the search needs the decoder); eval searches with `text.beam_size` / `text.length_penalty`
+(`prepare_eval`). Metrics compare the normalised references with the decoded hypotheses:
+val_bleu, val_chrf (sacrebleu) and val_wer (jiwer). The export is two graphs (export/onnx.py): the encoder
 (streams, mask -> memory) and one decoder step (memory, memory_mask, tokens -> logits).
 """
 
@@ -27,19 +28,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from signcli.tasks.base import Task
+from signcli.tasks.text_task import TextTask
 from signcli.text.decoder import BOS_ID, EOS_ID, PAD_ID
 
 if TYPE_CHECKING:
     from signcli.data.dataset import Batch
-    from signcli.engine.inference import Predictions
-    from signcli.settings import ModelSettings, OptimSettings
-    from signcli.text.tokenizer import TextTokenizer
+    from signcli.settings import ModelSettings, OptimSettings, Settings
 
 TOKENS, TOKEN_LENGTHS = "tokens", "token_lengths"  # the collated text targets
 DECODER, CTC = "decoder", "ctc"  # the heads
 MEMORY = "memory"  # the encoder graph's output
-HYPOTHESES = "hypotheses"  # what validation and eval keep: token lists without BOS/EOS
+DECODED = "decoded"  # eval mode: token ids per sample, without BOS/EOS
 BUILTIN_DEFAULTS = {"num_layers": 2}  # TextDecoder's layers unless --decoder-kwargs says
 
 
@@ -126,37 +125,39 @@ class TranslateLoss(nn.Module):
         return loss
 
 
-class TranslateTask(Task):
-    beam_size: int = 1  # validation: greedy; eval sets text.beam_size (`set_search`)
-    length_penalty: float = 1.0
-    tokenizer: TextTokenizer | None = None
-    references: dict[str, str] | None = None  # id -> normalised text of the validation split
+class TranslateTask(TextTask):
+    length_penalty: float = 1.0  # beam search at eval (text.length_penalty)
 
-    def set_search(self, beam_size: int, length_penalty: float) -> None:
+    def set_search(self, beam_size: int, length_penalty: float = 1.0) -> None:
         """How `forward` decodes in eval mode: greedy (beam 1) or beam search."""
         self.beam_size, self.length_penalty = int(beam_size), float(length_penalty)
+
+    def prepare_eval(self, settings: Settings, labels: Mapping[str, Any], source: str) -> None:
+        super().prepare_eval(settings, labels, source)
+        self.set_search(settings.text.beam_size, settings.text.length_penalty)
 
     # ------------------------------------------------------------------ model
 
     def build_heads(
         self, in_dim: int, model: ModelSettings, labels: Mapping[str, Any]
     ) -> nn.ModuleDict:
-        vocab = int(labels["vocab_size"])
+        vocab = int(labels["num_gloss"])  # the text tasks' output ids: the vocabulary
         heads = {DECODER: build_decoder(in_dim, model, vocab)}
         if model.ctc_weight > 0:
             heads[CTC] = JointCTC(in_dim, vocab, model.ctc_weight)
         return nn.ModuleDict(heads)
 
-    def forward(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+    def forward(self, model: nn.Module, batch: Batch) -> dict[str, Any]:
         """Teacher forcing on the batch's targets (logits, the targets they are scored
-        against, CTC log-probs); in eval mode also the decoded hypotheses."""
+        against, CTC log-probs); in eval mode also the decoded token ids."""
         memory = model.forward_features(batch.streams, batch.mask)
         heads = model.heads
         outputs: dict[str, Any] = {"mask": batch.mask}
         if TOKENS in batch.targets:
-            max_len = _max_target_len(heads[DECODER])
             inputs, targets, cut = teacher_forcing(
-                batch.targets[TOKENS], batch.targets[TOKEN_LENGTHS], max_len
+                batch.targets[TOKENS],
+                batch.targets[TOKEN_LENGTHS],
+                _max_target_len(heads[DECODER]),
             )
             outputs.update(
                 logits=heads[DECODER](memory, batch.mask, inputs),
@@ -167,10 +168,11 @@ class TranslateTask(Task):
                 outputs[CTC] = heads[CTC](memory)
                 outputs["ctc_weight"] = heads[CTC].weight
         if not model.training:
-            outputs[HYPOTHESES] = self.decode(heads[DECODER], memory, batch.mask)
+            outputs[DECODED] = self.search(heads[DECODER], memory, batch.mask)
         return outputs
 
-    def decode(self, decoder: nn.Module, memory: Tensor, mask: Tensor) -> list[list[int]]:
+    def search(self, decoder: nn.Module, memory: Tensor, mask: Tensor) -> list[list[int]]:
+        """Greedy (beam_size 1) or beam search: token ids per sample, without BOS/EOS."""
         from signcli.text.decoder import beam_search, greedy_search
 
         memory = memory.float()
@@ -178,43 +180,11 @@ class TranslateTask(Task):
             return greedy_search(decoder, memory, mask)
         return beam_search(decoder, memory, mask, self.beam_size, self.length_penalty)
 
+    def decode(self, outputs: Mapping[str, Any], batch: Batch) -> list[list[int]]:
+        return list(outputs[DECODED])
+
     def loss_module(self, optim: OptimSettings) -> nn.Module:
         return TranslateLoss(optim)
-
-    # ------------------------------------------------------------------ validation
-
-    def gather(self, outputs: Mapping[str, Any], batch: Batch) -> dict[str, Any]:
-        return {HYPOTHESES: list(outputs[HYPOTHESES])}
-
-    def reference_texts(self, predictions: Predictions) -> list[str]:
-        """The normalised reference sentence of each predicted sample: the split's texts
-        when known (`references`), else the target ids decoded."""
-        assert self.tokenizer is not None
-        if self.references is not None and all(i in self.references for i in predictions.ids):
-            return [self.references[i] for i in predictions.ids]
-        tokens, lengths = predictions.targets[TOKENS], predictions.targets[TOKEN_LENGTHS]
-        return [
-            self.tokenizer.decode(row[: int(n)].tolist())
-            for row, n in zip(tokens, lengths, strict=True)
-        ]
-
-    def hypothesis_texts(self, predictions: Predictions) -> list[str]:
-        assert self.tokenizer is not None
-        return [self.tokenizer.decode(ids) for ids in predictions.outputs[HYPOTHESES]]
-
-    def validation_metrics(self, predictions: Predictions) -> dict[str, float]:
-        """val_bleu, val_chrf (sacrebleu, 0..100) and val_wer (jiwer) of the greedy
-        hypotheses against the normalised references."""
-        from signcli.text.metrics import bleu, chrf, wer
-
-        refs, hyps = self.reference_texts(predictions), self.hypothesis_texts(predictions)
-        if not refs:
-            return {}
-        return {
-            "val_bleu": bleu(refs, hyps),
-            "val_chrf": chrf(refs, hyps),
-            "val_wer": wer(refs, hyps),
-        }
 
     # ------------------------------------------------------------------ export
 

@@ -46,7 +46,7 @@ def _model(ctc_weight: float = 0.0, **model_options) -> tuple[SignModel, ModelSe
         **model_options,
     )
     encoder = MODEL_REGISTRY["transformer"](settings, {"x": 6})
-    heads = build_task("translate").build_heads(encoder.out_dim, settings, {"vocab_size": V})
+    heads = build_task("translate").build_heads(encoder.out_dim, settings, {"num_gloss": V})
     return SignModel(encoder, heads), settings
 
 
@@ -83,9 +83,9 @@ def test_the_model_memorises_a_batch_and_decodes_it_greedily_and_with_beams() ->
     assert float(loss) < 0.1 * first
     model.eval()
     with torch.no_grad():
-        assert task.forward(model, batch)["hypotheses"] == targets
+        assert task.forward(model, batch)["decoded"] == targets
         task.set_search(beam_size=3, length_penalty=1.0)
-        assert task.forward(model, batch)["hypotheses"] == targets
+        assert task.forward(model, batch)["decoded"] == targets
 
 
 def test_the_ctc_weight_adds_the_ctc_loss_and_its_head() -> None:
