@@ -88,6 +88,23 @@ def eval_(
             show_default=False,
         ),
     ] = None,
+    beam_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Text tasks: decoding beam (1 = greedy) \\[default: the run's text.beam_size].",
+            show_default=False,
+        ),
+    ] = None,
+    length_penalty: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="translate: beam hypotheses ranked by score / length ** this "
+            "\\[default: the run's text.length_penalty].",
+            show_default=False,
+        ),
+    ] = None,
     device: DeviceOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -118,6 +135,8 @@ def eval_(
             device=device or setting_default(SETTING_OF_OPTION["device"]),
             group_by=group_by,
             text_csv=text,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)

@@ -109,6 +109,8 @@ def evaluate(
     device: str = "auto",
     group_by: str | None = None,
     text_csv: Path | None = None,
+    beam_size: int | None = None,
+    length_penalty: float | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
@@ -134,6 +136,11 @@ def evaluate(
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
         task = build_task(settings.model.task)
+        # text tasks: --beam-size / --length-penalty override the run's text settings
+        if beam_size is not None:
+            settings.text.beam_size = beam_size
+        if length_penalty is not None:
+            settings.text.length_penalty = length_penalty
         task.prepare_eval(settings, labels, str(checkpoint))
     text_task = has_text_targets(settings.model.task)
     if text_task and labels_csv is not None:

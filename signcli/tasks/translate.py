@@ -13,8 +13,8 @@ literature). The weight is a model setting because it decides whether the model 
 CTC head (0: none, nothing to export or to keep in sync across DDP ranks).
 
 Texts, tokenizer, collate, metrics and eval files are the text tasks' (tasks/text_task.py).
-Validation decodes greedily (the model in eval mode: `forward` adds the hypotheses, as
-the search needs the decoder); eval searches with `text.beam_size` / `text.length_penalty`
+Validation decodes greedily (in eval mode `forward` adds the batch's search, which needs
+the decoder, and `decode` runs it); eval searches with `text.beam_size` / `text.length_penalty`
 (`prepare_eval`). Metrics compare the normalised references with the decoded hypotheses:
 val_bleu, val_chrf (sacrebleu) and val_wer (jiwer). The export is two graphs (export/onnx.py): the encoder
 (streams, mask -> memory) and one decoder step (memory, memory_mask, tokens -> logits).
@@ -22,6 +22,7 @@ val_bleu, val_chrf (sacrebleu) and val_wer (jiwer). The export is two graphs (ex
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 TOKENS, TOKEN_LENGTHS = "tokens", "token_lengths"  # the collated text targets
 DECODER, CTC = "decoder", "ctc"  # the heads
 MEMORY = "memory"  # the encoder graph's output
-DECODED = "decoded"  # eval mode: token ids per sample, without BOS/EOS
+SEARCH = "search"  # eval mode: the search of the batch, run by `decode`
 BUILTIN_DEFAULTS = {"num_layers": 2}  # TextDecoder's layers unless --decoder-kwargs says
 
 
@@ -149,7 +150,7 @@ class TranslateTask(TextTask):
 
     def forward(self, model: nn.Module, batch: Batch) -> dict[str, Any]:
         """Teacher forcing on the batch's targets (logits, the targets they are scored
-        against, CTC log-probs); in eval mode also the decoded token ids."""
+        against, CTC log-probs); in eval mode also the search that `decode` runs."""
         memory = model.forward_features(batch.streams, batch.mask)
         heads = model.heads
         outputs: dict[str, Any] = {"mask": batch.mask}
@@ -167,8 +168,8 @@ class TranslateTask(TextTask):
             if CTC in heads:
                 outputs[CTC] = heads[CTC](memory)
                 outputs["ctc_weight"] = heads[CTC].weight
-        if not model.training:
-            outputs[DECODED] = self.search(heads[DECODER], memory, batch.mask)
+        if not model.training:  # run by `decode` only: a loss alone needs no search
+            outputs[SEARCH] = functools.partial(self.search, heads[DECODER], memory, batch.mask)
         return outputs
 
     def search(self, decoder: nn.Module, memory: Tensor, mask: Tensor) -> list[list[int]]:
@@ -181,7 +182,7 @@ class TranslateTask(TextTask):
         return beam_search(decoder, memory, mask, self.beam_size, self.length_penalty)
 
     def decode(self, outputs: Mapping[str, Any], batch: Batch) -> list[list[int]]:
-        return list(outputs[DECODED])
+        return outputs[SEARCH]()
 
     def loss_module(self, optim: OptimSettings) -> nn.Module:
         return TranslateLoss(optim)

@@ -83,9 +83,9 @@ def test_the_model_memorises_a_batch_and_decodes_it_greedily_and_with_beams() ->
     assert float(loss) < 0.1 * first
     model.eval()
     with torch.no_grad():
-        assert task.forward(model, batch)["decoded"] == targets
+        assert task.decode(task.forward(model, batch), batch) == targets
         task.set_search(beam_size=3, length_penalty=1.0)
-        assert task.forward(model, batch)["decoded"] == targets
+        assert task.decode(task.forward(model, batch), batch) == targets
 
 
 def test_the_ctc_weight_adds_the_ctc_loss_and_its_head() -> None:
