@@ -163,3 +163,19 @@ def test_smoke_overfit_memorises_a_batch() -> None:
     )
     result = smoke_model(settings, overfit=True, max_overfit_steps=300)
     assert result.passed, [(c.check, c.detail) for c in result.checks]
+
+
+def test_multistream_ctc_reads_meta_csv_without_labels(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    work = tmp_path / "ms"
+    args = ["train", "multistream", "--config", str(examples / "multistream.yaml")]
+    args += ["--task", "ctc", "--set", "data.labels=null", "--epochs", "1", "--d-model", "16"]
+    args += ["--num-layers", "1", "--batch-size", "64", "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--work-dir", str(work)])
+    assert result.exit_code == 0, result.output
+    assert "task ctc" in result.output and "token ids" in result.output
+    val_wer = lines(work)[-1]["val_wer"]
+    result = runner.invoke(app, ["eval", str(work / "last.pt"), "--out", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert summary["text"].endswith("meta.csv") and summary["wer"] == pytest.approx(val_wer)
