@@ -16,7 +16,7 @@ def smoke(
     ] = "all",
     task: Annotated[
         str,
-        typer.Option(help="classify; ctc and translate are not available yet."),
+        typer.Option(help="classify, or ctc (synthetic signed sentences, gloss targets)."),
     ] = "classify",
     overfit: Annotated[
         bool, typer.Option(help="Train on one fixed batch until the loss is under 5% of its start.")
