@@ -100,7 +100,9 @@ class JointCTC(nn.Module):
         self.head = CTCHead(in_dim, vocab_size)
         self.weight = float(weight)
 
-    def forward(self, memory: Tensor) -> Tensor:
+    def forward(self, memory: Tensor, mask: Tensor | None = None, *_: Tensor) -> Tensor:
+        """Log-probs [B, T, V]; the mask and the decoder's tokens are not read (frames are
+        independent, and the loss goes by the lengths)."""
         return self.head(memory)
 
 
@@ -149,27 +151,35 @@ class TranslateTask(TextTask):
         return nn.ModuleDict(heads)
 
     def forward(self, model: nn.Module, batch: Batch) -> dict[str, Any]:
-        """Teacher forcing on the batch's targets (logits, the targets they are scored
-        against, CTC log-probs); in eval mode also the search that `decode` runs."""
-        memory = model.forward_features(batch.streams, batch.mask)
-        heads = model.heads
+        """Teacher forcing on the batch's targets (the decoder's logits, the targets they
+        are scored against, the joint CTC log-probs), through one call of the model so that
+        a DDP or compiled wrapper sees it all; in eval mode (the plain module: validation,
+        eval) also the search that `decode` runs."""
         outputs: dict[str, Any] = {"mask": batch.mask}
-        if TOKENS in batch.targets:
+        teacher = TOKENS in batch.targets
+        if teacher:
             inputs, targets, cut = teacher_forcing(
                 batch.targets[TOKENS],
                 batch.targets[TOKEN_LENGTHS],
-                _max_target_len(heads[DECODER]),
+                _max_target_len(_unwrap(model).heads[DECODER]),
             )
-            outputs.update(
-                logits=heads[DECODER](memory, batch.mask, inputs),
-                targets=targets,
-                target_lengths=cut,
+            outputs.update(targets=targets, target_lengths=cut)
+        if model.training:
+            if not teacher:
+                raise ValueError("translate trains on batches with texts (tokens)")
+            heads = model(batch.streams, batch.mask, inputs)
+        else:
+            memory = model.forward_features(batch.streams, batch.mask)
+            heads = model.forward_head(memory, batch.mask, inputs) if teacher else {}
+            # run by `decode` only: a loss alone needs no search
+            outputs[SEARCH] = functools.partial(
+                self.search, model.heads[DECODER], memory, batch.mask
             )
-            if CTC in heads:
-                outputs[CTC] = heads[CTC](memory)
-                outputs["ctc_weight"] = heads[CTC].weight
-        if not model.training:  # run by `decode` only: a loss alone needs no search
-            outputs[SEARCH] = functools.partial(self.search, heads[DECODER], memory, batch.mask)
+        if DECODER in heads:
+            outputs["logits"] = heads[DECODER]
+        if CTC in heads:
+            outputs[CTC] = heads[CTC]
+            outputs["ctc_weight"] = _unwrap(model).heads[CTC].weight
         return outputs
 
     def search(self, decoder: nn.Module, memory: Tensor, mask: Tensor) -> list[list[int]]:
@@ -198,6 +208,15 @@ class TranslateTask(TextTask):
         """The encoder graph: memory [B, T, d] (the decoder-step graph reads it with the
         mask; export/text.py)."""
         return (model.forward_features(streams, mask),)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The SignModel inside a DDP (`module`) or torch.compile (`_orig_mod`) wrapper."""
+    for attribute in ("module", "_orig_mod"):
+        inner = getattr(model, attribute, None)
+        if isinstance(inner, nn.Module):
+            return _unwrap(inner)
+    return model
 
 
 def _max_target_len(decoder: nn.Module) -> int:
