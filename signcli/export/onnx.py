@@ -186,7 +186,10 @@ def export_onnx(
                 "stream_landmarks": settings.data.stream_landmarks,
             }
         ),
-        "num_classes": json.dumps({head: labels[f"num_{head}"] for head in wrapper.head_names}),
+        # a text task's head (ctc) outputs its vocabulary, stored as num_gloss
+        "num_classes": json.dumps(
+            {head: labels.get(f"num_{head}", labels["num_gloss"]) for head in wrapper.head_names}
+        ),
         "outputs": json.dumps(wrapper.output_names),
         "model_settings": json.dumps(settings.model.model_dump(mode="json")),
     }
@@ -201,6 +204,8 @@ def export_onnx(
     onnx.checker.check_model(proto)
     ensure_folder(out.parent, "--out folder")
     atomic_write(out, proto.SerializeToString())
+    if isinstance(labels.get("tokenizer"), str):  # text tasks: ids -> text beside the graph
+        atomic_write(out.parent / "tokenizer.json", labels["tokenizer"])
 
     result = ExportResult(
         path=out,
