@@ -59,6 +59,15 @@ def eval_(
             show_default=False,
         ),
     ] = None,
+    beam_size: Annotated[
+        int | None,
+        typer.Option(
+            "--beam-size",
+            min=1,
+            help="Text tasks: decoding beam, 1 = greedy \\[default: the run's text.beam_size].",
+            show_default=False,
+        ),
+    ] = None,
     key: KeyOpt = None,
     batch_size: Annotated[
         int | None,
@@ -118,6 +127,7 @@ def eval_(
             device=device or setting_default(SETTING_OF_OPTION["device"]),
             group_by=group_by,
             text_csv=text,
+            beam_size=beam_size,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)

@@ -109,6 +109,7 @@ def evaluate(
     device: str = "auto",
     group_by: str | None = None,
     text_csv: Path | None = None,
+    beam_size: int | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
@@ -134,8 +135,12 @@ def evaluate(
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
         task = build_task(settings.model.task)
+        if beam_size is not None:  # the run's text.beam_size unless asked otherwise
+            settings.text.beam_size = beam_size
         task.prepare_eval(settings, labels, str(checkpoint))
     text_task = has_text_targets(settings.model.task)
+    if beam_size is not None and not text_task:
+        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
     if text_task and labels_csv is not None:
         raise UsageError(
             f"--labels is for classification; {checkpoint} is a {task.name} model",

@@ -119,7 +119,14 @@ def test_train_and_eval_cli_on_sentences(sentences: Path, tmp_path: Path) -> Non
     assert sorted(references) == sorted(texts["text"])  # the run's texts: glosses, not English
     assert (out / "hypotheses.txt").read_text().splitlines() == list(table["hypothesis"])
 
-    # the English texts beside the folder are another split's targets: --text chooses
+    # beam search: the same files, never a less likely answer than greedy's (text/ctc.py)
+    beam = tmp_path / "beam"
+    args = ["eval", str(work / "last.pt"), "--out", str(beam), "--beam-size", "4", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["beam_size"] == 4
+    assert len(pd.read_parquet(beam / "predictions.parquet")) == len(table)
+
     result = runner.invoke(
         app,
         ["eval", str(work / "last.pt"), "--out", str(tmp_path / "e2"), "--labels", "x.csv"],
