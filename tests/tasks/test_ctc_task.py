@@ -186,3 +186,25 @@ def test_multistream_ctc_reads_meta_csv_without_labels(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert summary["text"].endswith("meta.csv") and summary["wer"] == pytest.approx(val_wer)
+
+
+def test_tokenizer_flag_loads_a_local_tokenizer_json(sentences: Path, tmp_path: Path) -> None:
+    from signcli.text.tokenizer import TextTokenizer
+
+    texts = pd.read_csv(sentences / "train_glosses.csv")["text"].tolist()
+    given = TextTokenizer.train([*texts, "EXTRA WORDS"], "word")
+    path = tmp_path / "given.json"
+    given.save(path)
+    work = tmp_path / "run"
+    args = ["train", "transformer", str(sentences), "--task", "ctc", "--tokenizer", str(path)]
+    args += ["--train-text", str(sentences / "train_glosses.csv")]
+    args += ["--val-text", str(sentences / "val_glosses.csv"), "--epochs", "1"]
+    args += ["--d-model", "16", "--num-layers", "1", "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--work-dir", str(work)])
+    assert result.exit_code == 0, result.output
+    assert (work / "tokenizer.json").read_text() == path.read_text()
+    config = json.loads((work / "config.json").read_text())
+    assert config["model"]["num_gloss"] == given.vocab_size
+    missing = [*args, "--tokenizer", str(tmp_path / "none.json"), "--work-dir", str(tmp_path / "b")]
+    result = runner.invoke(app, missing)
+    assert result.exit_code == 2 and "none.json" in result.output
