@@ -59,6 +59,15 @@ def eval_(
             show_default=False,
         ),
     ] = None,
+    beam_size: Annotated[
+        int | None,
+        typer.Option(
+            "--beam-size",
+            min=1,
+            help="Text tasks: decoding beam, 1 = greedy \\[default: the run's text.beam_size].",
+            show_default=False,
+        ),
+    ] = None,
     key: KeyOpt = None,
     batch_size: Annotated[
         int | None,
@@ -85,14 +94,6 @@ def eval_(
             help="Column of the labels CSV to report gloss accuracy per group of, into "
             "per_group.csv \\[default: the run's data.group_by, else signer when the labels "
             "have it].",
-            show_default=False,
-        ),
-    ] = None,
-    beam_size: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Text tasks: decoding beam (1 = greedy) \\[default: the run's text.beam_size].",
             show_default=False,
         ),
     ] = None,

@@ -43,7 +43,7 @@ SETTING_OF_OPTION = {
     "meta": "data.meta",
     "train_text": "data.train_text",
     "val_text": "data.val_text",
-    "tokenizer": "text.tokenizer_file",
+    "tokenizer_file": "text.tokenizer_file",
     "normalize": "data.normalize",
     "task": "model.task",
     "num_gloss": "model.num_gloss",
@@ -229,9 +229,11 @@ def train(
             rich_help_panel=TEXT,
         ),
     ] = None,
-    tokenizer: Annotated[
+    tokenizer_file: Annotated[
         Path | None,
         typer.Option(
+            "--tokenizer-file",
+            "--tokenizer",
             help="Text tasks: a local tokenizer.json to use instead of training one on the "
             "training texts (other options: --set text.KEY=VALUE).",
             rich_help_panel=TEXT,

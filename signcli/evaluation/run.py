@@ -143,6 +143,12 @@ def evaluate(
             settings.text.length_penalty = length_penalty
         task.prepare_eval(settings, labels, str(checkpoint))
     text_task = has_text_targets(settings.model.task)
+    if beam_size is not None and not text_task:
+        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
+    if length_penalty is not None and task.name != "translate":
+        raise UsageError(
+            f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
+        )
     if text_task and labels_csv is not None:
         raise UsageError(
             f"--labels is for classification; {checkpoint} is a {task.name} model",

@@ -200,20 +200,17 @@ def export_onnx(
                 "stream_landmarks": settings.data.stream_landmarks,
             }
         ),
+        # a text task's head (ctc) outputs its vocabulary, stored as num_gloss
+        "num_classes": json.dumps(
+            {head: labels.get(f"num_{head}", labels["num_gloss"]) for head in wrapper.head_names}
+        ),
         "outputs": json.dumps(wrapper.output_names),
         "model_settings": json.dumps(settings.model.model_dump(mode="json")),
     }
-    text_task = settings.model.task != DEFAULT_TASK
-    if not text_task:
-        metadata["num_classes"] = json.dumps(
-            {head: labels[f"num_{head}"] for head in wrapper.head_names}
-        )
-        for head in wrapper.head_names:
-            names = class_names(labels, head)
-            if names:
-                metadata[f"{head}_names"] = json.dumps(
-                    {str(k): v for k, v in sorted(names.items())}
-                )
+    for head in wrapper.head_names:
+        names = class_names(labels, head)
+        if names:
+            metadata[f"{head}_names"] = json.dumps({str(k): v for k, v in sorted(names.items())})
     extra = _text_graphs(wrapper, settings, labels, out, opset, checkpoint, metadata)
     onnx.helper.set_model_props(proto, {**_props(proto), **metadata})
     what = "encoder" if extra else settings.model.task
@@ -223,6 +220,10 @@ def export_onnx(
     for path, content in extra.items():
         atomic_write(path, content)
     atomic_write(out, proto.SerializeToString())
+    written = [str(path) for path in extra]
+    if isinstance(labels.get("tokenizer"), str):  # text tasks: ids -> text beside the graph
+        atomic_write(out.parent / "tokenizer.json", labels["tokenizer"])
+        written.append(str(out.parent / "tokenizer.json"))
 
     result = ExportResult(
         path=out,
@@ -231,7 +232,7 @@ def export_onnx(
         inputs=_shapes(proto.graph.input),
         outputs=_shapes(proto.graph.output),
         metadata=metadata,
-        files=[str(path) for path in extra],
+        files=written,
     )
     if check:
         result.check = check_onnx(out, wrapper, max_len)
@@ -261,9 +262,7 @@ def _text_graphs(
         return files
     import onnx
 
-    text = tokenizer_json(labels)
-    if text is not None:
-        files[out.with_name(TOKENIZER_FILE)] = text.encode("utf-8")
+    if tokenizer_json(labels) is not None:  # written beside the graphs by export_onnx
         metadata["tokenizer"] = TOKENIZER_FILE
     metadata["special_ids"] = json.dumps({"pad": 0, "bos": 1, "eos": 2, "unk": 3})
     if settings.model.task == "translate":

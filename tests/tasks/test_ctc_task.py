@@ -119,7 +119,14 @@ def test_train_and_eval_cli_on_sentences(sentences: Path, tmp_path: Path) -> Non
     assert sorted(references) == sorted(texts["text"])  # the run's texts: glosses, not English
     assert (out / "hypotheses.txt").read_text().splitlines() == list(table["hypothesis"])
 
-    # the English texts beside the folder are another split's targets: --text chooses
+    # beam search: the same files, never a less likely answer than greedy's (text/ctc.py)
+    beam = tmp_path / "beam"
+    args = ["eval", str(work / "last.pt"), "--out", str(beam), "--beam-size", "4", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["beam_size"] == 4
+    assert len(pd.read_parquet(beam / "predictions.parquet")) == len(table)
+
     result = runner.invoke(
         app,
         ["eval", str(work / "last.pt"), "--out", str(tmp_path / "e2"), "--labels", "x.csv"],
@@ -179,3 +186,25 @@ def test_multistream_ctc_reads_meta_csv_without_labels(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert summary["text"].endswith("meta.csv") and summary["wer"] == pytest.approx(val_wer)
+
+
+def test_tokenizer_flag_loads_a_local_tokenizer_json(sentences: Path, tmp_path: Path) -> None:
+    from signcli.text.tokenizer import TextTokenizer
+
+    texts = pd.read_csv(sentences / "train_glosses.csv")["text"].tolist()
+    given = TextTokenizer.train([*texts, "EXTRA WORDS"], "word")
+    path = tmp_path / "given.json"
+    given.save(path)
+    work = tmp_path / "run"
+    args = ["train", "transformer", str(sentences), "--task", "ctc", "--tokenizer", str(path)]
+    args += ["--train-text", str(sentences / "train_glosses.csv")]
+    args += ["--val-text", str(sentences / "val_glosses.csv"), "--epochs", "1"]
+    args += ["--d-model", "16", "--num-layers", "1", "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--work-dir", str(work)])
+    assert result.exit_code == 0, result.output
+    assert (work / "tokenizer.json").read_text() == path.read_text()
+    config = json.loads((work / "config.json").read_text())
+    assert config["model"]["num_gloss"] == given.vocab_size
+    missing = [*args, "--tokenizer", str(tmp_path / "none.json"), "--work-dir", str(tmp_path / "b")]
+    result = runner.invoke(app, missing)
+    assert result.exit_code == 2 and "none.json" in result.output
