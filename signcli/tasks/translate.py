@@ -14,10 +14,11 @@ CTC head (0: none, nothing to export or to keep in sync across DDP ranks).
 
 Texts, tokenizer, collate, metrics and eval files are the text tasks' (tasks/text_task.py).
 Validation decodes greedily (in eval mode `forward` adds the batch's search, which needs
-the decoder, and `decode` runs it); eval searches with `text.beam_size` / `text.length_penalty`
-(`prepare_eval`). Metrics compare the normalised references with the decoded hypotheses:
-val_bleu, val_chrf (sacrebleu) and val_wer (jiwer). The export is two graphs (export/onnx.py): the encoder
-(streams, mask -> memory) and one decoder step (memory, memory_mask, tokens -> logits).
+the decoder, and `decode` runs it); eval searches with `text.beam_size` and
+`text.length_penalty` (`prepare_eval`). Metrics compare the normalised references with
+the decoded hypotheses: val_bleu, val_chrf (sacrebleu) and val_wer (jiwer). The export is
+two graphs (export/onnx.py, export/text.py): the encoder (streams, mask -> memory) and one
+decoder step (memory, memory_mask, tokens -> logits).
 """
 
 from __future__ import annotations
