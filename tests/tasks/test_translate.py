@@ -80,7 +80,7 @@ def test_the_model_memorises_a_batch_and_decodes_it_greedily_and_with_beams() ->
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert float(loss) < 0.1 * first
+    assert float(loss.detach()) < 0.1 * first
     model.eval()
     with torch.no_grad():
         assert task.decode(task.forward(model, batch), batch) == targets
@@ -105,7 +105,8 @@ def test_the_ctc_weight_adds_the_ctc_loss_and_its_head() -> None:
     expected_ctc = ctc_loss(
         outputs[CTC], batch.mask, batch.targets[TOKENS], batch.targets[TOKEN_LENGTHS]
     )
-    assert float(with_ctc - without) == pytest.approx(0.5 * float(expected_ctc), rel=1e-5)
+    difference = float((with_ctc - without).detach())
+    assert difference == pytest.approx(0.5 * float(expected_ctc.detach()), rel=1e-5)
 
 
 def test_decoder_kwargs_size_the_builtin_decoder() -> None:
@@ -152,3 +153,19 @@ def test_a_users_decoder_class_is_built_with_its_kwargs_and_checked(tmp_path, mo
         _model(decoder_class="my_decoders:Wide")
     with pytest.raises(UsageError, match="cannot import module 'no_such_module'"):
         _model(decoder_class="no_such_module:Decoder")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"ctc_weight": 0.3, "decoder_kwargs": {"num_layers": 3, "positions": "learned"}}],
+)
+def test_model_size_counts_the_decoder_exactly(options) -> None:
+    from signcli.model_size import parameter_count
+    from signcli.models.registry import build_run_model
+    from signcli.settings import Settings
+
+    _, model_settings = _model(**options)
+    settings = Settings(model=model_settings)
+    model = build_run_model(settings, {"x": 6}, V)
+    built = sum(t.numel() for t in model.state_dict().values())
+    assert parameter_count(settings, {"x": 6}, V) == built
