@@ -95,6 +95,9 @@ def parameter_parts(
             )
             parts["stream fusion"] = (fuse, f"{streams} streams x model.d_model={d}")
         out = d
+    if model.task == "translate":
+        parts.update(_translate_heads(model, out, num_gloss))
+        return parts
     # the classify task's heads (tasks/classify.py); a task with other heads adds its own here
     pooling = 2 * _linear(out, out) + out if model.pooling == "cls" else 0
     heads = [("model.num_gloss", num_gloss)] + ([("model.num_cat", num_cat)] if num_cat else [])
@@ -103,6 +106,33 @@ def parameter_parts(
         " + ".join(f"{key}={count}" for key, count in heads) + f" x width {out}",
     )
     return parts
+
+
+def _translate_heads(model: ModelSettings, d: int, vocab: int) -> dict[str, tuple[int, str]]:
+    """tasks/translate.py: TextDecoder (tied embeddings; model.decoder_kwargs may set its
+    num_layers, ff_dim, positions) and the joint CTC head. A user's decoder class counts
+    as its embedding and output layer only, the least it holds (it is not built to count)."""
+    kwargs = model.decoder_kwargs if isinstance(model.decoder_kwargs, dict) else {}
+    embedding = vocab * d + vocab  # tied input/output matrix + output bias
+    parts = {"decoder embedding": (embedding, f"model.num_gloss={vocab} (vocabulary) x d={d}")}
+    if not model.decoder_class:
+        layers = _int(kwargs.get("num_layers", 2))
+        ff = _int(kwargs.get("ff_dim") or model.ff_dim or 4 * d)
+        layer = 2 * 4 * _linear(d, d) + 3 * _norm(d) + _linear(d, ff) + _linear(ff, d)
+        learned = model.max_target_len * d if kwargs.get("positions") == "learned" else 0
+        parts["decoder blocks"] = (
+            layers * layer + _norm(d) + learned,
+            f"decoder num_layers={layers} x (d={d}, ff_dim={ff})",
+        )
+    if model.ctc_weight > 0:
+        parts["ctc head"] = (_norm(d) + _linear(d, vocab), f"model.ctc_weight > 0: d={d} x {vocab}")
+    return parts
+
+
+def _int(value: object) -> int:
+    """A size from decoder_kwargs (user input): a non-negative int, else 0 (the decoder's
+    constructor reports the bad value)."""
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 def parameter_count(

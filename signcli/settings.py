@@ -190,7 +190,12 @@ class DataSettings(_Section):
     labels: Path | None = None
     """Multi-stream layout: labels CSV `id,gloss[,cat]` of every split (0-based ids)."""
     meta: Path | None = None
-    """Multi-stream layout: `meta.csv` (`id;texto`), read and kept for translation."""
+    """Multi-stream layout: `meta.csv` (`id;texto`), the text targets of the text tasks
+    (ctc, translate) for every split."""
+    train_text: Path | None = None
+    """Text tasks, single stream: training texts `file,text` (default DATA/train_text.csv)."""
+    val_text: Path | None = None
+    """Text tasks, single stream: validation texts `file,text` (default DATA/val_text.csv)."""
     layout: dict[StreamName, tuple[int, int]] | None = None
     """Single-stream keypoints: column ranges of body-part streams in `X`, as
     `hand_l=0:63,hand_r=63:126,pose=126:156` (ends multiples of 3); the model splits `X`
@@ -251,10 +256,32 @@ class DataSettings(_Section):
 Auto = Literal["auto"]  # sized from the training set when the run starts (signcli/auto_size.py)
 
 
+class TextSettings(_Section):
+    """Text targets of the text tasks (ctc, translate; docs/architecture.md, "Text targets"):
+    the tokenizer trained on the training texts (or loaded), and decoding. Ignored by
+    classify."""
+
+    tokenizer: Literal["word", "bpe"] = "word"
+    """word: one token per whitespace-separated word (glosses); bpe: byte-pair pieces."""
+    tokenizer_file: Path | None = None
+    """A local tokenizer.json to use instead of training one (--tokenizer)."""
+    vocab_size: int | None = Field(None, ge=5)
+    """Largest vocabulary, special tokens included (default: every word; bpe 1000)."""
+    lowercase: bool = False
+    """Lower-case texts before tokenising, in training and scoring alike."""
+    strip_punctuation: bool = False
+    """Remove punctuation before tokenising, in training and scoring alike."""
+    beam_size: int = Field(1, ge=1, le=256)
+    """Decoding beam at eval (1 = greedy); validation decodes greedily."""
+    length_penalty: float = Field(1.0, ge=0.0, le=10.0)
+    """translate, beam search: hypotheses ranked by score / length ** length_penalty
+    (0: summed log-probability, which favours short outputs; 1: per-token mean)."""
+
+
 class ModelSettings(_Section):
     task: str = DEFAULT_TASK
-    """What the run learns (docs/architecture.md, "Tasks"): classify (one gloss per clip);
-    ctc (a gloss sequence per clip) and translate (a sentence) are not available yet."""
+    """What the run learns (docs/architecture.md, "Tasks"): classify (one gloss per clip),
+    ctc (a gloss sequence per clip) or translate (a sentence)."""
     name: str = "transformer"
     """Registered model (model_catalog.py): transformer (keypoints), gru (features),
     multistream (face/hands/pose)."""
@@ -283,6 +310,20 @@ class ModelSettings(_Section):
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
     fusion: Literal["concat", "sum", "attention"] = "concat"
     """multistream: how the streams of a frame are combined (concat is then projected)."""
+    max_target_len: int = Field(64, ge=2, le=4096)
+    """translate: longest decoder input in tokens (BOS + the target; longer targets are cut
+    to max_target_len - 1 tokens + EOS); search stops after max_target_len - 1 tokens."""
+    decoder_class: str | None = None
+    """translate: `module:Class` of a user's decoder instead of the built-in TextDecoder
+    (the interface: docs/architecture.md, "Text targets"); the module must be importable
+    by train, resume, eval and export-onnx alike."""
+    decoder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """translate: keyword arguments of the decoder (JSON object with --decoder-kwargs), e.g.
+    `{"num_layers": 3}` for TextDecoder (default: 2 layers, the encoder's heads, ff_dim
+    and dropout)."""
+    ctc_weight: float = Field(0.0, ge=0.0)
+    """translate: weight of a joint CTC loss of the target tokens on the encoder frames
+    (0 = none; > 0 adds a CTC head to the model)."""
 
     @field_validator("name")
     @classmethod
@@ -304,6 +345,20 @@ class ModelSettings(_Section):
         if problem is not None:
             raise ValueError(problem)
         return task
+
+    @field_validator("decoder_kwargs", mode="before")
+    @classmethod
+    def _kwargs_from_json(cls, kwargs: Any) -> Any:
+        """--decoder-kwargs and --set give a JSON object as text."""
+        if isinstance(kwargs, str):
+            try:
+                return json.loads(kwargs) if kwargs.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at character {exc.pos}); "
+                    'give a JSON object, e.g. {"num_layers": 3}'
+                ) from None
+        return kwargs
 
     @field_validator("conv_kernel")
     @classmethod
@@ -432,6 +487,8 @@ class Settings(_Section):
     """Optimizer, schedule and loss."""
     training: TrainingSettings = TrainingSettings()
     """Epochs, batches, precision, device, seeds, checkpoints and logs."""
+    text: TextSettings = TextSettings()
+    """Text targets (tasks ctc, translate): tokenizer and decoding."""
 
     @model_validator(mode="after")
     def _monitor_of_the_task(self) -> Settings:
@@ -535,6 +592,7 @@ DATA_PATH_KEYS = (  # every path of DataSettings, made absolute by with_absolute
     *("face_dir", "hand_left_dir", "hand_right_dir", "pose_dir"),
     *("train_index", "val_index", "labels", "meta"),
     "cache_dir",
+    *("train_text", "val_text"),
 )
 
 
@@ -548,6 +606,8 @@ def with_absolute_paths(settings: Settings) -> Settings:
         if value is not None:
             setattr(settings.data, name, _absolute(value))
     settings.training.work_dir = _absolute(settings.training.work_dir)
+    if settings.text.tokenizer_file is not None:
+        settings.text.tokenizer_file = _absolute(settings.text.tokenizer_file)
     if settings.training.log_csv is not None:
         settings.training.log_csv = _absolute(settings.training.log_csv)
     return settings

@@ -49,6 +49,25 @@ def eval_(
             show_default=False,
         ),
     ] = None,
+    text: Annotated[
+        Path | None,
+        typer.Option(
+            "--text",
+            help="Text tasks (ctc, translate): texts of those samples, CSV file,text "
+            "(multi-stream: meta.csv id;texto) \\[default: the run's, or <data folder>_text.csv"
+            "].",
+            show_default=False,
+        ),
+    ] = None,
+    beam_size: Annotated[
+        int | None,
+        typer.Option(
+            "--beam-size",
+            min=1,
+            help="Text tasks: decoding beam, 1 = greedy \\[default: the run's text.beam_size].",
+            show_default=False,
+        ),
+    ] = None,
     key: KeyOpt = None,
     batch_size: Annotated[
         int | None,
@@ -75,6 +94,15 @@ def eval_(
             help="Column of the labels CSV to report gloss accuracy per group of, into "
             "per_group.csv \\[default: the run's data.group_by, else signer when the labels "
             "have it].",
+            show_default=False,
+        ),
+    ] = None,
+    length_penalty: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="translate: beam hypotheses ranked by score / length ** this "
+            "\\[default: the run's text.length_penalty].",
             show_default=False,
         ),
     ] = None,
@@ -107,6 +135,9 @@ def eval_(
             no_labels=no_labels,
             device=device or setting_default(SETTING_OF_OPTION["device"]),
             group_by=group_by,
+            text_csv=text,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -123,6 +154,9 @@ SHOWN = (  # eval.json key, label in the table
     ("gloss_macro_f1", "gloss macro-F1"),
     ("gloss_balanced_accuracy", "gloss balanced accuracy"),
     ("cat_top1", "category top-1"),
+    ("wer", "WER"),
+    ("bleu", "BLEU"),
+    ("chrf", "chrF"),
     ("loss", "loss"),
 )
 

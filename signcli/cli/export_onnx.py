@@ -33,12 +33,15 @@ def export_onnx(
     ] = True,
     json_: JsonOpt = False,
 ) -> None:
-    """Export CHECKPOINT's classifier to ONNX with dynamic batch and time, checked in onnxruntime.
+    """Export CHECKPOINT's model to ONNX with dynamic batch and time, checked in onnxruntime.
 
     Inputs: one float32 \\[batch, time, D] per stream, named after it
     (x for single-stream models; NaN = missing landmark), and
     mask, bool \\[batch, time] (True = real frame).
     Outputs: gloss_logits, and cat_logits when the model has a category head.
+    translate: the encoder (output memory) plus OUT's stem + .decoder_step.onnx
+    (memory, memory_mask, tokens -> next_logits) and tokenizer.json beside them;
+    the check also compares greedy decoding.
     Needs the onnx extra: pip install "signcli\\[onnx]"."""
     with _run.guarded():
         import json
@@ -58,6 +61,14 @@ def export_onnx(
                 "the file is written but should not be used"
             )
             raise typer.Exit(1)
+        if result.greedy is not None and not result.greedy.passed:
+            greedy = result.greedy
+            _run.error(
+                f"{out}: greedy decoding in onnxruntime gives other tokens than PyTorch for "
+                f"{greedy.samples - greedy.same_tokens} of {greedy.samples} sample inputs; "
+                "the files are written but should not be used"
+            )
+            raise typer.Exit(1)
 
 
 def _print_summary(result) -> None:  # noqa: ANN001 - ExportResult is imported lazily
@@ -67,6 +78,8 @@ def _print_summary(result) -> None:  # noqa: ANN001 - ExportResult is imported l
 
     console = Console()
     console.print(f"wrote {escape(str(result.path))} (opset {result.opset})")
+    for path in result.files:
+        console.print(f"wrote {escape(path)}")
     console.print(f"  inputs:  {escape(_shapes(result.inputs))}")
     console.print(f"  outputs: {escape(_shapes(result.outputs))}")
     check = result.check
@@ -80,6 +93,12 @@ def _print_summary(result) -> None:  # noqa: ANN001 - ExportResult is imported l
         table.add_row(str(case.batch), str(case.time), f"{case.max_abs_diff:.2e}")
     console.print(table)
     verdict = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
+    if result.greedy is not None:
+        greedy = result.greedy
+        console.print(
+            f"greedy decoding, onnxruntime vs PyTorch: {greedy.same_tokens}/{greedy.samples} "
+            f"samples with the same tokens (first step max |diff| {greedy.step_max_abs_diff:.2e})"
+        )
     console.print(f"max |diff| {check.max_abs_diff:.2e} (tolerance {check.tolerance:g}): {verdict}")
     latency = check.latency_ms
     console.print(

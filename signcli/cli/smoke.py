@@ -16,7 +16,10 @@ def smoke(
     ] = "all",
     task: Annotated[
         str,
-        typer.Option(help="classify; ctc and translate are not available yet."),
+        typer.Option(
+            help="classify, ctc or translate (synthetic signed sentences; gloss or "
+            "English targets)."
+        ),
     ] = "classify",
     overfit: Annotated[
         bool, typer.Option(help="Train on one fixed batch until the loss is under 5% of its start.")

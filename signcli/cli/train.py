@@ -12,6 +12,7 @@ from signcli.cli._options import ConfigOpt, DeviceOpt, KeyOpt, QuietOpt, SetOpt
 
 DATA = "Data"
 MULTISTREAM = "Multi-stream data"
+TEXT = "Text targets"
 OPTIM = "Optimisation"
 TRAINING = "Training"
 MODEL = "Model"
@@ -41,6 +42,9 @@ SETTING_OF_OPTION = {
     "val_index": "data.val_index",
     "labels": "data.labels",
     "meta": "data.meta",
+    "train_text": "data.train_text",
+    "val_text": "data.val_text",
+    "tokenizer_file": "text.tokenizer_file",
     "normalize": "data.normalize",
     "task": "model.task",
     "num_gloss": "model.num_gloss",
@@ -49,6 +53,8 @@ SETTING_OF_OPTION = {
     "num_layers": "model.num_layers",
     "dropout": "model.dropout",
     "fusion": "model.fusion",
+    "decoder_class": "model.decoder_class",
+    "decoder_kwargs": "model.decoder_kwargs",
     "lr": "optim.lr",
     "weight_decay": "optim.weight_decay",
     "optimizer": "optim.optimizer",
@@ -217,7 +223,32 @@ def train(
     meta: Annotated[
         Path | None,
         typer.Option(
-            help="meta.csv (id;texto), kept for translation.", rich_help_panel=MULTISTREAM
+            help="meta.csv (id;texto): the texts of the text tasks (ctc, translate).",
+            rich_help_panel=MULTISTREAM,
+        ),
+    ] = None,
+    train_text: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text tasks: training texts, CSV file,text (default DATA/train_text.csv).",
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    val_text: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text tasks: validation texts, CSV file,text (default DATA/val_text.csv).",
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    tokenizer_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokenizer-file",
+            "--tokenizer",
+            help="Text tasks: a local tokenizer.json to use instead of training one on the "
+            "training texts (other options: --set text.KEY=VALUE).",
+            rich_help_panel=TEXT,
         ),
     ] = None,
     normalize: Annotated[
@@ -253,8 +284,8 @@ def train(
     task: Annotated[
         str | None,
         typer.Option(
-            help="What the run learns: classify (one gloss per clip); ctc and translate are "
-            "not available yet.",
+            help="What the run learns: classify (one gloss per clip), ctc (a gloss sequence "
+            "per clip, from --train-text/--meta texts).",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -287,6 +318,20 @@ def train(
     fusion: Annotated[
         str | None,
         typer.Option(help="multistream: concat, sum or attention.", rich_help_panel=MODEL),
+    ] = None,
+    decoder_class: Annotated[
+        str | None,
+        typer.Option(
+            help="translate: module:Class of your own decoder (importable at eval and export too).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    decoder_kwargs: Annotated[
+        str | None,
+        typer.Option(
+            help="translate: JSON keyword arguments of the decoder, e.g. '{\"num_layers\": 3}'.",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     # -- optimisation
     lr: Annotated[

@@ -39,6 +39,15 @@ def validate_npz(
             show_default=False,
         ),
     ] = None,
+    text: Annotated[
+        Path | None,
+        typer.Option(
+            "--text",
+            help="Text targets CSV (file,text) of a folder of .npz files (text tasks); a "
+            "dataset root finds its {split}_text.csv.",
+            show_default=False,
+        ),
+    ] = None,
     key: KeyOpt = None,
     require_x2048: Annotated[
         bool,
@@ -159,6 +168,7 @@ def validate_npz(
                 workers=workers,
                 layout=column_layout,
                 group_by=group_by,
+                text=text,
             )
         if json_:
             typer.echo(json.dumps(report.to_dict(), indent=2))
@@ -220,6 +230,15 @@ def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - impo
         escape(str(split.labels_path)) if split.labels_path else "none (--labels CSV checks them)",
     )
     summary.add_row("files", f"{split.file_count} (key {escape(split.key)})")
+    if split.text_summary is not None:
+        texts, tokens = split.text_summary, split.text_summary["tokens"]
+        line = f"{escape(texts['path'])}: {texts['texts']} text(s), {texts['paired']} paired"
+        if tokens is not None:
+            line += (
+                f"; tokens min/median/p95/max {tokens['min']} / {tokens['median']:g} / "
+                f"{tokens['p95']} / {tokens['max']}"
+            )
+        summary.add_row("texts", line)
     summary.add_row("errors", _count_line(len(split.errors), split.counts_by_kind("error"), "red"))
     summary.add_row(
         "warnings", _count_line(len(split.warnings), split.counts_by_kind("warning"), "yellow")

@@ -33,13 +33,16 @@ __all__ = [  # Sample, SINGLE_STREAM and resample_frames live in data/sample.py 
 
 @dataclass
 class Batch:
-    """Padded streams `{name: [B, T, D]}`, `lengths [B]`, `mask [B, T]`, targets `{name: [B]}`."""
+    """Padded streams `{name: [B, T, D]}`, `lengths [B]`, `mask [B, T]`, targets `{name: [B]}`
+    (classify; text tasks: token ids `[B, L]` and their lengths) and, for text tasks, the
+    raw texts (what metrics score, rather than ids that lost unknown words)."""
 
     ids: list[str]
     streams: dict[str, torch.Tensor]
     lengths: torch.Tensor
     mask: torch.Tensor
     targets: dict[str, torch.Tensor]
+    texts: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -52,6 +55,7 @@ class Batch:
             move(self.lengths),
             move(self.mask),
             {k: move(v) for k, v in self.targets.items()},
+            self.texts,
         )
 
     def pad_time(self, multiple: int) -> Batch:
@@ -69,6 +73,7 @@ class Batch:
             self.lengths,
             torch.nn.functional.pad(self.mask, (0, extra)),
             self.targets,
+            self.texts,
         )
 
     def pin_memory(self) -> Batch:
@@ -79,6 +84,7 @@ class Batch:
             self.lengths.pin_memory(),
             self.mask.pin_memory(),
             {k: v.pin_memory() for k, v in self.targets.items()},
+            self.texts,
         )
 
 

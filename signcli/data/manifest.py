@@ -194,6 +194,8 @@ def dataset_settings(root: Path) -> dict[str, Any]:
                 settings[f"data.{split}_dir"] = root / entry.dir
             if entry.labels is not None:
                 settings[f"data.{split}_labels"] = root / entry.labels
+            if entry.text is not None:  # the text tasks' targets (`file,text`)
+                settings[f"data.{split}_text"] = root / entry.text
         layout = manifest.layout_spec()
         if layout:
             settings["data.layout"] = {k: list(v) for k, v in layout.items()}
@@ -235,14 +237,17 @@ assert set(MULTI_STREAM_DIR) == set(STREAM_NAMES)
 
 def _conventional_settings(root: Path) -> dict[str, Any]:
     """`train/` + `train_labels.csv` (and `val/` + `val_labels.csv`) of the single-stream
-    layout, or UsageError saying what a dataset root holds."""
+    layout, with `{split}_text.csv` when there (text tasks), or UsageError saying what a dataset root holds."""
     settings: dict[str, Any] = {}
     for split in ("train", "val"):
         folder, labels = root / split, root / f"{split}_labels.csv"
+        text = root / f"{split}_text.csv"  # the text tasks' targets
         if folder.is_dir():
             settings[f"data.{split}_dir"] = folder
             if labels.is_file():
                 settings[f"data.{split}_labels"] = labels
+            if text.is_file():
+                settings[f"data.{split}_text"] = text
     if "data.train_dir" not in settings:
         raise UsageError(
             f"{root} is not a dataset root: it has no {MANIFEST_NAME} and no train/ folder",

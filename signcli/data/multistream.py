@@ -277,9 +277,10 @@ def _check_widths(name: str, ids: Sequence[str], widths: Sequence[Mapping[str, i
 
 
 def load_multistream_splits(
-    data: DataSettings, max_len: int | None = None
+    data: DataSettings, max_len: int | None = None, *, require_labels: bool = True
 ) -> tuple[MultiStreamSplit, MultiStreamSplit | None]:
-    """The train (and val) splits that `data` describes in the multi-stream layout."""
+    """The train (and val) splits that `data` describes in the multi-stream layout. Without
+    `require_labels` (text tasks: the targets are meta.csv's) the labels CSV is optional."""
     dirs = stream_dirs(data)
     for stream, folder in dirs.items():
         if not folder.is_dir():
@@ -287,10 +288,12 @@ def load_multistream_splits(
             raise UsageError(f"{stream} folder {folder} does not exist", hint=f"check {flag}")
     if data.train_index is None:
         raise UsageError("no index of training ids", hint="pass --train-index CSV")
-    if data.labels is None:
+    table = None
+    if data.labels is not None:
+        table = read_labels(data.labels)
+        _raise_label_problems(table)
+    elif require_labels:
         raise UsageError("no labels for the multi-stream layout", hint="pass --labels CSV")
-    table = read_labels(data.labels)
-    _raise_label_problems(table)
     meta = read_meta(data.meta) if data.meta is not None else None
     options = {
         "cache": data.cache,
@@ -308,6 +311,8 @@ def load_multistream_splits(
         if both:
             raise DataError(f"id(s) in both the train and the val index: {_listing(sorted(both))}")
     indexed = set(train.ids) | set(val.ids if val is not None else ())
+    if table is None:
+        return train, val
     orphans = [sid for sid in dict.fromkeys(table.ids) if sid not in indexed]
     if orphans:
         raise DataError(

@@ -187,6 +187,7 @@ def subset_split(split: SampleSplit, indices: Sequence[int], name: str) -> Sampl
             for column, values in split.label_columns.items()
         },
         "warnings": [],
+        "texts": [split.texts[int(i)] for i in index] if split.texts is not None else None,
         **split.subset_fields(index, ids),  # the layout's own fields (multi-stream: meta)
     }
     return dataclasses.replace(split, **changes)

@@ -26,7 +26,8 @@ SINGLE_STREAM = "x"  # stream name of single-stream datasets (npz key X or X2048
 @dataclass
 class Sample:
     """One sample: streams `{name: [T, D]}` of equal T, its targets, and its id. Targets
-    are what the run's task reads (classify: `gloss`, `cat` class ids)."""
+    are what the run's task reads (classify: `gloss`, `cat` class ids; the text tasks:
+    `text`, the raw text, which the task tokenises when it collates)."""
 
     id: str
     streams: dict[str, np.ndarray]
@@ -63,6 +64,8 @@ class SampleSplit:
     group_by: str | None = None  # the labels column of data.group_by, checked when read
     # the labels CSV's columns but file (signer, ...) as text, per sample: eval's groups
     label_columns: dict[str, list[str]] = field(default_factory=dict)
+    texts: list[str] | None = None  # [N] text targets (text tasks; `attach_texts`)
+    text_path: Path | None = None  # the file they were read from
 
     @property
     def groups(self) -> list[str] | None:
@@ -79,3 +82,22 @@ class SampleSplit:
         """The fields of the layout's own (beyond this base) for the samples `index` of
         this split (`ids` theirs), for `npz_split.subset_split`."""
         return {}
+
+
+def attach_texts(split: SampleSplit, texts: list[str], path: Path | None) -> None:
+    """Give every sample of `split` its text target (`targets["text"]`), in index order:
+    the samples already read and those read later (the dataset's `load` is wrapped)."""
+    if len(texts) != len(split.ids):
+        raise ValueError(f"{len(texts)} texts for {len(split.ids)} samples")
+    split.texts, split.text_path = list(texts), path
+    dataset = split.dataset
+    load = dataset.load
+
+    def load_with_text(index: int) -> Sample:
+        sample = load(index)
+        sample.targets["text"] = texts[index]
+        return sample
+
+    dataset.load = load_with_text
+    for index, sample in (dataset.cache or {}).items():
+        sample.targets["text"] = texts[index]

@@ -17,10 +17,11 @@ import numpy as np
 
 from signcli.data.multistream import load_multistream_splits, stream_dirs
 from signcli.data.npz_split import _listing, load_npz_split, subset_split
-from signcli.data.sample import SampleSplit
+from signcli.data.sample import SampleSplit, attach_texts
 from signcli.data.split import ValSplit, carve_val_split, read_split_file
 from signcli.errors import DataError, UsageError
 from signcli.settings import DataSettings, Settings
+from signcli.tasks.registry import has_text_targets
 
 
 @dataclass
@@ -54,6 +55,7 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
     With `data.val_fraction`, `split_file` (a run's split.json, on resume) gives the split
     instead of a new draw."""
     data = settings.data
+    text_task = has_text_targets(settings.model.task)
     _check_split_settings(data)
     recorded = read_split_file(split_file) if split_file and data.val_fraction else None
     train: SampleSplit
@@ -69,7 +71,9 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
                 "--layout splits single-stream keypoints X; stream folders are split already",
                 hint="drop --layout (data.layout) for the multi-stream layout",
             )
-        train, val = load_multistream_splits(data, settings.model.max_len)
+        train, val = load_multistream_splits(
+            data, settings.model.max_len, require_labels=not text_task
+        )
     elif data.train_dir is None:
         raise UsageError(
             "no training data given",
@@ -77,13 +81,14 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
             "(--hand-left-dir, ...) with --train-index and --labels",
         )
     else:
-        if data.train_labels is None and data.dataset is not None:
+        if data.train_labels is None and data.dataset is not None and not text_task:
             _explain_missing_labels(Path(data.dataset))
         common = {
             "key": data.key,
             "cache": data.cache,
             "cache_dir": data.cache_dir,
             "max_len": settings.model.max_len,
+            "require_labels": not text_task,  # a text task's targets are its texts
         }
         train = load_npz_split(
             "train", data.train_dir, data.train_labels, group_by=data.group_by, **common
@@ -92,6 +97,8 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
             val = load_npz_split("val", data.val_dir, data.val_labels, **common)
         elif data.val_labels is not None:
             raise UsageError("--val-labels given without --val-dir", hint="pass --val-dir DIR")
+    if text_task:
+        _attach_split_texts(data, train, val)
     warnings = list(train.warnings)
     record = None
     if data.val_fraction is not None:
@@ -122,6 +129,12 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
         )
 
     splits = [s for s in (train, val) if s is not None]
+    if text_task:  # no classes: the task records its vocabulary size (tasks/text_task.py)
+        if val is not None:
+            warnings += val.warnings
+        return TrainingData(
+            train, val, train.input_dims, settings.model.num_gloss or 0, 0, warnings, record
+        )
     num_gloss = settings.model.num_gloss or 1 + max(int(s.gloss.max()) for s in splits)
     has_cat = all(s.cat is not None for s in splits)
     if settings.model.num_cat is not None:
@@ -140,6 +153,29 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
     if val is not None:
         warnings += val.warnings
     return TrainingData(train, val, train.input_dims, num_gloss, num_cat, warnings, record)
+
+
+def _attach_split_texts(data: DataSettings, train: SampleSplit, val: SampleSplit | None) -> None:
+    """The text targets of each split: single stream from --train-text / --val-text
+    (`file,text`), multi-stream from meta.csv (`id;texto`). DataError/UsageError name the
+    file or the flag that is missing."""
+    from signcli.text.files import load_texts
+
+    multi = bool(stream_dirs(data))
+    for split, path, flag in (
+        (train, data.meta if multi else data.train_text, "--meta" if multi else "--train-text"),
+        (val, data.meta if multi else data.val_text, "--meta" if multi else "--val-text"),
+    ):
+        if split is None:
+            continue
+        if path is None:
+            what = "meta.csv (id;texto)" if multi else "CSV (file,text)"
+            raise UsageError(
+                f"no texts for the {split.name} split: text tasks learn from texts",
+                hint=f"pass {flag} {what}"
+                + ("" if multi else f", or put {split.name}_text.csv beside the dataset's folders"),
+            )
+        attach_texts(split, load_texts(Path(path), split.ids, flag), Path(path))
 
 
 def _explain_missing_labels(root: Path) -> None:

@@ -106,6 +106,8 @@ class SplitReport:
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # head -> id -> samples
     group_by: str | None = None  # the labels column whose groups are counted
     group_counts: dict[str, int] = field(default_factory=dict)  # group -> samples, most first
+    text_path: Path | None = None  # the text targets (`file,text`) checked, if any
+    text_summary: dict[str, Any] | None = None  # texts, paired, token lengths
 
     @property
     def errors(self) -> list[Finding]:
@@ -148,6 +150,7 @@ class SplitReport:
             "widths": {str(d): n for d, n in sorted(self.width_counts.items())},
             "nan_share": self.nan_share,
             "nan_files": self.nan_files,
+            **({"text": self.text_summary} if self.text_summary is not None else {}),
             **({"layout_nan_share": self.layout_nan} if self.layout_nan else {}),
             "classes": {
                 head: {
@@ -216,11 +219,15 @@ class SplitSource:
     folder: Path
     files: list[Path]
     labels: Path | None
+    text: Path | None = None  # text targets `file,text` (text tasks)
 
 
-def find_splits(path: Path, labels: Path | None = None) -> list[SplitSource]:
+def find_splits(
+    path: Path, labels: Path | None = None, text: Path | None = None
+) -> list[SplitSource]:
     """The splits under `path`: a folder of .npz (one split), a dataset root holding train/
-    and val/ beside train_labels.csv and val_labels.csv, or a single .npz file.
+    and val/ beside train_labels.csv and val_labels.csv (and/or `{split}_text.csv`, the
+    text targets: a root with texts needs no labels CSV), or a single .npz file.
 
     UsageError when `path` is missing or is not a dataset (exit 2)."""
     path = Path(path)
@@ -245,12 +252,26 @@ def find_splits(path: Path, labels: Path | None = None) -> list[SplitSource]:
 
     files = list_npz_files(path)
     if files:
-        return [SplitSource(path.name, path, files, None if labels is None else Path(labels))]
+        return [
+            SplitSource(
+                path.name,
+                path,
+                files,
+                None if labels is None else Path(labels),
+                None if text is None else Path(text),
+            )
+        ]
     present = [name for name in SPLIT_NAMES if (path / name).is_dir()]
     if not present:
         raise UsageError(
             f"{path} holds no .npz files and no {' or '.join(f'{n}/' for n in SPLIT_NAMES)} folder",
             hint="give a folder of .npz files or a dataset root (DATA/train, DATA/train_labels.csv)",
+        )
+    if text is not None:
+        raise UsageError(
+            f"--text applies to a folder of .npz files; the dataset root {path} uses "
+            + " and ".join(f"{n}_text.csv" for n in present),
+            hint=f"drop --text, or validate one split: signcli validate-npz {path / present[0]} --text CSV",
         )
     if labels is not None:
         raise UsageError(
@@ -264,8 +285,19 @@ def find_splits(path: Path, labels: Path | None = None) -> list[SplitSource]:
         split_files = list_npz_files(folder)
         if not split_files:
             raise UsageError(f"{folder} holds no .npz files")
-        # a missing CSV is left to read_labels, which reports it as an error of the split
-        splits.append(SplitSource(name, folder, split_files, path / f"{name}_labels.csv"))
+        # a missing CSV is left to read_labels, which reports it as an error of the split,
+        # unless the split has texts (text tasks need no labels)
+        labels_csv, text_csv = path / f"{name}_labels.csv", path / f"{name}_text.csv"
+        has_text = text_csv.is_file()
+        splits.append(
+            SplitSource(
+                name,
+                folder,
+                split_files,
+                labels_csv if labels_csv.exists() or not has_text else None,
+                text_csv if has_text else None,
+            )
+        )
     return splits
 
 
@@ -278,11 +310,12 @@ def validate_path(
     workers: int | None = None,
     layout: Mapping[str, tuple[int, int]] | None = None,
     group_by: str | None = None,
+    text: Path | None = None,
 ) -> ValidationReport:
     """Validate every split under `path` (see `find_splits`); with a column `layout`
     (data/column_layout.py), check that it fits the width and report each stream's NaN share;
     with `group_by`, count the samples per group and warn of groups in several splits."""
-    sources = find_splits(path, labels)
+    sources = find_splits(path, labels, text)
     if group_by is not None:
         unlabelled = [s for s in sources if s.labels is None]
         if unlabelled:
@@ -344,7 +377,41 @@ def validate_split(
         _summarise_layout(report, checks, layout)
     if source.labels is not None:
         _check_labels(source, report, group_by)
+    if source.text is not None:
+        _check_texts(source, report)
     return report
+
+
+def _check_texts(source: SplitSource, report: SplitReport) -> None:
+    """The split's text targets (text/files.py `check_text_file`): unreadable or not UTF-8,
+    empty texts, duplicates, samples without a text (errors), texts without a sample
+    (warning), and token lengths (whitespace words: glosses)."""
+    from signcli.text.files import check_text_file
+
+    assert source.text is not None
+    check = check_text_file(source.text, [sample_id(p) for p in source.files])
+    report.text_path = source.text
+    lengths = check.lengths
+    report.text_summary = {
+        "path": str(source.text),
+        "texts": check.texts,
+        "paired": check.paired,
+        "tokens": None
+        if lengths is None
+        else {
+            "min": lengths.min,
+            "median": lengths.median,
+            "mean": lengths.mean,
+            "p95": lengths.p95,
+            "max": lengths.max,
+        },
+    }
+    for problem in check.problems:
+        report.findings.append(
+            Finding(
+                source.text.name, problem.kind, problem.message, problem.severity, problem.lines
+            )
+        )
 
 
 def _summarise(report: SplitReport, checks: list[NpzCheck], key: str, dim: int | None) -> None:

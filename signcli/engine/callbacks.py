@@ -23,6 +23,7 @@ from signcli.engine.workdir import (  # the file names; other modules import the
     RUN_FILES,
     SPLIT_FILE,
     TENSORBOARD_DIR,
+    TOKENIZER_FILE,
     refuse_existing_run,
 )
 from signcli.errors import DataError, UsageError
@@ -68,6 +69,8 @@ class RunFilesHook(Hook):
         atomic_write(trainer.work_dir / CONFIG_FILE, json.dumps(settings, indent=2) + "\n")
         labels = trainer.task.labels_map(trainer.data)
         atomic_write(trainer.work_dir / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
+        if isinstance(labels.get("tokenizer"), str):  # text tasks: beside the run, as used
+            atomic_write(trainer.work_dir / TOKENIZER_FILE, labels["tokenizer"])
         if trainer.data.split is not None:  # on resume, the record it was read from
             split = trainer.data.split.to_dict()
             atomic_write(trainer.work_dir / SPLIT_FILE, json.dumps(split, indent=2) + "\n")

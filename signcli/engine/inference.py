@@ -81,7 +81,14 @@ def predict(
 
 
 def join_batches(parts: list[Any]) -> Any:
-    """Tensors [B, ...] of the batches concatenated; lists (one item per sample) chained."""
+    """Tensors [B, ...] of the batches concatenated (padded with 0 along dim 1 where the
+    batches differ: token ids [B, L]); lists (one item per sample) chained."""
     if parts and isinstance(parts[0], torch.Tensor):
+        if parts[0].dim() >= 2 and len({p.shape[1] for p in parts}) > 1:
+            width = max(p.shape[1] for p in parts)
+            parts = [
+                torch.nn.functional.pad(p, (0, 0) * (p.dim() - 2) + (0, width - p.shape[1]))
+                for p in parts
+            ]
         return torch.cat(parts)
     return [item for part in parts for item in part]

@@ -71,10 +71,15 @@ class ProgressHook(Hook):
             if trainer.state.step
             else ""
         )
+        targets = (  # the output ids of a text task are its tokenizer's vocabulary
+            f"task {trainer.task.name}, {trainer.data.num_gloss} token ids"
+            if getattr(trainer.task, "tokenizer", None) is not None
+            else f"{trainer.data.num_gloss} glosses"
+        )
         self.console.print(
             f"training {trainer.settings.model.name} ({params / 1e6:.2f}M parameters) on "
             f"{trainer.device.type}: {len(trainer.data.train.ids)} train / {val} val samples, "
-            f"{trainer.data.num_gloss} glosses, {trainer.epochs} epochs{resumed}",
+            f"{targets}, {trainer.epochs} epochs{resumed}",
             highlight=False,
         )
         if self.mode == "bar":

@@ -191,7 +191,7 @@ def _resume_locked(
         unfilled = ckpt.unfilled_problem(payload[ckpt.MODEL_KEY], parameter_count(*sizes))
         if unfilled is not None:
             raise CheckpointError(f"{last}: {unfilled}", hint=RESUME_HINT)
-    trainer = Trainer(settings, hooks, data=data)
+    trainer = Trainer(settings, hooks, data=data, stored_labels=payload.get(ckpt.LABELS_KEY))
     trainer.load_payload(payload)
     if trainer.finished:  # the caller says why (trainer.stopped_early) and how to go on
         return RunResult(trainer, [], already_finished=True)

@@ -117,4 +117,6 @@ def _labels(payload: dict[str, Any], settings: Settings, path: Path) -> dict[str
         "num_cat": int(num_cat),
         "gloss_names": dict(stored.get("gloss_names") or {}),
         "cat_names": dict(stored.get("cat_names") or {}),
+        # text tasks: the tokenizer.json string (tasks/text_task.py restores it)
+        **({"tokenizer": stored["tokenizer"]} if isinstance(stored.get("tokenizer"), str) else {}),
     }

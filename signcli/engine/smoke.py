@@ -27,6 +27,7 @@ from signcli.models import build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import ModelSettings, OptimSettings, Settings
 from signcli.tasks import build_task
+from signcli.tasks.registry import has_text_targets
 
 OVERFIT_TARGET = 0.05  # overfit passes when the loss falls under 5% of its start
 SMOKE_BATCH = 16
@@ -71,6 +72,34 @@ def smoke_batches(model_name: str, num_gloss: int, num_cat: int, count: int, see
     ]
 
 
+def sentence_batches(model_name: str, task_name: str, count: int, seed: int):
+    """`count` batches of synthetic signed sentences (data/synthetic_sentences.py) for a
+    text task, with the texts as targets (glosses for ctc, English for translate) and a
+    word tokenizer trained on them; multistream gets the hand and pose streams."""
+    from signcli.data.synthetic import COORDS, LANDMARK_DROPOUT, STREAM_COLUMNS
+    from signcli.data.synthetic_sentences import make_sentences
+    from signcli.text.tokenizer import TextTokenizer
+
+    sentences = make_sentences(SMOKE_BATCH * count, seed=seed)
+    texts = [s.gloss_text if task_name == "ctc" else s.text for s in sentences]
+    tokenizer = TextTokenizer.train(texts, "word")
+    rng = np.random.default_rng(seed)
+
+    def streams(x: np.ndarray) -> dict[str, np.ndarray]:
+        if model_name != "multistream":
+            return {SINGLE_STREAM: x}
+        parts = {name: x[:, cols].copy() for name, cols in STREAM_COLUMNS.items()}
+        for array in parts.values():  # single landmarks not detected, as keypoint_streams
+            dropped = rng.random((array.shape[0], array.shape[1] // COORDS)) < LANDMARK_DROPOUT
+            array[np.repeat(dropped, COORDS, axis=1)] = np.nan
+        return parts
+
+    samples = [
+        Sample(s.id, streams(s.x), {"text": text}) for s, text in zip(sentences, texts, strict=True)
+    ]
+    return samples, tokenizer
+
+
 def smoke_model(
     model_settings: ModelSettings,
     *,
@@ -85,7 +114,15 @@ def smoke_model(
     seed_everything(seed, deterministic=False)
     model_name = model_settings.name
     started = time.perf_counter()
-    batches = smoke_batches(model_name, num_gloss, num_cat, 1 if overfit else 4, seed)
+    task = build_task(model_settings.task)
+    if has_text_targets(task.name):  # the output ids are the vocabulary (tasks/text_task.py)
+        samples, task.tokenizer = sentence_batches(model_name, task.name, 1 if overfit else 4, seed)
+        num_gloss, num_cat = task.tokenizer.vocab_size, 0
+        batches = [
+            task.collate(samples[i : i + SMOKE_BATCH]) for i in range(0, len(samples), SMOKE_BATCH)
+        ]
+    else:
+        batches = smoke_batches(model_name, num_gloss, num_cat, 1 if overfit else 4, seed)
     dims = {name: x.shape[-1] for name, x in batches[0].streams.items()}
     settings = Settings(model=resolve_auto_model(model_settings))  # as for a mid-sized set
     if overfit:  # dropout would keep the loss of one batch from reaching 5% of its start
@@ -95,7 +132,6 @@ def smoke_model(
     with torch.no_grad():
         frames = {name: torch.cat([b.streams[name][b.mask] for b in batches]) for name in dims}
         model.set_input_stats(input_stats(model.prepare_inputs(frames)))
-    task = build_task(model_settings.task)
     loss_fn = task.loss_module(OptimSettings(label_smoothing=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     checks: list[SmokeCheck] = []
@@ -109,7 +145,21 @@ def smoke_model(
         "gloss": (len(batch), num_gloss),
         **({"cat": (len(batch), num_cat)} if num_cat else {}),
     }
-    got = {k: tuple(v.shape) for k, v in logits.items()}
+    if task.name == "ctc":  # log-probabilities per frame, and the mask the loss reads
+        frames = batch.mask.shape[1]
+        expected = {"ctc": (len(batch), frames, num_gloss), "mask": (len(batch), frames)}
+    if task.name == "translate":  # teacher forcing: logits per target position, and its targets
+        frames, length = batch.mask.shape[1], int(batch.targets["token_lengths"].max()) + 1
+        expected = {
+            "mask": (len(batch), frames),
+            "logits": (len(batch), length, num_gloss),
+            "targets": (len(batch), length),
+            "target_lengths": (len(batch),),
+        }
+        if model_settings.ctc_weight > 0:
+            expected["ctc"] = (len(batch), frames, num_gloss)
+    # tensors only: translate adds the joint CTC weight
+    got = {k: tuple(v.shape) for k, v in logits.items() if isinstance(v, torch.Tensor)}
     add("output shapes", got == expected, ", ".join(f"{k} {list(v)}" for k, v in got.items()))
 
     loss = loss_fn(logits, batch.targets)

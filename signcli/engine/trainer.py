@@ -72,6 +72,7 @@ class Trainer:
         *,
         data: TrainingData | None = None,
         default_hooks: bool = True,
+        stored_labels: dict[str, Any] | None = None,
     ) -> None:
         # config.json records absolute paths, so the run resumes from any folder
         settings = with_absolute_paths(settings)
@@ -84,6 +85,8 @@ class Trainer:
                 f"{self.world.world_size} processes: it must be at least that many",
                 hint="raise --batch-size or start fewer processes",
             )
+        if stored_labels is not None:  # resume: what the run resolved (text: its tokenizer)
+            self.task.restore(stored_labels, "last.pt")
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run

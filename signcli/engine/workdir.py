@@ -37,6 +37,7 @@ METRICS_FILE = "metrics.jsonl"
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 SPLIT_FILE = "split.json"
+TOKENIZER_FILE = "tokenizer.json"  # text tasks: the run's tokenizer (also in every checkpoint)
 TENSORBOARD_DIR = "tensorboard"
 # removal order for --overwrite: config.json first, so a removal that fails midway leaves
 # a folder that `resume` refuses and `train` still calls a run (to be overwritten again)
@@ -47,6 +48,7 @@ RUN_FILES = (
     METRICS_FILE,
     LAST_CHECKPOINT,
     BEST_CHECKPOINT,
+    TOKENIZER_FILE,
 )
 LOCK_FILE = ".signcli.lock"  # never a run file: --overwrite leaves it alone
 COMMAND_SHOWN_CHARS = 200  # a longer command line is cut in the "in use" message

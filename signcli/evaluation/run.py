@@ -27,7 +27,7 @@ val and test sit side by side.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ from signcli.data.dataset import Batch, SampleDataset, collate_streams
 from signcli.data.labels import read_labels
 from signcli.data.multistream import STREAM_SETTINGS, load_multistream_split, stream_dirs
 from signcli.data.npz_split import _raise_label_problems, load_npz_split
-from signcli.data.sample import SampleSplit
+from signcli.data.sample import Sample, SampleSplit, attach_texts
 from signcli.engine.atomic import check_folder, ensure_folder
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
@@ -48,6 +48,7 @@ from signcli.errors import DataError, UsageError
 from signcli.evaluation import report
 from signcli.settings import Settings
 from signcli.tasks import build_task
+from signcli.tasks.registry import has_text_targets
 
 DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
 DEFAULT_GROUP_COLUMN = "signer"  # grouped by when the labels have it and nothing else is said
@@ -107,6 +108,9 @@ def evaluate(
     no_labels: bool = False,
     device: str = "auto",
     group_by: str | None = None,
+    text_csv: Path | None = None,
+    beam_size: int | None = None,
+    length_penalty: float | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
@@ -132,14 +136,41 @@ def evaluate(
     with timer("restore"):
         model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
         task = build_task(settings.model.task)
+        # text tasks: --beam-size / --length-penalty override the run's text settings
+        if beam_size is not None:
+            settings.text.beam_size = beam_size
+        if length_penalty is not None:
+            settings.text.length_penalty = length_penalty
+        task.prepare_eval(settings, labels, str(checkpoint))
+    text_task = has_text_targets(settings.model.task)
+    if beam_size is not None and not text_task:
+        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
+    if length_penalty is not None and task.name != "translate":
+        raise UsageError(
+            f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
+        )
+    if text_task and labels_csv is not None:
+        raise UsageError(
+            f"--labels is for classification; {checkpoint} is a {task.name} model",
+            hint="give its texts with --text CSV (file,text; multi-stream: meta.csv id;texto)",
+        )
+    if text_csv is not None and not text_task:
+        raise UsageError(
+            f"--text is for the text tasks; {checkpoint} is a {task.name} model",
+            hint="give its labels with --labels CSV",
+        )
     with timer("read"):
         data_dir, labels_csv, index = _dataset_split(
             settings, data_dir, labels_csv, index, multi=bool(stream_dirs(settings.data))
         )
+        if text_task:  # its targets are texts; a labels CSV of the run is not read
+            labels_csv = None
         if stream_dirs(settings.data):
             if key is not None:
                 raise UsageError("--key applies to .npz folders, not the multi-stream layout")
-            data = _read_streams(settings, checkpoint, data_dir, labels_csv, index, no_labels)
+            data = _read_streams(
+                settings, checkpoint, data_dir, labels_csv, index, no_labels or text_task
+            )
         else:
             if index is not None:
                 raise UsageError(
@@ -147,7 +178,9 @@ def evaluate(
                     hint="pass --data-dir DIR with the .npz files to evaluate",
                 )
             key = key or settings.data.key
-            data = _read_npz(settings, data_dir, labels_csv, key, no_labels)
+            data = _read_npz(settings, data_dir, labels_csv, key, no_labels or text_task)
+        if text_task and not no_labels:
+            data = _with_texts(data, settings, text_csv, checkpoint)
     split, labelled = data.split, data.labelled
     _check_inputs(split, input_dims, key, checkpoint, data.source)
     if labelled:
@@ -161,7 +194,7 @@ def evaluate(
     with timer("predict"):
         predictions = predict(
             model,
-            _batches(split.dataset, order, batch_size, timer),
+            _batches(split.dataset, order, batch_size, timer, task.collate),
             torch_device,
             make_precision("float32", torch_device),
             task.loss_module(settings.optim) if labelled else None,
@@ -331,6 +364,37 @@ def _read_streams(
     return _EvalData(split, table is not None, source, Path(index).stem)
 
 
+def _with_texts(
+    data: _EvalData, settings: Settings, text_csv: Path | None, checkpoint: Path
+) -> _EvalData:
+    """The texts of a text task's split: `--text`, else for multi-stream the run's meta.csv,
+    for the run's validation folder the run's `data.val_text`, for another folder its
+    sibling `<folder>_text.csv` (a dataset root's `val_text.csv`)."""
+    from signcli.text.files import load_texts
+
+    split = data.split
+    path = text_csv
+    if path is None:
+        if stream_dirs(settings.data):
+            path = settings.data.meta
+        else:
+            folder = Path(data.source["data_dir"])
+            sibling = folder.parent / f"{folder.name}_text.csv"
+            if settings.data.val_dir is not None and folder == Path(settings.data.val_dir):
+                path = settings.data.val_text
+            if path is None and sibling.is_file():
+                path = sibling
+    if path is None:
+        raise UsageError(
+            f"no texts for the samples {checkpoint} is evaluated on: metrics need them",
+            hint="pass --text CSV (file,text; multi-stream: meta.csv id;texto), or "
+            "--no-labels to write hypotheses only",
+        )
+    attach_texts(split, load_texts(Path(path), split.ids, "--text"), Path(path))
+    data.source["text"] = str(Path(path).absolute())
+    return _EvalData(split, True, data.source, data.name)
+
+
 def _check_inputs(
     split: SampleSplit,
     input_dims: dict[str, int],
@@ -396,11 +460,15 @@ def _longest_first(dataset: SampleDataset) -> np.ndarray:
 
 
 def _batches(
-    dataset: SampleDataset, order: np.ndarray, batch_size: int, timer: _Timer
+    dataset: SampleDataset,
+    order: np.ndarray,
+    batch_size: int,
+    timer: _Timer,
+    collate: Callable[[list[Sample]], Batch] = collate_streams,
 ) -> Iterator[Batch]:
     for start in range(0, len(order), batch_size):
         with timer("collate"):
-            batch = collate_streams([dataset[int(i)] for i in order[start : start + batch_size]])
+            batch = collate([dataset[int(i)] for i in order[start : start + batch_size]])
         yield batch
 
 

@@ -38,7 +38,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from signcli import __version__
 from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.engine.restore import class_names, load_model_from_checkpoint
 from signcli.errors import UsageError
+from signcli.export.text import GreedyCheck
 from signcli.models import SignModel
 from signcli.tasks import DEFAULT_TASK, build_task
 from signcli.tasks.base import Task
@@ -99,12 +100,25 @@ class ExportResult:
     outputs: dict[str, list[int | str]]
     metadata: dict[str, str]
     check: CheckResult | None = None
+    # text tasks: the other files written beside `path` (decoder step graph, tokenizer.json)
+    # and translate's greedy decoding check (export/text.py)
+    files: list[str] = field(default_factory=list)
+    greedy: GreedyCheck | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Every check that ran passed."""
+        checks = [c.passed for c in (self.check, self.greedy) if c is not None]
+        return all(checks)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["path"], out["checkpoint"] = str(self.path), str(self.checkpoint)
-        if self.check is None:
-            out.pop("check")
+        for key in ("check", "greedy"):
+            if out[key] is None:
+                out.pop(key)
+        if not self.files:
+            out.pop("files")
         return out
 
 
@@ -140,8 +154,8 @@ class OnnxModel(nn.Module):
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         *streams, mask = inputs
-        outputs = self.model(dict(zip(self.stream_names, streams, strict=True)), mask)
-        return self.task.onnx_outputs(outputs)
+        named = dict(zip(self.stream_names, streams, strict=True))
+        return self.task.onnx_forward(self.model, named, mask)
 
 
 OnnxClassifier = OnnxModel  # the name before tasks: the classify task's export
@@ -186,7 +200,10 @@ def export_onnx(
                 "stream_landmarks": settings.data.stream_landmarks,
             }
         ),
-        "num_classes": json.dumps({head: labels[f"num_{head}"] for head in wrapper.head_names}),
+        # a text task's head (ctc) outputs its vocabulary, stored as num_gloss
+        "num_classes": json.dumps(
+            {head: labels.get(f"num_{head}", labels["num_gloss"]) for head in wrapper.head_names}
+        ),
         "outputs": json.dumps(wrapper.output_names),
         "model_settings": json.dumps(settings.model.model_dump(mode="json")),
     }
@@ -194,13 +211,19 @@ def export_onnx(
         names = class_names(labels, head)
         if names:
             metadata[f"{head}_names"] = json.dumps({str(k): v for k, v in sorted(names.items())})
+    extra = _text_graphs(wrapper, settings, labels, out, opset, checkpoint, metadata)
     onnx.helper.set_model_props(proto, {**_props(proto), **metadata})
-    proto.doc_string = (
-        f"signcli {__version__} {settings.model.name} classifier from {checkpoint.name}"
-    )
+    what = "encoder" if extra else settings.model.task
+    proto.doc_string = f"signcli {__version__} {settings.model.name} {what} from {checkpoint.name}"
     onnx.checker.check_model(proto)
     ensure_folder(out.parent, "--out folder")
+    for path, content in extra.items():
+        atomic_write(path, content)
     atomic_write(out, proto.SerializeToString())
+    written = [str(path) for path in extra]
+    if isinstance(labels.get("tokenizer"), str):  # text tasks: ids -> text beside the graph
+        atomic_write(out.parent / "tokenizer.json", labels["tokenizer"])
+        written.append(str(out.parent / "tokenizer.json"))
 
     result = ExportResult(
         path=out,
@@ -209,10 +232,55 @@ def export_onnx(
         inputs=_shapes(proto.graph.input),
         outputs=_shapes(proto.graph.output),
         metadata=metadata,
+        files=written,
     )
     if check:
         result.check = check_onnx(out, wrapper, max_len)
+        if settings.model.task == "translate":
+            from signcli.export.text import check_greedy, step_path
+
+            result.greedy = check_greedy(wrapper, out, step_path(out), max_len)
     return result
+
+
+def _text_graphs(
+    wrapper: OnnxModel,
+    settings: Any,
+    labels: dict[str, Any],
+    out: Path,
+    opset: int | None,
+    checkpoint: Path,
+    metadata: dict[str, str],
+) -> dict[Path, bytes]:
+    """The files a text task writes beside the main graph (export/text.py): translate's
+    decoder-step graph, and the tokenizer of both text tasks; their metadata entries are
+    added to `metadata`."""
+    from signcli.export.text import TOKENIZER_FILE, export_decoder_step, step_path, tokenizer_json
+
+    files: dict[Path, bytes] = {}
+    if settings.model.task == DEFAULT_TASK:
+        return files
+    import onnx
+
+    if tokenizer_json(labels) is not None:  # written beside the graphs by export_onnx
+        metadata["tokenizer"] = TOKENIZER_FILE
+    metadata["special_ids"] = json.dumps({"pad": 0, "bos": 1, "eos": 2, "unk": 3})
+    if settings.model.task == "translate":
+        decoder = wrapper.model.heads["decoder"]
+        d_model = int(wrapper.model.encoder.out_dim)
+        step = export_decoder_step(decoder, d_model, settings.model.max_len, opset, checkpoint)
+        path = step_path(out)
+        metadata.update(
+            decoder_step=path.name,
+            max_target_len=str(int(getattr(decoder, "max_target_len", 64))),
+            decoder_class=settings.model.decoder_class or "signcli.text.decoder:TextDecoder",
+        )
+        step_meta = {**metadata, "graph": "decoder_step", "encoder": out.name}
+        onnx.helper.set_model_props(step, {**_props(step), **step_meta})
+        onnx.checker.check_model(step)
+        files[path] = step.SerializeToString()
+        metadata["graph"] = "encoder"
+    return files
 
 
 def _export(wrapper: OnnxModel, max_len: int, opset: int | None, checkpoint: Path) -> Any:

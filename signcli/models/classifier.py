@@ -67,12 +67,20 @@ class SignModel(nn.Module):
         Per frame, so frames of several samples may come concatenated ([N, D])."""
         return self.normalize(self.split(streams))
 
-    def forward_head(self, features: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        """Features [B, T, d] + mask [B, T] -> {head name: its output}."""
-        return {name: head(features, mask) for name, head in self.heads.items()}
+    def forward_head(
+        self, features: Tensor, mask: Tensor, *head_inputs: Tensor
+    ) -> dict[str, Tensor]:
+        """Features [B, T, d] + mask [B, T] -> {head name: its output}. `head_inputs` go to
+        every head after the mask (translate: the decoder's input tokens)."""
+        return {name: head(features, mask, *head_inputs) for name, head in self.heads.items()}
 
-    def forward(self, streams: Mapping[str, Tensor], mask: Tensor) -> dict[str, Tensor]:
-        return self.forward_head(self.forward_features(streams, mask), mask)
+    def forward(
+        self, streams: Mapping[str, Tensor], mask: Tensor, *head_inputs: Tensor
+    ) -> dict[str, Tensor]:
+        """The whole model; a task whose heads read more than the features (translate's
+        decoder reads the target tokens) passes them here, so that one call of the
+        model (a DDP or compiled wrapper's too) computes every output."""
+        return self.forward_head(self.forward_features(streams, mask), mask, *head_inputs)
 
     def set_input_stats(
         self, stats: Mapping[str, tuple[np.ndarray | Tensor, np.ndarray | Tensor]]

@@ -57,6 +57,11 @@ class Task:
         counts, a vocabulary size), so that config.json rebuilds the model; raise a
         DataError/UsageError naming the file for targets the task cannot use."""
 
+    def restore(self, labels: Mapping[str, Any], source: str = "checkpoint") -> None:
+        """Take back what a run resolved about its targets from its stored labels (a
+        checkpoint's, on resume), so that `resolve` does not derive it again (text tasks:
+        the tokenizer, never trained again)."""
+
     def labels_map(self, data: TrainingData) -> dict[str, Any]:
         """What describes the targets for eval and export: labels.json and the checkpoint's
         class maps (classify: class counts and names)."""
@@ -118,6 +123,10 @@ class Task:
 
     # ------------------------------------------------------------------ eval and export
 
+    def prepare_eval(self, settings: Settings, labels: Mapping[str, Any], source: str) -> None:
+        """Before eval or export runs the model of a checkpoint: what the task needs of the
+        stored run (text tasks: `restore` the tokenizer, the eval beam size)."""
+
     def check_eval_targets(
         self, split: SampleSplit, labels: Mapping[str, Any], checkpoint: Path
     ) -> None:
@@ -136,3 +145,10 @@ class Task:
     def onnx_outputs(self, outputs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The model's outputs as the graph's output tuple (order of `onnx_output_names`)."""
         raise NotImplementedError
+
+    def onnx_forward(
+        self, model: nn.Module, streams: Mapping[str, torch.Tensor], mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """The exported graph's computation (default: the model, then `onnx_outputs`);
+        translate's main graph is the encoder alone (its decoder step is a second graph)."""
+        return self.onnx_outputs(model(streams, mask))

@@ -53,6 +53,7 @@ class TaskSpec:
     metrics: tuple[MetricSpec, ...]
     default_monitor: str
     implementation: str | None
+    text_targets: bool = False  # targets are texts (tokenised), not class ids
 
     @property
     def all_metrics(self) -> tuple[MetricSpec, ...]:
@@ -101,7 +102,8 @@ TASKS: dict[str, TaskSpec] = {
             "a gloss sequence per clip, without alignment (CTC head on the encoder)",
             (_WER,),
             "val_wer",
-            None,
+            "signcli.tasks.ctc:CTCTask",
+            text_targets=True,
         ),
         TaskSpec(
             "translate",
@@ -112,10 +114,18 @@ TASKS: dict[str, TaskSpec] = {
                 MetricSpec("val_chrf", "max", "corpus chrF of the decoded sentences"),
             ),
             "val_bleu",
-            None,
+            "signcli.tasks.translate:TranslateTask",
+            text_targets=True,
         ),
     )
 }
+
+
+def has_text_targets(name: str) -> bool:
+    """Whether task `name` learns texts (read from text files, tokenised) rather than class
+    ids; False for an unknown task (the settings refuse it)."""
+    spec = TASKS.get(name)
+    return spec is not None and spec.text_targets
 
 
 def task_spec(name: str) -> TaskSpec:

@@ -3,6 +3,7 @@ anything trains, the classify task as today's classification, and the hook event
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from signcli.cli import app
 from signcli.errors import SettingsError, TrainingInterrupted
 from signcli.settings import Settings, load_settings, monitor_mode, upgrade_stored_settings
-from signcli.tasks import TASKS, availability_problem, build_task, metric_mode, task_spec
+from signcli.tasks import TASKS, availability_problem, build_task, metric_mode, registry, task_spec
 
 runner = CliRunner()
 
@@ -42,13 +43,16 @@ def test_every_task_declares_distinct_metrics_with_a_direction() -> None:
     assert metric_mode("val_bleu", "classify") is None
 
 
-def test_only_classify_is_available_and_builds() -> None:
-    assert availability_problem("classify") is None
-    for name in ("ctc", "translate"):
-        assert "not available yet" in str(availability_problem(name))
-        with pytest.raises(ValueError, match="not available yet"):
-            build_task(name)
-    assert build_task("classify").name == "classify"
+def test_every_task_is_available_and_builds(monkeypatch) -> None:
+    for name in ("classify", "ctc", "translate"):
+        assert availability_problem(name) is None
+        assert build_task(name).name == name
+    # a task declared without its implementation is refused by name
+    declared = dataclasses.replace(registry.TASKS["translate"], implementation=None)
+    monkeypatch.setitem(registry.TASKS, "translate", declared)
+    assert "not available yet" in str(availability_problem("translate"))
+    with pytest.raises(ValueError, match="not available yet"):
+        build_task("translate")
 
 
 @pytest.mark.parametrize("monitor", ["val_wer", "val_bleu", "val_chrf"])
@@ -84,10 +88,16 @@ def test_a_stored_run_without_a_task_is_classify_and_an_unproduced_monitor_is_dr
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "transformer", "--task", "ctc"], "task 'ctc' is not available yet"),
+        (
+            ["train", "transformer", "--task", "ctc", "--monitor", "val_bleu"],
+            "task ctc does not produce val_bleu",
+        ),
         (["train", "transformer", "--task", "translat"], "did you mean translate?"),
         (["train", "transformer", "--monitor", "val_wer"], "does not produce val_wer"),
-        (["smoke", "--task", "translate"], "task 'translate' is not available yet"),
+        (
+            ["train", "transformer", "--task", "translate", "--monitor", "val_gloss_top1"],
+            "task translate does not produce val_gloss_top1",
+        ),
     ],
 )
 def test_cli_refuses_before_training(args: list[str], message: str, tmp_path: Path) -> None:

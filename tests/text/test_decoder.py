@@ -1,18 +1,16 @@
-"""TextDecoder: causality, memory padding, search, a tiny overfit, ONNX step, --decoder-class."""
+"""TextDecoder: causality, memory padding, search, a tiny overfit, --decoder-class. (The
+decoder-step ONNX graph is tested by tests/tasks/test_translate_run.py through export-onnx.)"""
 
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from signcli.errors import UsageError
 from signcli.text.decoder import (
-    DecoderStep,
     TextDecoder,
     decoder_batch,
     label_smoothed_loss,
@@ -104,47 +102,6 @@ def test_a_tiny_decoder_memorises_a_few_pairs() -> None:
     model.eval()
     assert model.greedy_search(mem, mask) == targets
     assert model.beam_search(mem, mask, beam_size=3) == targets
-
-
-def test_one_step_exports_to_onnx_with_the_same_logits(tmp_path: Path) -> None:
-    for module in ("onnx", "onnxruntime", "onnxscript"):
-        pytest.importorskip(module)
-    import onnxruntime
-
-    model = decoder(num_layers=1)
-    mem, mask = memory(B=2, T=5)
-    tokens = torch.tensor([[1, 4, 5], [1, 6, 0]])
-    batch = torch.export.Dim("batch", min=1)
-    time = torch.export.Dim("time", min=1, max=64)
-    length = torch.export.Dim("length", min=1, max=model.max_target_len)
-    step = DecoderStep(model).eval()
-    with warnings.catch_warnings():  # the exporter's notes on axis names and deprecations
-        warnings.simplefilter("ignore")
-        program = _export(step, mem, mask, tokens, batch, time, length)
-    path = tmp_path / "step.onnx"
-
-    program.save(str(path))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for B, T, L in ((2, 5, 3), (3, 9, 1), (1, 2, 8)):
-        mem, mask = memory(B, T)
-        tokens = torch.randint(0, V, (B, L), generator=torch.Generator().manual_seed(L))
-        feeds = {"memory": mem.numpy(), "memory_mask": mask.numpy(), "tokens": tokens.numpy()}
-        (onnx_logits,) = session.run(None, feeds)
-        expected = model.step(mem, mask, tokens).detach().numpy()
-        np.testing.assert_allclose(onnx_logits, expected, atol=1e-4, rtol=1e-4)
-
-
-def _export(step, mem, mask, tokens, batch, time, length):
-    return torch.onnx.export(
-        step,
-        (mem, mask, tokens),
-        None,
-        input_names=list(step.input_names),
-        output_names=list(step.output_names),
-        dynamic_shapes=({0: batch, 1: time}, {0: batch, 1: time}, {0: batch, 1: length}),
-        dynamo=True,
-        verbose=False,
-    )
 
 
 USER_DECODER = """

@@ -1,0 +1,84 @@
+"""Gloss error rate of `signcli train --task ctc` on a development set of signed sentences,
+seeds side by side, against a reference WER (the retrieval of the nearest training
+sentence: 0.225 on boston104_sentences).
+
+    python benchmarks/bench_ctc.py DATA_ROOT [--seeds 0 1 2] [--model transformer]
+        [--extra "--set k=v ..."] [--reference 0.225] [--runs-dir DIR] [--out results.json]
+
+DATA_ROOT holds `train/*.npz`, `val/*.npz`, `train_text.csv` and `val_text.csv` (`file,text`,
+space-separated glosses). Per seed one subprocess `python -m signcli train MODEL DATA_ROOT
+--task ctc --seed S --work-dir W` plus `--extra` (none: the defaults are what is
+measured). Reported: the final-epoch val_wer (the headline: the best epoch is picked on
+the very split it is scored on), the best-epoch val_wer, epochs, and the wall time;
+median and min-max over the seeds, and whether the median beats the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run_seed(root: Path, seed: int, model: str, extra: list[str], work: Path) -> dict:
+    command = [sys.executable, "-m", "signcli", "train", model, str(root), "--task", "ctc"]
+    command += ["--seed", str(seed), "--work-dir", str(work), "--overwrite", *extra]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"seed {seed}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    lines = [json.loads(x) for x in (work / "metrics.jsonl").read_text().splitlines()]
+    wers = [line["val_wer"] for line in lines if "val_wer" in line]
+    return {
+        "seed": seed,
+        "final_wer": wers[-1],
+        "best_wer": min(wers),
+        "epochs": len(lines),
+        "seconds": round(seconds, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--model", default="transformer")
+    parser.add_argument("--extra", default="", help="more train flags, one string")
+    parser.add_argument("--reference", type=float, default=0.225)
+    parser.add_argument("--runs-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="bench_ctc_"))
+    extra = shlex.split(args.extra)
+    results = []
+    for seed in args.seeds:
+        result = run_seed(args.root, seed, args.model, extra, runs / f"seed{seed}")
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    finals = [r["final_wer"] for r in results]
+    summary = {
+        "set": args.root.name,
+        "model": args.model,
+        "extra": args.extra,
+        "seeds": args.seeds,
+        "final_wer_median": statistics.median(finals),
+        "final_wer_range": [min(finals), max(finals)],
+        "best_wer_median": statistics.median(r["best_wer"] for r in results),
+        "reference_wer": args.reference,
+        "beats_reference": statistics.median(finals) < args.reference,
+        "runs": results,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.out is not None:
+        args.out.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
