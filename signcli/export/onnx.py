@@ -240,6 +240,10 @@ def export_onnx(
             from signcli.export.text import check_greedy, step_path
 
             result.greedy = check_greedy(wrapper, out, step_path(out), max_len)
+        elif settings.model.task == "ctc":
+            from signcli.export.text import check_ctc_greedy
+
+            result.greedy = check_ctc_greedy(wrapper, out, max_len)
     return result
 
 

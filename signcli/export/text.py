@@ -162,6 +162,33 @@ def check_greedy(
     return GreedyCheck(samples, same, step_diff, same == samples)
 
 
+def check_ctc_greedy(wrapper: nn.Module, path: Path, max_len: int) -> GreedyCheck:
+    """A ctc graph's greedy decoding (best path: argmax, repeats and blanks removed) in
+    onnxruntime against PyTorch's on the sample inputs of GREEDY_CASES; `step_max_abs_diff`
+    is the largest log-probability difference of real frames."""
+    from signcli.export.onnx import feeds as input_feeds
+    from signcli.export.onnx import onnx_session, random_inputs
+    from signcli.text.ctc import greedy_decode
+
+    session = onnx_session(path)
+    samples = same = 0
+    diff = 0.0
+    for index, (batch, length) in enumerate(GREEDY_CASES):
+        inputs = random_inputs(wrapper, batch, min(length, max_len), seed=100 + index)
+        mask = inputs[-1]
+        with torch.inference_mode():
+            (expected_log_probs,) = wrapper(*inputs)
+        (got_log_probs,) = session.run(None, input_feeds(wrapper, inputs))
+        got_log_probs = torch.from_numpy(got_log_probs)
+        real = mask.unsqueeze(-1).expand_as(got_log_probs)
+        diff = max(diff, float((got_log_probs - expected_log_probs)[real].abs().max()))
+        expected = greedy_decode(expected_log_probs.float(), mask)
+        got = greedy_decode(got_log_probs.float(), mask)
+        samples += batch
+        same += sum(e == g for e, g in zip(expected, got, strict=True))
+    return GreedyCheck(samples, same, diff, same == samples)
+
+
 def tokenizer_json(labels: dict[str, Any]) -> str | None:
     """The tokenizer a text task's checkpoint carries (its labels map), or None."""
     text = labels.get("tokenizer")

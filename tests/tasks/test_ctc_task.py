@@ -133,6 +133,15 @@ def test_train_and_eval_cli_on_sentences(sentences: Path, tmp_path: Path) -> Non
     )
     assert result.exit_code == 2 and "--labels is for classification" in result.output
 
+    # export: one graph of CTC log-probabilities, its greedy tokens checked in onnxruntime
+    pytest.importorskip("onnxruntime")
+    from signcli.export.onnx import export_onnx
+
+    exported = export_onnx(work / "last.pt", tmp_path / "ctc.onnx")
+    assert exported.passed and exported.greedy is not None
+    assert exported.greedy.same_tokens == exported.greedy.samples > 0
+    assert (tmp_path / "tokenizer.json").is_file()
+
 
 def test_train_without_texts_names_the_flag(sentences: Path, tmp_path: Path) -> None:
     args = ["train", "transformer", "--train-dir", str(sentences / "train"), "--task", "ctc"]
