@@ -86,7 +86,7 @@ def main() -> None:
                 "model.d_model=128", "model.num_layers=2", "model.num_heads=4", "model.ff_dim=256",
                 "training.batch_size=32", "training.epochs=1000", "training.device=cpu",
                 f"training.work_dir={Path(work) / 'run'}", "optim.scheduler=none",
-                "optim.label_smoothing=0",
+                "optim.label_smoothing=0", "training.length_buckets=false",
             ]
         )  # fmt: skip
         trainer = Trainer(settings, data=data)
