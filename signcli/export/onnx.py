@@ -311,16 +311,22 @@ def _export(wrapper: OnnxModel, max_len: int, opset: int | None, checkpoint: Pat
                 verbose=False,
             )
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types; one message
-        cause = exc
-        while cause.__cause__ is not None:  # the exporter wraps the error that says why
-            cause = cause.__cause__
-        text = str(cause).strip()
-        reason = text.splitlines()[0] if text else type(cause).__name__
         raise UsageError(
-            f"ONNX export of {checkpoint} failed ({type(cause).__name__}: {reason[:200]})",
+            f"ONNX export of {checkpoint} failed ({export_failure(exc)})",
             hint="try another --opset, or rerun with `signcli --debug` for the traceback",
         ) from exc
     return program.model_proto
+
+
+def export_failure(exc: BaseException) -> str:
+    """`Type: first line` of the error that says why an export failed (the exporter wraps
+    it in errors of its own)."""
+    cause = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = str(cause).strip()
+    reason = text.splitlines()[0] if text else type(cause).__name__
+    return f"{type(cause).__name__}: {reason[:200]}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -84,14 +84,10 @@ def export_decoder_step(
                 verbose=False,
             )
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types; one message
-        cause = exc
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        text = str(cause).strip()
-        reason = text.splitlines()[0] if text else type(cause).__name__
+        from signcli.export.onnx import export_failure
+
         raise UsageError(
-            f"ONNX export of the decoder step of {checkpoint} failed "
-            f"({type(cause).__name__}: {reason[:200]})",
+            f"ONNX export of the decoder step of {checkpoint} failed ({export_failure(exc)})",
             hint="a --decoder-class must write its step with exportable ops; rerun with "
             "`signcli --debug` for the traceback",
         ) from exc
