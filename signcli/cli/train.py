@@ -381,7 +381,7 @@ def train(
         bool | None,
         typer.Option(
             "--compile/--no-compile",
-            help="torch.compile the model for training (pays off on GPUs; slower on CPU).",
+            help="torch.compile the model for training (slower on CPU: see the README benchmarks).",
             rich_help_panel=TRAINING,
         ),
     ] = None,
