@@ -7,6 +7,8 @@ Torch-free, so every command can import it at no cost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_NO = 1  # the command ran and the answer is "no"
 EXIT_USAGE = 2  # the command could not run
@@ -66,3 +68,11 @@ class TrainingInterrupted(SigncliError):
 class ProcessGroupError(SigncliError):
     """Under torchrun: another process of the run died, hung past the timeout or could not
     be reached; the last saved checkpoint is kept. Exit 2."""
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """ " (did you mean X?)" for the option closest to a mistyped `word`, or ""."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

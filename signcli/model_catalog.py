@@ -11,9 +11,10 @@ said here, once. A model's code registers its builder under its entry's name
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from signcli.errors import did_you_mean
 
 # read by every model, or by the task's heads
 SHARED_OPTIONS = ("task", "name", "num_gloss", "num_cat", "d_model", "num_layers")
@@ -51,8 +52,7 @@ def model_entry(name: str) -> ModelEntry:
     """The entry of model `name`; ValueError naming the closest and all models otherwise."""
     entry = MODEL_CATALOG.get(name)
     if entry is None:
-        close = difflib.get_close_matches(name, list(MODEL_CATALOG), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(name, MODEL_CATALOG)
         raise ValueError(f"unknown model {name!r}{hint}; models: {', '.join(MODEL_CATALOG)}")
     return entry
 

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from signcli.errors import SettingsError, UsageError
+from signcli.errors import SettingsError, UsageError, did_you_mean
 from signcli.files import check_input_file
 from signcli.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
 from signcli.model_catalog import MODEL_CATALOG, model_entry, unused_options
@@ -959,9 +959,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     got = error.get("input")
     if error["type"] == "literal_error" and isinstance(got, str):
         options = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
-        close = difflib.get_close_matches(got, options, n=1)
-        if close:
-            message += f" (did you mean {close[0]}?)"
+        message += did_you_mean(got, options)
     if message.startswith("Input should be "):
         message = "expected " + message.removeprefix("Input should be ")
     return f"{loc}: {message} (got {_shown(got)})"

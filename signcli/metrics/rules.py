@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from signcli.errors import UsageError
+from signcli.errors import UsageError, did_you_mean
 from signcli.files import check_input_file
 from signcli.metrics.jsonl import MetricsLog
 from signcli.settings import read_structured_file
@@ -210,8 +210,7 @@ def evaluate_rules(
 
 def unknown_metric(metric: str, known: Sequence[str], where: str) -> UsageError:
     """The error for a metric that is not in a run: the closest name and all that exist."""
-    close = difflib.get_close_matches(metric, known, n=1)
-    suggestion = f" (did you mean {close[0]}?)" if close else ""
+    suggestion = did_you_mean(metric, known)
     return UsageError(f"unknown metric {metric!r}{suggestion}; {where} has: {', '.join(known)}")
 
 
@@ -224,8 +223,7 @@ def _evaluate(log: MetricsLog, rule: Rule, task: str | None = None) -> CheckResu
     if not series:
         if task is not None and rule.metric not in task_spec(task).logged_keys:
             produced = task_spec(task).logged_keys
-            close = difflib.get_close_matches(rule.metric, produced, n=1)
-            suggestion = f" (did you mean {close[0]}?)" if close else ""
+            suggestion = did_you_mean(rule.metric, produced)
             raise UsageError(
                 f"metric {rule.metric!r}{suggestion}: a run of task {task} never produces it "
                 f"(its config.json says task {task}); it produces: {', '.join(produced)}"

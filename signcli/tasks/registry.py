@@ -11,11 +11,12 @@ The implementation (signcli/tasks/base.py `Task`) is imported only by `build_tas
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from signcli.errors import did_you_mean
 
 if TYPE_CHECKING:
     from signcli.tasks.base import Task
@@ -132,8 +133,7 @@ def task_spec(name: str) -> TaskSpec:
     """The declaration of task `name`; ValueError naming the known tasks otherwise."""
     spec = TASKS.get(name)
     if spec is None:
-        close = difflib.get_close_matches(name, list(TASKS), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(name, TASKS)
         raise ValueError(f"unknown task {name!r}{hint}; tasks: {', '.join(TASKS)}")
     return spec
 
@@ -154,8 +154,7 @@ def monitor_problem(task: str, metric: str) -> str | None:
     spec = task_spec(task)
     if metric in spec.metric_names:
         return None
-    close = difflib.get_close_matches(metric, spec.metric_names, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    hint = did_you_mean(metric, spec.metric_names)
     others = [n for n, s in TASKS.items() if n != task and metric in s.metric_names]
     where = f"; {metric} is a metric of task {', '.join(others)}" if others else ""
     return (
