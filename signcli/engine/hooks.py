@@ -19,10 +19,8 @@ class Hook:
     """Override what you need; every method is a no-op by default."""
 
     name: str = ""  # key of this hook's state in checkpoints; empty = stateless
-    # under torchrun only rank 0 runs hooks (files, progress); a hook that must act on
-    # every rank sets this. Its inputs (epoch metrics) are the same on every rank
-    # (engine/distributed.py); decisions such as early stopping are the trainer's
-    all_ranks: bool = False
+    # under torchrun only rank 0 runs hooks (files, progress); decisions every rank needs
+    # (early stopping, best.pt) are the trainer's, from metrics all ranks share
 
     def on_train_start(self, trainer: Trainer) -> None: ...
 

@@ -163,8 +163,8 @@ class Trainer:
 
             self.hooks.extend(work_dir_hooks(settings))
         self.hooks.extend(hooks)
-        if not self.world.is_main:  # rank 0 writes and prints; the others only decide
-            self.hooks = [hook for hook in self.hooks if hook.all_ranks]
+        if not self.world.is_main:  # rank 0 writes and prints; the others only train and
+            self.hooks = []  # decide (early stopping and best.pt are the trainer's)
         self._stop_signal: int | None = None  # received by this process
         self._agreed_stop: int | None = None  # received by some rank (several processes)
         for warning in [*self.data.warnings, *settings.model.unused_options()]:
