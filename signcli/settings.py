@@ -193,9 +193,9 @@ class DataSettings(_Section):
     """Multi-stream layout: `meta.csv` (`id;texto`), the text targets of the text tasks
     (ctc, translate) for every split."""
     train_text: Path | None = None
-    """Text tasks, single stream: training texts `file,text` (default DATA/train_text.csv)."""
+    """Text tasks, single stream: training texts `file,text` (default: train_text.csv beside the training folder, as in a dataset root)."""
     val_text: Path | None = None
-    """Text tasks, single stream: validation texts `file,text` (default DATA/val_text.csv)."""
+    """Text tasks, single stream: validation texts `file,text` (default: val_text.csv beside the validation folder)."""
     layout: dict[StreamName, tuple[int, int]] | None = None
     """Single-stream keypoints: column ranges of body-part streams in `X`, as
     `hand_l=0:63,hand_r=63:126,pose=126:156` (ends multiples of 3); the model splits `X`

@@ -230,14 +230,14 @@ def train(
     train_text: Annotated[
         Path | None,
         typer.Option(
-            help="Text tasks: training texts, CSV file,text (default DATA/train_text.csv).",
+            help="Text tasks: training texts, CSV file,text (default: train_text.csv beside the training folder).",
             rich_help_panel=TEXT,
         ),
     ] = None,
     val_text: Annotated[
         Path | None,
         typer.Option(
-            help="Text tasks: validation texts, CSV file,text (default DATA/val_text.csv).",
+            help="Text tasks: validation texts, CSV file,text (default: val_text.csv beside the validation folder).",
             rich_help_panel=TEXT,
         ),
     ] = None,

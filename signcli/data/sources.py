@@ -168,12 +168,17 @@ def _attach_split_texts(data: DataSettings, train: SampleSplit, val: SampleSplit
     ):
         if split is None:
             continue
+        sibling = None
+        if not multi:  # as eval does: the folder's sibling <folder>_text.csv
+            folder = Path(data.train_dir if split is train else data.val_dir)  # type: ignore[arg-type]
+            sibling = folder.parent / f"{folder.name}_text.csv"
+            if path is None and sibling.is_file():
+                path = sibling
         if path is None:
             what = "meta.csv (id;texto)" if multi else "CSV (file,text)"
             raise UsageError(
                 f"no texts for the {split.name} split: text tasks learn from texts",
-                hint=f"pass {flag} {what}"
-                + ("" if multi else f", or put {split.name}_text.csv beside the dataset's folders"),
+                hint=f"pass {flag} {what}" + (f", or put {sibling}" if sibling else ""),
             )
         attach_texts(split, load_texts(Path(path), split.ids, flag), Path(path))
 
@@ -187,10 +192,9 @@ def _explain_missing_labels(root: Path) -> None:
     train = manifest.splits.get("train") if manifest is not None else None
     if train is not None and train.labels is None and train.text is not None:
         raise UsageError(
-            f"dataset {root} has sentence targets ({train.text}) and no gloss labels: the "
-            "models here classify one gloss per clip",
-            hint="sequence tasks (ctc, translate) are not in this version; to classify, "
-            "pass --train-labels CSV (file,gloss)",
+            f"dataset {root} has sentence targets ({train.text}) and no gloss labels to classify",
+            hint="learn the sentences with --task ctc (gloss sequences) or --task translate "
+            "(text); to classify, pass --train-labels CSV (file,gloss)",
         )
 
 

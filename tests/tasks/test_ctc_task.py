@@ -5,6 +5,7 @@ files agreeing with validation, every encoder keeping one output per frame, and 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -144,10 +145,25 @@ def test_train_and_eval_cli_on_sentences(sentences: Path, tmp_path: Path) -> Non
 
 
 def test_train_without_texts_names_the_flag(sentences: Path, tmp_path: Path) -> None:
-    args = ["train", "transformer", "--train-dir", str(sentences / "train"), "--task", "ctc"]
+    shutil.copytree(sentences / "train", tmp_path / "clips")  # no clips_text.csv beside it
+    args = ["train", "transformer", "--train-dir", str(tmp_path / "clips"), "--task", "ctc"]
     result = runner.invoke(app, [*args, "--work-dir", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
-    assert "--train-text" in result.output
+    assert "--train-text" in result.output and "clips_text.csv" in result.output
+
+
+def test_train_dir_finds_the_texts_beside_it(sentences: Path, tmp_path: Path) -> None:
+    """--train-dir X/train without --train-text reads X/train_text.csv, as eval reads the
+    `<folder>_text.csv` beside the folder it evaluates."""
+    work = tmp_path / "run"
+    args = ["train", "transformer", "--task", "ctc", "--train-dir", str(sentences / "train")]
+    args += ["--val-dir", str(sentences / "val"), "--epochs", "1", "--batch-size", "8"]
+    args += ["--d-model", "16", "--num-layers", "1", "--device", "cpu", "--work-dir", str(work)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    vocab = json.loads((work / "tokenizer.json").read_text())["model"]["vocab"]
+    english = pd.read_csv(sentences / "train_text.csv")["text"].str.split().explode()
+    assert set(english.str.lower()) <= {token.lower() for token in vocab}
 
 
 @pytest.mark.parametrize("name", ["transformer", "gru", "multistream"])
