@@ -38,7 +38,8 @@ TrustDecoderClassOpt = Annotated[
     bool,
     typer.Option(
         "--trust-decoder-class",
-        help="Build the checkpoint's model.decoder_class even when it is not signcli's own: "
-        "that imports its module, which runs its code, so only for a file you trust.",
+        help="Build the model.decoder_class stored in the run (checkpoint, config.json) even "
+        "when it is not signcli's own: that imports its module, which runs its code, so only "
+        "for a run you trust.",
     ),
 ]

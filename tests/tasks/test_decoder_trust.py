@@ -161,7 +161,7 @@ def test_resume_refuses_a_users_decoder_class_unless_trusted(importable, tmp_pat
 
 def test_a_checkpoint_swapped_under_a_clean_config_is_still_refused(importable, tmp_path) -> None:
     """config.json naming the built-in decoder does not vouch for last.pt: resume refuses
-    last.pt's settings before the model is built."""
+    a last.pt whose model settings differ, before the model is built."""
     import json
 
     work, modules = importable
