@@ -125,9 +125,8 @@ def resume_run(
     config = work_dir / CONFIG_FILE
     if not config.is_file():
         raise _no_run(work_dir)
-    # before the lock, whose file is the first thing resume writes; checked again under it
-    stored = read_structured_file(config, "run settings file")
-    check_stored_model(stored, config, trusted=trust_decoder_class)
+    if not trust_decoder_class:
+        _refuse_untrusted_config(config)
     with _main_lock(work_dir):
         return _resume_locked(
             work_dir,
@@ -137,6 +136,18 @@ def resume_run(
             early_stop=early_stop,
             trust_decoder_class=trust_decoder_class,
         )
+
+
+def _refuse_untrusted_config(config: Path) -> None:
+    """Refuse a config.json naming a decoder class that is not signcli's own before the
+    lock is taken: the lock's file is the first thing resume writes. A config.json that
+    cannot be read is left to `_resume_locked`, which reports it as always (and checks the
+    validated settings again under the lock)."""
+    try:
+        stored = read_structured_file(config, "run settings file")
+    except UsageError:
+        return
+    check_stored_model(stored, config, trusted=False)
 
 
 def _main_lock(work_dir: Path) -> AbstractContextManager[None]:
