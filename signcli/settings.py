@@ -316,7 +316,8 @@ class ModelSettings(_Section):
     decoder_class: str | None = None
     """translate: `module:Class` of a user's decoder instead of the built-in TextDecoder
     (the interface: docs/architecture.md, "Text targets"); the module must be importable
-    by train, resume, eval and export-onnx alike."""
+    by train, resume, eval and export-onnx alike, and the last three import it only with
+    --trust-decoder-class (signcli/trust.py: a stored run may be anyone's)."""
     decoder_kwargs: dict[str, Any] = Field(default_factory=dict)
     """translate: keyword arguments of the decoder (JSON object with --decoder-kwargs), e.g.
     `{"num_layers": 3}` for TextDecoder (default: 2 layers, the encoder's heads, ff_dim

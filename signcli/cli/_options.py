@@ -34,3 +34,12 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the fi
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="auto, cpu, cuda or mps.", show_default=False)
 ]
+TrustDecoderClassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-decoder-class",
+        help="Build the model.decoder_class stored in the run (checkpoint, config.json) even "
+        "when it is not signcli's own: that imports its module, which runs its code, so only "
+        "for a run you trust.",
+    ),
+]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from signcli.cli import _run
-from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt
+from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt, TrustDecoderClassOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -107,6 +107,7 @@ def eval_(
         ),
     ] = None,
     device: DeviceOpt = None,
+    trust_decoder_class: TrustDecoderClassOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Metrics, per-class report, confusion matrix and predictions of CHECKPOINT on a split.
@@ -138,6 +139,7 @@ def eval_(
             text_csv=text,
             beam_size=beam_size,
             length_penalty=length_penalty,
+            trust_decoder_class=trust_decoder_class,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)

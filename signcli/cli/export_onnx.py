@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from signcli.cli import _run
-from signcli.cli._options import JsonOpt
+from signcli.cli._options import JsonOpt, TrustDecoderClassOpt
 
 
 def export_onnx(
@@ -31,6 +31,7 @@ def export_onnx(
             "lengths (max |diff| <= 1e-4) and time both.",
         ),
     ] = True,
+    trust_decoder_class: TrustDecoderClassOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Export CHECKPOINT's model to ONNX with dynamic batch and time, checked in onnxruntime.
@@ -48,7 +49,9 @@ def export_onnx(
 
         from signcli.export.onnx import export_onnx as export
 
-        result = export(checkpoint, out, opset=opset, check=check)
+        result = export(
+            checkpoint, out, opset=opset, check=check, trust_decoder_class=trust_decoder_class
+        )
         if json_:
             typer.echo(json.dumps(result.to_json(), indent=2))
         else:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from signcli.cli import _run
-from signcli.cli._options import DeviceOpt, QuietOpt
+from signcli.cli._options import DeviceOpt, QuietOpt, TrustDecoderClassOpt
 
 if TYPE_CHECKING:
     from signcli.engine.trainer import Trainer
@@ -40,6 +40,7 @@ def resume(
         ),
     ] = None,
     device: DeviceOpt = None,
+    trust_decoder_class: TrustDecoderClassOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Continue training from WORK_DIR/last.pt with the settings of WORK_DIR/config.json.
@@ -53,7 +54,12 @@ def resume(
         progress = _run.progress_hook(quiet)
         try:
             result = resume_run(
-                work_dir, [progress], epochs=epochs, device=device, early_stop=early_stop
+                work_dir,
+                [progress],
+                epochs=epochs,
+                device=device,
+                early_stop=early_stop,
+                trust_decoder_class=trust_decoder_class,
             )
             _run.leave_process_group()
         finally:

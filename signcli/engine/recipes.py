@@ -39,6 +39,7 @@ from signcli.settings import (
     upgrade_stored_settings,
     with_absolute_paths,
 )
+from signcli.trust import check_decoder_class, check_stored_model
 
 log = logging.getLogger("signcli")
 
@@ -110,18 +111,43 @@ def resume_run(
     epochs: int | None = None,
     device: str | None = None,
     early_stop: int | None = None,
+    trust_decoder_class: bool = False,
 ) -> RunResult:
     """Continue the run in `work_dir` exactly where last.pt left it (config.json is the truth),
     holding the folder's lock throughout.
 
     `epochs`, `device` and `early_stop` (the patience; 0 = off, so a run that stopped early
     trains on) replace the stored settings and are written back to config.json. A run with
-    nothing left to train comes back with `already_finished` and trains nothing."""
+    nothing left to train comes back with `already_finished` and trains nothing. A stored
+    decoder class that is not signcli's own is refused (UsageError, exit 2) unless
+    `trust_decoder_class` (signcli/trust.py): the work directory may be someone else's."""
     work_dir = Path(work_dir)
-    if not (work_dir / CONFIG_FILE).is_file():
+    config = work_dir / CONFIG_FILE
+    if not config.is_file():
         raise _no_run(work_dir)
+    if not trust_decoder_class:
+        _refuse_untrusted_config(config)
     with _main_lock(work_dir):
-        return _resume_locked(work_dir, hooks, epochs=epochs, device=device, early_stop=early_stop)
+        return _resume_locked(
+            work_dir,
+            hooks,
+            epochs=epochs,
+            device=device,
+            early_stop=early_stop,
+            trust_decoder_class=trust_decoder_class,
+        )
+
+
+def _refuse_untrusted_config(config: Path) -> None:
+    """Refuse a config.json naming a decoder class that is not signcli's own before the
+    lock is taken: the lock's file is the first thing resume writes. A config.json that
+    cannot be read is left to `_resume_locked`, which reports it as always (and checks the
+    validated settings again under the lock)."""
+    try:
+        stored = read_structured_file(config, "run settings file")
+    except UsageError:
+        return
+    check_stored_model(stored, config, trusted=False)
 
 
 def _main_lock(work_dir: Path) -> AbstractContextManager[None]:
@@ -144,6 +170,7 @@ def _resume_locked(
     epochs: int | None,
     device: str | None,
     early_stop: int | None,
+    trust_decoder_class: bool,
 ) -> RunResult:
     """`resume_run` once the lock is held: read the run back, check it, train on."""
     config, last = work_dir / CONFIG_FILE, work_dir / LAST_CHECKPOINT
@@ -167,6 +194,7 @@ def _resume_locked(
         settings = load_settings(base=upgrade_stored_settings(stored), flags=flags)
     except SettingsError as exc:  # a config.json edited by hand, or beyond the limits
         raise SettingsError([f"{config}: {problem}" for problem in exc.problems]) from None
+    check_decoder_class(settings.model.decoder_class, config, trusted=trust_decoder_class)
     if not last.is_file():
         raise UsageError(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",

@@ -18,6 +18,7 @@ from signcli.limits import ENV_PREFIX
 from signcli.model_size import parameter_count, size_problems
 from signcli.models import SignModel, build_run_model
 from signcli.settings import Settings, describe_errors, upgrade_stored_settings
+from signcli.trust import check_decoder_class
 
 LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
 WEIGHTS_HINT = (
@@ -39,15 +40,19 @@ class RestoredModel(NamedTuple):
     input_dims: dict[str, int]  # {stream name: width D}, in the model's input order
 
 
-def load_model_from_checkpoint(path: Path) -> RestoredModel:
+def load_model_from_checkpoint(path: Path, *, trust_decoder_class: bool = False) -> RestoredModel:
     """Read `path` safely, rebuild its model and load the weights strictly.
 
-    UsageError for a missing file; CheckpointError (exit 2) for anything unreadable or weights
-    that do not fit the model that the stored settings describe.
+    UsageError for a missing file, and for a stored `model.decoder_class` that is not
+    signcli's own unless `trust_decoder_class` (signcli/trust.py: building it would import
+    the file's choice of module); CheckpointError (exit 2) for anything unreadable or
+    weights that do not fit the model that the stored settings describe.
     """
     path = Path(path)
     payload = ckpt.load_checkpoint(path)  # the entries' types are checked there
     settings = stored_settings(payload, path)
+    # before anything is built: building a user's decoder imports its module
+    check_decoder_class(settings.model.decoder_class, path, trusted=trust_decoder_class)
     labels = _labels(payload, settings, path)
     input_dims = {str(name): int(width) for name, width in payload[ckpt.INPUTS_KEY].items()}
     try:

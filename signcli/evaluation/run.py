@@ -111,12 +111,15 @@ def evaluate(
     text_csv: Path | None = None,
     beam_size: int | None = None,
     length_penalty: float | None = None,
+    trust_decoder_class: bool = False,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
 
     Without labels (`no_labels`) only predictions are written. `group_by` names a column of
     the labels CSV to report per group of (default: see `_group_column`).
+    `trust_decoder_class` allows a stored decoder class that is not signcli's own
+    (signcli/trust.py).
     UsageError/DataError/CheckpointError (exit 2) for anything that keeps the evaluation
     from running.
     """
@@ -134,7 +137,9 @@ def evaluate(
         check_folder(Path(out_dir), "--out")
     timer = _Timer()
     with timer("restore"):
-        model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
+        model, settings, labels, input_dims = load_model_from_checkpoint(
+            checkpoint, trust_decoder_class=trust_decoder_class
+        )
         task = build_task(settings.model.task)
         # text tasks: --beam-size / --length-penalty override the run's text settings
         if beam_size is not None:

@@ -162,10 +162,17 @@ OnnxClassifier = OnnxModel  # the name before tasks: the classify task's export
 
 
 def export_onnx(
-    checkpoint: Path, out: Path, *, opset: int | None = None, check: bool = True
+    checkpoint: Path,
+    out: Path,
+    *,
+    opset: int | None = None,
+    check: bool = True,
+    trust_decoder_class: bool = False,
 ) -> ExportResult:
     """Export `checkpoint`'s model to `out` (atomically) and, with `check`, compare it with
-    PyTorch in onnxruntime. A failed comparison is reported in the result, not raised."""
+    PyTorch in onnxruntime. A failed comparison is reported in the result, not raised.
+    `trust_decoder_class` allows a stored decoder class that is not signcli's own
+    (signcli/trust.py)."""
     require_onnx()
     import onnx
 
@@ -175,7 +182,9 @@ def export_onnx(
         )
     checkpoint, out = Path(checkpoint), Path(out)
     check_output_file(out, "--out")  # before the export, which takes a while
-    model, settings, labels, input_dims = load_model_from_checkpoint(checkpoint)
+    model, settings, labels, input_dims = load_model_from_checkpoint(
+        checkpoint, trust_decoder_class=trust_decoder_class
+    )
     wrapper = OnnxModel(model, build_task(settings.model.task)).eval()
     max_len = settings.model.max_len
     proto = _export(wrapper, max_len, opset, checkpoint)

@@ -377,6 +377,8 @@ def load_decoder_class(
     user's kwargs. UsageError (exit 2) naming the class when the spec is malformed, the
     module cannot be imported, the class is missing or not an nn.Module, the kwargs do not
     fit its constructor, it lacks `step`, or its d_model differs from the encoder's.
+    Importing runs the module's code: a spec read from a stored run passes
+    signcli/trust.py `check_decoder_class` first (eval, export-onnx, resume).
     """
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:

@@ -246,8 +246,8 @@ def test_run_group_by_setting_comes_before_signer(
     when the labels have it, else warns and falls back to signer."""
     restore = run.load_model_from_checkpoint
 
-    def restored_with_group_by(path):
-        restored = restore(path)
+    def restored_with_group_by(path, **options):
+        restored = restore(path, **options)
         object.__setattr__(restored.settings.data, "group_by", column)
         return restored
 
