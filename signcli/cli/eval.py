@@ -106,6 +106,36 @@ def eval_(
             show_default=False,
         ),
     ] = None,
+    lm_order: Annotated[
+        int,
+        typer.Option(
+            help="ctc: beam search with an n-gram language model of this order over the "
+            "run's tokens; 0 = none. Implies a beam (text.beam_size, or 8 if it is 1).",
+        ),
+    ] = 0,
+    lm_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="ctc: weight of the LM log-probability in the beam's score \\[default: 1.0].",
+            show_default=False,
+        ),
+    ] = None,
+    lm_bonus: Annotated[
+        float | None,
+        typer.Option(
+            help="ctc: score added per emitted token with the LM (offsets its cost of "
+            "every word; higher, longer answers) \\[default: 1.0].",
+            show_default=False,
+        ),
+    ] = None,
+    lm_texts: Annotated[
+        Path | None,
+        typer.Option(
+            help="ctc: sentences to fit the LM on, CSV file,text \\[default: the run's "
+            "training texts].",
+            show_default=False,
+        ),
+    ] = None,
     device: DeviceOpt = None,
     trust_decoder_class: TrustDecoderClassOpt = False,
     json_: JsonOpt = False,
@@ -140,6 +170,10 @@ def eval_(
             beam_size=beam_size,
             length_penalty=length_penalty,
             trust_decoder_class=trust_decoder_class,
+            lm_order=lm_order,
+            lm_weight=lm_weight,
+            lm_bonus=lm_bonus,
+            lm_texts=lm_texts,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -178,6 +212,12 @@ def _print_table(summary: dict) -> None:
             table.add_row(label, str(value) if isinstance(value, int) else f"{value:.4f}")
     console = Console()
     console.print(table)
+    if "lm" in summary:
+        lm = summary["lm"]
+        console.print(
+            f"beam {summary['beam_size']} with a {lm['order']}-gram LM of {lm['sentences']} "
+            f"sentences ({escape(lm['texts'])}), weight {lm['weight']:g}, bonus {lm['bonus']:g}"
+        )
     if "per_group" in summary:
         _print_groups(console, summary["per_group"])
     console.print(f"wrote {', '.join(summary['files'])} to {escape(summary['out_dir'])}")

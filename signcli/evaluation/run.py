@@ -46,6 +46,7 @@ from signcli.engine.inference import predict
 from signcli.engine.restore import load_model_from_checkpoint
 from signcli.errors import DataError, UsageError
 from signcli.evaluation import report
+from signcli.evaluation.language_model import LMOptions, build_language_model
 from signcli.settings import Settings
 from signcli.tasks import build_task
 from signcli.tasks.registry import has_text_targets
@@ -112,6 +113,10 @@ def evaluate(
     beam_size: int | None = None,
     length_penalty: float | None = None,
     trust_decoder_class: bool = False,
+    lm_order: int = 0,
+    lm_weight: float | None = None,
+    lm_bonus: float | None = None,
+    lm_texts: Path | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
@@ -120,6 +125,9 @@ def evaluate(
     the labels CSV to report per group of (default: see `_group_column`).
     `trust_decoder_class` allows a stored decoder class that is not signcli's own
     (signcli/trust.py).
+    ctc models: `lm_order` > 0 adds an n-gram language model of `lm_texts` (default: the
+    run's training texts) to the beam search, weighted by `lm_weight` (default 1.0) with
+    `lm_bonus` per token (default 1.0); see evaluation/language_model.py.
     UsageError/DataError/CheckpointError (exit 2) for anything that keeps the evaluation
     from running.
     """
@@ -154,6 +162,13 @@ def evaluate(
         raise UsageError(
             f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
         )
+    lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
+    lm_options.check(task.name, checkpoint)
+    lm_record = None
+    if lm_options.wanted:
+        with timer("restore"):
+            lm, lm_record = build_language_model(lm_options, settings, checkpoint, task.tokenizer)
+            task.use_language_model(lm, lm_record["weight"], lm_record["bonus"])
     if text_task and labels_csv is not None:
         raise UsageError(
             f"--labels is for classification; {checkpoint} is a {task.name} model",
@@ -231,6 +246,8 @@ def evaluate(
     with timer("write"):
         ensure_folder(out_dir, "eval output folder")
     summary.update(task.write_eval(context))
+    if lm_record is not None:
+        summary["lm"] = lm_record
     with timer("write"):
         _finish_files(out_dir, summary, context.files)
     return EvalResult(summary, out_dir, timer.timings_s, warnings)

@@ -7,7 +7,8 @@ input frame (none downsamples time), so the input lengths of the loss are the ma
 `forward` checks it. Loss: torch's CTC loss with `zero_infinity` (a clip too short for
 its target adds nothing instead of an infinite loss), mean over the batch of the loss per
 target token. Decoding: greedy (best path) at validation; eval uses the prefix beam search
-when `text.beam_size` > 1. Metric: `val_wer` (gloss error rate, jiwer) beside val_loss.
+when `text.beam_size` > 1, with an n-gram language model when `eval --lm-order` asks
+(`use_language_model`; evaluation/language_model.py). Metric: `val_wer` (gloss error rate, jiwer) beside val_loss.
 Training counts nothing on the fly (no train metric: accuracy of frames is meaningless
 without an alignment). The ONNX graph outputs the log-probabilities, `ctc_log_probs`.
 """
@@ -24,6 +25,7 @@ from signcli.tasks.text_task import TextTask
 if TYPE_CHECKING:
     from signcli.data.dataset import Batch
     from signcli.settings import ModelSettings, OptimSettings
+    from signcli.text.lm import NGramLM
 
 MASK_KEY = "mask"  # the batch's frame mask, passed to the loss and the decoder with the outputs
 
@@ -40,6 +42,19 @@ class CTCLoss(nn.Module):
 
 
 class CTCTask(TextTask):
+    lm: NGramLM | None = None  # eval --lm-order; validation never has one
+    lm_weight = 1.0
+    lm_bonus = 1.0
+
+    def use_language_model(self, lm: NGramLM, weight: float, bonus: float) -> None:
+        """Eval's beam adds `weight` x LM log-probability + `bonus` per token; an LM
+        implies beam search, so a greedy run (beam 1) gets `LM_BEAM_SIZE`."""
+        from signcli.evaluation.language_model import LM_BEAM_SIZE
+
+        self.lm, self.lm_weight, self.lm_bonus = lm, weight, bonus
+        if self.beam_size == 1:
+            self.beam_size = LM_BEAM_SIZE
+
     def build_heads(
         self, in_dim: int, model: ModelSettings, labels: Mapping[str, Any]
     ) -> nn.ModuleDict:
@@ -66,6 +81,15 @@ class CTCTask(TextTask):
         from signcli.text.ctc import beam_decode, greedy_decode
 
         log_probs, mask = outputs["ctc"].float(), outputs[MASK_KEY]
+        if self.lm is not None:
+            return beam_decode(
+                log_probs,
+                mask,
+                self.beam_size,
+                lm=self.lm,
+                lm_weight=self.lm_weight,
+                lm_bonus=self.lm_bonus,
+            )
         if self.beam_size > 1:
             return beam_decode(log_probs, mask, self.beam_size)
         return greedy_decode(log_probs, mask)

@@ -16,7 +16,12 @@ optional joint CTC loss of `translate`; docs/architecture.md, "Text targets").
   than greedy. No new dependency (pyctcdecode and torchaudio's decoder bring
   KenLM/flashlight for language models, which nothing here uses): the ids a beam extends
   per frame are pruned to the `prune` most likely of that frame, O(T * beam * prune)
-  in Python, fine for validation sets of hundreds of clips.
+  in Python, fine for validation sets of hundreds of clips. With a token n-gram model
+  (`lm`, text/lm.py; `eval --lm-order`) every prefix also carries
+  `lm_weight * log P_LM(token | history) + lm_bonus` per token it emitted, the beam ranks
+  by the sum, and the final choice (beam and greedy's answer alike) is by acoustic score
+  over all alignments + `lm_weight` * LM log-probability (end of sentence included) +
+  `lm_bonus` * length. Without `lm` nothing of this applies.
 
 The mask is True on real frames and padding comes after them (collate pads at the end),
 so `lengths = mask.sum(1)` are the real frames of each sample.
@@ -26,12 +31,16 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from signcli.text.lm import NGramLM
 
 BLANK = 0  # the PAD id of TextTokenizer
 
@@ -145,6 +154,10 @@ def beam_decode(
     beam_size: int = 8,
     blank: int = BLANK,
     prune: int | None = None,
+    *,
+    lm: NGramLM | None = None,
+    lm_weight: float = 1.0,
+    lm_bonus: float = 1.0,
 ) -> list[list[int]]:
     """CTC prefix beam search per sample: the most likely label sequence the beam finds,
     each prefix scored over all its alignments (blank-ending and non-blank-ending parts
@@ -152,7 +165,12 @@ def beam_decode(
     considered per frame (the most likely; default max(beam_size, 16), all of a small
     vocabulary). At the end the beam's prefixes and greedy's answer are rescored exactly
     (all alignments, `sequence_log_prob`) and the best is returned, so the answer is never
-    less likely than greedy's, whatever pruning dropped on the way."""
+    less likely than greedy's, whatever pruning dropped on the way.
+
+    With `lm` the score of a sequence is its acoustic log-probability + `lm_weight` x its
+    LM log-probability (end included) + `lm_bonus` x its length, in the beam (without the
+    end, not known yet) and in the final rescoring; the answer is never worse than
+    greedy's by that score."""
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}")
     frames = log_probs.detach().float().cpu()  # [B, T, V]
@@ -160,15 +178,26 @@ def beam_decode(
     greedy = greedy_decode(frames, lengths, blank)
     values = frames.numpy()
     keep = min(values.shape[-1], prune if prune is not None else max(beam_size, 16))
+    token_score = None
+    if lm is not None:
+
+        def token_score(prefix: tuple[int, ...], token: int) -> float:
+            return lm_weight * lm.log_prob(prefix, token) + lm_bonus
+
     result = []
     for b, n in enumerate(lengths):
         if n == 0:  # no frames, no labels
             result.append([])
             continue
-        candidates = _beam_one(values[b, :n], beam_size, blank, keep)
+        candidates = _beam_one(values[b, :n], beam_size, blank, keep, token_score)
         if greedy[b] not in candidates:
             candidates.append(greedy[b])
         scores = _log_probs_of(frames[b, :n], candidates, blank)
+        if lm is not None:
+            scores = [
+                score + lm_weight * lm.sentence_log_prob(ids) + lm_bonus * len(ids)
+                for score, ids in zip(scores, candidates, strict=True)
+            ]
         result.append(min(zip(scores, candidates, strict=True), key=lambda sc: (-sc[0], sc[1]))[1])
     return result
 
@@ -189,17 +218,27 @@ def _log_probs_of(frames: Tensor, targets: list[list[int]], blank: int) -> list[
     return (-nll).tolist()
 
 
-def _add(beams: dict, prefix: tuple[int, ...], p_b: float, p_nb: float) -> None:
-    """Add the blank- and non-blank-ending probabilities of one way to reach `prefix`."""
-    entry = beams.setdefault(prefix, [-math.inf, -math.inf])
+def _add(beams: dict, prefix: tuple[int, ...], p_b: float, p_nb: float, extra: float) -> None:
+    """Add the blank- and non-blank-ending probabilities of one way to reach `prefix`;
+    `extra` (the LM's part) depends on the prefix alone, so every way brings the same."""
+    entry = beams.setdefault(prefix, [-math.inf, -math.inf, extra])
     entry[0] = _logsumexp(entry[0], p_b)
     entry[1] = _logsumexp(entry[1], p_nb)
 
 
-def _beam_one(frames: np.ndarray, beam_size: int, blank: int, keep: int) -> list[list[int]]:
-    """The prefixes of the final beam, most likely first."""
+def _beam_one(
+    frames: np.ndarray,
+    beam_size: int,
+    blank: int,
+    keep: int,
+    token_score: Callable[[tuple[int, ...], int], float] | None = None,
+) -> list[list[int]]:
+    """The prefixes of the final beam, best first. `token_score(prefix, token)`, when
+    given, is added to a prefix's score for each token it emits (the LM's weighted
+    log-probability and bonus); without it the extra part is 0 and ranks nothing."""
     NEG = -math.inf
-    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG)}  # prefix -> (p_b, p_nb)
+    # prefix -> (p_b, p_nb, extra): extra is the sum of token_score over the prefix
+    beams: dict[tuple[int, ...], tuple[float, float, float]] = {(): (0.0, NEG, 0.0)}
     for frame in frames:
         candidates = (
             np.argpartition(-frame, keep - 1)[:keep] if keep < len(frame) else range(len(frame))
@@ -209,20 +248,27 @@ def _beam_one(frames: np.ndarray, beam_size: int, blank: int, keep: int) -> list
             candidates.append(blank)
         following: dict[tuple[int, ...], list[float]] = {}
         add = functools.partial(_add, following)
-        for prefix, (p_b, p_nb) in beams.items():
+        for prefix, (p_b, p_nb, extra) in beams.items():
             total = _logsumexp(p_b, p_nb)
             last = prefix[-1] if prefix else None
             for c in candidates:
                 p = float(frame[c])
                 if c == blank:
-                    add(prefix, total + p, NEG)
-                elif c == last:
-                    add(prefix, NEG, p_nb + p)  # the same label continues
-                    add(prefix + (c,), NEG, p_b + p)  # a new label after a blank
+                    add(prefix, total + p, NEG, extra)
+                    continue
+                longer = prefix + (c,)
+                if longer not in following:  # scored once per prefix and frame
+                    grown = extra + token_score(prefix, c) if token_score else extra
                 else:
-                    add(prefix + (c,), NEG, total + p)
+                    grown = following[longer][2]
+                if c == last:
+                    add(prefix, NEG, p_nb + p, extra)  # the same label continues
+                    add(longer, NEG, p_b + p, grown)  # a new label after a blank
+                else:
+                    add(longer, NEG, total + p, grown)
         ranked = sorted(
-            following.items(), key=lambda item: (-_logsumexp(*item[1]), item[0])
+            following.items(),
+            key=lambda item: (-(_logsumexp(item[1][0], item[1][1]) + item[1][2]), item[0]),
         )  # ties by the prefix itself: one answer whatever the dict order
-        beams = {prefix: (p[0], p[1]) for prefix, p in ranked[:beam_size]}
+        beams = {prefix: (p[0], p[1], p[2]) for prefix, p in ranked[:beam_size]}
     return [list(prefix) for prefix in beams]
