@@ -110,7 +110,8 @@ def eval_(
         int,
         typer.Option(
             help="ctc: beam search with an n-gram language model of this order over the "
-            "run's tokens; 0 = none. Implies a beam (text.beam_size, or 8 if it is 1).",
+            "run's tokens; 0 = none. Implies a beam (--beam-size, else text.beam_size, or 8 if "
+            "that is 1).",
         ),
     ] = 0,
     lm_weight: Annotated[

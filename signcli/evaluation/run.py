@@ -168,7 +168,9 @@ def evaluate(
     if lm_options.wanted:
         with timer("restore"):
             lm, lm_record = build_language_model(lm_options, settings, checkpoint, task.tokenizer)
-            task.use_language_model(lm, lm_record["weight"], lm_record["bonus"])
+            task.use_language_model(
+                lm, lm_record["weight"], lm_record["bonus"], keep_beam=beam_size is not None
+            )
     if text_task and labels_csv is not None:
         raise UsageError(
             f"--labels is for classification; {checkpoint} is a {task.name} model",

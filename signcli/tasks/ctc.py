@@ -46,13 +46,16 @@ class CTCTask(TextTask):
     lm_weight = 1.0
     lm_bonus = 1.0
 
-    def use_language_model(self, lm: NGramLM, weight: float, bonus: float) -> None:
+    def use_language_model(
+        self, lm: NGramLM, weight: float, bonus: float, *, keep_beam: bool = False
+    ) -> None:
         """Eval's beam adds `weight` x LM log-probability + `bonus` per token; an LM
-        implies beam search, so a greedy run (beam 1) gets `LM_BEAM_SIZE`."""
+        implies beam search, so a greedy run (beam 1) gets `LM_BEAM_SIZE`, unless the user
+        asked for the beam size (`keep_beam`: `eval --beam-size 1` searches with one prefix)."""
         from signcli.evaluation.language_model import LM_BEAM_SIZE
 
         self.lm, self.lm_weight, self.lm_bonus = lm, weight, bonus
-        if self.beam_size == 1:
+        if self.beam_size == 1 and not keep_beam:
             self.beam_size = LM_BEAM_SIZE
 
     def build_heads(

@@ -82,6 +82,11 @@ def test_eval_with_an_lm_writes_its_files_and_records_the_lm(ctc_run: Path, tmp_
     result = run_eval(ctc_run, tmp_path / "c", "--json")
     assert result.exit_code == 0 and "lm" not in json.loads(result.stdout)  # off by default
 
+    # a beam size the user gives is kept, 1 included (one prefix, scored with the LM)
+    result = run_eval(ctc_run, tmp_path / "d", "--lm-order", "2", "--beam-size", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["beam_size"] == 1
+
 
 @pytest.mark.parametrize(
     ("args", "named"),
