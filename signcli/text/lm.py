@@ -3,8 +3,7 @@
 
 CTC scores each frame on its own, so its beam cannot tell "JOHN LIKE" from "JOHN LIKE
 LIKE" where the frames are ambiguous; continuous sign-language recognition adds a
-language model of the gloss order (on 161 real ASL sentences: val WER 0.61 with the plain
-beam, 0.41-0.53 with a 2- to 4-gram of the training sentences).
+language model of the gloss order (what it gains on real sentences: README, "Benchmarks").
 
 `NGramLM.fit(sentences, order, vocab_size)` counts the n-grams of token-id lists, each
 sentence padded with `order - 1` start markers and closed by an end event. Probabilities
