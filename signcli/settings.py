@@ -431,8 +431,10 @@ class OptimSettings(_Section):
 class TrainingSettings(_Section):
     epochs: Annotated[int, Field(ge=1)] | Auto = "auto"
     """Epochs to train (auto: enough optimizer steps for small sets, at least 30)."""
-    batch_size: int = Field(32, ge=1)
-    """Samples per batch (per optimizer step: batch_size * accumulate)."""
+    batch_size: Annotated[int, Field(ge=1)] | Auto = "auto"
+    """Samples per batch (per optimizer step: batch_size * accumulate). auto: 32, smaller
+    (down to 8) for a training set too small to make enough optimizer steps in the most
+    epochs `auto` gives (signcli/auto_size.py)."""
     length_buckets: bool = True
     """Batch clips of similar length together: on clips of 3-28 frames, 6% of the batch
     frames are padding instead of 52%, twice the samples/s at the same accuracy (README,

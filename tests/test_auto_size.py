@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 
 from signcli.auto_size import (
+    BATCH_SIZE,
     MAX_EPOCHS,
+    MIN_BATCH_SIZE,
     MIN_EPOCHS,
+    MIN_STEPS,
+    auto_batch_size,
     auto_epochs,
     auto_size,
     resolve_auto_model,
@@ -38,6 +42,25 @@ def test_epochs_make_enough_steps_within_bounds() -> None:
     assert auto_epochs(563, 32, accumulate=2) == MAX_EPOCHS  # 9 steps an epoch
 
 
+def test_batch_size_shrinks_only_for_sets_too_small_for_enough_steps() -> None:
+    assert auto_batch_size(563) == BATCH_SIZE  # 18 batches an epoch reach 3,000 steps
+    assert auto_batch_size(161) == 11  # batch 32: 6 an epoch, 1,200 steps in 200 epochs
+    assert auto_batch_size(40) == MIN_BATCH_SIZE  # nothing reaches them: not below 8
+    assert auto_batch_size(40, minimum=16) == 16  # a global batch for 16 processes
+    for samples in range(MIN_BATCH_SIZE * 15, 600):
+        batch = auto_batch_size(samples)
+        steps = -(-samples // batch) * MAX_EPOCHS
+        assert steps >= MIN_STEPS, samples  # the batch makes the steps in MAX_EPOCHS
+        assert batch == BATCH_SIZE or -(-samples // (batch + 1)) * MAX_EPOCHS < MIN_STEPS
+
+
+def test_resolved_batch_size_sets_the_epochs_and_an_explicit_one_is_kept() -> None:
+    settings = resolve_auto_settings(load_settings(), 161)
+    assert (settings.training.batch_size, settings.training.epochs) == (11, MAX_EPOCHS)
+    explicit = resolve_auto_settings(load_settings(overrides=["training.batch_size=32"]), 161)
+    assert (explicit.training.batch_size, explicit.training.epochs) == (32, MAX_EPOCHS)
+
+
 def test_explicit_values_are_kept_and_a_width_brings_its_heads() -> None:
     model = resolve_auto_model(ModelSettings(d_model=64, dropout=0.05), 500)
     assert (model.d_model, model.num_heads, model.ff_dim, model.dropout) == (64, 2, 128, 0.05)
@@ -55,6 +78,7 @@ def test_resolved_settings_have_no_auto_left() -> None:
     model = settings.model
     sizes = (model.d_model, model.num_layers, model.num_heads, model.ff_dim, model.dropout)
     assert sizes == (128, 2, 4, 256, 0.3) and settings.training.epochs == 167
+    assert settings.training.batch_size == 32
 
 
 def test_auto_and_bad_values_give_one_line_each() -> None:
@@ -84,6 +108,7 @@ def test_trainer_records_the_resolved_sizes(make_npz_dataset, tmp_path: Path) ->
     stored = json.loads((tmp_path / "run" / "config.json").read_text())
     assert stored["model"]["d_model"] == 128 and stored["model"]["num_layers"] == 2
     assert stored["model"]["dropout"] == 0.3 and stored["training"]["epochs"] == 1
+    assert stored["training"]["batch_size"] == MIN_BATCH_SIZE  # 8 samples
 
 
 def test_stored_settings_without_a_newer_key_keep_the_old_behaviour() -> None:

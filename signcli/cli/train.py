@@ -367,7 +367,12 @@ def train(
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Samples per batch.", rich_help_panel=TRAINING)
+        int | None,
+        typer.Option(
+            help="Samples per batch (auto: 32; down to 8 for sets of fewer than ~470 "
+            "clips, so that they get 3,000 optimizer steps in 200 epochs).",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     length_buckets: Annotated[
         bool | None,

@@ -79,18 +79,15 @@ class Trainer:
         self.task = build_task(settings.model.task)
         # under torchrun: join the process group first (engine/distributed.py); else a no-op
         self.world, self.device = distributed.setup(resolve_device(settings.training.device))
-        if settings.training.batch_size < self.world.world_size:
-            raise UsageError(
-                f"--batch-size {settings.training.batch_size} is the global batch, shared by "
-                f"{self.world.world_size} processes: it must be at least that many",
-                hint="raise --batch-size or start fewer processes",
-            )
+        self._check_batch_size(settings.training.batch_size)
         if stored_labels is not None:  # resume: what the run resolved (text: its tokenizer)
             self.task.restore(stored_labels, "last.pt")
         self.data = data if data is not None else load_training_data(settings)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
-        settings = resolve_auto_settings(settings, len(self.data.train.dataset))
+        settings = resolve_auto_settings(
+            settings, len(self.data.train.dataset), self.world.world_size
+        )
         self.task.resolve(settings, self.data)
         self.settings = settings
         self.work_dir = Path(settings.training.work_dir)
@@ -169,6 +166,16 @@ class Trainer:
         self._agreed_stop: int | None = None  # received by some rank (several processes)
         for warning in [*self.data.warnings, *settings.model.unused_options()]:
             log.warning(warning)
+
+    def _check_batch_size(self, batch_size: int | str) -> None:
+        """The global batch is shared by the torchrun processes: at least one sample each
+        (`auto` is sized to that when it is resolved)."""
+        if batch_size != "auto" and int(batch_size) < self.world.world_size:
+            raise UsageError(
+                f"--batch-size {batch_size} is the global batch, shared by "
+                f"{self.world.world_size} processes: it must be at least that many",
+                hint="raise --batch-size or start fewer processes",
+            )
 
     # ------------------------------------------------------------------ properties
 
