@@ -55,7 +55,8 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "default": [],  # the plain command: what a user gets without flags
     # the defaults of signcli 0.1 (before `auto`), as explicit flags
     "previous": [
-        *("--epochs", "30", "--d-model", "256", "--num-layers", "4", "--dropout", "0.1"),
+        *("--epochs", "30", "--batch-size", "32"),
+        *("--d-model", "256", "--num-layers", "4", "--dropout", "0.1"),
         *("--set", "model.num_heads=8", "--set", "model.ff_dim=512"),
         *("--set", "model.conv_kernel=0", *NO_AUGMENT),
     ],
@@ -65,6 +66,8 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "30-epochs": ["--epochs", "30"],
     # batches of similar lengths (issue: scale): less padding, same accuracy?
     "length-buckets": ["--length-buckets"],
+    # the batch before `auto` (small sets now get a smaller one, for enough steps)
+    "batch-32": ["--batch-size", "32"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0
