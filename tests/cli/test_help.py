@@ -74,7 +74,7 @@ def test_train_help_shows_the_settings_default_of_every_setting_option(
         assert_shows(rows[option_name(param)], param, settings_default(dotted))
     # a few as a new user reads them
     assert "[default: 1e-3]" in rows["--lr"]
-    assert "[default: auto]" in rows["--epochs"] and "[default: 32]" in rows["--batch-size"]
+    assert "[default: auto]" in rows["--epochs"] and "[default: auto]" in rows["--batch-size"]
     assert "[default: auto]" in rows["--device"]
 
 
