@@ -159,7 +159,7 @@ def _attach_split_texts(data: DataSettings, train: SampleSplit, val: SampleSplit
     """The text targets of each split: single stream from --train-text / --val-text
     (`file,text`), multi-stream from meta.csv (`id;texto`). DataError/UsageError name the
     file or the flag that is missing."""
-    from signcli.text.files import load_texts
+    from signcli.text.files import load_texts, sibling_text_file
 
     multi = bool(stream_dirs(data))
     for split, path, flag in (
@@ -170,8 +170,7 @@ def _attach_split_texts(data: DataSettings, train: SampleSplit, val: SampleSplit
             continue
         sibling = None
         if not multi:  # as eval does: the folder's sibling <folder>_text.csv
-            folder = Path(data.train_dir if split is train else data.val_dir)  # type: ignore[arg-type]
-            sibling = folder.parent / f"{folder.name}_text.csv"
+            sibling = sibling_text_file(data.train_dir if split is train else data.val_dir)  # type: ignore[arg-type]
             if path is None and sibling.is_file():
                 path = sibling
         if path is None:

@@ -5,8 +5,8 @@ The LM is fitted at eval time, in milliseconds, on token ids of sentences, token
 the run's own tokenizer (the checkpoint's), so its ids are the model's outputs. Which
 sentences: `--lm-texts CSV` (all its rows, `file,text` or `id;texto`), else the run's
 training texts as training read them: single stream `data.train_text` (a dataset root's
-`train_text.csv` was resolved into it), multi-stream the `meta.csv` rows of the training
-index. With `data.val_fraction` the run carved its validation samples out of those, so
+`train_text.csv` was resolved into it), else the `<folder>_text.csv` beside the training
+folder; multi-stream the `meta.csv` rows of the training index. With `data.val_fraction` the run carved its validation samples out of those, so
 only the training side of the run's split.json counts: an LM that had read the
 validation sentences would score them too well.
 
@@ -107,13 +107,16 @@ def _training_texts(
 ) -> tuple[Path, list[str]]:
     """(the file, its sentences): every row of `given`, else the run's training texts."""
     from signcli.data.multistream import stream_dirs
-    from signcli.text.files import pair_texts
+    from signcli.text.files import pair_texts, sibling_text_file
 
     if given is not None:
         table = _read(Path(given), "--lm-texts")
         return Path(given), list(table.texts.values())
     multi = bool(stream_dirs(settings.data))
     path = settings.data.meta if multi else settings.data.train_text
+    if path is None and not multi and settings.data.train_dir is not None:
+        path = sibling_text_file(settings.data.train_dir)  # where training found them
+        path = path if path.is_file() else None
     if path is None:
         raise UsageError(
             f"{checkpoint}: the run records no training texts "

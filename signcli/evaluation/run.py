@@ -394,7 +394,7 @@ def _with_texts(
     """The texts of a text task's split: `--text`, else for multi-stream the run's meta.csv,
     for the run's validation folder the run's `data.val_text`, for another folder its
     sibling `<folder>_text.csv` (a dataset root's `val_text.csv`)."""
-    from signcli.text.files import load_texts
+    from signcli.text.files import load_texts, sibling_text_file
 
     split = data.split
     path = text_csv
@@ -403,7 +403,7 @@ def _with_texts(
             path = settings.data.meta
         else:
             folder = Path(data.source["data_dir"])
-            sibling = folder.parent / f"{folder.name}_text.csv"
+            sibling = sibling_text_file(folder)
             if settings.data.val_dir is not None and folder == Path(settings.data.val_dir):
                 path = settings.data.val_text
             if path is None and sibling.is_file():

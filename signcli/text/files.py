@@ -98,6 +98,14 @@ def _decode(path: Path, data: bytes) -> tuple[str | None, TextProblem | None]:
     )
 
 
+def sibling_text_file(folder: Path | str) -> Path:
+    """`<folder>_text.csv` beside a split's folder (a dataset root's `train_text.csv` beside
+    `train/`): where training, eval and eval's language model look for a split's texts
+    when no file is named."""
+    folder = Path(folder)
+    return folder.parent / f"{folder.name}_text.csv"
+
+
 def read_texts(path: Path, delimiter: str | None = None) -> TextTable:
     """Parse a text file (`file,text` or `id;texto`; the delimiter from the header unless
     given). Problems are collected, not raised, each naming the file and its lines; only a

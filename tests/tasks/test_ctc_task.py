@@ -164,6 +164,13 @@ def test_train_dir_finds_the_texts_beside_it(sentences: Path, tmp_path: Path) ->
     vocab = json.loads((work / "tokenizer.json").read_text())["model"]["vocab"]
     english = pd.read_csv(sentences / "train_text.csv")["text"].str.split().explode()
     assert set(english.str.lower()) <= {token.lower() for token in vocab}
+    # eval, and its language model, find the same files beside the folders
+    args = ["eval", str(work / "last.pt"), "--out", str(tmp_path / "e"), "--lm-order", "2"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["lm"]["texts"] == str((sentences / "train_text.csv").absolute())
+    assert summary["text"] == str((sentences / "val_text.csv").absolute())
 
 
 @pytest.mark.parametrize("name", ["transformer", "gru", "multistream"])
