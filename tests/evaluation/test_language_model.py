@@ -17,6 +17,7 @@ from signcli.errors import UsageError
 from signcli.evaluation.language_model import LMOptions, _training_texts
 from signcli.settings import load_settings
 from signcli.text.files import read_texts
+from tests.tasks.sentence_runs import text_task_settings
 
 runner = CliRunner()
 N_TRAIN = 10
@@ -27,23 +28,7 @@ def ctc_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-epoch ctc run on tiny synthetic gloss sentences; read-only."""
     root = write_sentence_dataset(tmp_path_factory.mktemp("sentences"), N_TRAIN, 4, seed=5, dim=12)
     work = root / "run"
-    settings = load_settings(
-        overrides=[
-            "model.task=ctc",
-            f"data.train_dir={root / 'train'}",
-            f"data.train_text={root / 'train_glosses.csv'}",
-            f"data.val_dir={root / 'val'}",
-            f"data.val_text={root / 'val_glosses.csv'}",
-            "model.d_model=16",
-            "model.num_layers=1",
-            "model.num_heads=2",
-            "model.ff_dim=32",
-            "training.batch_size=4",
-            "training.epochs=1",
-            f"training.work_dir={work}",
-            "training.device=cpu",
-        ]
-    )
+    settings = text_task_settings(root, work, "ctc")
     start_run(settings)
     return work
 

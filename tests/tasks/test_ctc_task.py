@@ -17,7 +17,8 @@ from signcli.cli import app
 from signcli.data.synthetic_sentences import write_sentence_dataset
 from signcli.engine.checkpoint import LABELS_KEY, load_checkpoint
 from signcli.engine.recipes import resume_run, start_run
-from signcli.settings import ModelSettings, load_settings
+from signcli.settings import ModelSettings
+from tests.tasks.sentence_runs import text_task_settings
 
 runner = CliRunner()
 DIM = 12  # columns of the synthetic keypoints kept: small and fast
@@ -29,24 +30,8 @@ def sentences(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def ctc_settings(root: Path, work_dir: Path, *extra: str):
-    return load_settings(
-        overrides=[
-            "model.task=ctc",
-            f"data.train_dir={root / 'train'}",
-            f"data.train_text={root / 'train_glosses.csv'}",
-            f"data.val_dir={root / 'val'}",
-            f"data.val_text={root / 'val_glosses.csv'}",
-            "model.d_model=16",
-            "model.num_layers=1",
-            "model.num_heads=2",
-            "model.ff_dim=32",
-            "training.batch_size=4",
-            "training.epochs=3",
-            "training.deterministic=true",
-            f"training.work_dir={work_dir}",
-            "training.device=cpu",
-            *extra,
-        ]
+    return text_task_settings(
+        root, work_dir, "ctc", "training.epochs=3", "training.deterministic=true", *extra
     )
 
 

@@ -52,30 +52,21 @@ def user_decoder_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     imports the module; the marker is removed afterwards and the module forgotten, so a
     later import writes the marker again."""
     from signcli.engine.recipes import start_run
-    from signcli.settings import load_settings
+    from tests.tasks.sentence_runs import text_task_settings
 
     root = tmp_path_factory.mktemp("trust")
     modules = root / "modules"
     modules.mkdir()
     (modules / f"{MODULE}.py").write_text(PROBE)
     work = root / "run"
-    settings = load_settings(
-        overrides=[
-            f"data.train_dir={SENTENCES / 'train'}",
-            f"data.train_labels={SENTENCES / 'train_labels.csv'}",
-            f"data.val_dir={SENTENCES / 'val'}",
-            f"data.val_labels={SENTENCES / 'val_labels.csv'}",
-            f"data.train_text={SENTENCES / 'train_text.csv'}",
-            f"data.val_text={SENTENCES / 'val_text.csv'}",
-            "model.task=translate",
-            *("model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32"),
-            "model.max_target_len=12",
-            f"model.decoder_class={MODULE}:Probe",
-            "training.batch_size=8",
-            "training.epochs=1",
-            "training.device=cpu",
-            f"training.work_dir={work}",
-        ]
+    settings = text_task_settings(
+        SENTENCES,
+        work,
+        "translate",
+        "model.max_target_len=12",
+        f"model.decoder_class={MODULE}:Probe",
+        "training.batch_size=8",
+        texts="text",
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(modules))

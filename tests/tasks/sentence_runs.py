@@ -1,0 +1,33 @@
+"""Settings of tiny text-task runs on the synthetic signed sentences
+(`signcli.data.synthetic_sentences.write_sentence_dataset`), shared by the ctc, language
+model and decoder-trust tests: one place for the tiny model and the file names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from signcli.settings import Settings, load_settings
+
+TINY_MODEL = ("model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32")
+
+
+def text_task_settings(
+    root: Path, work_dir: Path, task: str, *extra: str, texts: str = "glosses"
+) -> Settings:
+    """A 1-epoch CPU run of `task` on ROOT's train/ and val/ with their `{split}_{texts}.csv`
+    (glosses for ctc, text for translate), batch 4; `extra` overrides come last and win."""
+    return load_settings(
+        overrides=[
+            f"model.task={task}",
+            f"data.train_dir={root / 'train'}",
+            f"data.train_text={root / f'train_{texts}.csv'}",
+            f"data.val_dir={root / 'val'}",
+            f"data.val_text={root / f'val_{texts}.csv'}",
+            *TINY_MODEL,
+            "training.batch_size=4",
+            "training.epochs=1",
+            "training.device=cpu",
+            f"training.work_dir={work_dir}",
+            *extra,
+        ]
+    )
