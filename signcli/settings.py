@@ -235,7 +235,8 @@ class DataSettings(_Section):
     spread (signer position and size drop out); with unknown columns (coords none), each
     channel centred and scaled over the clip. Streams that `normalize` puts in their own
     frame of reference (body parts) are not normalised again. Inside the model, over real
-    frames only, NaN-aware. auto: on for keypoints (key X), off for CNN features."""
+    frames only, NaN-aware. auto: on for keypoints (key X) whose coords are known (coords
+    xy / xyz, or joints), off otherwise (scaling each unknown column on its own hurt)."""
     motion: Literal["auto", "off", "velocity", "acceleration"] = "auto"
     """Motion channels beside the others: velocity (frame-to-frame difference), or
     velocity and acceleration; of the normalised channels when `sample_normalize` is on,
