@@ -19,9 +19,9 @@ MAX_EPOCHS of it would make fewer than MIN_STEPS steps (fewer than ~470 samples)
 the largest batch that makes them, at least MIN_BATCH_SIZE. On 161 sentences (task ctc)
 batch 32 stopped at 1,200 steps in 200 epochs; the smaller batch reaches 3,000 steps in
 fewer epochs and less time, and a lower error (README, "Defaults and the evidence").
-`training.ema: auto` averages over about a tenth of the run's steps; `data.sample_normalize`
-and `data.motion: auto` are on for keypoints (input_channels.py). docs/defaults.md has
-the evidence for each.
+`training.ema: auto` averages over about a tenth of the run's steps; `data.sample_normalize:
+auto` is on for keypoints whose coordinates are known (input_channels.py). docs/defaults.md
+has the evidence for each.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from signcli.settings import STREAM_NAMES, DataSettings
 
 COORDS = {"xyz": 3, "xy": 2, "none": 0}
 MOTION_ORDER = {"off": 0, "velocity": 1, "acceleration": 2}
-KEYPOINTS_KEY = "X"  # `auto` turns the channels on for keypoints, not for CNN features (X2048)
+KEYPOINTS_KEY = "X"  # `auto` normalises keypoints, not CNN features (X2048)
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,10 @@ class StreamChannels:
 
 
 def resolved_inputs(data: DataSettings) -> tuple[bool, str]:
-    """(sample_normalize, motion) with `auto` made a value. motion: velocity for keypoints,
-    off for CNN features. sample_normalize: on for keypoints whose coordinates are known
-    (data.coords xy / xyz, or a data.joints count), off otherwise: scaling each column of
-    unknown meaning on its own cost 6 points on boston104_words (docs/defaults.md)."""
+    """(sample_normalize, motion) with `auto` made a value: sample_normalize is on for
+    keypoints whose coordinates are known (data.coords xy / xyz, or a data.joints count),
+    off otherwise: scaling each column of unknown meaning on its own cost 6 points on
+    boston104_words (docs/defaults.md)."""
     keypoints = data.key == KEYPOINTS_KEY
     coords_known = data.coords in ("xy", "xyz") or (
         data.coords == "auto" and data.joints is not None
@@ -62,8 +62,7 @@ def resolved_inputs(data: DataSettings) -> tuple[bool, str]:
         normalize = keypoints and coords_known
     else:
         normalize = bool(data.sample_normalize)
-    motion = ("velocity" if keypoints else "off") if data.motion == "auto" else data.motion
-    return normalize, motion
+    return normalize, data.motion
 
 
 def stream_coords(name: str, width: int, data: DataSettings) -> int:

@@ -50,7 +50,7 @@ CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy b
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
 LEGACY_VALUES = {
     "data.sample_normalize": False,  # runs from before the per-sample input channels
-    "data.motion": "off",
+    "data.motion": "off",  # (the default too; listed so a later default cannot change them)
     "training.ema": "off",
     "model.conv_kernel": 0,
     "training.length_buckets": False,
@@ -237,10 +237,11 @@ class DataSettings(_Section):
     frame of reference (body parts) are not normalised again. Inside the model, over real
     frames only, NaN-aware. auto: on for keypoints (key X) whose coords are known (coords
     xy / xyz, or joints), off otherwise (scaling each unknown column on its own hurt)."""
-    motion: Literal["auto", "off", "velocity", "acceleration"] = "auto"
+    motion: Literal["off", "velocity", "acceleration"] = "off"
     """Motion channels beside the others: velocity (frame-to-frame difference), or
     velocity and acceleration; of the normalised channels when `sample_normalize` is on,
-    else of the raw ones. auto: velocity for keypoints (key X), off for CNN features."""
+    else of the raw ones. Off by default: velocity (with training.ema) lost 2-5 points on
+    boston104_words and its unseen-speaker folds (docs/defaults.md)."""
     raw_channels: bool = True
     """Keep the raw channels (absolute positions) beside the normalised and motion ones
     (off: the encoder reads only those; needs sample_normalize or motion)."""
@@ -471,12 +472,13 @@ class TrainingSettings(_Section):
     """Samples per batch (per optimizer step: batch_size * accumulate). auto: 32, smaller
     (down to 8) for a training set too small to make enough optimizer steps in the most
     epochs `auto` gives (signcli/auto_size.py)."""
-    ema: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto", "off"] = "auto"
+    ema: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto", "off"] = "off"
     """Exponential moving average of the weights, updated after every optimizer step with
     this decay (warmed up: min(decay, (1 + n) / (10 + n)) at the n-th update); validation
     scores it and best.pt / last.pt hold it as the model (the raw weights are kept beside
     it, so resume is exact). auto: a decay that averages over about a tenth of the run's
-    optimizer steps (signcli/auto_size.py); off: the raw weights are the model."""
+    optimizer steps (signcli/auto_size.py); off (default: no gain measured yet,
+    docs/defaults.md): the trained weights are the model."""
     length_buckets: bool = True
     """Batch clips of similar length together: on clips of 3-28 frames, 6% of the batch
     frames are padding instead of 52%, twice the samples/s at the same accuracy (README,

@@ -117,17 +117,23 @@ def test_resume_mid_epoch_continues_at_next_batch(data_root, reference, tmp_path
     assert all(0.0 <= value <= 1.0 for value in top1)
 
 
-def test_resume_mid_epoch_without_ema_equals_uninterrupted(data_root, tmp_path) -> None:
+@pytest.mark.parametrize("ema", ["auto", "0.9"])
+def test_resume_mid_epoch_with_ema_equals_uninterrupted(data_root, tmp_path, ema) -> None:
     reference, work = tmp_path / "reference", tmp_path / "killed"
-    start_run(tiny_settings(data_root, reference, "training.ema=off"))
+    start_run(tiny_settings(data_root, reference, f"training.ema={ema}"))
     with pytest.raises(KeyboardInterrupt):
         start_run(
-            tiny_settings(data_root, work, "training.ema=off", "training.save_every_steps=1"),
+            tiny_settings(data_root, work, f"training.ema={ema}", "training.save_every_steps=1"),
             [StopAfter(step=9)],
         )
+    assert load_checkpoint(work / "last.pt")[EMA_KEY] == {"updates": 9}
     resume_run(work)
-    assert_same_run(reference, work)
-    assert TRAINED_MODEL_KEY not in load_checkpoint(work / "last.pt")
+    assert_same_run(reference, work)  # the average, the trained weights and the count
+
+
+def test_without_ema_the_checkpoint_holds_the_trained_weights_only(reference) -> None:
+    payload = load_checkpoint(reference / "last.pt")
+    assert TRAINED_MODEL_KEY not in payload and EMA_KEY not in payload
 
 
 def test_ema_is_what_validation_scores_and_checkpoints_hold(data_root, tmp_path) -> None:
@@ -148,7 +154,7 @@ def test_resume_refuses_an_ema_run_whose_checkpoint_lost_the_trained_weights(
     data_root, tmp_path
 ) -> None:
     work = tmp_path / "run"
-    start_run(tiny_settings(data_root, work, "training.epochs=1"))
+    start_run(tiny_settings(data_root, work, "training.epochs=1", "training.ema=auto"))
     payload = load_checkpoint(work / "last.pt")
     del payload[TRAINED_MODEL_KEY]
     save_checkpoint(work / "last.pt", payload)

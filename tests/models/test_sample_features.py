@@ -96,15 +96,16 @@ def test_a_model_with_the_channels_ignores_padding_and_exported_widths_follow() 
     assert torch.equal(a, b)
 
 
-def test_auto_normalises_known_coordinates_and_adds_velocity_to_keypoints_only() -> None:
+def test_auto_normalises_keypoints_whose_coordinates_are_known() -> None:
     def plan(*overrides: str, width: int = 6):
         return channel_plan(load_settings(overrides=list(overrides)).data, {"x": width})["x"]
 
-    unknown = plan()
-    assert (unknown.normalized, unknown.motion, unknown.width) == (False, 1, 12)
+    unknown = plan()  # the default: nothing known about the columns, no motion
+    assert (unknown.normalized, unknown.motion, unknown.width) == (False, 0, 6)
     assert (plan("data.coords=xy").normalized, plan("data.joints=2").normalized) == (True, True)
-    assert plan("data.coords=xy").width == 18
-    assert plan("data.coords=none", "data.sample_normalize=true").width == 18
+    assert plan("data.coords=xy").width == 12
+    assert plan("data.coords=none", "data.sample_normalize=true").width == 12
+    assert plan("data.motion=velocity").width == 12
     cnn = plan("data.key=X2048", "data.joints=1024", width=2048)
     assert (cnn.normalized, cnn.motion, cnn.width) == (False, 0, 2048)
 
@@ -126,20 +127,21 @@ def test_coords_come_from_the_setting_or_the_joint_count() -> None:
 
 def test_body_parts_in_their_own_frame_get_motion_but_no_second_normalisation() -> None:
     layout = "data.layout=hand_l=0:63,hand_r=63:126,pose=126:156"
-    on = "data.sample_normalize=true"
+    on = "data.sample_normalize=true", "data.motion=velocity"
     widths = {"hand_l": 63, "pose": 30, "x": 9}
-    plan = channel_plan(load_settings(overrides=[layout, on]).data, widths)
+    plan = channel_plan(load_settings(overrides=[layout, *on]).data, widths)
     assert not plan["hand_l"].normalized and plan["hand_l"].coords == 3
     assert plan["hand_l"].width == 126 and plan["x"].normalized and plan["x"].coords == 0
     imported = load_settings(overrides=[layout, "data.coords=xyz", "data.joints=55"]).data
     assert not channel_plan(imported, widths)["x"].normalized  # X's joints; x is the rest
-    off = load_settings(overrides=[layout, on, "data.normalize=false"]).data
+    off = load_settings(overrides=[layout, *on, "data.normalize=false"]).data
     assert channel_plan(off, {"pose": 30})["pose"].normalized
 
 
 def test_raw_channels_off_needs_other_channels() -> None:
-    plan = channel_plan(load_settings(overrides=["data.raw_channels=false"]).data, {"x": 6})
-    assert plan["x"].width == 6 and not plan["x"].raw  # velocity only
+    only_velocity = ["data.raw_channels=false", "data.motion=velocity"]
+    plan = channel_plan(load_settings(overrides=only_velocity).data, {"x": 6})
+    assert plan["x"].width == 6 and not plan["x"].raw
     with pytest.raises(Exception, match="data.raw_channels: off leaves the encoder nothing"):
         load_settings(
             overrides=["data.raw_channels=false", "data.motion=off", "data.sample_normalize=false"]
