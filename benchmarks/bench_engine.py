@@ -121,7 +121,7 @@ def main() -> None:
 
 
 def _copy_model(trainer: Trainer) -> torch.nn.Module:
-    from signcli.models import build_model
+    from signcli.tasks.model import build_model
 
     settings = trainer.settings
     model = build_model(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import pytest
 
-from signcli.errors import SettingsError, UsageError
+from signcli.core.errors import SettingsError, UsageError
 from signcli.settings import Settings, load_settings, monitor_mode, settings_keys
 
 

@@ -10,10 +10,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
-from signcli.engine.checkpoint import save_checkpoint
-from signcli.engine.hooks import Hook
-from signcli.engine.workdir import (  # the file names; other modules import them from here too
+from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
+from signcli.core.errors import DataError, UsageError
+from signcli.core.run_files import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
     LABELS_FILE,
@@ -24,9 +23,10 @@ from signcli.engine.workdir import (  # the file names; other modules import the
     SPLIT_FILE,
     TENSORBOARD_DIR,
     TOKENIZER_FILE,
-    refuse_existing_run,
 )
-from signcli.errors import DataError, UsageError
+from signcli.engine.checkpoint import save_checkpoint
+from signcli.engine.hooks import Hook
+from signcli.engine.workdir import refuse_existing_run
 from signcli.metrics.jsonl import append_metrics, format_record, resume_metrics
 from signcli.settings import Settings
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from signcli.auto_size import resolve_auto_model
+from signcli.core.task_specs import has_text_targets
 from signcli.data.dataset import collate_streams
 from signcli.data.sample import SINGLE_STREAM, Sample
 from signcli.data.synthetic import (
@@ -23,11 +24,10 @@ from signcli.data.synthetic import (
     make_samples,
 )
 from signcli.engine.device import seed_everything
-from signcli.models import build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import ModelSettings, OptimSettings, Settings
 from signcli.tasks import build_task
-from signcli.tasks.registry import has_text_targets
+from signcli.tasks.model import build_run_model
 
 OVERFIT_TARGET = 0.05  # overfit passes when the loss falls under 5% of its start
 SMOKE_BATCH = 16

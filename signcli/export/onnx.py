@@ -47,13 +47,14 @@ import torch
 from torch import Tensor, nn
 
 from signcli import __version__
-from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
-from signcli.engine.restore import class_names, load_model_from_checkpoint
-from signcli.errors import UsageError
+from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
+from signcli.core.errors import UsageError
+from signcli.engine.restore import load_model_from_checkpoint
 from signcli.export.text import GreedyCheck
 from signcli.models import SignModel
 from signcli.tasks import DEFAULT_TASK, build_task
 from signcli.tasks.base import Task
+from signcli.tasks.classify import class_names
 
 ONNX_EXTRA = 'pip install "signcli[onnx]"'
 MASK_INPUT = "mask"
@@ -172,7 +173,7 @@ def export_onnx(
     """Export `checkpoint`'s model to `out` (atomically) and, with `check`, compare it with
     PyTorch in onnxruntime. A failed comparison is reported in the result, not raised.
     `trust_decoder_class` allows a stored decoder class that is not signcli's own
-    (signcli/trust.py)."""
+    (signcli/engine/trust.py)."""
     require_onnx()
     import onnx
 

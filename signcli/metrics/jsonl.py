@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 
-from signcli.engine.atomic import atomic_write
-from signcli.errors import DataError, UsageError
-from signcli.files import check_input_file
-from signcli.settings import value_problem
+from signcli.core.atomic import atomic_write
+from signcli.core.errors import DataError, UsageError
+from signcli.core.files import check_input_file
+from signcli.core.structured import value_problem
 
 EPOCH_KEY = "epoch"
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -26,7 +26,7 @@ pytest.importorskip("onnxscript")
 @pytest.fixture(scope="module")
 def gloss_only_checkpoint(trained_run, tmp_path_factory) -> Path:
     """The trained run's settings for a model without a category head (untrained weights)."""
-    from signcli.models import build_model
+    from signcli.tasks.model import build_model
 
     _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
     settings.model.num_cat = 0

@@ -298,7 +298,7 @@ def test_resume_refuses_changed_model_settings(root: Path, tmp_path: Path) -> No
 def test_full_disk_during_training_keeps_last_checkpoint(
     root: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    from signcli.engine import atomic
+    from signcli.core import atomic
 
     work = tmp_path / "run"
     train_one_epoch(root, work)

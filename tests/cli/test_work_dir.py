@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.run_files import LOCK_FILE, RUN_FILES
 from signcli.engine import recipes, workdir
 from signcli.engine.callbacks import CSV_HEADER
-from signcli.engine.workdir import LOCK_FILE, RUN_FILES
 from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from signcli.core.errors import UsageError
 from signcli.engine.recipes import resume_run, start_run
-from signcli.errors import UsageError
 
 from .test_resume import StopAfter, assert_same_run, final_weights, tiny_settings
 

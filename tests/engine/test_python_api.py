@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from signcli.core.errors import UsageError
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.trainer import Trainer
-from signcli.errors import UsageError
 from signcli.settings import load_settings
 
 TINY = [

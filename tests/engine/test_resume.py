@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from signcli.core.errors import DataError, UsageError
 from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint, save_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.state import TrainState
-from signcli.errors import DataError, UsageError
 from signcli.settings import load_settings
 
 TIMINGS = ("epoch_s", "samples_per_s")

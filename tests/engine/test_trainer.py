@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
+from signcli.core.errors import CheckpointError, TrainingDiverged
 from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.progress import ProgressHook
 from signcli.engine.recipes import start_run
 from signcli.engine.trainer import Trainer
-from signcli.errors import CheckpointError, TrainingDiverged
 from signcli.settings import load_settings
 
 EPOCH_KEYS = {
@@ -235,7 +235,7 @@ def test_python_api_calls_hooks_in_order_and_returns_history(root: Path, tmp_pat
 
 
 def test_refuses_a_work_dir_holding_a_run(root: Path, tmp_path: Path) -> None:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
 
     work = tmp_path / "twice"
     start_run(settings_for(root, work, "training.epochs=1"))

@@ -1,5 +1,5 @@
 """`eval --lm-order`: a ctc run's beam search with an n-gram LM of its training texts
-(evaluation/language_model.py): the files and the summary, which texts are read by
+(tasks/language_model.py): the files and the summary, which texts are read by
 default, and the errors (exit 2, naming the flag or file)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.errors import UsageError
 from signcli.data.synthetic_sentences import write_sentence_dataset
 from signcli.engine.recipes import start_run
-from signcli.errors import UsageError
-from signcli.evaluation.language_model import LMOptions, _training_texts
 from signcli.settings import load_settings
+from signcli.tasks.language_model import LMOptions, _training_texts
 from signcli.text.files import read_texts
 from tests.tasks.sentence_runs import text_task_settings
 

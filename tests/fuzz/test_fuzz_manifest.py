@@ -139,8 +139,8 @@ def _dataset(box: Sandbox, manifest: bytes) -> Path:
 
 
 def _read(root: Path) -> str:
-    from signcli.data.manifest import dataset_settings, manifest_path, read_manifest
-    from signcli.errors import SettingsError, UsageError
+    from signcli.core.errors import SettingsError, UsageError
+    from signcli.core.manifest import dataset_settings, manifest_path, read_manifest
     from signcli.settings import load_settings
 
     outcome = expect_only(lambda: read_manifest(root), (UsageError,))
@@ -182,8 +182,8 @@ TINY = [
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained tiny transformer for X [T, D] with the manifest's layout, 2 glosses."""
     from signcli.engine import checkpoint as ckpt
-    from signcli.models import build_run_model
     from signcli.settings import Settings
+    from signcli.tasks.model import build_run_model
 
     settings = Settings.model_validate(
         {

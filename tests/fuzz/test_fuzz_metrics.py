@@ -117,7 +117,7 @@ def rules_files(draw: st.DrawFn) -> tuple[str, bytes]:
 
 
 def _check(metrics: Path, rules: Path | None, baseline: Path | None, rtol: float) -> str:
-    from signcli.errors import SigncliError
+    from signcli.core.errors import SigncliError
     from signcli.metrics.gate import check_metrics
 
     report = expect_only(
@@ -179,7 +179,7 @@ def test_metrics_check_exits_0_1_or_2(
 
 
 def _resume(path: Path, done: int, record: Any) -> str:
-    from signcli.errors import SigncliError
+    from signcli.core.errors import SigncliError
     from signcli.metrics.jsonl import read_metrics, resume_metrics
 
     warnings = expect_only(lambda: resume_metrics(path, done, record), (SigncliError,))

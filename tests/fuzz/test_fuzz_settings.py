@@ -74,7 +74,7 @@ environments = st.dictionaries(
 
 
 def _load(config: Path | None, flag_values: dict, sets: list[str], env: dict[str, str]) -> str:
-    from signcli.errors import SettingsError, UsageError
+    from signcli.core.errors import SettingsError, UsageError
     from signcli.settings import Settings, load_settings
 
     saved = {name: os.environ.get(name) for name in env}

@@ -21,7 +21,7 @@ SAMPLE_IDS = ["s0", "s1", "s2"]
 
 
 def _read(path: Path) -> None:
-    from signcli.errors import DataError, UsageError
+    from signcli.core.errors import DataError, UsageError
     from signcli.text.files import check_text_file, load_texts, read_texts
 
     table = expect_only(lambda: read_texts(path))
@@ -73,7 +73,7 @@ def tokenizer_bytes(draw: st.DrawFn) -> bytes:
 
 
 def _load_tokenizer(path: Path) -> None:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
     from signcli.text.tokenizer import TextTokenizer
 
     outcome = expect_only(lambda: TextTokenizer.load(path), (UsageError,))

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
-from signcli.data.manifest import read_manifest
+from signcli.core.manifest import read_manifest
 from tests.importers.kaggle_samples import write_asl_fingerspelling, write_asl_signs
 from tests.importers.samples import write_mp_folders, write_openpose
 

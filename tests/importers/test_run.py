@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
-from signcli.data.manifest import read_manifest
-from signcli.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError
+from signcli.core.manifest import read_manifest
 from signcli.importers import FORMATS
 from signcli.importers.base import MEDIAPIPE_HOLISTIC, Scan, SourceItem
 from signcli.importers.run import ImportInterrupted, ImportOptions, run_import

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signcli.engine import atomic
-from signcli.errors import DataError, DiskError, UsageError
+from signcli.core import atomic
+from signcli.core.errors import DataError, DiskError, UsageError
 from signcli.metrics.jsonl import append_metrics, read_metrics, truncate_metrics
 
 TORN = '{"epoch": 4, "train_lo'

@@ -160,7 +160,7 @@ def test_train_dir_finds_the_texts_beside_it(sentences: Path, tmp_path: Path) ->
 
 @pytest.mark.parametrize("name", ["transformer", "gru", "multistream"])
 def test_every_encoder_keeps_one_output_per_frame(name: str) -> None:
-    from signcli.models.registry import build_model
+    from signcli.tasks.model import build_model
 
     streams = {"hand_l": 6, "pose": 9} if name == "multistream" else {"x": 12}
     settings = ModelSettings(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.text.decoder import (
     TextDecoder,
     decoder_batch,

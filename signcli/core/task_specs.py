@@ -6,20 +6,16 @@ A task is the kind of target a run learns (docs/architecture.md, "Tasks"): `clas
 `metrics-check` read without importing torch: the metrics it writes to metrics.jsonl,
 each with the direction in which it improves, so that `--monitor` and rules name only
 metrics the run will have, and best.pt and early stopping follow the right direction.
-The implementation (signcli/tasks/base.py `Task`) is imported only by `build_task`.
+The implementation (signcli/tasks/base.py `Task`) is imported only by `signcli.tasks.build_task`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from signcli.errors import did_you_mean
-
-if TYPE_CHECKING:
-    from signcli.tasks.base import Task
+from signcli.core.errors import did_you_mean
 
 Mode = Literal["min", "max"]
 DEFAULT_TASK = "classify"  # a stored config.json or checkpoint without model.task
@@ -173,15 +169,3 @@ def metric_mode(metric: str, task: str | None = None) -> Mode | None:
         except KeyError:
             continue
     return None
-
-
-def build_task(name: str) -> Task:
-    """The `Task` implementation of `name`. ValueError for an unknown task or one that is
-    declared but not implemented (the settings refuse both before anything runs)."""
-    problem = availability_problem(name)
-    if problem is not None:
-        raise ValueError(problem)
-    spec = task_spec(name)
-    assert spec.implementation is not None
-    module, _, cls = spec.implementation.partition(":")
-    return getattr(importlib.import_module(module), cls)(spec)

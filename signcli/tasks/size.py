@@ -1,7 +1,7 @@
 """How big the model that some settings describe would be, counted before it is built.
 
 `size_problems` checks a run's settings with its input widths and class counts against
-the bounds of `limits.py`: every input width, both class counts, and the number of
+the bounds of `core/limits.py`: every input width, both class counts, and the number of
 parameters the model would have, which `parameter_count` computes from the settings
 alone, with the formulas of the built-in models (models/transformer.py, gru.py,
 multistream.py, heads.py, inputs.py, conv.py). tests/models/test_model_size.py holds them
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from signcli.auto_size import resolve_auto_model
-from signcli.limits import MAX_CLASSES, MAX_INPUT_DIM, MAX_PARAMETERS, Limit, LimitExceeded
+from signcli.core.limits import MAX_CLASSES, MAX_INPUT_DIM, MAX_PARAMETERS, Limit, LimitExceeded
 from signcli.settings import ModelSettings, Settings
 
 
@@ -146,7 +146,7 @@ def size_problems(
     settings: Settings, input_dims: Mapping[str, int], num_gloss: int, num_cat: int = 0
 ) -> list[str]:
     """Why a model of these settings, input widths and class counts is too big to build
-    (limits.py), one line each naming the field; empty when it is not."""
+    (core/limits.py), one line each naming the field; empty when it is not."""
     problems = []
     for name, width in input_dims.items():
         problems += _over(MAX_INPUT_DIM, f"the input width of stream {name}", width)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 if TYPE_CHECKING:
     from signcli.settings import Settings
@@ -146,7 +146,7 @@ def _read(path: Path, what: str):  # noqa: ANN202 - text.files.TextTable
 def _training_ids(settings: Settings, checkpoint: Path, multi: bool) -> list[str] | None:
     """The ids whose texts the run trained on, where the texts file holds others too
     (carved validation, multi-stream meta.csv); None: every row of the file."""
-    from signcli.engine.workdir import SPLIT_FILE
+    from signcli.core.run_files import SPLIT_FILE
 
     if settings.data.val_fraction is not None:
         from signcli.data.split import read_split_file
