@@ -51,6 +51,11 @@ class TaskSpec:
     default_monitor: str
     implementation: str | None
     text_targets: bool = False  # targets are texts (tokenised), not class ids
+    # the `eval` options a model of this task takes: beam_size, length_penalty, lm (--lm-*)
+    eval_options: tuple[str, ...] = ()
+    # the export's greedy check: "ctc" (per-frame log-probabilities) or "decoder_step" (the
+    # encoder graph plus a decoder-step graph, written beside it); None: none
+    onnx_greedy: Literal["ctc", "decoder_step"] | None = None
 
     @property
     def all_metrics(self) -> tuple[MetricSpec, ...]:
@@ -65,6 +70,13 @@ class TaskSpec:
     def logged_keys(self) -> list[str]:
         """Every key a run of this task may write to metrics.jsonl (hooks may add more)."""
         return [*LOOP_KEYS, *self.metric_names]
+
+    @property
+    def log_columns(self) -> tuple[str, ...]:
+        """The columns of --log-csv: the epoch, the losses, the validation metrics this
+        task produces, and the learning rate."""
+        validation = [n for n in self.metric_names if n.startswith("val_") and n != "val_loss"]
+        return ("epoch", "train_loss", "val_loss", *validation, "lr")
 
     def mode(self, metric: str) -> Mode:
         """The direction in which `metric` improves; KeyError for a metric of no task."""
@@ -101,6 +113,8 @@ TASKS: dict[str, TaskSpec] = {
             "val_wer",
             "signcli.tasks.ctc:CTCTask",
             text_targets=True,
+            eval_options=("beam_size", "lm"),
+            onnx_greedy="ctc",
         ),
         TaskSpec(
             "translate",
@@ -113,6 +127,8 @@ TASKS: dict[str, TaskSpec] = {
             "val_bleu",
             "signcli.tasks.translate:TranslateTask",
             text_targets=True,
+            eval_options=("beam_size", "length_penalty"),
+            onnx_greedy="decoder_step",
         ),
     )
 }

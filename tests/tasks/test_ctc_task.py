@@ -225,3 +225,15 @@ def test_tokenizer_flag_loads_a_local_tokenizer_json(sentences: Path, tmp_path: 
     missing = [*args, "--tokenizer", str(tmp_path / "none.json"), "--work-dir", str(tmp_path / "b")]
     result = runner.invoke(app, missing)
     assert result.exit_code == 2 and "none.json" in result.output
+
+
+def test_log_csv_holds_the_metrics_of_the_runs_task(sentences: Path, tmp_path: Path) -> None:
+    """--log-csv once had classify's fixed columns, so a ctc run lost val_wer there."""
+    import csv
+
+    log_csv, work = tmp_path / "log.csv", tmp_path / "run"
+    start_run(text_task_settings(sentences, work, "ctc", f"training.log_csv={log_csv}"))
+    with open(log_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_wer", "lr"]
+    assert float(rows[0]["val_wer"]) == pytest.approx(lines(work)[0]["val_wer"])

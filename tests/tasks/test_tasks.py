@@ -262,3 +262,24 @@ def _as_before_tasks(work_dir: Path) -> None:
     payload = load_checkpoint(work_dir / "last.pt")
     del payload[SETTINGS_KEY]["model"]["task"]
     save_checkpoint(work_dir / "last.pt", payload)
+
+
+def test_log_columns_are_each_tasks_validation_metrics() -> None:
+    assert task_spec("classify").log_columns == (
+        "epoch",  # classify's header is the one every older --log-csv has
+        "train_loss",
+        "val_loss",
+        "val_gloss_top1",
+        "val_gloss_top5",
+        "val_cat_top1",
+        "lr",
+    )
+    assert task_spec("translate").log_columns == (
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_wer",
+        "val_bleu",
+        "val_chrf",
+        "lr",
+    )
