@@ -139,14 +139,14 @@ def evaluate(
             settings.text.length_penalty = length_penalty
         task.prepare_eval(settings, labels, str(checkpoint))
     text_task = has_text_targets(settings.model.task)
-    if beam_size is not None and not text_task:
+    if beam_size is not None and "beam_size" not in task.spec.eval_options:
         raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
-    if length_penalty is not None and task.name != "translate":
+    if length_penalty is not None and "length_penalty" not in task.spec.eval_options:
         raise UsageError(
             f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
         )
     lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
-    lm_options.check(task.name, checkpoint)
+    lm_options.check(task.spec, checkpoint)
     lm_record = None
     if lm_options.wanted:
         with timer("restore"):

@@ -171,6 +171,20 @@ class Task:
         add (eval.json)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ smoke
+
+    def smoke_text(self, sentence: Any) -> str:
+        """The text target `signcli smoke` trains on for a synthetic signed sentence
+        (data/synthetic_sentences.py); text tasks only."""
+        return str(sentence.text)
+
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        """{output: shape} that `forward` must return for `batch` (its tensors only), which
+        `signcli smoke` checks; `num_gloss` is the vocabulary size for the text tasks."""
+        raise NotImplementedError
+
     def onnx_output_names(self, model: nn.Module) -> list[str]:
         """The outputs of the exported graph, in order."""
         raise NotImplementedError

@@ -176,6 +176,14 @@ class ClassifyTask(Task):
 
     # ------------------------------------------------------------------ export
 
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        return {
+            "gloss": (len(batch), num_gloss),
+            **({"cat": (len(batch), num_cat)} if num_cat else {}),
+        }
+
     def onnx_output_names(self, model: nn.Module) -> list[str]:
         return [f"{head}_logits" for head in model.head_names]
 

@@ -97,6 +97,16 @@ class CTCTask(TextTask):
             return beam_decode(log_probs, mask, self.beam_size)
         return greedy_decode(log_probs, mask)
 
+    def smoke_text(self, sentence: Any) -> str:
+        return str(sentence.gloss_text)  # ctc learns the gloss sequence
+
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        # log-probabilities per frame, and the mask the loss reads
+        frames = batch.mask.shape[1]
+        return {"ctc": (len(batch), frames, num_gloss), "mask": (len(batch), frames)}
+
     def onnx_output_names(self, model: nn.Module) -> list[str]:
         return ["ctc_log_probs"]
 

@@ -198,6 +198,21 @@ class TranslateTask(TextTask):
     def loss_module(self, optim: OptimSettings) -> nn.Module:
         return TranslateLoss(optim)
 
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        # teacher forcing: logits per target position, and its targets
+        frames, length = batch.mask.shape[1], int(batch.targets["token_lengths"].max()) + 1
+        expected = {
+            "mask": (len(batch), frames),
+            "logits": (len(batch), length, num_gloss),
+            "targets": (len(batch), length),
+            "target_lengths": (len(batch),),
+        }
+        if model.ctc_weight > 0:
+            expected["ctc"] = (len(batch), frames, num_gloss)
+        return expected
+
     # ------------------------------------------------------------------ export
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:

@@ -15,6 +15,7 @@ from signcli.core.errors import UsageError
 from signcli.data.synthetic_sentences import write_sentence_dataset
 from signcli.engine.recipes import start_run
 from signcli.settings import load_settings
+from signcli.tasks import task_spec
 from signcli.tasks.language_model import LMOptions, _training_texts
 from signcli.text.files import read_texts
 from tests.tasks.sentence_runs import text_task_settings
@@ -107,8 +108,8 @@ def test_lm_options_on_a_classifier_exit_2(trained_run) -> None:
     assert result.exit_code == 2, result.output
     assert "--lm-order is for ctc models" in result.output
     with pytest.raises(UsageError, match="--lm-texts is for ctc models"):
-        LMOptions(texts=Path("t.csv")).check("translate", Path("x.pt"))
-    LMOptions().check("translate", Path("x.pt"))  # nothing asked, nothing to refuse
+        LMOptions(texts=Path("t.csv")).check(task_spec("translate"), Path("x.pt"))
+    LMOptions().check(task_spec("translate"), Path("x.pt"))  # nothing asked, nothing to refuse
 
 
 def test_default_texts_are_the_training_side_only(ctc_run: Path, tmp_path: Path) -> None:
