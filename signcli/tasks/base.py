@@ -171,6 +171,18 @@ class Task:
         add (eval.json)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ size
+
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        """{part: (parameters and buffers, the settings that size it)} of the heads
+        `build_heads` would put on an encoder output `width` wide, counted without building
+        them (tasks/size.py; models/size.py has the formulas of the common layers). By
+        default none: the size check then counts the encoder alone, the least the model
+        holds."""
+        return {}
+
     # ------------------------------------------------------------------ smoke
 
     def smoke_text(self, sentence: Any) -> str:

@@ -176,6 +176,17 @@ class ClassifyTask(Task):
 
     # ------------------------------------------------------------------ export
 
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        from signcli.models.size import linear, norm
+
+        pooling = 2 * linear(width, width) + width if model.pooling == "cls" else 0
+        heads = [("model.num_gloss", num_gloss)] + ([("model.num_cat", num_cat)] if num_cat else [])
+        count = sum(norm(width) + pooling + linear(width, n) for _, n in heads)
+        sizes = " + ".join(f"{key}={n}" for key, n in heads) + f" x width {width}"
+        return {"heads": (count, sizes)}
+
     def smoke_shapes(
         self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
     ) -> dict[str, tuple[int, ...]]:

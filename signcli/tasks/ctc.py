@@ -97,6 +97,15 @@ class CTCTask(TextTask):
             return beam_decode(log_probs, mask, self.beam_size)
         return greedy_decode(log_probs, mask)
 
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        from signcli.models.size import linear, norm
+
+        # CTCHead: a LayerNorm and the projection to the vocabulary, per frame
+        count = norm(width) + linear(width, num_gloss)
+        return {"heads": (count, f"model.num_gloss={num_gloss} x width {width}")}
+
     def smoke_text(self, sentence: Any) -> str:
         return str(sentence.gloss_text)  # ctc learns the gloss sequence
 
