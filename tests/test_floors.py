@@ -52,3 +52,19 @@ def test_no_import_cycle_between_packages() -> None:
                 edges.setdefault(a, set()).add(b)
     cycle = _package_cycle(edges)
     assert cycle is None, "import cycle between packages: " + " -> ".join(cycle or [])
+
+
+def test_every_module_of_the_package_imports() -> None:
+    """A module moved to another floor leaves no import of its old path behind."""
+    import importlib
+    import pkgutil
+
+    import signcli
+
+    broken = []
+    for module in pkgutil.walk_packages(signcli.__path__, "signcli."):
+        try:
+            importlib.import_module(module.name)
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            broken.append(f"{module.name}: {exc!r}")
+    assert not broken, "\n".join(broken)

@@ -256,15 +256,3 @@ def _conventional_settings(root: Path) -> dict[str, Any]:
             "written by `signcli import`; or pass --train-dir and --train-labels",
         )
     return settings
-
-
-def nest(dotted: dict[str, Any]) -> dict[str, Any]:
-    """{"data.layout": v} -> {"data": {"layout": v}}, paths as strings (a settings layer)."""
-    nested: dict[str, Any] = {}
-    for key, value in dotted.items():
-        *sections, name = key.split(".")
-        target = nested
-        for section in sections:
-            target = target.setdefault(section, {})
-        target[name] = str(value) if isinstance(value, Path) else value
-    return nested

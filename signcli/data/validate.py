@@ -28,16 +28,16 @@ import numpy as np
 
 from signcli.core.column_layout import layout_columns
 from signcli.core.errors import DataError, UsageError
-from signcli.core.files import FOLDER, REGULAR_FILE, check_input_file, path_kind
-from signcli.data.labels import LabelTable, match_split, read_labels
-from signcli.data.npz import (
+from signcli.core.files import (
+    FOLDER,
     NPZ_SUFFIX,
-    NpzCheck,
-    check_npz,
-    check_stream_file,
-    list_npz_files,
+    REGULAR_FILE,
+    check_input_file,
+    path_kind,
     sample_id,
 )
+from signcli.data.labels import LabelTable, match_split, read_labels
+from signcli.data.npz import NpzCheck, check_npz, check_stream_file, list_npz_files
 from signcli.data.split import (
     MAX_LISTED,
     describe_groups,

@@ -90,18 +90,6 @@ def append_metrics(path: Path, record: Mapping[str, float]) -> None:
     atomic_write(path, "".join(raw + "\n" for raw in [*lines, line]))
 
 
-def truncate_metrics(path: Path, last_epoch: int) -> None:
-    """Keep only the lines with epoch <= `last_epoch`, atomically. Resume uses it to drop
-    epochs that finished after the checkpoint it restarts from. No-op if nothing changes."""
-    path = Path(path)
-    text = _read_text(path)
-    records, warnings = _parse(path, text)
-    kept = [raw for _, raw, record in records if record[EPOCH_KEY] <= last_epoch]
-    if len(kept) == len(records) and not warnings:
-        return
-    atomic_write(path, "".join(raw + "\n" for raw in kept))
-
-
 def resume_metrics(
     path: Path, done_epoch: int, checkpoint_record: Mapping[str, float] | None = None
 ) -> list[str]:
