@@ -16,10 +16,10 @@ from signcli.data.npz import read_npz_array
 from signcli.data.synthetic import write_npz_dataset
 from signcli.engine.checkpoint import STATE_KEY, load_checkpoint
 from signcli.engine.restore import load_model_from_checkpoint
+from tests.tiny import TINY_FLAGS
 
 runner = CliRunner()
-TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
-        "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
+TINY = TINY_FLAGS
 
 
 def data_flags(root: Path) -> list[str]:

@@ -17,11 +17,11 @@ from signcli.core.run_files import LOCK_FILE, RUN_FILES
 from signcli.engine import recipes, workdir
 from signcli.engine.callbacks import CSV_HEADER
 from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
+from tests.tiny import TINY_FLAGS
 
 runner = CliRunner()
 needs_flock = pytest.mark.skipif(workdir.fcntl is None, reason="no flock on this platform")
-TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
-        "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
+TINY = TINY_FLAGS
 
 
 def train_args(root: Path, work: Path, *extra: str) -> list[str]:

@@ -16,6 +16,7 @@ from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.state import TrainState
 from signcli.settings import load_settings
+from tests.tiny import TINY_MODEL
 
 TIMINGS = ("epoch_s", "samples_per_s")
 
@@ -26,10 +27,7 @@ def tiny_settings(root: Path, work_dir: Path, *extra: str):
         f"data.train_labels={root / 'train_labels.csv'}",
         f"data.val_dir={root / 'val'}",
         f"data.val_labels={root / 'val_labels.csv'}",
-        "model.d_model=16",
-        "model.num_layers=1",
-        "model.num_heads=2",
-        "model.ff_dim=32",
+        *TINY_MODEL,
         "training.batch_size=4",
         "training.epochs=4",
         "training.deterministic=true",

@@ -18,6 +18,7 @@ from signcli.engine.progress import ProgressHook
 from signcli.engine.recipes import start_run
 from signcli.engine.trainer import Trainer
 from signcli.settings import load_settings
+from tests.tiny import TINY_MODEL
 
 EPOCH_KEYS = {
     "epoch", "step", "lr", "train_loss", "train_gloss_top1", "epoch_s", "samples_per_s",
@@ -30,10 +31,7 @@ def settings_for(root: Path, work: Path, *extra: str, val: bool = True):
     overrides = [
         f"data.train_dir={root / 'train'}",
         f"data.train_labels={root / 'train_labels.csv'}",
-        "model.d_model=16",
-        "model.num_layers=1",
-        "model.num_heads=2",
-        "model.ff_dim=32",
+        *TINY_MODEL,
         "training.batch_size=4",
         "training.epochs=2",
         "training.device=cpu",
