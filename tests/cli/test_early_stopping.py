@@ -16,6 +16,8 @@ from signcli.cli import app
 from signcli.engine.checkpoint import STATE_KEY, load_checkpoint
 from tests.tiny import TINY_FLAGS
 
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
+
 runner = CliRunner()
 TINY = TINY_FLAGS
 # lr ~ 0: nothing improves after epoch 1, so patience 1 stops the run at epoch 2 of 6

@@ -44,6 +44,7 @@ def gloss_only_checkpoint(trained_run, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_json_reports_the_check(gloss_only_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "model.onnx"
     result = runner.invoke(
@@ -58,6 +59,7 @@ def test_json_reports_the_check(gloss_only_checkpoint: Path, tmp_path: Path) -> 
     assert set(check["latency_ms"]) == {"onnxruntime", "torch", "batch", "time"}
 
 
+@pytest.mark.slow
 def test_a_failed_comparison_exits_1(trained_run, monkeypatch, tmp_path: Path) -> None:
     from signcli.export import onnx as export
 

@@ -324,6 +324,7 @@ def test_bad_checkpoint_for_warm_start_exit_2(root: Path, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "bad.pt" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["transformer", "gru", "multistream"])
 def test_smoke_passes_for_every_model(model: str) -> None:
     result = runner.invoke(app, ["smoke", "--model", model, "--steps", "5", "--num-gloss", "6", "--num-cat", "2",
@@ -339,6 +340,7 @@ def test_smoke_passes_for_every_model(model: str) -> None:
     }
 
 
+@pytest.mark.slow
 def test_smoke_overfit_reports_steps() -> None:
     result = runner.invoke(app, ["smoke", "--model", "transformer", "--overfit", "--num-gloss", "4",
                                  "--num-cat", "0", "--set", "model.d_model=32"])  # fmt: skip
@@ -398,6 +400,7 @@ def test_eval_reads_the_stored_x(layout_run: Path, keypoints: Path, tmp_path: Pa
     assert report["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_onnx_takes_raw_x_and_matches_pytorch_on_a_real_sample(
     layout_run: Path, keypoints: Path, exported_matches_pytorch
 ) -> None:

@@ -104,6 +104,7 @@ def test_an_existing_log_csv_is_refused_and_kept(root: Path, tmp_path: Path) -> 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_signclis_own_log_and_resume_appends_to_it(
     root: Path, tmp_path: Path
 ) -> None:
@@ -168,6 +169,7 @@ def test_overwrite_failing_midway_says_what_was_removed(
     assert sorted(snapshot(work)) == sorted(set(RUN_FILES) - {"config.json"})
 
 
+@pytest.mark.slow
 def test_resume_repairs_a_torn_metrics_line_from_the_checkpoint(root: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
     assert runner.invoke(app, train_args(root, work)).exit_code == 0

@@ -113,6 +113,7 @@ def datasets(draw):
     return [f"id{i}" for i in range(n)], gloss, groups, fraction, draw(st.integers(0, 2**31))
 
 
+@pytest.mark.slow
 @given(datasets(), st.booleans())
 @settings(max_examples=150, deadline=None)
 def test_every_id_on_one_side_and_no_group_on_both(data, grouped: bool) -> None:

@@ -36,6 +36,7 @@ def test_compiled_run_resumes_exactly(data_root: Path, tmp_path: Path) -> None:
     assert final_weights(eager).keys() == final_weights(reference).keys()
 
 
+@pytest.mark.slow
 def test_unknown_backend_is_a_usage_error(data_root: Path, tmp_path: Path) -> None:
     settings = tiny_settings(
         data_root, tmp_path / "run", "training.compile=true", "training.compile_backend=turbo"

@@ -99,6 +99,7 @@ def test_a_limit_is_raised_for_a_checkpoint_the_user_trusts(
         restore.load_model_from_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_the_bounds_hold_in_a_process_with_little_memory(tmp_path: Path) -> None:
     """End to end, in a subprocess whose address space is capped at 3 GiB beyond what
     importing torch maps: the refusal needs no memory."""
@@ -312,6 +313,7 @@ RESUME_DAMAGE = [
 ]
 
 
+@pytest.mark.slow
 def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_path: Path) -> None:
     from signcli.engine.recipes import resume_run, start_run
     from signcli.settings import load_settings

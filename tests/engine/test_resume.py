@@ -18,6 +18,8 @@ from signcli.engine.state import TrainState
 from signcli.settings import load_settings
 from tests.tiny import TINY_MODEL
 
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
+
 TIMINGS = ("epoch_s", "samples_per_s")
 
 

@@ -38,6 +38,7 @@ def run_eval(ctc_run: Path, out: Path, *extra: str):
     return runner.invoke(app, ["eval", str(ctc_run / "last.pt"), "--out", str(out), *extra])
 
 
+@pytest.mark.slow
 def test_eval_with_an_lm_writes_its_files_and_records_the_lm(ctc_run: Path, tmp_path: Path) -> None:
     result = run_eval(ctc_run, tmp_path / "a", "--lm-order", "2", "--json")
     assert result.exit_code == 0, result.output

@@ -239,6 +239,7 @@ def test_group_by_a_column_the_labels_lack(trained_run, tmp_path: Path) -> None:
         evaluate(trained_run.work_dir / "best.pt", data / "val", no_labels=True, group_by="x")
 
 
+@pytest.mark.slow
 def test_run_group_by_setting_comes_before_signer(
     trained_run, by_signer, monkeypatch, tmp_path: Path
 ) -> None:

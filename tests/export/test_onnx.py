@@ -17,6 +17,8 @@ from signcli.engine.restore import load_model_from_checkpoint
 from signcli.evaluation.run import evaluate
 from signcli.export.onnx import OnnxClassifier, check_onnx, export_onnx, onnx_session
 
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
+
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

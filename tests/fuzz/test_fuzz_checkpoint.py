@@ -36,6 +36,9 @@ from tests.fuzz.harness import (
 )
 from tests.fuzz.strategies import plain_data, scalars, settings_data
 
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
+
 TINY_MODEL = {
     "d_model": 8, "num_layers": 1, "num_heads": 1, "ff_dim": 8, "dropout": 0.0, "max_len": 16,
     "conv_kernel": 0,

@@ -23,6 +23,9 @@ from hypothesis import strategies as st
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, invoke, message_names, run_bounded
 from tests.fuzz.strategies import mangled, plain_data, scalars, to_json
 
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
+
 D = 9  # hand_l 0:6 (2 landmarks), pose 6:9 (1 landmark)
 VALID = {
     "format_version": 1,

@@ -14,11 +14,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, invoke, message_names, run_bounded
 from tests.fuzz.strategies import HUGE, mangled, plain_data, scalars, to_json, to_yaml
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 METRICS = [
     "epoch", "step", "lr", "train_loss", "train_gloss_top1", "val_loss", "val_gloss_top1",

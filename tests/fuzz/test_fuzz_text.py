@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, message_names, run_bounded
 from tests.fuzz.strategies import csv_bytes
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 SAMPLE_IDS = ["s0", "s1", "s2"]
 

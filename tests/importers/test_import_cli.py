@@ -96,6 +96,7 @@ def test_flat_openpose_takes_labels_from_a_csv(tmp_path):
     assert report["classes"] == 3 and report["signers"] == {"train": 1, "val": 1}
 
 
+@pytest.mark.slow
 def test_fingerspelling_imports_text_targets(tmp_path):
     src, out = tmp_path / "src", tmp_path / "out"
     sample = write_asl_fingerspelling(src, n_files=2, sequences_per_file=4, missing=0, corrupt=0)

@@ -158,6 +158,7 @@ def test_dataset_root_gives_the_settings_and_flags_override_them(fake, src, tmp_
     assert carved.data.group_by == "signer"  # a split carved at training keeps signers whole
 
 
+@pytest.mark.slow
 def test_imported_tree_trains_with_no_data_flag(fake, src, tmp_path):
     out, run = tmp_path / "out", tmp_path / "run"
     _import(src, out, streams=("pose", "hand_l", "hand_r"))

@@ -43,6 +43,7 @@ def lines(work_dir: Path) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_ctc_run_trains_on_texts_alone_and_resumes_exactly(
     sentences: Path, tmp_path: Path, monkeypatch
 ) -> None:
@@ -81,6 +82,7 @@ def test_ctc_run_trains_on_texts_alone_and_resumes_exactly(
     assert (stopped / "tokenizer.json").read_text() == tokenizer
 
 
+@pytest.mark.slow
 def test_train_and_eval_cli_on_sentences(sentences: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
     args = ["train", "transformer", str(sentences), "--task", "ctc"]
@@ -179,6 +181,7 @@ def test_every_encoder_keeps_one_output_per_frame(name: str) -> None:
     assert torch.allclose(model(x2, mask)["ctc"][1, :5], out[1, :5], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_smoke_overfit_memorises_a_batch() -> None:
     from signcli.engine.smoke import smoke_model
 
@@ -189,6 +192,7 @@ def test_smoke_overfit_memorises_a_batch() -> None:
     assert result.passed, [(c.check, c.detail) for c in result.checks]
 
 
+@pytest.mark.slow
 def test_multistream_ctc_reads_meta_csv_without_labels(tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     work = tmp_path / "ms"

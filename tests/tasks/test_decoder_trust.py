@@ -106,6 +106,7 @@ def _refused(result, source: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path) -> None:
     work, modules = importable
     best, out = work / "best.pt", tmp_path / "eval"
@@ -119,6 +120,7 @@ def test_eval_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path)
     assert (modules / MARKER).is_file() and (out / "eval.json").is_file()
 
 
+@pytest.mark.slow
 def test_export_onnx_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     work, modules = importable

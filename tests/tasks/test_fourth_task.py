@@ -93,6 +93,7 @@ class StopAfterEpoch(Hook):
             trainer.should_stop = True
 
 
+@pytest.mark.slow
 def test_a_fourth_task_trains_monitors_its_metric_and_resumes_exactly(
     toy_task, make_npz_dataset, tmp_path: Path
 ) -> None:

@@ -110,6 +110,7 @@ def test_cli_refuses_before_training(args: list[str], message: str, tmp_path: Pa
     assert not work_dir.exists()
 
 
+@pytest.mark.slow
 def test_numpy_only_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"

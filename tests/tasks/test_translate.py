@@ -64,6 +64,7 @@ def _batch(targets: list[list[int]], T: int = 6) -> SimpleNamespace:
     )
 
 
+@pytest.mark.slow
 def test_the_model_memorises_a_batch_and_decodes_it_greedily_and_with_beams() -> None:
     model, _ = _model(ctc_weight=0.3)
     assert set(model.heads) == {DECODER, CTC} and isinstance(model.heads[DECODER], TextDecoder)
