@@ -4,7 +4,7 @@
     features({"x": x}, mask)        # {"x": [B, T, 18]}: raw | normalised | velocity
 
 The last stage before the encoder (after the column split and the body-part normaliser),
-for any skeleton, known landmark set or not (signcli/input_channels.py says which stream
+for any skeleton, known landmark set or not (models/channels.py says which stream
 gets what). Per sample, over its real frames only (the mask), ignoring NaN:
 
     normalised, coords known   the joints [T, J, C] minus their mean point over the clip,
@@ -32,7 +32,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from signcli.input_channels import StreamChannels
+from signcli.models.channels import StreamChannels
 
 MIN_SCALE = 1e-6  # a spread below this cannot scale a clip: it is only centred
 

@@ -1,16 +1,16 @@
 """The per-sample input channels: what each group holds, padding and NaN, and the settings
-that say what the columns are (signcli/input_channels.py, models/sample_features.py)."""
+that say what the columns are (models/channels.py, models/sample_features.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from signcli.errors import UsageError
-from signcli.input_channels import StreamChannels, channel_plan
-from signcli.models import build_run_model
+from signcli.core.errors import UsageError
+from signcli.models.channels import StreamChannels, channel_plan
 from signcli.models.sample_features import SampleFeatures
 from signcli.settings import load_settings, upgrade_stored_settings
+from signcli.tasks.model import build_run_model
 
 SMALL = ["model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32",
          "model.dropout=0"]  # fmt: skip

@@ -13,7 +13,7 @@ motion; what each stream gets depends on what its columns are:
 
 Body-part streams that `data.normalize` puts in their own frame of reference are not
 normalised per sample again (they get motion channels only). `data.sample_normalize:
-auto` is on only where X's coordinates are known (`resolved_inputs`). Torch-free: model_size.py
+auto` is on only where X's coordinates are known (auto_size.resolved_inputs). Torch-free: models/size.py
 counts the encoder's input widths from this without building a model.
 """
 
@@ -22,11 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from signcli.settings import STREAM_NAMES, DataSettings
+from signcli.auto_size import resolved_inputs
+from signcli.core.streams import STREAM_NAMES
+from signcli.settings import DataSettings
 
 COORDS = {"xyz": 3, "xy": 2, "none": 0}
 MOTION_ORDER = {"off": 0, "velocity": 1, "acceleration": 2}
-KEYPOINTS_KEY = "X"  # `auto` normalises keypoints, not CNN features (X2048)
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,6 @@ class StreamChannels:
     def width(self) -> int:
         """Columns the encoder reads for this stream."""
         return self.stored * self.groups
-
-
-def resolved_inputs(data: DataSettings) -> tuple[bool, str]:
-    """(sample_normalize, motion) with `auto` made a value: sample_normalize is on for
-    keypoints whose coordinates are known (data.coords xy / xyz, or a data.joints count),
-    off otherwise: scaling each column of unknown meaning on its own cost 6 points on
-    boston104_words (docs/defaults.md)."""
-    keypoints = data.key == KEYPOINTS_KEY
-    coords_known = data.coords in ("xy", "xyz") or (
-        data.coords == "auto" and data.joints is not None
-    )
-    if data.sample_normalize == "auto":
-        normalize = keypoints and coords_known
-    else:
-        normalize = bool(data.sample_normalize)
-    return normalize, data.motion
 
 
 def stream_coords(name: str, width: int, data: DataSettings) -> int:
