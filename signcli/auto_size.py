@@ -13,7 +13,7 @@ that chose them are in the README ("Defaults and the evidence for them").
     < 20,000       128       3      0.2
     >= 20,000      256       4      0.1
 
-(task ctc: width 64 under 2,000 samples, TASK_SIZE_TIERS). heads = d_model / 32, ff_dim = 2 * d_model. Epochs: enough to make MIN_STEPS optimizer
+heads = d_model / 32, ff_dim = 2 * d_model. Epochs: enough to make MIN_STEPS optimizer
 steps, at least MIN_EPOCHS and at most MAX_EPOCHS. Batch size: BATCH_SIZE, unless
 MAX_EPOCHS of it would make fewer than MIN_STEPS steps (fewer than ~470 samples); then
 the largest batch that makes them, at least MIN_BATCH_SIZE. On 161 sentences (task ctc)
@@ -38,16 +38,6 @@ SIZE_TIERS = (
     (20_000, 128, 3, 0.2),
     (math.inf, 256, 4, 0.1),
 )
-# task ctc: a sentence set of a few hundred clips is smaller still than its frame count
-# suggests; a plain width-64 transformer + CTC beat width 128 on boston104_sentences
-# (docs/defaults.md)
-TASK_SIZE_TIERS = {
-    "ctc": (
-        (2_000, 64, 2, 0.3),
-        (20_000, 128, 3, 0.2),
-        (math.inf, 256, 4, 0.1),
-    ),
-}
 HEAD_WIDTH = 32  # d_model / heads
 MIN_STEPS = 3_000  # small sets need this many updates with augmentation on to converge
 MIN_EPOCHS, MAX_EPOCHS = 30, 200
@@ -58,9 +48,9 @@ EMA_DECAY_RANGE = (0.99, 0.9999)
 UNKNOWN_SIZE = 5_000  # a model built without a training set is sized as for a mid-sized one
 
 
-def auto_size(num_samples: int, task: str = "classify") -> dict[str, Any]:
-    """The model values `auto` stands for with `num_samples` training samples of `task`."""
-    for limit, d_model, num_layers, dropout in TASK_SIZE_TIERS.get(task, SIZE_TIERS):
+def auto_size(num_samples: int) -> dict[str, Any]:
+    """The model values `auto` stands for with `num_samples` training samples."""
+    for limit, d_model, num_layers, dropout in SIZE_TIERS:
         if num_samples < limit:
             return {
                 "d_model": d_model,
@@ -124,7 +114,7 @@ def _steps(num_samples: int, batch_size: int, accumulate: int) -> int:
 def resolve_auto_model(model: ModelSettings, num_samples: int = UNKNOWN_SIZE) -> ModelSettings:
     """A copy of `model` with every `auto` size made a number (for `num_samples` training
     samples; without a training set, as for a mid-sized one)."""
-    sized = auto_size(num_samples, model.task)
+    sized = auto_size(num_samples)
     if model.d_model != "auto":  # an explicit width keeps its own heads and feed-forward
         sized.update(num_heads=_heads_for(model.d_model), ff_dim=2 * model.d_model)
         sized["d_model"] = model.d_model

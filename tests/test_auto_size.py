@@ -35,12 +35,7 @@ def test_model_size_grows_with_the_training_set(samples, d_model, num_layers, dr
     assert size["num_heads"] == d_model // 32 and size["ff_dim"] == 2 * d_model
 
 
-def test_ctc_sizes_small_sets_smaller_and_ema_auto_follows_the_steps() -> None:
-    assert auto_size(161, "ctc")["d_model"] == 64 and auto_size(161, "ctc")["num_heads"] == 2
-    assert auto_size(161, "translate") == auto_size(161)  # only ctc has its own tiers
-    assert auto_size(5_000, "ctc") == auto_size(5_000)
-    settings = resolve_auto_settings(load_settings(overrides=["model.task=ctc"]), 161)
-    assert (settings.model.d_model, settings.model.ff_dim) == (64, 128)
+def test_ema_auto_averages_over_a_tenth_of_the_steps_and_off_stays_off() -> None:
     ema = resolve_auto_settings(load_settings(overrides=["training.ema=auto"]), 563)
     assert ema.training.ema == 0.99667  # 18 steps x 167 epochs: averaged over ~300
     assert resolve_auto_settings(load_settings(), 563).training.ema == "off"
