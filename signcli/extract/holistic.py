@@ -92,8 +92,6 @@ def import_mediapipe() -> Any:
         import mediapipe
     except ImportError as exc:
         raise UsageError(f"signcli extract needs mediapipe ({exc})", hint=INSTALL_HINT) from None
-    # mediapipe 0.10.14 calls an API protobuf 4.25 deprecates, once per process
-    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
     return mediapipe
 
 
@@ -173,7 +171,9 @@ class HolisticDetector:
         """Run Holistic on every kept frame of `path`. VideoError when the video cannot be
         read; `should_stop()` returning True abandons it (VideoError "interrupted");
         `on_frames(n)` is told of every few frames done."""
-        with native_stderr_silenced():
+        with native_stderr_silenced(), warnings.catch_warnings():
+            # mediapipe 0.10.14 calls an API that protobuf 4.25 deprecates
+            warnings.filterwarnings("ignore", "SymbolDatabase.GetPrototype", UserWarning)
             return self._detect(path, fps, should_stop, on_frames)
 
     def _detect(
