@@ -15,6 +15,9 @@ second) are all timed. The figure is frames extracted / wall seconds, the median
 `--runs` runs; the worker counts alternate (1, 2, 1, 2 ...) so that a change in the
 machine's other load falls on both. The machine is shared: the 1-minute load average
 before and after each run is printed with it, and a figure is only as good as that load.
+Frames per CPU-second (user + system time of the command and its workers) is what a worker
+that had a core to itself would approach; the other load inflates it far less than wall
+time, so it is the figure to compare across loaded runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,9 +58,11 @@ def run_once(src: Path, workers: int, complexity: int, scratch: Path) -> dict:
                str(workers), "--model-complexity", str(complexity), "--val-fraction", "0",
                "--json"]  # fmt: skip
     load_before = os.getloadavg()[0]
+    cpu_before = _children_cpu_s()
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    cpu_s = _children_cpu_s() - cpu_before
     load_after = os.getloadavg()[0]
     if result.returncode != 0:
         raise SystemExit(f"extract failed ({result.returncode}): {result.stderr.strip()}")
@@ -67,8 +73,18 @@ def run_once(src: Path, workers: int, complexity: int, scratch: Path) -> dict:
         "frames": report["frames_extracted"],
         "seconds": round(seconds, 2),
         "frames_per_s": round(report["frames_extracted"] / seconds, 1),
+        "cpu_s": round(cpu_s, 1),
+        "frames_per_cpu_s": round(report["frames_extracted"] / cpu_s, 1),
         "load": (round(load_before, 2), round(load_after, 2)),
     }
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of the finished child processes (and theirs: the extract
+    process waits for its workers), which the other load on the machine does not inflate
+    the way it inflates wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -89,21 +105,24 @@ def main() -> None:
                 run = run_once(src, workers, args.model_complexity, Path(scratch))
                 runs.append(run)
                 print(f"run {repeat + 1}: {workers} workers, {run['frames']} frames in "
-                      f"{run['seconds']} s = {run['frames_per_s']} frames/s "
+                      f"{run['seconds']} s = {run['frames_per_s']} frames/s, "
+                      f"{run['cpu_s']} CPU-s = {run['frames_per_cpu_s']} frames per CPU-s "
                       f"(load average {run['load'][0]} -> {run['load'][1]})", flush=True)  # fmt: skip
     median = {
         w: statistics.median(r["frames_per_s"] for r in runs if r["workers"] == w)
         for w in args.workers
     }
     lines = [
-        "| workers | frames/s (median) | per worker | runs (frames/s) | load average (1 min) |",
-        "|---|---|---|---|---|",
+        "| workers | frames/s (median) | per worker | runs (frames/s) | frames per CPU-s | load average (1 min) |",
+        "|---|---|---|---|---|---|",
     ]
     for w in args.workers:
         mine = [r for r in runs if r["workers"] == w]
         lines.append(
             f"| {w} | {median[w]:.1f} | {median[w] / w:.1f} | "
             + ", ".join(f"{r['frames_per_s']:.1f}" for r in mine)
+            + " | "
+            + ", ".join(f"{r['frames_per_cpu_s']:.1f}" for r in mine)
             + " | "
             + ", ".join(f"{r['load'][0]:.1f}-{r['load'][1]:.1f}" for r in mine)
             + " |"

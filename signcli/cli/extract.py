@@ -273,11 +273,16 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ExtractReport is imported 
     console = Console(highlight=False, soft_wrap=True)
     splits = ", ".join(f"{n} {s}" for s, n in report.splits.items())
     what = f"shard {report.shard}: " if report.shard else ""
-    rate = f", {report.frames_per_s:.1f} frames/s" if report.frames_per_s else ""
+    if report.merged_shards:
+        how = f"merged from {report.merged_shards} shards ({report.frames_extracted} frames)"
+    else:
+        rate = f", {report.frames_per_s:.1f} frames/s" if report.frames_per_s else ""
+        how = (
+            f"{report.frames_extracted} frames in {report.seconds:.1f} s{rate} "
+            f"({report.workers} workers, model complexity {report.model_complexity})"
+        )
     console.print(
-        f"{what}extracted {report.written} videos ({splits}), {report.classes} classes, "
-        f"{report.frames_extracted} frames in {report.seconds:.1f} s{rate} "
-        f"({report.workers} workers, model complexity {report.model_complexity})",
+        f"{what}extracted {report.written} videos ({splits}), {report.classes} classes, {how}",
         markup=False,
     )
     if not report.shard:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,7 +267,30 @@ def extract_video(
     (pixels, NaN where a part was not found); `fps` resamples before detection. Raises
     `VideoError` (its message says why) when the video cannot be decoded, and UsageError
     when mediapipe is not installed or the complexity's model is absent. This is the
-    function `predict` calls on a video file; the arrays go through the same stream
-    selection as a dataset (`extract.run.video_arrays`) to match a model's inputs.
+    function `predict` calls on a video file; `keypoint_columns` then lays the streams out
+    as the model's training data had them.
     """
     return detector(model_complexity).detect(Path(path), fps)
+
+
+def keypoint_columns(
+    streams: dict[str, np.ndarray],
+    order: Sequence[str],
+    stream_landmarks: dict[str, Sequence[int]] | None = None,
+) -> np.ndarray:
+    """`[T, D]` float32: the streams named in `order`, each cut to its kept landmarks
+    (`stream_landmarks`, as the settings' `data.stream_landmarks` / the manifest's
+    `source_landmarks` give them, e.g. the lips of `face:lips`), flattened landmark-major
+    (x, y, z per landmark) and side by side: the `X` an extracted dataset's sample has.
+    For a single-stream run, `order` is its `data.layout` sorted by first column; for a
+    multi-stream run call it once per stream (`order=[stream]`)."""
+    import numpy as np
+
+    kept = stream_landmarks or {}
+    columns = []
+    for name in order:
+        points = streams[name]  # [T, L, 3]
+        if kept.get(name) is not None:
+            points = points[:, list(kept[name])]
+        columns.append(points.reshape(points.shape[0], -1))
+    return np.concatenate(columns, axis=1).astype(np.float32, copy=False)

@@ -139,6 +139,7 @@ class ExtractReport(ImportReport):
     model_complexity: int = 1
     fps: float | None = None
     shard: str | None = None  # "I/N" for a shard's own report
+    merged_shards: int = 0  # --merge: the shard reports it read (frames are theirs)
 
 
 def run_extract(options: ExtractOptions, progress: Progress | None = None) -> ExtractReport:
@@ -448,6 +449,8 @@ def _extract_one(
         arrays = _select(keypoints.streams, job.plan)
     except (VideoError, ValueError) as exc:
         return ItemResult(item.id, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one video mediapipe fails on must not cost the run
+        return ItemResult(item.id, error=f"mediapipe failed: {type(exc).__name__}: {exc}")
     if not any(keypoints.found_frames().values()):
         return ItemResult(
             item.id,
@@ -529,6 +532,7 @@ def _finish(
     """The CSVs, the report and, last, the manifest (the mark of a finished dataset)."""
     out = options.out
     _remove_strays(out, options.layout, plan, done)
+    _remove_stray_poses(out, done)
     _write_tables(out, options.layout, plan, classes, done)
     report = _extract_report(options, plan, classes, done, results, skipped, split_rule,
                              started, frames, seconds)  # fmt: skip
@@ -538,6 +542,18 @@ def _finish(
     for path in out.glob(SHARD_REPORT_GLOB):
         path.unlink()
     return report
+
+
+def _remove_stray_poses(out: Path, done: list[Target]) -> None:
+    """`.pose` files (and `.tmp`s) in OUT/poses of videos this dataset does not list."""
+    from signcli.extract.pose_file import POSES_FOLDER
+
+    if not (out / POSES_FOLDER).is_dir():
+        return
+    keep = {_pose_path(out, t) for t in done}
+    for path in (out / POSES_FOLDER).iterdir():
+        if path.is_file() and path not in keep and path.suffix in (".pose", ".tmp"):
+            path.unlink()
 
 
 def _merge(
@@ -584,5 +600,11 @@ def _merge(
         )
     written = {r.id for r in results}
     done = [t for t in targets if t.item.id in written]
-    return _finish(options, plan, classes, done, results, skipped, split_rule, started,
-                   frames, time.perf_counter() - started)  # fmt: skip
+    shards = len(list(out.glob(SHARD_REPORT_GLOB)))
+    # seconds 0: no frames/s, the frames were the shards' work
+    report = _finish(
+        options, plan, classes, done, results, skipped, split_rule, started, frames, 0.0
+    )
+    report.merged_shards = shards
+    _write_json(out / REPORT_NAME, report.to_dict())
+    return report

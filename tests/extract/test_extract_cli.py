@@ -147,7 +147,8 @@ def test_shards_then_merge_equal_one_run(src, one_run, tmp_path):
     merged = runner.invoke(app, ["extract", str(src), str(out), *FAST, "--merge", "--json"])
     assert merged.exit_code == 0, merged.output
     report = json.loads(merged.output)
-    assert report["splits"] == {"train": 2}
+    assert report["splits"] == {"train": 2} and report["merged_shards"] == 2
+    assert report["frames_extracted"] == 20 + 20 + 4 and report["frames_per_s"] is None
     assert sorted(s["reason"] for s in report["skipped"]) == [NOT_OPENED, NOBODY]
     assert report["found_share"] == one_run[1]["found_share"]
     _same_dataset(out, one_run[0])
@@ -204,3 +205,19 @@ def test_also_pose_writes_files_pose_format_and_import_read(tmp_path):
     ours = np.load(out / "train" / "hello__a.npz")["X"]
     theirs = np.load(imported / "out" / "train" / "hello__a.npz")["X"]
     assert np.allclose(ours, theirs, atol=1e-3, equal_nan=True)
+
+
+def test_extract_video_with_keypoint_columns_gives_a_samples_x(one_run):
+    """What `predict` does with a video: the same keypoints, laid out as the dataset's X."""
+    from signcli.extract.holistic import extract_video, keypoint_columns
+
+    out, _ = one_run
+    manifest = read_manifest(out)
+    order = sorted(manifest.layout_spec(), key=lambda s: manifest.layout_spec()[s][0])
+    keypoints = extract_video(REAL_VIDEO, fps=10)
+    x = keypoint_columns(keypoints.streams, order)
+    assert np.array_equal(x, _arrays(out)["right__signing.npz"], equal_nan=True)
+    lips = [61, 185, 40]
+    pose_and_lips = keypoint_columns(keypoints.streams, ["face", "pose"], {"face": lips})
+    assert pose_and_lips.shape == (20, (3 + 33) * 3)
+    assert np.array_equal(pose_and_lips[:, :9], keypoints.streams["face"][:, lips].reshape(20, 9))
