@@ -248,14 +248,17 @@ def _points(landmarks: Any, count: int) -> np.ndarray:
     return points
 
 
-_DETECTORS: dict[int, HolisticDetector] = {}  # per process: complexity -> its graph
+# (pid, complexity) -> its graph: a forked child builds its own, since the parent's graph
+# threads do not exist in it
+_DETECTORS: dict[tuple[int, int], HolisticDetector] = {}
 
 
 def detector(model_complexity: int = 1) -> HolisticDetector:
     """This process's detector of this complexity (built on first use: about 1 s)."""
-    if model_complexity not in _DETECTORS:
-        _DETECTORS[model_complexity] = HolisticDetector(model_complexity)
-    return _DETECTORS[model_complexity]
+    key = (os.getpid(), model_complexity)
+    if key not in _DETECTORS:
+        _DETECTORS[key] = HolisticDetector(model_complexity)
+    return _DETECTORS[key]
 
 
 def extract_video(
