@@ -121,8 +121,13 @@ def test_an_interrupted_extraction_resumes_to_the_same_dataset(src, one_run, tmp
     assert refused.exit_code == 2 and "unfinished extraction with other options (fps" in (
         refused.output
     )
-    report = run_extract(options)
+    calls: list[tuple[int, int, int]] = []
+    report = run_extract(options, lambda *call: calls.append(call))
     assert report.resumed == 1 and report.written == 2
+    # progress: videos done of the total, and frames as they are extracted (every 8)
+    assert calls[0] == (1, 4, 0) and calls[-1] == (4, 4, 20 + 4)
+    assert [c[2] for c in calls] == sorted(c[2] for c in calls)
+    assert (3, 4, 4 + 8) in calls  # 8 frames into signing.mp4 (after nobody.avi's 4)
     assert report.frames_extracted == 20 + 20 + 4 - 20  # the written video was not redone
     _same_dataset(out, one_run[0])
 
@@ -162,15 +167,18 @@ def test_overwrite_removes_only_what_extract_wrote(tmp_path):
     command = ["extract", str(src), str(out), "--fps", "5", "--val-fraction", "0", "--workers",
                "1", "--streams", "pose,hand_l,hand_r"]  # fmt: skip
     runner = CliRunner()
-    first = runner.invoke(app, [*command, "--also-pose"])
+    first = runner.invoke(app, [*command, "--also-pose", "--layout", "multi"])
     assert first.exit_code == 0, first.output
     assert (out / "poses" / "hello__a.pose").is_file()
+    assert np.load(out / "hand_r" / "hello__a.npy").shape == (10, 21 * 3)
+    assert read_manifest(out).streams["pose"].folder == "pose"
     (out / "my-notes.txt").write_text("mine\n")
     again = runner.invoke(app, command)
     assert again.exit_code == 2 and "already holds a finished dataset" in again.output
     replaced = runner.invoke(app, [*command, "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
     assert not (out / "poses").exists() and (out / "my-notes.txt").read_text() == "mine\n"
+    assert not (out / "hand_r").exists() and not (out / "labels.csv").exists()
     assert _arrays(out)["hello__a.npz"].shape == (10, (33 + 21 + 21) * 3)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
