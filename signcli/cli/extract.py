@@ -27,7 +27,8 @@ def install_note() -> str:
     """The help's last line: what the command needs, and whether it is installed here
     (looked up without importing it, so `--help` stays light)."""
     present = find_spec("mediapipe") is not None and find_spec("cv2") is not None
-    state = "installed here" if present else f"NOT installed here: {INSTALL}"
+    # rich markup would take "[extract]" for a tag: escaped
+    state = "installed here" if present else f"NOT installed here: {INSTALL}".replace("[", "\\[")
     return f"Needs the extract extra (mediapipe 0.10.14 and OpenCV): {state}."
 
 
