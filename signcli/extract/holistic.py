@@ -297,3 +297,39 @@ def keypoint_columns(
             points = points[:, list(kept[name])]
         columns.append(points.reshape(points.shape[0], -1))
     return np.concatenate(columns, axis=1).astype(np.float32, copy=False)
+
+
+def video_frames_for_model(
+    path: str | Path,
+    *,
+    landmark_set: str | None,
+    layout: dict[str, Sequence[int]] | None,
+    stream_landmarks: dict[str, Sequence[int]] | None = None,
+    width: int | None = None,
+    fps: float | None = None,
+    model_complexity: int = 1,
+) -> tuple[np.ndarray, float | None]:
+    """A video as a single-stream model trained on extracted data reads it: `[T, D]` and the
+    frame rate of its frames. `landmark_set`, `layout` and `stream_landmarks` are the run's
+    `data.*` settings (from its checkpoint), `width` its input width. UsageError (naming the
+    video) when the model was not trained on MediaPipe Holistic keypoints or its columns
+    are not this layout's; VideoError when the video cannot be decoded."""
+    if landmark_set != MEDIAPIPE_HOLISTIC.name:
+        raise UsageError(
+            f"{path}: a video gives {MEDIAPIPE_HOLISTIC.name} keypoints, but the model was "
+            f"trained on {landmark_set or 'keypoints of no known landmark set'}",
+            hint="predict videos with a model trained on data from `signcli extract`",
+        )
+    if layout:
+        order = sorted(layout, key=lambda stream: layout[stream][0])
+    else:  # no column layout recorded: the four streams side by side, as extract writes them
+        order = list(MEDIAPIPE_HOLISTIC.streams)
+    keypoints = extract_video(path, fps=fps, model_complexity=model_complexity)
+    frames = keypoint_columns(keypoints.streams, order, stream_landmarks)
+    if width is not None and frames.shape[1] != width:
+        raise UsageError(
+            f"{path}: its keypoints make {frames.shape[1]} columns ({', '.join(order)}), the "
+            f"model takes {width}",
+            hint="the run's data.layout / data.stream_landmarks do not describe its inputs",
+        )
+    return frames, keypoints.fps

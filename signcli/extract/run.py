@@ -537,7 +537,10 @@ def _finish(
     report = _extract_report(options, plan, classes, done, results, skipped, split_rule,
                              started, frames, seconds)  # fmt: skip
     _write_json(out / REPORT_NAME, report.to_dict())
-    write_manifest(out, _manifest(options.import_options(), VIDEO_SOURCE, plan, classes, done))  # type: ignore[arg-type]
+    manifest = _manifest(options.import_options(), VIDEO_SOURCE, plan, classes, done)  # type: ignore[arg-type]
+    # how the keypoints were made: a video given to a model trained on them needs the same
+    manifest.source.update(fps=options.fps, model_complexity=options.model_complexity)
+    write_manifest(out, manifest)
     (out / STATE_NAME).unlink(missing_ok=True)
     for path in out.glob(SHARD_REPORT_GLOB):
         path.unlink()

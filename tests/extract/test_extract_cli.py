@@ -88,6 +88,7 @@ def test_videos_become_a_dataset_that_validates_and_trains(one_run, tmp_path):
     manifest = read_manifest(out)
     assert manifest.landmark_set == "mediapipe-holistic" and manifest.units == "pixels"
     assert manifest.classes == ["left", "right"] and manifest.source["format"] == "extract"
+    assert manifest.source["fps"] == 10 and manifest.source["model_complexity"] == 1
     assert manifest.streams["pose"].mirror_pairs[5] == (11, 12)  # the shoulders
     x = _arrays(out)["left__mirrored.npz"]
     face, hand_l, hand_r = x[:, :1404], x[:, 1404:1467], x[:, 1467:1530]
@@ -229,3 +230,28 @@ def test_extract_video_with_keypoint_columns_gives_a_samples_x(one_run):
     pose_and_lips = keypoint_columns(keypoints.streams, ["face", "pose"], {"face": lips})
     assert pose_and_lips.shape == (20, (3 + 33) * 3)
     assert np.array_equal(pose_and_lips[:, :9], keypoints.streams["face"][:, lips].reshape(20, 9))
+
+
+def test_a_video_for_a_model_trained_on_extracted_data(one_run):
+    """`predict`'s way in: the run's data settings (as the dataset gave them) lay a video's
+    keypoints out as its training samples; a model of another landmark set is refused."""
+    from signcli.data.manifest import dataset_settings
+    from signcli.errors import UsageError
+    from signcli.extract.holistic import video_frames_for_model
+
+    out, _ = one_run
+    settings = dataset_settings(out)
+    frames, fps = video_frames_for_model(
+        REAL_VIDEO,
+        landmark_set=settings["data.landmark_set"],
+        layout=settings["data.layout"],
+        width=1629,
+        fps=10,
+    )
+    assert fps == 10
+    assert np.array_equal(frames, _arrays(out)["right__signing.npz"], equal_nan=True)
+    with pytest.raises(UsageError, match="trained on openpose-body25-hands"):
+        video_frames_for_model(REAL_VIDEO, landmark_set="openpose-body25-hands", layout=None)
+    with pytest.raises(UsageError, match="make 1629 columns .* the model takes 99"):
+        video_frames_for_model(REAL_VIDEO, landmark_set="mediapipe-holistic", layout=None,
+                               width=99, fps=5)  # fmt: skip
