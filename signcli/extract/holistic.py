@@ -248,8 +248,9 @@ def _points(landmarks: Any, count: int) -> np.ndarray:
     return points
 
 
-# (pid, complexity) -> its graph: a forked child builds its own, since the parent's graph
-# threads do not exist in it
+# (pid, complexity) -> its graph. mediapipe does not survive a fork: a child forked from a
+# process that ran a graph aborts when it runs one (closed first or not), so extract's
+# workers are spawned, and a caller that forks must run mediapipe only in spawned processes.
 _DETECTORS: dict[tuple[int, int], HolisticDetector] = {}
 
 

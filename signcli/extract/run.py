@@ -146,7 +146,8 @@ def run_extract(options: ExtractOptions, progress: Progress | None = None) -> Ex
     """Extract `options.src` into `options.out` (see the module docstring)."""
     started = time.perf_counter()
     src, out = options.src.expanduser().absolute(), options.out.expanduser().absolute()
-    options = _replace(options, src=src, out=out)
+    fps = float(options.fps) if options.fps is not None else None  # 10 and 10.0: one run
+    options = _replace(options, src=src, out=out, fps=fps)
     _check_options(options)
     _check_paths(src, out)
     resume = _check_out(out, options)
