@@ -238,6 +238,17 @@ def _check_out(out: Path, options: ExtractOptions) -> bool:
             f"OUT {out} is not empty and was not written by `signcli extract`",
             hint="choose a new or empty folder; extract never deletes files it did not write",
         )
+    if finished and state is None:
+        from signcli.data.manifest import read_manifest
+
+        manifest = read_manifest(out)
+        writer = manifest.source.get("format") if manifest is not None else None
+        if writer != "extract":
+            raise UsageError(
+                f"OUT {out} holds a dataset written by `signcli import` "
+                f"({writer or 'no format named'}), not by extract, which replaces only its own",
+                hint="choose another folder",
+            )
     if options.overwrite:
         return False
     if state is not None and not finished:

@@ -181,6 +181,16 @@ def test_overwrite_removes_only_what_extract_wrote(tmp_path):
     assert not (out / "poses").exists() and (out / "my-notes.txt").read_text() == "mine\n"
     assert not (out / "hand_r").exists() and not (out / "labels.csv").exists()
     assert _arrays(out)["hello__a.npz"].shape == (10, (33 + 21 + 21) * 3)
+    imported = tmp_path / "imported"
+    shutil.copytree(out, imported)
+    manifest = json.loads((imported / "signcli-dataset.json").read_text())
+    manifest["source"]["format"] = "mp-folders"  # as `signcli import mp-folders` writes it
+    (imported / "signcli-dataset.json").write_text(json.dumps(manifest))
+    not_ours = runner.invoke(app, ["extract", str(src), str(imported), "--overwrite"])
+    assert not_ours.exit_code == 2 and "written by `signcli import` (mp-folders)" in (
+        not_ours.output
+    )
+    assert (imported / "train" / "hello__a.npz").is_file()
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "data.csv").write_text("a,b\n")
