@@ -209,8 +209,8 @@ def _check_options(options: ExtractOptions) -> None:
         raise UsageError("--merge keeps what the shards wrote: it takes no --overwrite")
     if options.merge:
         return
-    from signcli.extract.holistic import check_model_complexity
-    from signcli.extract.video import import_cv2
+    from signcli.data.holistic import check_model_complexity
+    from signcli.data.video import import_cv2
 
     import_cv2()
     check_model_complexity(options.model_complexity)
@@ -450,8 +450,8 @@ def _extract_one(
 ) -> ItemResult:
     """Extract one video and write its sample (and .pose); a video that cannot be read or
     converted gets its reason, and nothing is written for it."""
-    from signcli.extract.holistic import detector
-    from signcli.extract.video import VideoError
+    from signcli.data.holistic import detector
+    from signcli.data.video import VideoError
 
     item = target.item
     try:

@@ -228,7 +228,7 @@ def test_also_pose_writes_files_pose_format_and_import_read(tmp_path):
 
 def test_extract_video_with_keypoint_columns_gives_a_samples_x(one_run):
     """What `predict` does with a video: the same keypoints, laid out as the dataset's X."""
-    from signcli.extract.holistic import extract_video, keypoint_columns
+    from signcli.data.holistic import extract_video, keypoint_columns
 
     out, _ = one_run
     manifest = read_manifest(out)
@@ -245,9 +245,9 @@ def test_extract_video_with_keypoint_columns_gives_a_samples_x(one_run):
 def test_a_video_for_a_model_trained_on_extracted_data(one_run):
     """`predict`'s way in: the run's data settings (as the dataset gave them) lay a video's
     keypoints out as its training samples; a model of another landmark set is refused."""
+    from signcli.data.holistic import video_frames_for_model
     from signcli.data.manifest import dataset_settings
     from signcli.errors import UsageError
-    from signcli.extract.holistic import video_frames_for_model
 
     out, _ = one_run
     settings = dataset_settings(out)

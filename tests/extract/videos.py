@@ -28,7 +28,7 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path
 
 def real_frames() -> list[np.ndarray]:
     """The RGB frames of REAL_VIDEO."""
-    from signcli.extract.video import read_frames
+    from signcli.data.video import read_frames
 
     return list(read_frames(REAL_VIDEO)[1])
 

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("mediapipe", reason='needs mediapipe: pip install -e ".[extract]"')
 
-from signcli.extract.holistic import VideoKeypoints, extract_video  # noqa: E402
+from signcli.data.holistic import VideoKeypoints, extract_video  # noqa: E402
 from tests.extract.videos import REAL_VIDEO, write_mirrored, write_no_person  # noqa: E402
 
 # MediaPipe Pose: 15 left wrist, 16 right wrist, 11 left shoulder, 12 right shoulder

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from signcli.extract.video import kept_frame, output_fps
+from signcli.data.video import kept_frame, output_fps
 
 pytest.importorskip("cv2", reason='needs OpenCV: pip install -e ".[extract]"')
 
-from signcli.extract.video import VideoError, read_frames  # noqa: E402
+from signcli.data.video import VideoError, read_frames  # noqa: E402
 from tests.extract.videos import REAL_FRAMES, REAL_VIDEO, write_damaged  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""Decode a video into RGB frames with OpenCV, optionally resampled to a lower frame rate.
+"""Decode a video into RGB frames with OpenCV, optionally resampled to a lower frame rate
+(OpenCV comes with the `extract` extra and is imported inside the functions).
 
 Any container and codec OpenCV's FFmpeg backend reads (mp4, webm, avi, mov, mkv ...). A file
 OpenCV cannot open, or that yields no frame, is a `VideoError` whose message is the reason
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from signcli.errors import UsageError
-from signcli.extract import INSTALL_HINT
 
 if TYPE_CHECKING:
     import numpy as np
 
+# what `signcli extract` and a video given to `predict` need, and how to get it
+INSTALL_HINT = 'pip install "signcli[extract]"  (mediapipe 0.10.14, which brings OpenCV)'
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv")
 
 

@@ -21,7 +21,7 @@ Left and right are the signer's own. Holistic crops each hand from the pose's wr
 hand after that wrist, so `left_hand_landmarks` is the signer's left hand, which on a video
 of a signer facing the camera (not mirrored) appears on the right half of the image. It goes
 to `hand_l`. (Standalone MediaPipe Hands differs: its handedness label assumes a mirrored
-selfie image.) tests/extract/test_holistic.py checks this on the real video in tests/data.
+selfie image.) tests/data/test_holistic.py checks this on the real video in tests/data/videos.
 
 Tracking state is reset at the start of every video, so a video's keypoints do not depend
 on which video a worker processed before it: one run, a resumed run and shards agree.
@@ -38,14 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signcli.data.landmarks import MEDIAPIPE_HOLISTIC
+from signcli.data.video import INSTALL_HINT, VideoError, output_fps, read_frames
 from signcli.errors import UsageError
-from signcli.extract import INSTALL_HINT
-from signcli.extract.video import VideoError, output_fps, read_frames
-from signcli.importers.base import COORDS, MEDIAPIPE_HOLISTIC
 
 if TYPE_CHECKING:
     import numpy as np
 
+COORDS = 3  # x, y, z per landmark, as every dataset stores them
 MODEL_COMPLEXITIES = (0, 1, 2)
 # complexity -> the pose landmark model it loads (the other Holistic models are shared)
 POSE_MODEL_FILE = {
