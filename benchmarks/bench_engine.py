@@ -31,9 +31,10 @@ from signcli.data.dataset import (
 from signcli.data.npz_split import NpzSplit
 from signcli.data.sources import TrainingData
 from signcli.data.synthetic import make_samples
-from signcli.engine.optim import HeadLoss, build_optimizer
+from signcli.engine.optim import build_optimizer
 from signcli.engine.trainer import Trainer
 from signcli.settings import augment_off, load_settings
+from signcli.tasks.classify import HeadLoss
 
 NUM_GLOSS, NUM_CAT = 20, 4
 
@@ -121,7 +122,7 @@ def main() -> None:
 
 
 def _copy_model(trainer: Trainer) -> torch.nn.Module:
-    from signcli.models import build_model
+    from signcli.tasks.model import build_model
 
     settings = trainer.settings
     model = build_model(

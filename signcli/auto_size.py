@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from signcli.errors import SettingsError
+from signcli.core.errors import SettingsError
 from signcli.settings import ModelSettings, Settings
 
 # (fewer samples than this, d_model, num_layers, dropout), smallest tier first

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import sys
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,19 +28,19 @@ from pydantic import (
     model_validator,
 )
 
-from signcli.errors import SettingsError, UsageError, did_you_mean
-from signcli.files import check_input_file
-from signcli.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
-from signcli.model_catalog import MODEL_CATALOG, model_entry, unused_options
-from signcli.tasks.registry import DEFAULT_TASK
+from signcli.core.errors import SettingsError, UsageError, did_you_mean
+from signcli.core.files import check_input_file
+from signcli.core.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
+from signcli.core.model_catalog import MODEL_CATALOG, model_entry, unused_options
+from signcli.core.streams import STREAM_NAMES, StreamName
+from signcli.core.structured import read_structured_file, value_problem
+from signcli.core.task_specs import DEFAULT_TASK
 
-STREAM_NAMES = ("face", "hand_l", "hand_r", "pose")  # streams of the multi-stream layout
-StreamName = Literal["face", "hand_l", "hand_r", "pose"]
-# the models by name: their entries (and the options each reads) are model_catalog.py's
+# the models by name: their entries (and the options each reads) are core/model_catalog.py's
 MODEL_NAMES = tuple(MODEL_CATALOG)
 
 # The metrics `training.monitor` may name, and whether each is minimised, are declared by
-# the run's task (signcli/tasks/registry.py, torch-free), so a metric the task never writes
+# the run's task (signcli/core/task_specs.py, torch-free), so a metric the task never writes
 # is a settings error before training.
 
 DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
@@ -238,14 +237,14 @@ class DataSettings(_Section):
     @field_validator("layout", mode="before")
     @classmethod
     def _parse_layout(cls, value: Any) -> Any:
-        from signcli.data.column_layout import parse_layout
+        from signcli.core.column_layout import parse_layout
 
         return parse_layout(value) if isinstance(value, str) else value
 
     @field_validator("layout")
     @classmethod
     def _check_layout(cls, layout: dict[str, tuple[int, int]] | None) -> Any:
-        from signcli.data.column_layout import check_layout
+        from signcli.core.column_layout import check_layout
 
         problems = check_layout(layout) if layout is not None else []
         if problems:
@@ -283,7 +282,7 @@ class ModelSettings(_Section):
     """What the run learns (docs/architecture.md, "Tasks"): classify (one gloss per clip),
     ctc (a gloss sequence per clip) or translate (a sentence)."""
     name: str = "transformer"
-    """Registered model (model_catalog.py): transformer (keypoints), gru (features),
+    """Registered model (core/model_catalog.py): transformer (keypoints), gru (features),
     multistream (face/hands/pose)."""
     num_gloss: int | None = Field(None, ge=1)
     """Gloss classes; None takes the count from the labels."""
@@ -317,7 +316,7 @@ class ModelSettings(_Section):
     """translate: `module:Class` of a user's decoder instead of the built-in TextDecoder
     (the interface: docs/architecture.md, "Text targets"); the module must be importable
     by train, resume, eval and export-onnx alike, and the last three import it only with
-    --trust-decoder-class (signcli/trust.py: a stored run may be anyone's)."""
+    --trust-decoder-class (signcli/engine/trust.py: a stored run may be anyone's)."""
     decoder_kwargs: dict[str, Any] = Field(default_factory=dict)
     """translate: keyword arguments of the decoder (JSON object with --decoder-kwargs), e.g.
     `{"num_layers": 3}` for TextDecoder (default: 2 layers, the encoder's heads, ff_dim
@@ -333,14 +332,14 @@ class ModelSettings(_Section):
         return name
 
     def unused_options(self) -> list[str]:
-        """Warnings for options set for a model that does not read them (model_catalog.py)."""
+        """Warnings for options set for a model that does not read them (core/model_catalog.py)."""
         defaults = ModelSettings().model_dump()
         return unused_options(self.name, self.model_dump(), defaults)
 
     @field_validator("task")
     @classmethod
     def _known_task(cls, task: str) -> str:
-        from signcli.tasks.registry import availability_problem
+        from signcli.core.task_specs import availability_problem
 
         problem = availability_problem(task)  # ValueError for an unknown task
         if problem is not None:
@@ -371,7 +370,7 @@ class ModelSettings(_Section):
     @field_validator("num_gloss", "num_cat", "num_layers", "num_heads", "max_len")
     @classmethod
     def _within_limits(cls, value: int | str | None, info: Any) -> int | str | None:
-        # signcli/limits.py: a checkpoint's stored settings pass here too, before any model
+        # signcli/core/limits.py: a checkpoint's stored settings pass here too, before any model
         # is built from them
         if isinstance(value, int) and value > _MODEL_LIMITS[info.field_name].value():
             raise ValueError(_MODEL_LIMITS[info.field_name].at_most())
@@ -496,8 +495,8 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _monitor_of_the_task(self) -> Settings:
         """training.monitor: the task's default when not given; else a metric the task
-        produces (tasks/registry.py), so best.pt and early stopping can follow it."""
-        from signcli.tasks.registry import monitor_problem, task_spec
+        produces (core/task_specs.py), so best.pt and early stopping can follow it."""
+        from signcli.core.task_specs import monitor_problem, task_spec
 
         task = self.model.task
         if self.training.monitor is None:
@@ -515,7 +514,7 @@ MONITOR_KEY = "training.monitor"
 def _monitor_problems(merged: Mapping[str, Any]) -> list[str]:
     """The training.monitor problem of raw settings whose task is known, as the Settings
     validator says it (for when other problems keep that validator from running)."""
-    from signcli.tasks.registry import TASKS, monitor_problem
+    from signcli.core.task_specs import TASKS, monitor_problem
 
     model, training = merged.get("model"), merged.get("training")
     task = model.get("task", DEFAULT_TASK) if isinstance(model, dict) else DEFAULT_TASK
@@ -527,9 +526,9 @@ def _monitor_problems(merged: Mapping[str, Any]) -> list[str]:
 
 
 def monitor_mode(metric: str, task: str = DEFAULT_TASK) -> Literal["min", "max"]:
-    """Whether `metric` is minimised or maximised, as the task declares it (tasks/registry.py);
+    """Whether `metric` is minimised or maximised, as the task declares it (core/task_specs.py);
     a metric no task declares is maximised."""
-    from signcli.tasks.registry import metric_mode
+    from signcli.core.task_specs import metric_mode
 
     return metric_mode(metric, task) or metric_mode(metric) or "max"
 
@@ -621,9 +620,9 @@ def _absolute(path: Path) -> Path:
 
 
 def _fill_from_dataset(merged: dict[str, Any], root: Path) -> None:
-    """The settings dataset `root` gives (data/manifest.py), each where no layer set it:
+    """The settings dataset `root` gives (core/manifest.py), each where no layer set it:
     a config file, a flag or `--set` overrides any of them."""
-    from signcli.data.manifest import SIGNER_KEY, dataset_settings
+    from signcli.core.manifest import SIGNER_KEY, dataset_settings
 
     given = dataset_settings(root)
     if not isinstance(merged.get("data"), dict) or merged["data"].get("val_fraction") is None:
@@ -658,7 +657,7 @@ def _drop_unproduced_monitor(stored: dict[str, Any]) -> None:
     """Runs written before tasks could monitor val_bleu or val_wer, which classification
     never produces (best.pt was never written); they get the task's default monitor, the
     one metric such a run could have followed, rather than a settings error on load."""
-    from signcli.tasks.registry import TASKS, monitor_problem
+    from signcli.core.task_specs import TASKS, monitor_problem
 
     model, training = stored.get("model"), stored.get("training")
     if not isinstance(model, dict) or not isinstance(training, dict):
@@ -666,11 +665,6 @@ def _drop_unproduced_monitor(stored: dict[str, Any]) -> None:
     task, monitor = model.get("task", DEFAULT_TASK), training.get("monitor")
     if task in TASKS and isinstance(monitor, str) and monitor_problem(task, monitor) is not None:
         training.pop("monitor")
-
-
-MAX_FILE_BYTES = 1_000_000  # settings and rules files are a few kB
-MAX_VALUES = 10_000  # values in such a file once its YAML aliases are expanded
-MAX_NESTING = 32
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:
@@ -686,147 +680,6 @@ def read_settings_file(path: Path) -> dict[str, Any]:
             f"got {type(data).__name__}"
         )
     return data
-
-
-def read_structured_file(path: Path, what: str) -> Any:
-    """The content of a small YAML or JSON file (JSON by its suffix; None when empty), for
-    settings and rules files. Refused with a UsageError naming the file, in bounded time and
-    memory: a file over MAX_FILE_BYTES, text that is not UTF-8, invalid syntax, nesting
-    deeper than MAX_NESTING, and YAML aliases that refer to themselves or expand to more
-    than MAX_VALUES values (nested anchors that multiply, the "billion laughs"); a FIFO or
-    device, which would block or never end, before it is opened."""
-    check_input_file(path, what)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(
-            f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, the most a {what} may be"
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(
-            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-            hint="save the file as UTF-8",
-        ) from None
-    try:
-        data = _parse_structured(path, text)
-    except RecursionError:
-        data = None
-        problem = f"nested more than {MAX_NESTING} levels deep"
-    else:
-        problem = _structure_problem(data)
-    if problem is not None:
-        raise UsageError(f"{path}: {problem}")
-    return data
-
-
-def _parse_structured(path: Path, text: str) -> Any:
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text) if text.strip() else None
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        except ValueError as exc:  # valid syntax, but a number Python refuses to read
-            raise UsageError(f"{path}: invalid JSON: {value_problem(exc)}") from None
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_yaml_loader())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(f"{where}: invalid YAML: {problem}") from None
-
-
-_TOO_MANY_DIGITS = re.compile(r"value has (\d+) digits")
-
-
-def value_problem(exc: Exception) -> str:
-    """One line about a value a JSON or YAML parser could not turn into a number or date:
-    the integer past Python's digit limit is said in words, not as advice to raise it."""
-    too_long = _TOO_MANY_DIGITS.search(str(exc))
-    if too_long is not None:
-        return (
-            f"a number of {int(too_long.group(1)):,} digits "
-            f"(at most {sys.get_int_max_str_digits():,} are read)"
-        )
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:160]
-
-
-_LOADER: Any = None
-
-
-def _yaml_loader() -> Any:
-    """yaml.SafeLoader whose value errors are YAML errors at the value's line: PyYAML lets
-    a constructor's own exception through for a scalar it matched but cannot build
-    (`2020-13-45`: ValueError; an integer of 5,000 digits: ValueError; `!!bool x`: KeyError;
-    `!!timestamp x`: AttributeError)."""
-    global _LOADER
-    if _LOADER is not None:
-        return _LOADER
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        def construct_object(self, node: Any, deep: bool = False) -> Any:
-            try:
-                return super().construct_object(node, deep=deep)
-            except yaml.YAMLError:
-                raise
-            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-                shown = repr(node.value) if isinstance(node.value, str) else "the value"
-                shown = shown if len(shown) <= 40 else shown[:37] + "..."
-                problem = f"cannot read {shown} as {str(node.tag).rsplit(':', 1)[-1]}"
-                if isinstance(exc, (ValueError, OverflowError)):  # the others say nothing more
-                    problem += f": {value_problem(exc)}"
-                raise yaml.constructor.ConstructorError(
-                    None, None, problem, node.start_mark
-                ) from None
-
-    _LOADER = Loader
-    return Loader
-
-
-def _structure_problem(data: Any) -> str | None:
-    """Why parsed data is unsafe to use, or None. yaml.safe_load turns an alias into a
-    reference to the anchored value, so a few lines can stand for billions of values (or
-    for a value that contains itself) that anything walking the data (validation, error
-    messages) would expand: count the values as expanded, and stop at MAX_VALUES."""
-    budget = MAX_VALUES
-
-    def walk(node: Any, where: str, depth: int, open_nodes: set[int]) -> str | None:
-        nonlocal budget
-        budget -= 1
-        if budget < 0:
-            return (
-                f"more than {MAX_VALUES:,} values once its YAML aliases are expanded "
-                "(anchors that multiply?); write the values out"
-            )
-        if isinstance(node, dict):
-            children = [(f"{where}.{key}" if where else str(key), v) for key, v in node.items()]
-        elif isinstance(node, list):
-            children = [(f"{where}[{i}]", value) for i, value in enumerate(node)]
-        else:
-            return None
-        if id(node) in open_nodes:
-            return f"{where or 'the top level'}: a YAML alias refers to a value that holds it"
-        if depth >= MAX_NESTING:
-            return f"{where}: nested more than {MAX_NESTING} levels deep"
-        open_nodes.add(id(node))
-        for child_where, child in children:
-            problem = walk(child, child_where, depth + 1, open_nodes)
-            if problem is not None:
-                return problem
-        open_nodes.discard(id(node))
-        return None
-
-    return walk(data, "", 0, set())
 
 
 def settings_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:

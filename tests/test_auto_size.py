@@ -20,8 +20,8 @@ from signcli.auto_size import (
     resolve_auto_model,
     resolve_auto_settings,
 )
+from signcli.core.errors import SettingsError
 from signcli.engine.trainer import Trainer
-from signcli.errors import SettingsError
 from signcli.settings import ModelSettings, load_settings, upgrade_stored_settings
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import pytest
 
-from signcli.errors import SettingsError, UsageError
+from signcli.core.errors import SettingsError, UsageError
 from signcli.settings import Settings, load_settings, monitor_mode, settings_keys
 
 
@@ -322,6 +322,7 @@ def test_a_billion_laughs_file_is_refused_quickly(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -341,6 +342,7 @@ def test_recursive_or_deep_yaml_is_refused(tmp_path: Path, text: str, problem: s
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_deep_json_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "deep.json"
     config.write_text('{"optim": {"lr": ' + "[" * 100_000 + "]" * 100_000 + "}}")

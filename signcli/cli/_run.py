@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import typer
 
-from signcli.errors import EXIT_INTERRUPTED, EXIT_USAGE, SigncliError
+from signcli.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, SigncliError
 
 DEBUG = os.environ.get("SIGNCLI_DEBUG", "") not in ("", "0")
 

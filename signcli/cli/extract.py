@@ -159,7 +159,7 @@ def extract(
     hand_l. A video that cannot be decoded is skipped and listed; an interrupted run resumes
     when run again."""
     with _run.guarded():
-        from signcli.errors import UsageError
+        from signcli.core.errors import UsageError
         from signcli.extract.run import ExtractOptions, run_extract
 
         if layout not in ("single", "multi"):
@@ -194,7 +194,7 @@ def extract(
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
 
     index, slash, count = text.partition("/")
     try:

@@ -110,7 +110,7 @@ def import_(
     become NaN; a signer stays on one side of the split. Never writes into SRC; an
     interrupted import resumes when run again."""
     with _run.guarded():
-        from signcli.errors import UsageError
+        from signcli.core.errors import UsageError
         from signcli.importers.run import ImportOptions, run_import
 
         if layout not in ("single", "multi"):

@@ -95,8 +95,8 @@ def metrics_check(
     with _run.guarded():
         import json
 
-        from signcli.engine.atomic import check_output_file
-        from signcli.errors import UsageError
+        from signcli.core.atomic import check_output_file
+        from signcli.core.errors import UsageError
         from signcli.metrics.baseline import DEFAULT_RTOL
         from signcli.metrics.gate import check_metrics
         from signcli.metrics.junit import write_junit

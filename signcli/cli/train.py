@@ -480,8 +480,8 @@ def train(
     one (`signcli resume WORK_DIR --early-stop 0` trains on)."""
     options = dict(locals())  # by parameter name, for SETTING_OF_OPTION
     with _run.guarded():
+        from signcli.core.errors import UsageError
         from signcli.engine.recipes import start_run
-        from signcli.errors import UsageError
         from signcli.settings import augment_off, load_settings
 
         problems = _flag_conflicts(
@@ -565,7 +565,7 @@ def _mix_streams(values: list[str] | None) -> dict[str, float] | None:
     """`--mix-stream hand_l:0.3 --mix-stream pose` -> {"hand_l": 0.3, "pose": 0.5}."""
     if not values:
         return None
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
 
     mix = {}
     for value in values:

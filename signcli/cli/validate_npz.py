@@ -116,9 +116,9 @@ def validate_npz(
     with _run.guarded():
         import json
 
+        from signcli.core.errors import UsageError
         from signcli.data.npz import FEATURES_DIM, FEATURES_KEY
         from signcli.data.validate import validate_path
-        from signcli.errors import UsageError
 
         if require_x2048:
             if key not in (None, FEATURES_KEY):
@@ -131,7 +131,7 @@ def validate_npz(
                 raise UsageError("--group-by needs a labels-CSV column name, e.g. signer")
             group_by = group_by.strip().lower()  # read_labels lower-cases the header
 
-        from signcli.data.manifest import read_manifest
+        from signcli.core.manifest import read_manifest
 
         manifest = read_manifest(path) if path.is_dir() else None
         if manifest is not None:  # what `signcli import` recorded, unless a flag says otherwise
@@ -142,8 +142,8 @@ def validate_npz(
             elif layout is None and manifest.layout_spec():
                 layout = ",".join(f"{n}={a}:{b}" for n, (a, b) in manifest.layout_spec().items())
         if streams is not None:
+            from signcli.core.streams import STREAM_NAMES
             from signcli.data.validate import validate_streams
-            from signcli.settings import STREAM_NAMES
 
             names = (
                 list(STREAM_NAMES)
@@ -178,8 +178,8 @@ def validate_npz(
 
 
 def _parse_layout(spec: str) -> dict[str, tuple[int, int]]:
-    from signcli.data.column_layout import check_layout, parse_layout
-    from signcli.errors import UsageError
+    from signcli.core.column_layout import check_layout, parse_layout
+    from signcli.core.errors import UsageError
 
     try:
         layout = parse_layout(spec)

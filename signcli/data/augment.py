@@ -30,7 +30,7 @@ Missing landmarks (NaN) stay missing: geometric transforms and jitter act per la
 and NaN in gives NaN out, temporal transforms only pick frames, and every stream keeps
 one length, so collate's mask stays right. Geometric transforms and mirror act on the
 body-part streams (x, y, z per landmark): those of the multi-stream layout, or those that
-a column layout (`data.layout`, data/column_layout.py) cuts out of single-stream keypoints, which
+a column layout (`data.layout`, core/column_layout.py) cuts out of single-stream keypoints, which
 are split here, augmented and joined back. A single-stream `x` without a layout gets the
 temporal transforms, and jitter when its width is a multiple of 3.
 """
@@ -44,15 +44,16 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.column_layout import join_columns, layout_columns, split_columns
+from signcli.core.column_layout import join_columns, layout_columns, split_columns
+from signcli.core.errors import DataError
+from signcli.core.streams import STREAM_NAMES
 from signcli.data.landmarks import (
     MEDIAPIPE_POSE_PAIRS,
     OPENPOSE_BODY25_PAIRS,
     OPENPOSE_FACE_PAIRS,
 )
 from signcli.data.sample import SINGLE_STREAM, Sample
-from signcli.errors import DataError
-from signcli.settings import STREAM_NAMES, AugmentSettings, Settings
+from signcli.settings import AugmentSettings, Settings
 
 COORDS = 3  # x, y, z per landmark
 IMAGE_CENTRE = 0.5  # centre of raw image coordinates (x, y in 0..1): mirror and affine pivot

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signcli.core.errors import UsageError
 from signcli.data.landmarks import MEDIAPIPE_HOLISTIC
 from signcli.data.video import INSTALL_HINT, VideoError, output_fps, read_frames
-from signcli.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,7 +1,7 @@
 """Read a labels CSV (`file,gloss,cat,occluded`, or `id,gloss[,cat]` of the multi-stream
 layout) and pair it with a split folder.
 
-Ids are 0-based integers below MAX_CLASSES (signcli/limits.py): the largest id sizes the
+Ids are 0-based integers below MAX_CLASSES (signcli/core/limits.py): the largest id sizes the
 model's head. `file` is the npz basename, with or without `.npz`. Optional
 `gloss_name` / `cat_name` columns give the class names written to labels.json. Every
 column is also kept as text (`LabelTable.text`), for `data.group_by` and so that `eval`
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from signcli.data.npz import Problem, list_npz_files, sample_id
-from signcli.files import REGULAR_FILE, check_input_file, path_kind
-from signcli.limits import MAX_CLASSES
+from signcli.core.files import REGULAR_FILE, check_input_file, path_kind, sample_id
+from signcli.core.limits import MAX_CLASSES
+from signcli.data.npz import Problem, list_npz_files
 
 EXPECTED_HEADER = "file,gloss,cat,occluded"
 REQUIRED_COLUMNS = ("file", "gloss")

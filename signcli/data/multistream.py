@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.errors import DataError, DiskError, UsageError
+from signcli.core.streams import STREAM_NAMES
 from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, read_labels
 from signcli.data.npz import check_stream_file, read_frames
@@ -46,8 +48,7 @@ from signcli.data.packed import (
 from signcli.data.sample import Sample, SampleSplit
 from signcli.data.split import group_values
 from signcli.data.stream_files import list_stream_files, read_index, read_meta
-from signcli.errors import DataError, DiskError, UsageError
-from signcli.settings import STREAM_NAMES, DataSettings
+from signcli.settings import DataSettings
 
 STREAM_SETTINGS = {  # stream -> (DataSettings field, command-line flag)
     "face": ("face_dir", "--face-dir"),

@@ -7,7 +7,7 @@ beyond float32's range in a wider dtype (they would become Inf).
 
 Files are read without trusting them (README, "Bad input"): the `.npy` header's shape and
 dtype and the zip directory's sizes are checked before a byte is allocated or decompressed
-(MAX_SAMPLE_BYTES of signcli/limits.py, the compression bounds below), object arrays are
+(MAX_SAMPLE_BYTES of signcli/core/limits.py, the compression bounds below), object arrays are
 refused unread (nothing is ever unpickled), and a file that is not an npz says what it
 starts with.
 """
@@ -25,9 +25,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from signcli.limits import MAX_SAMPLE_BYTES
+from signcli.core.files import NPZ_SUFFIX
+from signcli.core.limits import MAX_SAMPLE_BYTES
 
-NPZ_SUFFIX = ".npz"
 NPY_SUFFIX = ".npy"
 FEATURES_KEY = "X2048"
 FEATURES_DIM = 2048
@@ -90,18 +90,6 @@ class SampleReadError(Exception):
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(p.message for p in problems))
-
-
-def sample_id(name: str | Path) -> str:
-    """The id of a sample: its file's basename without `.npz` (labels may use either)."""
-    if isinstance(name, Path):
-        base = name.name
-    else:
-        text = str(name)
-        # a bare name is its own basename: skip the Path parse (100k label rows add up)
-        bare = "/" not in text and "\\" not in text and ":" not in text and text != "."
-        base = text if bare else Path(text).name
-    return base[: -len(NPZ_SUFFIX)] if base.lower().endswith(NPZ_SUFFIX) else base
 
 
 def list_npz_files(folder: Path) -> list[Path]:

@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.errors import DataError, DiskError, UsageError
+from signcli.core.files import sample_id
 from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, match_split, read_labels
-from signcli.data.npz import check_npz, list_npz_files, read_frames, sample_id
+from signcli.data.npz import check_npz, list_npz_files, read_frames
 from signcli.data.packed import (
     PackedArrays,
     choose_mode,
@@ -35,7 +37,6 @@ from signcli.data.packed import (
 )
 from signcli.data.sample import SINGLE_STREAM, Sample, SampleSplit, resample_frames
 from signcli.data.split import group_values
-from signcli.errors import DataError, DiskError, UsageError
 
 PARALLEL_READ_MIN_FILES = 512  # below this, process start-up costs more than it saves
 READ_CHUNK = 256

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from signcli.errors import DiskError
+from signcli.core.errors import DiskError
 
 FORMAT = 1
 MAGIC = b"SIGNPACK"

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.errors import DataError, UsageError
+from signcli.core.task_specs import has_text_targets
 from signcli.data.multistream import load_multistream_splits, stream_dirs
 from signcli.data.npz_split import _listing, load_npz_split, subset_split
 from signcli.data.sample import SampleSplit, attach_texts
 from signcli.data.split import ValSplit, carve_val_split, read_split_file
-from signcli.errors import DataError, UsageError
 from signcli.settings import DataSettings, Settings
-from signcli.tasks.registry import has_text_targets
 
 
 @dataclass
@@ -185,7 +185,7 @@ def _attach_split_texts(data: DataSettings, train: SampleSplit, val: SampleSplit
 def _explain_missing_labels(root: Path) -> None:
     """UsageError for a dataset that has sentence targets but no gloss labels (an import of
     the fingerspelling set): say so, rather than only that a labels CSV is missing."""
-    from signcli.data.manifest import read_manifest
+    from signcli.core.manifest import read_manifest
 
     manifest = read_manifest(root)
     train = manifest.splits.get("train") if manifest is not None else None

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.errors import DataError, UsageError
 from signcli.data.labels import LabelTable
-from signcli.errors import DataError, UsageError
 
 # Keeps the split's random stream apart from the epoch orders, which draw from [seed, epoch].
 SPLIT_SALT = 0x5EED5
@@ -109,7 +109,7 @@ def read_split_file(path: Path) -> ValSplit:
             f"{path} not found: cannot restore the run's validation split (data.val_fraction)",
             hint="restore the split.json this run wrote, or start again with --overwrite",
         )
-    from signcli.settings import read_structured_file
+    from signcli.core.structured import read_structured_file
 
     record = read_structured_file(path, "split file")  # bounded; errors name file and line
     return ValSplit.from_dict(record, path)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from signcli.errors import DataError
-from signcli.files import check_input_file
+from signcli.core.errors import DataError
+from signcli.core.files import check_input_file
 
 STREAM_SUFFIXES = (".npy", ".npz")
 INDEX_COLUMNS = ("video_id", "id")

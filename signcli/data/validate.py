@@ -26,16 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.column_layout import layout_columns
-from signcli.data.labels import LabelTable, match_split, read_labels
-from signcli.data.npz import (
+from signcli.core.column_layout import layout_columns
+from signcli.core.errors import DataError, UsageError
+from signcli.core.files import (
+    FOLDER,
     NPZ_SUFFIX,
-    NpzCheck,
-    check_npz,
-    check_stream_file,
-    list_npz_files,
+    REGULAR_FILE,
+    check_input_file,
+    path_kind,
     sample_id,
 )
+from signcli.data.labels import LabelTable, match_split, read_labels
+from signcli.data.npz import NpzCheck, check_npz, check_stream_file, list_npz_files
 from signcli.data.split import (
     MAX_LISTED,
     describe_groups,
@@ -44,8 +46,6 @@ from signcli.data.split import (
     straddling_groups,
 )
 from signcli.data.stream_files import list_stream_files, read_index
-from signcli.errors import DataError, UsageError
-from signcli.files import FOLDER, REGULAR_FILE, check_input_file, path_kind
 
 SPLIT_NAMES = ("train", "val")  # the sub-folders of a dataset root, each with <name>_labels.csv
 LABEL_HEADS = ("gloss", "cat")
@@ -313,7 +313,7 @@ def validate_path(
     text: Path | None = None,
 ) -> ValidationReport:
     """Validate every split under `path` (see `find_splits`); with a column `layout`
-    (data/column_layout.py), check that it fits the width and report each stream's NaN share;
+    (core/column_layout.py), check that it fits the width and report each stream's NaN share;
     with `group_by`, count the samples per group and warn of groups in several splits."""
     sources = find_splits(path, labels, text)
     if group_by is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np

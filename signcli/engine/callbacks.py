@@ -7,13 +7,13 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
-from signcli.engine.checkpoint import save_checkpoint
-from signcli.engine.hooks import Hook
-from signcli.engine.workdir import (  # the file names; other modules import them from here too
+from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
+from signcli.core.errors import DataError, UsageError
+from signcli.core.run_files import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
     LABELS_FILE,
@@ -24,9 +24,11 @@ from signcli.engine.workdir import (  # the file names; other modules import the
     SPLIT_FILE,
     TENSORBOARD_DIR,
     TOKENIZER_FILE,
-    refuse_existing_run,
 )
-from signcli.errors import DataError, UsageError
+from signcli.core.task_specs import DEFAULT_TASK, TASKS, task_spec
+from signcli.engine.checkpoint import save_checkpoint
+from signcli.engine.hooks import Hook
+from signcli.engine.workdir import refuse_existing_run
 from signcli.metrics.jsonl import append_metrics, format_record, resume_metrics
 from signcli.settings import Settings
 
@@ -46,7 +48,8 @@ def work_dir_hooks(settings: Settings) -> list[Hook]:
     training = settings.training
     hooks: list[Hook] = [RunFilesHook(), MetricsLogHook(), CheckpointHook(), EarlyStoppingHook()]
     if training.log_csv is not None:
-        hooks.append(CsvLogHook(Path(training.log_csv)))
+        columns = task_spec(settings.model.task).log_columns
+        hooks.append(CsvLogHook(Path(training.log_csv), columns))
     if training.tensorboard:
         hooks.append(TensorBoardHook())
     return hooks
@@ -176,16 +179,9 @@ class EarlyStoppingHook(Hook):
         )
 
 
-CSV_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "val_loss",
-    "val_gloss_top1",
-    "val_gloss_top5",
-    "val_cat_top1",
-    "lr",
-)
-CSV_HEADER = ",".join(CSV_COLUMNS)  # the first line of every --log-csv signcli writes
+# the first line of a --log-csv signcli writes: its task's columns (TaskSpec.log_columns)
+CSV_HEADERS = frozenset(",".join(spec.log_columns) for spec in TASKS.values())
+CSV_HEADER = ",".join(TASKS[DEFAULT_TASK].log_columns)  # classify's, shown in messages
 
 
 def check_log_csv(path: Path, work_dir: Path, *, resuming: bool, overwrite: bool) -> None:
@@ -215,10 +211,10 @@ def check_log_csv(path: Path, work_dir: Path, *, resuming: bool, overwrite: bool
 
 
 def is_signcli_log(path: Path) -> bool:
-    """Whether `path` starts with the header CsvLogHook writes."""
+    """Whether `path` starts with a header CsvLogHook writes (any task's)."""
     try:
         with open(path, encoding="utf-8", newline="") as handle:
-            return handle.readline().rstrip("\r\n") == CSV_HEADER
+            return handle.readline().rstrip("\r\n") in CSV_HEADERS
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -227,8 +223,11 @@ class CsvLogHook(Hook):
     """--log-csv PATH: one row per epoch (the training guide's CSV log), rewritten atomically.
     A resumed run keeps the rows of the epochs its checkpoint finished."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, columns: Sequence[str] = TASKS[DEFAULT_TASK].log_columns
+    ) -> None:
         self.path = path
+        self.columns = tuple(columns)  # the run's task's (TaskSpec.log_columns)
         self.rows: list[dict[str, Any]] = []
 
     def on_train_start(self, trainer: Trainer) -> None:
@@ -261,10 +260,10 @@ class CsvLogHook(Hook):
         return rows
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        self.rows.append({k: metrics.get(k, "") for k in CSV_COLUMNS})
+        self.rows.append({k: metrics.get(k, "") for k in self.columns})
         out = io.StringIO()
         writer = csv.DictWriter(
-            out, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore"
+            out, fieldnames=self.columns, lineterminator="\n", extrasaction="ignore"
         )
         writer.writeheader()
         writer.writerows(self.rows)

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from signcli import __version__
-from signcli.engine.atomic import atomic_save
-from signcli.errors import CheckpointError
-from signcli.files import check_input_file
-from signcli.settings import STREAM_NAMES
+from signcli.core.atomic import atomic_save
+from signcli.core.errors import CheckpointError
+from signcli.core.files import check_input_file
+from signcli.core.streams import STREAM_NAMES
 
 FORMAT_VERSION = 1
 
@@ -138,7 +138,7 @@ LABEL_NAMES = ("gloss_names", "cat_names")
 def payload_problem(payload: dict[str, Any]) -> str | None:
     """What is wrong with the shape of a checkpoint's plain-data entries (settings, input
     widths, class maps, weights), naming the key; None when nothing is. The values are
-    left to the settings model (restore.py) and to limits.py: here only their types."""
+    left to the settings model (restore.py) and to core/limits.py: here only their types."""
     settings = payload[SETTINGS_KEY]
     if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
         return f"{SETTINGS_KEY}: expected a mapping of sections, got {_shown(settings)}"

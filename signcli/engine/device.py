@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 
 def resolve_device(name: str) -> torch.device:

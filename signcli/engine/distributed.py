@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from signcli.errors import ProcessGroupError, UsageError
+from signcli.core.errors import ProcessGroupError, UsageError
 
 log = logging.getLogger("signcli")
 

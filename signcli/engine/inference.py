@@ -4,31 +4,16 @@ task deciding what is kept of each batch (tasks/base.py `Task.gather`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from signcli.data.dataset import Batch
 from signcli.engine.device import Precision
+from signcli.tasks.base import Predictions
 
 if TYPE_CHECKING:
     from signcli.tasks.base import Task
-
-
-@dataclass
-class Predictions:
-    """What the task kept of every batch of a split, in loader order."""
-
-    ids: list[str]
-    outputs: dict[str, Any]  # classify: {head: [N, C]} float32 logits on CPU
-    targets: dict[str, Any]  # classify: {head: [N]} int64 on CPU (-1 = unknown)
-    loss: float | None  # mean loss per sample, when targets are known
-
-    @property
-    def logits(self) -> dict[str, Any]:
-        """The classify task's name for `outputs`."""
-        return self.outputs
 
 
 @torch.inference_mode()

@@ -1,5 +1,5 @@
 """Optimizer and learning-rate schedule, built from `Settings.optim` (the loss is the
-task's: tasks/base.py `Task.loss_module`; classification's `HeadLoss` is re-exported here).
+task's: tasks/base.py `Task.loss_module`).
 
 The schedule is a pure function of the optimizer step (plus the plateau scale, its only
 state), instead of chaining torch's schedulers: warmup composes with every schedule,
@@ -16,9 +16,8 @@ import torch
 from torch import nn
 
 from signcli.settings import OptimSettings
-from signcli.tasks.classify import HeadLoss
 
-__all__ = ["HeadLoss", "LRSchedule", "build_optimizer", "optimizer_state_problem"]
+__all__ = ["LRSchedule", "build_optimizer", "optimizer_state_problem"]
 
 
 def build_optimizer(model: nn.Module, optim: OptimSettings) -> torch.optim.Optimizer:

@@ -14,32 +14,20 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from signcli.core.atomic import check_folder
+from signcli.core.errors import CheckpointError, SettingsError, UsageError
+from signcli.core.run_files import CONFIG_FILE, LAST_CHECKPOINT, SPLIT_FILE
+from signcli.core.structured import read_structured_file
 from signcli.data.sources import load_training_data
 from signcli.engine import checkpoint as ckpt
-from signcli.engine.atomic import check_folder
 from signcli.engine.callbacks import check_log_csv
 from signcli.engine.distributed import is_main_process
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import RESUME_HINT, Trainer
-from signcli.engine.workdir import (
-    CONFIG_FILE,
-    LAST_CHECKPOINT,
-    SPLIT_FILE,
-    refuse_existing_run,
-    removable_run,
-    remove_run,
-    work_dir_lock,
-)
-from signcli.errors import CheckpointError, SettingsError, UsageError
-from signcli.model_size import parameter_count, size_problems
-from signcli.settings import (
-    Settings,
-    load_settings,
-    read_structured_file,
-    upgrade_stored_settings,
-    with_absolute_paths,
-)
-from signcli.trust import check_decoder_class, check_stored_model
+from signcli.engine.trust import check_decoder_class, check_stored_model
+from signcli.engine.workdir import refuse_existing_run, removable_run, remove_run, work_dir_lock
+from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
+from signcli.tasks.size import parameter_count, size_problems
 
 log = logging.getLogger("signcli")
 
@@ -120,7 +108,7 @@ def resume_run(
     trains on) replace the stored settings and are written back to config.json. A run with
     nothing left to train comes back with `already_finished` and trains nothing. A stored
     decoder class that is not signcli's own is refused (UsageError, exit 2) unless
-    `trust_decoder_class` (signcli/trust.py): the work directory may be someone else's."""
+    `trust_decoder_class` (signcli/engine/trust.py): the work directory may be someone else's."""
     work_dir = Path(work_dir)
     config = work_dir / CONFIG_FILE
     if not config.is_file():

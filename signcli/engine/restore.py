@@ -11,14 +11,15 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from signcli.core.errors import CheckpointError, UsageError
+from signcli.core.limits import ENV_PREFIX
 from signcli.engine import checkpoint as ckpt
+from signcli.engine.trust import check_decoder_class
 from signcli.engine.warm_start import load_model_state
-from signcli.errors import CheckpointError, UsageError
-from signcli.limits import ENV_PREFIX
-from signcli.model_size import parameter_count, size_problems
-from signcli.models import SignModel, build_run_model
+from signcli.models import SignModel
 from signcli.settings import Settings, describe_errors, upgrade_stored_settings
-from signcli.trust import check_decoder_class
+from signcli.tasks.model import build_run_model
+from signcli.tasks.size import parameter_count, size_problems
 
 LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
 WEIGHTS_HINT = (
@@ -26,7 +27,7 @@ WEIGHTS_HINT = (
     "was the checkpoint edited or written by another signcli version?"
 )
 LIMIT_HINT = (
-    "the checkpoint asks for more than signcli builds unasked (signcli/limits.py); raise "
+    "the checkpoint asks for more than signcli builds unasked (signcli/core/limits.py); raise "
     "the limit only for a checkpoint you trust"
 )
 
@@ -44,7 +45,7 @@ def load_model_from_checkpoint(path: Path, *, trust_decoder_class: bool = False)
     """Read `path` safely, rebuild its model and load the weights strictly.
 
     UsageError for a missing file, and for a stored `model.decoder_class` that is not
-    signcli's own unless `trust_decoder_class` (signcli/trust.py: building it would import
+    signcli's own unless `trust_decoder_class` (signcli/engine/trust.py: building it would import
     the file's choice of module); CheckpointError (exit 2) for anything unreadable or
     weights that do not fit the model that the stored settings describe.
     """
@@ -83,7 +84,7 @@ def load_model_from_checkpoint(path: Path, *, trust_decoder_class: bool = False)
 
 def stored_settings(payload: dict[str, Any], path: Path) -> Settings:
     """The settings stored in a checkpoint, validated as a user's are (with the values of
-    keys it predates) and within the limits of signcli/limits.py; CheckpointError (exit 2)
+    keys it predates) and within the limits of signcli/core/limits.py; CheckpointError (exit 2)
     names the file and each key at fault."""
     try:
         settings = Settings.model_validate(upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]))
@@ -100,12 +101,6 @@ def stored_settings(payload: dict[str, Any], path: Path) -> Settings:
             f"{str(exc)[:120]})"
         ) from None
     return settings
-
-
-def class_names(labels: dict[str, Any], head: str) -> dict[int, str]:
-    """{class id: name} of one head ("gloss" or "cat") where the labels name them."""
-    names = labels.get(f"{head}_names") or {}
-    return {int(key): str(value) for key, value in names.items()}
 
 
 def _labels(payload: dict[str, Any], settings: Settings, path: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from signcli.auto_size import resolve_auto_model
+from signcli.core.task_specs import has_text_targets
 from signcli.data.dataset import collate_streams
 from signcli.data.sample import SINGLE_STREAM, Sample
 from signcli.data.synthetic import (
@@ -23,11 +24,11 @@ from signcli.data.synthetic import (
     make_samples,
 )
 from signcli.engine.device import seed_everything
-from signcli.models import build_run_model
 from signcli.models.inputs import input_stats
 from signcli.settings import ModelSettings, OptimSettings, Settings
 from signcli.tasks import build_task
-from signcli.tasks.registry import has_text_targets
+from signcli.tasks.base import Task
+from signcli.tasks.model import build_run_model
 
 OVERFIT_TARGET = 0.05  # overfit passes when the loss falls under 5% of its start
 SMOKE_BATCH = 16
@@ -72,16 +73,17 @@ def smoke_batches(model_name: str, num_gloss: int, num_cat: int, count: int, see
     ]
 
 
-def sentence_batches(model_name: str, task_name: str, count: int, seed: int):
+def sentence_batches(model_name: str, task: Task, count: int, seed: int):
     """`count` batches of synthetic signed sentences (data/synthetic_sentences.py) for a
-    text task, with the texts as targets (glosses for ctc, English for translate) and a
+    text task, with the task's texts as targets (`Task.smoke_text`: glosses for ctc, English
+    for translate) and a
     word tokenizer trained on them; multistream gets the hand and pose streams."""
     from signcli.data.synthetic import COORDS, LANDMARK_DROPOUT, STREAM_COLUMNS
     from signcli.data.synthetic_sentences import make_sentences
     from signcli.text.tokenizer import TextTokenizer
 
     sentences = make_sentences(SMOKE_BATCH * count, seed=seed)
-    texts = [s.gloss_text if task_name == "ctc" else s.text for s in sentences]
+    texts = [task.smoke_text(s) for s in sentences]
     tokenizer = TextTokenizer.train(texts, "word")
     rng = np.random.default_rng(seed)
 
@@ -116,7 +118,7 @@ def smoke_model(
     started = time.perf_counter()
     task = build_task(model_settings.task)
     if has_text_targets(task.name):  # the output ids are the vocabulary (tasks/text_task.py)
-        samples, task.tokenizer = sentence_batches(model_name, task.name, 1 if overfit else 4, seed)
+        samples, task.tokenizer = sentence_batches(model_name, task, 1 if overfit else 4, seed)
         num_gloss, num_cat = task.tokenizer.vocab_size, 0
         batches = [
             task.collate(samples[i : i + SMOKE_BATCH]) for i in range(0, len(samples), SMOKE_BATCH)
@@ -141,23 +143,7 @@ def smoke_model(
 
     batch = batches[0]
     logits = task.forward(model, batch)
-    expected = {
-        "gloss": (len(batch), num_gloss),
-        **({"cat": (len(batch), num_cat)} if num_cat else {}),
-    }
-    if task.name == "ctc":  # log-probabilities per frame, and the mask the loss reads
-        frames = batch.mask.shape[1]
-        expected = {"ctc": (len(batch), frames, num_gloss), "mask": (len(batch), frames)}
-    if task.name == "translate":  # teacher forcing: logits per target position, and its targets
-        frames, length = batch.mask.shape[1], int(batch.targets["token_lengths"].max()) + 1
-        expected = {
-            "mask": (len(batch), frames),
-            "logits": (len(batch), length, num_gloss),
-            "targets": (len(batch), length),
-            "target_lengths": (len(batch),),
-        }
-        if model_settings.ctc_weight > 0:
-            expected["ctc"] = (len(batch), frames, num_gloss)
+    expected = task.smoke_shapes(batch, model_settings, num_gloss, num_cat)  # the task's
     # tensors only: translate adds the joint CTC weight
     got = {k: tuple(v.shape) for k, v in logits.items() if isinstance(v, torch.Tensor)}
     add("output shapes", got == expected, ", ".join(f"{k} {list(v)}" for k, v in got.items()))

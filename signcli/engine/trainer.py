@@ -33,26 +33,28 @@ import torch
 from torch.utils.data import DataLoader
 
 from signcli.auto_size import resolve_auto_settings
-from signcli.data.dataset import EpochBatchSampler
-from signcli.data.sources import TrainingData, load_training_data
-from signcli.engine import checkpoint as ckpt
-from signcli.engine import distributed
-from signcli.engine.device import make_precision, resolve_device, seed_everything
-from signcli.engine.hooks import Hook
-from signcli.engine.inference import Predictions, join_batches, predict
-from signcli.engine.optim import LRSchedule, build_optimizer
-from signcli.engine.state import TrainState
-from signcli.errors import (
+from signcli.core.errors import (
     CheckpointError,
     ProcessGroupError,
     TrainingDiverged,
     TrainingInterrupted,
     UsageError,
 )
-from signcli.models import SignModel, build_run_model
+from signcli.data.dataset import EpochBatchSampler
+from signcli.data.sources import TrainingData, load_training_data
+from signcli.engine import checkpoint as ckpt
+from signcli.engine import distributed
+from signcli.engine.device import make_precision, resolve_device, seed_everything
+from signcli.engine.hooks import Hook
+from signcli.engine.inference import join_batches, predict
+from signcli.engine.optim import LRSchedule, build_optimizer
+from signcli.engine.state import TrainState
+from signcli.models import SignModel
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, with_absolute_paths
 from signcli.tasks import build_task
+from signcli.tasks.base import Predictions
+from signcli.tasks.model import build_run_model
 
 log = logging.getLogger("signcli")
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import torch
 
-from signcli.errors import CheckpointError
+from signcli.core.errors import CheckpointError
 
 log = logging.getLogger("signcli")
 MAX_LISTED = 8

@@ -1,4 +1,4 @@
-"""The work directory's life cycle: its file names, the lock that keeps one signcli run in a
+"""The work directory's life cycle (its file names are core/run_files.py's): the lock that keeps one signcli run in a
 folder at a time, refusing to start over a run, and removing one for `--overwrite`
 (docs/architecture.md, "Work directory").
 
@@ -21,8 +21,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from signcli.engine.atomic import ensure_folder
-from signcli.errors import DiskError, UsageError
+from signcli.core.atomic import ensure_folder
+from signcli.core.errors import DiskError, UsageError
+from signcli.core.run_files import (
+    LOCK_FILE,
+    RUN_FILES,
+    TENSORBOARD_DIR,
+)
 
 try:
     import fcntl
@@ -31,26 +36,6 @@ except ImportError:  # pragma: no cover - Windows: no flock, runs are not locked
 
 log = logging.getLogger("signcli")
 
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.json"
-METRICS_FILE = "metrics.jsonl"
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
-SPLIT_FILE = "split.json"
-TOKENIZER_FILE = "tokenizer.json"  # text tasks: the run's tokenizer (also in every checkpoint)
-TENSORBOARD_DIR = "tensorboard"
-# removal order for --overwrite: config.json first, so a removal that fails midway leaves
-# a folder that `resume` refuses and `train` still calls a run (to be overwritten again)
-RUN_FILES = (
-    CONFIG_FILE,
-    LABELS_FILE,
-    SPLIT_FILE,
-    METRICS_FILE,
-    LAST_CHECKPOINT,
-    BEST_CHECKPOINT,
-    TOKENIZER_FILE,
-)
-LOCK_FILE = ".signcli.lock"  # never a run file: --overwrite leaves it alone
 COMMAND_SHOWN_CHARS = 200  # a longer command line is cut in the "in use" message
 LOCK_INFO_MAX_BYTES = 4096  # what is read of another holder's lock file
 IN_USE_HINT = "wait for that run to finish (or stop it), or use another --work-dir"

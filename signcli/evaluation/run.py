@@ -35,21 +35,22 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.atomic import check_folder, ensure_folder
+from signcli.core.errors import DataError, UsageError
+from signcli.core.task_specs import has_text_targets
 from signcli.data.dataset import Batch, SampleDataset, collate_streams
 from signcli.data.labels import read_labels
 from signcli.data.multistream import STREAM_SETTINGS, load_multistream_split, stream_dirs
 from signcli.data.npz_split import _raise_label_problems, load_npz_split
 from signcli.data.sample import Sample, SampleSplit, attach_texts
-from signcli.engine.atomic import check_folder, ensure_folder
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
 from signcli.engine.restore import load_model_from_checkpoint
-from signcli.errors import DataError, UsageError
-from signcli.evaluation import report
-from signcli.evaluation.language_model import LMOptions, build_language_model
+from signcli.metrics import report
 from signcli.settings import Settings
 from signcli.tasks import build_task
-from signcli.tasks.registry import has_text_targets
+from signcli.tasks.base import EvalContext
+from signcli.tasks.language_model import LMOptions, build_language_model
 
 DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
 DEFAULT_GROUP_COLUMN = "signer"  # grouped by when the labels have it and nothing else is said
@@ -69,24 +70,6 @@ def default_out_dir(checkpoint: Path, data_name: str | Path) -> Path:
     """`<checkpoint folder>/eval-<checkpoint stem>-<data name>`; a path gives its name."""
     name = Path(data_name).resolve().name if isinstance(data_name, Path) else data_name
     return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{name}"
-
-
-@dataclass
-class EvalContext:
-    """What a task's `write_eval` gets: the evaluated split, the outputs the task gathered
-    (`Task.gather`) in the split's order, and where to write."""
-
-    checkpoint: Path
-    settings: Settings
-    labels: dict[str, Any]  # the checkpoint's labels.json content
-    split: SampleSplit
-    labelled: bool
-    outputs: dict[str, Any]  # numpy arrays [N, ...] or lists of N items, split order
-    loss: float | None
-    group_column: str | None  # the labels column to report per group of (None: none)
-    out_dir: Path
-    timer: _Timer
-    files: list[str] = field(default_factory=list)  # names of the files written
 
 
 @dataclass
@@ -124,10 +107,10 @@ def evaluate(
     Without labels (`no_labels`) only predictions are written. `group_by` names a column of
     the labels CSV to report per group of (default: see `_group_column`).
     `trust_decoder_class` allows a stored decoder class that is not signcli's own
-    (signcli/trust.py).
+    (signcli/engine/trust.py).
     ctc models: `lm_order` > 0 adds an n-gram language model of `lm_texts` (default: the
     run's training texts) to the beam search, weighted by `lm_weight` (default 1.0) with
-    `lm_bonus` per token (default 1.0); see evaluation/language_model.py.
+    `lm_bonus` per token (default 1.0); see tasks/language_model.py.
     UsageError/DataError/CheckpointError (exit 2) for anything that keeps the evaluation
     from running.
     """
@@ -156,14 +139,14 @@ def evaluate(
             settings.text.length_penalty = length_penalty
         task.prepare_eval(settings, labels, str(checkpoint))
     text_task = has_text_targets(settings.model.task)
-    if beam_size is not None and not text_task:
+    if beam_size is not None and "beam_size" not in task.spec.eval_options:
         raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
-    if length_penalty is not None and task.name != "translate":
+    if length_penalty is not None and "length_penalty" not in task.spec.eval_options:
         raise UsageError(
             f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
         )
     lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
-    lm_options.check(task.name, checkpoint)
+    lm_options.check(task.spec, checkpoint)
     lm_record = None
     if lm_options.wanted:
         with timer("restore"):
@@ -277,7 +260,7 @@ def _dataset_split(
     """(data_dir, labels, index) to evaluate: `data_dir` as given, or, when it is a dataset
     root (a `signcli import` output, or train/ + val/ beside their labels CSVs), its
     validation split; without `data_dir`, the validation split the run was trained with."""
-    from signcli.data.manifest import MANIFEST_NAME, dataset_settings
+    from signcli.core.manifest import MANIFEST_NAME, dataset_settings
 
     if data_dir is None:
         if multi:

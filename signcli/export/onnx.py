@@ -47,13 +47,14 @@ import torch
 from torch import Tensor, nn
 
 from signcli import __version__
-from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
-from signcli.engine.restore import class_names, load_model_from_checkpoint
-from signcli.errors import UsageError
+from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
+from signcli.core.errors import UsageError
+from signcli.engine.restore import load_model_from_checkpoint
 from signcli.export.text import GreedyCheck
 from signcli.models import SignModel
-from signcli.tasks import DEFAULT_TASK, build_task
+from signcli.tasks import DEFAULT_TASK, build_task, task_spec
 from signcli.tasks.base import Task
+from signcli.tasks.classify import class_names
 
 ONNX_EXTRA = 'pip install "signcli[onnx]"'
 MASK_INPUT = "mask"
@@ -172,7 +173,7 @@ def export_onnx(
     """Export `checkpoint`'s model to `out` (atomically) and, with `check`, compare it with
     PyTorch in onnxruntime. A failed comparison is reported in the result, not raised.
     `trust_decoder_class` allows a stored decoder class that is not signcli's own
-    (signcli/trust.py)."""
+    (signcli/engine/trust.py)."""
     require_onnx()
     import onnx
 
@@ -245,11 +246,12 @@ def export_onnx(
     )
     if check:
         result.check = check_onnx(out, wrapper, max_len)
-        if settings.model.task == "translate":
+        greedy = task_spec(settings.model.task).onnx_greedy  # the task's declaration
+        if greedy == "decoder_step":
             from signcli.export.text import check_greedy, step_path
 
             result.greedy = check_greedy(wrapper, out, step_path(out), max_len)
-        elif settings.model.task == "ctc":
+        elif greedy == "ctc":
             from signcli.export.text import check_ctc_greedy
 
             result.greedy = check_ctc_greedy(wrapper, out, max_len)
@@ -271,14 +273,15 @@ def _text_graphs(
     from signcli.export.text import TOKENIZER_FILE, export_decoder_step, step_path, tokenizer_json
 
     files: dict[Path, bytes] = {}
-    if settings.model.task == DEFAULT_TASK:
+    spec = task_spec(settings.model.task)
+    if not spec.text_targets:
         return files
     import onnx
 
     if tokenizer_json(labels) is not None:  # written beside the graphs by export_onnx
         metadata["tokenizer"] = TOKENIZER_FILE
     metadata["special_ids"] = json.dumps({"pad": 0, "bos": 1, "eos": 2, "unk": 3})
-    if settings.model.task == "translate":
+    if spec.onnx_greedy == "decoder_step":
         decoder = wrapper.model.heads["decoder"]
         d_model = int(wrapper.model.encoder.out_dim)
         step = export_decoder_step(decoder, d_model, settings.model.max_len, opset, checkpoint)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.text.decoder import BOS_ID, EOS_ID, PAD_ID, DecoderStep, greedy_search
 
 STEP_SUFFIX = ".decoder_step.onnx"

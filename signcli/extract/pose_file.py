@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from signcli.core.errors import UsageError
 from signcli.data.holistic import VideoKeypoints
-from signcli.errors import UsageError
 
 POSE_SUFFIX = ".pose"
 POSES_FOLDER = "poses"  # OUT/poses/<id>.pose

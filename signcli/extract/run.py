@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from signcli.data.manifest import MANIFEST_NAME, write_manifest
-from signcli.errors import EXIT_INTERRUPTED, SigncliError, UsageError
+from signcli.core.errors import EXIT_INTERRUPTED, SigncliError, UsageError
+from signcli.core.manifest import MANIFEST_NAME, write_manifest
 from signcli.extract.sources import VIDEO_SOURCE, scan_videos
 from signcli.importers.base import MEDIAPIPE_HOLISTIC, SourceItem
 from signcli.importers.run import (
@@ -223,7 +223,7 @@ def _check_options(options: ExtractOptions) -> None:
 def _check_out(out: Path, options: ExtractOptions) -> bool:
     """True when OUT holds unfinished work of the same options (resume, another shard, the
     merge). UsageError when OUT is something extract must not replace or continue."""
-    from signcli.engine.atomic import check_folder
+    from signcli.core.atomic import check_folder
 
     check_folder(out, "OUT")
     empty = not out.exists() or not any(out.iterdir())
@@ -239,7 +239,7 @@ def _check_out(out: Path, options: ExtractOptions) -> bool:
             hint="choose a new or empty folder; extract never deletes files it did not write",
         )
     if finished and state is None:
-        from signcli.data.manifest import read_manifest
+        from signcli.core.manifest import read_manifest
 
         manifest = read_manifest(out)
         writer = manifest.source.get("format") if manifest is not None else None
@@ -267,7 +267,7 @@ def _check_out(out: Path, options: ExtractOptions) -> bool:
 
 def _start(out: Path, options: ExtractOptions, resume: bool) -> None:
     """Make OUT ready: cleared of an earlier extraction (--overwrite), the state written."""
-    from signcli.engine.atomic import ensure_folder
+    from signcli.core.atomic import ensure_folder
 
     if options.overwrite and out.exists():
         _clear_extract(out)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from signcli.core.errors import UsageError
 from signcli.data.video import VIDEO_SUFFIXES
-from signcli.errors import UsageError
 from signcli.importers.base import (
     MEDIAPIPE_HOLISTIC,
     Scan,

@@ -15,7 +15,7 @@ multi layout (one folder per stream, as the multi-stream guide):
     OUT/<stream>/<id>.npy  OUT/labels.csv (id,gloss,gloss_name[,signer])
     OUT/train_index.csv    OUT/val_index.csv  OUT/meta.csv (id;texto; if texts)
 
-plus `OUT/signcli-dataset.json` (data/manifest.py) and `OUT/import-report.json` (counts and
+plus `OUT/signcli-dataset.json` (core/manifest.py) and `OUT/import-report.json` (counts and
 every skipped sequence with its reason).
 
 Never loses or corrupts: nothing is written under SRC; OUT must be new, empty, or an
@@ -41,7 +41,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from signcli.data.manifest import (
+from signcli.core.errors import EXIT_INTERRUPTED, DataError, SigncliError, UsageError
+from signcli.core.manifest import (
     MANIFEST_NAME,
     DatasetManifest,
     SplitEntry,
@@ -49,10 +50,9 @@ from signcli.data.manifest import (
     read_manifest,
     write_manifest,
 )
-from signcli.errors import EXIT_INTERRUPTED, DataError, SigncliError, UsageError
+from signcli.core.streams import STREAM_NAMES
 from signcli.importers import FORMATS, get_format
 from signcli.importers.base import COORDS, Format, ImportFormatError, LandmarkSet, SourceItem
-from signcli.settings import STREAM_NAMES
 
 STATE_NAME = ".signcli-import.json"  # the options of an import under way (resume key)
 REPORT_NAME = "import-report.json"
@@ -257,7 +257,7 @@ def _check_paths(src: Path, out: Path) -> None:
 def _check_out(out: Path, options: ImportOptions) -> bool:
     """True when OUT holds an unfinished import with the same options (resume). UsageError
     when OUT is something the import must not replace."""
-    from signcli.engine.atomic import check_folder
+    from signcli.core.atomic import check_folder
 
     check_folder(out, "OUT")
     if not out.exists() or not any(out.iterdir()):
@@ -294,7 +294,7 @@ def _read_state(out: Path) -> dict[str, Any] | None:
 
 def _start(out: Path, options: ImportOptions, resume: bool) -> None:
     """Make OUT ready: cleared of an earlier import (overwrite), its state file written."""
-    from signcli.engine.atomic import ensure_folder
+    from signcli.core.atomic import ensure_folder
 
     if not resume and out.exists():
         _clear_import(out)
@@ -366,7 +366,7 @@ def _read_label_csv(path: Path) -> dict[str, tuple[str, str | None]]:
     column (label, gloss, sign, ...) and optionally a signer column."""
     import pandas as pd
 
-    from signcli.files import check_input_file
+    from signcli.core.files import check_input_file
     from signcli.importers.base import safe_id
 
     check_input_file(path, "--labels file")
@@ -769,7 +769,7 @@ def _write_tables(
 ) -> None:
     import pandas as pd
 
-    from signcli.engine.atomic import atomic_write
+    from signcli.core.atomic import atomic_write
 
     done = sorted(done, key=lambda t: t.item.id)
     has_labels = any(t.gloss >= 0 for t in done)
@@ -927,7 +927,7 @@ def _report(
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
-    from signcli.engine.atomic import atomic_write
+    from signcli.core.atomic import atomic_write
 
     atomic_write(path, json.dumps(record, indent=2, default=str) + "\n")
 

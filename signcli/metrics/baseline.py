@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from signcli.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError
 from signcli.metrics.jsonl import MetricsLog
 from signcli.metrics.rules import (
     COUNTERS,

@@ -2,7 +2,7 @@
 This is what `signcli metrics-check` calls; the command only parses flags and prints.
 
 Given a run's work directory, or a metrics.jsonl beside the run's config.json, the rules
-are checked against the run's task too (tasks/registry.py): a rule on a metric the task
+are checked against the run's task too (core/task_specs.py): a rule on a metric the task
 never produces is refused naming the ones it does, and `at: best` follows the task's
 direction of each metric. A plain metrics.jsonl is checked against its own keys."""
 
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
+from signcli.core.task_specs import DEFAULT_TASK, TASKS
 from signcli.metrics.baseline import DEFAULT_RTOL, compare_to_baseline
 from signcli.metrics.jsonl import read_metrics
 from signcli.metrics.rules import CheckResult, evaluate_rules, load_rules
-from signcli.tasks.registry import DEFAULT_TASK, TASKS
 
 CONFIG_FILE = "config.json"  # engine/workdir.py's name (that module is not imported here)
 METRICS_FILE = "metrics.jsonl"
@@ -83,7 +83,7 @@ def run_task(metrics_path: Path) -> tuple[str | None, str | None]:
     """The task of the run that wrote `metrics_path`, from the config.json beside it
     (`model.task`; a config.json without it is a classification run), and a warning when
     that file exists but says nothing usable. (None, None) without a config.json."""
-    from signcli.settings import read_structured_file
+    from signcli.core.structured import read_structured_file
 
     config = Path(metrics_path).parent / CONFIG_FILE
     if not _is(config, Path.is_file):

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 
-from signcli.engine.atomic import atomic_write
-from signcli.errors import DataError, UsageError
-from signcli.files import check_input_file
-from signcli.settings import value_problem
+from signcli.core.atomic import atomic_write
+from signcli.core.errors import DataError, UsageError
+from signcli.core.files import check_input_file
+from signcli.core.structured import value_problem
 
 EPOCH_KEY = "epoch"
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -88,18 +88,6 @@ def append_metrics(path: Path, record: Mapping[str, float]) -> None:
     line = format_record(record)
     lines = [raw for _, raw, _ in _parse(path, _read_text(path))[0]] if path.exists() else []
     atomic_write(path, "".join(raw + "\n" for raw in [*lines, line]))
-
-
-def truncate_metrics(path: Path, last_epoch: int) -> None:
-    """Keep only the lines with epoch <= `last_epoch`, atomically. Resume uses it to drop
-    epochs that finished after the checkpoint it restarts from. No-op if nothing changes."""
-    path = Path(path)
-    text = _read_text(path)
-    records, warnings = _parse(path, text)
-    kept = [raw for _, raw, record in records if record[EPOCH_KEY] <= last_epoch]
-    if len(kept) == len(records) and not warnings:
-        return
-    atomic_write(path, "".join(raw + "\n" for raw in kept))
 
 
 def resume_metrics(

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from signcli.engine.atomic import atomic_write, check_output_file, ensure_folder
+from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
 from signcli.metrics.rules import CheckResult, format_value
 
 SUITE_NAME = "signcli metrics-check"

@@ -36,11 +36,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from signcli.errors import UsageError, did_you_mean
-from signcli.files import check_input_file
+from signcli.core.errors import UsageError, did_you_mean
+from signcli.core.files import check_input_file
+from signcli.core.structured import read_structured_file
+from signcli.core.task_specs import metric_mode, task_spec
 from signcli.metrics.jsonl import MetricsLog
-from signcli.settings import read_structured_file
-from signcli.tasks.registry import metric_mode, task_spec
 
 COUNTERS = ("epoch", "step", "lr")  # no better direction; `best` makes no sense for them
 TIMINGS = ("epoch_s", "samples_per_s")  # machine-dependent; baselines skip them unless named
@@ -54,7 +54,7 @@ Direction = Literal["min", "max"]
 def better_direction(metric: str, task: str | None = None) -> Direction | None:
     """Which way `metric` improves: "min" for losses, error rates and epoch seconds, "max"
     for accuracies, BLEU and throughput, None for counters (epoch, step, lr). The run's
-    `task` declares its metrics' directions (tasks/registry.py); without one, any task's."""
+    `task` declares its metrics' directions (core/task_specs.py); without one, any task's."""
     if metric in COUNTERS:
         return None
     if metric == "epoch_s" or metric.endswith("_loss"):

@@ -1,20 +1,14 @@
 """Models: a registry of encoders, the shared input stage and heads, and `SignModel`.
 
-    model = build_model(settings.model, {"x": 156}, num_gloss=105, num_cat=10)
-    logits = model(streams, mask)   # {"gloss": [B, 105], "cat": [B, 10]}
+    encoder = MODEL_REGISTRY[settings.model.name](settings.model, {"x": 156})
+    model = SignModel(encoder, heads)   # heads: the task's (signcli.tasks.build_model)
 
-Importing this package registers every built-in model.
+Importing this package registers every built-in model. Models know no task: the run's
+model, with its task's heads, is built by `signcli.tasks.build_model` / `build_run_model`.
 """
 
 from signcli.models import gru, multistream, transformer  # noqa: F401  (register the built-ins)
-from signcli.models.classifier import SignClassifier, SignModel
-from signcli.models.registry import MODEL_REGISTRY, build_model, build_run_model, register_model
+from signcli.models.classifier import SignModel
+from signcli.models.registry import MODEL_REGISTRY, build_encoder, register_model
 
-__all__ = [
-    "MODEL_REGISTRY",
-    "SignClassifier",
-    "SignModel",
-    "build_model",
-    "build_run_model",
-    "register_model",
-]
+__all__ = ["MODEL_REGISTRY", "SignModel", "build_encoder", "register_model"]

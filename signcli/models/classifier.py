@@ -5,8 +5,7 @@
     outputs = model.forward_head(features, mask)
 
 The heads are the task's (tasks/base.py `Task.build_heads`): a ModuleDict of modules that
-map features [B, T, d] and the mask to one output each. `SignClassifier` is the model of
-the classify task built from class counts, as before tasks existed.
+map features [B, T, d] and the mask to one output each.
 
 Streams are the arrays as stored (landmarks with NaN). `prepare_inputs` turns them into
 what the encoder reads: `split` cuts single-stream keypoints into body-part streams when
@@ -27,7 +26,6 @@ from torch import Tensor, nn
 
 from signcli.models.column_split import ColumnSplit
 from signcli.models.encoder import Encoder
-from signcli.models.heads import Pooling
 from signcli.models.normalize import StreamNormalizer
 
 
@@ -94,24 +92,3 @@ class SignModel(nn.Module):
             )
         for name, (mean, std) in stats.items():
             self.encoder.inputs[name].set_stats(mean, std)
-
-
-class SignClassifier(SignModel):
-    """The classify task's model from class counts: a gloss head, and a cat head when
-    num_cat > 0 (tasks/classify.py)."""
-
-    def __init__(
-        self,
-        encoder: Encoder,
-        num_gloss: int,
-        num_cat: int = 0,
-        *,
-        pooling: Pooling = "mean",
-        dropout: float = 0.0,
-        normalize: Sequence[str] = (),
-        split: ColumnSplit | None = None,
-    ) -> None:
-        from signcli.tasks.classify import classification_heads
-
-        heads = classification_heads(encoder.out_dim, num_gloss, num_cat, pooling, dropout)
-        super().__init__(encoder, heads, normalize=normalize, split=split)

@@ -3,7 +3,7 @@
     split = ColumnSplit({"hand_l": (0, 63), "hand_r": (63, 126), "pose": (126, 156)}, {"x": 156})
     split({"x": x})        # {"hand_l": [B, T, 63], "hand_r": [B, T, 63], "pose": [B, T, 30]}
 
-The first stage of a model trained with `--layout` (data/column_layout.py says what a layout
+The first stage of a model trained with `--layout` (core/column_layout.py says what a layout
 is): the model still takes `x` as stored, in training, eval and the ONNX export, and
 what follows (normalisation, encoder) sees named streams. Without a layout it passes the
 streams through.
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from signcli.data.column_layout import REST, ColumnRange, layout_columns
+from signcli.core.column_layout import REST, ColumnRange, layout_columns
 
 
 class ColumnSplit(nn.Module):

@@ -9,7 +9,7 @@ The loop, the data readers and the encoders know no target: a task owns, for its
               (a text decoder reads the targets as its input: teacher forcing)
     loss      the training loss of a batch, and what training counts on the fly
     metrics   the validation metrics it produces, declared by name and direction in
-              tasks/registry.py (so settings and metrics-check need no torch)
+              core/task_specs.py (so settings and metrics-check need no torch)
     eval      the files and summary keys of `signcli eval`
     export    the outputs of the ONNX graph
 
@@ -22,11 +22,13 @@ hypotheses (lists of token ids) rather than logits, and `validation_metrics` sco
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signcli.tasks.registry import TaskSpec
+from signcli.core.task_specs import TaskSpec
 
 if TYPE_CHECKING:
     import torch
@@ -35,13 +37,44 @@ if TYPE_CHECKING:
     from signcli.data.dataset import Batch
     from signcli.data.sample import Sample, SampleSplit
     from signcli.data.sources import TrainingData
-    from signcli.engine.inference import Predictions
-    from signcli.evaluation.run import EvalContext
     from signcli.settings import ModelSettings, OptimSettings, Settings
 
 
+@dataclass
+class Predictions:
+    """What the task kept of every batch of a split, in loader order."""
+
+    ids: list[str]
+    outputs: dict[str, Any]  # classify: {head: [N, C]} float32 logits on CPU
+    targets: dict[str, Any]  # classify: {head: [N]} int64 on CPU (-1 = unknown)
+    loss: float | None  # mean loss per sample, when targets are known
+
+    @property
+    def logits(self) -> dict[str, Any]:
+        """The classify task's name for `outputs`."""
+        return self.outputs
+
+
+@dataclass
+class EvalContext:
+    """What a task's `write_eval` gets: the evaluated split, the outputs the task gathered
+    (`Task.gather`) in the split's order, and where to write."""
+
+    checkpoint: Path
+    settings: Settings
+    labels: dict[str, Any]  # the checkpoint's labels.json content
+    split: SampleSplit
+    labelled: bool
+    outputs: dict[str, Any]  # numpy arrays [N, ...] or lists of N items, split order
+    loss: float | None
+    group_column: str | None  # the labels column to report per group of (None: none)
+    out_dir: Path
+    timer: Callable[[str], AbstractContextManager[None]]  # `with timer("write"):` times a phase
+    files: list[str] = field(default_factory=list)  # names of the files written
+
+
 class Task:
-    """Base class of the tasks; `spec` is the task's declaration (tasks/registry.py)."""
+    """Base class of the tasks; `spec` is the task's declaration (core/task_specs.py)."""
 
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
@@ -136,6 +169,32 @@ class Task:
     def write_eval(self, context: EvalContext) -> dict[str, Any]:
         """Write eval's task files into `context.out_dir`; return the summary keys they
         add (eval.json)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ size
+
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        """{part: (parameters and buffers, the settings that size it)} of the heads
+        `build_heads` would put on an encoder output `width` wide, counted without building
+        them (tasks/size.py; models/size.py has the formulas of the common layers). By
+        default none: the size check then counts the encoder alone, the least the model
+        holds."""
+        return {}
+
+    # ------------------------------------------------------------------ smoke
+
+    def smoke_text(self, sentence: Any) -> str:
+        """The text target `signcli smoke` trains on for a synthetic signed sentence
+        (data/synthetic_sentences.py); text tasks only."""
+        return str(sentence.text)
+
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        """{output: shape} that `forward` must return for `batch` (its tensors only), which
+        `signcli smoke` checks; `num_gloss` is the vocabulary size for the text tasks."""
         raise NotImplementedError
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:

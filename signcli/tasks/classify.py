@@ -20,16 +20,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from signcli.errors import DataError
-from signcli.tasks.base import Task
+from signcli.core.errors import DataError
+from signcli.tasks.base import EvalContext, Predictions, Task
 
 if TYPE_CHECKING:
     from signcli.data.dataset import Batch
     from signcli.data.sample import Sample, SampleSplit
     from signcli.data.sources import TrainingData
-    from signcli.engine.inference import Predictions
-    from signcli.evaluation.metrics import GroupScores, HeadMetrics
-    from signcli.evaluation.run import EvalContext
+    from signcli.metrics.classification import GroupScores, HeadMetrics
     from signcli.settings import ModelSettings, OptimSettings, Settings
 
 TOP_K = 5  # classes kept per sample in eval's predictions.parquet
@@ -148,9 +146,8 @@ class ClassifyTask(Task):
     def write_eval(self, context: EvalContext) -> dict[str, Any]:
         """Top-1/top-5, macro-F1, balanced accuracy (per group too), per-class and
         confusion reports, predictions.parquet with the top-5 classes."""
-        from signcli.engine.restore import class_names
-        from signcli.evaluation import report
-        from signcli.evaluation.metrics import group_scores, head_metrics
+        from signcli.metrics import report
+        from signcli.metrics.classification import group_scores, head_metrics
 
         split, labels, logits = context.split, context.labels, context.outputs
         summary: dict[str, Any] = {
@@ -178,6 +175,25 @@ class ClassifyTask(Task):
         return summary
 
     # ------------------------------------------------------------------ export
+
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        from signcli.models.size import linear, norm
+
+        pooling = 2 * linear(width, width) + width if model.pooling == "cls" else 0
+        heads = [("model.num_gloss", num_gloss)] + ([("model.num_cat", num_cat)] if num_cat else [])
+        count = sum(norm(width) + pooling + linear(width, n) for _, n in heads)
+        sizes = " + ".join(f"{key}={n}" for key, n in heads) + f" x width {width}"
+        return {"heads": (count, sizes)}
+
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        return {
+            "gloss": (len(batch), num_gloss),
+            **({"cat": (len(batch), num_cat)} if num_cat else {}),
+        }
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:
         return [f"{head}_logits" for head in model.head_names]
@@ -224,7 +240,7 @@ def _prediction_columns(
 ) -> dict[str, Any]:
     """predictions.parquet: ids, true and predicted classes, top-5 ids and probabilities,
     and gloss names when the labels name the classes."""
-    from signcli.evaluation.metrics import softmax, top_k
+    from signcli.metrics.classification import softmax, top_k
 
     probs = softmax(logits["gloss"])  # [N, C]
     best = top_k(logits["gloss"], TOP_K)  # [N, k]; logits: ties the same as argmax
@@ -255,8 +271,8 @@ def _write_files(
     groups: list[GroupScores] | None = None,
 ) -> list[str]:
     """Write the classification files of an evaluation; returns their names."""
-    from signcli.evaluation import report
-    from signcli.evaluation.plots import plot_confusion
+    from signcli.metrics import report
+    from signcli.metrics.plots import plot_confusion
 
     files = [report.PREDICTIONS_FILE]
     report.write_predictions(out_dir / report.PREDICTIONS_FILE, columns)
@@ -271,3 +287,9 @@ def _write_files(
         report.write_per_group(out_dir / report.PER_GROUP_FILE, groups)
         files.append(report.PER_GROUP_FILE)
     return files
+
+
+def class_names(labels: dict[str, Any], head: str) -> dict[int, str]:
+    """{class id: name} of one head ("gloss" or "cat") where the labels name them."""
+    names = labels.get(f"{head}_names") or {}
+    return {int(key): str(value) for key, value in names.items()}

@@ -8,7 +8,7 @@ input frame (none downsamples time), so the input lengths of the loss are the ma
 its target adds nothing instead of an infinite loss), mean over the batch of the loss per
 target token. Decoding: greedy (best path) at validation; eval uses the prefix beam search
 when `text.beam_size` > 1, with an n-gram language model when `eval --lm-order` asks
-(`use_language_model`; evaluation/language_model.py). Metric: `val_wer` (gloss error rate, jiwer) beside val_loss.
+(`use_language_model`; tasks/language_model.py). Metric: `val_wer` (gloss error rate, jiwer) beside val_loss.
 Training counts nothing on the fly (no train metric: accuracy of frames is meaningless
 without an alignment). The ONNX graph outputs the log-probabilities, `ctc_log_probs`.
 """
@@ -52,7 +52,7 @@ class CTCTask(TextTask):
         """Eval's beam adds `weight` x LM log-probability + `bonus` per token; an LM
         implies beam search, so a greedy run (beam 1) gets `LM_BEAM_SIZE`, unless the user
         asked for the beam size (`keep_beam`: `eval --beam-size 1` searches with one prefix)."""
-        from signcli.evaluation.language_model import LM_BEAM_SIZE
+        from signcli.tasks.language_model import LM_BEAM_SIZE
 
         self.lm, self.lm_weight, self.lm_bonus = lm, weight, bonus
         if self.beam_size == 1 and not keep_beam:
@@ -96,6 +96,25 @@ class CTCTask(TextTask):
         if self.beam_size > 1:
             return beam_decode(log_probs, mask, self.beam_size)
         return greedy_decode(log_probs, mask)
+
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        from signcli.models.size import linear, norm
+
+        # CTCHead: a LayerNorm and the projection to the vocabulary, per frame
+        count = norm(width) + linear(width, num_gloss)
+        return {"heads": (count, f"model.num_gloss={num_gloss} x width {width}")}
+
+    def smoke_text(self, sentence: Any) -> str:
+        return str(sentence.gloss_text)  # ctc learns the gloss sequence
+
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        # log-probabilities per frame, and the mask the loss reads
+        frames = batch.mask.shape[1]
+        return {"ctc": (len(batch), frames, num_gloss), "mask": (len(batch), frames)}
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:
         return ["ctc_log_probs"]

@@ -31,16 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from signcli.engine.workdir import TOKENIZER_FILE
-from signcli.errors import UsageError
-from signcli.tasks.base import Task
+from signcli.core.errors import UsageError
+from signcli.core.run_files import TOKENIZER_FILE
+from signcli.tasks.base import EvalContext, Predictions, Task
 
 if TYPE_CHECKING:
     from signcli.data.dataset import Batch
     from signcli.data.sample import Sample, SampleSplit
     from signcli.data.sources import TrainingData
-    from signcli.engine.inference import Predictions
-    from signcli.evaluation.run import EvalContext
     from signcli.settings import Settings
     from signcli.text.tokenizer import TextTokenizer
 
@@ -80,7 +78,7 @@ class TextTask(Task):
     def resolve(self, settings: Settings, data: TrainingData) -> None:
         """The tokenizer (restored, loaded from `text.tokenizer_file`, or trained on the
         training texts), and the vocabulary size as the model's output count."""
-        from signcli.limits import MAX_CLASSES
+        from signcli.core.limits import MAX_CLASSES
         from signcli.text.tokenizer import TextTokenizer
 
         text = settings.text
@@ -177,8 +175,8 @@ class TextTask(Task):
     def write_eval(self, context: EvalContext) -> dict[str, Any]:
         """hypotheses.txt, references.txt (with texts) and predictions.parquet (id,
         reference, hypothesis, per-sample WER); the corpus metrics and loss in eval.json."""
-        from signcli.engine.atomic import atomic_write
-        from signcli.evaluation import report
+        from signcli.core.atomic import atomic_write
+        from signcli.metrics import report
         from signcli.text.metrics import per_sample_wer, text_metrics
 
         hypotheses = list(context.outputs["hypotheses"])

@@ -198,6 +198,50 @@ class TranslateTask(TextTask):
     def loss_module(self, optim: OptimSettings) -> nn.Module:
         return TranslateLoss(optim)
 
+    def head_parameter_parts(
+        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, str]]:
+        """TextDecoder (tied embeddings; model.decoder_kwargs may set its num_layers, ff_dim,
+        positions) and the joint CTC head. A user's decoder class counts as its embedding and
+        output layer only, the least it holds (it is not built to count)."""
+        from signcli.models.size import linear as _linear
+        from signcli.models.size import norm as _norm
+
+        d, vocab = width, num_gloss
+        kwargs = model.decoder_kwargs if isinstance(model.decoder_kwargs, dict) else {}
+        embedding = vocab * d + vocab  # tied input/output matrix + output bias
+        parts = {"decoder embedding": (embedding, f"model.num_gloss={vocab} (vocabulary) x d={d}")}
+        if not model.decoder_class:
+            layers = _int(kwargs.get("num_layers", 2))
+            ff = _int(kwargs.get("ff_dim") or model.ff_dim or 4 * d)
+            layer = 2 * 4 * _linear(d, d) + 3 * _norm(d) + _linear(d, ff) + _linear(ff, d)
+            learned = model.max_target_len * d if kwargs.get("positions") == "learned" else 0
+            parts["decoder blocks"] = (
+                layers * layer + _norm(d) + learned,
+                f"decoder num_layers={layers} x (d={d}, ff_dim={ff})",
+            )
+        if model.ctc_weight > 0:
+            parts["ctc head"] = (
+                _norm(d) + _linear(d, vocab),
+                f"model.ctc_weight > 0: d={d} x {vocab}",
+            )
+        return parts
+
+    def smoke_shapes(
+        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+    ) -> dict[str, tuple[int, ...]]:
+        # teacher forcing: logits per target position, and its targets
+        frames, length = batch.mask.shape[1], int(batch.targets["token_lengths"].max()) + 1
+        expected = {
+            "mask": (len(batch), frames),
+            "logits": (len(batch), length, num_gloss),
+            "targets": (len(batch), length),
+            "target_lengths": (len(batch),),
+        }
+        if model.ctc_weight > 0:
+            expected["ctc"] = (len(batch), frames, num_gloss)
+        return expected
+
     # ------------------------------------------------------------------ export
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:
@@ -222,3 +266,9 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 def _max_target_len(decoder: nn.Module) -> int:
     return int(getattr(decoder, "max_target_len", 64))
+
+
+def _int(value: object) -> int:
+    """A size from decoder_kwargs (user input): a non-negative int, else 0 (the decoder's
+    constructor reports the bad value)."""
+    return value if isinstance(value, int) and value > 0 else 0

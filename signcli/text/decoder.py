@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 Positions = Literal["sinusoidal", "learned"]
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # TextTokenizer's
@@ -378,7 +378,7 @@ def load_decoder_class(
     module cannot be imported, the class is missing or not an nn.Module, the kwargs do not
     fit its constructor, it lacks `step`, or its d_model differs from the encoder's.
     Importing runs the module's code: a spec read from a stored run passes
-    signcli/trust.py `check_decoder_class` first (eval, export-onnx, resume).
+    signcli/engine/trust.py `check_decoder_class` first (eval, export-onnx, resume).
     """
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signcli.errors import DataError
-from signcli.files import REGULAR_FILE, check_input_file, path_kind
+from signcli.core.errors import DataError
+from signcli.core.files import REGULAR_FILE, check_input_file, path_kind
 
 ID_COLUMNS = ("file", "id")  # the first one the header has names the sample
 TEXT_COLUMNS = ("text", "texto")
@@ -168,7 +168,7 @@ def _parse(table: TextTable, text: str) -> None:
     first_line: dict[str, int] = {}
     duplicates: list[tuple[str, int, int]] = []
     end = reader.line_num
-    from signcli.data.npz import sample_id
+    from signcli.core.files import sample_id
 
     for row in reader:
         line, end = end + 1, reader.line_num

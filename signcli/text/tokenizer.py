@@ -37,8 +37,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from signcli.errors import UsageError
-from signcli.files import check_input_file
+from signcli.core.errors import UsageError
+from signcli.core.files import check_input_file
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -186,7 +186,7 @@ class TextTokenizer:
 
     def save(self, path: Path) -> None:
         """Write tokenizer.json atomically (WORK_DIR/tokenizer.json, beside ONNX files)."""
-        from signcli.engine.atomic import atomic_write
+        from signcli.core.atomic import atomic_write
 
         atomic_write(Path(path), self.to_json())
 

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 
 from signcli.cli import app
 from signcli.engine.checkpoint import STATE_KEY, load_checkpoint
+from tests.tiny import TINY_FLAGS
+
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
 
 runner = CliRunner()
-TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
-        "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
+TINY = TINY_FLAGS
 # lr ~ 0: nothing improves after epoch 1, so patience 1 stops the run at epoch 2 of 6
 STALLED = ["--lr", "1e-12", "--scheduler", "none", "--monitor", "val_gloss_top1",
            "--early-stop", "1", "--epochs", "6"]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
@@ -87,6 +88,7 @@ def test_wrong_key_and_missing_checkpoint_exit_2(trained_run, tmp_path: Path) ->
     assert result.exit_code == 2 and "not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_per_signer_table_shows_the_worst_groups_first(
     trained_run, label_column, monkeypatch, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ pytest.importorskip("onnxscript")
 @pytest.fixture(scope="module")
 def gloss_only_checkpoint(trained_run, tmp_path_factory) -> Path:
     """The trained run's settings for a model without a category head (untrained weights)."""
-    from signcli.models import build_model
+    from signcli.tasks.model import build_model
 
     _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
     settings.model.num_cat = 0
@@ -44,6 +44,7 @@ def gloss_only_checkpoint(trained_run, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_json_reports_the_check(gloss_only_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "model.onnx"
     result = runner.invoke(
@@ -58,6 +59,7 @@ def test_json_reports_the_check(gloss_only_checkpoint: Path, tmp_path: Path) -> 
     assert set(check["latency_ms"]) == {"onnxruntime", "torch", "batch", "time"}
 
 
+@pytest.mark.slow
 def test_a_failed_comparison_exits_1(trained_run, monkeypatch, tmp_path: Path) -> None:
     from signcli.export import onnx as export
 

@@ -18,6 +18,8 @@ import typer
 
 from signcli.cli import app
 
+pytestmark = pytest.mark.slow  # each case starts a fresh interpreter: the full lane runs it
+
 # Runs the app in-process with the given arguments, then reports what it had imported.
 PROBE = """
 import json, sys

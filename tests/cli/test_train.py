@@ -16,10 +16,10 @@ from signcli.data.npz import read_npz_array
 from signcli.data.synthetic import write_npz_dataset
 from signcli.engine.checkpoint import STATE_KEY, load_checkpoint
 from signcli.engine.restore import load_model_from_checkpoint
+from tests.tiny import TINY_FLAGS
 
 runner = CliRunner()
-TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
-        "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
+TINY = TINY_FLAGS
 
 
 def data_flags(root: Path) -> list[str]:
@@ -298,7 +298,7 @@ def test_resume_refuses_changed_model_settings(root: Path, tmp_path: Path) -> No
 def test_full_disk_during_training_keeps_last_checkpoint(
     root: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    from signcli.engine import atomic
+    from signcli.core import atomic
 
     work = tmp_path / "run"
     train_one_epoch(root, work)
@@ -324,6 +324,7 @@ def test_bad_checkpoint_for_warm_start_exit_2(root: Path, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "bad.pt" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["transformer", "gru", "multistream"])
 def test_smoke_passes_for_every_model(model: str) -> None:
     result = runner.invoke(app, ["smoke", "--model", model, "--steps", "5", "--num-gloss", "6", "--num-cat", "2",
@@ -339,6 +340,7 @@ def test_smoke_passes_for_every_model(model: str) -> None:
     }
 
 
+@pytest.mark.slow
 def test_smoke_overfit_reports_steps() -> None:
     result = runner.invoke(app, ["smoke", "--model", "transformer", "--overfit", "--num-gloss", "4",
                                  "--num-cat", "0", "--set", "model.d_model=32"])  # fmt: skip
@@ -398,6 +400,7 @@ def test_eval_reads_the_stored_x(layout_run: Path, keypoints: Path, tmp_path: Pa
     assert report["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_onnx_takes_raw_x_and_matches_pytorch_on_a_real_sample(
     layout_run: Path, keypoints: Path, exported_matches_pytorch
 ) -> None:

@@ -73,6 +73,7 @@ def test_streams_that_disagree_on_T_exit_2_naming_the_id(root: Path, tmp_path: P
     assert not (tmp_path / "run" / "config.json").exists()
 
 
+@pytest.mark.slow
 def test_augmented_run_resumes_exactly(root: Path, tmp_path: Path) -> None:
     """Two epochs straight equal one epoch, a stop, and a resume: augmentation draws
     depend on (seed, epoch, index) only."""
@@ -171,6 +172,7 @@ def test_eval_elsewhere_without_labels_writes_predictions(
     assert "true_gloss" not in predictions and not (tmp_path / "out" / "per_class.csv").exists()
 
 
+@pytest.mark.slow
 def test_eval_scores_the_runs_val_ids_and_refusals_say_what_to_pass(
     ms_run: Path, ms_data: Path, tmp_path: Path
 ) -> None:
@@ -189,6 +191,7 @@ def test_eval_scores_the_runs_val_ids_and_refusals_say_what_to_pass(
     assert result.exit_code == 2 and "--key" in result.output
 
 
+@pytest.mark.slow
 def test_onnx_takes_the_streams_as_recorded(
     ms_run: Path, ms_data: Path, exported_matches_pytorch
 ) -> None:

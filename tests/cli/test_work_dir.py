@@ -13,15 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.run_files import LOCK_FILE, RUN_FILES
 from signcli.engine import recipes, workdir
 from signcli.engine.callbacks import CSV_HEADER
-from signcli.engine.workdir import LOCK_FILE, RUN_FILES
 from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
+from tests.tiny import TINY_FLAGS
 
 runner = CliRunner()
 needs_flock = pytest.mark.skipif(workdir.fcntl is None, reason="no flock on this platform")
-TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
-        "--set", "model.ff_dim=32", "--batch-size", "4", "--device", "cpu"]  # fmt: skip
+TINY = TINY_FLAGS
 
 
 def train_args(root: Path, work: Path, *extra: str) -> list[str]:
@@ -104,6 +104,7 @@ def test_an_existing_log_csv_is_refused_and_kept(root: Path, tmp_path: Path) -> 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_signclis_own_log_and_resume_appends_to_it(
     root: Path, tmp_path: Path
 ) -> None:
@@ -168,6 +169,7 @@ def test_overwrite_failing_midway_says_what_was_removed(
     assert sorted(snapshot(work)) == sorted(set(RUN_FILES) - {"config.json"})
 
 
+@pytest.mark.slow
 def test_resume_repairs_a_torn_metrics_line_from_the_checkpoint(root: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
     assert runner.invoke(app, train_args(root, work)).exit_code == 0

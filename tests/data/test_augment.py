@@ -172,7 +172,7 @@ def test_defaults_and_validation() -> None:
 
 
 def test_a_column_layout_lets_single_stream_keypoints_mirror_with_hands_swapped() -> None:
-    from signcli.data.column_layout import layout_columns
+    from signcli.core.column_layout import layout_columns
     from signcli.data.synthetic import STREAM_COLUMNS, make_samples
 
     x = make_samples(1, num_gloss=2, seed=5)[0].x  # [T, 156]: hand_l, hand_r, pose

@@ -18,11 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.errors import DataError, UsageError
+from signcli.core.limits import MAX_CLASSES
 from signcli.data.labels import read_labels
 from signcli.data.npz_split import load_npz_split
 from signcli.data.validate import validate_path
-from signcli.errors import DataError, UsageError
-from signcli.limits import MAX_CLASSES
 
 HANG_S = 20  # a read that blocks on a FIFO fails the test after this long instead of hanging
 
@@ -172,7 +172,8 @@ def test_a_folder_given_as_labels(tmp_path: Path) -> None:
 
 
 def test_a_fifo_settings_file_is_refused(tmp_path: Path) -> None:
-    from signcli.settings import load_settings, read_structured_file
+    from signcli.core.structured import read_structured_file
+    from signcli.settings import load_settings
 
     config = _fifo(tmp_path / "exp.yaml")
     with pytest.raises(UsageError, match="settings file .*exp.yaml is a FIFO"):

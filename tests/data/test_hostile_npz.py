@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.errors import DataError
+from signcli.core.limits import MAX_SAMPLE_BYTES
 from signcli.data.npz import COMPRESSION_FREE_BYTES, check_npz, check_stream_file
 from signcli.data.npz_split import load_npz_split
 from signcli.data.validate import validate_path
-from signcli.errors import DataError
-from signcli.limits import MAX_SAMPLE_BYTES
 
 PEAK_BYTES = 16 * 1024**2  # what checking one hostile file may allocate at most
 

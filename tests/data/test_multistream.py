@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signcli.core.errors import DataError, UsageError
+from signcli.core.streams import STREAM_NAMES
 from signcli.data.sources import load_training_data
 from signcli.data.stream_files import read_index, read_meta
 from signcli.data.synthetic import write_multistream_dataset
-from signcli.errors import DataError, UsageError
-from signcli.settings import STREAM_NAMES, load_settings
+from signcli.settings import load_settings
 
 DIR_KEYS = {"face": "face_dir", "hand_l": "hand_left_dir", "hand_r": "hand_right_dir",
             "pose": "pose_dir"}  # fmt: skip
@@ -56,7 +57,7 @@ def test_reads_every_stream_with_labels_and_meta(layout: Path) -> None:
 
 
 def test_streams_are_read_as_recorded_and_the_model_normalises_them(layout: Path) -> None:
-    from signcli.models import build_run_model
+    from signcli.tasks.model import build_run_model
 
     raw = np.load(layout / "hand_r" / "train_00000.npy")
     settings = settings_for(layout)

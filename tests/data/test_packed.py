@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signcli.core.errors import DataError, DiskError
 from signcli.data import packed
 from signcli.data.multistream import load_multistream_split
 from signcli.data.npz_split import load_npz_split, subset_split
-from signcli.errors import DataError, DiskError
 from signcli.settings import DataSettings
 
 # a quiet NaN with a payload: bit-equality must keep it, not only "is NaN"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signcli.core.errors import DataError, SettingsError, UsageError
 from signcli.data.labels import read_labels
 from signcli.data.sources import load_training_data
 from signcli.data.split import (
@@ -23,7 +24,6 @@ from signcli.data.split import (
     straddling_groups,
 )
 from signcli.data.synthetic import write_multistream_dataset
-from signcli.errors import DataError, SettingsError, UsageError
 from signcli.settings import load_settings
 
 SIGNERS = tuple(f"s{i:02d}" for i in range(8))
@@ -113,6 +113,7 @@ def datasets(draw):
     return [f"id{i}" for i in range(n)], gloss, groups, fraction, draw(st.integers(0, 2**31))
 
 
+@pytest.mark.slow
 @given(datasets(), st.booleans())
 @settings(max_examples=150, deadline=None)
 def test_every_id_on_one_side_and_no_group_on_both(data, grouped: bool) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signcli.core.errors import UsageError
 from signcli.data import validate
 from signcli.data.validate import find_splits, validate_path
-from signcli.errors import UsageError
 
 # ---------------------------------------------------------------------------------------
 # Broken files, one writer per kind. Each takes the path to write and leaves a file that

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.errors import UsageError
 from signcli.data.synthetic import write_multistream_dataset
 from signcli.data.validate import validate_streams
-from signcli.errors import UsageError
 
 STREAMS = ["face", "hand_l", "hand_r", "pose"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from signcli.core.errors import CheckpointError, UsageError
 from signcli.engine.checkpoint import (
     FORMAT_KEY,
     capture_rng_state,
@@ -15,7 +16,6 @@ from signcli.engine.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from signcli.errors import CheckpointError, UsageError
 
 
 class Exploit:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from signcli.core.errors import UsageError
 from signcli.engine.recipes import resume_run, start_run
-from signcli.errors import UsageError
 
 from .test_resume import StopAfter, assert_same_run, final_weights, tiny_settings
 
@@ -36,6 +36,7 @@ def test_compiled_run_resumes_exactly(data_root: Path, tmp_path: Path) -> None:
     assert final_weights(eager).keys() == final_weights(reference).keys()
 
 
+@pytest.mark.slow
 def test_unknown_backend_is_a_usage_error(data_root: Path, tmp_path: Path) -> None:
     settings = tiny_settings(
         data_root, tmp_path / "run", "training.compile=true", "training.compile_backend=turbo"

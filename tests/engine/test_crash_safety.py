@@ -18,12 +18,12 @@ import torch
 from signcli.engine.checkpoint import MODEL_KEY, load_checkpoint
 from signcli.engine.recipes import resume_run, start_run
 from signcli.settings import load_settings
+from tests.tiny import TINY_MODEL, set_flags
 
 pytestmark = pytest.mark.slow
 
 EPOCHS = 5
-MODEL_SETTINGS = ["model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32"]
-MODEL_FLAGS = [part for item in MODEL_SETTINGS for part in ("--set", item)]
+MODEL_FLAGS = set_flags(TINY_MODEL)
 
 
 def train_command(root: Path, work: Path, *extra: str, epochs: int = EPOCHS) -> list[str]:
@@ -43,7 +43,7 @@ def reference_run(root: Path, work: Path, epochs: int = EPOCHS) -> dict[str, tor
             f"data.val_dir={root / 'val'}", f"data.val_labels={root / 'val_labels.csv'}",
             f"training.epochs={epochs}", "training.batch_size=4", "training.deterministic=true",
             "training.device=cpu", f"training.work_dir={work}",
-            *MODEL_SETTINGS,
+            *TINY_MODEL,
         ]
     )  # fmt: skip
     start_run(settings)

@@ -24,15 +24,15 @@ import numpy as np
 import pytest
 import torch
 
+from signcli.core.errors import UsageError
 from signcli.data.dataset import EpochBatchSampler, Sample, SampleDataset
 from signcli.engine import distributed
 from signcli.engine.checkpoint import MODEL_KEY, load_checkpoint
 from signcli.engine.distributed import ShardedBatch, ShardedBatchSampler, World, shard_batch
-from signcli.engine.inference import Predictions
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.trainer import _merge_predictions
-from signcli.errors import UsageError
 from signcli.settings import load_settings
+from signcli.tasks.base import Predictions
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data"
 EPOCHS = 3

@@ -1,5 +1,5 @@
 """A stranger's checkpoint cannot exhaust the machine: the settings, widths and class counts
-stored in it are validated as a user's settings are, and within signcli/limits.py, before
+stored in it are validated as a user's settings are, and within signcli/core/limits.py, before
 any model is built; entries of the wrong shape are a CheckpointError naming the key."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import torch
 
+from signcli.core.errors import CheckpointError, SettingsError, UsageError
+from signcli.core.limits import MAX_CLASSES, MAX_LAYERS, MAX_PARAMETERS
 from signcli.engine import checkpoint as ckpt
 from signcli.engine import restore
-from signcli.errors import CheckpointError, SettingsError, UsageError
-from signcli.limits import MAX_CLASSES, MAX_LAYERS, MAX_PARAMETERS
 from signcli.settings import Settings
 
 
@@ -99,6 +99,7 @@ def test_a_limit_is_raised_for_a_checkpoint_the_user_trusts(
         restore.load_model_from_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_the_bounds_hold_in_a_process_with_little_memory(tmp_path: Path) -> None:
     """End to end, in a subprocess whose address space is capped at 3 GiB beyond what
     importing torch maps: the refusal needs no memory."""
@@ -109,7 +110,7 @@ def test_the_bounds_hold_in_a_process_with_little_memory(tmp_path: Path) -> None
     code = f"""
 import resource, sys
 from signcli.engine.restore import load_model_from_checkpoint
-from signcli.errors import CheckpointError
+from signcli.core.errors import CheckpointError
 used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()
 resource.setrlimit(resource.RLIMIT_AS, (used + 3 * 1024**3, resource.RLIM_INFINITY))
 try:
@@ -312,6 +313,7 @@ RESUME_DAMAGE = [
 ]
 
 
+@pytest.mark.slow
 def test_resume_from_a_damaged_last_checkpoint_names_it(make_npz_dataset, tmp_path: Path) -> None:
     from signcli.engine.recipes import resume_run, start_run
     from signcli.settings import load_settings
@@ -436,8 +438,8 @@ def test_a_config_json_that_is_not_settings_names_the_file(
 def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
     import json
 
+    from signcli.core.errors import SettingsError
     from signcli.engine.recipes import resume_run
-    from signcli.errors import SettingsError
 
     (tmp_path / "config.json").write_text(json.dumps({"model": {"max_len": 10**9}}))
     with pytest.raises(SettingsError, match=r"config\.json: model\.max_len"):
@@ -446,8 +448,8 @@ def test_a_config_json_beyond_the_limits_names_the_file(tmp_path):
 
 @pytest.mark.parametrize("text", ["[]", '"x"', "null", "3"])
 def test_a_config_json_that_is_not_an_object_is_refused(tmp_path, text):
+    from signcli.core.errors import UsageError
     from signcli.engine.recipes import resume_run
-    from signcli.errors import UsageError
 
     (tmp_path / "config.json").write_text(text)
     with pytest.raises(UsageError, match="expected a mapping of sections"):

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from signcli.engine.optim import HeadLoss, LRSchedule, build_optimizer
+from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.settings import OptimSettings
+from signcli.tasks.classify import HeadLoss
 
 
 def _schedule(**kwargs) -> LRSchedule:

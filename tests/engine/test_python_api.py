@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from signcli.core.errors import UsageError
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.trainer import Trainer
-from signcli.errors import UsageError
 from signcli.settings import load_settings
+from tests.tiny import TINY_RUN
 
-TINY = [
-    "model.d_model=16",
-    "model.num_layers=1",
-    "model.num_heads=2",
-    "model.ff_dim=32",
-    "training.batch_size=4",
-    "training.epochs=1",
-    "training.device=cpu",
-]
+TINY = [*TINY_RUN, "training.epochs=1"]
 
 
 def relative_settings(*extra: str):

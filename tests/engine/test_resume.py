@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from signcli.core.errors import DataError, UsageError
 from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint, save_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.state import TrainState
-from signcli.errors import DataError, UsageError
 from signcli.settings import load_settings
+from tests.tiny import TINY_MODEL
+
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
 
 TIMINGS = ("epoch_s", "samples_per_s")
 
@@ -26,10 +29,7 @@ def tiny_settings(root: Path, work_dir: Path, *extra: str):
         f"data.train_labels={root / 'train_labels.csv'}",
         f"data.val_dir={root / 'val'}",
         f"data.val_labels={root / 'val_labels.csv'}",
-        "model.d_model=16",
-        "model.num_layers=1",
-        "model.num_heads=2",
-        "model.ff_dim=32",
+        *TINY_MODEL,
         "training.batch_size=4",
         "training.epochs=4",
         "training.deterministic=true",

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
+from signcli.core.errors import CheckpointError, TrainingDiverged
 from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.progress import ProgressHook
 from signcli.engine.recipes import start_run
 from signcli.engine.trainer import Trainer
-from signcli.errors import CheckpointError, TrainingDiverged
 from signcli.settings import load_settings
+from tests.tiny import TINY_MODEL
 
 EPOCH_KEYS = {
     "epoch", "step", "lr", "train_loss", "train_gloss_top1", "epoch_s", "samples_per_s",
@@ -30,10 +31,7 @@ def settings_for(root: Path, work: Path, *extra: str, val: bool = True):
     overrides = [
         f"data.train_dir={root / 'train'}",
         f"data.train_labels={root / 'train_labels.csv'}",
-        "model.d_model=16",
-        "model.num_layers=1",
-        "model.num_heads=2",
-        "model.ff_dim=32",
+        *TINY_MODEL,
         "training.batch_size=4",
         "training.epochs=2",
         "training.device=cpu",
@@ -235,7 +233,7 @@ def test_python_api_calls_hooks_in_order_and_returns_history(root: Path, tmp_pat
 
 
 def test_refuses_a_work_dir_holding_a_run(root: Path, tmp_path: Path) -> None:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
 
     work = tmp_path / "twice"
     start_run(settings_for(root, work, "training.epochs=1"))

@@ -11,15 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from signcli.core.errors import DiskError, UsageError
+from signcli.core.run_files import LOCK_FILE, RUN_FILES
 from signcli.engine import workdir
-from signcli.engine.workdir import (
-    LOCK_FILE,
-    RUN_FILES,
-    removable_run,
-    remove_run,
-    work_dir_lock,
-)
-from signcli.errors import DiskError, UsageError
+from signcli.engine.workdir import removable_run, remove_run, work_dir_lock
 from tests.engine.lock_holder import HOLDER_COMMAND, lock_held_elsewhere
 
 pytestmark = pytest.mark.skipif(workdir.fcntl is None, reason="no flock on this platform")

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
+from signcli.core.errors import CheckpointError, DataError, UsageError
 from signcli.data.npz import read_npz_array
 from signcli.engine.checkpoint import SETTINGS_KEY, load_checkpoint, save_checkpoint
 from signcli.engine.restore import load_model_from_checkpoint
-from signcli.errors import CheckpointError, DataError, UsageError
 from signcli.evaluation import run
-from signcli.evaluation.metrics import head_metrics
-from signcli.evaluation.plots import plot_confusion
 from signcli.evaluation.run import default_out_dir, evaluate
+from signcli.metrics.classification import head_metrics
+from signcli.metrics.plots import plot_confusion
 
 FILES = ["confusion.csv", "confusion.png", "eval.json", "per_class.csv", "predictions.parquet"]
 
@@ -239,6 +239,7 @@ def test_group_by_a_column_the_labels_lack(trained_run, tmp_path: Path) -> None:
         evaluate(trained_run.work_dir / "best.pt", data / "val", no_labels=True, group_by="x")
 
 
+@pytest.mark.slow
 def test_run_group_by_setting_comes_before_signer(
     trained_run, by_signer, monkeypatch, tmp_path: Path
 ) -> None:

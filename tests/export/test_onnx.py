@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
+from signcli.core.errors import UsageError
 from signcli.data.npz import read_npz_array
 from signcli.engine.restore import load_model_from_checkpoint
-from signcli.errors import UsageError
 from signcli.evaluation.run import evaluate
 from signcli.export.onnx import OnnxClassifier, check_onnx, export_onnx, onnx_session
+
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

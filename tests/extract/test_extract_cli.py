@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 pytest.importorskip("mediapipe", reason='needs mediapipe: pip install -e ".[extract]"')
 
 from signcli.cli import app  # noqa: E402
-from signcli.data.manifest import read_manifest  # noqa: E402
+from signcli.core.manifest import read_manifest  # noqa: E402
 from signcli.extract.run import ExtractInterrupted, ExtractOptions, run_extract  # noqa: E402
 from tests.extract.videos import (  # noqa: E402
     REAL_VIDEO,
@@ -245,9 +245,9 @@ def test_extract_video_with_keypoint_columns_gives_a_samples_x(one_run):
 def test_a_video_for_a_model_trained_on_extracted_data(one_run):
     """`predict`'s way in: the run's data settings (as the dataset gave them) lay a video's
     keypoints out as its training samples; a model of another landmark set is refused."""
+    from signcli.core.errors import UsageError
+    from signcli.core.manifest import dataset_settings
     from signcli.data.holistic import video_frames_for_model
-    from signcli.data.manifest import dataset_settings
-    from signcli.errors import UsageError
 
     out, _ = one_run
     settings = dataset_settings(out)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.extract.sources import scan_videos
 
 

@@ -82,7 +82,7 @@ def preload() -> None:
     from typer.testing import CliRunner
 
     import signcli.cli  # noqa: F401
-    import signcli.data.manifest  # noqa: F401
+    import signcli.core.manifest  # noqa: F401
     import signcli.data.validate  # noqa: F401
     import signcli.engine.recipes  # noqa: F401
     import signcli.engine.restore  # noqa: F401

@@ -36,6 +36,9 @@ from tests.fuzz.harness import (
 )
 from tests.fuzz.strategies import plain_data, scalars, settings_data
 
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
+
 TINY_MODEL = {
     "d_model": 8, "num_layers": 1, "num_heads": 1, "ff_dim": 8, "dropout": 0.0, "max_len": 16,
     "conv_kernel": 0,
@@ -49,8 +52,8 @@ def base_payload() -> dict[str, Any]:
     glosses, 2 categories), as save_checkpoint writes it."""
     from signcli import __version__
     from signcli.engine import checkpoint as ckpt
-    from signcli.models import build_run_model
     from signcli.settings import Settings
+    from signcli.tasks.model import build_run_model
 
     settings = Settings.model_validate({"model": TINY_MODEL, "training": {"device": "cpu"}})
     model = build_run_model(settings, {"x": D}, 3, 2)
@@ -195,9 +198,9 @@ checkpoint_bytes = st.one_of(
 
 
 def _restore(path: Path) -> str:
+    from signcli.core.errors import SigncliError
     from signcli.engine import checkpoint as ckpt
     from signcli.engine.restore import load_model_from_checkpoint
-    from signcli.errors import SigncliError
 
     outcome = expect_only(lambda: ckpt.load_checkpoint(path), (SigncliError,))
     if isinstance(outcome, SigncliError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +19,9 @@ from tests.fuzz.harness import Sandbox, fuzz, invoke, run_bounded
 from tests.fuzz.strategies import csv_bytes, mangled, plain_data, scalars, to_json
 from tests.fuzz.test_fuzz_npz import npy_bytes
 from tests.importers.samples import write_mp_folders, write_openpose
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 PARTS = [
     "pose_keypoints_2d",
@@ -65,6 +69,7 @@ VALID_LABELS = (
 )
 
 
+@pytest.mark.slow
 @fuzz(5, long=800)
 @given(
     data=st.data(),
@@ -94,6 +99,7 @@ def test_import_openpose_with_fuzzed_frames(
         run_bounded(lambda: invoke(args), timeout=60, fork=True)
 
 
+@pytest.mark.slow
 @fuzz(4, long=600)
 @given(data=st.data(), layout=st.sampled_from(["single", "multi"]))
 def test_import_mp_folders_with_fuzzed_frames(

@@ -13,11 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, invoke, message_names, run_bounded
 from tests.fuzz.strategies import csv_bytes
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 SAMPLE_IDS = ["s0", "s1", "s2"]
 
@@ -35,9 +39,9 @@ def _samples(box: Sandbox, folder: str = "train", suffix: str = ".npz") -> Path:
 
 
 def _read_labels(path: Path) -> None:
+    from signcli.core.errors import UsageError
+    from signcli.core.limits import MAX_CLASSES
     from signcli.data.labels import read_labels
-    from signcli.errors import UsageError
-    from signcli.limits import MAX_CLASSES
 
     table = expect_only(lambda: read_labels(path))
     assert not isinstance(table, UsageError)
@@ -62,8 +66,8 @@ def test_read_labels_reports_problems_naming_the_file(data: bytes, tmp_path: Pat
 
 
 def _read_index_and_meta(index: Path, meta: Path) -> None:
+    from signcli.core.errors import DataError, UsageError
     from signcli.data.stream_files import read_index, read_meta
-    from signcli.errors import DataError, UsageError
 
     for read, path in ((read_index, index), (read_meta, meta)):
         outcome = expect_only(lambda read=read, path=path: read(path), (DataError, UsageError))

@@ -23,6 +23,9 @@ from hypothesis import strategies as st
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, invoke, message_names, run_bounded
 from tests.fuzz.strategies import mangled, plain_data, scalars, to_json
 
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
+
 D = 9  # hand_l 0:6 (2 landmarks), pose 6:9 (1 landmark)
 VALID = {
     "format_version": 1,
@@ -139,8 +142,8 @@ def _dataset(box: Sandbox, manifest: bytes) -> Path:
 
 
 def _read(root: Path) -> str:
-    from signcli.data.manifest import dataset_settings, manifest_path, read_manifest
-    from signcli.errors import SettingsError, UsageError
+    from signcli.core.errors import SettingsError, UsageError
+    from signcli.core.manifest import dataset_settings, manifest_path, read_manifest
     from signcli.settings import load_settings
 
     outcome = expect_only(lambda: read_manifest(root), (UsageError,))
@@ -182,8 +185,8 @@ TINY = [
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained tiny transformer for X [T, D] with the manifest's layout, 2 glosses."""
     from signcli.engine import checkpoint as ckpt
-    from signcli.models import build_run_model
     from signcli.settings import Settings
+    from signcli.tasks.model import build_run_model
 
     settings = Settings.model_validate(
         {

@@ -14,11 +14,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, invoke, message_names, run_bounded
 from tests.fuzz.strategies import HUGE, mangled, plain_data, scalars, to_json, to_yaml
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 METRICS = [
     "epoch", "step", "lr", "train_loss", "train_gloss_top1", "val_loss", "val_gloss_top1",
@@ -117,7 +121,7 @@ def rules_files(draw: st.DrawFn) -> tuple[str, bytes]:
 
 
 def _check(metrics: Path, rules: Path | None, baseline: Path | None, rtol: float) -> str:
-    from signcli.errors import SigncliError
+    from signcli.core.errors import SigncliError
     from signcli.metrics.gate import check_metrics
 
     report = expect_only(
@@ -179,7 +183,7 @@ def test_metrics_check_exits_0_1_or_2(
 
 
 def _resume(path: Path, done: int, record: Any) -> str:
-    from signcli.errors import SigncliError
+    from signcli.core.errors import SigncliError
     from signcli.metrics.jsonl import read_metrics, resume_metrics
 
     warnings = expect_only(lambda: resume_metrics(path, done, record), (SigncliError,))

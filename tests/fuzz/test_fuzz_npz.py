@@ -17,11 +17,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tests.fuzz.harness import Sandbox, fuzz, invoke, run_bounded
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_HEADS = [b"", b"PK\x03\x04", b"PK\x05\x06", NPY_MAGIC + b"\x01\x00", b"PK\x03\x04\x14\x00"]

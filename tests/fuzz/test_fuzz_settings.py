@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,6 +28,9 @@ from tests.fuzz.strategies import (
     to_yaml,
     unmark,
 )
+
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
 
 
 @st.composite
@@ -74,7 +78,7 @@ environments = st.dictionaries(
 
 
 def _load(config: Path | None, flag_values: dict, sets: list[str], env: dict[str, str]) -> str:
-    from signcli.errors import SettingsError, UsageError
+    from signcli.core.errors import SettingsError, UsageError
     from signcli.settings import Settings, load_settings
 
     saved = {name: os.environ.get(name) for name in env}

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Sandbox, expect_only, fuzz, message_names, run_bounded
 from tests.fuzz.strategies import csv_bytes
 
+# property-based fuzzing of a reader or command: the full lane runs it
+pytestmark = pytest.mark.slow
+
 SAMPLE_IDS = ["s0", "s1", "s2"]
 
 
 def _read(path: Path) -> None:
-    from signcli.errors import DataError, UsageError
+    from signcli.core.errors import DataError, UsageError
     from signcli.text.files import check_text_file, load_texts, read_texts
 
     table = expect_only(lambda: read_texts(path))
@@ -73,7 +77,7 @@ def tokenizer_bytes(draw: st.DrawFn) -> bytes:
 
 
 def _load_tokenizer(path: Path) -> None:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
     from signcli.text.tokenizer import TextTokenizer
 
     outcome = expect_only(lambda: TextTokenizer.load(path), (UsageError,))

@@ -22,6 +22,8 @@ from tests.importers.kaggle_samples import (
     write_wide_parquet,
 )
 
+pytestmark = pytest.mark.slow  # reads parquet files of every shape: the full lane runs it
+
 FORMAT = get_format("asl-fingerspelling")
 
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
-from signcli.data.manifest import read_manifest
+from signcli.core.manifest import read_manifest
 from tests.importers.kaggle_samples import write_asl_fingerspelling, write_asl_signs
 from tests.importers.samples import write_mp_folders, write_openpose
 
@@ -96,6 +96,7 @@ def test_flat_openpose_takes_labels_from_a_csv(tmp_path):
     assert report["classes"] == 3 and report["signers"] == {"train": 1, "val": 1}
 
 
+@pytest.mark.slow
 def test_fingerspelling_imports_text_targets(tmp_path):
     src, out = tmp_path / "src", tmp_path / "out"
     sample = write_asl_fingerspelling(src, n_files=2, sequences_per_file=4, missing=0, corrupt=0)

@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
-from signcli.data.manifest import read_manifest
-from signcli.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError
+from signcli.core.manifest import read_manifest
 from signcli.importers import FORMATS
 from signcli.importers.base import MEDIAPIPE_HOLISTIC, Scan, SourceItem
 from signcli.importers.run import ImportInterrupted, ImportOptions, run_import
@@ -158,6 +158,7 @@ def test_dataset_root_gives_the_settings_and_flags_override_them(fake, src, tmp_
     assert carved.data.group_by == "signer"  # a split carved at training keeps signers whole
 
 
+@pytest.mark.slow
 def test_imported_tree_trains_with_no_data_flag(fake, src, tmp_path):
     out, run = tmp_path / "out", tmp_path / "run"
     _import(src, out, streams=("pose", "hand_l", "hand_r"))

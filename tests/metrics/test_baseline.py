@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signcli.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError
 from signcli.metrics.baseline import compare_to_baseline
 from signcli.metrics.jsonl import read_metrics
 

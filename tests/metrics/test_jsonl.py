@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signcli.engine import atomic
-from signcli.errors import DataError, DiskError, UsageError
-from signcli.metrics.jsonl import append_metrics, read_metrics, truncate_metrics
+from signcli.core import atomic
+from signcli.core.errors import DataError, DiskError, UsageError
+from signcli.metrics.jsonl import append_metrics, read_metrics, resume_metrics
 
 TORN = '{"epoch": 4, "train_lo'
 
@@ -57,17 +57,17 @@ def test_append_drops_a_torn_last_line(write_jsonl, run_records) -> None:
     assert [r["epoch"] for r in log.records] == [1, 2, 3, 4] and not log.warnings
 
 
-def test_truncate_keeps_epochs_up_to_the_checkpoint(run_jsonl: Path) -> None:
-    truncate_metrics(run_jsonl, 2)
+def test_resume_keeps_epochs_up_to_the_checkpoint(run_jsonl: Path) -> None:
+    resume_metrics(run_jsonl, 2)
     assert [r["epoch"] for r in read_metrics(run_jsonl).records] == [1, 2]
-    truncate_metrics(run_jsonl, 0)
+    resume_metrics(run_jsonl, 0)
     assert run_jsonl.read_text() == ""
     assert os.listdir(run_jsonl.parent) == ["metrics.jsonl"]
 
 
-def test_truncate_that_changes_nothing_does_not_rewrite(run_jsonl: Path) -> None:
+def test_resume_that_changes_nothing_does_not_rewrite(run_jsonl: Path) -> None:
     inode = run_jsonl.stat().st_ino
-    truncate_metrics(run_jsonl, 3)
+    resume_metrics(run_jsonl, 3)
     assert run_jsonl.stat().st_ino == inode  # os.replace would give a new inode
 
 
@@ -75,7 +75,7 @@ def full_disk(src, dst) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.mark.parametrize("write", ["append", "truncate"])
+@pytest.mark.parametrize("write", ["append", "resume"])
 def test_a_failed_write_is_a_disk_error_and_keeps_the_old_file(
     run_jsonl: Path, monkeypatch, write: str
 ) -> None:
@@ -85,7 +85,7 @@ def test_a_failed_write_is_a_disk_error_and_keeps_the_old_file(
         if write == "append":
             append_metrics(run_jsonl, {"epoch": 4, "train_loss": 0.5})
         else:
-            truncate_metrics(run_jsonl, 1)
+            resume_metrics(run_jsonl, 1)
     assert run_jsonl.read_bytes() == before
     assert os.listdir(run_jsonl.parent) == ["metrics.jsonl"]
 

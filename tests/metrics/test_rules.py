@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.metrics.jsonl import read_metrics
 from signcli.metrics.rules import Rule, better_direction, evaluate_rules, load_rules
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signcli.models import build_model
 from signcli.models.conv import TemporalConv
 from signcli.settings import ModelSettings
+from signcli.tasks.model import build_model
 
 
 def _block(kernel: int = 3) -> TemporalConv:

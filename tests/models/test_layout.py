@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from signcli.core.errors import UsageError
 from signcli.data.synthetic import STREAM_COLUMNS, make_samples
-from signcli.errors import UsageError
-from signcli.models import build_run_model
 from signcli.models.normalize import normalize_hand, normalize_pose
 from signcli.settings import load_settings
+from signcli.tasks.model import build_run_model
 
 LAYOUT = "hand_l=0:63,hand_r=63:126,pose=126:156"  # synthetic.STREAM_COLUMNS
 SMALL = ["model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32",

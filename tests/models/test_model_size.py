@@ -8,10 +8,11 @@ import itertools
 import pytest
 import torch
 
-from signcli.limits import MAX_CLASSES, MAX_INPUT_DIM, MAX_PARAMETERS
-from signcli.model_size import parameter_count, size_problems
-from signcli.models import MODEL_REGISTRY, build_run_model
+from signcli.core.limits import MAX_CLASSES, MAX_INPUT_DIM, MAX_PARAMETERS
+from signcli.models import MODEL_REGISTRY
 from signcli.settings import Settings
+from signcli.tasks.model import build_run_model
+from signcli.tasks.size import parameter_count, size_problems
 
 STREAMS = {"face": 6, "hand_l": 9, "hand_r": 9, "pose": 6}
 VARIANTS = [
@@ -80,7 +81,7 @@ def test_input_widths_and_class_counts_have_their_own_limits() -> None:
 
 
 def test_a_bad_environment_value_is_a_usage_error(monkeypatch) -> None:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
 
     monkeypatch.setenv(MAX_PARAMETERS.env, "lots")
     with pytest.raises(UsageError, match="SIGNCLI_MAX_PARAMETERS='lots'"):
@@ -88,7 +89,7 @@ def test_a_bad_environment_value_is_a_usage_error(monkeypatch) -> None:
 
 
 def test_build_run_model_refuses_before_allocating() -> None:
-    from signcli.errors import UsageError
+    from signcli.core.errors import UsageError
 
     settings = _settings("gru", hidden_size=10_000_000)
     with pytest.raises(UsageError, match="GRU layers"):

@@ -11,9 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from signcli.errors import UsageError
-from signcli.models import MODEL_REGISTRY, SignClassifier, build_model
+from signcli.core.errors import UsageError
+from signcli.models import MODEL_REGISTRY
+from signcli.models.classifier import SignModel
 from signcli.settings import MODEL_NAMES, ModelSettings
+from signcli.tasks.model import build_model
 
 MODELS = sorted(MODEL_REGISTRY)
 INPUT_DIMS: dict[str, dict[str, int]] = {  # model name -> streams it needs; default {"x": 10}
@@ -27,13 +29,13 @@ def _settings(name: str, **overrides) -> ModelSettings:
     return ModelSettings(name=name, **{"dropout": 0.0, **small, **overrides})
 
 
-def _model(name: str, num_cat: int = NUM_CAT, **overrides) -> SignClassifier:
+def _model(name: str, num_cat: int = NUM_CAT, **overrides) -> SignModel:
     torch.manual_seed(0)
     dims = INPUT_DIMS.get(name, {"x": 10})
     return build_model(_settings(name, **overrides), dims, NUM_GLOSS, num_cat)
 
 
-def _inputs(model: SignClassifier, lengths: list[int], seed: int = 0, pad: float = 0.0):
+def _inputs(model: SignModel, lengths: list[int], seed: int = 0, pad: float = 0.0):
     """Streams [B, T, D] with some landmarks NaN, padded with `pad`, and the mask [B, T]."""
     generator = torch.Generator().manual_seed(seed)
     B, T = len(lengths), max(lengths)

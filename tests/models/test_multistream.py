@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signcli.models import build_model
 from signcli.models.multistream import MultiStreamEncoder
 from signcli.settings import ModelSettings
+from signcli.tasks.model import build_model
 
 DIMS = {"face": 6, "hand_l": 9, "hand_r": 9, "pose": 6}
 FUSIONS = ["concat", "sum", "attention"]

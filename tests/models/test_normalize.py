@@ -113,9 +113,9 @@ def test_streams_to_normalize_selects_and_checks_widths() -> None:
 
 
 def test_a_stream_that_cannot_be_normalised_is_a_usage_error_naming_it() -> None:
-    from signcli.errors import UsageError
-    from signcli.models import build_run_model
+    from signcli.core.errors import UsageError
     from signcli.settings import load_settings
+    from signcli.tasks.model import build_run_model
 
     settings = load_settings(flags={"model.name": "multistream"})
     with pytest.raises(UsageError, match="pose has 12 landmarks") as info:

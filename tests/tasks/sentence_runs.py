@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from signcli.settings import Settings, load_settings
-
-TINY_MODEL = ("model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32")
+from tests.tiny import TINY_MODEL
 
 
 def text_task_settings(

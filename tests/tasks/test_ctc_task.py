@@ -43,6 +43,7 @@ def lines(work_dir: Path) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_ctc_run_trains_on_texts_alone_and_resumes_exactly(
     sentences: Path, tmp_path: Path, monkeypatch
 ) -> None:
@@ -81,6 +82,7 @@ def test_ctc_run_trains_on_texts_alone_and_resumes_exactly(
     assert (stopped / "tokenizer.json").read_text() == tokenizer
 
 
+@pytest.mark.slow
 def test_train_and_eval_cli_on_sentences(sentences: Path, tmp_path: Path) -> None:
     work = tmp_path / "run"
     args = ["train", "transformer", str(sentences), "--task", "ctc"]
@@ -160,7 +162,7 @@ def test_train_dir_finds_the_texts_beside_it(sentences: Path, tmp_path: Path) ->
 
 @pytest.mark.parametrize("name", ["transformer", "gru", "multistream"])
 def test_every_encoder_keeps_one_output_per_frame(name: str) -> None:
-    from signcli.models.registry import build_model
+    from signcli.tasks.model import build_model
 
     streams = {"hand_l": 6, "pose": 9} if name == "multistream" else {"x": 12}
     settings = ModelSettings(
@@ -179,6 +181,7 @@ def test_every_encoder_keeps_one_output_per_frame(name: str) -> None:
     assert torch.allclose(model(x2, mask)["ctc"][1, :5], out[1, :5], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_smoke_overfit_memorises_a_batch() -> None:
     from signcli.engine.smoke import smoke_model
 
@@ -189,6 +192,7 @@ def test_smoke_overfit_memorises_a_batch() -> None:
     assert result.passed, [(c.check, c.detail) for c in result.checks]
 
 
+@pytest.mark.slow
 def test_multistream_ctc_reads_meta_csv_without_labels(tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     work = tmp_path / "ms"
@@ -225,3 +229,15 @@ def test_tokenizer_flag_loads_a_local_tokenizer_json(sentences: Path, tmp_path: 
     missing = [*args, "--tokenizer", str(tmp_path / "none.json"), "--work-dir", str(tmp_path / "b")]
     result = runner.invoke(app, missing)
     assert result.exit_code == 2 and "none.json" in result.output
+
+
+def test_log_csv_holds_the_metrics_of_the_runs_task(sentences: Path, tmp_path: Path) -> None:
+    """--log-csv once had classify's fixed columns, so a ctc run lost val_wer there."""
+    import csv
+
+    log_csv, work = tmp_path / "log.csv", tmp_path / "run"
+    start_run(text_task_settings(sentences, work, "ctc", f"training.log_csv={log_csv}"))
+    with open(log_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_wer", "lr"]
+    assert float(rows[0]["val_wer"]) == pytest.approx(lines(work)[0]["val_wer"])

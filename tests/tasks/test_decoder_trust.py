@@ -1,6 +1,6 @@
 """A stored run must not make signcli import code: eval, export-onnx and resume refuse a
 checkpoint or config.json whose model.decoder_class is not signcli's own (exit 2, nothing
-imported, nothing written) unless --trust-decoder-class (signcli/trust.py)."""
+imported, nothing written) unless --trust-decoder-class (signcli/engine/trust.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
-from signcli.errors import UsageError
-from signcli.trust import check_decoder_class, check_stored_model, is_signcli_class
+from signcli.core.errors import UsageError
+from signcli.engine.trust import check_decoder_class, check_stored_model, is_signcli_class
 
 SENTENCES = Path(__file__).resolve().parents[2] / "examples" / "sentences"
 MODULE = "trust_probe_decoders"
@@ -106,6 +106,7 @@ def _refused(result, source: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path) -> None:
     work, modules = importable
     best, out = work / "best.pt", tmp_path / "eval"
@@ -119,6 +120,7 @@ def test_eval_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path)
     assert (modules / MARKER).is_file() and (out / "eval.json").is_file()
 
 
+@pytest.mark.slow
 def test_export_onnx_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     work, modules = importable

@@ -13,15 +13,15 @@ import pytest
 import torch
 from torch import nn
 
+from signcli.core import task_specs as registry
+from signcli.core.errors import SettingsError
+from signcli.core.task_specs import MetricSpec, TaskSpec
 from signcli.engine.checkpoint import MODEL_KEY, load_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
-from signcli.errors import SettingsError
 from signcli.models.heads import masked_mean
 from signcli.settings import load_settings
-from signcli.tasks import registry
 from signcli.tasks.base import Task
-from signcli.tasks.registry import MetricSpec, TaskSpec
 
 
 class MeanHead(nn.Module):
@@ -93,6 +93,7 @@ class StopAfterEpoch(Hook):
             trainer.should_stop = True
 
 
+@pytest.mark.slow
 def test_a_fourth_task_trains_monitors_its_metric_and_resumes_exactly(
     toy_task, make_npz_dataset, tmp_path: Path
 ) -> None:

@@ -15,9 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
-from signcli.errors import SettingsError, TrainingInterrupted
+from signcli.core import task_specs as registry
+from signcli.core.errors import SettingsError, TrainingInterrupted
 from signcli.settings import Settings, load_settings, monitor_mode, upgrade_stored_settings
-from signcli.tasks import TASKS, availability_problem, build_task, metric_mode, registry, task_spec
+from signcli.tasks import TASKS, availability_problem, build_task, metric_mode, task_spec
 
 runner = CliRunner()
 
@@ -109,6 +110,7 @@ def test_cli_refuses_before_training(args: list[str], message: str, tmp_path: Pa
     assert not work_dir.exists()
 
 
+@pytest.mark.slow
 def test_numpy_only_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
@@ -122,18 +124,20 @@ def test_numpy_only_modules_do_not_import_torch() -> None:
 
 def test_the_classify_task_model_is_the_classifier_of_before() -> None:
     """Checkpoints keep loading: the task's heads have the names and shapes of the heads
-    SignClassifier built before tasks."""
+    SignClassifier (a SignModel with classification_heads) built before tasks."""
     import torch
 
-    from signcli.models import SignClassifier, build_model
+    from signcli.models.classifier import SignModel
     from signcli.models.registry import MODEL_REGISTRY
     from signcli.settings import ModelSettings
+    from signcli.tasks.classify import classification_heads
+    from signcli.tasks.model import build_model
 
     model_settings = ModelSettings(d_model=16, num_layers=1, num_heads=2, ff_dim=32, dropout=0.0)
     torch.manual_seed(0)
     built = build_model(model_settings, {"x": 6}, 5, 2)
     encoder = MODEL_REGISTRY["transformer"](model_settings, {"x": 6})
-    direct = SignClassifier(encoder, 5, 2, pooling="mean", dropout=0.0)
+    direct = SignModel(encoder, classification_heads(encoder.out_dim, 5, 2, "mean", 0.0))
     assert {k: v.shape for k, v in built.state_dict().items()} == {
         k: v.shape for k, v in direct.state_dict().items()
     }
@@ -259,3 +263,24 @@ def _as_before_tasks(work_dir: Path) -> None:
     payload = load_checkpoint(work_dir / "last.pt")
     del payload[SETTINGS_KEY]["model"]["task"]
     save_checkpoint(work_dir / "last.pt", payload)
+
+
+def test_log_columns_are_each_tasks_validation_metrics() -> None:
+    assert task_spec("classify").log_columns == (
+        "epoch",  # classify's header is the one every older --log-csv has
+        "train_loss",
+        "val_loss",
+        "val_gloss_top1",
+        "val_gloss_top5",
+        "val_cat_top1",
+        "lr",
+    )
+    assert task_spec("translate").log_columns == (
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_wer",
+        "val_bleu",
+        "val_chrf",
+        "lr",
+    )

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.models.classifier import SignModel
 from signcli.models.registry import MODEL_REGISTRY
 from signcli.settings import ModelSettings, OptimSettings
@@ -64,6 +64,7 @@ def _batch(targets: list[list[int]], T: int = 6) -> SimpleNamespace:
     )
 
 
+@pytest.mark.slow
 def test_the_model_memorises_a_batch_and_decodes_it_greedily_and_with_beams() -> None:
     model, _ = _model(ctc_weight=0.3)
     assert set(model.heads) == {DECODER, CTC} and isinstance(model.heads[DECODER], TextDecoder)
@@ -160,9 +161,9 @@ def test_a_users_decoder_class_is_built_with_its_kwargs_and_checked(tmp_path, mo
     [{}, {"ctc_weight": 0.3, "decoder_kwargs": {"num_layers": 3, "positions": "learned"}}],
 )
 def test_model_size_counts_the_decoder_exactly(options) -> None:
-    from signcli.model_size import parameter_count
-    from signcli.models.registry import build_run_model
     from signcli.settings import Settings
+    from signcli.tasks.model import build_run_model
+    from signcli.tasks.size import parameter_count
 
     _, model_settings = _model(**options)
     settings = Settings(model=model_settings)

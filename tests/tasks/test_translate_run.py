@@ -16,10 +16,13 @@ from signcli.engine.checkpoint import STATE_KEY, load_checkpoint
 from signcli.engine.recipes import resume_run, start_run
 from signcli.settings import load_settings
 from tests.engine.test_resume import StopAfter, assert_same_run, read_metrics
+from tests.tiny import TINY_MODEL
+
+pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
 
 SENTENCES = Path(__file__).resolve().parents[2] / "examples" / "sentences"
 TINY = (
-    *("model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32"),
+    *TINY_MODEL,
     "model.max_target_len=12",
     'model.decoder_kwargs={"num_layers": 1}',
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.text.decoder import (
     TextDecoder,
     decoder_batch,
@@ -87,6 +87,7 @@ def test_batch_loss_ignores_padding_and_smooths_labels() -> None:
     assert label_smoothed_loss(logits, outputs, smoothing=0.0) > 40
 
 
+@pytest.mark.slow
 def test_a_tiny_decoder_memorises_a_few_pairs() -> None:
     torch.manual_seed(0)
     model = TextDecoder(V, D, num_layers=1, num_heads=2, dropout=0.0, max_target_len=8)

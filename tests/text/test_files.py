@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from signcli.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError
 from signcli.text.files import check_text_file, load_texts, pair_texts, read_texts
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 from signcli.text.tokenizer import SPECIAL_TOKENS, TextTokenizer
 
 SENTENCES = [

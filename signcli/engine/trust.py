@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 TRUST_FLAG = "--trust-decoder-class"
 TRUSTED_PACKAGE = "signcli"  # its modules are installed code, not the file's

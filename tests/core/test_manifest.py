@@ -1,4 +1,4 @@
-"""The dataset manifest (data/manifest.py): hand-written manifests, what they give the
+"""The dataset manifest (core/manifest.py): hand-written manifests, what they give the
 settings, what a bad one says, and mirror pairs reaching the augmentation."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.errors import DataError, UsageError
+from signcli.core.manifest import MANIFEST_NAME, dataset_settings, read_manifest
 from signcli.data.augment import mirror, mirror_gaps
-from signcli.data.manifest import MANIFEST_NAME, dataset_settings, read_manifest
-from signcli.errors import DataError, UsageError
 from signcli.settings import load_settings
 from tests.conftest import write_npz_split
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from signcli.data.column_layout import (
+from signcli.core.column_layout import (
     EXAMPLE,
     check_layout,
     join_columns,

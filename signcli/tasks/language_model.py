@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from signcli.core.task_specs import TaskSpec
     from signcli.settings import Settings
     from signcli.text.lm import NGramLM
     from signcli.text.tokenizer import TextTokenizer
@@ -46,10 +47,10 @@ class LMOptions:
     def wanted(self) -> bool:
         return self.order > 0
 
-    def check(self, task_name: str, checkpoint: Path) -> None:
+    def check(self, task: TaskSpec, checkpoint: Path) -> None:
         """UsageError (exit 2) naming the flag: a negative order, a weight that is negative
         or not finite, a bonus that is not finite, LM options without `--lm-order` or on a
-        model that is not ctc."""
+        model whose task takes no language model (`TaskSpec.eval_options`: ctc's)."""
         given = [
             flag
             for flag, value in (
@@ -62,9 +63,9 @@ class LMOptions:
         ]
         if not given:
             return
-        if task_name != "ctc":
+        if "lm" not in task.eval_options:
             raise UsageError(
-                f"{given[0]} is for ctc models' beam search; {checkpoint} is a {task_name} model"
+                f"{given[0]} is for ctc models' beam search; {checkpoint} is a {task.name} model"
             )
         if self.order < 0:
             raise UsageError(f"--lm-order must be 0 (no language model) or more, got {self.order}")
@@ -146,7 +147,7 @@ def _read(path: Path, what: str):  # noqa: ANN202 - text.files.TextTable
 def _training_ids(settings: Settings, checkpoint: Path, multi: bool) -> list[str] | None:
     """The ids whose texts the run trained on, where the texts file holds others too
     (carved validation, multi-stream meta.csv); None: every row of the file."""
-    from signcli.engine.workdir import SPLIT_FILE
+    from signcli.core.run_files import SPLIT_FILE
 
     if settings.data.val_fraction is not None:
         from signcli.data.split import read_split_file

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from signcli.engine.atomic import atomic_write
+from signcli.core.atomic import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from signcli.engine.atomic import atomic_write
-from signcli.evaluation.metrics import ClassScores, GroupScores
+from signcli.core.atomic import atomic_write
+from signcli.metrics.classification import ClassScores, GroupScores
 
 SUMMARY_FILE = "eval.json"
 PER_CLASS_FILE = "per_class.csv"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from signcli.errors import did_you_mean
+from signcli.core.errors import did_you_mean
 
 # read by every model, or by the task's heads
 SHARED_OPTIONS = ("task", "name", "num_gloss", "num_cat", "d_model", "num_layers")

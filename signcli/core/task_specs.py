@@ -6,20 +6,16 @@ A task is the kind of target a run learns (docs/architecture.md, "Tasks"): `clas
 `metrics-check` read without importing torch: the metrics it writes to metrics.jsonl,
 each with the direction in which it improves, so that `--monitor` and rules name only
 metrics the run will have, and best.pt and early stopping follow the right direction.
-The implementation (signcli/tasks/base.py `Task`) is imported only by `build_task`.
+The implementation (signcli/tasks/base.py `Task`) is imported only by `signcli.tasks.build_task`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from signcli.errors import did_you_mean
-
-if TYPE_CHECKING:
-    from signcli.tasks.base import Task
+from signcli.core.errors import did_you_mean
 
 Mode = Literal["min", "max"]
 DEFAULT_TASK = "classify"  # a stored config.json or checkpoint without model.task
@@ -55,6 +51,11 @@ class TaskSpec:
     default_monitor: str
     implementation: str | None
     text_targets: bool = False  # targets are texts (tokenised), not class ids
+    # the `eval` options a model of this task takes: beam_size, length_penalty, lm (--lm-*)
+    eval_options: tuple[str, ...] = ()
+    # the export's greedy check: "ctc" (per-frame log-probabilities) or "decoder_step" (the
+    # encoder graph plus a decoder-step graph, written beside it); None: none
+    onnx_greedy: Literal["ctc", "decoder_step"] | None = None
 
     @property
     def all_metrics(self) -> tuple[MetricSpec, ...]:
@@ -69,6 +70,13 @@ class TaskSpec:
     def logged_keys(self) -> list[str]:
         """Every key a run of this task may write to metrics.jsonl (hooks may add more)."""
         return [*LOOP_KEYS, *self.metric_names]
+
+    @property
+    def log_columns(self) -> tuple[str, ...]:
+        """The columns of --log-csv: the epoch, the losses, the validation metrics this
+        task produces, and the learning rate."""
+        validation = [n for n in self.metric_names if n.startswith("val_") and n != "val_loss"]
+        return ("epoch", "train_loss", "val_loss", *validation, "lr")
 
     def mode(self, metric: str) -> Mode:
         """The direction in which `metric` improves; KeyError for a metric of no task."""
@@ -105,6 +113,8 @@ TASKS: dict[str, TaskSpec] = {
             "val_wer",
             "signcli.tasks.ctc:CTCTask",
             text_targets=True,
+            eval_options=("beam_size", "lm"),
+            onnx_greedy="ctc",
         ),
         TaskSpec(
             "translate",
@@ -117,6 +127,8 @@ TASKS: dict[str, TaskSpec] = {
             "val_bleu",
             "signcli.tasks.translate:TranslateTask",
             text_targets=True,
+            eval_options=("beam_size", "length_penalty"),
+            onnx_greedy="decoder_step",
         ),
     )
 }
@@ -173,15 +185,3 @@ def metric_mode(metric: str, task: str | None = None) -> Mode | None:
         except KeyError:
             continue
     return None
-
-
-def build_task(name: str) -> Task:
-    """The `Task` implementation of `name`. ValueError for an unknown task or one that is
-    declared but not implemented (the settings refuse both before anything runs)."""
-    problem = availability_problem(name)
-    if problem is not None:
-        raise ValueError(problem)
-    spec = task_spec(name)
-    assert spec.implementation is not None
-    module, _, cls = spec.implementation.partition(":")
-    return getattr(importlib.import_module(module), cls)(spec)

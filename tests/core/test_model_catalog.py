@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signcli.model_catalog import MODEL_CATALOG, SHARED_OPTIONS
+from signcli.core.model_catalog import MODEL_CATALOG, SHARED_OPTIONS
 from signcli.models import MODEL_REGISTRY, register_model
 from signcli.settings import ModelSettings
 
@@ -24,7 +24,7 @@ def test_entries_name_settings_that_exist() -> None:
 
 
 def test_a_model_without_an_entry_is_refused() -> None:
-    with pytest.raises(ValueError, match="no entry in model_catalog.py"):
+    with pytest.raises(ValueError, match="no entry in core/model_catalog.py"):
         register_model("not-in-the-catalog")(lambda settings, dims: None)
 
 

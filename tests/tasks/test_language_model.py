@@ -1,5 +1,5 @@
 """`eval --lm-order`: a ctc run's beam search with an n-gram LM of its training texts
-(evaluation/language_model.py): the files and the summary, which texts are read by
+(tasks/language_model.py): the files and the summary, which texts are read by
 default, and the errors (exit 2, naming the flag or file)."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.errors import UsageError
 from signcli.data.synthetic_sentences import write_sentence_dataset
 from signcli.engine.recipes import start_run
-from signcli.errors import UsageError
-from signcli.evaluation.language_model import LMOptions, _training_texts
 from signcli.settings import load_settings
+from signcli.tasks import task_spec
+from signcli.tasks.language_model import LMOptions, _training_texts
 from signcli.text.files import read_texts
 from tests.tasks.sentence_runs import text_task_settings
 
@@ -37,6 +38,7 @@ def run_eval(ctc_run: Path, out: Path, *extra: str):
     return runner.invoke(app, ["eval", str(ctc_run / "last.pt"), "--out", str(out), *extra])
 
 
+@pytest.mark.slow
 def test_eval_with_an_lm_writes_its_files_and_records_the_lm(ctc_run: Path, tmp_path: Path) -> None:
     result = run_eval(ctc_run, tmp_path / "a", "--lm-order", "2", "--json")
     assert result.exit_code == 0, result.output
@@ -107,8 +109,8 @@ def test_lm_options_on_a_classifier_exit_2(trained_run) -> None:
     assert result.exit_code == 2, result.output
     assert "--lm-order is for ctc models" in result.output
     with pytest.raises(UsageError, match="--lm-texts is for ctc models"):
-        LMOptions(texts=Path("t.csv")).check("translate", Path("x.pt"))
-    LMOptions().check("translate", Path("x.pt"))  # nothing asked, nothing to refuse
+        LMOptions(texts=Path("t.csv")).check(task_spec("translate"), Path("x.pt"))
+    LMOptions().check(task_spec("translate"), Path("x.pt"))  # nothing asked, nothing to refuse
 
 
 def test_default_texts_are_the_training_side_only(ctc_run: Path, tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from signcli.engine import atomic
-from signcli.engine.atomic import atomic_save, atomic_write, check_folder, ensure_folder
-from signcli.errors import DiskError, UsageError
+from signcli.core import atomic
+from signcli.core.atomic import atomic_save, atomic_write, check_folder, ensure_folder
+from signcli.core.errors import DiskError, UsageError
 
 
 def test_replaces_content(tmp_path: Path) -> None:

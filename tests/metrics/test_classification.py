@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from signcli.evaluation.metrics import (
+from signcli.metrics.classification import (
     balanced_accuracy,
     class_scores,
     confusion_matrix,

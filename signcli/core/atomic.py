@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from signcli.errors import DiskError, UsageError
-from signcli.files import path_kind as _kind
+from signcli.core.errors import DiskError, UsageError
+from signcli.core.files import path_kind as _kind
 
 PATH_HINT = "choose another path, or move what is in the way"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from signcli.settings import STREAM_NAMES
+from signcli.core.streams import STREAM_NAMES
 
 if TYPE_CHECKING:
     import numpy as np

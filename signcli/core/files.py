@@ -4,7 +4,7 @@ A FIFO (named pipe) given where signcli reads a file (a labels CSV, a settings o
 file, metrics.jsonl, a checkpoint) would block the command forever in `open` or `read`
 until something writes to it, and a device such as /dev/zero never ends; both are refused
 up front, from `os.stat`, with a UsageError (exit 2) naming the path and what it is.
-Torch-free; `engine/atomic.py` uses `path_kind` for the outputs.
+Torch-free; `core/atomic.py` uses `path_kind` for the outputs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 REGULAR_FILE = "a file"
 FOLDER = "a folder"
@@ -51,3 +51,18 @@ def check_input_file(path: Path, what: str, hint: str | None = None) -> None:
             f"{what} {path} is {kind}, not a regular file",
             hint="give the path of the file itself; signcli does not read from pipes or devices",
         )
+
+
+NPZ_SUFFIX = ".npz"
+
+
+def sample_id(name: str | Path) -> str:
+    """The id of a sample: its file's basename without `.npz` (labels may use either)."""
+    if isinstance(name, Path):
+        base = name.name
+    else:
+        text = str(name)
+        # a bare name is its own basename: skip the Path parse (100k label rows add up)
+        bare = "/" not in text and "\\" not in text and ":" not in text and text != "."
+        base = text if bare else Path(text).name
+    return base[: -len(NPZ_SUFFIX)] if base.lower().endswith(NPZ_SUFFIX) else base

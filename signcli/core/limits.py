@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from signcli.errors import UsageError
+from signcli.core.errors import UsageError
 
 ENV_PREFIX = "SIGNCLI_"
 

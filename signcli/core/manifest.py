@@ -40,8 +40,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from signcli.errors import UsageError
-from signcli.settings import STREAM_NAMES, value_problem
+from signcli.core.errors import UsageError
+from signcli.core.streams import STREAM_NAMES
+from signcli.core.structured import value_problem
 
 MANIFEST_NAME = "signcli-dataset.json"
 FORMAT_VERSION = 1
@@ -134,7 +135,7 @@ def manifest_path(root: Path) -> Path:
 def read_manifest(root: Path) -> DatasetManifest | None:
     """The manifest of dataset `root`, None when it has none. UsageError (exit 2) names the
     file and every problem when it is unreadable or invalid."""
-    from signcli.files import check_input_file, path_kind
+    from signcli.core.files import check_input_file, path_kind
 
     path = manifest_path(root)
     if path_kind(path) is None:
@@ -167,7 +168,7 @@ def read_manifest(root: Path) -> DatasetManifest | None:
 
 def write_manifest(root: Path, manifest: DatasetManifest) -> None:
     """Write `root/signcli-dataset.json` atomically."""
-    from signcli.engine.atomic import atomic_write
+    from signcli.core.atomic import atomic_write
 
     text = manifest.model_dump_json(indent=2, exclude_none=True)
     atomic_write(manifest_path(root), text + "\n")
@@ -255,15 +256,3 @@ def _conventional_settings(root: Path) -> dict[str, Any]:
             "written by `signcli import`; or pass --train-dir and --train-labels",
         )
     return settings
-
-
-def nest(dotted: dict[str, Any]) -> dict[str, Any]:
-    """{"data.layout": v} -> {"data": {"layout": v}}, paths as strings (a settings layer)."""
-    nested: dict[str, Any] = {}
-    for key, value in dotted.items():
-        *sections, name = key.split(".")
-        target = nested
-        for section in sections:
-            target = target.setdefault(section, {})
-        target[name] = str(value) if isinstance(value, Path) else value
-    return nested
