@@ -11,6 +11,8 @@ pytest.importorskip("mediapipe", reason='needs mediapipe: pip install -e ".[extr
 from signcli.data.holistic import VideoKeypoints, extract_video  # noqa: E402
 from tests.extract.videos import REAL_VIDEO, write_mirrored, write_no_person  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs MediaPipe
+
 # MediaPipe Pose: 15 left wrist, 16 right wrist, 11 left shoulder, 12 right shoulder
 LEFT_WRIST, RIGHT_WRIST, LEFT_SHOULDER, RIGHT_SHOULDER = 15, 16, 11, 12
 

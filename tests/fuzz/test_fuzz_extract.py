@@ -19,6 +19,8 @@ from tests.extract.videos import write_no_person  # noqa: E402
 from tests.fuzz.harness import Sandbox, fuzz, invoke, run_bounded  # noqa: E402
 from tests.fuzz.strategies import csv_bytes  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs MediaPipe
+
 VALID_LABELS = b"id,label\nclip0.avi,hello\nclip1,thanks\nclip2.avi,hello\n"
 
 
