@@ -62,14 +62,14 @@ def settings_command(keys: Mapping[str, str]) -> type[core.TyperCommand]:
         setting_keys = dict(keys)
 
         def format_help(self, ctx: Any, formatter: Any) -> None:
-            with _defaults_shown(self, shown_defaults(self.setting_keys)):
+            with defaults_shown(self, shown_defaults(self.setting_keys)):
                 super().format_help(ctx, formatter)
 
     return SettingsDefaultsCommand
 
 
 @contextmanager
-def _defaults_shown(command: core.TyperCommand, shown: Mapping[str, str | bool]) -> Iterator[None]:
+def defaults_shown(command: core.TyperCommand, shown: Mapping[str, str | bool]) -> Iterator[None]:
     """Swap in copies of the parameters that carry their settings default, for the time
     the help is drawn only: the parsed defaults stay None (= not given)."""
     original = command.params
