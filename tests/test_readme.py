@@ -5,6 +5,8 @@ commands on the first screen, the test command the one CI runs)."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 import shlex
 from functools import cache
@@ -131,3 +133,33 @@ def test_readme_exit_codes_are_the_codes_of_errors_py():
     table = text[text.index("## Exit codes") :]
     listed = {int(code) for code in re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)}
     assert listed == {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+
+
+def python_imports() -> list[tuple[str, str, str]]:
+    """(page, module, name) of each `from signcli... import name` in a ```python block."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"^```python\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL):
+            for node in ast.walk(ast.parse(block)):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("signcli"):
+                    found += [(page.name, node.module, alias.name) for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize(("page", "module", "name"), python_imports())
+def test_python_examples_import_what_exists(page: str, module: str, name: str):
+    """Read from the module's source, so that the engine's torch is not imported."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin, f"{page}: no module {module}"
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined |= {t.id for t in targets if isinstance(t, ast.Name)}
+    assert name in defined, f"{page}: {module} has no {name}"
