@@ -107,7 +107,38 @@ def settings_markdown() -> str:
             default = f"`{row.default}`" if row.default else ""
             cells = [f"`{row.key}`", _escape(row.type), default, _escape(row.description)]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        if section == "model":
+            lines += _models_and_tasks()
     return "\n".join(lines) + "\n"
+
+
+def _models_and_tasks() -> list[str]:
+    """What `model.name` and `model.task` choose between (model_catalog.py, tasks/registry.py)."""
+    from signcli.model_catalog import MODEL_CATALOG, SHARED_OPTIONS
+    from signcli.tasks.registry import LOOP_KEYS, TASKS
+
+    lines = ["", "### Models", "", "Options every model takes: "]
+    lines[-1] += ", ".join(f"`model.{o}`" for o in SHARED_OPTIONS) + "; each also reads its own:"
+    lines += ["", "| model (`model.name`) | what it is | its own options |", "|---|---|---|"]
+    for entry in MODEL_CATALOG.values():
+        options = ", ".join(f"`model.{o}`" for o in entry.options)
+        lines.append(f"| `{entry.name}` | {_cell(_escape(entry.summary))} | {options} |")
+    lines += ["", "### Tasks", ""]
+    lines.append(
+        "The metrics each task's runs write to `metrics.jsonl`, besides "
+        + ", ".join(f"`{key}`" for key in LOOP_KEYS)
+        + "; `training.monitor` and `metrics-check` rules may name any of them "
+        "(↑ higher is better, ↓ lower is better)."
+    )
+    lines += ["", "| task (`model.task`) | learns | metrics | default monitor |", "|---|---|---|---|"]
+    for spec in TASKS.values():
+        metrics = "; ".join(
+            f"`{m.name}` {'↓' if m.mode == 'min' else '↑'} {_escape(m.doc)}"
+            for m in spec.all_metrics
+        )
+        row = [f"`{spec.name}`", _escape(spec.summary), metrics, f"`{spec.default_monitor}`"]
+        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    return lines
 
 
 def commands_markdown() -> str:

@@ -155,3 +155,16 @@ def test_generating_the_pages_imports_no_torch():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_settings_page_lists_every_model_and_task_with_its_metrics(settings_page: str):
+    from signcli.model_catalog import MODEL_CATALOG
+    from signcli.tasks.registry import TASKS
+
+    for name, entry in MODEL_CATALOG.items():
+        row = next(line for line in settings_page.splitlines() if line.startswith(f"| `{name}` |"))
+        assert all(f"`model.{option}`" in row for option in entry.options), row
+    for name, spec in TASKS.items():
+        row = next(line for line in settings_page.splitlines() if line.startswith(f"| `{name}` |"))
+        assert all(f"`{metric}`" in row for metric in spec.metric_names), row
+        assert row.endswith(f"| `{spec.default_monitor}` |")
