@@ -3,13 +3,14 @@
 - `settings_docs()`: every settings key with its type, default and description, read from the
   pydantic `Settings` model and its field docstrings (a `signcli settings` listing can print
   the same rows); `settings_markdown()` is its page.
-- `commands_markdown()`: every command's usage, arguments and options, read from the click
-  commands Typer builds (the same objects `--help` draws), with the settings default of each
-  option that sets a setting (cli/_defaults.py).
+- `commands_markdown(root)`: every command's usage, arguments and options, read from the
+  click commands Typer builds for the app (the objects `--help` draws), with the settings
+  default of each option that sets a setting (cli/_defaults.py).
 - `exit_codes_markdown()`: the exit codes of signcli/errors.py and the errors behind each.
 
-`docs/_hooks/reference_pages.py` calls these when `mkdocs build` runs. Torch-free: it reads the
-Typer app, which sits on the top floor, so this module sits there too, beside `cli/`.
+`docs/_hooks/reference_pages.py` calls these when `mkdocs build` runs. Torch-free, and it
+imports nothing from `cli/`: the app is handed in, so that a command may list the settings
+with `settings_docs()` without an import cycle.
 """
 
 from __future__ import annotations
@@ -130,7 +131,11 @@ def _models_and_tasks() -> list[str]:
         + "; `training.monitor` and `metrics-check` rules may name any of them "
         "(↑ higher is better, ↓ lower is better)."
     )
-    lines += ["", "| task (`model.task`) | learns | metrics | default monitor |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| task (`model.task`) | learns | metrics | default monitor |",
+        "|---|---|---|---|",
+    ]
     for spec in TASKS.values():
         metrics = "; ".join(
             f"`{m.name}` {'↓' if m.mode == 'min' else '↑'} {_escape(m.doc)}"
@@ -141,14 +146,11 @@ def _models_and_tasks() -> list[str]:
     return lines
 
 
-def commands_markdown() -> str:
-    """The command reference page: a summary table, then each command's usage and options."""
+def commands_markdown(root: Any) -> str:
+    """The command reference page: a summary table, then each command's usage and options.
+    `root` is the app's click group: `typer.main.get_command(signcli.cli.app)`."""
     import typer
-    import typer.main
 
-    from signcli.cli import app
-
-    root = typer.main.get_command(app)
     root_ctx = typer.Context(root, info_name="signcli")
     commands = root.commands  # type: ignore[attr-defined]
     lines = [
@@ -255,8 +257,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        from signcli.cli._defaults import format_number
-
         return format_number(value)
     if isinstance(value, Path):
         return str(value)
@@ -265,6 +265,14 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, default=str)
     return str(value)
+
+
+def format_number(value: float) -> str:
+    """1e-3 rather than 0.001; 0.05 and 1.0 as written (as `--help` shows defaults too)."""
+    if value != 0 and abs(value) < 0.01:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return repr(value)
 
 
 def _element(annotation: Any) -> str:
@@ -315,16 +323,16 @@ def _default_of(settings: Settings, key: str) -> Any:
 def _options_table(command: Any, ctx: Any) -> list[str]:
     """Tables of a command's options, one per help panel, in the order `--help` shows them,
     with the defaults `--help` shows (a setting's default for options that set one)."""
-    from signcli.cli._defaults import defaults_shown, shown_defaults
-
     setting_keys = getattr(command, "setting_keys", {})
+    # a settings command (cli/_defaults.py) hands out its parameters with their defaults
+    params = list(command.shown_params() if setting_keys else command.params)
+    params += [command.get_help_option(ctx)] if command.get_help_option(ctx) else []
     panels: dict[str, list[tuple[Any, str, str]]] = {}
-    with defaults_shown(command, shown_defaults(setting_keys) if setting_keys else {}):
-        for param in command.get_params(ctx):
-            record = param.get_help_record(ctx) if _is_option(param) else None
-            if record is not None:  # None: a hidden option
-                panel = getattr(param, "rich_help_panel", None) or "Options"
-                panels.setdefault(panel, []).append((param, *record))
+    for param in params:
+        record = param.get_help_record(ctx) if _is_option(param) else None
+        if record is not None:  # None: a hidden option
+            panel = getattr(param, "rich_help_panel", None) or "Options"
+            panels.setdefault(panel, []).append((param, *record))
     lines: list[str] = []
     for panel, rows in panels.items():
         if len(panels) > 1:

@@ -23,10 +23,13 @@ from mkdocs.structure.files import File, Files
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # document this checkout's code, not another installed copy
 
+import typer.main  # noqa: E402
+
 from signcli import reference  # noqa: E402
+from signcli.cli import app  # noqa: E402
 
 GENERATED = {
-    "reference/commands.md": reference.commands_markdown,
+    "reference/commands.md": lambda: reference.commands_markdown(typer.main.get_command(app)),
     "reference/settings.md": reference.settings_markdown,
     "reference/exit-codes.md": reference.exit_codes_markdown,
     "changelog.md": lambda: (REPO / "CHANGELOG.md").read_text(encoding="utf-8"),
