@@ -6,7 +6,7 @@ takes in pages it does not list yet.
   `changelog.md` is the repository's CHANGELOG.md.
 - A page under docs/ that mkdocs.yml's nav does not list still gets a nav entry: one in
   `docs/benchmarks/` under "Benchmarks" (benchmark scripts write their tables there), any
-  other under "More". `mkdocs build --strict` fails on a nav entry whose file is missing, so
+  other at the end of "Guide". `mkdocs build --strict` fails on a nav entry whose file is missing, so
   new pages land here first and move into the nav when someone places them.
 
 Plain hooks, no plugin: nothing is fetched, the site builds offline.
@@ -35,7 +35,7 @@ GENERATED = {
     "changelog.md": lambda: (REPO / "CHANGELOG.md").read_text(encoding="utf-8"),
 }
 BENCHMARKS_SECTION = "Benchmarks"
-MORE_SECTION = "More"
+GUIDE_SECTION = "Guide"
 
 
 def on_config(config: Any) -> Any:
@@ -45,7 +45,7 @@ def on_config(config: Any) -> Any:
         page = path.relative_to(docs_dir).as_posix()
         if page in listed or page in GENERATED or page.startswith("_"):
             continue
-        folder = BENCHMARKS_SECTION if page.startswith("benchmarks/") else MORE_SECTION
+        folder = BENCHMARKS_SECTION if page.startswith("benchmarks/") else GUIDE_SECTION
         _section(config["nav"], folder).append(page)
     return config
 
