@@ -6,7 +6,7 @@
 - `commands_markdown(root)`: every command's usage, arguments and options, read from the
   click commands Typer builds for the app (the objects `--help` draws), with the settings
   default of each option that sets a setting (cli/_defaults.py).
-- `exit_codes_markdown()`: the exit codes of signcli/errors.py and the errors behind each.
+- `exit_codes_markdown()`: the exit codes of signcli/core/errors.py and the errors behind each.
 
 `docs/_hooks/reference_pages.py` calls these when `mkdocs build` runs. Torch-free, and it
 imports nothing from `cli/`: the app is handed in, so that a command may list the settings
@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from signcli import errors
+from signcli.core import errors
 from signcli.settings import Settings
 
 # What each exit code means; errors.py names the codes, the error classes say when each is used.
@@ -114,9 +114,9 @@ def settings_markdown() -> str:
 
 
 def _models_and_tasks() -> list[str]:
-    """What `model.name` and `model.task` choose between (model_catalog.py, tasks/registry.py)."""
-    from signcli.model_catalog import MODEL_CATALOG, SHARED_OPTIONS
-    from signcli.tasks.registry import LOOP_KEYS, TASKS
+    """What `model.name` and `model.task` choose between (core/model_catalog.py, core/task_specs.py)."""
+    from signcli.core.model_catalog import MODEL_CATALOG, SHARED_OPTIONS
+    from signcli.core.task_specs import LOOP_KEYS, TASKS
 
     lines = ["", "### Models", "", "Options every model takes: "]
     lines[-1] += ", ".join(f"`model.{o}`" for o in SHARED_OPTIONS) + "; each also reads its own:"
@@ -195,7 +195,7 @@ def exit_codes_markdown() -> str:
     lines = [
         "# Exit codes",
         "",
-        "Every command ends with one of these codes (generated from `signcli/errors.py`).",
+        "Every command ends with one of these codes (generated from `signcli/core/errors.py`).",
         "Errors are one or two lines on stderr naming the file, field or flag at fault;",
         "`signcli --debug COMMAND ...` shows the traceback instead. Any other crash exits 2.",
         "",

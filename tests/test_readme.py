@@ -16,8 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from signcli import errors
 from signcli.cli import app
+from signcli.core import errors
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"

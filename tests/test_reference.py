@@ -12,8 +12,9 @@ import pytest
 import typer
 from pydantic import BaseModel
 
-from signcli import errors, reference
+from signcli import reference
 from signcli.cli import app
+from signcli.core import errors
 from signcli.settings import Settings, settings_keys
 
 COMMANDS = typer.main.get_command(app).commands  # type: ignore[attr-defined]
@@ -160,8 +161,8 @@ def test_generating_the_pages_imports_no_torch():
 
 
 def test_settings_page_lists_every_model_and_task_with_its_metrics(settings_page: str):
-    from signcli.model_catalog import MODEL_CATALOG
-    from signcli.tasks.registry import TASKS
+    from signcli.core.model_catalog import MODEL_CATALOG
+    from signcli.core.task_specs import TASKS
 
     for name, entry in MODEL_CATALOG.items():
         row = next(line for line in settings_page.splitlines() if line.startswith(f"| `{name}` |"))
