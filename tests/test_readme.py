@@ -28,7 +28,7 @@ QUICK_START = (
     "--config examples/quickstart.yaml --work-dir runs/quickstart --overwrite"
 )
 TEST_COMMAND = (
-    'python -m pip install -c .ci/constraints.txt -e ".[dev,onnx,tensorboard]" '
+    'python -m pip install -c .ci/constraints.txt -e ".[dev,onnx,tensorboard,extract]" '
     "&& python -m pytest -n 2"
 )
 PLACEHOLDERS = {"...", "COMMAND"}  # `signcli --debug ...`: no command named
