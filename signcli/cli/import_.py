@@ -99,6 +99,47 @@ def import_(
         bool,
         typer.Option("--dry-run", help="Scan and plan (streams, classes, split); write nothing."),
     ] = False,
+    parts: Annotated[
+        str | None,
+        typer.Option(
+            "--parts",
+            metavar="PARTS",
+            help="mp-folders: the parts of each vector in file order, e.g. hand_r or "
+            "pose:4,face,hand_l,hand_r (:4 = x, y, z + visibility) \\[default: from the "
+            "width, see docs/import.md].",
+            show_default=False,
+        ),
+    ] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            metavar="FILE",
+            help="asl-signs: the index CSV in SRC \\[default: train.csv].",
+            show_default=False,
+        ),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            metavar="PERSON",
+            help="openpose: whom to take when a clip has several people: auto, largest, "
+            "most-moving, or INDEX (0 = leftmost) \\[default: auto].",
+            show_default=False,
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="openpose: keypoints below this confidence are not detected (NaN) "
+            "\\[default: 0.1].",
+            show_default=False,
+        ),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -130,6 +171,12 @@ def import_(
             workers=workers or os.cpu_count() or 1,
             overwrite=overwrite,
             dry_run=dry_run,
+            source_options={
+                "parts": parts,
+                "index": index,
+                "person": person,
+                "min_confidence": min_confidence,
+            },
         )
         with _ProgressBar(quiet or json_) as bar:
             report = run_import(options, bar.update)
@@ -159,7 +206,7 @@ class _ProgressBar:
     def __enter__(self) -> _ProgressBar:
         return self
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, failed: int = 0) -> None:
         import time
 
         if self.quiet:
@@ -193,7 +240,10 @@ class _ProgressBar:
         now = time.monotonic()
         if now - self.last_line >= self.PLAIN_EVERY_S or done == total:
             self.last_line = now
-            typer.echo(f"imported {done}/{total} sequences")
+            # done counts the sequences that could not be converted too: the summary's
+            # "imported" is done - failed
+            failures = f" ({failed} could not be converted)" if failed else ""
+            typer.echo(f"converted {done - failed}/{total} sequences{failures}")
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
