@@ -283,6 +283,7 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
     if not report.dry_run and report.written:
         f = report.frames
         console.print(f"frames per sequence: {f['min']:.0f} .. {f['max']:.0f} (mean {f['mean']})")
+    _print_people(console, report.sequence_notes)
     if report.skipped:
         console.print(f"[yellow]skipped {len(report.skipped)}[/]:", markup=True)
         for what, reason in report.skipped[:SKIPPED_SHOWN]:
@@ -295,3 +296,29 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
         console.print(f"[yellow]note:[/] {note}", markup=True)
     if not report.dry_run:
         console.print(f"next: signcli train transformer {report.out}", markup=False)
+
+
+def _print_people(console, notes: dict[str, dict]) -> None:  # noqa: ANN001 - rich, lazily
+    """People per clip and whom each crowded clip took (the OpenPose readers' notes)."""
+    counts: dict[int, int] = {}
+    crowded = []
+    for sample_id, note in notes.items():
+        if "people" not in note:
+            continue
+        counts[note["people"]] = counts.get(note["people"], 0) + 1
+        if note["people"] > 1:
+            crowded.append((sample_id, note))
+    if not counts:
+        return
+    rule = next(iter(notes.values())).get("person", "auto")
+    per = ", ".join(f"{n} in {c} clip{'s' * (c != 1)}" for n, c in sorted(counts.items()))
+    console.print(f"people per clip: {per} (--person {rule})", markup=False)
+    for sample_id, note in crowded[:SKIPPED_SHOWN]:
+        taken = note["taken"]
+        console.print(
+            f"  {sample_id}: {note['people']} people, took the one at x {taken['x']:g} "
+            f"(size {taken['size']:g}), seen in {taken['frames']}/{taken['of']} frames",
+            markup=False,
+        )
+    if len(crowded) > SKIPPED_SHOWN:
+        console.print(f"  ... and {len(crowded) - SKIPPED_SHOWN} more in import-report.json")

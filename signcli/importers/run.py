@@ -474,8 +474,9 @@ def _drop_empty_classes(
     if len(used) == len(classes) or not any(t.gloss >= 0 for t in done):
         return classes, done
     empty = [c for i, c in enumerate(classes) if i not in set(used)]
+    some = "1 class has" if len(empty) == 1 else f"{len(empty)} classes have"
     notes.append(
-        f"{len(empty)} classes have no sequence that could be written and are left out: "
+        f"{some} no sequence that could be written, left out of the classes: "
         + ", ".join(empty[:5])
         + (" ..." if len(empty) > 5 else "")
     )
