@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 MEDIAPIPE, OPENPOSE, WHOLEBODY = "mediapipe", "openpose", "wholebody"
+ALPHAPOSE133 = "alphapose133"
 REFINED_FACE = 478  # MediaPipe face mesh with refine_face_landmarks (10 iris points more)
 
 # kind -> header components in file order: (name, points); the face count is a parameter
@@ -34,6 +35,12 @@ COMPONENTS: dict[str, list[tuple[str, int]]] = {
         ("face_keypoints_2d", 70),
         ("hand_left_keypoints_2d", 21),
         ("hand_right_keypoints_2d", 21),
+    ],
+    ALPHAPOSE133: [  # pose-format's AlphaPose 133 loader: COCO-WholeBody, names with _133
+        ("BODY_133", 23),
+        ("FACE_133", 68),
+        ("LEFT_HAND_133", 21),
+        ("RIGHT_HAND_133", 21),
     ],
     WHOLEBODY: [  # pose-format's MMPose whole-body and OpenPifPaf estimators (COCO-WholeBody)
         ("BODY", 23),
@@ -56,8 +63,19 @@ STREAM_COMPONENTS = {  # stream -> component, per kind
         "hand_r": "hand_right_keypoints_2d",
     },
     WHOLEBODY: {"pose": "BODY", "face": "FACE", "hand_l": "LEFT_HAND", "hand_r": "RIGHT_HAND"},
+    ALPHAPOSE133: {
+        "pose": "BODY_133",
+        "face": "FACE_133",
+        "hand_l": "LEFT_HAND_133",
+        "hand_r": "RIGHT_HAND_133",
+    },
 }
-DEFAULT_DIMS = {MEDIAPIPE: 3, OPENPOSE: 2, WHOLEBODY: 2}  # XYZC and XYC, as the tools write
+DEFAULT_DIMS = {
+    MEDIAPIPE: 3,
+    OPENPOSE: 2,
+    WHOLEBODY: 2,
+    ALPHAPOSE133: 2,
+}  # XYZC and XYC, as the tools write
 # what pose-format's reduce_holistic keeps (by point name): the body without face, hands and
 # feet, and the face contours (written out here, independent of the importer's tables)
 REDUCED_POSE_NAMES = [

@@ -19,6 +19,7 @@ from signcli.importers.base import (
 )
 from signcli.importers.pose_file import FORMAT, PoseFileFormat
 from tests.importers.pose_samples import (
+    ALPHAPOSE133,
     MEDIAPIPE,
     OPENPOSE,
     REDUCED_FACE_INDEX,
@@ -208,8 +209,9 @@ def test_full_reduced_and_hands_only_files_import_together(tmp_path: Path) -> No
     assert np.isnan(reduced["pose"][:, 0]).all() and not np.isnan(reduced["pose"][:, 11]).any()
 
 
-def test_wholebody_files_of_mmpose_and_openpifpaf(tmp_path: Path) -> None:
-    samples = write_pose_tree(tmp_path, WHOLEBODY, per_label=1)
+@pytest.mark.parametrize("kind", [WHOLEBODY, ALPHAPOSE133])
+def test_wholebody_files_of_mmpose_openpifpaf_and_alphapose(tmp_path: Path, kind: str) -> None:
+    samples = write_pose_tree(tmp_path, kind, per_label=1)
     fmt = PoseFileFormat()
     scan = fmt.scan(tmp_path)
     assert scan.landmark_set is COCO_WHOLEBODY and fmt.landmark_set is COCO_WHOLEBODY
@@ -217,7 +219,7 @@ def test_wholebody_files_of_mmpose_and_openpifpaf(tmp_path: Path) -> None:
         assert {s: a.shape[1] for s, a in streams.items()} == COCO_WHOLEBODY.streams
         for stream, count in COCO_WHOLEBODY.streams.items():
             np.testing.assert_array_equal(
-                streams[stream], expected_stream(sample, WHOLEBODY, stream, count)
+                streams[stream], expected_stream(sample, kind, stream, count)
             )
 
 
