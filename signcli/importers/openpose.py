@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signcli.core.limits import Limit
+from signcli.core.limits import MAX_PEOPLE
 from signcli.importers.base import (
     COORDS,
     OPENPOSE_BODY25_HANDS,
@@ -87,9 +87,6 @@ MAX_JUMP = 0.5
 # (body); below 0.1 a hand keypoint is a guess more often than not
 MIN_CONFIDENCE = 0.1
 PERSON_RULES = ("auto", "most-moving", "largest")
-# A crowded street scene has tens of people; more than this in one frame is a broken file,
-# and tracking costs tracks x people per frame.
-MAX_PEOPLE = Limit("MAX_PEOPLE", 100, "people in one frame")
 
 LAYOUTS_TEXT = "SRC/<label>/<video>/*_keypoints.json or SRC/<video>/*_keypoints.json"
 
