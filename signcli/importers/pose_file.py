@@ -28,8 +28,9 @@ writes (the landmark set goes into the manifest):
 
 A component a file lacks is NaN for that file (a hands-only file beside full ones). Files
 of one landmark set are imported together, whatever each holds: the streams are those any
-file has, and a stream keeps the landmarks any file has (a tree of reduced files keeps the
-reduced points only, as a subset with its mirror pairs). Files of different landmark sets
+file has, and the face keeps the landmarks any file has (a tree of reduced files keeps the
+128 contour points only, as a subset with its mirror pairs; the pose keeps all 33, NaN
+where no file has a point, see COMPACT_STREAMS). Files of different landmark sets
 (or units) cannot be aligned landmark by landmark: SRC is then refused, naming the files of
 each, and nothing is written. `scan` reads every file's header; a file whose header does
 not read is left to `read`, which names it with the reason.
@@ -74,6 +75,11 @@ INSTALL_HINT = "pip install 'signcli[pose]'"
 MIN_POSE_FORMAT = "0.10"  # Pose.read(file, pose_body=EmptyPoseBody) reads only the header
 PIXELS, NORMALIZED = "pixels", "normalized"
 FILES_SHOWN = 3  # files named per estimator when a mixed tree is refused
+# Streams written with only the landmarks the files hold when that is fewer than all. Not
+# the pose: the model's normalisation finds the shoulders by the pose's landmark count, so
+# a reduced pose keeps its full width (NaN where no file has a point); a face is placed by
+# the mean and extent of whatever landmarks it has.
+COMPACT_STREAMS = ("face",)
 
 # MediaPipe's PoseLandmark and HandLandmark names, the point names pose-format writes
 MEDIAPIPE_POSE_NAMES = (
@@ -518,7 +524,11 @@ def _union(
                 i for i in component.landmarks if i >= 0
             )
     streams = {s: n for s, n in landmark_set.streams.items() if s in held}
-    kept = {s: tuple(sorted(held[s])) for s in streams if len(held[s]) < landmark_set.streams[s]}
+    kept = {
+        s: tuple(sorted(held[s]))
+        for s in streams
+        if s in COMPACT_STREAMS and len(held[s]) < landmark_set.streams[s]
+    }
     return streams, kept
 
 

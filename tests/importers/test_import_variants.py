@@ -108,6 +108,7 @@ def test_reduced_holistic_tree_keeps_its_points_with_their_mirror_pairs(tmp_path
     pytest.importorskip("pose_format")
     from tests.importers.pose_samples import (
         MEDIAPIPE,
+        REDUCED_FACE_INDEX,
         REDUCED_POINT_NAMES,
         REDUCED_POSE_INDEX,
         write_pose_file,
@@ -121,19 +122,45 @@ def test_reduced_holistic_tree_keeps_its_points_with_their_mirror_pairs(tmp_path
     assert result.exit_code == 0, result.output
     assert npz_count(out) == 4
     manifest = read_manifest(out)
-    pose = manifest.streams["pose"]
     assert manifest.landmark_set == "mediapipe-holistic"
-    assert pose.landmarks == 8 and pose.source_landmarks == REDUCED_POSE_INDEX
-    position = {landmark: i for i, landmark in enumerate(REDUCED_POSE_INDEX)}
+    pose, face = manifest.streams["pose"], manifest.streams["face"]
+    assert pose.landmarks == 33 and pose.source_landmarks is None  # NaN but for the 8
+    assert [tuple(p) for p in pose.mirror_pairs] == MEDIAPIPE_POSE_PAIRS
+    assert face.landmarks == 128 and face.source_landmarks == REDUCED_FACE_INDEX
+    position = {landmark: i for i, landmark in enumerate(REDUCED_FACE_INDEX)}
     want = [
         (position[a], position[b])
-        for a, b in MEDIAPIPE_POSE_PAIRS
+        for a, b in MEDIAPIPE_FACE_PAIRS
         if a in position and b in position
     ]
-    assert [tuple(p) for p in pose.mirror_pairs] == want == [(0, 1), (2, 3), (4, 5), (6, 7)]
-    assert manifest.streams["face"].landmarks == 128
+    assert [tuple(p) for p in face.mirror_pairs] == want and len(want) == 61  # 6 on the midline
     with np.load(out / "train" / "a__0.npz") as archive:
-        assert not np.isnan(archive["X"][:, pose.columns[0] : pose.columns[1]]).any()
+        x = archive["X"]
+    held = np.zeros(33, bool)
+    held[REDUCED_POSE_INDEX] = True
+    pose_points = x[:, pose.columns[0] : pose.columns[1]].reshape(len(x), 33, 3)
+    assert not np.isnan(pose_points[:, held]).any() and np.isnan(pose_points[:, ~held]).all()
+    assert not np.isnan(x[:, face.columns[0] : face.columns[1]]).any()
+    trained = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "transformer",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "-q",
+            "--set",
+            "model.d_model=16",
+            "--set",
+            "model.num_layers=1",
+            "--set",
+            "data.augment.mirror_p=0.5",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
 
 
 def test_openpose_summary_and_report_say_people_and_whom_was_taken(tmp_path: Path) -> None:
@@ -167,3 +194,26 @@ def test_progress_agrees_with_the_summary_and_no_class_is_left_empty(tmp_path: P
     assert "imported 1 sequences" in result.output and "1 classes" in result.output
     assert read_manifest(out).classes == ["keep"]
     assert "lost" in result.output  # named, with its reason, in the skipped list
+
+
+def test_wholebody_pose_files_import_and_train_with_mirroring(tmp_path: Path) -> None:
+    """MMPose / OpenPifPaf files: the COCO-WholeBody set in the manifest, its pairs, and a
+    training run that normalises the 23-point body by its shoulders and mirrors it."""
+    pytest.importorskip("pose_format")
+    from tests.importers.pose_samples import WHOLEBODY, write_pose_tree
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_pose_tree(src, WHOLEBODY, labels=("a", "b", "c"), per_label=3)
+    result = run("pose", src, out, "--val-fraction", "0.34", "--split-by", "none")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+    assert manifest.landmark_set == "coco-wholebody"
+    assert {s: e.landmarks for s, e in manifest.streams.items()} == {
+        "face": 68,
+        "hand_l": 21,
+        "hand_r": 21,
+        "pose": 23,
+    }
+    assert (5, 6) in [tuple(p) for p in manifest.streams["pose"].mirror_pairs]  # shoulders
+    trained = CliRunner().invoke(app, ["train", "transformer", str(out), "--work-dir", str(tmp_path / "run"), "--epochs", "1", "-q", "--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "data.augment.mirror_p=0.5"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
