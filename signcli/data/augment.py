@@ -132,6 +132,12 @@ def mirror_gaps(
                 f"known (known: {', '.join(map(str, pairs))} landmarks); its x is flipped but "
                 "its landmarks keep their order"
             )
+    hands = [h for h in ("hand_l", "hand_r") if h in widths]
+    if len(hands) == 1:  # a one-hand import (mp-folders --parts hand_r)
+        gaps.append(
+            f"mirror: only {hands[0]} is present, so a mirrored hand stays in {hands[0]} "
+            "although it now looks like the other hand"
+        )
     return gaps
 
 
