@@ -19,10 +19,11 @@ from signcli.cli import _run
 from signcli.cli._options import JsonOpt, QuietOpt
 
 FORMAT_HELP = (
-    "mp-folders (ROOT/<label>/<sequence>/<frame>.npy of the MediaPipe tutorial), asl-signs "
-    "(Kaggle isolated signs: train.csv + parquet), asl-fingerspelling (Kaggle fingerspelling: "
-    "text targets), openpose (folders of *_keypoints.json), pose (.pose files; needs "
-    "signcli\\[pose])."
+    "mp-folders (MediaPipe Holistic .npy trees: ROOT/<label>/<sequence>/<frame>.npy or "
+    "ROOT/<label>/<sequence>.npy, any combination of parts), asl-signs (Kaggle isolated "
+    "signs: train.csv + parquet), asl-fingerspelling (Kaggle fingerspelling: text targets), "
+    "openpose (folders of *_keypoints.json), pose (.pose files of MediaPipe, OpenPose, MMPose "
+    "or OpenPifPaf; needs signcli\\[pose]). Every variant accepted: docs/import.md."
 )
 SKIPPED_SHOWN = 10
 
