@@ -15,8 +15,10 @@ A keypoint below `--min-confidence` (default MIN_CONFIDENCE; 0 = only confidence
 points OpenPose did not find) is not detected: NaN (x, y and z); the others get z = 0.
 OpenPose gives hand keypoints it guesses confidences of 0.01..0.05, which are noise. A part
 whose list is empty or absent for every person of a video (OpenPose run without `--face`
-or `--hand`) is not a stream of that video. A COCO-18 pose (18 keypoints) is refused: the
-landmark set is BODY_25. A frame listing more than MAX_PEOPLE people (core/limits.py) is
+or `--hand`) is not a stream of that video; the import's streams are those any video has
+(the scan reads each video's first frame with people), NaN for videos without them. A
+COCO-18 pose (18 keypoints) is refused: the landmark set is BODY_25. A frame listing more
+than MAX_PEOPLE people (core/limits.py) is
 refused: no real frame has that many.
 
 The person (`--person`). A video with never more than one person per frame: that person,
@@ -87,6 +89,9 @@ MAX_JUMP = 0.5
 # (body); below 0.1 a hand keypoint is a guess more often than not
 MIN_CONFIDENCE = 0.1
 PERSON_RULES = ("auto", "most-moving", "largest")
+# frames of each video the scan reads to learn which parts OpenPose wrote (face, hands):
+# the first with people settles it, the flags hold for the whole run
+PARTS_FRAMES_TRIED = 10
 
 LAYOUTS_TEXT = "SRC/<label>/<video>/*_keypoints.json or SRC/<video>/*_keypoints.json"
 
@@ -195,10 +200,40 @@ class OpenPose:
                     add(video, folder.name)
                 else:
                     skipped.append((str(video), "no .json frames in this video folder"))
-        return Scan(items=items, skipped=skipped)
+        present: set[str] = set()
+        for item in items:
+            present |= parts_present(Path(item.ref.path))
+            if present == set(KEYS):
+                break
+        streams = {s: n for s, n in OPENPOSE_BODY25_HANDS.streams.items() if s in present}
+        return Scan(items=items, skipped=skipped, streams=streams or None)
 
     def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
         return [read_video(_as_ref(item.ref)) for item in items]
+
+
+def parts_present(folder: Path, frames_tried: int = PARTS_FRAMES_TRIED) -> set[str]:
+    """The streams OpenPose wrote for a video (its `--face` / `--hand` flags hold for every
+    frame): the non-empty parts of the people of its first frame that has people, looking
+    at most `frames_tried` frames. Unreadable frames count as empty (`read` reports them)."""
+    try:
+        frames = frame_files(_listing(folder)[1])[:frames_tried]
+    except OSError:
+        return set()
+    for path in frames:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            continue
+        people = data.get("people") if isinstance(data, dict) else None
+        if not isinstance(people, list) or not people:
+            continue
+        return {
+            stream
+            for stream, key in KEYS.items()
+            if any(isinstance(p, dict) and p.get(key) for p in people)
+        }
+    return set()
 
 
 def _as_ref(ref: VideoRef | str | Path) -> VideoRef:

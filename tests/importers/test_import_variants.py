@@ -217,3 +217,23 @@ def test_wholebody_pose_files_import_and_train_with_mirroring(tmp_path: Path) ->
     assert (5, 6) in [tuple(p) for p in manifest.streams["pose"].mirror_pairs]  # shoulders
     trained = CliRunner().invoke(app, ["train", "transformer", str(out), "--work-dir", str(tmp_path / "run"), "--epochs", "1", "-q", "--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "data.augment.mirror_p=0.5"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
+
+
+def test_openpose_videos_with_and_without_the_face_keep_the_face_stream(tmp_path: Path) -> None:
+    """The first video was extracted without `--face`, a later one with it: the face is a
+    stream of the import (NaN for the first video), not dropped because the first lacks it."""
+    from tests.importers.samples import write_openpose
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_openpose(src, labels=("a",), videos=2, frames=3, face=False)
+    write_openpose(src, labels=("b",), videos=2, frames=3, face=True, seed=1)
+    result = run("openpose", src, out, "--val-fraction", "0")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+    assert manifest.streams["face"].landmarks == 70
+    columns = manifest.streams["face"].columns
+    with np.load(out / "train" / "a__a_0.npz") as archive:
+        assert np.isnan(archive["X"][:, columns[0] : columns[1]]).all()
+    with np.load(out / "train" / "b__b_0.npz") as archive:
+        assert not np.isnan(archive["X"][:, columns[0] : columns[1]]).all()
+    assert npz_count(out) == 4
