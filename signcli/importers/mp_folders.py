@@ -228,88 +228,111 @@ class MpFolders:
                 "SRC/<label>/<sequence>.npy)"
             )
         chosen = parse_parts(parts) if parts else None
-        found: list[tuple[str, Path, bool, tuple[int, ...] | str]] = []  # id, path, per frame
-        skipped: list[tuple[str, str]] = []
-        seen: dict[str, Path] = {}
-        for label_dir in _subfolders(src):
-            sequences, files = _listing(label_dir)
-            if not sequences and not files:
-                skipped.append(
-                    (str(label_dir), "no sequence folders or .npy files in this label folder")
-                )
-                continue
-            entries = [(d, True) for d in sequences] + [
-                (f, False) for f in sorted(files, key=lambda p: natural_key(p.stem))
-            ]
-            for path, per_frame in entries:
-                frames = frame_files(path) if per_frame else [path]
-                if not frames:
-                    skipped.append((str(path), "no .npy frames"))
-                    continue
-                item_id = safe_id(label_dir.name, path.stem if not per_frame else path.name)
-                if item_id in seen:
-                    skipped.append(
-                        (str(path), f"its id {item_id} is already taken by {seen[item_id]}")
-                    )
-                    continue
-                seen[item_id] = path
-                found.append((item_id, path, per_frame, frames[0], npy_shape(frames[0])))
+        found, skipped = _find_sequences(src)
         if not found:
             raise ImportFormatError(_not_this_format(src))
-
-        items: list[SourceItem] = []
-        layouts: list[Layout] = []
-        single_frames = 0  # [W] vectors where [T, W] sequences belong
-        for item_id, path, per_frame, first, shape in found:
-            layout = _layout_of(per_frame, shape, chosen)
+        laid_out: list[tuple[_Found, Layout]] = []
+        for sequence in found:
+            layout = _layout_of(sequence.per_frame, sequence.shape, chosen)
             if isinstance(layout, str):
-                single_frames += not per_frame and not isinstance(shape, str) and len(shape) == 1
-                named = per_frame and not isinstance(shape, str)
-                skipped.append((str(path), f"{first.name}: {layout}" if named else layout))
-                continue
-            layouts.append(layout)
-            items.append(
-                SourceItem(id=item_id, ref=(path, per_frame, layout), label=path.parent.name)
-            )
-        if single_frames == len(found):
-            raise ImportFormatError(
-                f"no <label>/<sequence>/<frame>.npy folders under {src} (the .npy files in "
-                "SRC/<folder>/ are single frames: one folder level is missing)"
-            )
-        if not items:
-            raise ImportFormatError(
-                f"none of the {len(found)} sequences under {src} can be split into parts "
-                f"(first: {found[0][1]}: {skipped[-len(found)][1]})"
-            )
-        streams: dict[str, int] = {}
-        for layout in layouts:
-            for stream, count, _ in layout:
-                streams[stream] = min(count, streams.get(stream, count))
-        face = streams.get("face")
-        mixed_face = face is not None and any(
-            n != face for layout in layouts for s, n, _ in layout if s == "face"
-        )
-        notes = []
-        if mixed_face:
-            notes.append("some faces have 478 points and some 468: every face keeps the first 468")
-        kinds = sorted({describe(layout) for layout in layouts})
-        if len(kinds) > 1:
-            notes.append(
-                "vectors of several layouts: " + "; ".join(kinds) + " (absent parts are NaN)"
-            )
+                named = sequence.per_frame and not isinstance(sequence.shape, str)
+                skipped.append(
+                    (str(sequence.path), f"{sequence.first.name}: {layout}" if named else layout)
+                )
+            else:
+                laid_out.append((sequence, layout))
+        if not laid_out:
+            raise ImportFormatError(_nothing_splits(src, found, skipped))
+        layouts = [layout for _, layout in laid_out]
+        streams, face, notes = _streams_of(layouts)
         items = [
             SourceItem(
-                id=i.id,
-                ref=MpRef(str(i.ref[0]), i.ref[1], i.ref[2], face if mixed_face else None),
-                label=i.label,
+                id=sequence.id,
+                ref=MpRef(str(sequence.path), sequence.per_frame, layout, face),
+                label=sequence.path.parent.name,
             )
-            for i in items
+            for sequence, layout in laid_out
         ]
-        ordered = {s: streams[s] for s in MEDIAPIPE_HOLISTIC.streams if s in streams}
-        return Scan(items=items, skipped=skipped, streams=ordered, notes=notes)
+        return Scan(items=items, skipped=skipped, streams=streams, notes=notes)
 
     def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
         return [read_sequence(item.ref) for item in items]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A sequence of SRC before its layout is known."""
+
+    id: str
+    path: Path  # a sequence folder or a [T, W] file
+    per_frame: bool
+    first: Path  # its first .npy file
+    shape: tuple[int, ...] | str  # that file's shape, or why its header does not read
+
+
+def _find_sequences(src: Path) -> tuple[list[_Found], list[tuple[str, str]]]:
+    """The sequences under SRC's label folders (with the shape of each one's first file),
+    and what was skipped there with the reason."""
+    found: list[_Found] = []
+    skipped: list[tuple[str, str]] = []
+    seen: dict[str, Path] = {}
+    for label_dir in _subfolders(src):
+        sequences, files = _listing(label_dir)
+        if not sequences and not files:
+            skipped.append(
+                (str(label_dir), "no sequence folders or .npy files in this label folder")
+            )
+            continue
+        entries = [(d, True) for d in sequences]
+        entries += [(f, False) for f in sorted(files, key=lambda p: natural_key(p.stem))]
+        for path, per_frame in entries:
+            frames = frame_files(path) if per_frame else [path]
+            if not frames:
+                skipped.append((str(path), "no .npy frames"))
+                continue
+            item_id = safe_id(label_dir.name, path.name if per_frame else path.stem)
+            if item_id in seen:
+                skipped.append((str(path), f"its id {item_id} is already taken by {seen[item_id]}"))
+                continue
+            seen[item_id] = path
+            found.append(_Found(item_id, path, per_frame, frames[0], npy_shape(frames[0])))
+    return found, skipped
+
+
+def _streams_of(layouts: list[Layout]) -> tuple[dict[str, int], int | None, list[str]]:
+    """The streams of the import (each part any sequence has), the face landmarks every
+    sequence keeps when faces of 468 and 478 points mix (else None), and notes."""
+    counts: dict[str, set[int]] = {}
+    for layout in layouts:
+        for stream, count, _ in layout:
+            counts.setdefault(stream, set()).add(count)
+    streams = {s: min(counts[s]) for s in MEDIAPIPE_HOLISTIC.streams if s in counts}
+    notes = []
+    face = None
+    if len(counts.get("face", ())) > 1:
+        face = min(counts["face"])
+        notes.append(f"some faces have 478 points and some 468: every face keeps the first {face}")
+    kinds = sorted({describe(layout) for layout in layouts})
+    if len(kinds) > 1:
+        notes.append("vectors of several layouts: " + "; ".join(kinds) + " (absent parts are NaN)")
+    return streams, face, notes
+
+
+def _nothing_splits(src: Path, found: list[_Found], skipped: list[tuple[str, str]]) -> str:
+    """Why no sequence of SRC could be given a layout."""
+    single_frames = [
+        f for f in found if not f.per_frame and not isinstance(f.shape, str) and len(f.shape) == 1
+    ]
+    if len(single_frames) == len(found):
+        return (
+            f"no <label>/<sequence>/<frame>.npy folders under {src} (the .npy files in "
+            "SRC/<folder>/ are single frames: one folder level is missing)"
+        )
+    first = dict(skipped)[str(found[0].path)]
+    return (
+        f"none of the {len(found)} sequences under {src} can be split into parts "
+        f"(first: {found[0].path}: {first})"
+    )
 
 
 def _layout_of(
