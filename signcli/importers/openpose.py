@@ -18,8 +18,7 @@ whose list is empty or absent for every person of a video (OpenPose run without 
 or `--hand`) is not a stream of that video; the import's streams are those any video has
 (the scan reads each video's first frame with people), NaN for videos without them. A
 COCO-18 pose (18 keypoints) is refused: the landmark set is BODY_25. A frame listing more
-than MAX_PEOPLE people (core/limits.py) is
-refused: no real frame has that many.
+than MAX_PEOPLE people (core/limits.py) is refused: no real frame has that many.
 
 The person (`--person`). A video with never more than one person per frame: that person,
 throughout. Otherwise people are linked into tracks across frames (each person to the
