@@ -6,7 +6,7 @@ while the training loss keeps falling), and the 30 epochs that are plenty for th
 of clips are a few hundred optimizer steps for a small set. `resolve_auto_settings` fills
 every `auto` value once, when a run starts; config.json and the checkpoints record the
 numbers, so resume, eval and export rebuild the same model. The tiers and the evidence
-that chose them are in the README ("Defaults and the evidence for them").
+that chose them are in docs/models.md ("Defaults and the evidence for them").
 
     samples      d_model  layers  dropout
     < 2,000        128       2      0.3
@@ -18,7 +18,7 @@ steps, at least MIN_EPOCHS and at most MAX_EPOCHS. Batch size: BATCH_SIZE, unles
 MAX_EPOCHS of it would make fewer than MIN_STEPS steps (fewer than ~470 samples); then
 the largest batch that makes them, at least MIN_BATCH_SIZE. On 161 sentences (task ctc)
 batch 32 stopped at 1,200 steps in 200 epochs; the smaller batch reaches 3,000 steps in
-fewer epochs and less time, and a lower error (README, "Defaults and the evidence").
+fewer epochs and less time, and a lower error (docs/models.md, "Defaults and the evidence").
 `training.ema: auto` averages over about a tenth of the run's steps; `data.sample_normalize:
 auto` is on for keypoints whose coordinates are known (`resolved_inputs`). docs/defaults.md
 has the evidence for each.

@@ -44,7 +44,7 @@ MODEL_NAMES = tuple(MODEL_CATALOG)
 # is a settings error before training.
 
 DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
-CONV_KERNEL = 5  # the default temporal convolution (see the README's accuracy benchmark)
+CONV_KERNEL = 5  # the default temporal convolution (docs/models.md: the evidence for the defaults)
 # Keys added after runs were first written, with the value that rebuilds those runs as they
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
 LEGACY_VALUES = {
@@ -480,12 +480,12 @@ class TrainingSettings(_Section):
     docs/defaults.md): the trained weights are the model."""
     length_buckets: bool = True
     """Batch clips of similar length together: on clips of 3-28 frames, 6% of the batch
-    frames are padding instead of 52%, twice the samples/s at the same accuracy (README,
-    accuracy benchmark); the order stays a pure function of (seed, epoch)."""
+    frames are padding instead of 52%, twice the samples/s at the same accuracy
+    (docs/benchmarks.md, accuracy); the order stays a pure function of (seed, epoch)."""
     compile: bool = False
     """torch.compile the model's training forward and backward, one graph per batch shape
-    (clips padded to a multiple of 32 frames). The first epoch pays the compile; README's
-    benchmark section has what it gains or loses on CPU and CUDA. Checkpoints are the same
+    (clips padded to a multiple of 32 frames). The first epoch pays the compile;
+    docs/benchmarks.md has what it gains or loses on CPU and CUDA. Checkpoints are the same
     either way, and resume stays exact."""
     compile_backend: str = "inductor"
     """torch.compile backend: inductor, or aot_eager / eager to isolate a compile problem."""

@@ -47,7 +47,16 @@ def _root(
 
 def _register() -> None:
     from signcli.cli import eval as eval_command
-    from signcli.cli import export_onnx, import_, metrics_check, resume, smoke, train, validate_npz
+    from signcli.cli import (
+        export_onnx,
+        extract,
+        import_,
+        metrics_check,
+        resume,
+        smoke,
+        train,
+        validate_npz,
+    )
     from signcli.cli._defaults import settings_command
 
     app.command("validate-npz")(validate_npz.validate_npz)
@@ -58,6 +67,7 @@ def _register() -> None:
     app.command("export-onnx")(export_onnx.export_onnx)
     app.command("metrics-check")(metrics_check.metrics_check)
     app.command("import")(import_.import_)
+    app.command("extract", epilog=extract.install_note())(extract.extract)
 
 
 _register()

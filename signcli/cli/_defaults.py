@@ -35,16 +35,10 @@ def format_default(value: Any) -> str | bool | None:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, float):
+        from signcli.reference import format_number  # the docs write numbers the same way
+
         return format_number(value)
     return str(value)
-
-
-def format_number(value: float) -> str:
-    """1e-3 rather than 0.001; 0.05 and 1.0 as written."""
-    if value != 0 and abs(value) < 0.01:
-        mantissa, exponent = f"{value:e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-    return repr(value)
 
 
 def shown_defaults(keys: Mapping[str, str]) -> dict[str, str | bool]:
@@ -62,18 +56,24 @@ def settings_command(keys: Mapping[str, str]) -> type[core.TyperCommand]:
         setting_keys = dict(keys)
 
         def format_help(self, ctx: Any, formatter: Any) -> None:
-            with _defaults_shown(self, shown_defaults(self.setting_keys)):
+            with _defaults_shown(self):
                 super().format_help(ctx, formatter)
+
+        def shown_params(self) -> list[Any]:
+            """The parameters as the help draws them: copies of those that carry their
+            settings default (the documentation's command reference reads these too)."""
+            shown = shown_defaults(self.setting_keys)
+            return [_with_default(p, shown[p.name]) if p.name in shown else p for p in self.params]
 
     return SettingsDefaultsCommand
 
 
 @contextmanager
-def _defaults_shown(command: core.TyperCommand, shown: Mapping[str, str | bool]) -> Iterator[None]:
-    """Swap in copies of the parameters that carry their settings default, for the time
-    the help is drawn only: the parsed defaults stay None (= not given)."""
+def _defaults_shown(command: Any) -> Iterator[None]:
+    """Swap in the parameters that carry their settings default, for the time the help is
+    drawn only: the parsed defaults stay None (= not given)."""
     original = command.params
-    command.params = [_with_default(p, shown[p.name]) if p.name in shown else p for p in original]
+    command.params = command.shown_params()
     try:
         yield
     finally:

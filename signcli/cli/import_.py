@@ -19,10 +19,11 @@ from signcli.cli import _run
 from signcli.cli._options import JsonOpt, QuietOpt
 
 FORMAT_HELP = (
-    "mp-folders (ROOT/<label>/<sequence>/<frame>.npy of the MediaPipe tutorial), asl-signs "
-    "(Kaggle isolated signs: train.csv + parquet), asl-fingerspelling (Kaggle fingerspelling: "
-    "text targets), openpose (folders of *_keypoints.json), pose (.pose files; needs "
-    "signcli\\[pose])."
+    "mp-folders (MediaPipe Holistic .npy trees: ROOT/<label>/<sequence>/<frame>.npy or "
+    "ROOT/<label>/<sequence>.npy, any combination of parts), asl-signs (Kaggle isolated "
+    "signs: train.csv + parquet), asl-fingerspelling (Kaggle fingerspelling: text targets), "
+    "openpose (folders of *_keypoints.json), pose (.pose files of MediaPipe, OpenPose, MMPose "
+    "or OpenPifPaf; needs signcli\\[pose]). Every variant accepted: docs/import.md."
 )
 SKIPPED_SHOWN = 10
 
@@ -99,6 +100,47 @@ def import_(
         bool,
         typer.Option("--dry-run", help="Scan and plan (streams, classes, split); write nothing."),
     ] = False,
+    parts: Annotated[
+        str | None,
+        typer.Option(
+            "--parts",
+            metavar="PARTS",
+            help="mp-folders: the parts of each vector in file order, e.g. hand_r or "
+            "pose:4,face,hand_l,hand_r (:4 = x, y, z + visibility) \\[default: from the "
+            "width, see docs/import.md].",
+            show_default=False,
+        ),
+    ] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            metavar="FILE",
+            help="asl-signs: the index CSV in SRC \\[default: train.csv].",
+            show_default=False,
+        ),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            metavar="PERSON",
+            help="openpose: whom to take when a clip has several people: auto, largest, "
+            "most-moving, or INDEX (0 = leftmost) \\[default: auto].",
+            show_default=False,
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="openpose: keypoints below this confidence are not detected (NaN) "
+            "\\[default: 0.1].",
+            show_default=False,
+        ),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -130,6 +172,12 @@ def import_(
             workers=workers or os.cpu_count() or 1,
             overwrite=overwrite,
             dry_run=dry_run,
+            source_options={
+                "parts": parts,
+                "index": index,
+                "person": person,
+                "min_confidence": min_confidence,
+            },
         )
         with _ProgressBar(quiet or json_) as bar:
             report = run_import(options, bar.update)
@@ -159,7 +207,7 @@ class _ProgressBar:
     def __enter__(self) -> _ProgressBar:
         return self
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, failed: int = 0) -> None:
         import time
 
         if self.quiet:
@@ -193,7 +241,10 @@ class _ProgressBar:
         now = time.monotonic()
         if now - self.last_line >= self.PLAIN_EVERY_S or done == total:
             self.last_line = now
-            typer.echo(f"imported {done}/{total} sequences")
+            # done counts the sequences that could not be converted too: the summary's
+            # "imported" is done - failed
+            failures = f" ({failed} could not be converted)" if failed else ""
+            typer.echo(f"converted {done - failed}/{total} sequences{failures}")
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
@@ -233,6 +284,7 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
     if not report.dry_run and report.written:
         f = report.frames
         console.print(f"frames per sequence: {f['min']:.0f} .. {f['max']:.0f} (mean {f['mean']})")
+    _print_people(console, report.sequence_notes)
     if report.skipped:
         console.print(f"[yellow]skipped {len(report.skipped)}[/]:", markup=True)
         for what, reason in report.skipped[:SKIPPED_SHOWN]:
@@ -245,3 +297,29 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
         console.print(f"[yellow]note:[/] {note}", markup=True)
     if not report.dry_run:
         console.print(f"next: signcli train transformer {report.out}", markup=False)
+
+
+def _print_people(console, notes: dict[str, dict]) -> None:  # noqa: ANN001 - rich, lazily
+    """People per clip and whom each crowded clip took (the OpenPose readers' notes)."""
+    counts: dict[int, int] = {}
+    crowded = []
+    for sample_id, note in notes.items():
+        if "people" not in note:
+            continue
+        counts[note["people"]] = counts.get(note["people"], 0) + 1
+        if note["people"] > 1:
+            crowded.append((sample_id, note))
+    if not counts:
+        return
+    rule = next(iter(notes.values())).get("person", "auto")
+    per = ", ".join(f"{n} in {c} clip{'s' * (c != 1)}" for n, c in sorted(counts.items()))
+    console.print(f"people per clip: {per} (--person {rule})", markup=False)
+    for sample_id, note in crowded[:SKIPPED_SHOWN]:
+        taken = note["taken"]
+        console.print(
+            f"  {sample_id}: {note['people']} people, took the one at x {taken['x']:g} "
+            f"(size {taken['size']:g}), seen in {taken['frames']}/{taken['of']} frames",
+            markup=False,
+        )
+    if len(crowded) > SKIPPED_SHOWN:
+        console.print(f"  ... and {len(crowded) - SKIPPED_SHOWN} more in import-report.json")

@@ -386,7 +386,7 @@ def train(
         bool | None,
         typer.Option(
             "--compile/--no-compile",
-            help="torch.compile the model for training (slower on CPU: see the README benchmarks).",
+            help="torch.compile the model for training (slower on CPU: see docs/benchmarks.md).",
             rich_help_panel=TRAINING,
         ),
     ] = None,

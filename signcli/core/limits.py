@@ -93,6 +93,11 @@ MAX_HEADS = Limit("MAX_HEADS", 256, "heads")
 # memory, one per core by validate-npz: an hour of 2,048-wide features at 30 fps is 0.9 GB.
 MAX_SAMPLE_BYTES = Limit("MAX_SAMPLE_BYTES", 2 * 1024**3, "bytes")
 
+# People listed in one frame of OpenPose JSON (`import openpose`): a crowded street has tens;
+# tracking pairs every track with every person of a frame, so a broken file listing
+# millions must not get that far.
+MAX_PEOPLE = Limit("MAX_PEOPLE", 100, "people in one frame")
+
 LIMITS = (
     MAX_PARAMETERS,
     MAX_CLASSES,
@@ -101,4 +106,5 @@ LIMITS = (
     MAX_LAYERS,
     MAX_HEADS,
     MAX_SAMPLE_BYTES,
+    MAX_PEOPLE,
 )

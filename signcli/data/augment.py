@@ -11,7 +11,8 @@ interruption: runs repeat and `resume` stays exact.
 Transforms, in order, each applied with its own probability:
 
     mirror      x -> 1 - x (the image flipped); hand_l <-> hand_r, and the left/right
-                landmarks of the pose (and of the synthetic face) swap
+                landmarks of the pose and the face swap (data.mirror_pairs, else the
+                pairs known for the landmark count: data/landmarks.py)
     affine      one rotation, scale, shear and translation for all streams of the sample
     speed       temporal resampling by a factor (nearest frame), same frames for all streams
     crop        a random contiguous window of the frames
@@ -48,6 +49,10 @@ from signcli.core.column_layout import join_columns, layout_columns, split_colum
 from signcli.core.errors import DataError
 from signcli.core.streams import STREAM_NAMES
 from signcli.data.landmarks import (
+    COCO_WHOLEBODY_PAIRS,
+    IBUG68_FACE_PAIRS,
+    MEDIAPIPE_FACE_PAIRS,
+    MEDIAPIPE_FACE_REFINED_PAIRS,
     MEDIAPIPE_POSE_PAIRS,
     OPENPOSE_BODY25_PAIRS,
     OPENPOSE_FACE_PAIRS,
@@ -60,10 +65,18 @@ IMAGE_CENTRE = 0.5  # centre of raw image coordinates (x, y in 0..1): mirror and
 # pose landmark count -> left/right pairs that swap under a mirror
 POSE_MIRROR_PAIRS = {
     10: [(2, 3), (4, 5), (6, 7), (8, 9)],  # synthetic.POSE_LANDMARKS
+    23: COCO_WHOLEBODY_PAIRS,
     25: OPENPOSE_BODY25_PAIRS,
     33: MEDIAPIPE_POSE_PAIRS,
 }
-FACE_MIRROR_PAIRS = {8: [(0, 1), (3, 4)], 70: OPENPOSE_FACE_PAIRS}  # synthetic.FACE_LANDMARKS
+# face landmark count -> pairs (8: synthetic.FACE_LANDMARKS)
+FACE_MIRROR_PAIRS = {
+    8: [(0, 1), (3, 4)],
+    68: IBUG68_FACE_PAIRS,
+    70: OPENPOSE_FACE_PAIRS,
+    468: MEDIAPIPE_FACE_PAIRS,
+    478: MEDIAPIPE_FACE_REFINED_PAIRS,
+}
 
 log = logging.getLogger("signcli")
 
@@ -119,6 +132,12 @@ def mirror_gaps(
                 f"known (known: {', '.join(map(str, pairs))} landmarks); its x is flipped but "
                 "its landmarks keep their order"
             )
+    hands = [h for h in ("hand_l", "hand_r") if h in widths]
+    if len(hands) == 1:  # a one-hand import (mp-folders --parts hand_r)
+        gaps.append(
+            f"mirror: only {hands[0]} is present, so a mirrored hand stays in {hands[0]} "
+            "although it now looks like the other hand"
+        )
     return gaps
 
 

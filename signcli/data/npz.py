@@ -5,7 +5,7 @@ One implementation for `validate-npz` (which wants every problem) and for traini
 NaN means "landmark not detected" and is kept here; Inf is an error, and so are values
 beyond float32's range in a wider dtype (they would become Inf).
 
-Files are read without trusting them (README, "Bad input"): the `.npy` header's shape and
+Files are read without trusting them (docs/robustness.md, "Bad input"): the `.npy` header's shape and
 dtype and the zip directory's sizes are checked before a byte is allocated or decompressed
 (MAX_SAMPLE_BYTES of signcli/core/limits.py, the compression bounds below), object arrays are
 refused unread (nothing is ever unpickled), and a file that is not an npz says what it

@@ -1,6 +1,7 @@
 """`asl-signs`: Kaggle's "Google - Isolated Sign Language Recognition" (GISLR) layout.
 
     SRC/train.csv                             path, participant_id, sequence_id, sign
+                                              (another name: --index FILE)
     SRC/train_landmark_files/<participant>/<sequence>.parquet
     SRC/sign_to_prediction_index_map.json     {sign: class index}  (optional)
 
@@ -8,7 +9,8 @@
 per landmark per frame, columns `frame, row_id, type, landmark_index, x, y, z`, `type` one
 of face (468) / left_hand (21) / pose (33) / right_hand (21), 543 rows per frame, NaN where
 MediaPipe found nothing. Only `frame, type, landmark_index, x, y, z` are read (`row_id`
-repeats the other three as text).
+repeats the other three as text). Home-made exporters often leave out the rows of a part
+that was not detected instead of writing NaN rows: absent rows are NaN too.
 
 An item per train.csv row: id `<participant_id>__<sequence_id>`, label = sign, signer =
 participant_id. A row whose parquet is missing is skipped in `scan` with the reason (the
@@ -18,8 +20,9 @@ when the class map exists, a row whose sign it lacks.
 Frames: the `frame` values of a file need not start at 0 and may have gaps (the real files
 start wherever the clip was cut). The frames present are kept, in increasing `frame`
 order, and nothing is inserted for the gaps: T is the number of distinct `frame` values.
-Every frame must hold each of the 543 landmarks exactly once (NaN coordinates are fine);
-a file that does not, or has an infinite coordinate, is an item that cannot be read.
+Every frame holds each of the 543 landmarks at most once (absent or NaN: not detected); a
+file with a landmark twice in a frame, or an infinite coordinate, is an item that cannot be
+read.
 
 `FORMAT.class_order(SRC)` gives the signs in the order of the map's indices, so class ids
 can match the competition's (and models trained on it).
@@ -27,8 +30,8 @@ can match the competition's (and models trained on it).
 Speed (the real set has 94,477 files): one file is read with pyarrow into numpy and turned
 from long to wide with one vectorised step. The files the competition ships are written in
 a fixed row order (frame, then face/left_hand/pose/right_hand, then landmark_index), so the
-usual case is a check of that order and a reshape; any other order goes through a scatter
-by (frame, landmark) that also finds missing and doubled rows.
+usual case is a check of that order and a reshape; any other order (or absent rows) goes
+through a scatter by (frame, landmark) that also finds doubled rows.
 """
 
 from __future__ import annotations
@@ -83,13 +86,15 @@ class AslSigns:
     landmark_set = MEDIAPIPE_HOLISTIC
     units = "normalized"
     description = "Kaggle Isolated Sign Language Recognition: SRC/train.csv + one parquet per sign"
+    options = ("index",)
 
-    def scan(self, src: Path) -> Scan:
+    def scan(self, src: Path, index: str | None = None) -> Scan:
         src = Path(src)
-        rows = read_index(src, INDEX_CSV, INDEX_COLUMNS, LAYOUT_TEXT)
+        index_name = index or INDEX_CSV
+        rows = read_index(src, index_name, INDEX_COLUMNS, LAYOUT_TEXT)
         if not rows:
             raise ImportFormatError(
-                f"{src / INDEX_CSV} lists no sequences (expected {LAYOUT_TEXT})"
+                f"{src / index_name} lists no sequences (expected {LAYOUT_TEXT})"
             )
         class_map = read_class_map(src)
         lister = FileLister()
@@ -107,26 +112,26 @@ class AslSigns:
                     for c, v in zip(INDEX_COLUMNS, (rel, participant, sequence, sign), strict=True)
                     if not v
                 ]
-                skipped.append((f"{src / INDEX_CSV}:{line}", f"empty {', '.join(empty)}"))
+                skipped.append((f"{src / index_name}:{line}", f"empty {', '.join(empty)}"))
                 continue
             path = src / rel
             if not lister.exists(path):
                 missing += 1
-                skipped.append((str(path), f"missing file (listed in {INDEX_CSV} line {line})"))
+                skipped.append((str(path), f"missing file (listed in {index_name} line {line})"))
                 continue
             if class_map is not None and sign not in class_map:
                 skipped.append((str(path), f"sign {sign!r} is not in {CLASS_MAP_JSON}"))
                 continue
             item_id = safe_id(participant, sequence)
             if item_id in seen:
-                reason = f"id {item_id} already taken by {INDEX_CSV} line {seen[item_id]}"
+                reason = f"id {item_id} already taken by {index_name} line {seen[item_id]}"
                 skipped.append((str(path), reason))
                 continue
             seen[item_id] = line
             items.append(SourceItem(id=item_id, ref=str(path), label=sign, signer=participant))
         if missing == len(rows):
             raise ImportFormatError(
-                f"none of the {len(rows)} parquet files {INDEX_CSV} lists is under {src} "
+                f"none of the {len(rows)} parquet files {index_name} lists is under {src} "
                 f"(first: {rows[0]['path']}; expected {LAYOUT_TEXT})"
             )
         return Scan(items=items, skipped=skipped)
@@ -214,13 +219,12 @@ def long_to_wide(table) -> tuple[np.ndarray, np.ndarray]:
     frame_values, frame_row = np.unique(frame, return_inverse=True)  # sorted frames, [N]
     slot = frame_row.reshape(-1) * LANDMARKS_PER_FRAME + landmark  # [N] place in [T * 543]
     filled = np.bincount(slot, minlength=len(frame_values) * LANDMARKS_PER_FRAME)
-    if filled.max() > 1 or filled.min() == 0:
-        bad = int(np.flatnonzero(filled != 1)[0] // LANDMARKS_PER_FRAME)
+    if filled.max() > 1:  # absent rows are fine (not detected), a landmark twice is not
+        bad = int(np.flatnonzero(filled > 1)[0] // LANDMARKS_PER_FRAME)
         count = int(filled[bad * LANDMARKS_PER_FRAME : (bad + 1) * LANDMARKS_PER_FRAME].sum())
-        doubled = "" if filled.max() <= 1 else ", some of them twice"
         raise UnreadableSequence(
-            f"wrong landmark counts: frame {frame_values[bad]} has {count} rows{doubled}, "
-            f"expected each of {LANDMARKS_PER_FRAME} ({PARTS_TEXT}) once"
+            f"wrong landmark counts: frame {frame_values[bad]} has {count} rows, some "
+            f"landmarks twice; expected each of {LANDMARKS_PER_FRAME} ({PARTS_TEXT}) at most once"
         )
     points = np.full((len(frame_values) * LANDMARKS_PER_FRAME, COORDS), np.nan, np.float32)
     for k, name in enumerate(COORD_COLUMNS):

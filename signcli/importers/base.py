@@ -3,11 +3,16 @@
 A format (one module per format in this package, registered in `FORMATS`) does two
 things and nothing else:
 
-    scan(src)           list the sequences of SRC as `SourceItem`s (id, label, signer,
+    scan(src, **opts)   list the sequences of SRC as `SourceItem`s (id, label, signer,
                         split, text, where to read it) and the files it had to skip, with
-                        reasons; it reads indexes and folder names, never the keypoints
+                        reasons; it reads indexes, folder names and file headers, never the
+                        keypoints. `opts` are the source options the format declares in
+                        `options` (`--parts`, `--index`, `--person`, `--min-confidence`);
+                        what `read` needs of them travels in each item's `ref`
     read(items)         the keypoints of a few items: {stream: [T, L, 3] float32} each,
-                        x, y, z per landmark, NaN where the detector found nothing
+                        x, y, z per landmark, NaN where the detector found nothing (a
+                        `NotedStreams` when the reader has something to say about the
+                        item: which person of a crowded clip it took)
 
 Everything else (choosing streams, the column layout, writing samples atomically, labels,
 the validation split, the manifest, resuming, progress, the summary) is `importers/run.py`,
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from signcli.data.landmarks import (  # noqa: F401 - the landmark sets, for the formats
+    COCO_WHOLEBODY,
     LANDMARK_SETS,
     MEDIAPIPE_HOLISTIC,
     OPENPOSE_BODY25_HANDS,
@@ -58,10 +64,31 @@ class SourceItem:
 
 @dataclass
 class Scan:
-    """What `scan` found: the items, and the files it skipped with the reason for each."""
+    """What `scan` found: the items, and the files it skipped with the reason for each.
+    A format whose sources differ in what they hold (file headers name the estimator, or
+    the width of a vector says which parts it has) says so here; the others leave it to
+    the format's attributes and a look at the first sequences."""
 
     items: list[SourceItem]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    landmark_set: LandmarkSet | None = None  # None: the format's `landmark_set`
+    units: str | None = None  # None: the format's `units`
+    # stream -> landmarks of the arrays `read` gives, over every item (an item without a
+    # stream gets NaN for it); None: taken from the first readable items
+    streams: dict[str, int] | None = None
+    # stream -> the landmarks the source holds, when fewer than `read` gives (pose-format's
+    # reduced Holistic): only these are written, as a subset
+    kept: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # decisions worth a line in the summary
+
+
+class NotedStreams(dict):
+    """Streams (as `Streams`) plus `note`: what the reader decided for this sequence, kept
+    in import-report.json (OpenPose: people per frame, the person taken)."""
+
+    def __init__(self, streams: Streams, note: dict[str, Any]) -> None:
+        super().__init__(streams)
+        self.note = note
 
 
 class Format(Protocol):
@@ -71,8 +98,9 @@ class Format(Protocol):
     landmark_set: LandmarkSet
     units: str  # "normalized" (image-relative 0..1) or "pixels"
     description: str  # one line for `signcli import --help`
+    options: tuple[str, ...]  # the keyword options `scan` takes (may be absent: none)
 
-    def scan(self, src: Path) -> Scan: ...
+    def scan(self, src: Path, **options: Any) -> Scan: ...
 
     def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
         """The streams of each item, or a one-line reason why that item cannot be read

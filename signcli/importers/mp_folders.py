@@ -1,27 +1,45 @@
-"""`mp-folders`: the per-frame `.npy` tree of the MediaPipe Holistic "action detection" tutorial.
+"""`mp-folders`: `.npy` trees of MediaPipe Holistic keypoints, as tutorials and home-made
+extractors save them.
 
-    SRC/<label>/<sequence>/<frame>.npy
+    SRC/<label>/<sequence>/<frame>.npy    one 1-D vector per frame (the "action detection"
+                                          tutorial), or
+    SRC/<label>/<sequence>.npy            one [T, W] array per sequence
 
-Each frame is a 1-D vector, the tutorial's `extract_keypoints` concatenated in this order:
+A label folder may hold both. Each vector concatenates some MediaPipe Holistic parts, the
+tutorial's `extract_keypoints` order by default (pose, face, left hand, right hand):
 
-    1662 = pose 33 x (x, y, z, visibility) + face 468 x 3 + left hand 21 x 3 + right hand 21 x 3
-     258 = pose 33 x (x, y, z, visibility)              + left hand 21 x 3 + right hand 21 x 3
+    pose  33 x 3 (x, y, z) or 33 x 4 (+ visibility)
+    face  468 x 3, or 478 x 3 (refine_face_landmarks: 10 iris points more)
+    hand  21 x 3 each (hand_l, hand_r)
 
-Visibility is dropped (it is a score, not a coordinate). The tutorial saves a part the
-detector missed as zeros, so a frame whose block of one part is all zeros becomes NaN for
-that part. A 258-wide source has no face, and its items no `face` stream. Frames sort by
-the number in their name (`2.npy` before `10.npy`). Coordinates are MediaPipe's
-image-relative 0..1 (z relative to the hips / wrist); NaN in a file is kept (not detected),
-inf is an error.
+`LAYOUTS` lists every combination recognised from the width W alone: both hands or
+neither, values per landmark as the tutorial (pose x 4, the rest x 3), all x 3, or all x 4
+(543 x 4 = 2172). 1662 (pose 4 + face + hands), 258 (pose 4 + hands), 1629 (543 x 3), 225
+(pose 3 + hands), 126 (hands), 1530 (face + hands) ... are among them. A width that fits a
+single hand (63: one MediaPipe Hands hand) or no combination at all needs `--parts`, the
+parts in file order (`hand_r`; `pose:4,face,hand_l,hand_r`; `:4` = four values a
+landmark); without it the sequence is skipped naming its width and the known widths.
 
-Names starting with `.` (`.ipynb_checkpoints`, which Jupyter leaves in folders it touches)
-are ignored.
+Values beyond x, y, z (visibility, presence) are dropped: scores, not coordinates. The
+tutorial saves a part the detector missed as zeros, so a frame whose block of one part is
+all zeros becomes NaN for that part; NaN in a file is kept (not detected); inf is an error.
+Sequences whose vectors lack a part (a 258-wide tree has no face) get NaN for it when
+other sequences of the source have it; a face of 478 points keeps all 478 unless some
+sequence has 468, then every face keeps the 468. Frames sort by the number in their name
+(`2.npy` before `10.npy`). Coordinates are MediaPipe's image-relative 0..1 (z relative to
+the hips / wrist).
+
+`scan` reads the header of one `.npy` per sequence (its width), never the values. Names
+starting with `.` (`.ipynb_checkpoints`, which Jupyter leaves in folders it touches) are
+ignored.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +57,115 @@ from signcli.importers.base import (
 )
 
 FRAME_SUFFIX = ".npy"
-POSE_VALUES = 4  # x, y, z, visibility per pose landmark
-POSE_WIDTH = 33 * POSE_VALUES  # 132
-FACE_WIDTH = 468 * COORDS  # 1404
-HAND_WIDTH = 21 * COORDS  # 63
+HOLISTIC_ORDER = ("pose", "face", "hand_l", "hand_r")  # the tutorial's extract_keypoints
+FACE_COUNTS = (468, 478)  # the mesh, and the mesh with refined irises
+EXTRA_VALUES = 4  # x, y, z + visibility (pose) or presence
+# an .npy header is at most a few hundred bytes; a longer one is no keypoint file
+HEADER_LIMIT = 65536
 
-# frame width -> the parts in file order, as (stream, values per landmark)
-LAYOUTS: dict[int, list[tuple[str, int]]] = {
-    POSE_WIDTH + FACE_WIDTH + 2 * HAND_WIDTH: [
-        ("pose", POSE_VALUES), ("face", COORDS), ("hand_l", COORDS), ("hand_r", COORDS)
-    ],
-    POSE_WIDTH + 2 * HAND_WIDTH: [("pose", POSE_VALUES), ("hand_l", COORDS), ("hand_r", COORDS)],
-}  # fmt: skip
-WIDTHS_TEXT = "1662 (pose+face+hands) or 258 (pose+hands)"
+Part = tuple[str, int, int]  # (stream, landmarks, values per landmark)
+Layout = tuple[Part, ...]  # the parts of one vector, in file order
+
+
+def _layouts() -> dict[int, Layout]:
+    """Width -> parts, for every combination recognised without `--parts`."""
+    candidates: set[Layout] = set()
+    for pose, face, hands in product((0, 3, 4), (0, *FACE_COUNTS), (False, True)):
+        present = [("pose", 33)] if pose else []
+        present += [("face", face)] if face else []
+        present += [("hand_l", 21), ("hand_r", 21)] if hands else []
+        if not present:
+            continue
+        tutorial = tuple((s, n, pose if s == "pose" else COORDS) for s, n in present)
+        candidates.add(tutorial)
+        candidates.add(tuple((s, n, COORDS) for s, n in present))
+        candidates.add(tuple((s, n, EXTRA_VALUES) for s, n in present))
+    by_width: dict[int, list[Layout]] = {}
+    for layout in candidates:
+        by_width.setdefault(layout_width(layout), []).append(layout)
+    clashes = {w: v for w, v in by_width.items() if len(v) > 1}
+    if clashes:  # a programming error: the table must say one thing per width
+        raise AssertionError(f"widths with several layouts: {clashes}")
+    return {width: layouts[0] for width, layouts in sorted(by_width.items())}
+
+
+def layout_width(layout: Iterable[Part]) -> int:
+    return sum(count * values for _, count, values in layout)
+
+
+def describe(layout: Layout) -> str:
+    """`pose 33x4 + face 468x3 + hand_l 21x3` for messages and the docs."""
+    return " + ".join(f"{s} {n}x{v}" for s, n, v in layout)
+
+
+LAYOUTS: dict[int, Layout] = _layouts()
+WIDTHS_TEXT = ", ".join(str(w) for w in LAYOUTS)
+
+
+def parse_parts(text: str) -> list[tuple[str, int | None, int]]:
+    """`--parts` -> [(stream, landmarks or None for the face (468 or 478, from the width),
+    values per landmark)]; ImportFormatError naming the bad part."""
+    parts: list[tuple[str, int | None, int]] = []
+    for token in (t.strip() for t in text.split(",")):
+        name, _, values_text = token.partition(":")
+        if name not in HOLISTIC_ORDER:
+            raise ImportFormatError(
+                f"--parts {text}: {name!r} is not a part (parts: {', '.join(HOLISTIC_ORDER)}, "
+                "each optionally with :4 for x, y, z + visibility)"
+            )
+        if values_text not in ("", "3", "4"):
+            raise ImportFormatError(f"--parts {text}: {token!r}: values per landmark are 3 or 4")
+        if any(p[0] == name for p in parts):
+            raise ImportFormatError(f"--parts {text}: {name} is named twice")
+        count = None if name == "face" else MEDIAPIPE_HOLISTIC.streams[name]
+        parts.append((name, count, int(values_text or COORDS)))
+    return parts
+
+
+def layout_for_parts(parts: list[tuple[str, int | None, int]], width: int) -> Layout | str:
+    """The layout `--parts` gives a vector of `width` values, or why it does not fit."""
+    fixed = sum(n * v for _, n, v in parts if n is not None)
+    face = [v for s, n, v in parts if n is None]
+    if face:
+        for count in FACE_COUNTS:
+            if fixed + count * face[0] == width:
+                return tuple((s, count if n is None else n, v) for s, n, v in parts)
+        widths = " or ".join(str(fixed + c * face[0]) for c in FACE_COUNTS)
+    elif fixed == width:
+        return tuple((s, n, v) for s, n, v in parts if n is not None)
+    else:
+        widths = str(fixed)
+    return f"{width} values, but --parts says {widths}"
+
+
+def layout_problem(width: int) -> str:
+    """Why a width has no layout without `--parts`."""
+    singles = [
+        (s, n, v)
+        for s, n, v in (("hand_l", 21, 3), ("hand_r", 21, 3))
+        if width in (n * v, n * EXTRA_VALUES)
+    ]
+    if singles:
+        return (
+            f"{width} values: one hand (21 x {width // 21}), which one is not in the file; "
+            "say it with --parts hand_r (or hand_l)"
+        )
+    return (
+        f"{width} values is no combination of MediaPipe Holistic parts known without "
+        f"--parts (widths known: {WIDTHS_TEXT}); give the parts in file order with --parts, "
+        "e.g. --parts pose:4,face,hand_l,hand_r"
+    )
+
+
+@dataclass(frozen=True)
+class MpRef:
+    """`SourceItem.ref`: where a sequence is and how its vectors split (`read` needs no
+    scan state: workers get this)."""
+
+    path: str  # a sequence folder (per-frame files) or a [T, W] .npy
+    per_frame: bool
+    layout: Layout
+    face: int | None = None  # face landmarks to keep (468 when the source mixes 468 / 478)
 
 
 def _listing(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -76,91 +190,241 @@ def frame_files(folder: Path) -> list[Path]:
     return sorted(_listing(folder)[1], key=lambda p: natural_key(p.stem))
 
 
+def npy_shape(path: Path) -> tuple[int, ...] | str:
+    """The shape an `.npy` header declares, or why it cannot be read (no values read)."""
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(
+                    handle, max_header_size=HEADER_LIMIT
+                )
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(
+                    handle, max_header_size=HEADER_LIMIT
+                )
+    except Exception as error:  # noqa: BLE001 - any unreadable header is a reason
+        return f"{path}: unreadable .npy ({type(error).__name__}: {error})".replace("\n", " ")
+    return tuple(int(n) for n in shape)
+
+
 class MpFolders:
-    """The MediaPipe tutorial's `<label>/<sequence>/<frame>.npy` folders."""
+    """`.npy` trees of MediaPipe Holistic vectors: per frame or per sequence."""
 
     name = "mp-folders"
     landmark_set = MEDIAPIPE_HOLISTIC
     units = "normalized"
     description = (
-        "MediaPipe tutorial folders: SRC/<label>/<sequence>/<frame>.npy (1662 or 258 values)"
+        "MediaPipe .npy trees: SRC/<label>/<sequence>/<frame>.npy or SRC/<label>/<sequence>.npy "
+        "(any combination of Holistic parts)"
     )
+    options = ("parts",)
 
-    def scan(self, src: Path) -> Scan:
+    def scan(self, src: Path, parts: str | None = None) -> Scan:
         src = Path(src)
         if not src.is_dir():
             raise ImportFormatError(
-                f"{src} is not a folder (expected SRC/<label>/<sequence>/<frame>.npy)"
+                f"{src} is not a folder (expected SRC/<label>/<sequence>/<frame>.npy or "
+                "SRC/<label>/<sequence>.npy)"
             )
-        items: list[SourceItem] = []
-        skipped: list[tuple[str, str]] = []
-        seen: dict[str, Path] = {}
-        for label_dir in _subfolders(src):
-            sequences = _subfolders(label_dir)
-            if not sequences:
-                skipped.append((str(label_dir), "no sequence folders in this label folder"))
-                continue
-            for seq_dir in sequences:
-                if not frame_files(seq_dir):
-                    skipped.append((str(seq_dir), "no .npy frames"))
-                    continue
-                item_id = safe_id(label_dir.name, seq_dir.name)
-                if item_id in seen:
-                    reason = f"its id {item_id} is already taken by {seen[item_id]}"
-                    skipped.append((str(seq_dir), reason))
-                    continue
-                seen[item_id] = seq_dir
-                items.append(SourceItem(id=item_id, ref=seq_dir, label=label_dir.name))
-        if not items:
+        chosen = parse_parts(parts) if parts else None
+        found, skipped = _find_sequences(src)
+        if not found:
             raise ImportFormatError(_not_this_format(src))
-        return Scan(items=items, skipped=skipped)
+        laid_out: list[tuple[_Found, Layout]] = []
+        for sequence in found:
+            layout = _layout_of(sequence.per_frame, sequence.shape, chosen)
+            if isinstance(layout, str):
+                named = sequence.per_frame and not isinstance(sequence.shape, str)
+                skipped.append(
+                    (str(sequence.path), f"{sequence.first.name}: {layout}" if named else layout)
+                )
+            else:
+                laid_out.append((sequence, layout))
+        if not laid_out:
+            raise ImportFormatError(_nothing_splits(src, found, skipped))
+        layouts = [layout for _, layout in laid_out]
+        streams, face, notes = _streams_of(layouts)
+        items = [
+            SourceItem(
+                id=sequence.id,
+                ref=MpRef(str(sequence.path), sequence.per_frame, layout, face),
+                label=sequence.path.parent.name,
+            )
+            for sequence, layout in laid_out
+        ]
+        return Scan(items=items, skipped=skipped, streams=streams, notes=notes)
 
     def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
-        return [read_sequence(Path(item.ref)) for item in items]
+        return [read_sequence(item.ref) for item in items]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A sequence of SRC before its layout is known."""
+
+    id: str
+    path: Path  # a sequence folder or a [T, W] file
+    per_frame: bool
+    first: Path  # its first .npy file
+    shape: tuple[int, ...] | str  # that file's shape, or why its header does not read
+
+
+def _find_sequences(src: Path) -> tuple[list[_Found], list[tuple[str, str]]]:
+    """The sequences under SRC's label folders (with the shape of each one's first file),
+    and what was skipped there with the reason."""
+    found: list[_Found] = []
+    skipped: list[tuple[str, str]] = []
+    seen: dict[str, Path] = {}
+    for label_dir in _subfolders(src):
+        sequences, files = _listing(label_dir)
+        if not sequences and not files:
+            skipped.append(
+                (str(label_dir), "no sequence folders or .npy files in this label folder")
+            )
+            continue
+        entries = [(d, True) for d in sequences]
+        entries += [(f, False) for f in sorted(files, key=lambda p: natural_key(p.stem))]
+        for path, per_frame in entries:
+            frames = frame_files(path) if per_frame else [path]
+            if not frames:
+                skipped.append((str(path), "no .npy frames"))
+                continue
+            item_id = safe_id(label_dir.name, path.name if per_frame else path.stem)
+            if item_id in seen:
+                skipped.append((str(path), f"its id {item_id} is already taken by {seen[item_id]}"))
+                continue
+            seen[item_id] = path
+            found.append(_Found(item_id, path, per_frame, frames[0], npy_shape(frames[0])))
+    return found, skipped
+
+
+def _streams_of(layouts: list[Layout]) -> tuple[dict[str, int], int | None, list[str]]:
+    """The streams of the import (each part any sequence has), the face landmarks every
+    sequence keeps when faces of 468 and 478 points mix (else None), and notes."""
+    counts: dict[str, set[int]] = {}
+    for layout in layouts:
+        for stream, count, _ in layout:
+            counts.setdefault(stream, set()).add(count)
+    streams = {s: min(counts[s]) for s in MEDIAPIPE_HOLISTIC.streams if s in counts}
+    notes = []
+    face = None
+    if len(counts.get("face", ())) > 1:
+        face = min(counts["face"])
+        notes.append(f"some faces have 478 points and some 468: every face keeps the first {face}")
+    kinds = sorted({describe(layout) for layout in layouts})
+    if len(kinds) > 1:
+        notes.append("vectors of several layouts: " + "; ".join(kinds) + " (absent parts are NaN)")
+    return streams, face, notes
+
+
+def _nothing_splits(src: Path, found: list[_Found], skipped: list[tuple[str, str]]) -> str:
+    """Why no sequence of SRC could be given a layout."""
+    single_frames = [
+        f for f in found if not f.per_frame and not isinstance(f.shape, str) and len(f.shape) == 1
+    ]
+    if len(single_frames) == len(found):
+        return (
+            f"no <label>/<sequence>/<frame>.npy folders under {src} (the .npy files in "
+            "SRC/<folder>/ are single frames: one folder level is missing)"
+        )
+    first = dict(skipped)[str(found[0].path)]
+    return (
+        f"none of the {len(found)} sequences under {src} can be split into parts "
+        f"(first: {found[0].path}: {first})"
+    )
+
+
+def _layout_of(
+    per_frame: bool,
+    shape: tuple[int, ...] | str,
+    chosen: list[tuple[str, int | None, int]] | None,
+) -> Layout | str:
+    """The layout of one sequence from the shape of its first file, or why there is none."""
+    if isinstance(shape, str):
+        return shape
+    expected = 1 if per_frame else 2
+    if len(shape) != expected:
+        what = "a 1-D vector per frame" if per_frame else "a [T, W] array per sequence"
+        hint = (
+            " (a [T, W] array belongs in SRC/<label>/<sequence>.npy)"
+            if per_frame and len(shape) == 2
+            else " (per-frame vectors belong in SRC/<label>/<sequence>/<frame>.npy)"
+            if not per_frame and len(shape) == 1
+            else ""
+        )
+        return f"array of shape {list(shape)}, expected {what}{hint}"
+    width = shape[-1]
+    if chosen is not None:
+        return layout_for_parts(chosen, width)
+    return LAYOUTS.get(width) or layout_problem(width)
 
 
 def _not_this_format(src: Path) -> str:
     """Why SRC has no sequences: the expected layout, and what was found instead."""
-    message = f"no <label>/<sequence>/<frame>.npy folders under {src}"
+    message = (
+        f"no <label>/<sequence>/<frame>.npy folders or <label>/<sequence>.npy files under {src}"
+    )
     if any(frame_files(src)):
         return message + " (the .npy files are directly in SRC: pass the folder above the labels)"
-    if any(frame_files(d) for d in _subfolders(src)):
-        return message + " (the .npy files are in SRC/<folder>/: one folder level is missing)"
     return message
 
 
-def read_sequence(folder: Path) -> Streams | str:
-    """The streams of one sequence folder, or why it cannot be read (naming the file)."""
-    frames = frame_files(folder)
-    if not frames:
-        return f"{folder}: no .npy frames"
-    vectors = []
-    for path in frames:
-        try:
-            vector = np.load(path, allow_pickle=False)
-        except Exception as error:  # any unreadable file is a reason for this item, not a crash
-            return f"{path}: unreadable .npy ({type(error).__name__}: {error})".replace("\n", " ")
-        if vector.ndim != 1 or vector.dtype.kind not in "fiu":
-            return f"{path}: {vector.dtype} array of shape {vector.shape}, expected a 1-D vector of {WIDTHS_TEXT} numbers"
-        if vector.shape[0] not in LAYOUTS:
-            return f"{path}: {vector.shape[0]} values, expected {WIDTHS_TEXT}"
-        if vectors and vector.shape[0] != vectors[0].shape[0]:
-            return (
-                f"{path}: {vector.shape[0]} values, but {frames[0].name} has {vectors[0].shape[0]}"
-            )
-        vectors.append(vector)
-    stacked = np.stack(vectors).astype(np.float32)  # [T, W]
+def read_sequence(ref: MpRef) -> Streams | str:
+    """The streams of one sequence, or why it cannot be read (naming the file)."""
+    path = Path(ref.path)
+    width = layout_width(ref.layout)
+    if ref.per_frame:
+        frames = frame_files(path)
+        if not frames:
+            return f"{path}: no .npy frames"
+        vectors = []
+        for frame in frames:
+            vector = _load(frame)
+            if isinstance(vector, str):
+                return vector
+            if vector.ndim != 1 or vector.shape[0] != width:
+                return (
+                    f"{frame}: array of shape {list(vector.shape)}, but {frames[0].name} has "
+                    f"{width} values ({describe(ref.layout)})"
+                )
+            vectors.append(vector)
+        stacked = np.stack(vectors).astype(np.float32)  # [T, W]
+        names = frames
+    else:
+        array = _load(path)
+        if isinstance(array, str):
+            return array
+        if array.ndim != 2 or array.shape[1] != width:
+            return f"{path}: array of shape {list(array.shape)}, expected [T, {width}]"
+        if array.shape[0] == 0:
+            return f"{path}: no frames"
+        stacked = array.astype(np.float32)
+        names = [path] * len(stacked)
     infinite = np.isinf(stacked).any(axis=1)
     if infinite.any():
-        return f"{frames[int(np.argmax(infinite))]}: infinite value (or one beyond float32 range)"
+        t = int(np.argmax(infinite))
+        where = f"{names[t]}" if ref.per_frame else f"{path}: frame {t}"
+        return f"{where}: infinite value (or one beyond float32 range)"
     streams: Streams = {}
     start = 0
-    for stream, values in LAYOUTS[stacked.shape[1]]:
-        count = MEDIAPIPE_HOLISTIC.streams[stream]
-        block = stacked[:, start : start + count * values].reshape(len(frames), count, values)
+    for stream, count, values in ref.layout:
+        block = stacked[:, start : start + count * values].reshape(len(stacked), count, values)
         start += count * values
+        if stream == "face" and ref.face is not None:
+            block = block[:, : ref.face]
         streams[stream] = np.ascontiguousarray(empty_to_nan(block)[..., :COORDS])
     return {s: streams[s] for s in MEDIAPIPE_HOLISTIC.streams if s in streams}
+
+
+def _load(path: Path) -> np.ndarray | str:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as error:  # any unreadable file is a reason for this item, not a crash
+        return f"{path}: unreadable .npy ({type(error).__name__}: {error})".replace("\n", " ")
+    if array.dtype.kind not in "fiu":
+        return f"{path}: {array.dtype} array, expected numbers"
+    return array
 
 
 FORMAT = MpFolders()

@@ -11,20 +11,36 @@ those), sorted by the last number in the name: `v07_000000000012_keypoints.json`
 
 Each frame is `{"people": [{"pose_keypoints_2d": [x, y, c] * 25, "hand_left_keypoints_2d":
 [x, y, c] * 21, "hand_right_keypoints_2d": ..., "face_keypoints_2d": [x, y, c] * 70}, ...]}`.
-A keypoint of confidence 0 is one OpenPose did not find: NaN (x, y and z); the others get
-z = 0. A part whose list is empty or absent for every person of a video (OpenPose run without
-`--face` or `--hand`) is not a stream of that video. A COCO-18 pose (18 keypoints) is
-refused: the landmark set is BODY_25.
+A keypoint below `--min-confidence` (default MIN_CONFIDENCE; 0 = only confidence 0, the
+points OpenPose did not find) is not detected: NaN (x, y and z); the others get z = 0.
+OpenPose gives hand keypoints it guesses confidences of 0.01..0.05, which are noise. A part
+whose list is empty or absent for every person of a video (OpenPose run without `--face`
+or `--hand`) is not a stream of that video; the import's streams are those any video has
+(the scan reads each video's first frame with people), NaN for videos without them. A
+COCO-18 pose (18 keypoints) is refused: the landmark set is BODY_25. A frame listing more
+than MAX_PEOPLE people (core/limits.py) is refused: no real frame has that many.
 
-The signer. A video with never more than one person per frame: that person, throughout.
-Otherwise people are linked into tracks across frames (each person to the nearest track, by
-the neck or else the mid-shoulder, when it moved less than MAX_JUMP of its size since that
-track was last seen), and the signer is the track whose hands moved most relative to its
-own neck, in units of its size, summed over the video. A static bystander scores ~0 however
-big; a passer-by's walk moves the neck with the hands and scores little. Ties (one frame,
-nobody moving) go to the track seen in the most frames, then the biggest. Frames the
-signer's track misses (or without people) are NaN; a video with nobody in any frame is
-refused.
+The person (`--person`). A video with never more than one person per frame: that person,
+throughout. Otherwise people are linked into tracks across frames (each person to the
+nearest track, by the neck or else the mid-shoulder, when it moved less than MAX_JUMP of
+its size since that track was last seen), and one track is taken for the whole clip, so
+the choice never changes between frames:
+
+    auto         among the tracks seen in at least half as many frames as the longest
+                 one (someone passing the edge of the picture for a few frames is no
+                 candidate), the most moving; when nobody's hands move, the largest
+    most-moving  the track whose hands moved most relative to its own neck, in units of
+                 its size, summed over the clip: a static bystander scores ~0 however big;
+                 a passer-by's walk moves the neck with the hands and scores little
+    largest      the track of the largest median size (the longer side of the box of its
+                 keypoints): the person nearest the camera
+    INDEX        the INDEX-th person from the left (0 = leftmost) in the first frame with
+                 more than INDEX people, followed through the clip
+
+Ties go to the track seen in the most frames, then the biggest. Frames the chosen track
+misses (or without people) are NaN; a video with nobody in any frame is refused. Each
+item's note (import-report.json, the summary) says how many people its frames had at
+most, how many tracks there were, and which was taken (frames seen, median x and size).
 """
 
 from __future__ import annotations
@@ -37,10 +53,12 @@ from pathlib import Path
 
 import numpy as np
 
+from signcli.core.limits import MAX_PEOPLE
 from signcli.importers.base import (
     COORDS,
     OPENPOSE_BODY25_HANDS,
     ImportFormatError,
+    NotedStreams,
     Scan,
     SourceItem,
     Streams,
@@ -66,6 +84,13 @@ WRISTS = {"hand_r": 4, "hand_l": 7}  # BODY_25 wrist of each hand
 # longer side of the box of its keypoints) since the track was last seen: signers move
 # far less than that between frames, a second person stands further away.
 MAX_JUMP = 0.5
+# --min-confidence default: OpenPose's own renderer draws keypoints from 0.05 (hands) to 0.1
+# (body); below 0.1 a hand keypoint is a guess more often than not
+MIN_CONFIDENCE = 0.1
+PERSON_RULES = ("auto", "most-moving", "largest")
+# frames of each video the scan reads to learn which parts OpenPose wrote (face, hands):
+# the first with people settles it, the flags hold for the whole run
+PARTS_FRAMES_TRIED = 10
 
 LAYOUTS_TEXT = "SRC/<label>/<video>/*_keypoints.json or SRC/<video>/*_keypoints.json"
 
@@ -86,6 +111,28 @@ def frame_files(files: list[Path]) -> list[Path]:
     return sorted(keypoints or files, key=frame_number)
 
 
+@dataclass(frozen=True)
+class VideoRef:
+    """`SourceItem.ref` of a video folder: where it is and whom to take (picklable)."""
+
+    path: str
+    person: str | int = "auto"  # a PERSON_RULES rule or an index from the left
+    min_confidence: float = MIN_CONFIDENCE
+
+
+def parse_person(text: str | int | None) -> str | int:
+    """`--person` -> a rule of PERSON_RULES or an index >= 0; ImportFormatError otherwise."""
+    if text is None:
+        return "auto"
+    if isinstance(text, int) or str(text).strip().isdigit():
+        return int(text)
+    if str(text).strip() in PERSON_RULES:
+        return str(text).strip()
+    raise ImportFormatError(
+        f"--person {text}: expected {', '.join(PERSON_RULES)}, or a number (0 = leftmost person)"
+    )
+
+
 class OpenPose:
     """Folders of OpenPose `--write_json` output, one per video."""
 
@@ -93,9 +140,17 @@ class OpenPose:
     landmark_set = OPENPOSE_BODY25_HANDS
     units = "pixels"
     description = "OpenPose JSON folders: SRC/<label>/<video>/*.json or SRC/<video>/*.json"
+    options = ("person", "min_confidence")
 
-    def scan(self, src: Path) -> Scan:
+    def scan(
+        self, src: Path, person: str | int | None = None, min_confidence: float | None = None
+    ) -> Scan:
         src = Path(src)
+        rule = parse_person(person)
+        threshold = MIN_CONFIDENCE if min_confidence is None else float(min_confidence)
+        if not 0 <= threshold <= 1:
+            raise ImportFormatError(f"--min-confidence {min_confidence}: expected 0..1")
+        MAX_PEOPLE.value()  # a bad SIGNCLI_MAX_PEOPLE stops here, not in every worker
         if not src.is_dir():
             raise ImportFormatError(f"{src} is not a folder (expected {LAYOUTS_TEXT})")
         top_folders, top_files = _listing(src)
@@ -127,7 +182,8 @@ class OpenPose:
                 )
                 return
             seen[item_id] = video
-            items.append(SourceItem(id=item_id, ref=video, label=label))
+            ref = VideoRef(str(video), rule, threshold)
+            items.append(SourceItem(id=item_id, ref=ref, label=label))
 
         for folder, (subfolders, files) in listings.items():
             if flat:  # SRC/<video>/*.json
@@ -143,10 +199,44 @@ class OpenPose:
                     add(video, folder.name)
                 else:
                     skipped.append((str(video), "no .json frames in this video folder"))
-        return Scan(items=items, skipped=skipped)
+        present: set[str] = set()
+        for item in items:
+            present |= parts_present(Path(item.ref.path))
+            if present == set(KEYS):
+                break
+        streams = {s: n for s, n in OPENPOSE_BODY25_HANDS.streams.items() if s in present}
+        return Scan(items=items, skipped=skipped, streams=streams or None)
 
     def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
-        return [read_video(Path(item.ref)) for item in items]
+        return [read_video(_as_ref(item.ref)) for item in items]
+
+
+def parts_present(folder: Path, frames_tried: int = PARTS_FRAMES_TRIED) -> set[str]:
+    """The streams OpenPose wrote for a video (its `--face` / `--hand` flags hold for every
+    frame): the non-empty parts of the people of its first frame that has people, looking
+    at most `frames_tried` frames. Unreadable frames count as empty (`read` reports them)."""
+    try:
+        frames = frame_files(_listing(folder)[1])[:frames_tried]
+    except OSError:
+        return set()
+    for path in frames:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            continue
+        people = data.get("people") if isinstance(data, dict) else None
+        if not isinstance(people, list) or not people:
+            continue
+        return {
+            stream
+            for stream, key in KEYS.items()
+            if any(isinstance(p, dict) and p.get(key) for p in people)
+        }
+    return set()
+
+
+def _as_ref(ref: VideoRef | str | Path) -> VideoRef:
+    return ref if isinstance(ref, VideoRef) else VideoRef(str(ref))
 
 
 @dataclass
@@ -168,8 +258,11 @@ class Track:
     motion: float = 0.0  # hand motion relative to the anchor, in units of the person's size
 
 
-def _parse_person(person: object, path: Path) -> dict[str, np.ndarray] | str:
-    """The non-empty parts of one person of the JSON, [L, 3] each, or why not."""
+def _parse_person(
+    person: object, path: Path, min_confidence: float = 0.0
+) -> dict[str, np.ndarray] | str:
+    """The non-empty parts of one person of the JSON, [L, 3] each (confidence below
+    `min_confidence` set to 0: not detected), or why not."""
     if not isinstance(person, dict):
         return f"{path}: a person is not a JSON object"
     parts: dict[str, np.ndarray] = {}
@@ -196,7 +289,9 @@ def _parse_person(person: object, path: Path) -> dict[str, np.ndarray] | str:
             )
         if not np.isfinite(array).all():
             return f"{path}: {key} has a non-finite value"
-        parts[stream] = array.reshape(landmarks, VALUES)
+        part = array.reshape(landmarks, VALUES)
+        part[part[:, 2] < min_confidence, 2] = 0.0
+        parts[stream] = part
     return parts
 
 
@@ -266,34 +361,82 @@ def _track(frames: list[list[Person]]) -> list[Track]:
     return tracks
 
 
-def choose_signer(frames: list[list[Person]]) -> Track | None:
-    """The track of the signer (see the module docstring); None when nobody is in any frame.
-    When no frame has two people, that one person is the signer in every frame, however far
-    it jumps (a detector glitch does not split it)."""
+def choose_signer(
+    frames: list[list[Person]], rule: str | int = "auto", tracks: list[Track] | None = None
+) -> Track | str | None:
+    """The track taken by `rule` (see the module docstring); None when nobody is in any
+    frame, a reason when an INDEX names a person no frame has. When no frame has two
+    people, that one person is taken in every frame, however far it jumps (a detector
+    glitch does not split it). `tracks`: `_track(frames)`, when the caller has them."""
     if all(len(people) <= 1 for people in frames):
         alone = {t: people[0] for t, people in enumerate(frames) if people}
+        if isinstance(rule, int) and rule > 0 and alone:
+            return f"--person {rule}: no frame has more than one person"
         return Track(last=alone[max(alone)], people=alone) if alone else None
-    tracks = _track(frames)
+    tracks = _track(frames) if tracks is None else tracks
     if not tracks:
         return None
-    return max(
-        tracks,
-        key=lambda tr: (
-            tr.motion,
-            len(tr.people),
-            float(np.median([p.size for p in tr.people.values()])),
-        ),
-    )
+    if isinstance(rule, int):
+        return _track_at(frames, tracks, rule)
+
+    def seen(track: Track) -> int:
+        return len(track.people)
+
+    def size(track: Track) -> float:
+        return float(np.median([p.size for p in track.people.values()]))
+
+    if rule == "largest":
+        return max(tracks, key=lambda tr: (size(tr), seen(tr), tr.motion))
+    if rule == "auto":
+        longest = max(seen(tr) for tr in tracks)
+        tracks = [tr for tr in tracks if 2 * seen(tr) >= longest]
+        if max(tr.motion for tr in tracks) <= STILL:
+            return max(tracks, key=lambda tr: (size(tr), seen(tr)))
+    return max(tracks, key=lambda tr: (tr.motion, seen(tr), size(tr)))
 
 
-def read_video(folder: Path) -> Streams | str:
-    """The streams of the signer of one video folder, or why it cannot be read."""
+# hand motion (in body sizes, summed over a clip) below which `auto` calls everyone still
+STILL = 1e-6
+
+
+def _track_at(frames: list[list[Person]], tracks: list[Track], index: int) -> Track | str:
+    """The track of the `index`-th person from the left in the first frame with more than
+    `index` people."""
+    for t, people in enumerate(frames):
+        if len(people) > index:
+            person = sorted(people, key=lambda p: float(p.anchor[0]))[index]
+            return next(tr for tr in tracks if tr.people.get(t) is person)
+    most = max(len(people) for people in frames)
+    return f"--person {index}: no frame has more than {index} people (at most {most})"
+
+
+def _note(frames: list[list[Person]], tracks_count: int, taken: Track, rule: str | int) -> dict:
+    """What import-report.json says of a clip: people, tracks, the rule and whom it took."""
+    people = [p for p in taken.people.values()]
+    return {
+        "people": max(len(f) for f in frames),
+        "tracks": tracks_count,
+        "person": rule,
+        "taken": {
+            "frames": len(taken.people),
+            "of": len(frames),
+            "x": round(float(np.median([p.anchor[0] for p in people])), 1),
+            "size": round(float(np.median([p.size for p in people])), 1),
+        },
+    }
+
+
+def read_video(ref: VideoRef | Path | str) -> Streams | str:
+    """The streams of the person taken in one video folder, or why it cannot be read."""
+    ref = _as_ref(ref)
+    folder = Path(ref.path)
     try:
         frames = frame_files(_listing(folder)[1])
     except OSError as error:
         return f"{folder}: cannot list the folder ({error})"
     if not frames:
         return f"{folder}: no .json frames"
+    max_people = MAX_PEOPLE.value()
     people_per_frame: list[list[Person]] = []
     present: set[str] = set()
     for path in frames:
@@ -306,9 +449,11 @@ def read_video(folder: Path) -> Streams | str:
         people = data.get("people") if isinstance(data, dict) else None
         if not isinstance(people, list):
             return f'{path}: no "people" list (not OpenPose keypoints JSON)'
+        if len(people) > max_people:
+            return f"{path}: {MAX_PEOPLE.exceeded('the people listed', len(people))}"
         found: list[Person] = []
         for entry in people:
-            parts = _parse_person(entry, path)
+            parts = _parse_person(entry, path, ref.min_confidence)
             if isinstance(parts, str):
                 return parts
             present.update(parts)
@@ -316,9 +461,13 @@ def read_video(folder: Path) -> Streams | str:
             if person is not None:
                 found.append(person)
         people_per_frame.append(found)
-    signer = choose_signer(people_per_frame)
+    crowded = any(len(people) > 1 for people in people_per_frame)
+    tracks = _track(people_per_frame) if crowded else None
+    signer = choose_signer(people_per_frame, ref.person, tracks)
     if signer is None:
         return f"{folder}: no person detected in any of its {len(frames)} frames"
+    if isinstance(signer, str):
+        return f"{folder}: {signer}"
     streams: Streams = {}
     for stream in OPENPOSE_BODY25_HANDS.streams:
         if stream not in present:
@@ -334,7 +483,8 @@ def read_video(folder: Path) -> Streams | str:
             out[t, found, :2] = part[found, :2]
             out[t, found, 2] = 0.0
         streams[stream] = out
-    return streams
+    note = _note(people_per_frame, len(tracks) if tracks else 1, signer, ref.person)
+    return NotedStreams(streams, note)
 
 
 FORMAT = OpenPose()

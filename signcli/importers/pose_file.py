@@ -9,24 +9,35 @@ SRC with `.pose` files both directly inside and in label folders is refused (whi
 meant is a guess); files deeper than SRC/<label>/ and duplicate ids are skipped with a reason.
 Hidden files and folders (`.DS_Store`, macOS `._x.pose` copies) are not looked at.
 
-Two header schemas are understood, matched by component name, one per import:
+Header components are matched by name to signcli's streams, for the estimators pose-format
+writes (the landmark set goes into the manifest):
 
-    MediaPipe Holistic (pose-format's mediapipe estimator, `MEDIAPIPE_HOLISTIC`):
-        POSE_LANDMARKS 33 -> pose, FACE_LANDMARKS 468 -> face (478 with refined irises: the
-        first 468 are taken), LEFT_HAND_LANDMARKS 21 -> hand_l, RIGHT_HAND_LANDMARKS 21 ->
-        hand_r; POSE_WORLD_LANDMARKS (metres, not image space) is ignored
-    OpenPose (pose-format's openpose loader, `OPENPOSE_BODY25_HANDS`):
+    MediaPipe Holistic (`mediapipe-holistic`; pose-format's mediapipe estimator):
+        POSE_LANDMARKS 33 -> pose, FACE_LANDMARKS 468 -> face (478 with refined irises:
+        the first 468 are taken), LEFT_HAND_LANDMARKS 21 -> hand_l, RIGHT_HAND_LANDMARKS 21
+        -> hand_r; POSE_WORLD_LANDMARKS (metres, not image space) is ignored.
+        `reduce_holistic` files (pose 8 points, face 128 contour points) are matched point
+        by point by name (MediaPipe's PoseLandmark names, the face mesh index as text); a
+        file with the hand components only (MediaPipe Hands) has no pose or face.
+    OpenPose (`openpose-body25-hands`; pose-format's openpose loader):
         pose_keypoints_2d 25 -> pose, face_keypoints_2d 70 -> face, hand_left_keypoints_2d
         21 -> hand_l, hand_right_keypoints_2d 21 -> hand_r
+    COCO-WholeBody (`coco-wholebody`; pose-format's MMPose whole-body and OpenPifPaf
+        estimators, AlphaPose 133): BODY 23 -> pose, FACE 68 -> face, LEFT_HAND 21 ->
+        hand_l, RIGHT_HAND 21 -> hand_r (AlphaPose: the same names with `_133`)
 
-`scan` reads the header of the first readable file (sorted order) and takes its schema as the
-import's landmark set; it sets `FORMAT.landmark_set` and `FORMAT.units` for the manifest and
-writes both into every item's ref, so that `read` (in any worker process) needs no state and
-gives a reason for each file whose header differs: another schema, a missing component, a
-reduced face (pose-format's `reduce_holistic` keeps 128 face points), other units.
+A component a file lacks is NaN for that file (a hands-only file beside full ones). Files
+of one landmark set are imported together, whatever each holds: the streams are those any
+file has, and the face keeps the landmarks any file has (a tree of reduced files keeps the
+128 contour points only, as a subset with its mirror pairs; the pose keeps all 33, NaN
+where no file has a point, see COMPACT_STREAMS). Files of different landmark sets
+(or units) cannot be aligned landmark by landmark: SRC is then refused, naming the files of
+each, and nothing is written. `scan` reads every file's header; a file whose header does
+not read is left to `read`, which names it with the reason.
 
-Values: a point that is masked or has confidence 0 is NaN; 2-D points (OpenPose's XYC) get
-z = 0; only the first person of a file is read when it holds several. fps is not kept.
+Values: a point that is masked or has confidence 0 is NaN; 2-D points (XYC) get z = 0; only
+the first person of a file is read when it holds several (pose-format's estimators write
+one). fps is not kept.
 
 Units: coordinates are kept as stored. pose-format's estimators store x, y in pixels of the
 video (x * width, y * height) and record width and height in the header; MediaPipe's z is
@@ -40,12 +51,13 @@ read); pose_format is imported inside the functions that use it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from signcli.importers.base import (
+    COCO_WHOLEBODY,
     COORDS,
     LANDMARK_SETS,
     MEDIAPIPE_HOLISTIC,
@@ -62,23 +74,104 @@ SUFFIX = ".pose"
 INSTALL_HINT = "pip install 'signcli[pose]'"
 MIN_POSE_FORMAT = "0.10"  # Pose.read(file, pose_body=EmptyPoseBody) reads only the header
 PIXELS, NORMALIZED = "pixels", "normalized"
+FILES_SHOWN = 3  # files named per estimator when a mixed tree is refused
+# Streams written with only the landmarks the files hold when that is fewer than all. Not
+# the pose: the model's normalisation finds the shoulders by the pose's landmark count, so
+# a reduced pose keeps its full width (NaN where no file has a point); a face is placed by
+# the mean and extent of whatever landmarks it has.
+COMPACT_STREAMS = ("face",)
 
-# landmark set -> stream -> (header component, point counts accepted); the stream takes the
-# first `landmark_set.streams[stream]` points of its component
-COMPONENTS: dict[str, dict[str, tuple[str, tuple[int, ...]]]] = {
+# MediaPipe's PoseLandmark and HandLandmark names, the point names pose-format writes
+MEDIAPIPE_POSE_NAMES = (
+    "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE",
+    "RIGHT_EYE_OUTER", "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER",
+    "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_PINKY",
+    "RIGHT_PINKY", "LEFT_INDEX", "RIGHT_INDEX", "LEFT_THUMB", "RIGHT_THUMB", "LEFT_HIP",
+    "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE", "LEFT_HEEL",
+    "RIGHT_HEEL", "LEFT_FOOT_INDEX", "RIGHT_FOOT_INDEX",
+)  # fmt: skip
+MEDIAPIPE_HAND_NAMES = (
+    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP", "INDEX_FINGER_MCP",
+    "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP", "MIDDLE_FINGER_MCP",
+    "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP", "RING_FINGER_MCP",
+    "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP", "PINKY_MCP", "PINKY_PIP",
+    "PINKY_DIP", "PINKY_TIP",
+)  # fmt: skip
+COCO_BODY_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_big_toe",
+    "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StreamSchema:
+    """How one stream of a landmark set appears in pose-format headers."""
+
+    components: tuple[str, ...]  # the component names that hold it (the first present wins)
+    extra: tuple[int, ...] = ()  # larger point counts whose first `count` points are taken
+    names: tuple[str, ...] = ()  # point names, to place the points of a reduced component
+
+
+# landmark set -> stream -> its schema; the stream's landmark count is the set's
+SCHEMAS: dict[str, dict[str, StreamSchema]] = {
     MEDIAPIPE_HOLISTIC.name: {
-        "pose": ("POSE_LANDMARKS", (33,)),
-        "face": ("FACE_LANDMARKS", (468, 478)),  # 478: refine_face_landmarks adds 10 iris points
-        "hand_l": ("LEFT_HAND_LANDMARKS", (21,)),
-        "hand_r": ("RIGHT_HAND_LANDMARKS", (21,)),
+        "pose": StreamSchema(("POSE_LANDMARKS",), names=MEDIAPIPE_POSE_NAMES),
+        # 478: refine_face_landmarks adds 10 iris points; points are named by their index
+        "face": StreamSchema(("FACE_LANDMARKS",), (478,), tuple(str(i) for i in range(468))),
+        "hand_l": StreamSchema(("LEFT_HAND_LANDMARKS",), names=MEDIAPIPE_HAND_NAMES),
+        "hand_r": StreamSchema(("RIGHT_HAND_LANDMARKS",), names=MEDIAPIPE_HAND_NAMES),
     },
     OPENPOSE_BODY25_HANDS.name: {
-        "pose": ("pose_keypoints_2d", (25,)),
-        "face": ("face_keypoints_2d", (70,)),
-        "hand_l": ("hand_left_keypoints_2d", (21,)),
-        "hand_r": ("hand_right_keypoints_2d", (21,)),
+        "pose": StreamSchema(("pose_keypoints_2d",)),
+        "face": StreamSchema(("face_keypoints_2d",)),
+        "hand_l": StreamSchema(("hand_left_keypoints_2d",)),
+        "hand_r": StreamSchema(("hand_right_keypoints_2d",)),
+    },
+    COCO_WHOLEBODY.name: {
+        "pose": StreamSchema(("BODY", "BODY_133"), names=COCO_BODY_NAMES),
+        "face": StreamSchema(("FACE", "FACE_133")),
+        "hand_l": StreamSchema(("LEFT_HAND", "LEFT_HAND_133")),
+        "hand_r": StreamSchema(("RIGHT_HAND", "RIGHT_HAND_133")),
     },
 }
+ESTIMATORS = {  # landmark set -> what writes it, for messages
+    MEDIAPIPE_HOLISTIC.name: "MediaPipe Holistic",
+    OPENPOSE_BODY25_HANDS.name: "OpenPose",
+    COCO_WHOLEBODY.name: "MMPose / OpenPifPaf whole-body",
+}
+
+
+@dataclass(frozen=True)
+class ComponentMap:
+    """Where one header component's points go: `landmarks[k]` is the stream landmark of
+    the component's point k (-1: not kept, such as the irises of a 478-point face)."""
+
+    stream: str
+    component: str
+    first: int  # the component's first point among all points of the header
+    landmarks: tuple[int, ...]
+    dims: int  # spatial values per point in the file: 2 (XYC) or 3 (XYZC)
+
+
+@dataclass(frozen=True)
+class HeaderPlan:
+    """What a header holds, as signcli streams."""
+
+    landmark_set: str
+    units: str
+    maps: tuple[ComponentMap, ...]
+
+    def kind(self) -> str:
+        """`full`, or what is reduced or absent: `pose 8/33, face 128/468`, `hands only`."""
+        counts = LANDMARK_SETS[self.landmark_set].streams
+        held = {m.stream: sum(i >= 0 for i in m.landmarks) for m in self.maps}
+        if set(held) <= {"hand_l", "hand_r"} and set(counts) - set(held):
+            return "hands only"
+        parts = [f"{s} {held[s]}/{n}" for s, n in counts.items() if s in held and held[s] < n]
+        parts += [f"no {s}" for s in counts if s not in held]
+        return ", ".join(parts) or "full"
 
 
 @dataclass(frozen=True)
@@ -125,9 +218,9 @@ def read_header(path: Path) -> Any:
 def detect_landmark_set(header: Any) -> LandmarkSet | None:
     """The landmark set whose component names the header uses, None for other schemas."""
     names = {c.name for c in header.components}
-    for landmark_set in (MEDIAPIPE_HOLISTIC, OPENPOSE_BODY25_HANDS):
-        if names & {component for component, _ in COMPONENTS[landmark_set.name].values()}:
-            return landmark_set
+    for name, schema in SCHEMAS.items():
+        if names & {c for stream in schema.values() for c in stream.components}:
+            return LANDMARK_SETS[name]
     return None
 
 
@@ -146,31 +239,63 @@ def _spatial_dims(point_format: str) -> int | None:
     return None
 
 
-def header_problem(header: Any, expected: LandmarkSet, units: str) -> str | None:
-    """Why a header does not fit the import (landmark set, point counts, units), or None."""
-    found = detect_landmark_set(header)
-    if found is None:
+def plan_header(header: Any) -> HeaderPlan | str:
+    """The streams a header holds, component by component, or why it fits no landmark set
+    (unknown components, point counts or names that place no landmark, a point format
+    without x, y)."""
+    landmark_set = detect_landmark_set(header)
+    if landmark_set is None:
         names = ", ".join(c.name for c in header.components)
-        return f"unknown header components ({names}); expected {expected.name}"
-    if found.name != expected.name:
-        return f"header is {found.name}, but this import is {expected.name} (from the first file)"
+        known = "; ".join(
+            f"{ESTIMATORS[n]}: " + ", ".join(s.components[0] for s in schema.values())
+            for n, schema in SCHEMAS.items()
+        )
+        return f"unknown header components ({names}); known: {known}"
+    starts: dict[str, int] = {}
+    start = 0
+    for component in header.components:
+        starts[component.name] = start
+        start += len(component.points)
     by_name = {c.name: c for c in header.components}
-    for component, counts in COMPONENTS[expected.name].values():
-        if component not in by_name:
-            return f"no {component} component in the header"
-        points = len(by_name[component].points)
-        if points not in counts:
-            allowed = " or ".join(str(n) for n in counts)
-            return f"{component} has {points} points, expected {allowed}"
-        if _spatial_dims(by_name[component].format) is None:
-            return f"{component} has point format {by_name[component].format!r}, expected XY(Z)C"
-    if units_of(header) != units:
-        return f"header dimensions say {units_of(header)}, but this import is {units}"
-    return None
+    maps = []
+    for stream, schema in SCHEMAS[landmark_set.name].items():
+        name = next((c for c in schema.components if c in by_name), None)
+        if name is None:
+            continue  # this file has no such part: NaN
+        component = by_name[name]
+        dims = _spatial_dims(component.format)
+        if dims is None:
+            return f"{name} has point format {component.format!r}, expected XY(Z)C"
+        landmarks = _place_points(stream, schema, list(component.points), landmark_set)
+        if isinstance(landmarks, str):
+            return f"{name} {landmarks}"
+        maps.append(ComponentMap(stream, name, starts[name], landmarks, dims))
+    if not maps:
+        return "no component holds keypoints of a stream"
+    return HeaderPlan(landmark_set.name, units_of(header), tuple(maps))
 
 
-def _streams(pose: Any, expected: LandmarkSet) -> Streams | str:
-    """{stream: [T, L, 3] float32} of the first person of a read Pose; a reason if empty."""
+def _place_points(
+    stream: str, schema: StreamSchema, points: list[str], landmark_set: LandmarkSet
+) -> tuple[int, ...] | str:
+    """The stream landmark of each point of a component (-1: not kept), or why not."""
+    count = landmark_set.streams[stream]
+    if len(points) == count or len(points) in schema.extra:
+        return tuple(i if i < count else -1 for i in range(len(points)))
+    if schema.names and 0 < len(points) < count:  # a reduced component: place by name
+        index = {name: i for i, name in enumerate(schema.names)}
+        unknown = [p for p in points if p not in index]
+        if not unknown and len(set(points)) == len(points):
+            return tuple(index[p] for p in points)
+        what = f"point names such as {unknown[0]!r}" if unknown else "a point named twice"
+        return f"has {len(points)} of {count} points with {what}: cannot place them"
+    allowed = " or ".join(str(n) for n in (count, *schema.extra))
+    return f"has {len(points)} points, expected {allowed}"
+
+
+def _streams(pose: Any, plan: HeaderPlan) -> Streams | str:
+    """{stream: [T, L, 3] float32} of the first person of a read Pose, each stream of the
+    set's full size (landmarks the file lacks NaN); a reason if empty."""
     import numpy as np
 
     data = pose.body.data  # masked [frames, people, points, dims]
@@ -183,24 +308,25 @@ def _streams(pose: Any, expected: LandmarkSet) -> Streams | str:
     values = np.ma.getdata(person)
     confidence = np.asarray(pose.body.confidence)[:, 0]
     missing = np.ma.getmaskarray(person).any(axis=-1) | ~(confidence > 0)  # [T, points]
-
-    offsets: dict[str, tuple[int, Any]] = {}
-    start = 0
-    for component in pose.header.components:
-        offsets[component.name] = (start, component)
-        start += len(component.points)
+    landmark_set = LANDMARK_SETS[plan.landmark_set]
+    z_scale = _z_scale(pose.header) if landmark_set is MEDIAPIPE_HOLISTIC else 1.0
 
     streams: Streams = {}
-    for stream, (name, _) in COMPONENTS[expected.name].items():
-        first, component = offsets[name]
-        count = expected.streams[stream]
-        dims = _spatial_dims(component.format)
-        points = np.zeros((frames, count, COORDS), dtype=np.float32)
-        points[..., :dims] = values[:, first : first + count, :dims]
-        if dims == COORDS and expected.name == "mediapipe-holistic":
-            points[..., 2] *= _z_scale(pose.header)
-        points[missing[:, first : first + count]] = np.nan
-        streams[stream] = points
+    for component in plan.maps:
+        count = landmark_set.streams[component.stream]
+        points = np.full((frames, count, COORDS), np.nan, dtype=np.float32)
+        source = np.asarray(component.landmarks)
+        kept = np.flatnonzero(source >= 0)  # component points that are landmarks
+        target = source[kept]
+        rows = component.first + kept
+        dims = component.dims
+        block = np.zeros((frames, len(kept), COORDS), dtype=np.float32)
+        block[..., :dims] = values[:, rows, :dims]
+        if dims == COORDS:
+            block[..., 2] *= z_scale
+        block[missing[:, rows]] = np.nan
+        points[:, target] = block
+        streams[component.stream] = points
     return streams
 
 
@@ -227,14 +353,18 @@ def read_streams(ref: PoseRef) -> Streams | str:
         pose = Pose.read(path.read_bytes())
     except Exception as exc:  # a damaged file raises struct, Value, Type, EOF ... errors
         return f"{path}: not a readable .pose file ({_error(exc)})"
-    expected = LANDMARK_SETS[ref.landmark_set]
-    problem = header_problem(pose.header, expected, ref.units)
-    if problem is None:
-        result = _streams(pose, expected)
-        if isinstance(result, dict):
-            return result
-        problem = result
-    return f"{path}: {problem}"
+    plan = plan_header(pose.header)
+    if isinstance(plan, str):
+        return f"{path}: {plan}"
+    if plan.landmark_set != ref.landmark_set:
+        return (
+            f"{path}: header is {plan.landmark_set}, but this import is {ref.landmark_set} "
+            "(the file changed since the scan)"
+        )
+    if plan.units != ref.units:
+        return f"{path}: header dimensions say {plan.units}, but this import is {ref.units}"
+    result = _streams(pose, plan)
+    return result if isinstance(result, dict) else f"{path}: {result}"
 
 
 def _pose_files(folder: Path) -> list[Path]:
@@ -260,8 +390,8 @@ class PoseFileFormat:
 
     name = "pose"
     description = (
-        "pose-format .pose files (MediaPipe Holistic or OpenPose headers): "
-        "SRC/<label>/*.pose or SRC/*.pose"
+        "pose-format .pose files (MediaPipe Holistic full, reduced or hands only; OpenPose; "
+        "MMPose / OpenPifPaf whole-body): SRC/<label>/*.pose or SRC/*.pose"
     )
 
     def __init__(self) -> None:
@@ -286,8 +416,9 @@ class PoseFileFormat:
             raise ImportFormatError(
                 f"no .pose files in {src}: expected SRC/<label>/*.pose or SRC/*.pose"
             )
-
-        self.landmark_set, self.units = self._detect(src, [p for _, p in found])
+        plans = self._plans(src, [p for _, p in found])
+        self.landmark_set = LANDMARK_SETS[next(iter(plans.values())).landmark_set]
+        self.units = next(iter(plans.values())).units
 
         used = {p for _, p in found}
         skipped = [
@@ -305,12 +436,34 @@ class PoseFileFormat:
             ids[sample_id] = path
             ref = PoseRef(str(path), self.landmark_set.name, self.units)
             items.append(SourceItem(id=sample_id, ref=ref, label=label))
-        return Scan(items=items, skipped=skipped)
+        streams, kept = _union(self.landmark_set, plans.values())
+        kinds: dict[str, int] = {}
+        for plan in plans.values():
+            kinds[plan.kind()] = kinds.get(plan.kind(), 0) + 1
+        notes = []
+        if len(kinds) > 1 or "full" not in kinds:
+            notes.append(
+                f"{ESTIMATORS[self.landmark_set.name]} files: "
+                + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+                + " (what a file lacks is NaN)"
+            )
+        return Scan(
+            items=items,
+            skipped=skipped,
+            landmark_set=self.landmark_set,
+            units=self.units,
+            streams=streams,
+            kept=kept,
+            notes=notes,
+        )
 
     @staticmethod
-    def _detect(src: Path, paths: Sequence[Path]) -> tuple[LandmarkSet, str]:
-        """(landmark set, units) of the first file whose header reads; files that do not
-        read are left to `read`, which reports them."""
+    def _plans(src: Path, paths: Sequence[Path]) -> dict[Path, HeaderPlan]:
+        """The plan of each file whose header reads (the others are left to `read`, which
+        names them); ImportFormatError when none reads, or when the files are of several
+        landmark sets or units (naming the files of each) or of none known."""
+        plans: dict[Path, HeaderPlan] = {}
+        unfit: dict[str, list[Path]] = {}  # reason -> files
         first_error = ""
         for path in paths:
             try:
@@ -320,21 +473,63 @@ class PoseFileFormat:
             except Exception as exc:  # damaged: reported per file by read
                 first_error = first_error or f"{path}: {_error(exc)}"
                 continue
-            landmark_set = detect_landmark_set(header)
-            if landmark_set is None:
-                names = ", ".join(c.name for c in header.components)
-                raise ImportFormatError(
-                    f"{path}: header components ({names}) are neither MediaPipe Holistic "
-                    f"(POSE_LANDMARKS, FACE_LANDMARKS, LEFT_/RIGHT_HAND_LANDMARKS) nor OpenPose "
-                    f"(pose_keypoints_2d, face_keypoints_2d, hand_left/right_keypoints_2d)"
-                )
-            return landmark_set, units_of(header)
-        raise ImportFormatError(
-            f"none of the {len(paths)} .pose files in {src} could be read ({first_error})"
-        )
+            plan = plan_header(header)
+            if isinstance(plan, str):
+                unfit.setdefault(plan, []).append(path)
+            else:
+                plans[path] = plan
+        groups: dict[str, list[Path]] = {}
+        for path, plan in plans.items():
+            groups.setdefault(f"{ESTIMATORS[plan.landmark_set]} ({plan.landmark_set}, "
+                              f"{plan.units})", []).append(path)  # fmt: skip
+        for reason, files in unfit.items():
+            groups[f"not importable: {reason}"] = files
+        if len(groups) > 1:
+            listed = "; ".join(
+                f"{what}: {len(files)} files ({', '.join(_shown(src, files))})"
+                for what, files in groups.items()
+            )
+            raise ImportFormatError(
+                f"{src} mixes .pose files that cannot be imported as one set of streams: "
+                f"{listed}. Import each estimator's files into a dataset of its own (move "
+                "them into separate folders)"
+            )
+        if unfit:
+            [(reason, files)] = unfit.items()
+            raise ImportFormatError(f"{files[0]}: {reason}")
+        if not plans:
+            raise ImportFormatError(
+                f"none of the {len(paths)} .pose files in {src} could be read ({first_error})"
+            )
+        return plans
 
     def read(self, items: Sequence[SourceItem]) -> list[Streams | str]:
         return [read_streams(item.ref) for item in items]
+
+
+def _shown(src: Path, files: list[Path]) -> list[str]:
+    names = [str(p.relative_to(src)) for p in files[:FILES_SHOWN]]
+    return names + ([f"{len(files) - FILES_SHOWN} more"] if len(files) > FILES_SHOWN else [])
+
+
+def _union(
+    landmark_set: LandmarkSet, plans: Iterable[HeaderPlan]
+) -> tuple[dict[str, int], dict[str, tuple[int, ...]]]:
+    """The streams any file holds (at the set's size) and, per stream, the landmarks any
+    file holds when that is fewer than all."""
+    held: dict[str, set[int]] = {}
+    for plan in plans:
+        for component in plan.maps:
+            held.setdefault(component.stream, set()).update(
+                i for i in component.landmarks if i >= 0
+            )
+    streams = {s: n for s, n in landmark_set.streams.items() if s in held}
+    kept = {
+        s: tuple(sorted(held[s]))
+        for s in streams
+        if s in COMPACT_STREAMS and len(held[s]) < landmark_set.streams[s]
+    }
+    return streams, kept
 
 
 FORMAT = PoseFileFormat()

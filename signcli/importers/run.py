@@ -52,7 +52,14 @@ from signcli.core.manifest import (
 )
 from signcli.core.streams import STREAM_NAMES
 from signcli.importers import FORMATS, get_format
-from signcli.importers.base import COORDS, Format, ImportFormatError, LandmarkSet, SourceItem
+from signcli.importers.base import (
+    COORDS,
+    Format,
+    ImportFormatError,
+    LandmarkSet,
+    Scan,
+    SourceItem,
+)
 
 STATE_NAME = ".signcli-import.json"  # the options of an import under way (resume key)
 REPORT_NAME = "import-report.json"
@@ -86,6 +93,8 @@ class ImportOptions:
     workers: int = 1
     overwrite: bool = False
     dry_run: bool = False
+    # the format's own options (`Format.options`): parts, index, person, min_confidence
+    source_options: dict[str, Any] = field(default_factory=dict)
 
     def resume_key(self) -> dict[str, Any]:
         """What must be the same for a second run to continue the first."""
@@ -98,6 +107,7 @@ class ImportOptions:
             "val_fraction": self.val_fraction,
             "split_by": self.split_by,
             "seed": self.seed,
+            "source_options": {k: str(v) for k, v in sorted(self.source_options.items())},
         }
 
 
@@ -131,6 +141,16 @@ class ItemResult:
     missing: dict[str, int] = field(default_factory=dict)  # stream -> NaN landmark-frames
     error: str | None = None
     resumed: bool = False
+    note: dict[str, Any] | None = None  # what the reader decided (`NotedStreams.note`)
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the scan found the source to be: its landmark set and units (the format's, or
+    the scan's when the files say: pose-format headers)."""
+
+    landmark_set: LandmarkSet | None
+    units: str | None
 
 
 @dataclass
@@ -153,7 +173,8 @@ class ImportReport:
     seconds: float
     dry_run: bool = False
     split_rule: str = ""
-    notes: list[str] = field(default_factory=list)  # dry run: what the import would refuse
+    notes: list[str] = field(default_factory=list)  # the scan's decisions; dry run: refusals
+    sequence_notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> note
 
     @property
     def written(self) -> int:
@@ -166,7 +187,7 @@ class ImportReport:
         return record
 
 
-Progress = Callable[[int, int], None]  # (done, total)
+Progress = Callable[[int, int, int], None]  # (done, total, failed): done counts failed ones
 
 
 def run_import(options: ImportOptions, progress: Progress | None = None) -> ImportReport:
@@ -183,10 +204,8 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
             raise
         resume = False
         notes.append(f"the import itself would stop here: {exc.message}")
-    try:
-        scan = fmt.scan(src)
-    except ImportFormatError as exc:
-        raise UsageError(f"{src} is not {options.format} data: {exc}") from None
+    scan = _scan(fmt, src, options)
+    notes.extend(scan.notes)
     skipped = list(scan.skipped)
     items = _apply_labels(_unique(scan.items, skipped), options.labels, skipped)
     if not items:
@@ -198,12 +217,15 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
         classes = _class_names(fmt, src, items)
     except ImportFormatError as exc:
         raise UsageError(f"{src} is not {options.format} data: {exc}") from None
-    landmark_set = getattr(fmt, "landmark_set", None)
-    probe = _probe(fmt, items)
-    plan = _plan_streams(landmark_set, probe, options.streams)
+    facts = SourceFacts(
+        scan.landmark_set or getattr(fmt, "landmark_set", None),
+        scan.units or getattr(fmt, "units", None),
+    )
+    available = scan.streams if scan.streams is not None else _probe(fmt, items)
+    plan = _plan_streams(facts.landmark_set, available, options.streams, scan.kept)
     targets, split_rule = _targets(items, classes, options)
     if options.dry_run:
-        report = _report(options, fmt, plan, classes, targets, [], skipped, 0, started,
+        report = _report(options, facts, plan, classes, targets, [], skipped, 0, started,
                          split_rule, dry_run=True)  # fmt: skip
         report.notes = notes
         return report
@@ -214,12 +236,15 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
             skipped.append((result.id, result.error))
     written = {r.id for r in results if r.error is None}
     done = [t for t in targets if t.item.id in written]
+    if not callable(getattr(fmt, "class_order", None)):  # no class map: no empty classes
+        classes, done = _drop_empty_classes(classes, done, notes)
     _remove_strays(out, options.layout, plan, done)
     _write_tables(out, options.layout, plan, classes, done)
-    report = _report(options, fmt, plan, classes, done, results, skipped,
+    report = _report(options, facts, plan, classes, done, results, skipped,
                      sum(r.resumed for r in results), started, split_rule)  # fmt: skip
+    report.notes = notes
     _write_json(out / REPORT_NAME, report.to_dict())
-    manifest = _manifest(options, fmt, plan, classes, done)
+    manifest = _manifest(options, facts, plan, classes, done)
     write_manifest(out, manifest)
     (out / STATE_NAME).unlink(missing_ok=True)
     return report
@@ -236,6 +261,33 @@ def _format(name: str) -> Format:
         return get_format(name)
     except ImportFormatError as exc:  # an optional library is missing
         raise UsageError(str(exc)) from None
+
+
+def _scan(fmt: Format, src: Path, options: ImportOptions) -> Scan:
+    """The format's scan of SRC with the source options it takes; UsageError for an option
+    this format has none of, or for SRC not in the format."""
+    accepted = getattr(fmt, "options", ())
+    given = {k: v for k, v in options.source_options.items() if v is not None}
+    foreign = sorted(set(given) - set(accepted))
+    if foreign:
+        flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        users = [name for name in FORMATS if set(foreign) <= set(_options_of(name))]
+        raise UsageError(
+            f"{flags}: not an option of {options.format}"
+            + (f" (it is one of {', '.join(users)})" if users else ""),
+            hint="leave it out, or name the format it belongs to",
+        )
+    try:
+        return fmt.scan(src, **given) if given else fmt.scan(src)
+    except ImportFormatError as exc:
+        raise UsageError(f"{src} is not {options.format} data: {exc}") from None
+
+
+def _options_of(name: str) -> tuple[str, ...]:
+    try:
+        return tuple(getattr(get_format(name), "options", ()))
+    except ImportFormatError:
+        return ()
 
 
 def _check_paths(src: Path, out: Path) -> None:
@@ -410,6 +462,30 @@ def _class_names(fmt: Format, src: Path, items: list[SourceItem]) -> list[str]:
     return sorted(present, key=lambda n: (0, int(n), n) if n.isdigit() else (1, 0, n))
 
 
+def _drop_empty_classes(
+    classes: list[str], done: list[Target], notes: list[str]
+) -> tuple[list[str], list[Target]]:
+    """Classes none of whose sequences could be written are left out, and the gloss ids
+    renumbered (they are written only now, in the CSVs): a class without samples would
+    be a head output training can never see."""
+    from dataclasses import replace
+
+    used = sorted({t.gloss for t in done if t.gloss >= 0})
+    if len(used) == len(classes) or not any(t.gloss >= 0 for t in done):
+        return classes, done
+    empty = [c for i, c in enumerate(classes) if i not in set(used)]
+    some = "1 class has" if len(empty) == 1 else f"{len(empty)} classes have"
+    notes.append(
+        f"{some} no sequence that could be written, left out of the classes: "
+        + ", ".join(empty[:5])
+        + (" ..." if len(empty) > 5 else "")
+    )
+    new_id = {old: new for new, old in enumerate(used)}
+    return [classes[i] for i in used], [
+        replace(t, gloss=new_id[t.gloss]) if t.gloss >= 0 else t for t in done
+    ]
+
+
 def _targets(
     items: list[SourceItem], classes: list[str], options: ImportOptions
 ) -> tuple[list[Target], str]:
@@ -480,16 +556,21 @@ def _probe(fmt: Format, items: list[SourceItem]) -> dict[str, int]:
         return {name: int(array.shape[1]) for name, array in streams.items()}
     raise DataError(
         "none of the first sequences can be read: " + "; ".join(reasons[:3]),
-        hint="check that SRC is in the format named",
+        hint="each reason names the file and what is wrong with it",
     )
 
 
 def _plan_streams(
-    landmark_set: LandmarkSet | None, available: dict[str, int], chosen: Sequence[str] | None
+    landmark_set: LandmarkSet | None,
+    available: dict[str, int],
+    chosen: Sequence[str] | None,
+    kept: dict[str, tuple[int, ...]] | None = None,
 ) -> list[StreamPlan]:
-    """The output streams, in STREAM_NAMES order: `chosen` (`pose`, `face:lips`) or all."""
+    """The output streams, in STREAM_NAMES order: `chosen` (`pose`, `face:lips`) or all.
+    `kept`: the landmarks a source holds of a stream, when fewer than `available` (a subset
+    then keeps those of them it names)."""
     subsets = landmark_set.subsets if landmark_set is not None else {}
-    pairs = landmark_set.mirror_pairs if landmark_set is not None else {}
+    kept = kept or {}
     wanted: dict[str, str | None] = {}
     for spec in chosen if chosen is not None else list(available):
         name, _, subset = spec.partition(":")
@@ -513,12 +594,18 @@ def _plan_streams(
             continue
         subset = wanted[name]
         keep = tuple(subsets[name][subset]) if subset else None
+        if name in kept:
+            held = set(kept[name])
+            keep = tuple(i for i in keep if i in held) if keep else tuple(kept[name])
+            if not keep:
+                raise UsageError(f"--streams {name}:{subset}: the source holds none of them")
+        pairs = landmark_set.pairs_of(name, available[name]) if landmark_set is not None else []
         plans.append(
             StreamPlan(
                 name,
                 keep,
                 len(keep) if keep else available[name],
-                _subset_pairs(pairs.get(name, []), keep),
+                _subset_pairs(pairs, keep),
             )
         )
     return plans
@@ -580,8 +667,12 @@ def _convert(
         else:
             todo.append(target)
     total = len(targets)
-    if progress:
-        progress(len(results), total)
+
+    def report_progress() -> None:
+        if progress:
+            progress(len(results), total, sum(r.error is not None for r in results))
+
+    report_progress()
     chunks = _chunks(todo, options.workers)
     args = (options.format, plan, str(out), options.layout)
     if options.workers <= 1 or len(chunks) <= 1:
@@ -590,8 +681,7 @@ def _convert(
                 results.extend(convert_chunk(*args, chunk))
             except KeyboardInterrupt:
                 raise _interrupted(out) from None
-            if progress:
-                progress(len(results), total)
+            report_progress()
         return results
     pool = ProcessPoolExecutor(
         max_workers=min(options.workers, len(chunks)), initializer=_ignore_interrupts
@@ -602,8 +692,7 @@ def _convert(
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 results.extend(future.result())
-            if progress:
-                progress(len(results), total)
+            report_progress()
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         raise _interrupted(out) from None
@@ -684,7 +773,9 @@ def convert_chunk(
             continue
         except OSError as exc:
             raise UsageError(f"could not write into {out}: {exc.strerror or exc}") from exc
-        results.append(_stats(target.item.id, arrays, plan))
+        result = _stats(target.item.id, arrays, plan)
+        result.note = getattr(streams, "note", None)
+        results.append(result)
     return results
 
 
@@ -814,7 +905,7 @@ def _write_tables(
 
 def _manifest(
     options: ImportOptions,
-    fmt: Format,
+    facts: SourceFacts,
     plan: list[StreamPlan],
     classes: list[str],
     done: list[Target],
@@ -855,12 +946,12 @@ def _manifest(
         raise DataError(
             "no sequence was written to the training split", hint="see the skipped list"
         )
-    landmark_set = getattr(fmt, "landmark_set", None)
+    landmark_set = facts.landmark_set
     return DatasetManifest(
         landmark_set=landmark_set.name if landmark_set is not None else None,
         layout=options.layout,
         streams=streams,
-        units=getattr(fmt, "units", None),
+        units=facts.units,  # type: ignore[arg-type]
         # every importer writes x, y, z per landmark (base.COORDS); X holds them all
         coords="xyz" if single else None,
         joints=sum(s.count for s in plan) if single else None,
@@ -877,7 +968,7 @@ def _manifest(
 
 def _report(
     options: ImportOptions,
-    fmt: Format,
+    facts: SourceFacts,
     plan: list[StreamPlan],
     classes: list[str],
     targets: list[Target],
@@ -904,7 +995,7 @@ def _report(
         s: len({t.item.signer for t in targets if t.split == s and t.item.signer is not None})
         for s in splits
     }
-    landmark_set = getattr(fmt, "landmark_set", None)
+    landmark_set = facts.landmark_set
     return ImportReport(
         format=options.format,
         src=str(options.src),
@@ -926,6 +1017,7 @@ def _report(
         seconds=round(time.perf_counter() - started, 2),
         dry_run=dry_run,
         split_rule=split_rule,
+        sequence_notes={r.id: r.note for r in sorted(ok, key=lambda r: r.id) if r.note},
     )
 
 

@@ -10,7 +10,7 @@ drop out:
     pose            minus the point between the shoulders, divided by the shoulder width;
                     shoulders are landmarks 2, 3 of the 10-landmark upper body of
                     `synthetic.POSE_LANDMARKS`, 11, 12 of MediaPipe's 33-landmark pose,
-                    or 5, 2 of OpenPose's BODY_25
+                    5, 2 of OpenPose's BODY_25, or 5, 6 of COCO-WholeBody's 23-point body
     face            minus the mean of its landmarks, divided by its extent (the larger of
                     its x and y ranges)
 
@@ -33,7 +33,8 @@ from torch import Tensor, nn
 COORDS = 3
 HAND_WRIST, HAND_MIDDLE_MCP, HAND_LANDMARKS = 0, 9, 21  # MediaPipe hand landmarks
 # pose landmark count -> (left shoulder, right shoulder)
-POSE_SHOULDERS = {10: (2, 3), 25: (5, 2), 33: (11, 12)}  # synthetic, OpenPose BODY_25, MediaPipe
+# synthetic, COCO-WholeBody's body (MMPose, OpenPifPaf), OpenPose BODY_25, MediaPipe
+POSE_SHOULDERS = {10: (2, 3), 23: (5, 6), 25: (5, 2), 33: (11, 12)}
 MIN_SCALE = 1e-6  # a reference size below this cannot scale a frame
 KIND_OF_STREAM = {"face": "face", "hand_l": "hand", "hand_r": "hand", "pose": "pose"}
 

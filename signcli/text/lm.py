@@ -3,7 +3,7 @@
 
 CTC scores each frame on its own, so its beam cannot tell "JOHN LIKE" from "JOHN LIKE
 LIKE" where the frames are ambiguous; continuous sign-language recognition adds a
-language model of the gloss order (what it gains on real sentences: README, "Benchmarks").
+language model of the gloss order (what it gains on real sentences: docs/benchmarks.md).
 
 `NGramLM.fit(sentences, order, vocab_size)` counts the n-grams of token-id lists, each
 sentence padded with `order - 1` start markers and closed by an end event. Probabilities

@@ -1,5 +1,6 @@
 """Start-up stays light: `--help`, `--version` and every command's `--help` import neither
-torch nor numpy nor pandas, and `validate-npz` runs a whole validation without torch.
+torch nor numpy nor pandas (nor OpenCV or mediapipe, which `extract` needs), and
+`validate-npz` runs a whole validation without torch.
 
 Each case is a fresh interpreter, because what a process has imported is the subject.
 Commands are discovered from the app, so a command added later is covered for free.
@@ -27,7 +28,7 @@ try:
     app(sys.argv[1:], prog_name="signcli", standalone_mode=False)
 except SystemExit:
     pass
-print("\\n" + json.dumps(sorted({"torch", "numpy", "pandas"} & set(sys.modules))))
+print("\\n" + json.dumps(sorted({"torch", "numpy", "pandas", "cv2", "mediapipe"} & set(sys.modules))))
 """
 
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]

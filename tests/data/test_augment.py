@@ -195,7 +195,11 @@ def test_a_column_layout_lets_single_stream_keypoints_mirror_with_hands_swapped(
 def test_mirror_names_streams_whose_sides_it_cannot_swap() -> None:
     from signcli.data.augment import mirror_gaps
 
-    assert mirror_gaps({"face": 24, "hand_l": 63, "pose": 30}) == []
+    assert mirror_gaps({"face": 24, "hand_l": 63, "hand_r": 63, "pose": 30}) == []
     assert mirror_gaps({"pose": 99}) == []  # MediaPipe's 33 landmarks
-    (gap,) = mirror_gaps({"face": 468 * 3, "pose": 30})
-    assert "468-landmark face" in gap and "keep their order" in gap
+    assert mirror_gaps({"face": 468 * 3, "pose": 69}) == []  # MediaPipe's face mesh, COCO's body
+    assert mirror_gaps({"face": 478 * 3}) == []  # the mesh with irises
+    (gap,) = mirror_gaps({"face": 100 * 3, "pose": 30})
+    assert "100-landmark face" in gap and "keep their order" in gap
+    (gap,) = mirror_gaps({"hand_r": 63})  # a one-hand import
+    assert "only hand_r is present" in gap

@@ -1,8 +1,8 @@
 """training.compile: the compiled run trains, checkpoints the plain module and resumes exactly.
 
 The suite compiles with the aot_eager backend (dynamo tracing and autograd, no C++ build):
-inductor's compile takes minutes on a 2-core CPU; benchmarks/bench_gpu.py and the README
-measure it."""
+inductor's compile takes minutes on a 2-core CPU; benchmarks/bench_gpu.py and bench_compile.py
+measure it (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

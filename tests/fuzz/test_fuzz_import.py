@@ -1,7 +1,8 @@
 """Fuzz `signcli import`: an OpenPose source (per-frame `*_keypoints.json`) whose frames are
 replaced by random JSON, mangled frames and frames of odd people and keypoint lists, with a
-fuzzed `--labels` CSV for the flat layout; and a MediaPipe-folders source whose `.npy`
-frames are random `.npy` streams.
+fuzzed `--labels` CSV for the flat layout and a fuzzed `--person`; and a MediaPipe-folders
+source whose `.npy` frames (or per-sequence [T, W] files) are random `.npy` streams, with
+a fuzzed `--parts`.
 
 `import` exits 0, 1 or 2 without a traceback or an "unexpected" error, in bounded memory
 and time, and never writes into SRC (the sandbox's inputs) or anywhere but OUT."""
@@ -76,9 +77,15 @@ VALID_LABELS = (
     flat=st.booleans(),
     labels=st.sampled_from([None, VALID_LABELS.encode()]) | csv_bytes,
     layout=st.sampled_from(["single", "multi"]),
+    person=st.sampled_from([None, "auto", "largest", "most-moving", "0", "2", "-1", "x"]),
 )
 def test_import_openpose_with_fuzzed_frames(
-    data: st.DataObject, flat: bool, labels: bytes | None, layout: str, tmp_path: Path
+    data: st.DataObject,
+    flat: bool,
+    labels: bytes | None,
+    layout: str,
+    person: str | None,
+    tmp_path: Path,
 ) -> None:
     """Flat sources (video folders without label folders) take their labels from a CSV:
     the valid one or a fuzzed one; with label folders, mostly none."""
@@ -90,7 +97,7 @@ def test_import_openpose_with_fuzzed_frames(
             path = data.draw(st.sampled_from(files), label="frame")
             path.write_bytes(data.draw(frames(), label="content"))
         args = ["import", "openpose", str(src), "out", "--workers", "1", "--quiet"]
-        args += ["--layout", layout]
+        args += ["--layout", layout] + (["--person", person] if person is not None else [])
         if flat and labels is None:
             labels = VALID_LABELS.encode()
         if labels is not None and (flat or data.draw(st.integers(0, 3), label="csv") == 0):
@@ -115,6 +122,35 @@ def test_import_mp_folders_with_fuzzed_frames(
         box.freeze()
         args = ["import", "mp-folders", str(src), "out", "--workers", "1", "--quiet"]
         run_bounded(lambda: invoke(args + ["--layout", layout]), timeout=60, fork=True)
+
+
+PARTS_OPTIONS = st.sampled_from(
+    [None, "hand_r", "pose:4,face,hand_l,hand_r", "face,face", "pose:9", "", ","]
+) | st.text(max_size=20)
+
+
+@fuzz(4, long=600)
+@given(data=st.data(), parts=PARTS_OPTIONS)
+def test_import_mp_per_sequence_files_with_fuzzed_content_and_parts(
+    data: st.DataObject, parts: str | None, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    with Sandbox(tmp_path) as box:
+        src = box.folder("mp")
+        rng = np.random.default_rng(0)
+        for label in ("hello", "thanks"):
+            (src / label).mkdir()
+            for i in range(2):
+                np.save(src / label / f"{i}.npy", rng.uniform(0.1, 1, (3, 1662)))
+        files = sorted(src.rglob("*.npy"))
+        for _ in range(data.draw(st.integers(1, 2), label="files replaced")):
+            path = data.draw(st.sampled_from(files), label="file")
+            path.write_bytes(data.draw(npy_bytes() | st.binary(max_size=64), label="content"))
+        box.freeze()
+        args = ["import", "mp-folders", str(src), "out", "--workers", "1", "--quiet"]
+        args += ["--parts", parts] if parts is not None else []
+        run_bounded(lambda: invoke(args), timeout=60, fork=True)
 
 
 def test_the_sources_are_valid_before_fuzzing(tmp_path: Path) -> None:

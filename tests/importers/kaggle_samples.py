@@ -86,11 +86,14 @@ def write_long_parquet(
     *,
     shuffle: np.random.Generator | None = None,
     row_group_size: int | None = None,
+    drop_missing_parts: bool = False,
 ) -> None:
     """One asl-signs sequence: [T] frame numbers and [T, 543, 3] points as 543 rows per frame
     (frame, row_id, type, landmark_index, x, y, z), in the competition's row order unless
     `shuffle` is given. Dtypes as in the real files: int16 frame and index, float64 coords.
-    `row_group_size` splits the file into row groups (pyarrow then reads it in chunks)."""
+    `row_group_size` splits the file into row groups (pyarrow then reads it in chunks).
+    `drop_missing_parts` leaves out the rows of a part that is all NaN in a frame, as
+    home-made exporters do (they write the landmarks MediaPipe returned, no NaN rows)."""
     T = len(frames)
     types = np.concatenate([[part] * count for part, _, count in PARTS])
     index = np.concatenate([np.arange(count) for _, _, count in PARTS])
@@ -98,7 +101,14 @@ def write_long_parquet(
     type_col = np.tile(types, T)
     index_col = np.tile(index, T).astype(np.int16)
     flat = points.reshape(-1, 3).astype(np.float64)
-    order = shuffle.permutation(len(frame_col)) if shuffle is not None else slice(None)
+    order = shuffle.permutation(len(frame_col)) if shuffle is not None else np.arange(len(flat))
+    if drop_missing_parts:
+        part_of = np.concatenate([[k] * count for k, (_, _, count) in enumerate(PARTS)])  # [543]
+        absent = np.zeros((T, LANDMARKS), bool)
+        for k in range(len(PARTS)):
+            whole = np.isnan(points[:, part_of == k]).all(axis=(1, 2))  # [T]
+            absent[:, part_of == k] = whole[:, None]
+        order = order[~absent.reshape(-1)[order]]
     row_id = [f"{f}-{t}-{i}" for f, t, i in zip(frame_col, type_col, index_col, strict=True)]
     table = pa.table(
         {

@@ -53,7 +53,8 @@ def test_scan_lists_label_and_sequence_folders(tmp_path: Path) -> None:
         ("thank_you__0", "thank you", None),
         ("thank_you__1", "thank you", None),
     ]
-    assert scan.items[2].ref == tmp_path / "thank you" / "0"
+    assert Path(scan.items[2].ref.path) == tmp_path / "thank you" / "0"
+    assert scan.items[2].ref.per_frame
     assert scan.skipped == []
 
 
@@ -64,7 +65,7 @@ def test_read_splits_the_1662_vector_and_drops_visibility(tmp_path: Path) -> Non
     assert len(results) == 4
     for item, streams in zip(scan.items, results, strict=True):
         assert isinstance(streams, dict)
-        expected = expected_1662(written[(item.label, item.ref.name)])
+        expected = expected_1662(written[(item.label, Path(item.ref.path).name)])
         assert list(streams) == ["face", "hand_l", "hand_r", "pose"]
         for name, array in streams.items():
             assert array.dtype == np.float32
@@ -142,7 +143,7 @@ def test_empty_sequence_and_label_folders_are_skipped_with_a_reason(tmp_path: Pa
     assert scan.skipped == [
         (str(tmp_path / "a" / "empty"), "no .npy frames"),
         (str(tmp_path / "a" / "notes"), "no .npy frames"),
-        (str(tmp_path / "b"), "no sequence folders in this label folder"),
+        (str(tmp_path / "b"), "no sequence folders or .npy files in this label folder"),
     ]
 
 
@@ -167,22 +168,29 @@ def test_bad_items_give_a_reason_naming_the_file(tmp_path: Path) -> None:
     write_mp_sequence(tmp_path / "a" / "corrupt", [good])
     (tmp_path / "a" / "corrupt" / "1.npy").write_bytes(b"\x93NUMPY garbage")
     scan = FORMAT.scan(tmp_path)
-    results = dict(zip((i.ref.name for i in scan.items), FORMAT.read(scan.items), strict=True))
+    results = dict(
+        zip((Path(i.ref.path).name for i in scan.items), FORMAT.read(scan.items), strict=True)
+    )
     assert isinstance(results.pop("good"), dict)
     for name, reason in results.items():
         assert isinstance(reason, str), name
         assert "\n" not in reason
     seq = tmp_path / "a"
-    assert results["mixed"].startswith(f"{seq / 'mixed' / '1.npy'}: 258 values, but 0.npy has 1662")
-    assert (
-        results["width"]
-        == f"{seq / 'width' / '0.npy'}: 100 values, expected 1662 (pose+face+hands) or 258 (pose+hands)"
-    )
-    assert results["shape"].startswith(
-        f"{seq / 'shape' / '0.npy'}: float64 array of shape (2, 831)"
+    assert results["mixed"].startswith(
+        f"{seq / 'mixed' / '1.npy'}: array of shape [258], but 0.npy has 1662 values"
     )
     assert results["inf"].startswith(f"{seq / 'inf' / '1.npy'}: infinite value")
     assert results["corrupt"].startswith(f"{seq / 'corrupt' / '1.npy'}: unreadable .npy")
+    # a width or shape the scan can tell from the first file's header: skipped there
+    skipped = dict(scan.skipped)
+    assert skipped[str(seq / "width")].startswith(
+        "0.npy: 100 values is no combination of MediaPipe Holistic parts known without --parts "
+        "(widths known: 99, 126, 132"
+    )
+    assert skipped[str(seq / "shape")] == (
+        "0.npy: array of shape [2, 831], expected a 1-D vector per frame "
+        "(a [T, W] array belongs in SRC/<label>/<sequence>.npy)"
+    )
 
 
 def test_nan_in_a_file_is_kept_as_not_detected(tmp_path: Path) -> None:

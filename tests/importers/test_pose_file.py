@@ -12,16 +12,22 @@ import pytest
 
 from signcli.importers import get_format
 from signcli.importers.base import (
+    COCO_WHOLEBODY,
     MEDIAPIPE_HOLISTIC,
     OPENPOSE_BODY25_HANDS,
     ImportFormatError,
 )
 from signcli.importers.pose_file import FORMAT, PoseFileFormat
 from tests.importers.pose_samples import (
+    ALPHAPOSE133,
     MEDIAPIPE,
     OPENPOSE,
+    REDUCED_FACE_INDEX,
+    REDUCED_POINT_NAMES,
+    REDUCED_POSE_INDEX,
     REFINED_FACE,
     STREAM_COMPONENTS,
+    WHOLEBODY,
     PoseSample,
     write_pose_file,
     write_pose_tree,
@@ -147,20 +153,94 @@ def test_first_file_damaged_still_detects_from_the_next(tmp_path: Path) -> None:
     assert "broken.pose" in reason and isinstance(streams, dict)
 
 
-def test_header_that_differs_from_the_first_gets_a_reason(tmp_path: Path) -> None:
+def test_reduced_holistic_is_placed_by_point_name(tmp_path: Path) -> None:
+    """pose-format's reduce_holistic keeps 8 body points and 128 face contour points; each
+    lands on its MediaPipe landmark, the others are NaN, and the scan says which are held."""
+    sample = write_pose_file(
+        tmp_path / "a" / "r.pose",
+        MEDIAPIPE,
+        point_names=REDUCED_POINT_NAMES,
+        missing=[(1, "POSE_LANDMARKS", 2)],
+    )
+    fmt = PoseFileFormat()
+    scan = fmt.scan(tmp_path)
+    assert scan.landmark_set is MEDIAPIPE_HOLISTIC
+    # the face is written as its 128 points; the pose keeps 33 (the normalisation finds the
+    # shoulders by the pose's landmark count), NaN but for the 8
+    assert scan.kept == {"face": tuple(REDUCED_FACE_INDEX)}
+    assert scan.streams == MEDIAPIPE_HOLISTIC.streams
+    assert "1 face 128/468, pose 8/33" in scan.notes[0]
+    [streams] = fmt.read(scan.items)
+    first, _ = sample.offsets["POSE_LANDMARKS"]
+    pose = streams["pose"]
+    assert pose.shape == (4, 33, 3)
+    written = sample.data[:, 0, first : first + 8].copy()  # [T, 8, 3] as written
+    written[..., 2] *= sample.width  # MediaPipe's z, scaled like x
+    written[sample.confidence[:, 0, first : first + 8] == 0] = np.nan
+    np.testing.assert_array_equal(pose[:, REDUCED_POSE_INDEX], written)
+    assert np.isnan(pose[1, 13]).all()  # LEFT_ELBOW, the third point, masked in frame 1
+    others = [i for i in range(33) if i not in REDUCED_POSE_INDEX]
+    assert np.isnan(pose[:, others]).all()
+    face_first, _ = sample.offsets["FACE_LANDMARKS"]
+    np.testing.assert_array_equal(
+        streams["face"][:, REDUCED_FACE_INDEX, :2],
+        sample.data[:, 0, face_first : face_first + 128, :2],
+    )
+
+
+def test_full_reduced_and_hands_only_files_import_together(tmp_path: Path) -> None:
+    """One landmark set, three shapes of file: the streams are the union, what a file lacks
+    is NaN, and no landmark is left out because one file lacks it."""
+    write_pose_file(tmp_path / "a" / "full.pose", MEDIAPIPE, seed=1)
+    write_pose_file(tmp_path / "a" / "reduced.pose", MEDIAPIPE, point_names=REDUCED_POINT_NAMES)
+    hands = write_pose_file(
+        tmp_path / "b" / "hands.pose",
+        MEDIAPIPE,
+        names=["LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"],
+    )
+    fmt = PoseFileFormat()
+    scan = fmt.scan(tmp_path)
+    assert scan.kept == {} and scan.streams == MEDIAPIPE_HOLISTIC.streams
+    assert "1 face 128/468, pose 8/33, 1 full, 1 hands only" in scan.notes[0]
+    full, reduced, hands_only = fmt.read(scan.items)
+    assert not np.isnan(full["face"]).any()
+    assert set(hands_only) == {"hand_l", "hand_r"}  # the run fills pose and face with NaN
+    np.testing.assert_array_equal(
+        hands_only["hand_r"], expected_stream(hands, MEDIAPIPE, "hand_r", 21)
+    )
+    assert np.isnan(reduced["pose"][:, 0]).all() and not np.isnan(reduced["pose"][:, 11]).any()
+
+
+@pytest.mark.parametrize("kind", [WHOLEBODY, ALPHAPOSE133])
+def test_wholebody_files_of_mmpose_openpifpaf_and_alphapose(tmp_path: Path, kind: str) -> None:
+    samples = write_pose_tree(tmp_path, kind, per_label=1)
+    fmt = PoseFileFormat()
+    scan = fmt.scan(tmp_path)
+    assert scan.landmark_set is COCO_WHOLEBODY and fmt.landmark_set is COCO_WHOLEBODY
+    for sample, streams in zip(samples, fmt.read(scan.items), strict=True):
+        assert {s: a.shape[1] for s, a in streams.items()} == COCO_WHOLEBODY.streams
+        for stream, count in COCO_WHOLEBODY.streams.items():
+            np.testing.assert_array_equal(
+                streams[stream], expected_stream(sample, kind, stream, count)
+            )
+
+
+def test_files_of_several_estimators_are_refused_naming_each(tmp_path: Path) -> None:
     write_pose_file(tmp_path / "a" / "a.pose", MEDIAPIPE)
     write_pose_file(tmp_path / "a" / "b.pose", OPENPOSE)
-    write_pose_file(tmp_path / "a" / "c.pose", MEDIAPIPE, face_points=128)  # reduce_holistic
-    write_pose_file(tmp_path / "a" / "d.pose", MEDIAPIPE, names=["POSE_LANDMARKS"])
-    write_pose_file(tmp_path / "a" / "e.pose", MEDIAPIPE, width=1, height=1)
-    fmt = PoseFileFormat()
-    ok, other, reduced, partial, units = fmt.read(fmt.scan(tmp_path).items)
-
-    assert isinstance(ok, dict)
-    assert "b.pose" in other and "openpose-body25-hands" in other
-    assert "c.pose" in reduced and "FACE_LANDMARKS has 128 points" in reduced
-    assert "d.pose" in partial and "no FACE_LANDMARKS" in partial
-    assert "e.pose" in units and "normalized" in units
+    write_pose_file(tmp_path / "a" / "c.pose", WHOLEBODY)
+    write_pose_file(tmp_path / "b" / "d.pose", MEDIAPIPE, seed=3)
+    write_pose_file(tmp_path / "b" / "e.pose", MEDIAPIPE, width=1, height=1)
+    with pytest.raises(ImportFormatError) as error:
+        PoseFileFormat().scan(tmp_path)
+    message = str(error.value)
+    assert "cannot be imported as one set of streams" in message
+    assert (
+        "MediaPipe Holistic (mediapipe-holistic, pixels): 2 files (a/a.pose, b/d.pose)" in message
+    )
+    assert "OpenPose (openpose-body25-hands, pixels): 1 files (a/b.pose)" in message
+    assert "(coco-wholebody, pixels): 1 files (a/c.pose)" in message
+    assert "(mediapipe-holistic, normalized): 1 files (b/e.pose)" in message
 
 
 def test_read_needs_no_scan_state(tmp_path: Path) -> None:

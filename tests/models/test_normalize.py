@@ -108,7 +108,7 @@ def test_streams_to_normalize_selects_and_checks_widths() -> None:
         streams_to_normalize(True, ["face"], {"face": 5})
     with pytest.raises(ValueError, match="a hand needs 21"):
         streams_to_normalize(True, ["hand_r"], {"hand_r": 60})
-    with pytest.raises(ValueError, match="shoulders are known for 10, 25 or 33"):
+    with pytest.raises(ValueError, match="shoulders are known for 10, 23, 25 or 33"):
         streams_to_normalize(True, ["pose"], {"pose": 36})
 
 
