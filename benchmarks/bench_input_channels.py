@@ -1,7 +1,7 @@
 """Training samples/s of the default input stage against the one before the per-sample
 channels and the weight average, side by side on the same data and machine load.
 
-    python benchmarks/bench_input_channels.py DATA_ROOT [--epochs 4] [--extra "--set k=v"]
+    python benchmarks/bench_input_channels.py DATA_ROOT [--epochs 4] [--extra "data.coords=xy ..."]
 
 DATA_ROOT holds `train/`, `train_labels.csv`, `val/`, `val_labels.csv` (e.g.
 boston104_words). Two Trainers (no work-dir hooks) with the default settings, one with
@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--extra", default="", help="more --set values for both, one string")
+    parser.add_argument("--extra", default="", help="settings k=v (as after --set) for both runs, space-separated")
     args = parser.parse_args()
     extra = shlex.split(args.extra)
     with tempfile.TemporaryDirectory() as tmp:
