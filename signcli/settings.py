@@ -197,7 +197,8 @@ class DataSettings(_Section):
     """Text tasks, single stream: validation texts `file,text` (default: val_text.csv beside the validation folder)."""
     layout: dict[StreamName, tuple[int, int]] | None = None
     """Single-stream keypoints: column ranges of body-part streams in `X`, as
-    `hand_l=0:63,hand_r=63:126,pose=126:156` (ends multiples of 3); the model splits `X`
+    STREAM=START:STOP comma-separated, e.g. `hand_l=0:63,pose=126:156` (ends multiples of
+    3); the model splits `X`
     into those streams, to normalise, augment and fuse them like the multi-stream layout."""
     mirror_pairs: dict[StreamName, list[tuple[int, int]]] | None = None
     """Left/right landmark pairs per stream that swap under a mirror (from the dataset
