@@ -26,8 +26,9 @@ from signcli.engine.hooks import Hook
 from signcli.engine.trainer import RESUME_HINT, Trainer
 from signcli.engine.trust import check_decoder_class, check_stored_model
 from signcli.engine.workdir import refuse_existing_run, removable_run, remove_run, work_dir_lock
-from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
+from signcli.settings import Settings, load_settings, with_absolute_paths
 from signcli.tasks.size import parameter_count, size_problems
+from signcli.upgrade import upgrade_stored_settings
 
 log = logging.getLogger("signcli")
 
