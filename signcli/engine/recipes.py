@@ -67,7 +67,13 @@ def start_run(
                 work_dir, resume=f"`signcli resume {work_dir}`", overwrite="pass --overwrite"
             )
         if log_csv is not None:
-            check_log_csv(log_csv, work_dir, resuming=False, overwrite=overwrite)
+            check_log_csv(
+                log_csv,
+                work_dir,
+                resuming=False,
+                overwrite=overwrite,
+                inputs=_input_files(settings),
+            )
         log_files = [log_csv] if log_csv is not None else []
         # every file of the old run must be removable before anything is read or removed
         old_run = removable_run(work_dir, log_files) if overwrite else []
@@ -76,6 +82,16 @@ def start_run(
         if old_run:
             remove_run(work_dir, removable_run(work_dir, log_files))
         return RunResult(trainer, trainer.fit())
+
+
+def _input_files(settings: Settings) -> list[Path | None]:
+    """The files a run reads that a --log-csv must never replace."""
+    data = settings.data
+    return [
+        *(data.train_labels, data.val_labels, data.labels, data.meta),
+        *(data.train_index, data.val_index, data.train_text, data.val_text),
+        settings.text.tokenizer_file,
+    ]
 
 
 def _warm_start(trainer: Trainer, init_checkpoint: Path | None, init_strict: bool) -> Trainer:
@@ -190,7 +206,13 @@ def _resume_locked(
             hint=f"start it again with `signcli train ... --work-dir {work_dir} --overwrite`",
         )
     if settings.training.log_csv is not None:
-        check_log_csv(settings.training.log_csv, work_dir, resuming=True, overwrite=False)
+        check_log_csv(
+            settings.training.log_csv,
+            work_dir,
+            resuming=True,
+            overwrite=False,
+            inputs=_input_files(settings),
+        )
     payload = ckpt.load_checkpoint(last)
     stored_model = upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]).get("model", {})
     if stored_model != settings.model.model_dump(mode="json"):
