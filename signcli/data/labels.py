@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signcli.core.errors import excerpt
 from signcli.core.files import REGULAR_FILE, check_input_file, path_kind, sample_id
 from signcli.core.limits import MAX_CLASSES
 from signcli.data.npz import Problem, list_npz_files
@@ -102,7 +103,7 @@ def read_labels(path: Path) -> LabelTable:
             LabelProblem(
                 "labels_columns",
                 f"{path}: column(s) {', '.join(twice)} given more than once (the header is "
-                f"read without case: {found!r}); keep one of each",
+                f"read without case: {excerpt(found)}); keep one of each",
             )
         )
         return empty
@@ -116,7 +117,7 @@ def read_labels(path: Path) -> LabelTable:
                 "labels_columns",
                 f"{path}: missing column(s) {', '.join(missing)}: expected header "
                 f"{EXPECTED_HEADER!r}, "
-                f"found {found!r}",
+                f"found {excerpt(found)}",
             )
         )
         return empty
@@ -156,7 +157,7 @@ def read_labels(path: Path) -> LabelTable:
                 LabelProblem(
                     "label_not_integer",
                     f"{path}: {column} is not an integer id on line(s) {_rows_text(rows)} "
-                    f"(e.g. {example!r}); ids are 0-based integers",
+                    f"(e.g. {excerpt(example)}); ids are 0-based integers",
                     rows=rows,
                 )
             )
@@ -193,7 +194,7 @@ def read_labels(path: Path) -> LabelTable:
             LabelProblem(
                 "label_duplicate",
                 f"{path}: file listed more than once on line(s) {_rows_text(rows)} "
-                f"(e.g. {ids[duplicated].iloc[0]!r})",
+                f"(e.g. {excerpt(ids[duplicated].iloc[0])})",
                 rows=rows,
             )
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from signcli.core.errors import DataError
+from signcli.core.errors import DataError, excerpt
 from signcli.core.files import check_input_file
 
 STREAM_SUFFIXES = (".npy", ".npz")
@@ -36,7 +36,7 @@ def read_index(path: Path) -> list[str]:
     column = next((columns[c] for c in INDEX_COLUMNS if c in columns), None)
     if column is None:
         found = ",".join(columns) or "nothing"
-        raise DataError(f"{path}: no column video_id or id (found {found!r})")
+        raise DataError(f"{path}: no column video_id or id (found {excerpt(found)})")
     ids = [i.strip() for i in frame[column].tolist() if i.strip()]
     twice = [i for i, count in Counter(ids).items() if count > 1]
     if twice:
@@ -55,11 +55,13 @@ def read_meta(path: Path) -> dict[str, str]:
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if not {"id", "texto"} <= set(frame.columns):
         found = ";".join(frame.columns) or "nothing"
-        raise DataError(f"{path}: expected header 'id;texto', found {found!r}")
+        raise DataError(f"{path}: expected header 'id;texto', found {excerpt(found)}")
     twice = sorted({c for c in frame.columns[frame.columns.duplicated()] if c in ("id", "texto")})
     if twice:  # the header is read without case: `id;ID` are one name twice
         found = ";".join(frame.columns)
-        raise DataError(f"{path}: column(s) {', '.join(twice)} given more than once ({found!r})")
+        raise DataError(
+            f"{path}: column(s) {', '.join(twice)} given more than once ({excerpt(found)})"
+        )
     return dict(zip(frame["id"].str.strip(), frame["texto"], strict=True))
 
 

@@ -23,6 +23,7 @@ from typing import IO
 
 from signcli.core.atomic import ensure_folder
 from signcli.core.errors import DiskError, UsageError
+from signcli.core.files import path_kind
 from signcli.core.run_files import (
     LOCK_FILE,
     RUN_FILES,
@@ -145,13 +146,24 @@ def _acquire(work_dir: Path, command: str) -> IO[str] | None:
 
 
 def _open_lock_file(path: Path) -> IO[str]:
+    """Open (create) the lock file without blocking: a FIFO or device put in its place
+    would hang `open` or the read of the holder's PID, so anything but a regular file is
+    refused from the open descriptor's `fstat`."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o644)
     except OSError as exc:
         raise DiskError(
             f"could not create the lock file {path}: {exc.strerror or exc}",
             hint="fix the folder's permissions, or use another --work-dir",
         ) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(
+            f"the lock file {path} is {path_kind(path) or 'not a regular file'}, "
+            "not a regular file",
+            hint=f"remove it (signcli creates {LOCK_FILE} itself), or use another --work-dir",
+        )
+    os.set_blocking(fd, True)
     return os.fdopen(fd, "r+", encoding="utf-8", errors="replace")
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signcli.core.errors import DataError
+from signcli.core.errors import DataError, excerpt
 from signcli.core.files import REGULAR_FILE, check_input_file, path_kind
 
 ID_COLUMNS = ("file", "id")  # the first one the header has names the sample
@@ -150,7 +150,9 @@ def _parse(table: TextTable, text: str) -> None:
     if id_column is None or text_column is None:
         found = delimiter.join(header) or "nothing"
         table.problems.append(
-            TextProblem("text_columns", f"{path}: expected header {expected}, found {found!r}")
+            TextProblem(
+                "text_columns", f"{path}: expected header {expected}, found {excerpt(found)}"
+            )
         )
         return
     twice = sorted({c for c in header if header.count(c) > 1 and c in (id_column, text_column)})
@@ -159,7 +161,7 @@ def _parse(table: TextTable, text: str) -> None:
             TextProblem(
                 "text_columns",
                 f"{path}: column(s) {', '.join(twice)} given more than once (the header is "
-                f"read without case: {delimiter.join(header)!r}); keep one of each",
+                f"read without case: {excerpt(delimiter.join(header))}); keep one of each",
             )
         )
         return
@@ -209,7 +211,7 @@ def _parse(table: TextTable, text: str) -> None:
                 TextProblem(kind, f"{path}: " + message.format(_shown(lines)), lines=lines)
             )
     if duplicates:
-        shown = [f"{s!r} (lines {a} and {b})" for s, a, b in duplicates]
+        shown = [f"{excerpt(s)} (lines {a} and {b})" for s, a, b in duplicates]
         table.problems.append(
             TextProblem(
                 "text_duplicate",
