@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from signcli.core.errors import UsageError
+from signcli.core.limits import Limit
 
 REGULAR_FILE = "a file"
 FOLDER = "a folder"
@@ -86,6 +87,19 @@ def _kind_of_mode(mode: int) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     return "neither a file nor a folder"
+
+
+def oversize(path: Path, what: str, limit: Limit) -> str | None:
+    """Why `path` is too large to read whole (its size above `limit`, a `core/limits.py`
+    bound in bytes), or None. Checked before reading: a CSV of hundreds of MB costs
+    gigabytes once parsed."""
+    try:
+        size = os.stat(path).st_size
+    except (OSError, ValueError):
+        return None  # the read reports it
+    if size <= limit.value():
+        return None
+    return f"{what} {path} is {size:,} bytes: {limit.at_most()}"
 
 
 NPZ_SUFFIX = ".npz"

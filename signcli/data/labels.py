@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from signcli.core.errors import excerpt
-from signcli.core.files import REGULAR_FILE, check_input_file, path_kind, sample_id
-from signcli.core.limits import MAX_CLASSES
+from signcli.core.files import REGULAR_FILE, check_input_file, oversize, path_kind, sample_id
+from signcli.core.limits import MAX_CLASSES, MAX_TABLE_BYTES
 from signcli.data.npz import Problem, list_npz_files
 
 EXPECTED_HEADER = "file,gloss,cat,occluded"
@@ -72,6 +72,10 @@ def read_labels(path: Path) -> LabelTable:
     empty = LabelTable(path, [], np.zeros(0, np.int64), None, {}, {}, [])
     if path_kind(path) not in (None, REGULAR_FILE):
         check_input_file(path, "labels file")
+    too_large = oversize(path, "labels file", MAX_TABLE_BYTES)
+    if too_large is not None:
+        empty.problems.append(LabelProblem("labels_too_large", too_large))
+        return empty
     try:
         with warnings.catch_warnings(record=True) as caught:
             # pandas warns (on stderr, naming its own source line) of rows with more cells

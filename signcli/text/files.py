@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from signcli.core.errors import DataError, excerpt
-from signcli.core.files import REGULAR_FILE, check_input_file, path_kind
+from signcli.core.files import REGULAR_FILE, check_input_file, open_input, oversize, path_kind
+from signcli.core.limits import MAX_TABLE_BYTES
 
 ID_COLUMNS = ("file", "id")  # the first one the header has names the sample
 TEXT_COLUMNS = ("text", "texto")
@@ -118,8 +119,13 @@ def read_texts(path: Path, delimiter: str | None = None) -> TextTable:
         return table
     if kind != REGULAR_FILE:
         check_input_file(path, "text file")
+    too_large = oversize(path, "text file", MAX_TABLE_BYTES)
+    if too_large is not None:
+        table.problems.append(TextProblem("text_too_large", too_large))
+        return table
     try:
-        data = path.read_bytes()
+        with open_input(path, "text file") as handle:
+            data = handle.read()
     except OSError as exc:
         table.problems.append(
             TextProblem("text_unreadable", f"{path}: cannot read ({exc.strerror or exc})")
