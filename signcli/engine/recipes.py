@@ -9,6 +9,7 @@ until the run ends, so a second `train` or `resume` into the same folder exits 2
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from signcli.core.atomic import check_folder
 from signcli.core.errors import CheckpointError, SettingsError, UsageError
+from signcli.core.files import check_input_file
 from signcli.core.run_files import CONFIG_FILE, LAST_CHECKPOINT, SPLIT_FILE
 from signcli.core.structured import read_structured_file
 from signcli.data.sources import load_training_data
@@ -200,6 +202,8 @@ def _resume_locked(
     except SettingsError as exc:  # a config.json edited by hand, or beyond the limits
         raise SettingsError([f"{config}: {problem}" for problem in exc.problems]) from None
     check_decoder_class(settings.model.decoder_class, config, trusted=trust_decoder_class)
+    if os.path.lexists(last) and not last.is_file():  # a folder, a FIFO: not "no last.pt yet"
+        check_input_file(last, "checkpoint", hint=f"check {work_dir}")
     if not last.is_file():
         raise UsageError(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",

@@ -137,10 +137,17 @@ def _acquire(work_dir: Path, command: str) -> IO[str] | None:
             break
         # its holder removed the file between our open and our lock: lock the new one
         handle.close()
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n{command}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n{command}\n")
+        handle.flush()
+    except OSError as exc:  # a full disk: nothing of the run was touched yet
+        handle.close()
+        raise DiskError(
+            f"could not write the lock file in {work_dir}: {exc.strerror or exc}",
+            hint="free disk space, or use another --work-dir",
+        ) from exc
     _handles.append(handle)
     return handle
 
