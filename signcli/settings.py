@@ -268,6 +268,15 @@ class TextSettings(_Section):
     """translate, beam search: hypotheses ranked by score / length ** length_penalty
     (0: summed log-probability, which favours short outputs; 1: per-token mean)."""
 
+    @field_validator("vocab_size")
+    @classmethod
+    def _vocab_within_limits(cls, value: int | None) -> int | None:
+        # the vocabulary is the output layer (model.num_gloss): the same bound, checked
+        # before a tokenizer is trained for it
+        if value is not None and value > MAX_CLASSES.value():
+            raise ValueError(MAX_CLASSES.at_most())
+        return value
+
 
 class ModelSettings(_Section):
     task: str = DEFAULT_TASK

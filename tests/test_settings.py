@@ -399,3 +399,8 @@ def test_decoder_sizes_a_checkpoint_stores_are_bounded(monkeypatch: pytest.Monke
         load_settings(overrides=['model.decoder_kwargs={"num_layers": 100000}'])
     monkeypatch.setenv("SIGNCLI_MAX_LAYERS", "200000")
     load_settings(overrides=['model.decoder_kwargs={"num_layers": 100000}'])
+
+
+def test_a_vocabulary_size_past_the_class_limit_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="text.vocab_size: .*SIGNCLI_MAX_CLASSES"):
+        load_settings(overrides=[f"text.vocab_size={10**12}"])
