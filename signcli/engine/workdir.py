@@ -287,6 +287,8 @@ def _removal_problem(path: Path, work_dir: Path) -> str | None:
     """Why `path` cannot be removed, or None."""
     shown = _shown(path, work_dir)
     mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):  # signcli writes no links: one there is the user's
+        return f"{shown} is a symbolic link, which --overwrite does not follow"
     if path == work_dir / TENSORBOARD_DIR:
         if not stat.S_ISDIR(mode):
             return f"{shown} is not a folder"
