@@ -354,15 +354,48 @@ def _start(out: Path, options: ImportOptions, resume: bool) -> None:
     _write_json(out / STATE_NAME, {"options": options.resume_key()})
 
 
+# what an import writes into a sample folder (train/, val/, one per stream): its samples
+# and, from a run killed mid-write, their temp files
+SAMPLE_SUFFIXES = (".npz", ".npy", ".tmp")
+
+
 def _clear_import(out: Path) -> None:
-    """Remove what an import writes (only that: `_check_out` made sure OUT is one)."""
+    """Remove what an import writes, and only that (`_check_out` made sure OUT is one). Every
+    entry is checked before anything goes: UsageError, with nothing removed, for a link
+    (never followed) or for a file or folder inside a sample folder that import does not
+    write (the user's own notes in OUT/train)."""
     names = {MANIFEST_NAME, STATE_NAME, REPORT_NAME, "labels.csv", "meta.csv"}
     names |= {f"{s}_{kind}.csv" for s in ("train", "val") for kind in ("labels", "text", "index")}
-    for path in out.iterdir():
-        if path.is_dir() and path.name in ("train", "val", *STREAM_NAMES):
-            shutil.rmtree(path)
+    folders, files, problems = [], [], []
+    for path in sorted(out.iterdir()):
+        is_link = path.is_symlink()
+        if path.name in ("train", "val", *STREAM_NAMES) and (is_link or path.is_dir()):
+            if is_link:
+                problems.append(f"{path} is a symbolic link, which --overwrite does not follow")
+                continue
+            folders.append(path)
+            for entry in sorted(path.iterdir()):
+                if entry.is_symlink() or not entry.is_file():
+                    problems.append(f"{entry} is not a sample file import wrote")
+                elif not entry.name.endswith(SAMPLE_SUFFIXES):
+                    problems.append(f"{entry} was not written by import")
         elif path.name in names or path.name.endswith(".tmp"):
-            path.unlink()
+            if is_link or not path.is_file():
+                problems.append(f"{path} is not a file import wrote")
+            else:
+                files.append(path)
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if problems[3:] else ""
+        )
+        raise UsageError(
+            f"--overwrite cannot replace the import in {out}: {shown}",
+            hint="nothing was removed; move your own files out of OUT, then rerun",
+        )
+    for folder in folders:
+        shutil.rmtree(folder)
+    for path in files:
+        path.unlink()
 
 
 # ---------------------------------------------------------------------------------------

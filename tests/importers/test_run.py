@@ -390,3 +390,23 @@ def test_validate_npz_reads_the_manifest(fake, src, tmp_path):
     result = runner.invoke(app, ["validate-npz", str(multi)])
     assert result.exit_code == 0, result.output
     assert "hand_l" in result.output and "pose" in result.output
+
+
+def test_overwrite_keeps_the_users_files_and_follows_no_link(fake, src, tmp_path):
+    out = tmp_path / "out"
+    _import(src, out)
+    notes = out / "train" / "notes.txt"
+    notes.write_text("mine")
+    samples = sorted(p.name for p in (out / "train").iterdir())
+    with pytest.raises(UsageError, match="(?s)notes.txt was not written by import.*nothing was"):
+        _import(src, out, overwrite=True)
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in (out / "train").iterdir()) == samples  # nothing removed
+    notes.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    (out / "val").rename(elsewhere)
+    (out / "val").symlink_to(elsewhere, target_is_directory=True)
+    kept = sorted(p.name for p in elsewhere.iterdir())
+    with pytest.raises(UsageError, match="val is a symbolic link, which --overwrite does not"):
+        _import(src, out, overwrite=True)
+    assert sorted(p.name for p in elsewhere.iterdir()) == kept
