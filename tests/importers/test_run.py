@@ -410,3 +410,25 @@ def test_overwrite_keeps_the_users_files_and_follows_no_link(fake, src, tmp_path
     with pytest.raises(UsageError, match="val is a symbolic link, which --overwrite does not"):
         _import(src, out, overwrite=True)
     assert sorted(p.name for p in elsewhere.iterdir()) == kept
+
+
+def test_a_resumed_import_of_a_changed_source_is_refused(fake, src, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    out = tmp_path / "out"
+    fake.interrupt_after = 10
+    with pytest.raises(ImportInterrupted):
+        _import(src, out, streams=("pose",))
+    fake.interrupt_after = None
+    scan = fake.scan
+
+    def relabelled(folder: Path) -> Scan:  # a sequence's label changed in SRC since
+        found = scan(folder)
+        found.items[0] = replace(found.items[0], label="c")
+        return found
+
+    monkeypatch.setattr(fake, "scan", relabelled)
+    with pytest.raises(UsageError, match="changed since"):
+        _import(src, out, streams=("pose",))
+    report = _import(src, out, streams=("pose",), overwrite=True)
+    assert report.resumed == 0 and report.written == 23
