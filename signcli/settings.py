@@ -268,6 +268,15 @@ class TextSettings(_Section):
     """translate, beam search: hypotheses ranked by score / length ** length_penalty
     (0: summed log-probability, which favours short outputs; 1: per-token mean)."""
 
+    @field_validator("vocab_size")
+    @classmethod
+    def _vocab_within_limits(cls, value: int | None) -> int | None:
+        # the vocabulary is the output layer (model.num_gloss): the same bound, checked
+        # before a tokenizer is trained for it
+        if value is not None and value > MAX_CLASSES.value():
+            raise ValueError(MAX_CLASSES.at_most())
+        return value
+
 
 class ModelSettings(_Section):
     task: str = DEFAULT_TASK
@@ -350,6 +359,17 @@ class ModelSettings(_Section):
                     f"not valid JSON ({exc.msg} at character {exc.pos}); "
                     'give a JSON object, e.g. {"num_layers": 3}'
                 ) from None
+        return kwargs
+
+    @field_validator("decoder_kwargs")
+    @classmethod
+    def _decoder_sizes_within_limits(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # a checkpoint's decoder options are sizes a file sets, like the encoder's: the same
+        # bounds (the parameter count does not catch thousands of tiny layers)
+        for key, limit in (("num_layers", MAX_LAYERS), ("num_heads", MAX_HEADS)):
+            value = kwargs.get(key)
+            if isinstance(value, int) and value > limit.value():
+                raise ValueError(f"{key}: {limit.at_most()}")
         return kwargs
 
     @field_validator("conv_kernel")
@@ -441,8 +461,8 @@ class TrainingSettings(_Section):
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto picks cuda, then mps, then cpu."""
-    seed: int = Field(0, ge=0)
-    """Seed of every RNG (python, numpy, torch, data order)."""
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    """Seed of every RNG (python, numpy, torch, data order); numpy's seeds are 32-bit."""
     deterministic: bool = False
     """Use deterministic kernels only, so that runs and resumes repeat bit for bit."""
     early_stop: int = Field(0, ge=0)
