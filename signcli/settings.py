@@ -35,6 +35,7 @@ from signcli.core.model_catalog import MODEL_CATALOG, model_entry, unused_option
 from signcli.core.streams import STREAM_NAMES, StreamName
 from signcli.core.structured import read_structured_file, value_problem
 from signcli.core.task_specs import DEFAULT_TASK
+from signcli.upgrade import cache_from_bool
 
 # the models by name: their entries (and the options each reads) are core/model_catalog.py's
 MODEL_NAMES = tuple(MODEL_CATALOG)
@@ -45,16 +46,6 @@ MODEL_NAMES = tuple(MODEL_CATALOG)
 
 DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
 CONV_KERNEL = 5  # the default temporal convolution (docs/models.md: the evidence for the defaults)
-# Keys added after runs were first written, with the value that rebuilds those runs as they
-# were trained: a stored config.json or checkpoint without the key gets this, not the default.
-LEGACY_VALUES = {
-    "data.sample_normalize": False,  # runs from before the per-sample input channels
-    "data.motion": "off",  # (the default too; listed so a later default cannot change them)
-    "training.ema": "off",
-    "model.conv_kernel": 0,
-    "training.length_buckets": False,
-    "model.task": "classify",  # runs from before tasks classified
-}
 
 
 class _Section(BaseModel):
@@ -203,7 +194,8 @@ class DataSettings(_Section):
     """Text tasks, single stream: validation texts `file,text` (default: val_text.csv beside the validation folder)."""
     layout: dict[StreamName, tuple[int, int]] | None = None
     """Single-stream keypoints: column ranges of body-part streams in `X`, as
-    `hand_l=0:63,hand_r=63:126,pose=126:156` (ends multiples of 3); the model splits `X`
+    STREAM=START:STOP comma-separated, e.g. `hand_l=0:63,pose=126:156` (ends multiples of
+    3); the model splits `X`
     into those streams, to normalise, augment and fuse them like the multi-stream layout."""
     mirror_pairs: dict[StreamName, list[tuple[int, int]]] | None = None
     """Left/right landmark pairs per stream that swap under a mirror (from the dataset
@@ -250,10 +242,7 @@ class DataSettings(_Section):
     @field_validator("cache", mode="before")
     @classmethod
     def _cache_from_bool(cls, value: Any) -> Any:
-        # runs written before the modes stored `cache: true/false` (resume reads them)
-        if isinstance(value, bool):
-            return "memory" if value else "off"
-        return value
+        return cache_from_bool(value)  # runs written before the modes (signcli/upgrade.py)
 
     @field_validator("group_by")
     @classmethod
@@ -312,6 +301,15 @@ class TextSettings(_Section):
     length_penalty: float = Field(1.0, ge=0.0, le=10.0)
     """translate, beam search: hypotheses ranked by score / length ** length_penalty
     (0: summed log-probability, which favours short outputs; 1: per-token mean)."""
+
+    @field_validator("vocab_size")
+    @classmethod
+    def _vocab_within_limits(cls, value: int | None) -> int | None:
+        # the vocabulary is the output layer (model.num_gloss): the same bound, checked
+        # before a tokenizer is trained for it
+        if value is not None and value > MAX_CLASSES.value():
+            raise ValueError(MAX_CLASSES.at_most())
+        return value
 
 
 class ModelSettings(_Section):
@@ -395,6 +393,17 @@ class ModelSettings(_Section):
                     f"not valid JSON ({exc.msg} at character {exc.pos}); "
                     'give a JSON object, e.g. {"num_layers": 3}'
                 ) from None
+        return kwargs
+
+    @field_validator("decoder_kwargs")
+    @classmethod
+    def _decoder_sizes_within_limits(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # a checkpoint's decoder options are sizes a file sets, like the encoder's: the same
+        # bounds (the parameter count does not catch thousands of tiny layers)
+        for key, limit in (("num_layers", MAX_LAYERS), ("num_heads", MAX_HEADS)):
+            value = kwargs.get(key)
+            if isinstance(value, int) and value > limit.value():
+                raise ValueError(f"{key}: {limit.at_most()}")
         return kwargs
 
     @field_validator("conv_kernel")
@@ -493,8 +502,8 @@ class TrainingSettings(_Section):
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto picks cuda, then mps, then cpu."""
-    seed: int = Field(0, ge=0)
-    """Seed of every RNG (python, numpy, torch, data order)."""
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    """Seed of every RNG (python, numpy, torch, data order); numpy's seeds are 32-bit."""
     deterministic: bool = False
     """Use deterministic kernels only, so that runs and resumes repeat bit for bit."""
     early_stop: int = Field(0, ge=0)
@@ -680,35 +689,6 @@ def _fill_from_dataset(merged: dict[str, Any], root: Path) -> None:
 
 
 _ABSENT = object()
-
-
-def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings stored by a run (config.json, a checkpoint) with the keys it predates set to
-    `LEGACY_VALUES`, so that the run is rebuilt as it was trained, not with newer defaults."""
-    upgraded: dict[str, Any] = json.loads(json.dumps(dict(stored), default=str))
-    for dotted, value in LEGACY_VALUES.items():
-        *parents, leaf = dotted.split(".")
-        node: Any = upgraded
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf not in node:
-            node[leaf] = value
-    _drop_unproduced_monitor(upgraded)
-    return upgraded
-
-
-def _drop_unproduced_monitor(stored: dict[str, Any]) -> None:
-    """Runs written before tasks could monitor val_bleu or val_wer, which classification
-    never produces (best.pt was never written); they get the task's default monitor, the
-    one metric such a run could have followed, rather than a settings error on load."""
-    from signcli.core.task_specs import TASKS, monitor_problem
-
-    model, training = stored.get("model"), stored.get("training")
-    if not isinstance(model, dict) or not isinstance(training, dict):
-        return
-    task, monitor = model.get("task", DEFAULT_TASK), training.get("monitor")
-    if task in TASKS and isinstance(monitor, str) and monitor_problem(task, monitor) is not None:
-        training.pop("monitor")
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

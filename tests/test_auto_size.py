@@ -22,7 +22,8 @@ from signcli.auto_size import (
 )
 from signcli.core.errors import SettingsError
 from signcli.engine.trainer import Trainer
-from signcli.settings import ModelSettings, load_settings, upgrade_stored_settings
+from signcli.settings import ModelSettings, load_settings
+from signcli.upgrade import upgrade_stored_settings
 
 
 @pytest.mark.parametrize(

@@ -127,8 +127,9 @@ def test_options_that_set_a_setting_show_its_default_and_link_it(commands_page: 
 
 def test_help_text_is_safe_markdown(commands_page: str):
     # `<id>` would vanish as an HTML tag; `|` inside a cell would split it
-    assert "Folder of face &lt;id&gt;.npy/.npz." in commands_page
-    assert "<id>" not in commands_page.replace("`", "")
+    # (train --face-dir's help is now its setting's docstring, with `<id>` in a code span)
+    assert "ROOT/&lt;label&gt;/&lt;sequence&gt;/&lt;frame&gt;.npy" in commands_page
+    assert "<label>" not in commands_page.replace("`", "")
     assert "max \\|diff\\| &lt;= 1e-4" in commands_page
 
 

@@ -387,3 +387,20 @@ def test_a_file_over_1_mb_is_refused_unread(tmp_path: Path) -> None:
     config.write_text("optim:\n  lr: 0.1\n" + "#" * 1_000_000 + "\n")
     with pytest.raises(UsageError, match=r"big\.yaml: larger than 1 MB, the most a settings file"):
         load_settings(config)
+
+
+def test_a_seed_numpy_cannot_take_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="training.seed"):
+        load_settings(overrides=[f"training.seed={2**70}"])
+
+
+def test_decoder_sizes_a_checkpoint_stores_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match="decoder_kwargs.*num_layers: at most 128 layers"):
+        load_settings(overrides=['model.decoder_kwargs={"num_layers": 100000}'])
+    monkeypatch.setenv("SIGNCLI_MAX_LAYERS", "200000")
+    load_settings(overrides=['model.decoder_kwargs={"num_layers": 100000}'])
+
+
+def test_a_vocabulary_size_past_the_class_limit_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="text.vocab_size: .*SIGNCLI_MAX_CLASSES"):
+        load_settings(overrides=[f"text.vocab_size={10**12}"])

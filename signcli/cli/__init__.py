@@ -57,17 +57,23 @@ def _register() -> None:
         train,
         validate_npz,
     )
+    from signcli.cli import settings as settings_listing
     from signcli.cli._defaults import settings_command
+    from signcli.cli._setting_options import setting_options_command
 
     app.command("validate-npz")(validate_npz.validate_npz)
     app.command("smoke")(smoke.smoke)
-    app.command("train", cls=settings_command(train.SETTING_OF_OPTION))(train.train)
+    train_command = setting_options_command(
+        train.TYPED_FLAGS, train.GENERATED_FLAGS, train.FLAG_ALIASES
+    )
+    app.command("train", cls=train_command)(train.train)
     app.command("resume")(resume.resume)
     app.command("eval", cls=settings_command(eval_command.SETTING_OF_OPTION))(eval_command.eval_)
     app.command("export-onnx")(export_onnx.export_onnx)
     app.command("metrics-check")(metrics_check.metrics_check)
     app.command("import")(import_.import_)
     app.command("extract", epilog=extract.install_note())(extract.extract)
+    app.command("settings")(settings_listing.settings)
 
 
 _register()

@@ -17,12 +17,20 @@ DEBUG = os.environ.get("SIGNCLI_DEBUG", "") not in ("", "0")
 
 
 def error(message: str) -> None:
-    """Print an error for people: red `error:` prefix on a terminal, plain text otherwise."""
+    """Print an error for people: red `error:` prefix on a terminal, plain text otherwise.
+    `message` is rich markup: escape user text in it (`_escape`); emoji codes such as `:x:`
+    are never replaced, since a file or sample name may hold one."""
     from rich.console import Console
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
+    Console(stderr=True, highlight=False, soft_wrap=True, emoji=False).print(
         f"[bold red]error:[/] {message}", markup=True
     )
+
+
+def interrupted(message: str) -> None:
+    """A deliberate Ctrl-C or SIGTERM (training's message says how to resume): printed as
+    it is, without the `error:` prefix."""
+    print(message, file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -36,17 +44,19 @@ def guarded() -> Iterator[None]:
     except SigncliError as exc:
         if DEBUG:
             raise
-        if exc.exit_code != EXIT_INTERRUPTED or _is_main_rank():  # rank 0 says it once
-            error(_escape(str(exc)))
+        if exc.exit_code != EXIT_INTERRUPTED:
+            error(escape(str(exc)))
+        elif _is_main_rank():  # rank 0 says it once; a deliberate stop is not an error
+            interrupted(str(exc))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        error("interrupted")
+        interrupted("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if DEBUG:
             raise
         error(
-            _escape(f"unexpected {type(exc).__name__}: {exc}")
+            escape(f"unexpected {type(exc).__name__}: {exc}")
             + "\n  rerun with `signcli --debug ...` for the traceback and report it"
         )
         raise typer.Exit(EXIT_USAGE) from None
@@ -65,7 +75,7 @@ def leave_process_group() -> None:
     shutdown()
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)

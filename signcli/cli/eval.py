@@ -211,7 +211,7 @@ def _print_table(summary: dict) -> None:
         if key in summary:
             value = summary[key]
             table.add_row(label, str(value) if isinstance(value, int) else f"{value:.4f}")
-    console = Console()
+    console = Console(emoji=False)
     console.print(table)
     if "lm" in summary:
         lm = summary["lm"]

@@ -59,7 +59,7 @@ def export_onnx(
         if result.check is not None and not result.check.passed:
             worst = result.check.worst
             _run.error(
-                f"{out}: onnxruntime differs from PyTorch by {worst.max_abs_diff:.3g} > "
+                f"{_run.escape(str(out))}: onnxruntime differs from PyTorch by {worst.max_abs_diff:.3g} > "
                 f"{result.check.tolerance:g} (batch {worst.batch}, time {worst.time}); "
                 "the file is written but should not be used"
             )
@@ -67,7 +67,7 @@ def export_onnx(
         if result.greedy is not None and not result.greedy.passed:
             greedy = result.greedy
             _run.error(
-                f"{out}: greedy decoding in onnxruntime gives other tokens than PyTorch for "
+                f"{_run.escape(str(out))}: greedy decoding in onnxruntime gives other tokens than PyTorch for "
                 f"{greedy.samples - greedy.same_tokens} of {greedy.samples} sample inputs; "
                 "the files are written but should not be used"
             )
@@ -79,7 +79,7 @@ def _print_summary(result) -> None:  # noqa: ANN001 - ExportResult is imported l
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    console = Console(emoji=False)
     console.print(f"wrote {escape(str(result.path))} (opset {result.opset})")
     for path in result.files:
         console.print(f"wrote {escape(path)}")

@@ -255,7 +255,7 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(emoji=False, highlight=False, soft_wrap=True)
     verb = "would import" if report.dry_run else "imported"
     splits = ", ".join(f"{n} {s}" for s, n in report.splits.items())
     signers = ", ".join(f"{n} in {s}" for s, n in report.signers.items() if n)

@@ -149,7 +149,7 @@ def _print_table(report) -> None:  # noqa: ANN001 - CheckReport is imported lazi
         verdict = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
         observed = "n/a" if check.observed is None else format_value(check.observed)
         table.add_row(escape(check.name), observed, check.bound, verdict, escape(check.detail))
-    console = Console()
+    console = Console(emoji=False)
     console.print(table)
     total = len(report.checks)
     if report.passed:

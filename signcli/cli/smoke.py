@@ -90,5 +90,5 @@ def smoke(
                     verdict = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
                     table.add_row(r.model, c.check, verdict, c.detail)
                 table.add_row(r.model, "time", "", f"{r.seconds:.1f}s", end_section=True)
-            Console().print(table)
+            Console(emoji=False).print(table)
         raise typer.Exit(0 if passed else 1)

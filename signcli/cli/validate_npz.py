@@ -194,7 +194,7 @@ def _parse_layout(spec: str) -> dict[str, tuple[int, int]]:
 def _print_report(report, show_all: bool) -> None:  # noqa: ANN001 - imported lazily
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(emoji=False, highlight=False)
     for split in report.splits:
         _print_split(console, split, show_all)
     splits = f"{len(report.splits)} split{'s' if len(report.splits) > 1 else ''}"

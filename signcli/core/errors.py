@@ -70,6 +70,25 @@ class ProcessGroupError(SigncliError):
     be reached; the last saved checkpoint is kept. Exit 2."""
 
 
+EXCERPT_CHARS = 40  # enough to recognise a header or a value, too short to hold a secret
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A short, safe quote of what a file holds, for messages: its repr cut to `limit`
+    characters with "..." and the full length; nothing of a value holding NULs or other
+    control characters (binary, or /proc/self/environ's NUL-separated pairs). An error
+    about a file must never print the file: a labels path pointed at /proc/self/environ
+    would show the environment, secrets included."""
+    plain = str(value)
+    if any(ord(char) < 32 and char not in "\t\r\n" for char in plain[:10_000]):
+        # NULs or control characters: binary, or a file like /proc/self/environ; quote none
+        return f"binary data ({len(plain):,} characters, not shown)"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(plain):,} characters)"
+
+
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """ " (did you mean X?)" for the option closest to a mistyped `word`, or ""."""
     import difflib

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import IO, Any
 
 from signcli.core.errors import UsageError
+from signcli.core.limits import Limit
 
 REGULAR_FILE = "a file"
 FOLDER = "a folder"
@@ -25,17 +27,7 @@ def path_kind(path: Path) -> str | None:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):  # absent or unreadable (the open reports the latter); NUL
         return None
-    if stat.S_ISREG(mode):
-        return REGULAR_FILE
-    if stat.S_ISDIR(mode):
-        return FOLDER
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "neither a file nor a folder"
+    return _kind_of_mode(mode)
 
 
 def check_input_file(path: Path, what: str, hint: str | None = None) -> None:
@@ -51,6 +43,63 @@ def check_input_file(path: Path, what: str, hint: str | None = None) -> None:
             f"{what} {path} is {kind}, not a regular file",
             hint="give the path of the file itself; signcli does not read from pipes or devices",
         )
+
+
+class NotARegularFile(UsageError, OSError):
+    """A path signcli reads is a FIFO, device, socket or folder. A UsageError (exit 2) for
+    commands, and an OSError, so readers that report unreadable files as findings (a sample
+    listed in an index, a cache file) report it as one."""
+
+
+# O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def open_input(path: Path, what: str, mode: str = "rb", **kwargs: Any) -> IO:
+    """Open `path`, a file signcli did not create, for reading in `mode` ("rb" or "r" with
+    `encoding=` ...), never blocking: the descriptor is opened non-blocking and checked with
+    `fstat` (the file opened is the file checked, whatever is swapped in between), then
+    made blocking again. NotARegularFile unless it is a regular file; OSError as `open`."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        kind = _kind_of_mode(os.fstat(fd).st_mode)
+        if kind != REGULAR_FILE:
+            raise NotARegularFile(
+                f"{what} {path} is {kind}, not a regular file",
+                hint="give the path of the file itself; signcli does not read from pipes or devices",
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind_of_mode(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return REGULAR_FILE
+    if stat.S_ISDIR(mode):
+        return FOLDER
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "neither a file nor a folder"
+
+
+def oversize(path: Path, what: str, limit: Limit) -> str | None:
+    """Why `path` is too large to read whole (its size above `limit`, a `core/limits.py`
+    bound in bytes), or None. Checked before reading: a CSV of hundreds of MB costs
+    gigabytes once parsed."""
+    try:
+        size = os.stat(path).st_size
+    except (OSError, ValueError):
+        return None  # the read reports it
+    if size <= limit.value():
+        return None
+    return f"{what} {path} is {size:,} bytes: {limit.at_most()}"
 
 
 NPZ_SUFFIX = ".npz"

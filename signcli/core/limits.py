@@ -97,6 +97,13 @@ MAX_SAMPLE_BYTES = Limit("MAX_SAMPLE_BYTES", 2 * 1024**3, "bytes")
 # tracking pairs every track with every person of a frame, so a broken file listing
 # millions must not get that far.
 MAX_PEOPLE = Limit("MAX_PEOPLE", 100, "people in one frame")
+# eval --lm-order: each sentence is padded with order - 1 start markers and every order up
+# to it is counted, so memory and time grow with it; useful n-gram orders are 2 to 5.
+MAX_LM_ORDER = Limit("MAX_LM_ORDER", 20, "tokens")
+# A labels or text CSV (and an index or meta CSV) read whole: pandas holds several times
+# its size in memory, so hundreds of MB cost gigabytes. 100,000 labelled samples are
+# about 5 MB; 256 MiB is fifty times more.
+MAX_TABLE_BYTES = Limit("MAX_TABLE_BYTES", 256 * 1024**2, "bytes")
 
 LIMITS = (
     MAX_PARAMETERS,
@@ -107,4 +114,6 @@ LIMITS = (
     MAX_HEADS,
     MAX_SAMPLE_BYTES,
     MAX_PEOPLE,
+    MAX_LM_ORDER,
+    MAX_TABLE_BYTES,
 )

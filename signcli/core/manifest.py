@@ -195,28 +195,32 @@ def dataset_settings(root: Path) -> dict[str, Any]:
         return _conventional_settings(root)
     settings: dict[str, Any] = {"data.key": manifest.key}
     splits = manifest.splits
+
+    def inside(value: str, key: str) -> Path:
+        return _under_root(root, value, key)
+
     if manifest.layout == "single":
         for split, entry in splits.items():
             if entry.dir is not None:
-                settings[f"data.{split}_dir"] = root / entry.dir
+                settings[f"data.{split}_dir"] = inside(entry.dir, f"splits.{split}.dir")
             if entry.labels is not None:
-                settings[f"data.{split}_labels"] = root / entry.labels
+                settings[f"data.{split}_labels"] = inside(entry.labels, f"splits.{split}.labels")
             if entry.text is not None:  # the text tasks' targets (`file,text`)
-                settings[f"data.{split}_text"] = root / entry.text
+                settings[f"data.{split}_text"] = inside(entry.text, f"splits.{split}.text")
         layout = manifest.layout_spec()
         if layout:
             settings["data.layout"] = {k: list(v) for k, v in layout.items()}
     else:
         for name in manifest.streams:
             folder = manifest.streams[name].folder or name
-            settings[f"data.{MULTI_STREAM_DIR[name]}"] = root / folder
+            settings[f"data.{MULTI_STREAM_DIR[name]}"] = inside(folder, f"streams.{name}.folder")
         for split, entry in splits.items():
             if entry.index is not None:
-                settings[f"data.{split}_index"] = root / entry.index
+                settings[f"data.{split}_index"] = inside(entry.index, f"splits.{split}.index")
             if entry.labels is not None:
-                settings["data.labels"] = root / entry.labels
+                settings["data.labels"] = inside(entry.labels, f"splits.{split}.labels")
             if entry.text is not None:
-                settings["data.meta"] = root / entry.text
+                settings["data.meta"] = inside(entry.text, f"splits.{split}.text")
     pairs = manifest.mirror_pairs()
     if pairs:
         settings["data.mirror_pairs"] = {k: [list(p) for p in v] for k, v in pairs.items()}
@@ -233,6 +237,23 @@ def dataset_settings(root: Path) -> dict[str, Any]:
     if manifest.joints is not None:
         settings["data.joints"] = manifest.joints
     return settings
+
+
+def _under_root(root: Path, value: str, key: str) -> Path:
+    """`root / value`, a path the manifest names; UsageError (exit 2, naming the key) when it
+    leaves the dataset folder: absolute, through `..`, or through a link out of it. A dataset
+    may be anyone's, and its manifest must not make signcli read (and quote) a file elsewhere."""
+    path = root / value
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
+        inside = False
+    if not inside:
+        raise UsageError(
+            f"{manifest_path(root)}: {key} {value!r} leaves the dataset folder {root}",
+            hint="the manifest's paths are relative to its folder and stay inside it",
+        )
+    return path
 
 
 SIGNER_KEY = "data.group_by"  # the manifest's signer column groups a carved validation split

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from signcli.core.files import REGULAR_FILE, check_input_file, path_kind, sample_id
-from signcli.core.limits import MAX_CLASSES
+from signcli.core.errors import excerpt
+from signcli.core.files import REGULAR_FILE, check_input_file, oversize, path_kind, sample_id
+from signcli.core.limits import MAX_CLASSES, MAX_TABLE_BYTES
 from signcli.data.npz import Problem, list_npz_files
 
 EXPECTED_HEADER = "file,gloss,cat,occluded"
@@ -71,6 +72,10 @@ def read_labels(path: Path) -> LabelTable:
     empty = LabelTable(path, [], np.zeros(0, np.int64), None, {}, {}, [])
     if path_kind(path) not in (None, REGULAR_FILE):
         check_input_file(path, "labels file")
+    too_large = oversize(path, "labels file", MAX_TABLE_BYTES)
+    if too_large is not None:
+        empty.problems.append(LabelProblem("labels_too_large", too_large))
+        return empty
     try:
         with warnings.catch_warnings(record=True) as caught:
             # pandas warns (on stderr, naming its own source line) of rows with more cells
@@ -102,7 +107,7 @@ def read_labels(path: Path) -> LabelTable:
             LabelProblem(
                 "labels_columns",
                 f"{path}: column(s) {', '.join(twice)} given more than once (the header is "
-                f"read without case: {found!r}); keep one of each",
+                f"read without case: {excerpt(found)}); keep one of each",
             )
         )
         return empty
@@ -116,7 +121,7 @@ def read_labels(path: Path) -> LabelTable:
                 "labels_columns",
                 f"{path}: missing column(s) {', '.join(missing)}: expected header "
                 f"{EXPECTED_HEADER!r}, "
-                f"found {found!r}",
+                f"found {excerpt(found)}",
             )
         )
         return empty
@@ -156,7 +161,7 @@ def read_labels(path: Path) -> LabelTable:
                 LabelProblem(
                     "label_not_integer",
                     f"{path}: {column} is not an integer id on line(s) {_rows_text(rows)} "
-                    f"(e.g. {example!r}); ids are 0-based integers",
+                    f"(e.g. {excerpt(example)}); ids are 0-based integers",
                     rows=rows,
                 )
             )
@@ -193,7 +198,7 @@ def read_labels(path: Path) -> LabelTable:
             LabelProblem(
                 "label_duplicate",
                 f"{path}: file listed more than once on line(s) {_rows_text(rows)} "
-                f"(e.g. {ids[duplicated].iloc[0]!r})",
+                f"(e.g. {excerpt(ids[duplicated].iloc[0])})",
                 rows=rows,
             )
         )

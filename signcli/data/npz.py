@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from signcli.core.files import NPZ_SUFFIX
+from signcli.core.files import NPZ_SUFFIX, open_input
 from signcli.core.limits import MAX_SAMPLE_BYTES
 
 NPY_SUFFIX = ".npy"
@@ -121,7 +121,7 @@ def check_npz(
     all is a finding, without decompressing or unpickling anything."""
     check = NpzCheck(Path(path))
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, "sample file") as handle:
             problem = _not_a_zip(handle.read(HEAD_SHOWN))
             if problem is not None:
                 check.problems.append(Problem("unreadable", problem))
@@ -361,7 +361,7 @@ def check_stream_file(path: Path, dim: int | None = None) -> tuple[NpzCheck, np.
     path = Path(path)
     if path.suffix.lower() == NPZ_SUFFIX:
         try:
-            with zipfile.ZipFile(path) as archive:
+            with open_input(path, "sample file") as handle, zipfile.ZipFile(handle) as archive:
                 names = list(npz_members(archive))
         except _READ_ERRORS:
             names = []  # check_npz reports why it cannot be read
@@ -369,7 +369,7 @@ def check_stream_file(path: Path, dim: int | None = None) -> tuple[NpzCheck, np.
         return check_npz(path, key, dim)
     check = NpzCheck(path)
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, "sample file") as handle:
             head = handle.read(HEAD_SHOWN)
             if not head.startswith(NPY_MAGIC):
                 reason = (
@@ -403,7 +403,7 @@ def read_frames(path: Path, key: str | None = "X") -> int | None:
     length bucketing without reading samples (`data.cache` off); None when the header cannot
     say (reading the sample then reports why). `key` None: an npz's `X`, else its first."""
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, "sample file") as handle:
             if Path(path).suffix.lower() != NPZ_SUFFIX:
                 version = np.lib.format.read_magic(handle)
                 shape = _read_header(handle, version)[0]

@@ -194,11 +194,9 @@ def subset_split(split: SampleSplit, indices: Sequence[int], name: str) -> Sampl
     return dataclasses.replace(split, **changes)
 
 
-def cache_mode(cache: str | bool, files: Sequence[Path]) -> str:
-    """off, memory or mmap: `data.cache` as given (True/False of old runs: memory/off), with
-    auto sized by the files' bytes (packed.choose_mode)."""
-    if isinstance(cache, bool):
-        return "memory" if cache else "off"
+def cache_mode(cache: str, files: Sequence[Path]) -> str:
+    """off, memory or mmap: `data.cache` as given (the settings read old runs' True/False:
+    signcli/upgrade.py), with auto sized by the files' bytes (packed.choose_mode)."""
     if cache != "auto":
         return cache
     return choose_mode(cache, sum(st.st_size for st in stat_files(files)))

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import DiskError
+from signcli.core.files import open_input
 
 FORMAT = 1
 MAGIC = b"SIGNPACK"
@@ -186,8 +187,8 @@ def open_pack(path: Path, expected_fingerprint: str, count: int | None = None) -
     `count` samples with this fingerprint."""
     path = Path(path)
     try:
-        handle = open(path, "rb")
-    except OSError as exc:
+        handle = open_input(path, "cache file")
+    except OSError as exc:  # NotARegularFile too: a FIFO in a shared cache folder
         raise CacheProblem(f"cannot be opened ({exc.strerror or exc})") from None
     with handle:
         size = os.fstat(handle.fileno()).st_size

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from signcli.core.errors import DataError
-from signcli.core.files import check_input_file
+from signcli.core.errors import DataError, excerpt
+from signcli.core.files import check_input_file, oversize
+from signcli.core.limits import MAX_TABLE_BYTES
 
 STREAM_SUFFIXES = (".npy", ".npz")
 INDEX_COLUMNS = ("video_id", "id")
@@ -24,10 +25,17 @@ def _listing(names: list[str]) -> str:
     return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
+def _check_size(path: Path, what: str) -> None:
+    too_large = oversize(path, what, MAX_TABLE_BYTES)
+    if too_large is not None:
+        raise DataError(too_large)
+
+
 def read_index(path: Path) -> list[str]:
     """The ids of an index CSV (column `video_id`, or `id`), in file order."""
     path = Path(path)
     check_input_file(path, "index file", hint="check --train-index/--val-index")
+    _check_size(path, "index file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -36,7 +44,7 @@ def read_index(path: Path) -> list[str]:
     column = next((columns[c] for c in INDEX_COLUMNS if c in columns), None)
     if column is None:
         found = ",".join(columns) or "nothing"
-        raise DataError(f"{path}: no column video_id or id (found {found!r})")
+        raise DataError(f"{path}: no column video_id or id (found {excerpt(found)})")
     ids = [i.strip() for i in frame[column].tolist() if i.strip()]
     twice = [i for i, count in Counter(ids).items() if count > 1]
     if twice:
@@ -48,6 +56,7 @@ def read_meta(path: Path) -> dict[str, str]:
     """`meta.csv` (`id;texto`, semicolon-separated) as {id: texto}."""
     path = Path(path)
     check_input_file(path, "meta file", hint="check --meta")
+    _check_size(path, "meta file")
     try:
         frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -55,11 +64,13 @@ def read_meta(path: Path) -> dict[str, str]:
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if not {"id", "texto"} <= set(frame.columns):
         found = ";".join(frame.columns) or "nothing"
-        raise DataError(f"{path}: expected header 'id;texto', found {found!r}")
+        raise DataError(f"{path}: expected header 'id;texto', found {excerpt(found)}")
     twice = sorted({c for c in frame.columns[frame.columns.duplicated()] if c in ("id", "texto")})
     if twice:  # the header is read without case: `id;ID` are one name twice
         found = ";".join(frame.columns)
-        raise DataError(f"{path}: column(s) {', '.join(twice)} given more than once ({found!r})")
+        raise DataError(
+            f"{path}: column(s) {', '.join(twice)} given more than once ({excerpt(found)})"
+        )
     return dict(zip(frame["id"].str.strip(), frame["texto"], strict=True))
 
 

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from signcli.core.run_files import (
     TOKENIZER_FILE,
 )
 from signcli.core.task_specs import DEFAULT_TASK, TASKS, task_spec
+from signcli.core.write_targets import check_write_target
 from signcli.engine.checkpoint import save_checkpoint
 from signcli.engine.hooks import Hook
 from signcli.engine.workdir import refuse_existing_run
@@ -184,11 +185,19 @@ CSV_HEADERS = frozenset(",".join(spec.log_columns) for spec in TASKS.values())
 CSV_HEADER = ",".join(TASKS[DEFAULT_TASK].log_columns)  # classify's, shown in messages
 
 
-def check_log_csv(path: Path, work_dir: Path, *, resuming: bool, overwrite: bool) -> None:
+def check_log_csv(
+    path: Path,
+    work_dir: Path,
+    *,
+    resuming: bool,
+    overwrite: bool,
+    inputs: Iterable[Path | None] = (),
+) -> None:
     """UsageError (exit 2) unless `path` may be the run's --log-csv: absent, or a signcli
-    epoch log that this run continues (`resuming`) or may replace (`overwrite`)."""
+    epoch log that this run continues (`resuming`) or may replace (`overwrite`); never one
+    of the run's `inputs` (labels, texts, index files) nor another run's file."""
     path = Path(path)
-    check_output_file(path, "--log-csv")
+    check_write_target(path, "--log-csv", inputs=inputs)
     if path.parent.absolute() == Path(work_dir).absolute() and path.name in (*RUN_FILES, LOCK_FILE):
         raise UsageError(
             f"--log-csv {path} is one of the run's own files", hint="give the CSV another name"

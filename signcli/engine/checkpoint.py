@@ -6,12 +6,13 @@ reads it and a stranger's file cannot run code. Keys are the constants below.
 
 from __future__ import annotations
 
+import errno
 import pickle
 import random
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -57,7 +58,18 @@ RESUME_KEYS = (OPTIMIZER_KEY, SCHEDULER_KEY, STATE_KEY, RNG_KEY)
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write `payload` (plus format and version) to `path` atomically."""
     payload = {FORMAT_KEY: FORMAT_VERSION, VERSION_KEY: __version__, **payload}
-    atomic_save(Path(path), lambda handle: torch.save(payload, handle))
+
+    def write(handle: IO[bytes]) -> None:
+        try:
+            torch.save(payload, handle)
+        except RuntimeError as exc:
+            # torch's zip writer reports a short write (a full disk, a file-size limit) as
+            # "enforce fail at inline_container.cc": an OSError, so the write is a DiskError
+            # naming the folder and the previous checkpoint stays
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else "failed"
+            raise OSError(errno.EIO, f"the checkpoint could not be written ({reason})") from exc
+
+    atomic_save(Path(path), write)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class ProgressHook(Hook):
     `auto`: bar on a terminal, plain otherwise."""
 
     def __init__(self, mode: Mode = "auto", console: Console | None = None) -> None:
-        self.console = console or Console(soft_wrap=True)
+        self.console = console or Console(soft_wrap=True, emoji=False)
         if mode == "auto":
             mode = "bar" if self.console.is_terminal else "plain"
         self.mode = mode

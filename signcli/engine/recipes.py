@@ -9,6 +9,7 @@ until the run ends, so a second `train` or `resume` into the same folder exits 2
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from signcli.core.atomic import check_folder
 from signcli.core.errors import CheckpointError, SettingsError, UsageError
+from signcli.core.files import check_input_file
 from signcli.core.run_files import CONFIG_FILE, LAST_CHECKPOINT, SPLIT_FILE
 from signcli.core.structured import read_structured_file
 from signcli.data.sources import load_training_data
@@ -26,8 +28,9 @@ from signcli.engine.hooks import Hook
 from signcli.engine.trainer import RESUME_HINT, Trainer
 from signcli.engine.trust import check_decoder_class, check_stored_model
 from signcli.engine.workdir import refuse_existing_run, removable_run, remove_run, work_dir_lock
-from signcli.settings import Settings, load_settings, upgrade_stored_settings, with_absolute_paths
+from signcli.settings import Settings, load_settings, with_absolute_paths
 from signcli.tasks.size import parameter_count, size_problems
+from signcli.upgrade import upgrade_stored_settings
 
 log = logging.getLogger("signcli")
 
@@ -66,7 +69,13 @@ def start_run(
                 work_dir, resume=f"`signcli resume {work_dir}`", overwrite="pass --overwrite"
             )
         if log_csv is not None:
-            check_log_csv(log_csv, work_dir, resuming=False, overwrite=overwrite)
+            check_log_csv(
+                log_csv,
+                work_dir,
+                resuming=False,
+                overwrite=overwrite,
+                inputs=_input_files(settings),
+            )
         log_files = [log_csv] if log_csv is not None else []
         # every file of the old run must be removable before anything is read or removed
         old_run = removable_run(work_dir, log_files) if overwrite else []
@@ -75,6 +84,16 @@ def start_run(
         if old_run:
             remove_run(work_dir, removable_run(work_dir, log_files))
         return RunResult(trainer, trainer.fit())
+
+
+def _input_files(settings: Settings) -> list[Path | None]:
+    """The files a run reads that a --log-csv must never replace."""
+    data = settings.data
+    return [
+        *(data.train_labels, data.val_labels, data.labels, data.meta),
+        *(data.train_index, data.val_index, data.train_text, data.val_text),
+        settings.text.tokenizer_file,
+    ]
 
 
 def _warm_start(trainer: Trainer, init_checkpoint: Path | None, init_strict: bool) -> Trainer:
@@ -183,13 +202,21 @@ def _resume_locked(
     except SettingsError as exc:  # a config.json edited by hand, or beyond the limits
         raise SettingsError([f"{config}: {problem}" for problem in exc.problems]) from None
     check_decoder_class(settings.model.decoder_class, config, trusted=trust_decoder_class)
+    if os.path.lexists(last) and not last.is_file():  # a folder, a FIFO: not "no last.pt yet"
+        check_input_file(last, "checkpoint", hint=f"check {work_dir}")
     if not last.is_file():
         raise UsageError(
             f"{work_dir} has no {LAST_CHECKPOINT} yet (the run stopped before its first save)",
             hint=f"start it again with `signcli train ... --work-dir {work_dir} --overwrite`",
         )
     if settings.training.log_csv is not None:
-        check_log_csv(settings.training.log_csv, work_dir, resuming=True, overwrite=False)
+        check_log_csv(
+            settings.training.log_csv,
+            work_dir,
+            resuming=True,
+            overwrite=False,
+            inputs=_input_files(settings),
+        )
     payload = ckpt.load_checkpoint(last)
     stored_model = upgrade_stored_settings(payload[ckpt.SETTINGS_KEY]).get("model", {})
     if stored_model != settings.model.model_dump(mode="json"):

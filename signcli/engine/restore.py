@@ -17,9 +17,10 @@ from signcli.engine import checkpoint as ckpt
 from signcli.engine.trust import check_decoder_class
 from signcli.engine.warm_start import load_model_state
 from signcli.models import SignModel
-from signcli.settings import Settings, describe_errors, upgrade_stored_settings
+from signcli.settings import Settings, describe_errors
 from signcli.tasks.model import build_run_model
 from signcli.tasks.size import parameter_count, size_problems
+from signcli.upgrade import upgrade_stored_settings
 
 LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
 WEIGHTS_HINT = (

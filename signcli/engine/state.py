@@ -6,6 +6,8 @@ import math
 import sys
 from dataclasses import asdict, dataclass, fields
 
+from signcli.upgrade import upgrade_train_state
+
 
 @dataclass
 class TrainState:
@@ -43,13 +45,9 @@ class TrainState:
 
     def load_state_dict(self, state: dict) -> None:
         names = {f.name for f in fields(self)}
-        for key, value in state.items():
+        for key, value in upgrade_train_state(state).items():  # older checkpoints too
             if key in names:
                 setattr(self, key, value)
-        if "epoch_gloss_correct" not in state:
-            # a checkpoint from before the counter: right at an epoch boundary nothing is
-            # missing; inside an epoch its first batches went uncounted, so say "unknown"
-            self.epoch_gloss_correct = None if self.batch_in_epoch else 0
 
 
 _COUNTS = ("epoch", "step", "batch_in_epoch", "best_epoch", "bad_epochs", "epoch_samples")

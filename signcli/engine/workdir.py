@@ -23,6 +23,7 @@ from typing import IO
 
 from signcli.core.atomic import ensure_folder
 from signcli.core.errors import DiskError, UsageError
+from signcli.core.files import path_kind
 from signcli.core.run_files import (
     LOCK_FILE,
     RUN_FILES,
@@ -136,22 +137,40 @@ def _acquire(work_dir: Path, command: str) -> IO[str] | None:
             break
         # its holder removed the file between our open and our lock: lock the new one
         handle.close()
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n{command}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n{command}\n")
+        handle.flush()
+    except OSError as exc:  # a full disk: nothing of the run was touched yet
+        handle.close()
+        raise DiskError(
+            f"could not write the lock file in {work_dir}: {exc.strerror or exc}",
+            hint="free disk space, or use another --work-dir",
+        ) from exc
     _handles.append(handle)
     return handle
 
 
 def _open_lock_file(path: Path) -> IO[str]:
+    """Open (create) the lock file without blocking: a FIFO or device put in its place
+    would hang `open` or the read of the holder's PID, so anything but a regular file is
+    refused from the open descriptor's `fstat`."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o644)
     except OSError as exc:
         raise DiskError(
             f"could not create the lock file {path}: {exc.strerror or exc}",
             hint="fix the folder's permissions, or use another --work-dir",
         ) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(
+            f"the lock file {path} is {path_kind(path) or 'not a regular file'}, "
+            "not a regular file",
+            hint=f"remove it (signcli creates {LOCK_FILE} itself), or use another --work-dir",
+        )
+    os.set_blocking(fd, True)
     return os.fdopen(fd, "r+", encoding="utf-8", errors="replace")
 
 
@@ -268,6 +287,8 @@ def _removal_problem(path: Path, work_dir: Path) -> str | None:
     """Why `path` cannot be removed, or None."""
     shown = _shown(path, work_dir)
     mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):  # signcli writes no links: one there is the user's
+        return f"{shown} is a symbolic link, which --overwrite does not follow"
     if path == work_dir / TENSORBOARD_DIR:
         if not stat.S_ISDIR(mode):
             return f"{shown} is not a folder"

@@ -38,6 +38,7 @@ import numpy as np
 from signcli.core.atomic import check_folder, ensure_folder
 from signcli.core.errors import DataError, UsageError
 from signcli.core.task_specs import has_text_targets
+from signcli.core.write_targets import check_write_target
 from signcli.data.dataset import Batch, SampleDataset, collate_streams
 from signcli.data.labels import read_labels
 from signcli.data.multistream import STREAM_SETTINGS, load_multistream_split, stream_dirs
@@ -51,6 +52,7 @@ from signcli.settings import Settings
 from signcli.tasks import build_task
 from signcli.tasks.base import EvalContext
 from signcli.tasks.language_model import LMOptions, build_language_model
+from signcli.tasks.text_task import HYPOTHESES_FILE, REFERENCES_FILE
 
 DEFAULT_BATCH_SIZE = 64  # CPU: as fast as 16, faster than 256 (benchmarks/bench_eval.py)
 DEFAULT_GROUP_COLUMN = "signer"  # grouped by when the labels have it and nothing else is said
@@ -64,6 +66,10 @@ class EvalResult:
     out_dir: Path
     timings_s: dict[str, float] = field(default_factory=dict)  # restore, read, collate, ...
     warnings: list[str] = field(default_factory=list)
+
+
+# every file eval may write into its --out folder (the report's and the text tasks')
+EVAL_OUTPUT_FILES = (*report.EVAL_FILES, HYPOTHESES_FILE, REFERENCES_FILE)
 
 
 def default_out_dir(checkpoint: Path, data_name: str | Path) -> Path:
@@ -193,6 +199,9 @@ def evaluate(
     warnings = list(split.warnings)
     group_column = _group_column(split, settings, group_by, warnings) if labelled else None
 
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
+    _check_out_files(out_dir, [checkpoint, labels_csv, text_csv, index, lm_texts])
+
     torch_device = resolve_device(device)
     model.to(torch_device)
     order = _longest_first(split.dataset)
@@ -215,7 +224,6 @@ def evaluate(
         "task": task.name,
         "num_samples": len(split.ids),
     }
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
     context = EvalContext(
         checkpoint,
         settings,
@@ -483,15 +491,24 @@ def _batches(
 # Outputs
 
 
+def _check_out_files(out_dir: Path, inputs: list[Path | None]) -> None:
+    """UsageError unless every file eval may write into `out_dir` is neither one of its
+    `inputs` (checkpoint, labels, texts, index, LM texts) nor a run's own file."""
+    for name in EVAL_OUTPUT_FILES:
+        check_write_target(out_dir / name, "--out", inputs=inputs)
+
+
 def _finish_files(out_dir: Path, summary: dict[str, Any], files: list[str]) -> None:
     """eval.json last (its `files` lists what the task wrote); remove eval files an earlier
-    run left that this one does not write (a --no-labels run over a labelled one), so the
-    folder never mixes two."""
+    eval left that this one does not write (a --no-labels run over a labelled one), so the
+    folder never mixes two. Only in a folder where an eval.json shows an earlier eval: a
+    folder of the user's own (--out .) keeps its per_class.csv."""
     files = [*files, report.SUMMARY_FILE]
+    earlier_eval = (out_dir / report.SUMMARY_FILE).is_file()
     summary["out_dir"] = str(out_dir.absolute())
     summary["files"] = sorted(files)
     report.write_summary(out_dir / report.SUMMARY_FILE, summary)
-    for name in report.EVAL_FILES:
+    for name in report.EVAL_FILES if earlier_eval else ():
         if name not in files:
             (out_dir / name).unlink(missing_ok=True)
 

@@ -47,10 +47,12 @@ import torch
 from torch import Tensor, nn
 
 from signcli import __version__
-from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
+from signcli.core.atomic import atomic_write, ensure_folder
 from signcli.core.errors import UsageError
+from signcli.core.run_files import TOKENIZER_FILE
+from signcli.core.write_targets import check_write_target
 from signcli.engine.restore import load_model_from_checkpoint
-from signcli.export.text import GreedyCheck
+from signcli.export.text import GreedyCheck, step_path
 from signcli.models import SignModel
 from signcli.tasks import DEFAULT_TASK, build_task, task_spec
 from signcli.tasks.base import Task
@@ -182,10 +184,15 @@ def export_onnx(
             f"--opset {opset}: the torch.export-based exporter writes opset {MIN_OPSET} or later"
         )
     checkpoint, out = Path(checkpoint), Path(out)
-    check_output_file(out, "--out")  # before the export, which takes a while
+    # before the export, which takes a while: never over the checkpoint or a run's files
+    for target in (out, step_path(out)):
+        check_write_target(target, "--out", inputs=[checkpoint])
     model, settings, labels, input_dims = load_model_from_checkpoint(
         checkpoint, trust_decoder_class=trust_decoder_class
     )
+    tokenizer = labels.get("tokenizer") if isinstance(labels.get("tokenizer"), str) else None
+    if tokenizer is not None:
+        _check_tokenizer_target(out, tokenizer, checkpoint)
     wrapper = OnnxModel(model, build_task(settings.model.task)).eval()
     max_len = settings.model.max_len
     proto = _export(wrapper, max_len, opset, checkpoint)
@@ -231,9 +238,9 @@ def export_onnx(
         atomic_write(path, content)
     atomic_write(out, proto.SerializeToString())
     written = [str(path) for path in extra]
-    if isinstance(labels.get("tokenizer"), str):  # text tasks: ids -> text beside the graph
-        atomic_write(out.parent / "tokenizer.json", labels["tokenizer"])
-        written.append(str(out.parent / "tokenizer.json"))
+    if tokenizer is not None:  # text tasks: ids -> text beside the graph
+        atomic_write(out.parent / TOKENIZER_FILE, tokenizer)
+        written.append(str(out.parent / TOKENIZER_FILE))
 
     result = ExportResult(
         path=out,
@@ -248,7 +255,7 @@ def export_onnx(
         result.check = check_onnx(out, wrapper, max_len)
         greedy = task_spec(settings.model.task).onnx_greedy  # the task's declaration
         if greedy == "decoder_step":
-            from signcli.export.text import check_greedy, step_path
+            from signcli.export.text import check_greedy
 
             result.greedy = check_greedy(wrapper, out, step_path(out), max_len)
         elif greedy == "ctc":
@@ -256,6 +263,24 @@ def export_onnx(
 
             result.greedy = check_ctc_greedy(wrapper, out, max_len)
     return result
+
+
+def _check_tokenizer_target(out: Path, tokenizer: str, checkpoint: Path) -> None:
+    """UsageError unless tokenizer.json may be written beside `out`: --out is not that file,
+    and one already there is this checkpoint's tokenizer (a run's own, when exporting into
+    its folder) or not a run's file."""
+    target = out.parent / TOKENIZER_FILE
+    if out.name == TOKENIZER_FILE:
+        raise UsageError(
+            f"--out {out}: the tokenizer is written to {TOKENIZER_FILE} beside the graph",
+            hint="give the .onnx file another name",
+        )
+    try:
+        same = target.is_file() and target.read_text(encoding="utf-8") == tokenizer
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        check_write_target(target, "--out (its tokenizer.json)", inputs=[checkpoint])
 
 
 def _text_graphs(
@@ -270,7 +295,7 @@ def _text_graphs(
     """The files a text task writes beside the main graph (export/text.py): translate's
     decoder-step graph, and the tokenizer of both text tasks; their metadata entries are
     added to `metadata`."""
-    from signcli.export.text import TOKENIZER_FILE, export_decoder_step, step_path, tokenizer_json
+    from signcli.export.text import export_decoder_step, tokenizer_json
 
     files: dict[Path, bytes] = {}
     spec = task_spec(settings.model.task)

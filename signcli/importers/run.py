@@ -229,7 +229,10 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
                          split_rule, dry_run=True)  # fmt: skip
         report.notes = notes
         return report
-    _start(out, options, resume)
+    source = _source_fingerprint(items)
+    if resume:
+        _check_same_source(out, source)
+    _start(out, options, resume, source)
     results = _convert(options, fmt, plan, targets, out, progress)
     for result in results:
         if result.error is not None:
@@ -344,25 +347,92 @@ def _read_state(out: Path) -> dict[str, Any] | None:
         return None
 
 
-def _start(out: Path, options: ImportOptions, resume: bool) -> None:
-    """Make OUT ready: cleared of an earlier import (overwrite), its state file written."""
+def _start(out: Path, options: ImportOptions, resume: bool, source: str) -> None:
+    """Make OUT ready: cleared of an earlier import (overwrite), its state file written
+    with the options and the source's fingerprint."""
     from signcli.core.atomic import ensure_folder
 
     if not resume and out.exists():
         _clear_import(out)
     ensure_folder(out, "OUT")
-    _write_json(out / STATE_NAME, {"options": options.resume_key()})
+    _write_json(out / STATE_NAME, {"options": options.resume_key(), "source": source})
+
+
+def _source_fingerprint(items: list[SourceItem]) -> str:
+    """A digest of the sequences to convert: each id, its reference and, for a file, its
+    size and modification time (stat'ed, not read), so a resumed import notices a source
+    that changed since the samples already written were converted."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for item in sorted(items, key=lambda i: i.id):
+        ref = item.ref[0] if isinstance(item.ref, tuple) and item.ref else item.ref
+        try:
+            info = os.stat(ref) if isinstance(ref, (str, Path)) else None
+        except (OSError, ValueError):
+            info = None
+        stamp = (info.st_size, info.st_mtime_ns) if info is not None else None
+        digest.update(repr((item.id, str(item.ref), item.label, stamp)).encode())
+    return digest.hexdigest()
+
+
+def _check_same_source(out: Path, source: str) -> None:
+    """UsageError when the unfinished import in OUT converted another version of the source
+    (files changed, added or removed since): resuming would keep stale samples."""
+    try:
+        stored = json.loads((out / STATE_NAME).read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        stored = None
+    if isinstance(stored, str) and stored != source:  # an older signcli stored none
+        raise UsageError(
+            f"OUT {out} holds an unfinished import of the source as it was before: its files "
+            "changed since, and resuming would keep samples of the old files",
+            hint="add --overwrite to start the import over",
+        )
+
+
+# what an import writes into a sample folder (train/, val/, one per stream): its samples
+# and, from a run killed mid-write, their temp files
+SAMPLE_SUFFIXES = (".npz", ".npy", ".tmp")
 
 
 def _clear_import(out: Path) -> None:
-    """Remove what an import writes (only that: `_check_out` made sure OUT is one)."""
+    """Remove what an import writes, and only that (`_check_out` made sure OUT is one). Every
+    entry is checked before anything goes: UsageError, with nothing removed, for a link
+    (never followed) or for a file or folder inside a sample folder that import does not
+    write (the user's own notes in OUT/train)."""
     names = {MANIFEST_NAME, STATE_NAME, REPORT_NAME, "labels.csv", "meta.csv"}
     names |= {f"{s}_{kind}.csv" for s in ("train", "val") for kind in ("labels", "text", "index")}
-    for path in out.iterdir():
-        if path.is_dir() and path.name in ("train", "val", *STREAM_NAMES):
-            shutil.rmtree(path)
+    folders, files, problems = [], [], []
+    for path in sorted(out.iterdir()):
+        is_link = path.is_symlink()
+        if path.name in ("train", "val", *STREAM_NAMES) and (is_link or path.is_dir()):
+            if is_link:
+                problems.append(f"{path} is a symbolic link, which --overwrite does not follow")
+                continue
+            folders.append(path)
+            for entry in sorted(path.iterdir()):
+                if entry.is_symlink() or not entry.is_file():
+                    problems.append(f"{entry} is not a sample file import wrote")
+                elif not entry.name.endswith(SAMPLE_SUFFIXES):
+                    problems.append(f"{entry} was not written by import")
         elif path.name in names or path.name.endswith(".tmp"):
-            path.unlink()
+            if is_link or not path.is_file():
+                problems.append(f"{path} is not a file import wrote")
+            else:
+                files.append(path)
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if problems[3:] else ""
+        )
+        raise UsageError(
+            f"--overwrite cannot replace the import in {out}: {shown}",
+            hint="nothing was removed; move your own files out of OUT, then rerun",
+        )
+    for folder in folders:
+        shutil.rmtree(folder)
+    for path in files:
+        path.unlink()
 
 
 # ---------------------------------------------------------------------------------------

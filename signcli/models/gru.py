@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from signcli.models.encoder import Encoder
 from signcli.models.inputs import FrameInput
 from signcli.models.registry import register_model
+from signcli.models.size import norm
 from signcli.settings import ModelSettings
 
 
@@ -85,7 +86,22 @@ class GRUEncoder(Encoder):
         return self.norm(x)
 
 
-@register_model("gru")
+def _gru_layer_count(n_in: int, hidden: int) -> int:
+    # a forward and a backward nn.GRU: 3 gates of input and hidden weights, two biases
+    return 2 * (3 * hidden * (n_in + hidden) + 2 * 3 * hidden)
+
+
+def count_gru(
+    model: ModelSettings, widths: Mapping[str, int]
+) -> tuple[dict[str, tuple[int, str]], int]:
+    """GRUEncoder's layers and final norm (the input stage: models/size.py)."""
+    h, n = model.hidden_size, model.num_layers
+    layers = _gru_layer_count(model.d_model, h) + (n - 1) * _gru_layer_count(2 * h, h)
+    sizes = f"model.num_layers={n} x model.hidden_size={h}"
+    return {"GRU layers": (layers + norm(2 * h), sizes)}, 2 * h
+
+
+@register_model("gru", count=count_gru)
 def build_gru(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
     return GRUEncoder(
         input_dims,

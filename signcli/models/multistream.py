@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from signcli.models.encoder import Encoder
 from signcli.models.registry import register_model
-from signcli.models.transformer import TransformerEncoder, transformer_options
+from signcli.models.size import linear
+from signcli.models.transformer import TransformerEncoder, count_transformer, transformer_options
 from signcli.settings import ModelSettings
 
 Fusion = Literal["concat", "sum", "attention"]
@@ -95,6 +96,22 @@ class MultiStreamEncoder(TransformerEncoder):
         return self.fuse(h, present)  # type: ignore[misc]
 
 
-@register_model("multistream")
+def count_multistream(
+    model: ModelSettings, widths: Mapping[str, int]
+) -> tuple[dict[str, tuple[int, str]], int]:
+    """The transformer's positions and blocks, and the fusion of several streams."""
+    parts, d = count_transformer(model, widths)
+    streams = len(widths)
+    if streams > 1 and model.fusion != "sum":
+        fuse = (
+            linear(streams * d, d)
+            if model.fusion == "concat"
+            else d + streams * d + linear(d, d)  # query, stream kinds, key
+        )
+        parts["stream fusion"] = (fuse, f"{streams} streams x model.d_model={d}")
+    return parts, d
+
+
+@register_model("multistream", count=count_multistream)
 def build_multistream(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
     return MultiStreamEncoder(input_dims, **transformer_options(settings), fusion=settings.fusion)

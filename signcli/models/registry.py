@@ -1,7 +1,9 @@
-"""Models by name: encoders register with `@register_model(name)`; `build_encoder` builds one.
+"""Models by name: encoders register with `@register_model(name, count=...)`;
+`build_encoder` builds one, `count_encoder` counts its parameters without building it.
 
 Each model's entry in core/model_catalog.py (torch-free) names it and the options it reads;
-a builder registers under an entry's name.
+a builder registers under an entry's name, with the function that counts the parameters
+and buffers of what it builds (beside its code; models/size.py adds the input stage).
 
 A registered builder takes the model settings and the input widths and returns an
 `Encoder`. Models know no task: the run's model, the encoder with the heads of the task
@@ -21,12 +23,22 @@ from signcli.models.encoder import Encoder
 from signcli.settings import ModelSettings
 
 EncoderBuilder = Callable[[ModelSettings, Mapping[str, int]], Encoder]
+# (model settings with sizes resolved, {stream: width} the encoder reads) ->
+# ({part of the encoder: (parameters and buffers, the settings that size it)}, output width)
+EncoderCounter = Callable[
+    [ModelSettings, Mapping[str, int]], tuple[dict[str, tuple[int, str]], int]
+]
 
 MODEL_REGISTRY: dict[str, EncoderBuilder] = {}
+MODEL_COUNTERS: dict[str, EncoderCounter] = {}
 
 
-def register_model(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
-    """Decorator: make the encoder builder available as `model.name = name`."""
+def register_model(
+    name: str, *, count: EncoderCounter | None = None
+) -> Callable[[EncoderBuilder], EncoderBuilder]:
+    """Decorator: make the encoder builder available as `model.name = name`, with `count`,
+    its parameter count from the settings (tests/models/test_model_size.py holds the two
+    equal)."""
 
     def register(builder: EncoderBuilder) -> EncoderBuilder:
         if name in MODEL_REGISTRY:
@@ -35,7 +47,10 @@ def register_model(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
             raise ValueError(
                 f"model {name!r} has no entry in core/model_catalog.py: add one naming its options"
             )
+        if count is None:  # the limits refuse a model too big before building it
+            raise ValueError(f"model {name!r} is registered without count= (its parameter count)")
         MODEL_REGISTRY[name] = builder
+        MODEL_COUNTERS[name] = count
         return builder
 
     return register

@@ -22,6 +22,7 @@ from signcli.models.conv import TemporalConv
 from signcli.models.encoder import Encoder
 from signcli.models.inputs import FrameInput
 from signcli.models.registry import register_model
+from signcli.models.size import linear, norm
 from signcli.settings import ModelSettings
 
 
@@ -121,6 +122,33 @@ def transformer_options(settings: ModelSettings) -> dict:
     }
 
 
-@register_model("transformer")
+def transformer_layer_count(model: ModelSettings) -> int:
+    """Parameters of one entry of `num_layers`: a TemporalConv (with conv_kernel) and a Block."""
+    d, ff, k = model.d_model, model.ff_dim, model.conv_kernel
+    conv = 0
+    if k > 0:  # TemporalConv: norm, Linear(d, 2d), depthwise Conv1d, norm, Linear(d, d)
+        conv = norm(d) + linear(d, 2 * d) + (d * k + d) + norm(d) + linear(d, d)
+    attention = linear(d, 3 * d) + linear(d, d)
+    feed_forward = linear(d, ff) + linear(ff, d)
+    return conv + norm(d) + attention + norm(d) + feed_forward
+
+
+def count_transformer(
+    model: ModelSettings, widths: Mapping[str, int]
+) -> tuple[dict[str, tuple[int, str]], int]:
+    """TransformerEncoder's positions and blocks (the input stage: models/size.py)."""
+    d = model.d_model
+    parts = {
+        "positions": (model.max_len * d, f"model.max_len={model.max_len} x d_model={d}"),
+        "blocks": (
+            model.num_layers * transformer_layer_count(model) + norm(d),
+            f"model.num_layers={model.num_layers} x (model.d_model={d}, "
+            f"model.ff_dim={model.ff_dim}, model.conv_kernel={model.conv_kernel})",
+        ),
+    }
+    return parts, d
+
+
+@register_model("transformer", count=count_transformer)
 def build_transformer(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
     return TransformerEncoder(input_dims, **transformer_options(settings))

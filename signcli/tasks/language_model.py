@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signcli.core.errors import UsageError
+from signcli.core.limits import MAX_LM_ORDER
 
 if TYPE_CHECKING:
     from signcli.core.task_specs import TaskSpec
@@ -69,6 +70,8 @@ class LMOptions:
             )
         if self.order < 0:
             raise UsageError(f"--lm-order must be 0 (no language model) or more, got {self.order}")
+        if self.order > MAX_LM_ORDER.value():  # before the model pads sentences with it
+            raise UsageError(str(MAX_LM_ORDER.exceeded("--lm-order", self.order)))
         if self.weight is not None and not (math.isfinite(self.weight) and self.weight >= 0):
             raise UsageError(f"--lm-weight must be a finite number >= 0, got {self.weight}")
         if self.bonus is not None and not math.isfinite(self.bonus):

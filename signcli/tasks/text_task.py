@@ -74,6 +74,13 @@ class TextTask(Task):
                 hint="use a checkpoint written by a text-task run of this version",
             )
         self.tokenizer = TextTokenizer.from_json(stored, source=f"{source}: tokenizer")
+        outputs = labels.get("num_gloss")
+        if isinstance(outputs, int) and outputs != self.tokenizer.vocab_size:
+            raise UsageError(
+                f"{source}: its tokenizer has {self.tokenizer.vocab_size:,} ids but the model "
+                f"{outputs:,} outputs; they must be equal",
+                hint="the checkpoint's tokenizer is not the one it was trained with",
+            )
 
     def resolve(self, settings: Settings, data: TrainingData) -> None:
         """The tokenizer (restored, loaded from `text.tokenizer_file`, or trained on the

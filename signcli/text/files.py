@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signcli.core.errors import DataError
-from signcli.core.files import REGULAR_FILE, check_input_file, path_kind
+from signcli.core.errors import DataError, excerpt
+from signcli.core.files import REGULAR_FILE, check_input_file, open_input, oversize, path_kind
+from signcli.core.limits import MAX_TABLE_BYTES
 
 ID_COLUMNS = ("file", "id")  # the first one the header has names the sample
 TEXT_COLUMNS = ("text", "texto")
@@ -118,8 +119,13 @@ def read_texts(path: Path, delimiter: str | None = None) -> TextTable:
         return table
     if kind != REGULAR_FILE:
         check_input_file(path, "text file")
+    too_large = oversize(path, "text file", MAX_TABLE_BYTES)
+    if too_large is not None:
+        table.problems.append(TextProblem("text_too_large", too_large))
+        return table
     try:
-        data = path.read_bytes()
+        with open_input(path, "text file") as handle:
+            data = handle.read()
     except OSError as exc:
         table.problems.append(
             TextProblem("text_unreadable", f"{path}: cannot read ({exc.strerror or exc})")
@@ -150,7 +156,9 @@ def _parse(table: TextTable, text: str) -> None:
     if id_column is None or text_column is None:
         found = delimiter.join(header) or "nothing"
         table.problems.append(
-            TextProblem("text_columns", f"{path}: expected header {expected}, found {found!r}")
+            TextProblem(
+                "text_columns", f"{path}: expected header {expected}, found {excerpt(found)}"
+            )
         )
         return
     twice = sorted({c for c in header if header.count(c) > 1 and c in (id_column, text_column)})
@@ -159,7 +167,7 @@ def _parse(table: TextTable, text: str) -> None:
             TextProblem(
                 "text_columns",
                 f"{path}: column(s) {', '.join(twice)} given more than once (the header is "
-                f"read without case: {delimiter.join(header)!r}); keep one of each",
+                f"read without case: {excerpt(delimiter.join(header))}); keep one of each",
             )
         )
         return
@@ -209,7 +217,7 @@ def _parse(table: TextTable, text: str) -> None:
                 TextProblem(kind, f"{path}: " + message.format(_shown(lines)), lines=lines)
             )
     if duplicates:
-        shown = [f"{s!r} (lines {a} and {b})" for s, a, b in duplicates]
+        shown = [f"{excerpt(s)} (lines {a} and {b})" for s, a, b in duplicates]
         table.problems.append(
             TextProblem(
                 "text_duplicate",

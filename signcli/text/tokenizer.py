@@ -94,6 +94,14 @@ class TextTokenizer:
                     hint="train the tokenizer with signcli, or add the special tokens",
                 )
             ids[name] = found
+        count = tokenizer.get_vocab_size(with_added_tokens=True)
+        highest = max(vocab.values(), default=-1)
+        if highest >= count:  # an id past the output layer: a segfault in CTC, IndexError later
+            raise UsageError(
+                f"{source}: token id {highest:,} is outside its vocabulary of {count:,} "
+                f"tokens (ids must run 0..{count - 1:,})",
+                hint="give a tokenizer.json whose ids are numbered without gaps",
+            )
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = (ids[n] for n in SPECIAL_TOKENS)
         self._special = frozenset(ids.values())
 

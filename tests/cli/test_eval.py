@@ -131,3 +131,22 @@ def test_out_that_is_a_file_or_under_one_exit_2_naming_it(trained_run, tmp_path:
         assert message in result.stderr
         assert "unexpected" not in result.output and "Traceback" not in result.output
     assert blocker.read_text() == "keep"
+
+
+def test_out_never_replaces_an_input(trained_run, tmp_path: Path) -> None:
+    labels = tmp_path / "per_class.csv"  # the labels, where eval would write per_class.csv
+    labels.write_bytes((trained_run.data / "val_labels.csv").read_bytes())
+    args = eval_args(trained_run, labels=False) + ["--labels", str(labels), "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "an input of this command" in result.output
+    assert labels.read_bytes() == (trained_run.data / "val_labels.csv").read_bytes()
+
+
+def test_a_folder_without_an_earlier_eval_keeps_the_users_files(trained_run, tmp_path) -> None:
+    mine = tmp_path / "per_class.csv"  # not written by a --no-labels eval
+    mine.write_text("my own table\n")
+    args = eval_args(trained_run, "--no-labels", "--out", str(tmp_path), labels=False)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert mine.read_text() == "my own table\n"

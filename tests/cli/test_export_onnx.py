@@ -107,3 +107,17 @@ def test_out_that_cannot_be_a_file_exit_2_before_exporting(trained_run, tmp_path
         assert "unexpected" not in result.output and "Traceback" not in result.output
     assert blocker.read_text() == "keep"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("name", ["config.json", "last.pt", "metrics.jsonl"])
+def test_out_naming_a_file_of_the_run_is_refused_and_kept(tmp_path: Path, name: str) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for file in ("config.json", "last.pt", "metrics.jsonl"):
+        (run / file).write_text(f"{file} of the run\n")
+    result = runner.invoke(app, ["export-onnx", str(run / "last.pt"), "--out", str(run / name)])
+    assert result.exit_code == 2, result.output
+    assert "one of the run's own files" in result.output or "an input of this command" in (
+        result.output
+    )
+    assert (run / name).read_text() == f"{name} of the run\n"

@@ -154,3 +154,20 @@ def test_a_manifest_that_is_a_fifo_is_refused_not_skipped(tmp_path):
 def test_a_dataset_path_the_system_cannot_take_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot be read"):
         load_settings(flags={"data.dataset": tmp_path / ("x" * 5000)})
+
+
+@pytest.mark.parametrize(
+    ("value", "link"), [("/proc/self/environ", False), ("../outside.csv", False), ("in.csv", True)]
+)
+def test_a_manifest_path_that_leaves_the_dataset_is_refused(
+    tmp_path: Path, value: str, link: bool
+) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    (tmp_path / "outside.csv").write_text("file,gloss\n")
+    if link:  # a link inside the folder that points out of it
+        (root / value).symlink_to(tmp_path / "outside.csv")
+    splits = {"train": {"dir": "train", "labels": value}}
+    (root / MANIFEST_NAME).write_text(json.dumps({"splits": splits}))
+    with pytest.raises(UsageError, match="splits.train.labels .* leaves the dataset folder"):
+        dataset_settings(root)

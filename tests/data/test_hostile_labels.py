@@ -208,3 +208,29 @@ def test_a_fifo_index_file_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="index file .* is a FIFO"):
         read_index(_fifo(tmp_path / "train_index.csv"))
+
+
+def test_a_labels_csv_over_the_size_limit_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signcli.data.labels import read_labels
+
+    path = tmp_path / "labels.csv"
+    path.write_text("file,gloss\n" + "a,1\n" * 100)
+    monkeypatch.setenv("SIGNCLI_MAX_TABLE_BYTES", "100")
+    problems = read_labels(path).problems
+    assert [p.kind for p in problems] == ["labels_too_large"]
+    assert "411 bytes: at most 100 bytes; set SIGNCLI_MAX_TABLE_BYTES" in problems[0].message
+
+
+def test_an_index_csv_over_the_size_limit_is_a_data_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signcli.core.errors import DataError
+    from signcli.data.stream_files import read_index
+
+    path = tmp_path / "index.csv"
+    path.write_text("id\n" + "a\n" * 100)
+    monkeypatch.setenv("SIGNCLI_MAX_TABLE_BYTES", "100")
+    with pytest.raises(DataError, match="index file .* is 203 bytes: at most 100 bytes"):
+        read_index(path)

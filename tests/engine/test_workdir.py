@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -126,3 +127,34 @@ def test_a_removal_leaves_other_files_and_the_lock(tmp_path: Path) -> None:
     (work / LOCK_FILE).write_text("1\nsigncli train\n")
     remove_run(work, removable_run(work))
     assert sorted(os.listdir(work)) == [LOCK_FILE, "notes.txt"]
+
+
+def test_log_csv_never_replaces_an_input_or_another_runs_file(tmp_path: Path) -> None:
+    from signcli.engine.callbacks import check_log_csv
+
+    labels = tmp_path / "train_labels.csv"
+    labels.write_text("file,gloss\n")
+    with pytest.raises(UsageError, match="an input of this command"):
+        check_log_csv(labels, tmp_path / "new", resuming=False, overwrite=True, inputs=[labels])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    with pytest.raises(UsageError, match="one of the run's own files"):
+        check_log_csv(other / "config.json", tmp_path / "new", resuming=False, overwrite=True)
+
+
+def test_overwrite_never_follows_a_linked_tensorboard_folder(tmp_path: Path) -> None:
+    work = tmp_path / "run"
+    fake_run(work)
+    elsewhere = tmp_path / "my_logs"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    shutil.rmtree(work / "tensorboard")
+    (work / "tensorboard").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(
+        UsageError,
+        match="(?s)tensorboard is a symbolic link, which --overwrite does not follow.*nothing was removed",
+    ):
+        removable_run(work)
+    assert (elsewhere / "keep.txt").read_text() == "mine"
+    assert all((work / name).exists() for name in RUN_FILES)

@@ -270,7 +270,8 @@ def test_labels_without_a_group_column_clear_an_old_per_group_file(
 ) -> None:
     out = tmp_path / "eval"
     out.mkdir()
-    (out / "per_group.csv").write_bytes((by_signer[1] / "per_group.csv").read_bytes())
+    for name in ("per_group.csv", "eval.json"):  # an earlier eval's folder
+        (out / name).write_bytes((by_signer[1] / name).read_bytes())
     result = evaluate(
         trained_run.work_dir / "best.pt", trained_run.data / "val",
         trained_run.data / "val_labels.csv", out_dir=out,

@@ -1,11 +1,13 @@
 """Fuzz the text-target readers: `file,text` CSVs and meta.csv (`read_texts`,
 `check_text_file`) as random CSV text in several encodings and random bytes, and
-tokenizer.json (`TextTokenizer.load`) as damaged documents and random bytes.
+tokenizer.json (`TextTokenizer.load`) as damaged documents and random bytes, tokenizer
+vocabularies with redrawn ids, and eval's language-model options.
 
 `read_texts` collects every problem as a finding naming the file, and keeps only
 non-empty texts of non-empty ids; `check_text_file` does the same; `load_texts` and
-`TextTokenizer.load` raise only DataError or UsageError naming the file; all without a
-Python warning, in bounded memory and time."""
+`TextTokenizer.load` raise only DataError or UsageError naming the file; a tokenizer that
+loads never encodes an id past its vocabulary; LM options are refused (UsageError) or
+within `MAX_LM_ORDER`; all without a Python warning, in bounded memory and time."""
 
 from __future__ import annotations
 
@@ -95,3 +97,56 @@ def test_tokenizer_files_raise_only_usage_errors(data: bytes, tmp_path: Path) ->
         path = box.file("tokenizer.json", data)
         box.freeze()
         run_bounded(lambda: _load_tokenizer(path))
+
+
+@st.composite
+def tokenizer_vocabularies(draw: st.DrawFn) -> str:
+    """A real tokenizer.json whose vocabulary's ids are redrawn: gaps, ids past the size,
+    repeated ids (a hand-made tokenizer once crashed ctc's loss with a segfault)."""
+    import json
+
+    document = json.loads(_tokenizer_document())
+    vocab = document["model"]["vocab"]
+    ids = draw(st.lists(st.integers(0, 10**6), min_size=len(vocab), max_size=len(vocab)))
+    document["model"]["vocab"] = dict(zip(vocab, ids, strict=True))
+    return json.dumps(document)
+
+
+def _encode_within_vocabulary(text: str) -> None:
+    from signcli.core.errors import UsageError
+    from signcli.text.tokenizer import TextTokenizer
+
+    outcome = expect_only(lambda: TextTokenizer.from_json(text), (UsageError,))
+    if not isinstance(outcome, BaseException):
+        ids = outcome.encode("MAN BOOK GIVE GIRL CAR SEE NOT UNKNOWN", bos=True, eos=True)
+        assert max(ids) < outcome.vocab_size, (ids, outcome.vocab_size)
+
+
+@fuzz(20, long=2000)
+@given(text=tokenizer_vocabularies())
+def test_a_tokenizer_never_gives_an_id_past_its_vocabulary(text: str) -> None:
+    run_bounded(lambda: _encode_within_vocabulary(text))
+
+
+def _check_lm_options(order: int, weight: float | None, bonus: float | None) -> None:
+    from signcli.core.errors import UsageError
+    from signcli.core.limits import MAX_LM_ORDER
+    from signcli.core.task_specs import task_spec
+    from signcli.tasks.language_model import LMOptions
+
+    options = LMOptions(order, weight, bonus)
+    outcome = expect_only(lambda: options.check(task_spec("ctc"), Path("best.pt")), (UsageError,))
+    if not isinstance(outcome, BaseException) and options.wanted:
+        assert order <= MAX_LM_ORDER.value()
+
+
+@fuzz(30, long=3000)
+@given(
+    order=st.integers(-(10**12), 10**12) | st.integers(-2, 30),
+    weight=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    bonus=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_lm_options_are_refused_or_within_the_limits(
+    order: int, weight: float | None, bonus: float | None
+) -> None:
+    run_bounded(lambda: _check_lm_options(order, weight, bonus))

@@ -390,3 +390,45 @@ def test_validate_npz_reads_the_manifest(fake, src, tmp_path):
     result = runner.invoke(app, ["validate-npz", str(multi)])
     assert result.exit_code == 0, result.output
     assert "hand_l" in result.output and "pose" in result.output
+
+
+def test_overwrite_keeps_the_users_files_and_follows_no_link(fake, src, tmp_path):
+    out = tmp_path / "out"
+    _import(src, out)
+    notes = out / "train" / "notes.txt"
+    notes.write_text("mine")
+    samples = sorted(p.name for p in (out / "train").iterdir())
+    with pytest.raises(UsageError, match="(?s)notes.txt was not written by import.*nothing was"):
+        _import(src, out, overwrite=True)
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in (out / "train").iterdir()) == samples  # nothing removed
+    notes.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    (out / "val").rename(elsewhere)
+    (out / "val").symlink_to(elsewhere, target_is_directory=True)
+    kept = sorted(p.name for p in elsewhere.iterdir())
+    with pytest.raises(UsageError, match="val is a symbolic link, which --overwrite does not"):
+        _import(src, out, overwrite=True)
+    assert sorted(p.name for p in elsewhere.iterdir()) == kept
+
+
+def test_a_resumed_import_of_a_changed_source_is_refused(fake, src, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    out = tmp_path / "out"
+    fake.interrupt_after = 10
+    with pytest.raises(ImportInterrupted):
+        _import(src, out, streams=("pose",))
+    fake.interrupt_after = None
+    scan = fake.scan
+
+    def relabelled(folder: Path) -> Scan:  # a sequence's label changed in SRC since
+        found = scan(folder)
+        found.items[0] = replace(found.items[0], label="c")
+        return found
+
+    monkeypatch.setattr(fake, "scan", relabelled)
+    with pytest.raises(UsageError, match="changed since"):
+        _import(src, out, streams=("pose",))
+    report = _import(src, out, streams=("pose",), overwrite=True)
+    assert report.resumed == 0 and report.written == 23

@@ -9,8 +9,9 @@ import torch
 from signcli.core.errors import UsageError
 from signcli.models.channels import StreamChannels, channel_plan
 from signcli.models.sample_features import SampleFeatures
-from signcli.settings import load_settings, upgrade_stored_settings
+from signcli.settings import load_settings
 from signcli.tasks.model import build_run_model
+from signcli.upgrade import upgrade_stored_settings
 
 SMALL = ["model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32",
          "model.dropout=0"]  # fmt: skip

@@ -141,3 +141,12 @@ def test_default_texts_are_the_training_side_only(ctc_run: Path, tmp_path: Path)
         tmp_path / "train_index.csv",
     )
     assert _training_texts(None, settings, run / "last.pt")[1] == ["B C", "A B"]
+
+
+def test_an_lm_order_above_the_limit_is_refused_before_fitting(tmp_path: Path) -> None:
+    from signcli.core.task_specs import task_spec
+    from signcli.tasks.language_model import LMOptions
+
+    with pytest.raises(UsageError, match="--lm-order is 1,000,000,000: .*SIGNCLI_MAX_LM_ORDER"):
+        LMOptions(10**9).check(task_spec("ctc"), tmp_path / "best.pt")
+    LMOptions(3).check(task_spec("ctc"), tmp_path / "best.pt")

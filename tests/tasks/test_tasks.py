@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from signcli.cli import app
 from signcli.core import task_specs as registry
 from signcli.core.errors import SettingsError, TrainingInterrupted
-from signcli.settings import Settings, load_settings, monitor_mode, upgrade_stored_settings
+from signcli.settings import Settings, load_settings, monitor_mode
 from signcli.tasks import TASKS, availability_problem, build_task, metric_mode, task_spec
+from signcli.upgrade import upgrade_stored_settings
 
 runner = CliRunner()
 

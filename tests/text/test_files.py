@@ -98,3 +98,15 @@ def test_check_text_file_reports_pairing_and_token_lengths(tmp_path: Path) -> No
     assert chars.ok and chars.lengths.max == len("onetwothreefour")
     broken = check_text_file(write(tmp_path / "b.csv", "a,b\n"), ["a"])
     assert [p.kind for p in broken.problems] == ["text_columns"]
+
+
+def test_a_text_csv_over_the_size_limit_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signcli.text.files import read_texts
+
+    path = tmp_path / "train_text.csv"
+    path.write_text("file,text\n" + "a,hello world\n" * 20)
+    monkeypatch.setenv("SIGNCLI_MAX_TABLE_BYTES", "100")
+    problems = read_texts(path).problems
+    assert [p.kind for p in problems] == ["text_too_large"]

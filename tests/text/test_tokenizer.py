@@ -95,3 +95,22 @@ def test_bad_tokenizer_files_are_usage_errors(tmp_path: Path) -> None:
     document["added_tokens"] = [t for t in document["added_tokens"] if t["content"] != "<bos>"]
     with pytest.raises(UsageError, match="no <bos> token"):
         TextTokenizer.from_json(json.dumps(document))
+
+
+def test_ids_outside_the_vocabulary_are_refused() -> None:
+    """A hand-made tokenizer.json whose ids skip past its size (id 1000 of 5 tokens) once
+    crashed ctc's loss with a segfault and translate's embedding with an IndexError."""
+    document = json.loads(TextTokenizer.train(GLOSSES, "word").to_json())
+    document["model"]["vocab"] = {"<pad>": 0, "<bos>": 1, "<eos>": 2, "<unk>": 3, "HELLO": 1000}
+    with pytest.raises(UsageError, match="token id 1,000 is outside its vocabulary of 5 tokens"):
+        TextTokenizer.from_json(json.dumps(document))
+
+
+def test_a_tokenizer_that_does_not_fit_the_models_outputs_is_refused() -> None:
+    from signcli.tasks import build_task
+
+    tokenizer = TextTokenizer.train(GLOSSES, "word")
+    labels = {"num_gloss": tokenizer.vocab_size + 7, "tokenizer": tokenizer.to_json()}
+    with pytest.raises(UsageError, match=f"tokenizer has {tokenizer.vocab_size} ids but the"):
+        build_task("ctc").restore(labels, "best.pt")
+    build_task("ctc").restore({**labels, "num_gloss": tokenizer.vocab_size}, "best.pt")

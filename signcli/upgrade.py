@@ -1,0 +1,86 @@
+"""Every way signcli reads what an older signcli stored: one module, one place to look.
+
+Runs keep their settings in WORK_DIR/config.json and in every checkpoint; `resume`, `eval`
+and `export-onnx` read them back with the settings of today. What changed since, and how an
+old record is read so that the run is rebuilt as it was trained, not with newer defaults:
+
+| stored by a run from before                  | read as                                   |
+|----------------------------------------------|-------------------------------------------|
+| `model.conv_kernel` (temporal convolution)   | 0: attention blocks only                  |
+| `training.length_buckets`                    | false: the random batch order             |
+| `model.task` (tasks)                         | classify                                  |
+| `data.cache` modes (`cache: true/false`)     | memory / off                              |
+| tasks that monitor val_wer or val_bleu       | a classify run's stored monitor of one of |
+|                                              | those: the task's default monitor         |
+| the train state's `epoch_gloss_correct`      | 0 at an epoch boundary, None (unknown)    |
+|                                              | inside an epoch                           |
+
+tests/test_upgrade.py holds one stored record of each kind. Torch-free and below the
+settings: it works on plain dicts and imports nothing of signcli but core/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from signcli.core.task_specs import DEFAULT_TASK
+
+# Keys added after runs were first written, with the value that rebuilds those runs as they
+# were trained: a stored config.json or checkpoint without the key gets this, not the default.
+LEGACY_VALUES = {
+    "data.sample_normalize": False,  # runs from before the per-sample input channels
+    "data.motion": "off",  # (the default too; listed so a later default cannot change them)
+    "training.ema": "off",
+    "model.conv_kernel": 0,
+    "training.length_buckets": False,
+    "model.task": "classify",  # runs from before tasks classified
+}
+
+
+def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings stored by a run (config.json, a checkpoint) with the keys it predates set to
+    `LEGACY_VALUES`, so that the run is rebuilt as it was trained, not with newer defaults."""
+    upgraded: dict[str, Any] = json.loads(json.dumps(dict(stored), default=str))
+    for dotted, value in LEGACY_VALUES.items():
+        *parents, leaf = dotted.split(".")
+        node: Any = upgraded
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node:
+            node[leaf] = value
+    _drop_unproduced_monitor(upgraded)
+    return upgraded
+
+
+def cache_from_bool(value: Any) -> Any:
+    """`data.cache`: runs written before the modes stored `cache: true/false`; read as
+    memory / off (the settings model applies it to every source, a config file's too)."""
+    if isinstance(value, bool):
+        return "memory" if value else "off"
+    return value
+
+
+def upgrade_train_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's train state from before the `epoch_gloss_correct` counter: right at an
+    epoch boundary nothing is missing (0); inside an epoch its first batches went uncounted,
+    so the count is unknown (None, and train_gloss_top1 of that epoch is left out)."""
+    upgraded = dict(state)
+    if "epoch_gloss_correct" not in upgraded:
+        upgraded["epoch_gloss_correct"] = None if upgraded.get("batch_in_epoch") else 0
+    return upgraded
+
+
+def _drop_unproduced_monitor(stored: dict[str, Any]) -> None:
+    """Runs written before tasks could monitor val_bleu or val_wer, which classification
+    never produces (best.pt was never written); they get the task's default monitor, the
+    one metric such a run could have followed, rather than a settings error on load."""
+    from signcli.core.task_specs import TASKS, monitor_problem
+
+    model, training = stored.get("model"), stored.get("training")
+    if not isinstance(model, dict) or not isinstance(training, dict):
+        return
+    task, monitor = model.get("task", DEFAULT_TASK), training.get("monitor")
+    if task in TASKS and isinstance(monitor, str) and monitor_problem(task, monitor) is not None:
+        training.pop("monitor")
