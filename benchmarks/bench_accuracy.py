@@ -68,6 +68,17 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "length-buckets": ["--length-buckets"],
     # the batch before `auto` (small sets now get a smaller one, for enough steps)
     "batch-32": ["--batch-size", "32"],
+    # the input stage and weights before per-sample channels and EMA (docs/input-features.md)
+    "before-channels": [
+        *("--set", "data.sample_normalize=false", "--set", "data.motion=off"),
+        *("--set", "training.ema=off"),
+    ],
+    # one part of the new input stage or EMA off at a time: what each is worth
+    "no-sample-normalize": ["--set", "data.sample_normalize=false"],
+    "no-motion": ["--set", "data.motion=off"],
+    "no-ema": ["--set", "training.ema=off"],
+    "no-raw": ["--set", "data.raw_channels=false"],
+    "coords-xy": ["--set", "data.coords=xy"],  # boston104_words: 3 joints, x and y each
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0

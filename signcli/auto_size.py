@@ -19,6 +19,9 @@ MAX_EPOCHS of it would make fewer than MIN_STEPS steps (fewer than ~470 samples)
 the largest batch that makes them, at least MIN_BATCH_SIZE. On 161 sentences (task ctc)
 batch 32 stopped at 1,200 steps in 200 epochs; the smaller batch reaches 3,000 steps in
 fewer epochs and less time, and a lower error (docs/models.md, "Defaults and the evidence").
+`training.ema: auto` averages over about a tenth of the run's steps; `data.sample_normalize:
+auto` is on for keypoints whose coordinates are known (`resolved_inputs`). docs/defaults.md
+has the evidence for each.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import math
 from typing import Any
 
 from signcli.core.errors import SettingsError
-from signcli.settings import ModelSettings, Settings
+from signcli.settings import DataSettings, ModelSettings, Settings
 
 # (fewer samples than this, d_model, num_layers, dropout), smallest tier first
 SIZE_TIERS = (
@@ -39,6 +42,9 @@ HEAD_WIDTH = 32  # d_model / heads
 MIN_STEPS = 3_000  # small sets need this many updates with augmentation on to converge
 MIN_EPOCHS, MAX_EPOCHS = 30, 200
 BATCH_SIZE, MIN_BATCH_SIZE = 32, 8
+KEYPOINTS_KEY = "X"  # `auto` normalises keypoints per sample, not CNN features (X2048)
+EMA_HORIZON_SHARE = 0.1  # `auto` EMA: average the last ~10% of the optimizer steps
+EMA_DECAY_RANGE = (0.99, 0.9999)
 UNKNOWN_SIZE = 5_000  # a model built without a training set is sized as for a mid-sized one
 
 
@@ -71,6 +77,33 @@ def auto_batch_size(num_samples: int, accumulate: int = 1, minimum: int = 1) -> 
     ):
         batch -= 1
     return max(minimum, batch)
+
+
+def auto_ema_decay(total_steps: int) -> float:
+    """An EMA decay that averages over about EMA_HORIZON_SHARE of the run's optimizer steps
+    (1 / (1 - decay) steps), within EMA_DECAY_RANGE."""
+    low, high = EMA_DECAY_RANGE
+    decay = 1.0 - 1.0 / max(1.0, EMA_HORIZON_SHARE * total_steps)
+    return round(min(high, max(low, decay)), 5)
+
+
+def resolved_inputs(data: DataSettings) -> tuple[bool, str]:
+    """(sample_normalize, motion) with `auto` made a value: sample_normalize is on for
+    keypoints (key X, not CNN features) whose coordinates are known (data.coords xy / xyz,
+    or a data.joints count), off otherwise: scaling each column of unknown meaning on its
+    own cost 6 points on boston104_words (docs/defaults.md)."""
+    keypoints = data.key == KEYPOINTS_KEY
+    coords_known = data.coords in ("xy", "xyz") or (
+        data.coords == "auto" and data.joints is not None
+    )
+    if data.sample_normalize == "auto":
+        return keypoints and coords_known, data.motion
+    return bool(data.sample_normalize), data.motion
+
+
+def auto_steps(num_samples: int, batch_size: int, accumulate: int = 1) -> int:
+    """Optimizer steps an epoch makes."""
+    return _steps(num_samples, batch_size, accumulate)
 
 
 def _steps(num_samples: int, batch_size: int, accumulate: int) -> int:
@@ -107,9 +140,16 @@ def resolve_auto_settings(settings: Settings, num_samples: int, world_size: int 
     training_update: dict[str, Any] = {"batch_size": batch_size}
     if settings.training.epochs == "auto":
         training_update["epochs"] = auto_epochs(num_samples, batch_size, settings.optim.accumulate)
+    if settings.training.ema == "auto":
+        steps = auto_steps(num_samples, batch_size, settings.optim.accumulate)
+        training_update["ema"] = auto_ema_decay(
+            steps * training_update.get("epochs", settings.training.epochs)
+        )
+    sample_normalize, motion = resolved_inputs(settings.data)
     data = settings.model_dump()
     data["model"].update(model_update)
     data["training"].update(training_update)
+    data["data"].update(sample_normalize=sample_normalize, motion=motion)
     return Settings.model_validate(data)
 
 

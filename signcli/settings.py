@@ -133,6 +133,9 @@ def augment_off() -> dict[str, Any]:
     return {**off, "data.augment.mix_streams": {}}
 
 
+Auto = Literal["auto"]  # sized from the training set when the run starts (signcli/auto_size.py)
+
+
 class DataSettings(_Section):
     dataset: Path | None = None
     """A dataset root (`train DATA`): its `signcli-dataset.json` manifest (written by
@@ -208,6 +211,31 @@ class DataSettings(_Section):
     of reference, inside the model."""
     normalize_streams: list[StreamName] = Field(default_factory=lambda: list(STREAM_NAMES))
     """Streams that `normalize` applies to (hands: wrist/hand size; pose: shoulders; face)."""
+    coords: Literal["auto", "xyz", "xy", "none"] = "auto"
+    """What the columns of single-stream keypoints `X` hold, for `sample_normalize`: xyz or
+    xy = joints one after another (x, y[, z] of joint 0, then of joint 1, ...); none =
+    channels of unknown meaning, each normalised on its own. auto: from `joints` when set
+    (X has 2 or 3 x joints columns), else none. Body-part streams (`layout`, the
+    multi-stream layout) are x, y, z per landmark whatever this says."""
+    joints: int | None = Field(None, ge=1)
+    """Joints per frame of `X` (from the dataset manifest, or by hand): with coords auto,
+    X's width / joints says xy or xyz; with xy or xyz, checked against X's width."""
+    sample_normalize: bool | Auto = "auto"
+    """Feed each stream also per-sample normalised, beside the raw channels: with known
+    coordinates, the joints centred on their mean over the clip and scaled by their RMS
+    spread (signer position and size drop out); with unknown columns (coords none), each
+    channel centred and scaled over the clip. Streams that `normalize` puts in their own
+    frame of reference (body parts) are not normalised again. Inside the model, over real
+    frames only, NaN-aware. auto: on for keypoints (key X) whose coords are known (coords
+    xy / xyz, or joints), off otherwise (scaling each unknown column on its own hurt)."""
+    motion: Literal["off", "velocity", "acceleration"] = "off"
+    """Motion channels beside the others: velocity (frame-to-frame difference), or
+    velocity and acceleration; of the normalised channels when `sample_normalize` is on,
+    else of the raw ones. Off by default: velocity (with training.ema) lost 2-5 points on
+    boston104_words and its unseen-speaker folds (docs/defaults.md)."""
+    raw_channels: bool = True
+    """Keep the raw channels (absolute positions) beside the normalised and motion ones
+    (off: the encoder reads only those; needs sample_normalize or motion)."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
 
@@ -226,6 +254,15 @@ class DataSettings(_Section):
             raise ValueError("expected a labels-CSV column name, e.g. signer")
         return column.strip().lower()
 
+    @model_validator(mode="after")
+    def _some_channels(self) -> DataSettings:
+        if not self.raw_channels and self.sample_normalize is False and self.motion == "off":
+            raise ValueError(
+                "data.raw_channels: off leaves the encoder nothing to read unless "
+                "data.sample_normalize or data.motion is on"
+            )
+        return self
+
     @field_validator("layout", mode="before")
     @classmethod
     def _parse_layout(cls, value: Any) -> Any:
@@ -242,9 +279,6 @@ class DataSettings(_Section):
         if problems:
             raise ValueError("; ".join(problems))
         return layout
-
-
-Auto = Literal["auto"]  # sized from the training set when the run starts (signcli/auto_size.py)
 
 
 class TextSettings(_Section):
@@ -446,6 +480,13 @@ class TrainingSettings(_Section):
     """Samples per batch (per optimizer step: batch_size * accumulate). auto: 32, smaller
     (down to 8) for a training set too small to make enough optimizer steps in the most
     epochs `auto` gives (signcli/auto_size.py)."""
+    ema: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto", "off"] = "off"
+    """Exponential moving average of the weights, updated after every optimizer step with
+    this decay (warmed up: min(decay, (1 + n) / (10 + n)) at the n-th update); validation
+    scores it and best.pt / last.pt hold it as the model (the raw weights are kept beside
+    it, so resume is exact). auto: a decay that averages over about a tenth of the run's
+    optimizer steps (signcli/auto_size.py); off (default: no gain measured yet,
+    docs/defaults.md): the trained weights are the model."""
     length_buckets: bool = True
     """Batch clips of similar length together: on clips of 3-28 frames, 6% of the batch
     frames are padding instead of 52%, twice the samples/s at the same accuracy
@@ -761,14 +802,22 @@ AUTO_BRANCH = "literal['auto']"
 def _merge_auto_branches(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A value that fits neither branch of `number | "auto"` gives one error per branch;
     keep the number's (it says what was wrong), at the field's own key, noting `auto`."""
-    fields_with_auto = {tuple(e["loc"][:-1]) for e in errors if e["loc"][-1:] == (AUTO_BRANCH,)}
+
+    def is_auto_branch(loc: Sequence[Any]) -> bool:  # `auto`, or `auto` and other words
+        return bool(loc) and str(loc[-1]).startswith(AUTO_BRANCH.rstrip("]"))
+
+    words_of = {  # field -> "auto" / "auto or off"
+        tuple(e["loc"][:-1]): " or ".join(re.findall(r"'([^']*)'", str(e["loc"][-1])))
+        for e in errors
+        if is_auto_branch(e["loc"])
+    }
     merged = []
     for error in errors:
         loc = tuple(error["loc"])
-        if loc[:-1] in fields_with_auto:
-            if loc[-1] == AUTO_BRANCH:
+        if loc[:-1] in words_of:
+            if is_auto_branch(loc):
                 continue
-            error = {**error, "loc": loc[:-1], "msg": f"{error['msg']}, or auto"}
+            error = {**error, "loc": loc[:-1], "msg": f"{error['msg']}, or {words_of[loc[:-1]]}"}
         merged.append(dict(error))
     return merged
 

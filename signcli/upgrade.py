@@ -30,6 +30,9 @@ from signcli.core.task_specs import DEFAULT_TASK
 # Keys added after runs were first written, with the value that rebuilds those runs as they
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
 LEGACY_VALUES = {
+    "data.sample_normalize": False,  # runs from before the per-sample input channels
+    "data.motion": "off",  # (the default too; listed so a later default cannot change them)
+    "training.ema": "off",
     "model.conv_kernel": 0,
     "training.length_buckets": False,
     "model.task": "classify",  # runs from before tasks classified

@@ -36,6 +36,12 @@ def test_model_size_grows_with_the_training_set(samples, d_model, num_layers, dr
     assert size["num_heads"] == d_model // 32 and size["ff_dim"] == 2 * d_model
 
 
+def test_ema_auto_averages_over_a_tenth_of_the_steps_and_off_stays_off() -> None:
+    ema = resolve_auto_settings(load_settings(overrides=["training.ema=auto"]), 563)
+    assert ema.training.ema == 0.99667  # 18 steps x 167 epochs: averaged over ~300
+    assert resolve_auto_settings(load_settings(), 563).training.ema == "off"
+
+
 def test_epochs_make_enough_steps_within_bounds() -> None:
     assert auto_epochs(563, 32) == 167  # 18 batches an epoch -> 3,006 steps
     assert auto_epochs(3_493, 32) == MIN_EPOCHS  # 110 batches: 30 epochs are 3,300 steps

@@ -14,6 +14,8 @@ of a dataset are, so that no command needs flags for it:
         "face":   {"landmarks": 40, "columns": [..], "source_landmarks": [61, 185, ...]}
       },
       "units": "normalized",                     # or "pixels"
+      "coords": "xyz",                           # X's columns: xyz / xy per joint, or none
+      "joints": 75,                              # joints a frame of X holds
       "classes": ["hello", "thanks", ...],       # gloss id -> name
       "signer_column": "signer",                 # labels column naming the signer, or null
       "splits": {"train": {"dir": "train", "labels": "train_labels.csv"}, "val": {...}},
@@ -93,6 +95,10 @@ class DatasetManifest(_Strict):
     key: str = "X"
     streams: dict[StreamName, StreamEntry] = Field(default_factory=dict)
     units: Literal["normalized", "pixels"] | None = None
+    coords: Literal["xyz", "xy", "none"] | None = None
+    """What X's columns hold (the setting data.coords): x, y[, z] per joint, or unknown."""
+    joints: int | None = Field(None, ge=1)
+    """Joints a frame of X holds (the setting data.joints)."""
     classes: list[str] = Field(default_factory=list)
     signer_column: str | None = None
     splits: dict[Literal["train", "val"], SplitEntry] = Field(default_factory=dict)
@@ -226,6 +232,10 @@ def dataset_settings(root: Path) -> dict[str, Any]:
         settings["data.stream_landmarks"] = subsets
     if manifest.landmark_set:
         settings["data.landmark_set"] = manifest.landmark_set
+    if manifest.coords is not None:  # what X's columns are, for the per-sample channels
+        settings["data.coords"] = manifest.coords
+    if manifest.joints is not None:
+        settings["data.joints"] = manifest.joints
     return settings
 
 

@@ -45,6 +45,10 @@ SCALER_KEY = "scaler"
 STATE_KEY = "train_state"
 RNG_KEY = "rng"
 HOOKS_KEY = "hooks"
+# with training.ema: MODEL_KEY holds the averaged weights (what eval and export use), these
+# the weights the optimizer trains and the average's own state, for resume
+TRAINED_MODEL_KEY = "trained_model"
+EMA_KEY = "ema"
 
 REQUIRED_KEYS = (FORMAT_KEY, SETTINGS_KEY, INPUTS_KEY, MODEL_KEY)
 # what `resume` needs beyond the model (an `eval` or warm start needs only REQUIRED_KEYS)

@@ -132,8 +132,9 @@ def smoke_model(
     # default data settings: the multi-stream model normalises its streams, as in `train`
     model = build_run_model(settings, dims, num_gloss, num_cat)
     with torch.no_grad():
-        frames = {name: torch.cat([b.streams[name][b.mask] for b in batches]) for name in dims}
-        model.set_input_stats(input_stats(model.prepare_inputs(frames)))
+        prepared = [(model.prepare_inputs(b.streams, b.mask), b.mask) for b in batches]
+        frames = {name: torch.cat([p[name][m] for p, m in prepared]) for name in prepared[0][0]}
+        model.set_input_stats(input_stats(frames))
     loss_fn = task.loss_module(OptimSettings(label_smoothing=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     checks: list[SmokeCheck] = []

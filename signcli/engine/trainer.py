@@ -45,6 +45,7 @@ from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
 from signcli.engine import distributed
 from signcli.engine.device import make_precision, resolve_device, seed_everything
+from signcli.engine.ema import WeightAverage
 from signcli.engine.hooks import Hook
 from signcli.engine.inference import join_batches, predict
 from signcli.engine.optim import LRSchedule, build_optimizer
@@ -119,6 +120,10 @@ class Trainer:
         )
         self.loss_fn = self.task.loss_module(settings.optim)
         self.optimizer = build_optimizer(self.model, settings.optim)
+        # training.ema: an average of the weights, scored by validation and saved as the model
+        self.ema: WeightAverage | None = None
+        if isinstance(settings.training.ema, float):
+            self.ema = WeightAverage(self.model, settings.training.ema)
 
         train = settings.training
         self.train_lengths = _lengths(self.data.train.dataset, train.length_buckets)
@@ -188,6 +193,14 @@ class Trainer:
     @property
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.batch_sizes) / self.settings.optim.accumulate)
+
+    @property
+    def eval_model(self) -> SignModel:
+        """The model validation scores and checkpoints hold: the weight average with
+        training.ema (once a step has made one), else the trained weights."""
+        if self.ema is None or self.ema.updates == 0:
+            return self.model
+        return self.ema.model  # type: ignore[return-value]
 
     @property
     def lr(self) -> float:
@@ -382,6 +395,8 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self.model)
         self.state.step += 1
 
     def validate(self) -> dict[str, float]:
@@ -394,7 +409,7 @@ class Trainer:
             metrics = self._validate_shards(loader)
         else:
             predictions = predict(
-                self.model,
+                self.eval_model,
                 loader,
                 self.device,
                 self.precision,
@@ -414,7 +429,7 @@ class Trainer:
         predictions = None
         if len(loader):
             predictions = predict(
-                self.model,
+                self.eval_model,
                 loader,
                 self.device,
                 self.precision,
@@ -494,12 +509,20 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def checkpoint_payload(self) -> dict[str, Any]:
-        """Everything `resume` needs, as plain data (docs/architecture.md, "Checkpoints")."""
+        """Everything `resume` needs, as plain data (docs/architecture.md, "Checkpoints").
+        With training.ema the model is the weight average; the trained weights go beside it."""
+        averaged = {}
+        if self.ema is not None:
+            averaged = {
+                ckpt.TRAINED_MODEL_KEY: self.model.state_dict(),
+                ckpt.EMA_KEY: self.ema.state_dict(),
+            }
         return {
             ckpt.SETTINGS_KEY: self.settings.model_dump(mode="json"),
             ckpt.LABELS_KEY: self.task.labels_map(self.data),
             ckpt.INPUTS_KEY: dict(self.data.input_dims),
-            ckpt.MODEL_KEY: self.model.state_dict(),
+            ckpt.MODEL_KEY: self.eval_model.state_dict(),
+            **averaged,
             ckpt.OPTIMIZER_KEY: self.optimizer.state_dict(),
             ckpt.SCHEDULER_KEY: self.schedule.state_dict(),
             ckpt.SCALER_KEY: self.precision.scaler.state_dict() if self.precision.scaler else {},
@@ -539,7 +562,22 @@ class Trainer:
         from signcli.engine.optim import optimizer_state_problem
         from signcli.engine.warm_start import load_model_state
 
-        load_model_state(self.model, payload[ckpt.MODEL_KEY], strict=True, source=str(source))
+        if self.ema is None:
+            load_model_state(self.model, payload[ckpt.MODEL_KEY], strict=True, source=str(source))
+        else:
+            missing = [k for k in (ckpt.TRAINED_MODEL_KEY, ckpt.EMA_KEY) if k not in payload]
+            if missing:
+                raise CheckpointError(
+                    f"{source}: training.ema is on but the checkpoint has no "
+                    f"{' or '.join(missing)}, which resume needs",
+                    hint=RESUME_HINT,
+                )
+            trained = payload[ckpt.TRAINED_MODEL_KEY]
+            load_model_state(self.model, trained, strict=True, source=str(source))
+            load_model_state(
+                self.ema.model, payload[ckpt.MODEL_KEY], strict=True, source=str(source)
+            )
+            self.ema.load_state_dict(payload[ckpt.EMA_KEY])
         problem = optimizer_state_problem(self.optimizer, payload[ckpt.OPTIMIZER_KEY])
         if problem is not None:
             raise CheckpointError(f"{source}: {problem}", hint=RESUME_HINT)
@@ -721,13 +759,14 @@ def _input_stats(data: TrainingData, model: SignModel) -> dict[str, tuple[np.nda
     dataset = data.train.dataset
     count = len(dataset)
     picks = np.linspace(0, count - 1, min(count, INPUT_STATS_MAX_SAMPLES)).round().astype(int)
-    samples = [dataset.raw(int(i)) for i in np.unique(picks)]
-    frames = {  # [sum T, D]: normalisation is per frame, so frames of all samples go at once
-        name: torch.from_numpy(np.concatenate([s.streams[name] for s in samples]))
-        for name in samples[0].streams
-    }
+    prepared: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
-        return input_stats(model.prepare_inputs(frames))
+        for i in np.unique(picks):  # one clip at a time: some channels are per clip
+            streams = {k: torch.tensor(v)[None] for k, v in dataset.raw(int(i)).streams.items()}
+            mask = torch.ones(next(iter(streams.values())).shape[:2], dtype=torch.bool)
+            for name, x in model.prepare_inputs(streams, mask).items():  # [1, T, D']
+                prepared.setdefault(name, []).append(x[0])
+        return input_stats({name: torch.cat(parts) for name, parts in prepared.items()})
 
 
 def _lengths(dataset: Any, required: bool) -> np.ndarray | None:

@@ -477,9 +477,10 @@ def _input_stats(model: SignModel, name: str, D: int) -> tuple[np.ndarray, np.nd
     inputs = getattr(getattr(model, "encoder", None), "inputs", None)
     frame_input = inputs[name] if inputs is not None and name in inputs else None
     mean, std = getattr(frame_input, "mean", None), getattr(frame_input, "std", None)
-    if mean is None or std is None:
+    if mean is None or std is None or mean.numel() < D:
         return np.zeros(D, np.float32), np.ones(D, np.float32)
-    return mean.detach().cpu().numpy(), std.detach().cpu().numpy()
+    # the stream's raw channels come first (models/sample_features.py), per-sample ones after
+    return mean[:D].detach().cpu().numpy(), std[:D].detach().cpu().numpy()
 
 
 def _max_abs_diff(expected: np.ndarray, got: np.ndarray) -> float:

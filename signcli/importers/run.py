@@ -1022,6 +1022,9 @@ def _manifest(
         layout=options.layout,
         streams=streams,
         units=facts.units,  # type: ignore[arg-type]
+        # every importer writes x, y, z per landmark (base.COORDS); X holds them all
+        coords="xyz" if single else None,
+        joints=sum(s.count for s in plan) if single else None,
         classes=classes if has_labels else [],
         signer_column="signer" if any(t.item.signer for t in done) else None,
         splits=splits,

@@ -10,8 +10,9 @@ map features [B, T, d] and the mask to one output each.
 Streams are the arrays as stored (landmarks with NaN). `prepare_inputs` turns them into
 what the encoder reads: `split` cuts single-stream keypoints into body-part streams when
 a column layout is set (models/column_split.py), then `normalize` puts the body-part streams
-that the settings name in their own frames of reference (models/normalize.py). Neither
-has weights. `stream_names` (the stored
+that the settings name in their own frames of reference (models/normalize.py), then
+`features` adds each stream normalised per sample and its motion beside it
+(models/sample_features.py). None of them has weights. `stream_names` (the stored
 streams) fixes the order of the inputs of the ONNX export; `set_input_stats` loads the
 per-feature mean/std the trainer fits, into buffers that travel with the state_dict and
 the export.
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 from signcli.models.column_split import ColumnSplit
 from signcli.models.encoder import Encoder
 from signcli.models.normalize import StreamNormalizer
+from signcli.models.sample_features import SampleFeatures
 
 
 class SignModel(nn.Module):
@@ -37,12 +39,24 @@ class SignModel(nn.Module):
         *,
         normalize: Sequence[str] = (),
         split: ColumnSplit | None = None,
+        features: SampleFeatures | None = None,
     ) -> None:
+        """`split` and `features` default to passing the streams through; `features` must
+        take the split's streams and give the encoder's widths."""
         super().__init__()
         self.split = split if split is not None else ColumnSplit(None, encoder.input_dims)
-        if self.split.output_dims != encoder.input_dims:
+        self.features = features if features is not None else _raw_only(self.split.output_dims)
+        if self.features.plan.keys() != self.split.output_dims.keys() or any(
+            c.stored != self.split.output_dims[name] for name, c in self.features.plan.items()
+        ):
             raise ValueError(
-                f"the split gives {self.split.output_dims}, the encoder takes {encoder.input_dims}"
+                f"the split gives {self.split.output_dims}, the input features take "
+                f"{ {name: c.stored for name, c in self.features.plan.items()} }"
+            )
+        if self.features.output_dims != encoder.input_dims:
+            raise ValueError(
+                f"the input features give {self.features.output_dims}, the encoder takes "
+                f"{encoder.input_dims}"
             )
         self.normalize = StreamNormalizer(normalize)
         self.encoder = encoder
@@ -58,12 +72,12 @@ class SignModel(nn.Module):
             raise KeyError(
                 f"missing input stream(s) {missing}; the model takes {self.stream_names}"
             )
-        return self.encoder(self.prepare_inputs(streams), mask)
+        return self.encoder(self.prepare_inputs(streams, mask), mask)
 
-    def prepare_inputs(self, streams: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
-        """Stored streams -> the encoder's streams: split by the layout, then normalised.
-        Per frame, so frames of several samples may come concatenated ([N, D])."""
-        return self.normalize(self.split(streams))
+    def prepare_inputs(self, streams: Mapping[str, Tensor], mask: Tensor) -> Mapping[str, Tensor]:
+        """Stored streams {name: [B, T, D]} + mask [B, T] -> the encoder's streams: split by
+        the layout, body parts normalised per frame, then the per-sample channels added."""
+        return self.features(self.normalize(self.split(streams)), mask)
 
     def forward_head(
         self, features: Tensor, mask: Tensor, *head_inputs: Tensor
@@ -92,3 +106,12 @@ class SignModel(nn.Module):
             )
         for name, (mean, std) in stats.items():
             self.encoder.inputs[name].set_stats(mean, std)
+
+
+def _raw_only(widths: Mapping[str, int]) -> SampleFeatures:
+    """The input features of a model built without them: each stream as it is."""
+    from signcli.models.channels import StreamChannels
+
+    return SampleFeatures(
+        {name: StreamChannels(width, 0, True, False, 0) for name, width in widths.items()}
+    )

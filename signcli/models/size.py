@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from signcli.auto_size import resolve_auto_model
+from signcli.models.channels import channel_plan
 from signcli.settings import Settings
 
 
@@ -30,15 +31,26 @@ def frame_input(width: int, d: int) -> int:
 
 def encoder_widths(settings: Settings, input_dims: Mapping[str, int]) -> dict[str, int]:
     """{stream: width} of what the encoder reads: the stored streams, or the body-part
-    streams of `data.layout` (and `x`, the columns no range covers)."""
+    streams of `data.layout` (and `x`, the columns no range covers), with the per-sample
+    channels beside each (models/channels.py)."""
     layout = settings.data.layout
     if not layout or list(input_dims) != ["x"]:
-        return dict(input_dims)
+        return _with_channels(settings, dict(input_dims))
     width = input_dims["x"]
     covered = [(start, min(stop, width)) for start, stop in layout.values()]
     widths = {name: stop - start for name, (start, stop) in zip(layout, covered, strict=True)}
     rest = width - sum(stop - start for start, stop in covered if stop > start)
-    return {**widths, **({"x": rest} if rest > 0 else {})}
+    return _with_channels(settings, {**widths, **({"x": rest} if rest > 0 else {})})
+
+
+def _with_channels(settings: Settings, widths: dict[str, int]) -> dict[str, int]:
+    """The widths after the per-sample input channels (models/channels.py); as split when
+    data.coords / data.joints do not fit (build_run_model reports that)."""
+    try:
+        plan = channel_plan(settings.data, widths)
+    except ValueError:
+        return widths
+    return {name: channels.width for name, channels in plan.items()}
 
 
 def encoder_parts(

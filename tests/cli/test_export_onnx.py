@@ -26,11 +26,11 @@ pytest.importorskip("onnxscript")
 @pytest.fixture(scope="module")
 def gloss_only_checkpoint(trained_run, tmp_path_factory) -> Path:
     """The trained run's settings for a model without a category head (untrained weights)."""
-    from signcli.tasks.model import build_model
+    from signcli.tasks.model import build_run_model
 
     _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
     settings.model.num_cat = 0
-    model = build_model(settings.model, input_dims, labels["num_gloss"], 0)
+    model = build_run_model(settings, input_dims, labels["num_gloss"], 0)
     path = tmp_path_factory.mktemp("gloss_only") / "gloss_only.pt"
     ckpt.save_checkpoint(
         path,

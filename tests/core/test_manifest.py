@@ -44,6 +44,16 @@ def test_a_hand_written_manifest_gives_paths_layout_and_pairs(tmp_path):
     assert settings.data.landmark_set == "hand-written"
 
 
+def test_the_manifest_says_what_the_columns_are_and_set_overrides_it(tmp_path):
+    root = _write(tmp_path / "data", streams={}, coords="xy", joints=3)
+    settings = load_settings(flags={"data.dataset": root})
+    assert (settings.data.coords, settings.data.joints) == ("xy", 3)
+    settings = load_settings(flags={"data.dataset": root}, overrides=["data.coords=none"])
+    assert settings.data.coords == "none"
+    with pytest.raises(UsageError, match="joints"):
+        read_manifest(_write(tmp_path / "bad", joints=0))
+
+
 def test_a_config_file_overrides_the_manifest(tmp_path):
     root = _write(tmp_path / "data")
     config = tmp_path / "config.yaml"

@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from signcli.core.errors import DataError, UsageError
-from signcli.engine.checkpoint import MODEL_KEY, STATE_KEY, load_checkpoint, save_checkpoint
+from signcli.core.errors import CheckpointError, DataError, UsageError
+from signcli.engine.checkpoint import (
+    EMA_KEY,
+    MODEL_KEY,
+    STATE_KEY,
+    TRAINED_MODEL_KEY,
+    load_checkpoint,
+    save_checkpoint,
+)
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.state import TrainState
@@ -51,9 +58,12 @@ def final_weights(work_dir: Path) -> dict[str, torch.Tensor]:
 
 def assert_same_run(a: Path, b: Path) -> None:
     assert read_metrics(a) == read_metrics(b)
-    wa, wb = final_weights(a), final_weights(b)
-    assert wa.keys() == wb.keys()
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    ca, cb = load_checkpoint(a / "last.pt"), load_checkpoint(b / "last.pt")
+    assert ca.get(EMA_KEY) == cb.get(EMA_KEY)
+    for key in (MODEL_KEY, TRAINED_MODEL_KEY):  # with training.ema: the average and the trained
+        wa, wb = ca.get(key, {}), cb.get(key, {})
+        assert wa.keys() == wb.keys()
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 class StopAfter(Hook):
@@ -105,6 +115,51 @@ def test_resume_mid_epoch_continues_at_next_batch(data_root, reference, tmp_path
     top1 = [m["train_gloss_top1"] for m in read_metrics(work)]
     assert top1 == [m["train_gloss_top1"] for m in read_metrics(reference)]
     assert all(0.0 <= value <= 1.0 for value in top1)
+
+
+@pytest.mark.parametrize("ema", ["auto", "0.9"])
+def test_resume_mid_epoch_with_ema_equals_uninterrupted(data_root, tmp_path, ema) -> None:
+    reference, work = tmp_path / "reference", tmp_path / "killed"
+    start_run(tiny_settings(data_root, reference, f"training.ema={ema}"))
+    with pytest.raises(KeyboardInterrupt):
+        start_run(
+            tiny_settings(data_root, work, f"training.ema={ema}", "training.save_every_steps=1"),
+            [StopAfter(step=9)],
+        )
+    assert load_checkpoint(work / "last.pt")[EMA_KEY] == {"updates": 9}
+    resume_run(work)
+    assert_same_run(reference, work)  # the average, the trained weights and the count
+
+
+def test_without_ema_the_checkpoint_holds_the_trained_weights_only(reference) -> None:
+    payload = load_checkpoint(reference / "last.pt")
+    assert TRAINED_MODEL_KEY not in payload and EMA_KEY not in payload
+
+
+def test_ema_is_what_validation_scores_and_checkpoints_hold(data_root, tmp_path) -> None:
+    result = start_run(tiny_settings(data_root, tmp_path / "ema", "training.ema=0.9"))
+    trainer, last = result.trainer, load_checkpoint(tmp_path / "ema" / "last.pt")
+    assert last[EMA_KEY] == {"updates": 24}  # 6 steps x 4 epochs
+    trained, averaged = last[TRAINED_MODEL_KEY], last[MODEL_KEY]
+    assert all(torch.equal(trained[k], v) for k, v in trainer.model.state_dict().items())
+    assert not all(torch.equal(trained[k], averaged[k]) for k in trained)
+    assert trainer.validate() == {k: v for k, v in result.history[-1].items()
+                                  if k in ("val_loss", "val_gloss_top1", "val_gloss_top5",
+                                           "val_cat_top1")}  # fmt: skip
+    trainer.ema = None  # the trained weights score otherwise
+    assert trainer.validate()["val_loss"] != result.history[-1]["val_loss"]
+
+
+def test_resume_refuses_an_ema_run_whose_checkpoint_lost_the_trained_weights(
+    data_root, tmp_path
+) -> None:
+    work = tmp_path / "run"
+    start_run(tiny_settings(data_root, work, "training.epochs=1", "training.ema=auto"))
+    payload = load_checkpoint(work / "last.pt")
+    del payload[TRAINED_MODEL_KEY]
+    save_checkpoint(work / "last.pt", payload)
+    with pytest.raises(CheckpointError, match="training.ema is on but the checkpoint has no"):
+        resume_run(work, epochs=2)
 
 
 @pytest.mark.parametrize("cache", ["mmap", "off"])

@@ -92,7 +92,9 @@ def test_train_gloss_top1_recounts_the_training_forward_passes(
     loss_fn, hits = trainer.loss_fn, {}
 
     def counting_loss(logits, targets):
-        if trainer.model.training:  # the training passes, not validation's
+        # the training passes, not validation's (inference mode; with training.ema it
+        # scores the weight average, so the trained model stays in training mode)
+        if trainer.model.training and not torch.is_inference_mode_enabled():
             right = (logits["gloss"].argmax(dim=1) == targets["gloss"]).tolist()
             hits.setdefault(trainer.state.epoch + 1, []).extend(right)
         return loss_fn(logits, targets)

@@ -111,3 +111,29 @@ def test_missing_extra_names_the_install_command(module, monkeypatch, trained_ru
 def test_opset_below_what_the_exporter_writes(trained_run, tmp_path) -> None:
     with pytest.raises(UsageError, match="opset 18 or later"):
         export_onnx(trained_run.work_dir / "best.pt", tmp_path / "m.onnx", opset=17)
+
+
+def test_a_model_with_per_sample_channels_exports_and_matches(trained_run, tmp_path) -> None:
+    """The input stage's per-sample channels (normalised joints, velocity, acceleration)
+    are part of the graph: onnxruntime matches PyTorch on padded batches with NaN."""
+    from signcli.engine import checkpoint as ckpt
+    from signcli.tasks.model import build_run_model
+
+    _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
+    settings.data.coords, settings.data.sample_normalize = "xyz", True
+    settings.data.motion = "acceleration"
+    model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+    assert model.encoder.input_dims == {"x": 4 * 156}
+    path = tmp_path / "channels.pt"
+    ckpt.save_checkpoint(
+        path,
+        {
+            ckpt.SETTINGS_KEY: settings.model_dump(mode="json"),
+            ckpt.LABELS_KEY: labels,
+            ckpt.INPUTS_KEY: input_dims,
+            ckpt.MODEL_KEY: model.state_dict(),
+        },
+    )
+    result = export_onnx(path, tmp_path / "channels.onnx")
+    assert result.check.passed and result.check.max_abs_diff <= 1e-4
+    assert result.inputs["x"] == ["batch", "time", 156]  # landmarks as recorded

@@ -72,6 +72,9 @@ def test_imported_tree_trains_with_no_other_flag(name, tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["layout"] == {k: list(v) for k, v in manifest.layout_spec().items()}
     assert config["data"]["landmark_set"] == LANDMARK_SETS[name]
+    joints = sum(stream.landmarks for stream in manifest.streams.values())
+    assert (manifest.coords, manifest.joints) == ("xyz", joints)  # what X's columns are
+    assert (config["data"]["coords"], config["data"]["joints"]) == ("xyz", joints)
     assert json.loads((run / "labels.json").read_text())["num_gloss"] == len(LABELS)
     checked = runner.invoke(app, ["validate-npz", str(out)])
     assert checked.exit_code == 0, checked.output

@@ -14,10 +14,13 @@ from signcli.tasks.model import build_run_model
 LAYOUT = "hand_l=0:63,hand_r=63:126,pose=126:156"  # synthetic.STREAM_COLUMNS
 SMALL = ["model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32",
          "model.max_len=32", "model.dropout=0"]  # fmt: skip
+RAW = ["data.motion=off", "data.sample_normalize=false"]  # the split alone (test_sample_features)
 
 
 def run_settings(name: str = "transformer", *more: str):
-    return load_settings(overrides=[f"model.name={name}", f"data.layout={LAYOUT}", *SMALL, *more])
+    return load_settings(
+        overrides=[f"model.name={name}", f"data.layout={LAYOUT}", *SMALL, *RAW, *more]
+    )
 
 
 def keypoints(B: int = 2) -> torch.Tensor:
@@ -30,7 +33,7 @@ def test_the_model_splits_x_and_normalises_each_part() -> None:
     assert model.stream_names == ["x"] and model.input_dims == {"x": 156}
     assert model.encoder.input_dims == {"hand_l": 63, "hand_r": 63, "pose": 30}
     x = keypoints()
-    prepared = model.prepare_inputs({"x": x})
+    prepared = model.prepare_inputs({"x": x}, torch.ones(x.shape[:2], dtype=torch.bool))
     for name, columns in STREAM_COLUMNS.items():
         normalize = normalize_pose if name == "pose" else normalize_hand
         torch.testing.assert_close(prepared[name], normalize(x[..., columns]), equal_nan=True)
@@ -40,7 +43,7 @@ def test_the_model_splits_x_and_normalises_each_part() -> None:
 
 def test_uncovered_columns_stay_as_x_and_multistream_fuses_the_parts() -> None:
     settings = load_settings(overrides=["model.name=multistream", "data.layout=pose=126:156",
-                                        *SMALL])  # fmt: skip
+                                        *SMALL, *RAW])  # fmt: skip
     model = build_run_model(settings, {"x": 156}, num_gloss=3)
     assert model.encoder.input_dims == {"pose": 30, "x": 126}
     assert model.normalize.streams == ["pose"]

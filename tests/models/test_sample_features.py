@@ -1,0 +1,161 @@
+"""The per-sample input channels: what each group holds, padding and NaN, and the settings
+that say what the columns are (models/channels.py, models/sample_features.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from signcli.core.errors import UsageError
+from signcli.models.channels import StreamChannels, channel_plan
+from signcli.models.sample_features import SampleFeatures
+from signcli.settings import load_settings
+from signcli.tasks.model import build_run_model
+from signcli.upgrade import upgrade_stored_settings
+
+SMALL = ["model.d_model=16", "model.num_layers=1", "model.num_heads=2", "model.ff_dim=32",
+         "model.dropout=0"]  # fmt: skip
+
+
+def features(coords: int, motion: int = 1, raw: bool = True) -> SampleFeatures:
+    return SampleFeatures({"x": StreamChannels(6, coords, raw, True, motion)})
+
+
+def clips(B: int = 3, T: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.randn(B, T, 6, generator=torch.Generator().manual_seed(0)) * 5 + 100
+    mask = torch.ones(B, T, dtype=torch.bool)
+    mask[1, 4:] = False
+    mask[2, 2:] = False
+    return x, mask
+
+
+def test_groups_are_raw_normalised_velocity_acceleration_side_by_side() -> None:
+    x, mask = clips()
+    out = features(coords=2, motion=2)({"x": x}, mask)["x"]  # [B, T, 24]
+    raw, norm, velocity, acceleration = out.split(6, dim=-1)
+    torch.testing.assert_close(raw, x)
+    assert torch.equal(velocity[:, 0], torch.zeros(3, 6))
+    torch.testing.assert_close(velocity[:, 1:], norm[:, 1:] - norm[:, :-1])
+    torch.testing.assert_close(acceleration[:, 1:], velocity[:, 1:] - velocity[:, :-1])
+
+
+def test_known_joints_lose_position_and_size_but_keep_their_shape() -> None:
+    x, mask = clips()
+    moved = x * 3.0 + torch.tensor([40.0, -7.0] * 3)  # the signer bigger, elsewhere
+    layer = features(coords=2, motion=0, raw=False)
+    a, b = layer({"x": x}, mask)["x"], layer({"x": moved}, mask)["x"]
+    torch.testing.assert_close(a[mask], b[mask], rtol=1e-4, atol=1e-4)
+    points = a[0].reshape(7, 3, 2)  # clip 0: every frame real
+    torch.testing.assert_close(points.mean((0, 1)), torch.zeros(2), atol=1e-5, rtol=0)
+    rms = points.square().sum(-1).mean().sqrt()
+    torch.testing.assert_close(rms, torch.tensor(1.0))
+
+
+def test_unknown_columns_are_each_centred_and_scaled_over_the_clip() -> None:
+    x, mask = clips()
+    x[0, :, 5] = 3.0  # a column constant over the clip: only centred
+    out = features(coords=0, motion=0, raw=False)({"x": x}, mask)["x"]
+    real = out[2, :2]  # clip 2: two real frames
+    torch.testing.assert_close(real.mean(0), torch.zeros(6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(real.std(0, unbiased=False), torch.ones(6))
+    assert torch.equal(out[0, :, 5], torch.zeros(7))
+
+
+def test_padding_cannot_change_a_real_frames_channels() -> None:
+    x, mask = clips()
+    garbage = x.clone()
+    garbage[~mask] = float("inf")
+    for coords in (0, 2, 3):
+        layer = features(coords=coords, motion=2)
+        a, b = layer({"x": x}, mask)["x"], layer({"x": garbage}, mask)["x"]
+        assert torch.equal(a[mask], b[mask]), coords
+
+
+def test_missing_values_stay_missing_and_do_not_spread_to_other_joints() -> None:
+    x, mask = clips()
+    x[0, 3, 0:2] = float("nan")  # joint 0 not detected in frame 3
+    out = features(coords=2, motion=1)({"x": x}, mask)["x"]
+    raw, norm, velocity = out.split(6, dim=-1)
+    assert torch.isnan(norm[0, 3, 0:2]).all() and torch.isfinite(norm[0, 3, 2:]).all()
+    assert torch.isnan(velocity[0, 3:5, 0:2]).all()  # into and out of the gap
+    assert torch.isfinite(norm[0, [0, 1, 2, 4, 5, 6]]).all()
+    empty = torch.full((1, 4, 6), float("nan"))
+    assert torch.isnan(
+        features(coords=2)({"x": empty}, torch.ones(1, 4, dtype=torch.bool))["x"]
+    ).all()
+
+
+def test_a_model_with_the_channels_ignores_padding_and_exported_widths_follow() -> None:
+    settings = load_settings(overrides=[*SMALL, "data.coords=xy", "data.motion=acceleration"])
+    model = build_run_model(settings, {"x": 6}, num_gloss=3).eval()
+    assert model.encoder.input_dims == {"x": 24} and model.input_dims == {"x": 6}
+    x, mask = clips()
+    garbage = x.clone()
+    garbage[~mask] = 1e6
+    with torch.no_grad():
+        a, b = model({"x": x}, mask)["gloss"], model({"x": garbage}, mask)["gloss"]
+    assert torch.equal(a, b)
+
+
+def test_auto_normalises_keypoints_whose_coordinates_are_known() -> None:
+    def plan(*overrides: str, width: int = 6):
+        return channel_plan(load_settings(overrides=list(overrides)).data, {"x": width})["x"]
+
+    unknown = plan()  # the default: nothing known about the columns, no motion
+    assert (unknown.normalized, unknown.motion, unknown.width) == (False, 0, 6)
+    assert (plan("data.coords=xy").normalized, plan("data.joints=2").normalized) == (True, True)
+    assert plan("data.coords=xy").width == 12
+    assert plan("data.coords=none", "data.sample_normalize=true").width == 12
+    assert plan("data.motion=velocity").width == 12
+    cnn = plan("data.key=X2048", "data.joints=1024", width=2048)
+    assert (cnn.normalized, cnn.motion, cnn.width) == (False, 0, 2048)
+
+
+def test_coords_come_from_the_setting_or_the_joint_count() -> None:
+    def coords(*overrides: str, width: int = 6) -> int:
+        return channel_plan(load_settings(overrides=list(overrides)).data, {"x": width})["x"].coords
+
+    assert coords() == 0  # nothing known: each column on its own
+    assert coords("data.joints=3") == 2 and coords("data.joints=2") == 3
+    assert coords("data.coords=xyz") == 3 and coords("data.coords=none", "data.joints=3") == 0
+    with pytest.raises(ValueError, match=r"data.joints: X has 6 columns, neither 2 nor 3 x 4"):
+        coords("data.joints=4")
+    with pytest.raises(ValueError, match=r"data.coords: xyz needs a multiple of 3 columns"):
+        coords("data.coords=xyz", width=8)
+    with pytest.raises(UsageError, match=r"data.joints: 4 joints x 3 coordinates is 12"):
+        build_run_model(load_settings(overrides=["data.coords=xyz", "data.joints=4"]), {"x": 6}, 3)
+
+
+def test_body_parts_in_their_own_frame_get_motion_but_no_second_normalisation() -> None:
+    layout = "data.layout=hand_l=0:63,hand_r=63:126,pose=126:156"
+    on = "data.sample_normalize=true", "data.motion=velocity"
+    widths = {"hand_l": 63, "pose": 30, "x": 9}
+    plan = channel_plan(load_settings(overrides=[layout, *on]).data, widths)
+    assert not plan["hand_l"].normalized and plan["hand_l"].coords == 3
+    assert plan["hand_l"].width == 126 and plan["x"].normalized and plan["x"].coords == 0
+    imported = load_settings(overrides=[layout, "data.coords=xyz", "data.joints=55"]).data
+    assert not channel_plan(imported, widths)["x"].normalized  # X's joints; x is the rest
+    off = load_settings(overrides=[layout, *on, "data.normalize=false"]).data
+    assert channel_plan(off, {"pose": 30})["pose"].normalized
+
+
+def test_raw_channels_off_needs_other_channels() -> None:
+    only_velocity = ["data.raw_channels=false", "data.motion=velocity"]
+    plan = channel_plan(load_settings(overrides=only_velocity).data, {"x": 6})
+    assert plan["x"].width == 6 and not plan["x"].raw
+    with pytest.raises(Exception, match="data.raw_channels: off leaves the encoder nothing"):
+        load_settings(
+            overrides=["data.raw_channels=false", "data.motion=off", "data.sample_normalize=false"]
+        )
+
+
+def test_runs_stored_before_the_channels_rebuild_without_them() -> None:
+    stored = load_settings().model_dump(mode="json")
+    for key in ("sample_normalize", "motion", "coords", "joints", "raw_channels"):
+        stored["data"].pop(key)
+    stored["training"].pop("ema")
+    upgraded = load_settings(base=upgrade_stored_settings(stored))
+    assert upgraded.data.sample_normalize is False and upgraded.data.motion == "off"
+    assert upgraded.training.ema == "off"
+    model = build_run_model(upgraded, {"x": 6}, num_gloss=3)
+    assert model.features.passes_through and model.encoder.input_dims == {"x": 6}
