@@ -32,7 +32,7 @@ sequences resampled to 64 frames, NaN -> 0 plus missing-flag channels, aeon's de
 settings, `random_state` = the seed; val top-1 and macro-F1 of the one fit. Needs the
 `bench` extra (aeon). Their figures are cached in `--out` like the DTW figures.
 
-`--small-cut K` adds a row "SET (K/class)" per set: the training split cut to K sequences
+`--small-cut K` adds a row "SET (K/class)" per set (`--cut-sets NAME...`: only those): the training split cut to K sequences
 per class (seed 0, whatever the training seeds), taking whole sessions (or speakers) of
 `train_meta.csv` per class in a seeded order and trimming the last one, so each class
 keeps few sessions; the val split is untouched. `--layout-for traduttore=pose=0:99,...`
@@ -644,6 +644,9 @@ def parse_args() -> argparse.Namespace:
         "folds were cut from); repeatable",
     )
     parser.add_argument("--small-cut", type=int, metavar="K", help="also a K-per-class row per set")
+    parser.add_argument(
+        "--cut-sets", nargs="+", metavar="NAME", help="--small-cut only these sets (folder names)"
+    )
     parser.add_argument("--dtw-subsample", type=int, metavar="K", help="DTW on K val samples")
     parser.add_argument("--no-dtw", action="store_true", help="skip the 1-NN DTW reference")
     parser.add_argument(
@@ -681,6 +684,8 @@ def parse_args() -> argparse.Namespace:
     bases = {data.base for data in args.sets}
     for name in set(args.layouts) - bases:
         parser.error(f"--layout-for {name}: no DATA_ROOT of that name ({', '.join(sorted(bases))})")
+    for name in set(args.cut_sets or []) - set(names):
+        parser.error(f"--cut-sets {name}: no DATA_ROOT of that name ({', '.join(names)})")
     if args.small_cut is not None and args.small_cut < 1:
         parser.error("--small-cut must be at least 1")
     if args.peers and importlib.util.find_spec("aeon") is None:
@@ -742,7 +747,7 @@ def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN0
     sets = []
     for data in args.sets:
         sets.append(data)
-        if args.small_cut and not data.folds:
+        if args.small_cut and not data.folds and data.name in (args.cut_sets or [data.name]):
             name = f"{data.name} ({args.small_cut}/class)"
             dest = runs_dir / "cuts" / f"{data.root.name}-cut{args.small_cut}"
             kept = small_cut(data.root, args.small_cut, dest)
