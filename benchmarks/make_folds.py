@@ -7,9 +7,9 @@ the group column, `{split}/*.npz`) and writes one ordinary DATA_ROOT per fold,
 `FOLDS_DIR/fold-<k>/` (`train/`, `val/` as symlinks to the original npz files; labels and
 meta CSVs cut to the fold; `classes.csv` linked), plus `FOLDS_DIR/folds.json` (source,
 group column, each fold's held-out groups and sizes). Without `--folds` every group is
-held out once (leave-one-group-out); with K folds, groups go to folds largest first, each
-to the fold with the fewest samples so far (ties: lowest fold), so the folds are
-deterministic and about equal. `bench_accuracy.py FOLDS_DIR` trains on every fold and
+held out once (leave-one-group-out); with K folds, groups go to folds as `signcli cv` assigns
+them (signcli/data/folds.py: largest first, each to the fold with the fewest samples so far),
+so the folds are deterministic and about equal. `bench_accuracy.py FOLDS_DIR` trains on every fold and
 reports each fold and their mean.
 
 The folds are a proxy for "a signer the model never saw": with leave-one-speaker-out on
@@ -24,6 +24,8 @@ import csv
 import json
 import shutil
 from pathlib import Path
+
+from signcli.data.folds import assign_folds  # the folds `signcli cv` makes of the same data
 
 SPLITS = ("train", "val")
 
@@ -75,17 +77,6 @@ def pool(root: Path, group_by: str) -> tuple[list[str], list[str], list[dict]]:
     if len(set(names)) < len(names):
         raise SystemExit(f"{root}: train and val share file names; cannot pool them")
     return label_header, meta_header, samples
-
-
-def assign_folds(sizes: dict[str, int], k: int) -> dict[str, int]:
-    """Group -> fold: largest group first, each to the fold holding the fewest samples."""
-    load = [0] * k
-    fold_of: dict[str, int] = {}
-    for group in sorted(sizes, key=lambda g: (-sizes[g], g)):
-        fold = min(range(k), key=lambda f: (load[f], f))
-        fold_of[group] = fold
-        load[fold] += sizes[group]
-    return fold_of
 
 
 def write_fold(dest: Path, root: Path, headers: tuple[list[str], list[str]], sides: dict) -> None:
