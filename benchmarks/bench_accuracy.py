@@ -5,7 +5,7 @@ peers (aeon's MiniRocket and MultiRocket-Hydra) and a 1-NN DTW reference in the 
         [--configs default ...] [--model transformer] [--epochs N] [--extra "--set k=v ..."]
         [--layout-for NAME=LAYOUT] [--small-cut K] [--dtw-subsample K] [--no-dtw]
         [--peers minirocket multirocket-hydra] [--jobs 1] [--threads N] [--runs-dir DIR]
-        [--out results.json] [--markdown docs/benchmarks/accuracy.md]
+        [--reuse-runs] [--out results.json] [--markdown docs/benchmarks/accuracy.md]
 
 Each DATA_ROOT holds `train/*.npz`, `val/*.npz`, `train_labels.csv` and `val_labels.csv`
 (optionally `train_meta.csv`). A FOLDS_DIR (written by `make_folds.py`: `folds.json` and
@@ -92,6 +92,7 @@ PEERS = {"minirocket": "MiniRocket", "multirocket-hydra": "MultiRocket-Hydra"}  
 PEER_SCRIPT = Path(__file__).with_name("aeon_peer.py")
 PEER_LENGTH = 64  # frames the peers resample to (aeon_peer.LENGTH)
 LOG_TAIL = 25
+RECORD_FILE = "record.json"  # a finished run's figures, in its folder (--reuse-runs)
 
 
 @dataclass
@@ -187,13 +188,16 @@ def small_cut(src: Path, k: int, dest: Path) -> int:
                 break
         kept += taken
     kept.sort()
+    labels = dest / "train_labels.csv"
+    if labels.exists() and read_csv(labels)[1] == [rows[i] for i in kept]:
+        return len(kept)  # the same cut already (runs of another invocation may be using it)
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "train").mkdir(parents=True)
     for i in kept:
         name = npz_name(rows[i]["file"])
         (dest / "train" / name).symlink_to((src / "train" / name).resolve())
-    with open(dest / "train_labels.csv", "w", newline="") as f:
+    with open(labels, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows[i] for i in kept)
@@ -372,6 +376,12 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
     run.cmd = train_command(run, args)
     rec = {"set": run.data.name, "config": run.config, "seed": run.seed,
            "cmd": shlex.join(run.cmd), "folder": str(run.folder)}  # fmt: skip
+    saved = run.folder / RECORD_FILE
+    if args.reuse_runs and saved.exists():
+        previous = json.loads(saved.read_text())
+        if previous.get("cmd") == rec["cmd"] and "failed" not in previous:
+            run.record = previous | {"reused": True}
+            return run
     try:
         measure(run, rec, env)
     except Exception as exc:  # noqa: BLE001 - one broken run must not end the benchmark
@@ -379,6 +389,8 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
         rec["failed"] = f"{type(exc).__name__}: {exc}"
         rec.setdefault("log_tail", "")
     run.record = rec
+    if "failed" not in rec:
+        saved.write_text(json.dumps(rec, indent=2) + "\n")
     return run
 
 
@@ -659,6 +671,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="training runs at once")
     parser.add_argument("--threads", type=int, help="OMP/MKL threads per run (default: as is)")
     parser.add_argument("--runs-dir", type=Path, help="keep the runs here (default: a temp dir)")
+    parser.add_argument(
+        "--reuse-runs",
+        action="store_true",
+        help="take a run's figures from --runs-dir when it finished there with the same command "
+        "(to add seeds or sets to a table without training the rest again)",
+    )
     parser.add_argument(
         "--out", type=Path, help="JSON of every figure; caches the DTW and peer figures"
     )
