@@ -46,6 +46,7 @@ log = logging.getLogger("signcli")
 PLAN_FILE = "cv-plan.json"
 SUMMARY_FILE = "cv.json"
 FOLD_DATA = "data"  # the fold's split, inside its run folder
+FOLD_DATA_MARK = ".signcli-cv"  # in FOLD_DATA: this command wrote it (and may replace it)
 PLAN_FORMAT = 1
 # settings a rerun may change without changing the folds' runs (resume takes them as flags)
 RERUN_KEYS = (("training", "epochs"), ("training", "device"), ("training", "work_dir"))
@@ -242,6 +243,8 @@ def _write_fold_data(dest: Path, members: dict[str, list[PooledSample]], group_b
     CSVs; returns the data settings that point at it."""
     if dest.exists():
         _remove_fold_data(dest)
+    dest.mkdir(parents=True)
+    atomic_write(dest / FOLD_DATA_MARK, "written by `signcli cv`: links and labels of one fold\n")
     for split, samples in members.items():
         folder = dest / split
         folder.mkdir(parents=True)
@@ -266,17 +269,13 @@ def _write_fold_data(dest: Path, members: dict[str, list[PooledSample]], group_b
 
 
 def _remove_fold_data(dest: Path) -> None:
-    """Remove a fold's data folder written earlier: links, copies of .npz and its CSVs only
-    (anything else in it is the user's, and stops the command)."""
-    for split in ("train", "val"):
-        folder = dest / split
-        if folder.is_dir():
-            foreign = [p.name for p in folder.iterdir() if p.suffix != ".npz" or p.is_dir()]
-            if foreign:
-                raise UsageError(
-                    f"{folder} holds files cv did not write ({', '.join(foreign[:3])})",
-                    hint=f"move them away, or remove {dest} yourself",
-                )
+    """Remove a fold's data folder that this command wrote (it holds the mark); anything
+    else at that path is the user's, and stops the command."""
+    if not (dest / FOLD_DATA_MARK).is_file():
+        raise UsageError(
+            f"{dest} exists and was not written by `signcli cv`; not replacing it",
+            hint="move it away, or use another --work-dir",
+        )
     shutil.rmtree(dest)
 
 

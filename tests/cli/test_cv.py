@@ -118,3 +118,14 @@ def test_cv_explains_bad_folds_and_columns(root: Path, tmp_path: Path, flags, me
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "cv" / "fold-0").exists()
+
+
+def test_cv_never_replaces_a_data_folder_it_did_not_write(root: Path, tmp_path: Path) -> None:
+    work = tmp_path / "cv"
+    mine = work / "fold-0" / "data" / "train"
+    mine.mkdir(parents=True)
+    (mine / "keep.npz").write_bytes(b"the user's")
+    result = cv(root, work, "--folds", "2", "--epochs", "1", "--overwrite")
+    assert result.exit_code == 2
+    assert "was not written by `signcli cv`" in " ".join(result.output.split())
+    assert (mine / "keep.npz").read_bytes() == b"the user's"
