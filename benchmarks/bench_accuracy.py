@@ -5,7 +5,7 @@ peers (aeon's MiniRocket and MultiRocket-Hydra) and a 1-NN DTW reference in the 
         [--configs default ...] [--model transformer] [--epochs N] [--extra "--set k=v ..."]
         [--layout-for NAME=LAYOUT] [--small-cut K] [--dtw-subsample K] [--no-dtw]
         [--peers minirocket multirocket-hydra] [--jobs 1] [--threads N] [--runs-dir DIR]
-        [--reuse-runs] [--out results.json] [--markdown docs/benchmarks/accuracy.md]
+        [--reuse-runs] [--report-only] [--out results.json] [--markdown docs/benchmarks/accuracy.md]
 
 Each DATA_ROOT holds `train/*.npz`, `val/*.npz`, `train_labels.csv` and `val_labels.csv`
 (optionally `train_meta.csv`). A FOLDS_DIR (written by `make_folds.py`: `folds.json` and
@@ -301,7 +301,7 @@ def peer_key(peer: PeerRun, seed: int) -> str:
     return f"{peer.data.source}|cut={peer.data.cut}|peer={peer.method}|seed={seed}"
 
 
-def execute_peer(peer: PeerRun, env: dict, cache: dict) -> PeerRun:
+def execute_peer(peer: PeerRun, env: dict, cache: dict, report_only: bool = False) -> PeerRun:
     """aeon_peer.py on the set in a subprocess, for the seeds the cache lacks (it holds this
     set, cut, method and seed at the same sizes and length). Failures are recorded."""
     todo = []
@@ -311,7 +311,7 @@ def execute_peer(peer: PeerRun, env: dict, cache: dict) -> PeerRun:
             peer.records[seed] = {**cached, "cached": True}
         else:
             todo.append(seed)
-    if not todo:
+    if not todo or report_only:
         return peer
     cmd = [sys.executable, str(PEER_SCRIPT), str(peer.data.root), "--method", peer.method,
            "--seeds", *map(str, todo), "--length", str(PEER_LENGTH), "--json"]  # fmt: skip
@@ -377,11 +377,13 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
     rec = {"set": run.data.name, "config": run.config, "seed": run.seed,
            "cmd": shlex.join(run.cmd), "folder": str(run.folder)}  # fmt: skip
     saved = run.folder / RECORD_FILE
-    if args.reuse_runs and saved.exists():
+    if (args.reuse_runs or args.report_only) and saved.exists():
         previous = json.loads(saved.read_text())
         if previous.get("cmd") == rec["cmd"] and "failed" not in previous:
             run.record = previous | {"reused": True}
             return run
+    if args.report_only:
+        return run  # no record: the run is left out of the table
     try:
         measure(run, rec, env)
     except Exception as exc:  # noqa: BLE001 - one broken run must not end the benchmark
@@ -505,7 +507,7 @@ def figures_row(name: str, train: int, val: int | None, config: str, seeds: int,
 
 
 def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_runs: list[PeerRun],
-              refs: dict, seeds: int) -> list[dict]:  # fmt: skip
+              refs: dict) -> list[dict]:  # fmt: skip
     """A row per set and config, and after the last fold of a FOLDS_DIR its mean row."""
     rows = []
     folds: dict[str, list[DataSet]] = {}
@@ -513,18 +515,18 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_run
         if data.folds:
             folds.setdefault(data.folds, []).append(data)
 
-    def figures(data: DataSet, config: str) -> tuple[dict, dict]:
+    def figures(data: DataSet, config: str) -> tuple[dict, dict, int]:
         recs = [r.record for r in runs if r.data is data and r.config == config and r.record]
         peers = {
             p.method: by_seed(list(p.records.values()), PEER_FIELDS)
             for p in peer_runs if p.data is data
         }  # fmt: skip
-        return by_seed(recs, SIGNCLI_FIELDS), peers
+        return by_seed(recs, SIGNCLI_FIELDS), peers, len(recs)
 
     for i, data in enumerate(sets):
         ref = refs.get(data.name, {})
         for config in configs:
-            sc, peers = figures(data, config)
+            sc, peers, seeds = figures(data, config)
             rows.append(figures_row(data.name, data.train_samples, ref.get("val"), config,
                                     seeds, sc, peers, ref))  # fmt: skip
         last_fold = data.folds and (i + 1 == len(sets) or sets[i + 1].folds != data.folds)
@@ -545,6 +547,7 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_run
             peers = {m: fold_mean([f[1][m] for f in per_fold]) for m in per_fold[0][1]}
             name = f"{data.folds}: mean of {len(members)} folds"
             train = round(statistics.fmean(d.train_samples for d in members))
+            seeds = max(f[2] for f in per_fold)
             rows.append(figures_row(name, train, None, config, seeds, sc, peers, ref))
     return rows
 
@@ -552,7 +555,7 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_run
 def markdown(rows: list[dict], peer_methods: list[str]) -> str:
     """Two tables: signcli beside its peers (the headline), then signcli's own details."""
     peer_heads = [f"{PEERS[m]} top-1 median (min–max)" for m in peer_methods]
-    head = ("set", "train samples", "config", "signcli final val top-1 median (min–max)",
+    head = ("set", "train samples", "config", "seeds", "signcli final val top-1 median (min–max)",
             *peer_heads, "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -565,7 +568,8 @@ def markdown(rows: list[dict], peer_methods: list[str]) -> str:
             dtw += f" ({row['dtw_scored']}/{row['dtw_val']} val)"
         ed = "–" if row["ed_top1"] is None else f"{row['ed_top1']:.3f}"
         peers = [spread(row["peers"].get(m, {}).get("top1", []), minmax=True) for m in peer_methods]
-        cells = (row["set"], str(row["train_samples"]), row["config"], final, *peers, dtw, ed)
+        cells = (row["set"], str(row["train_samples"]), row["config"], str(row["seeds"]), final,
+                 *peers, dtw, ed)  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "signcli in detail, and the peers' cost:", ""]
     head = ("set", "config", "best-epoch val top-1 median", "macro-F1 median (final)",
@@ -620,13 +624,13 @@ def provenance() -> dict:
     }  # fmt: skip
 
 
-def markdown_page(tables: str, info: dict) -> str:
+def markdown_page(tables: str, info: dict, note: str | None = None) -> str:
     return (
         "# Accuracy: signcli beside aeon's MiniRocket / MultiRocket-Hydra and 1-NN DTW\n\n"
         "Written by `benchmarks/bench_accuracy.py --markdown`; do not edit by hand.\n\n"
-        f"- date: {info['date']}\n- machine: {info['machine']}, Python {info['python']}, "
+        f"- written: {info['date']} (with --reuse-runs / --report-only the runs are older)\n- machine: {info['machine']}, Python {info['python']}, "
         f"aeon {info['aeon']}\n- commit: {info['commit']}\n- command:\n\n"
-        f"      {info['command']}\n\n{tables}\n\n{NOTES}\n"
+        f"      {info['command']}\n\n{tables}\n\n{NOTES}\n" + (f"\n{note}\n" if note else "")
     )
 
 
@@ -678,11 +682,18 @@ def parse_args() -> argparse.Namespace:
         "(to add seeds or sets to a table without training the rest again)",
     )
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train and fit nothing: the table of the runs in --runs-dir and the peer figures "
+        "in --out (a seed that was not measured is left out of its row)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="JSON of every figure; caches the DTW and peer figures"
     )
     parser.add_argument(
         "--markdown", type=Path, help="also write the tables with date, machine, command, commit"
     )
+    parser.add_argument("--note", help="a paragraph added under the --markdown tables")
     args = parser.parse_args()
     args.layouts = {}
     for item in args.layout_for:
@@ -783,7 +794,7 @@ def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN0
     info = provenance()
 
     def rows() -> list[dict]:
-        return summarise(sets, args.configs, runs, peer_runs, refs, len(args.seeds))
+        return summarise(sets, args.configs, runs, peer_runs, refs)
 
     def save() -> None:
         if args.out:
@@ -801,10 +812,14 @@ def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN0
     total = len(runs) + len(peer_runs)  # a peer item holds every seed of its set and method
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         # peers first: minutes each, and their figures show up before the long runs end
-        futures = [pool.submit(execute_peer, peer, env, cache) for peer in peer_runs]
+        futures = [
+            pool.submit(execute_peer, peer, env, cache, args.report_only) for peer in peer_runs
+        ]
         futures += [pool.submit(execute, run, args, env) for run in runs]
         for done, future in enumerate(as_completed(futures), 1):
             item = future.result()
+            if not (item.records if isinstance(item, PeerRun) else item.record):
+                continue  # --report-only: nothing measured before
             text = describe_peer(item) if isinstance(item, PeerRun) else describe(item.record)
             print(f"[{done}/{total}] {text}", flush=True)
             save()
@@ -814,7 +829,7 @@ def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN0
     print("\n" + NOTES)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown_page(tables, info))
+        args.markdown.write_text(markdown_page(tables, info, args.note))
         print(f"wrote {args.markdown}")
 
 
