@@ -232,7 +232,10 @@ def _train_fold(settings: Settings, run_dir: Path, members: dict[str, list[Poole
     paths = _write_fold_data(run_dir / FOLD_DATA, members, group_by)
     base = settings.model_dump(mode="json")
     base["data"]["dataset"] = None  # the fold's own paths below; the rest was filled already
-    fold_settings = load_settings(base=base, flags={**paths, "training.work_dir": str(run_dir)})
+    flags = {**paths, "training.work_dir": str(run_dir)}
+    if settings.training.log_csv is not None:  # one file per fold, not K runs into one
+        flags["training.log_csv"] = str(run_dir / settings.training.log_csv.name)
+    fold_settings = load_settings(base=base, flags=flags)
     # a fold run that stopped before its first save is this command's own: start it again
     start_run(fold_settings, hooks(), overwrite=overwrite or has_run)
     return "trained"
