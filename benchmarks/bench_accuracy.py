@@ -509,6 +509,7 @@ def figures_row(name: str, train: int, val: int | None, config: str, seeds: int,
 def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_runs: list[PeerRun],
               refs: dict) -> list[dict]:  # fmt: skip
     """A row per set and config, and after the last fold of a FOLDS_DIR its mean row."""
+    configs = configs or ["(no signcli run)"]  # --configs with no name: peers and DTW only
     rows = []
     folds: dict[str, list[DataSet]] = {}
     for data in sets:
@@ -641,7 +642,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="+", type=Path, metavar="DATA_ROOT|FOLDS_DIR")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--configs", nargs="+", default=["default"], choices=list(CONFIGS))
+    parser.add_argument(
+        "--configs",
+        nargs="*",
+        default=["default"],
+        choices=list(CONFIGS),
+        help="signcli configs to train (none: --configs with no name, the peers and DTW only)",
+    )
     parser.add_argument("--model", default="transformer", help="`signcli train MODEL`")
     parser.add_argument("--epochs", type=int, help="pass --epochs N (default: not passed)")
     parser.add_argument(
