@@ -315,7 +315,7 @@ def _summarise(work_dir: Path, group_by: str, results: list[FoldResult]) -> Cros
         "folds": [
             {"fold": r.fold, "work_dir": str(r.work_dir), "held_out": r.held_out,
              "train_samples": r.train_samples, "val_samples": r.val_samples,
-             "epochs": int(r.metrics.get(EPOCH_KEY, 0)), "metrics": r.metrics}
+             "epochs": int(r.metrics.get(EPOCH_KEY, 0)), "status": r.status, "metrics": r.metrics}
             for r in results
         ],
         "mean": mean,

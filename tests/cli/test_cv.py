@@ -93,6 +93,7 @@ def test_cv_rerun_skips_finished_folds_and_extends_them(root: Path, tmp_path: Pa
     assert [len(p.read_text().splitlines()) for p in logs] == [2, 2]  # resumed, not restarted
     summary = json.loads((work / "cv.json").read_text())
     assert [f["epochs"] for f in summary["folds"]] == [2, 2]
+    assert [f["status"] for f in summary["folds"]] == ["resumed", "resumed"]
 
 
 def test_cv_refuses_other_arguments_in_the_same_work_dir(root: Path, tmp_path: Path) -> None:
