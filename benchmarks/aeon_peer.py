@@ -21,7 +21,16 @@ where aeon chooses it for the size of the set):
 One fit per seed (`random_state`), in one process so numba compiles once. Prints a line (or
 with `--json` a JSON object) per seed as it finishes: val top-1, macro-F1 (over the classes in
 the truth or the predictions, as `signcli eval`), fit and predict seconds, channel counts.
-Needs the `bench` extra (`pip install -e ".[bench]"`).
+Needs the `bench` extra (`pip install -e ".[bench]"`). aeon 1.6.0 (the newest release) caps
+pandas < 3.1 and numba < 0.64, and numba 0.63 caps numpy < 2.4, so in an environment pinned to
+numpy 2.4 / pandas 3.1 pip would downgrade both. To leave them as they are, install aeon into
+a folder of its own with numba 0.64 (which supports numpy 2.4) and put it on PYTHONPATH:
+
+    pip install --target AEON_DIR --no-deps aeon==1.6.0 numba==0.64.0 llvmlite==0.46.0 \
+        scikit-learn==1.9.1 threadpoolctl joblib Deprecated cloudpickle narwhals
+    PYTHONPATH=AEON_DIR python benchmarks/bench_accuracy.py ...
+
+(the figures in docs/benchmarks/accuracy.md were measured that way).
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from signcli.core.errors import DataError, UsageError
+from signcli.core.files import sample_id
 from signcli.data.labels import read_labels
-from signcli.data.npz import sample_id
-from signcli.errors import DataError, UsageError
 
 MAX_LISTED = 5
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signcli.core.atomic import atomic_write, check_folder
+from signcli.core.errors import UsageError
+from signcli.core.run_files import CONFIG_FILE, LAST_CHECKPOINT, METRICS_FILE
 from signcli.data.folds import PooledSample, assign_folds, check_fold_count, pool_groups
 from signcli.data.multistream import stream_dirs
-from signcli.engine.atomic import atomic_write, check_folder
 from signcli.engine.hooks import Hook
 from signcli.engine.recipes import resume_run, start_run
-from signcli.engine.workdir import CONFIG_FILE, LAST_CHECKPOINT, METRICS_FILE
-from signcli.errors import UsageError
 from signcli.metrics.jsonl import EPOCH_KEY, read_metrics
 from signcli.settings import Settings, load_settings, with_absolute_paths
 

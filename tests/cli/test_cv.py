@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from tests.tiny import TINY_RUN, set_flags
 
 runner = CliRunner()
-TINY = ["--set", "model.d_model=16", "--set", "model.num_layers=1", "--set", "model.num_heads=2",
-        "--set", "model.ff_dim=32", "--set", "training.batch_size=4", "--device", "cpu", "--quiet"]  # fmt: skip
+TINY = [*set_flags(TINY_RUN), "--quiet"]  # cv takes --set for what is not one of its flags
 SIGNERS = ("ann", "bob", "cy")
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from signcli.core.errors import DataError, UsageError
 from signcli.data.folds import assign_folds, check_fold_count, pool_groups
-from signcli.errors import DataError, UsageError
 
 
 def test_assign_folds_keeps_groups_whole_and_balances_samples() -> None:
