@@ -548,8 +548,8 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_run
             peers = {m: fold_mean([f[1][m] for f in per_fold]) for m in per_fold[0][1]}
             name = f"{data.folds}: mean of {len(members)} folds"
             train = round(statistics.fmean(d.train_samples for d in members))
-            seeds = max(f[2] for f in per_fold)
-            rows.append(figures_row(name, train, None, config, seeds, sc, peers, ref))
+            # the seeds every fold finished: a seed missing in one fold has no mean to show
+            rows.append(figures_row(name, train, None, config, len(sc), sc, peers, ref))
     return rows
 
 
