@@ -620,9 +620,23 @@ def provenance() -> dict:
         "machine": f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores",
         "python": platform.python_version(),
         "aeon": aeon_version if aeon else None,
-        "command": shlex.join(["python", *sys.argv]),
+        "command": shlex.join(["python", *shown_argv(sys.argv)]),
         "commit": git("rev-parse", "--short", "HEAD") + (" (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""),
     }  # fmt: skip
+
+
+def shown_argv(argv: list[str]) -> list[str]:
+    """The command line, with a --note paragraph (printed under the tables) left out."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            shown.append("TEXT")
+        elif arg.startswith("--note="):
+            shown.append("--note=TEXT")
+        else:
+            shown.append(arg)
+        skip = arg == "--note"
+    return shown
 
 
 def markdown_page(tables: str, info: dict, note: str | None = None) -> str:
