@@ -556,7 +556,7 @@ def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_run
 def markdown(rows: list[dict], peer_methods: list[str]) -> str:
     """Two tables: signcli beside its peers (the headline), then signcli's own details."""
     peer_heads = [f"{PEERS[m]} top-1 median (min–max)" for m in peer_methods]
-    head = ("set", "train samples", "config", "seeds", "signcli final val top-1 median (min–max)",
+    head = ("set", "train samples", "config", "signcli seeds", "signcli final val top-1 median (min–max)",
             *peer_heads, "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
