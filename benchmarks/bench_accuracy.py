@@ -1,13 +1,17 @@
-"""Accuracy of `signcli train` on real development sets, seeds side by side, with a 1-NN
-DTW reference in the same table.
+"""Accuracy of `signcli train` on real development sets, seeds side by side, with classical
+peers (aeon's MiniRocket and MultiRocket-Hydra) and a 1-NN DTW reference in the same table.
 
-    python benchmarks/bench_accuracy.py DATA_ROOT [DATA_ROOT ...] [--seeds 0 1 2]
+    python benchmarks/bench_accuracy.py DATA_ROOT|FOLDS_DIR [...] [--seeds 0 1 2]
         [--configs default ...] [--model transformer] [--epochs N] [--extra "--set k=v ..."]
         [--layout-for NAME=LAYOUT] [--small-cut K] [--dtw-subsample K] [--no-dtw]
-        [--jobs 1] [--threads N] [--runs-dir DIR] [--out results.json]
+        [--peers minirocket multirocket-hydra] [--jobs 1] [--threads N] [--runs-dir DIR]
+        [--reuse-runs] [--report-only] [--out results.json] [--markdown docs/benchmarks/accuracy.md]
 
 Each DATA_ROOT holds `train/*.npz`, `val/*.npz`, `train_labels.csv` and `val_labels.csv`
-(optionally `train_meta.csv`). Per set, config and seed one subprocess
+(optionally `train_meta.csv`). A FOLDS_DIR (written by `make_folds.py`: `folds.json` and
+one DATA_ROOT per fold, e.g. boston104_words leave-one-speaker-out) adds a row per fold
+and a row with the mean over its folds (per seed the mean over folds; then median and
+min-max over seeds); `--layout-for` takes the name of the set the folds were cut from. Per set, config and seed one subprocess
 `python -m signcli train MODEL --train-dir R/train --train-labels R/train_labels.csv
 --val-dir R/val --val-labels R/val_labels.csv --seed S --work-dir W` plus the config's
 flags (`default` adds none: the defaults are what is measured), then `signcli eval
@@ -22,19 +26,30 @@ point cost, full window, native lengths, NaN read as 0) and 1-NN Euclidean dista
 the sequences resampled to the median training length; the DTW figure is cached in
 `--out` and reused when the script runs again with the same set, cut and subsample.
 
-`--small-cut K` adds a row "SET (K/class)" per set: the training split cut to K sequences
+Peers (`--peers`, default both; `--peers` with no name skips them): per set and seed,
+`aeon_peer.py` in a subprocess (the same pool and thread limits as the training runs):
+sequences resampled to 64 frames, NaN -> 0 plus missing-flag channels, aeon's default
+settings, `random_state` = the seed; val top-1 and macro-F1 of the one fit. Needs the
+`bench` extra (aeon). Their figures are cached in `--out` like the DTW figures.
+
+`--small-cut K` adds a row "SET (K/class)" per set (`--cut-sets NAME...`: only those): the training split cut to K sequences
 per class (seed 0, whatever the training seeds), taking whole sessions (or speakers) of
 `train_meta.csv` per class in a seeded order and trimming the last one, so each class
 keeps few sessions; the val split is untouched. `--layout-for traduttore=pose=0:99,...`
-adds `--layout` to that set's runs.
+adds `--layout` to that set's runs (the peers and DTW see the raw columns either way).
+
+`--markdown PATH` writes the tables with the date, machine, command and commit.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
+import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -44,6 +59,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +98,12 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+PEERS = {"minirocket": "MiniRocket", "multirocket-hydra": "MultiRocket-Hydra"}  # method -> column
+PEER_SCRIPT = Path(__file__).with_name("aeon_peer.py")
+PEER_LENGTH = 64  # frames the peers resample to (aeon_peer.LENGTH)
 LOG_TAIL = 25
+RECORD_FILE = "record.json"  # a finished run's figures, in its folder (--reuse-runs)
 
 
 @dataclass
@@ -94,6 +114,11 @@ class DataSet:
     source: Path  # the DATA_ROOT given
     cut: int | None = None
     train_samples: int = 0
+    folds: str | None = None  # the FOLDS_DIR's row label when this set is one of its folds
+
+    @property
+    def slug(self) -> str:  # folder name of its runs
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip("-")
 
 
 @dataclass
@@ -104,6 +129,14 @@ class Run:
     folder: Path
     cmd: list[str] = field(default_factory=list)
     record: dict = field(default_factory=dict)
+
+
+@dataclass
+class PeerRun:  # one aeon method on one set, every seed in one process (numba compiles once)
+    data: DataSet
+    method: str
+    seeds: list[int]
+    records: dict[int, dict] = field(default_factory=dict)  # seed -> figures or failure
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -166,13 +199,16 @@ def small_cut(src: Path, k: int, dest: Path) -> int:
                 break
         kept += taken
     kept.sort()
+    labels = dest / "train_labels.csv"
+    if labels.exists() and read_csv(labels)[1] == [rows[i] for i in kept]:
+        return len(kept)  # the same cut already (runs of another invocation may be using it)
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "train").mkdir(parents=True)
     for i in kept:
         name = npz_name(rows[i]["file"])
         (dest / "train" / name).symlink_to((src / "train" / name).resolve())
-    with open(dest / "train_labels.csv", "w", newline="") as f:
+    with open(labels, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows[i] for i in kept)
@@ -272,6 +308,55 @@ def reference(data: DataSet, args, cache: dict) -> dict:  # noqa: ANN001
     return entry
 
 
+def peer_key(peer: PeerRun, seed: int) -> str:
+    return f"{peer.data.source}|cut={peer.data.cut}|peer={peer.method}|seed={seed}"
+
+
+def execute_peer(peer: PeerRun, env: dict, cache: dict, report_only: bool = False) -> PeerRun:
+    """aeon_peer.py on the set in a subprocess, for the seeds the cache lacks (it holds this
+    set, cut, method and seed at the same sizes and length). Failures are recorded."""
+    todo = []
+    for seed in peer.seeds:
+        cached = cache.get(peer_key(peer, seed), {})
+        if cached.get("length") == PEER_LENGTH and cached.get("train") == peer.data.train_samples:
+            peer.records[seed] = {**cached, "cached": True}
+        else:
+            todo.append(seed)
+    if not todo or report_only:
+        return peer
+    cmd = [sys.executable, str(PEER_SCRIPT), str(peer.data.root), "--method", peer.method,
+           "--seeds", *map(str, todo), "--length", str(PEER_LENGTH), "--json"]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall_s = round(time.perf_counter() - started, 2)
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            rec = json.loads(line)
+            peer.records[rec["seed"]] = rec | {"process_s": wall_s}
+            cache[peer_key(peer, rec["seed"])] = dict(peer.records[rec["seed"]])
+    lost = [seed for seed in todo if seed not in peer.records]
+    if lost:
+        tail_lines = (done.stdout + done.stderr).strip().splitlines()[-LOG_TAIL:]
+        failure = {"failed": f"exit {done.returncode}", "process_s": wall_s,
+                   "log_tail": "\n".join("    " + x for x in tail_lines)}  # fmt: skip
+        peer.records.update({seed: failure for seed in lost})
+    return peer
+
+
+def describe_peer(peer: PeerRun) -> str:
+    lines = []
+    for seed, rec in sorted(peer.records.items()):
+        head = f"{peer.data.name} | {PEERS[peer.method]} | seed {seed}:"
+        if "failed" in rec:
+            lines.append(f"{head} FAILED ({rec['failed']}) after {rec['process_s']:.1f}s\n{rec['log_tail']}")  # fmt: skip
+            continue
+        lines.append(
+            f"{head} val top-1 {rec['top1']:.3f}, macro-F1 {rec['macro_f1']:.3f}, fit "
+            f"{rec['fit_s']:.1f}s, predict {rec['predict_s']:.1f}s" + (" (cached)" if rec.get("cached") else "")
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
 # -- runs -----------------------------------------------------------------------------------
 
 
@@ -302,6 +387,14 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
     run.cmd = train_command(run, args)
     rec = {"set": run.data.name, "config": run.config, "seed": run.seed,
            "cmd": shlex.join(run.cmd), "folder": str(run.folder)}  # fmt: skip
+    saved = run.folder / RECORD_FILE
+    if (args.reuse_runs or args.report_only) and saved.exists():
+        previous = json.loads(saved.read_text())
+        if previous.get("cmd") == rec["cmd"] and "failed" not in previous:
+            run.record = previous | {"reused": True}
+            return run
+    if args.report_only:
+        return run  # no record: the run is left out of the table
     try:
         measure(run, rec, env)
     except Exception as exc:  # noqa: BLE001 - one broken run must not end the benchmark
@@ -309,6 +402,8 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
         rec["failed"] = f"{type(exc).__name__}: {exc}"
         rec.setdefault("log_tail", "")
     run.record = rec
+    if "failed" not in rec:
+        saved.write_text(json.dumps(rec, indent=2) + "\n")
     return run
 
 
@@ -385,57 +480,184 @@ def spread(values: list[float | None], fmt: str = "{:.3f}", minmax: bool = False
     return text
 
 
-def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], refs: dict) -> list[dict]:
+SIGNCLI_FIELDS = ("final_val_top1", "best_val_top1", "macro_f1", "final_train_top1",
+                  "wall_s", "samples_per_s", "pad_share")  # fmt: skip
+PEER_FIELDS = ("top1", "macro_f1", "fit_s")
+
+
+def by_seed(records: list[dict], fields: tuple[str, ...]) -> dict[int, dict]:
+    """seed -> the fields of its successful record."""
+    return {r["seed"]: {k: r.get(k) for k in fields} for r in records if "failed" not in r}
+
+
+def fold_mean(per_fold: list[dict[int, dict]]) -> dict[int, dict]:
+    """seed -> each field's mean over the folds, for the seeds every fold finished (a field
+    missing in one fold is None)."""
+    seeds = set.intersection(*(set(f) for f in per_fold)) if per_fold else set()
+    out = {}
+    for seed in sorted(seeds):
+        fields = per_fold[0][seed]
+        values = {k: [f[seed][k] for f in per_fold] for k in fields}
+        out[seed] = {k: None if None in v else statistics.fmean(v) for k, v in values.items()}
+    return out
+
+
+def figures_row(name: str, train: int, val: int | None, config: str, seeds: int, sc: dict,
+                peers: dict, ref: dict) -> dict:  # fmt: skip
+    """One table row: per-seed signcli figures `sc`, per-method per-seed peer figures."""
+    row = {"set": name, "train_samples": train, "val_samples": val, "config": config,
+           "seeds": seeds, "failed": seeds - len(sc)}  # fmt: skip
+    row.update({k: [sc[s][k] for s in sorted(sc)] for k in SIGNCLI_FIELDS})
+    row["peers"] = {
+        method: {k: [per_seed[s][k] for s in sorted(per_seed)] for k in PEER_FIELDS}
+        for method, per_seed in peers.items()
+    }
+    row.update({k: ref.get(k) for k in ("dtw_top1", "dtw_scored", "ed_top1")})
+    row["dtw_val"] = ref.get("dtw_val", ref.get("val"))
+    return row
+
+
+def summarise(sets: list[DataSet], configs: list[str], runs: list[Run], peer_runs: list[PeerRun],
+              refs: dict) -> list[dict]:  # fmt: skip
+    """A row per set and config, and after the last fold of a FOLDS_DIR its mean row."""
+    configs = configs or ["(no signcli run)"]  # --configs with no name: peers and DTW only
     rows = []
+    folds: dict[str, list[DataSet]] = {}
     for data in sets:
+        if data.folds:
+            folds.setdefault(data.folds, []).append(data)
+
+    def figures(data: DataSet, config: str) -> tuple[dict, dict, int]:
+        recs = [r.record for r in runs if r.data is data and r.config == config and r.record]
+        peers = {
+            p.method: by_seed(list(p.records.values()), PEER_FIELDS)
+            for p in peer_runs if p.data is data
+        }  # fmt: skip
+        return by_seed(recs, SIGNCLI_FIELDS), peers, len(recs)
+
+    for i, data in enumerate(sets):
         ref = refs.get(data.name, {})
         for config in configs:
-            recs = [r.record for r in runs if r.data is data and r.config == config and r.record]
-            ok = [r for r in recs if "failed" not in r]
-            rows.append(
-                {
-                    "set": data.name,
-                    "train_samples": data.train_samples,
-                    "config": config,
-                    "seeds": len(recs),
-                    "failed": len(recs) - len(ok),
-                    "final_val_top1": [r["final_val_top1"] for r in ok],
-                    "best_val_top1": [r["best_val_top1"] for r in ok],
-                    "macro_f1": [r.get("macro_f1") for r in ok],
-                    "final_train_top1": [r.get("final_train_top1") for r in ok],
-                    "wall_s": [r["wall_s"] for r in ok],
-                    "samples_per_s": [r.get("samples_per_s") for r in ok],
-                    "pad_share": [r.get("pad_share") for r in ok],
-                    "dtw_top1": ref.get("dtw_top1"),
-                    "dtw_scored": ref.get("dtw_scored"),
-                    "ed_top1": ref.get("ed_top1"),
-                    "val_samples": ref.get("val"),
-                }  # fmt: skip
-            )
+            sc, peers, seeds = figures(data, config)
+            rows.append(figures_row(data.name, data.train_samples, ref.get("val"), config,
+                                    seeds, sc, peers, ref))  # fmt: skip
+        last_fold = data.folds and (i + 1 == len(sets) or sets[i + 1].folds != data.folds)
+        if not last_fold:
+            continue
+        members = folds[data.folds]
+        fold_refs = [refs.get(d.name, {}) for d in members]
+        ref = {}
+        for key in ("dtw_top1", "ed_top1"):
+            if all(r.get(key) is not None for r in fold_refs):
+                ref[key] = statistics.fmean(r[key] for r in fold_refs)
+        if "dtw_top1" in ref:
+            ref["dtw_scored"] = sum(r["dtw_scored"] for r in fold_refs)
+            ref["dtw_val"] = sum(r["val"] for r in fold_refs)
+        for config in configs:
+            per_fold = [figures(d, config) for d in members]
+            sc = fold_mean([f[0] for f in per_fold])
+            peers = {m: fold_mean([f[1][m] for f in per_fold]) for m in per_fold[0][1]}
+            name = f"{data.folds}: mean of {len(members)} folds"
+            train = round(statistics.fmean(d.train_samples for d in members))
+            # the seeds every fold finished: a seed missing in one fold has no mean to show
+            rows.append(figures_row(name, train, None, config, len(sc), sc, peers, ref))
     return rows
 
 
-def markdown(rows: list[dict]) -> str:
-    head = ("set", "train samples", "config", "final val top-1 median (min–max)",
-            "best-epoch val top-1 median", "macro-F1 median (final)",
-            "train top-1 final median", "wall s median", "samples/s median", "padding",
-            "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
+def markdown(rows: list[dict], peer_methods: list[str]) -> str:
+    """Two tables: signcli beside its peers (the headline), then signcli's own details."""
+    peer_heads = [f"{PEERS[m]} top-1 median (min–max)" for m in peer_methods]
+    head = ("set", "train samples", "config", "signcli seeds", "signcli final val top-1 median (min–max)",
+            *peer_heads, "1-NN DTW top-1", "1-NN ED top-1")  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        final = spread(row["final_val_top1"], minmax=True) if row["final_val_top1"] else "failed"
+        final = (spread(row["final_val_top1"], minmax=True) if row["final_val_top1"]
+                 else "failed" if row["seeds"] else "–")  # fmt: skip
         if 0 < row["failed"] < row["seeds"]:
             final += f" ({row['failed']}/{row['seeds']} failed)"
         dtw = "–" if row["dtw_top1"] is None else f"{row['dtw_top1']:.3f}"
-        if row["dtw_top1"] is not None and row["dtw_scored"] != row["val_samples"]:
-            dtw += f" ({row['dtw_scored']}/{row['val_samples']} val)"
+        if row["dtw_top1"] is not None and row["dtw_scored"] != row["dtw_val"]:
+            dtw += f" ({row['dtw_scored']}/{row['dtw_val']} val)"
         ed = "–" if row["ed_top1"] is None else f"{row['ed_top1']:.3f}"
-        cells = (row["set"], str(row["train_samples"]), row["config"], final,
-                 spread(row["best_val_top1"]), spread(row["macro_f1"]),
+        peers = [spread(row["peers"].get(m, {}).get("top1", []), minmax=True) for m in peer_methods]
+        cells = (row["set"], str(row["train_samples"]), row["config"], str(row["seeds"]), final,
+                 *peers, dtw, ed)  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "signcli in detail, and the peers' cost:", ""]
+    head = ("set", "config", "best-epoch val top-1 median", "macro-F1 median (final)",
+            *(f"{PEERS[m]} macro-F1" for m in peer_methods), "train top-1 final median",
+            "wall s median", *(f"{PEERS[m]} fit s" for m in peer_methods),
+            "samples/s median", "padding")  # fmt: skip
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        peers = row["peers"]
+        cells = (row["set"], row["config"], spread(row["best_val_top1"]),
+                 spread(row["macro_f1"]),
+                 *(spread(peers.get(m, {}).get("macro_f1", [])) for m in peer_methods),
                  spread(row["final_train_top1"]), spread(row["wall_s"], "{:.0f}"),
-                 spread(row["samples_per_s"], "{:.0f}"), spread(row["pad_share"], "{:.0%}"),
-                 dtw, ed)  # fmt: skip
+                 *(spread(peers.get(m, {}).get("fit_s", []), "{:.0f}") for m in peer_methods),
+                 spread(row["samples_per_s"], "{:.0f}"), spread(row["pad_share"], "{:.0%}"))  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+NOTES = (
+    "Final val top-1 is the headline (median over seeds, min–max); best-epoch top-1 is picked "
+    "on the split it is scored on. macro-F1: eval of last.pt on val. wall: the train command "
+    "(signcli); fit: the peer's fit alone (no numba compilation after the first seed). Peers: aeon default "
+    "settings, sequences resampled to 64 frames, NaN -> 0 plus missing-flag channels, "
+    "random_state = the seed; they and DTW see the raw columns (no --layout). A fold set's "
+    "mean row: per seed the mean over its folds, then median and min–max over seeds."
+)
+
+
+def provenance() -> dict:
+    """Date, machine, command and commit of a measurement."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*a: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else "?"
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()  # fmt: skip
+    aeon = importlib.util.find_spec("aeon")
+    aeon_version = "?"
+    if aeon and aeon.origin:
+        match = re.search(r'__version__ = "([^"]+)"', Path(aeon.origin).read_text())
+        aeon_version = match.group(1) if match else "?"
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "aeon": aeon_version if aeon else None,
+        "command": shlex.join(["python", *shown_argv(sys.argv)]),
+        "commit": git("rev-parse", "--short", "HEAD") + (" (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""),
+    }  # fmt: skip
+
+
+def shown_argv(argv: list[str]) -> list[str]:
+    """The command line, with a --note paragraph (printed under the tables) left out."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            shown.append("TEXT")
+        elif arg.startswith("--note="):
+            shown.append("--note=TEXT")
+        else:
+            shown.append(arg)
+        skip = arg == "--note"
+    return shown
+
+
+def markdown_page(tables: str, info: dict, note: str | None = None) -> str:
+    return (
+        "# Accuracy: signcli beside aeon's MiniRocket / MultiRocket-Hydra and 1-NN DTW\n\n"
+        "Written by `benchmarks/bench_accuracy.py --markdown`; do not edit by hand.\n\n"
+        f"- written: {info['date']} (with --reuse-runs / --report-only the runs are older)\n- machine: {info['machine']}, Python {info['python']}, "
+        f"aeon {info['aeon']}\n- commit: {info['commit']}\n- command:\n\n"
+        f"      {info['command']}\n\n{tables}\n\n{NOTES}\n" + (f"\n{note}\n" if note else "")
+    )
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -443,9 +665,15 @@ def markdown(rows: list[dict]) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("roots", nargs="+", type=Path, metavar="DATA_ROOT")
+    parser.add_argument("roots", nargs="+", type=Path, metavar="DATA_ROOT|FOLDS_DIR")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--configs", nargs="+", default=["default"], choices=list(CONFIGS))
+    parser.add_argument(
+        "--configs",
+        nargs="*",
+        default=["default"],
+        choices=list(CONFIGS),
+        help="signcli configs to train (none: --configs with no name, the peers and DTW only)",
+    )
     parser.add_argument("--model", default="transformer", help="`signcli train MODEL`")
     parser.add_argument("--epochs", type=int, help="pass --epochs N (default: not passed)")
     parser.add_argument(
@@ -460,15 +688,44 @@ def parse_args() -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=LAYOUT",
-        help="--layout LAYOUT for the set whose folder is NAME; repeatable",
+        help="--layout LAYOUT for the set whose folder is NAME (a FOLDS_DIR: the set its "
+        "folds were cut from); repeatable",
     )
     parser.add_argument("--small-cut", type=int, metavar="K", help="also a K-per-class row per set")
+    parser.add_argument(
+        "--cut-sets", nargs="+", metavar="NAME", help="--small-cut only these sets (folder names)"
+    )
     parser.add_argument("--dtw-subsample", type=int, metavar="K", help="DTW on K val samples")
     parser.add_argument("--no-dtw", action="store_true", help="skip the 1-NN DTW reference")
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        default=list(PEERS),
+        choices=list(PEERS),
+        help="aeon peers per set and seed (default: both; none: --peers with no name)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="training runs at once")
     parser.add_argument("--threads", type=int, help="OMP/MKL threads per run (default: as is)")
     parser.add_argument("--runs-dir", type=Path, help="keep the runs here (default: a temp dir)")
-    parser.add_argument("--out", type=Path, help="JSON of every figure; caches the DTW figures")
+    parser.add_argument(
+        "--reuse-runs",
+        action="store_true",
+        help="take a run's figures from --runs-dir when it finished there with the same command "
+        "(to add seeds or sets to a table without training the rest again)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train and fit nothing: the table of the runs in --runs-dir and the peer figures "
+        "in --out (a seed that was not measured is left out of its row)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="JSON of every figure; caches the DTW and peer figures"
+    )
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the tables with date, machine, command, commit"
+    )
+    parser.add_argument("--note", help="a paragraph added under the --markdown tables")
     args = parser.parse_args()
     args.layouts = {}
     for item in args.layout_for:
@@ -476,18 +733,45 @@ def parse_args() -> argparse.Namespace:
         if not sep or not layout:
             parser.error(f"--layout-for {item!r}: expected NAME=LAYOUT")
         args.layouts[name] = layout
-    names = [root.resolve().name for root in args.roots]
+    args.sets = []
+    for root in args.roots:
+        try:
+            args.sets += expand_root(root.resolve())
+        except ValueError as exc:
+            parser.error(str(exc))
+    names = [data.name for data in args.sets]
     if len(set(names)) < len(names):
         parser.error(f"two DATA_ROOTs share a folder name: {names}")
-    for name in set(args.layouts) - set(names):
-        parser.error(f"--layout-for {name}: no DATA_ROOT of that name ({', '.join(names)})")
-    for root in args.roots:
-        for need in ("train", "val", "train_labels.csv", "val_labels.csv"):
-            if not (root / need).exists():
-                parser.error(f"{root}: no {need}")
+    bases = {data.base for data in args.sets}
+    for name in set(args.layouts) - bases:
+        parser.error(f"--layout-for {name}: no DATA_ROOT of that name ({', '.join(sorted(bases))})")
+    for name in set(args.cut_sets or []) - set(names):
+        parser.error(f"--cut-sets {name}: no DATA_ROOT of that name ({', '.join(names)})")
     if args.small_cut is not None and args.small_cut < 1:
         parser.error("--small-cut must be at least 1")
+    if args.peers and importlib.util.find_spec("aeon") is None:
+        parser.error("--peers needs aeon: pip install -e '.[bench]' (or --peers with no name)")
     return args
+
+
+def expand_root(root: Path) -> list[DataSet]:
+    """A DATA_ROOT as one set; a FOLDS_DIR (folds.json) as one set per fold."""
+    if (root / "folds.json").exists():
+        info = json.loads((root / "folds.json").read_text())
+        base, by, folds = info["name"], info["group_by"], info["folds"]
+        groups = {g for fold in folds for g in fold["held_out"]}
+        label = f"{base} leave-one-{by}-out" if len(groups) == len(folds) else f"{base} {len(folds)} folds by {by}"  # fmt: skip
+        members = [(root / f["name"], f"{label} [{f['name']}: {', '.join(f['held_out'])}]") for f in folds]  # fmt: skip
+    else:
+        base, label, members = root.name, None, [(root, root.name)]
+    sets = []
+    for folder, name in members:
+        for need in ("train", "val", "train_labels.csv", "val_labels.csv"):
+            if not (folder / need).exists():
+                raise ValueError(f"{folder}: no {need}")
+        n = len(read_csv(folder / "train_labels.csv")[1])
+        sets.append(DataSet(name, base, folder, folder, train_samples=n, folds=label))
+    return sets
 
 
 def main() -> None:
@@ -522,50 +806,63 @@ def main() -> None:
 
 def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN001
     sets = []
-    for root in args.roots:
-        root = root.resolve()
-        n = len(read_csv(root / "train_labels.csv")[1])
-        sets.append(DataSet(root.name, root.name, root, root, train_samples=n))
-        if args.small_cut:
-            name = f"{root.name} ({args.small_cut}/class)"
-            dest = runs_dir / "cuts" / f"{root.name}-cut{args.small_cut}"
-            kept = small_cut(root, args.small_cut, dest)
-            sets.append(DataSet(name, root.name, dest, root, args.small_cut, kept))
-            print(f"{name}: {kept} of {n} training samples, in {dest}")
+    for data in args.sets:
+        sets.append(data)
+        if args.small_cut and not data.folds and data.name in (args.cut_sets or [data.name]):
+            name = f"{data.name} ({args.small_cut}/class)"
+            dest = runs_dir / "cuts" / f"{data.root.name}-cut{args.small_cut}"
+            kept = small_cut(data.root, args.small_cut, dest)
+            sets.append(DataSet(name, data.base, dest, data.source, args.small_cut, kept))
+            print(f"{name}: {kept} of {data.train_samples} training samples, in {dest}")
     refs = {data.name: reference(data, args, cache) for data in sets}
 
     runs = [
-        Run(data, config, seed, runs_dir / "runs" / data.root.name / config / f"seed{seed}")
+        Run(data, config, seed, runs_dir / "runs" / data.slug / config / f"seed{seed}")
         for data in sets
         for config in args.configs
         for seed in args.seeds
     ]
+    peer_runs = [PeerRun(data, method, list(args.seeds)) for data in sets for method in args.peers]
+    info = provenance()
+
+    def rows() -> list[dict]:
+        return summarise(sets, args.configs, runs, peer_runs, refs)
 
     def save() -> None:
         if args.out:
-            rows = summarise(sets, args.configs, runs, refs)
             report = {"args": {k: (str(v) if isinstance(v, Path) else v)
-                               for k, v in vars(args).items() if k != "roots"},  # fmt: skip
+                               for k, v in vars(args).items() if k not in ("roots", "sets")},
                       "roots": [str(r) for r in args.roots], "configs": {c: CONFIGS[c] for c in args.configs},
-                      "rows": rows, "runs": [r.record for r in runs if r.record],
+                      "provenance": info, "rows": rows(), "runs": [r.record for r in runs if r.record],
+                      "peer_runs": [r | {"set": p.data.name} for p in peer_runs for r in p.records.values()],
                       "reference_cache": cache}  # fmt: skip
             tmp_out = args.out.with_name(args.out.name + ".tmp")
             tmp_out.write_text(json.dumps(report, indent=2) + "\n")
             tmp_out.replace(args.out)
 
     save()
+    total = len(runs) + len(peer_runs)  # a peer item holds every seed of its set and method
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(execute, run, args, env) for run in runs]
+        # peers first: minutes each, and their figures show up before the long runs end
+        futures = [
+            pool.submit(execute_peer, peer, env, cache, args.report_only) for peer in peer_runs
+        ]
+        futures += [pool.submit(execute, run, args, env) for run in runs]
         for done, future in enumerate(as_completed(futures), 1):
-            run = future.result()
-            print(f"[{done}/{len(runs)}] {describe(run.record)}", flush=True)
+            item = future.result()
+            if not (item.records if isinstance(item, PeerRun) else item.record):
+                continue  # --report-only: nothing measured before
+            text = describe_peer(item) if isinstance(item, PeerRun) else describe(item.record)
+            print(f"[{done}/{total}] {text}", flush=True)
             save()
+    tables = markdown(rows(), args.peers)
     print()
-    print(markdown(summarise(sets, args.configs, runs, refs)))
-    print(
-        "\nfinal val top-1 is the headline; best-epoch top-1 is picked on the split it is "
-        "scored on. macro-F1: eval of last.pt on val. wall: the train command."
-    )
+    print(tables)
+    print("\n" + NOTES)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_page(tables, info, args.note))
+        print(f"wrote {args.markdown}")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ def _root(
 
 
 def _register() -> None:
-    from signcli.cli import eval as eval_command
     from signcli.cli import (
+        cv,
         export_onnx,
         extract,
         import_,
@@ -57,6 +57,7 @@ def _register() -> None:
         train,
         validate_npz,
     )
+    from signcli.cli import eval as eval_command
     from signcli.cli import settings as settings_listing
     from signcli.cli._defaults import settings_command
     from signcli.cli._setting_options import setting_options_command
@@ -68,6 +69,7 @@ def _register() -> None:
     )
     app.command("train", cls=train_command)(train.train)
     app.command("resume")(resume.resume)
+    app.command("cv")(cv.cv)
     app.command("eval", cls=settings_command(eval_command.SETTING_OF_OPTION))(eval_command.eval_)
     app.command("export-onnx")(export_onnx.export_onnx)
     app.command("metrics-check")(metrics_check.metrics_check)
