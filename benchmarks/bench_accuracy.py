@@ -95,6 +95,10 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "no-ema": ["--set", "training.ema=off"],
     "no-raw": ["--set", "data.raw_channels=false"],
     "coords-xy": ["--set", "data.coords=xy"],  # boston104_words: 3 joints, x and y each
+    # the unseen-signer candidates (off by default), one lever at a time and together
+    "velocity": ["--set", "data.motion=velocity"],
+    "ema": ["--set", "training.ema=auto"],
+    "velocity-ema": ["--set", "data.motion=velocity", "--set", "training.ema=auto"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0
