@@ -203,8 +203,8 @@ def check_same_start(facts: dict[str, str], world: World) -> None:
         for name in sorted(set(first) | set(theirs)):
             if first.get(name) != theirs.get(name):
                 differences.append(
-                    f"{name}: rank 0 {first.get(name, '(none)')}, rank {rank} "
-                    f"{theirs.get(name, '(none)')}"
+                    f"{name}: rank 0 {_short(first.get(name))}, rank {rank} "
+                    f"{_short(theirs.get(name))}"
                 )
     if differences:
         shown = "; ".join(differences[:3])
@@ -215,6 +215,13 @@ def check_same_start(facts: dict[str, str], world: World) -> None:
             hint="start every rank with the same command, settings and data (torchrun "
             "gives each process the same arguments)",
         )
+
+
+def _short(value: str | None, limit: int = 60) -> str:
+    """A fact as the message shows it: compared whole, shown cut to `limit` characters."""
+    if value is None:
+        return "(none)"
+    return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------------------

@@ -802,7 +802,7 @@ def _start_facts(settings: Settings, data: TrainingData) -> dict[str, str]:
             for key, inner in value.items():
                 flatten(f"{prefix}.{key}" if prefix else str(key), inner)
         else:
-            facts[prefix] = json.dumps(value, sort_keys=True, default=str)[:80]
+            facts[prefix] = json.dumps(value, sort_keys=True, default=str)
 
     flatten("", settings.model_dump(mode="json"))
     for split in (data.train, data.val):
