@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from signcli.core.errors import UsageError
-from signcli.core.limits import Limit
+from signcli.core.limits import MAX_FOLDER_DEPTH, Limit
 
 REGULAR_FILE = "a file"
 FOLDER = "a folder"
@@ -100,6 +100,37 @@ def oversize(path: Path, what: str, limit: Limit) -> str | None:
     if size <= limit.value():
         return None
     return f"{what} {path} is {size:,} bytes: {limit.at_most()}"
+
+
+def walk_files(root: Path, suffix: str) -> tuple[list[Path], list[Path]]:
+    """The regular files named `*suffix` (any case) in `root` and the folders below it, in
+    no particular order, and the folders left unsearched because they lie deeper than
+    `MAX_FOLDER_DEPTH` levels. Iterative, so a tree nested thousands deep is a skip rather
+    than a RecursionError (as `Path.rglob` and `os.walk` are in Python 3.11); links to
+    folders are not followed, and a folder that cannot be listed is passed over."""
+    limit = MAX_FOLDER_DEPTH.value()
+    suffix = suffix.lower()
+    files: list[Path] = []
+    too_deep: list[Path] = []
+    pending: list[tuple[Path, int]] = [(Path(root), 0)]
+    while pending:
+        folder, depth = pending.pop()
+        if depth > limit:
+            too_deep.append(folder)
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append((folder / entry.name, depth + 1))
+                        elif entry.name.lower().endswith(suffix) and entry.is_file():
+                            files.append(folder / entry.name)
+                    except OSError:
+                        continue
+        except OSError:  # unreadable, or a path past the OS's length limit
+            continue
+    return files, too_deep
 
 
 NPZ_SUFFIX = ".npz"

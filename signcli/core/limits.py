@@ -104,6 +104,10 @@ MAX_LM_ORDER = Limit("MAX_LM_ORDER", 20, "tokens")
 # its size in memory, so hundreds of MB cost gigabytes. 100,000 labelled samples are
 # about 5 MB; 256 MiB is fifty times more.
 MAX_TABLE_BYTES = Limit("MAX_TABLE_BYTES", 256 * 1024**2, "bytes")
+# Folder levels that signcli searches below a dataset or import source: a tree nested
+# thousands deep (a link loop copied out, a hostile archive) would exceed Python's recursion
+# limit in a recursive walk and run past the OS's path length; real datasets nest a few.
+MAX_FOLDER_DEPTH = Limit("MAX_FOLDER_DEPTH", 100, "folder levels")
 
 LIMITS = (
     MAX_PARAMETERS,
@@ -116,4 +120,5 @@ LIMITS = (
     MAX_PEOPLE,
     MAX_LM_ORDER,
     MAX_TABLE_BYTES,
+    MAX_FOLDER_DEPTH,
 )

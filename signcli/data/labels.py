@@ -64,6 +64,14 @@ def _rows_text(rows: tuple[int, ...], limit: int = 5) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
+def _samples_text(ids: pd.Series, mask: pd.Series, limit: int = 5) -> str:
+    """The samples (file ids) of the rows in `mask`, as `_rows_text` lists lines: a bad
+    value is named by the sample it labels, not only by its line."""
+    named = [excerpt(i) if i else "(no file name)" for i in ids[mask].tolist()]
+    shown = ", ".join(named[:limit])
+    return shown + (f" and {len(named) - limit} more" if len(named) > limit else "")
+
+
 def read_labels(path: Path) -> LabelTable:
     """Parse and check a labels CSV. Problems are collected, not raised, and each names the
     file; only what is not a regular file at all (a FIFO, which would block the read
@@ -160,8 +168,9 @@ def read_labels(path: Path) -> LabelTable:
             problems.append(
                 LabelProblem(
                     "label_not_integer",
-                    f"{path}: {column} is not an integer id on line(s) {_rows_text(rows)} "
-                    f"(e.g. {excerpt(example)}); ids are 0-based integers",
+                    f"{path}: {column} is not an integer id for sample(s) "
+                    f"{_samples_text(ids, not_int)} on line(s) {_rows_text(rows)} (e.g. "
+                    f"{excerpt(example)}); ids are 0-based integers",
                     rows=rows,
                 )
             )
@@ -171,7 +180,8 @@ def read_labels(path: Path) -> LabelTable:
             problems.append(
                 LabelProblem(
                     "label_negative",
-                    f"{path}: {column} is negative on line(s) {_rows_text(rows)}; ids are 0-based",
+                    f"{path}: {column} is negative for sample(s) {_samples_text(ids, negative)} "
+                    f"on line(s) {_rows_text(rows)}; ids are 0-based",
                     rows=rows,
                 )
             )
@@ -182,8 +192,9 @@ def read_labels(path: Path) -> LabelTable:
             problems.append(
                 LabelProblem(
                     "label_too_large",
-                    f"{path}: {column} id too large on line(s) {_rows_text(rows)} (e.g. "
-                    f"{text[too_large].iloc[0]}): ids are below the number of classes, "
+                    f"{path}: {column} id too large for sample(s) "
+                    f"{_samples_text(ids, too_large)} on line(s) {_rows_text(rows)} (e.g. "
+                    f"{excerpt(text[too_large].iloc[0])}): ids are below the number of classes, "
                     f"{MAX_CLASSES.at_most()}",
                     rows=rows,
                 )

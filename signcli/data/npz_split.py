@@ -140,6 +140,7 @@ def load_npz_split(
         )
         widths = [_read_or_raise(files[0], key).shape[1]]
     _check_widths(name, files, widths)
+    load.width = widths[0]
     return NpzSplit(
         name=name,
         dataset=dataset,
@@ -211,9 +212,18 @@ class NpzLoad:
     key: str
     gloss: np.ndarray
     cat: np.ndarray | None
+    width: int | None = None
+    """The split's width D, once known: a file read later (each epoch, with data.cache off)
+    that no longer has it was rewritten under the running job, a DataError naming both."""
 
     def __call__(self, index: int) -> Sample:
         array = _read_or_raise(self.files[index], self.key)
+        if self.width is not None and array.shape[1] != self.width:
+            raise DataError(
+                f"{self.files[index]}: {self.key} is {array.shape[1]} wide, but the split's files "
+                f"are {self.width} wide (was the file rewritten while the run read it?)",
+                hint="restore the file, or start the run again on the changed data",
+            )
         return Sample(
             self.ids[index], {SINGLE_STREAM: array}, _targets(self.gloss, self.cat, index)
         )

@@ -139,6 +139,7 @@ class PackedArrays:
     data: np.ndarray = field(repr=False)  # [frames, width] float32, read-only
     _map: mmap.mmap | None = field(default=None, repr=False)
     _served: int = field(default=0, repr=False)
+    _file: _OpenFile | None = field(default=None, repr=False)  # for the file's current size
 
     @property
     def count(self) -> int:
@@ -154,6 +155,7 @@ class PackedArrays:
         return {name: stop - start for name, (start, stop) in self.header["streams"].items()}
 
     def streams(self, index: int) -> dict[str, np.ndarray]:
+        self._check_size()
         start, stop = int(self.offsets[index]), int(self.offsets[index + 1])
         rows = self.data[start:stop]
         self._served += rows.nbytes
@@ -163,6 +165,29 @@ class PackedArrays:
         if len(columns) == 1:
             return {next(iter(columns)): rows}
         return {name: rows[:, a:b] for name, (a, b) in columns.items()}
+
+    def _check_size(self) -> None:
+        """DataError naming the file when it is shorter than its header says: truncated
+        while mapped (another job's rebuild, a full disk, a user), a read of the missing
+        pages would kill the process with SIGBUS. One fstat a sample, before each read."""
+        if self._file is None:
+            return
+        try:
+            size = os.fstat(self._file.fd).st_size
+        except OSError as exc:
+            size, reason = -1, str(exc)
+        else:
+            reason = ""
+        if size != self.header["size"]:
+            from signcli.core.errors import DataError
+
+            found = f"cannot be checked ({reason})" if size < 0 else f"is now {size:,} bytes"
+            raise DataError(
+                f"cache file {self.path} {found}, but its header says {self.header['size']:,}: "
+                "it changed while this run read it (truncated, or rewritten by another job)",
+                hint="start the run again (or resume it): the cache is checked and rebuilt "
+                "when a run starts",
+            )
 
     def release(self) -> None:
         """Give the mapping's pages back to the kernel: they stay in the page cache, and
@@ -190,12 +215,33 @@ def open_pack(path: Path, expected_fingerprint: str, count: int | None = None) -
         handle = open_input(path, "cache file")
     except OSError as exc:  # NotARegularFile too: a FIFO in a shared cache folder
         raise CacheProblem(f"cannot be opened ({exc.strerror or exc})") from None
-    with handle:
+    try:  # kept open: PackedArrays checks its size before each read (`_check_size`)
         size = os.fstat(handle.fileno()).st_size
         head = handle.read(OFFSETS_AT)
         header = _parse_header(head, size)
         _check_header(header, size, expected_fingerprint, count)
         mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return _mapped(path, header, mapping, _OpenFile(os.dup(handle.fileno())))
+    finally:
+        handle.close()
+
+
+class _OpenFile:
+    """A file descriptor kept for `fstat`, closed with the last PackedArrays using it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def _mapped(
+    path: Path, header: dict[str, Any], mapping: mmap.mmap, opened: _OpenFile
+) -> PackedArrays:
     n = header["count"]
     offsets = np.frombuffer(mapping, dtype="<i8", count=n + 1, offset=OFFSETS_AT)
     if zlib.crc32(offsets.tobytes()) != header["offsets_crc32"]:
@@ -209,7 +255,7 @@ def open_pack(path: Path, expected_fingerprint: str, count: int | None = None) -
         count=header["frames"] * header["width"],
         offset=header["data_at"],
     ).reshape(header["frames"], header["width"])
-    return PackedArrays(path, header, offsets, data, mapping)
+    return PackedArrays(path, header, offsets, data, mapping, _file=opened)
 
 
 def _parse_header(head: bytes, size: int) -> dict[str, Any]:

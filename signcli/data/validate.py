@@ -36,6 +36,7 @@ from signcli.core.files import (
     path_kind,
     sample_id,
 )
+from signcli.core.manifest import MANIFEST_NAME, dataset_settings, manifest_path, read_manifest
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import NpzCheck, check_npz, check_stream_file, list_npz_files
 from signcli.data.split import (
@@ -250,6 +251,9 @@ def find_splits(
             raise UsageError("--labels needs a folder of .npz files, not a single file")
         return [SplitSource(path.name, path.parent, [path], None)]
 
+    manifested = _manifest_splits(path, labels, text)
+    if manifested is not None:
+        return manifested
     files = list_npz_files(path)
     if files:
         return [
@@ -296,6 +300,55 @@ def find_splits(
                 split_files,
                 labels_csv if labels_csv.exists() or not has_text else None,
                 text_csv if has_text else None,
+            )
+        )
+    return splits
+
+
+def _manifest_splits(
+    path: Path, labels: Path | None, text: Path | None
+) -> list[SplitSource] | None:
+    """The splits a single-layout `signcli-dataset.json` in `path` names, resolved as `train
+    DATA` resolves them (`core.manifest.dataset_settings`: its `dir`, `labels` and `text`
+    entries, kept inside the dataset folder); None for a folder without a manifest (or a
+    multi-layout one, which --streams checks). A named split folder that is missing or holds
+    no .npz files is a UsageError, as it is for train."""
+    manifest = read_manifest(path)
+    if manifest is None or manifest.layout != "single":
+        return None
+    if labels is not None or text is not None:
+        flag = "--labels" if labels is not None else "--text"
+        raise UsageError(
+            f"{flag} applies to a folder of .npz files; the dataset root {path} names its own "
+            f"in {MANIFEST_NAME}",
+            hint=f"drop {flag}, or validate one split folder with {flag} CSV",
+        )
+    settings = dataset_settings(path)
+    splits = []
+    for name in SPLIT_NAMES:
+        folder = settings.get(f"data.{name}_dir")
+        if folder is None:
+            continue
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UsageError(
+                f"{manifest_path(path)}: splits.{name}.dir {folder} is not a folder",
+                hint="fix the manifest's path, or restore the split's folder",
+            )
+        split_files = list_npz_files(folder)
+        if not split_files:
+            raise UsageError(
+                f"{folder} (splits.{name}.dir of {manifest_path(path)}) holds no .npz files"
+            )
+        split_labels = settings.get(f"data.{name}_labels")
+        split_text = settings.get(f"data.{name}_text")
+        splits.append(
+            SplitSource(
+                name,
+                folder,
+                split_files,
+                None if split_labels is None else Path(split_labels),
+                None if split_text is None else Path(split_text),
             )
         )
     return splits

@@ -188,6 +188,42 @@ def lost_contact(world: World, exc: BaseException, work_dir: Any = "WORK_DIR") -
     )
 
 
+def check_same_start(facts: dict[str, str], world: World) -> None:
+    """Compare what each rank starts from (`facts`: a name, such as a setting's key or
+    `train data`, and a short description) with rank 0's, in one collective at start-up.
+    UsageError on every rank, naming the first differences and the ranks, where ranks that
+    read different data or settings used to train apart and then blame "lost contact"."""
+    if not world.enabled:
+        return
+    everyone: list[Any] = [None] * world.world_size
+    dist.all_gather_object(everyone, facts)
+    first = everyone[0]
+    differences = []
+    for rank, theirs in enumerate(everyone[1:], start=1):
+        for name in sorted(set(first) | set(theirs)):
+            if first.get(name) != theirs.get(name):
+                differences.append(
+                    f"{name}: rank 0 {_short(first.get(name))}, rank {rank} "
+                    f"{_short(theirs.get(name))}"
+                )
+    if differences:
+        shown = "; ".join(differences[:3])
+        more = f" and {len(differences) - 3} more" if len(differences) > 3 else ""
+        raise UsageError(
+            f"rank {world.rank} of {world.world_size}: the processes of the run start from "
+            f"different data or settings: {shown}{more}",
+            hint="start every rank with the same command, settings and data (torchrun "
+            "gives each process the same arguments)",
+        )
+
+
+def _short(value: str | None, limit: int = 60) -> str:
+    """A fact as the message shows it: compared whole, shown cut to `limit` characters."""
+    if value is None:
+        return "(none)"
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
 # ---------------------------------------------------------------------------------------
 # Shards
 

@@ -92,6 +92,9 @@ class Trainer:
             settings, len(self.data.train.dataset), self.world.world_size
         )
         self.task.resolve(settings, self.data)
+        if self.world.enabled:  # every rank must read the same data with the same settings
+            with _CollectiveErrors(self.world, settings.training.work_dir):
+                distributed.check_same_start(_start_facts(settings, self.data), self.world)
         self.settings = settings
         self.work_dir = Path(settings.training.work_dir)
         self.precision = make_precision(settings.training.precision, self.device)
@@ -783,3 +786,36 @@ def _padding_share(lengths: np.ndarray, order: np.ndarray, batch_size: int) -> f
         for i in range(0, len(order), batch_size)
     )
     return 1.0 - float(lengths.sum()) / padded if padded else 0.0
+
+
+def _start_facts(settings: Settings, data: TrainingData) -> dict[str, str]:
+    """What a rank starts from, for `distributed.check_same_start`: every setting (dotted
+    key: value) and, per split, the samples, a digest of their ids and targets, and the
+    input widths and class counts."""
+    import hashlib
+    import json
+
+    facts: dict[str, str] = {}
+
+    def flatten(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                flatten(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            facts[prefix] = json.dumps(value, sort_keys=True, default=str)
+
+    flatten("", settings.model_dump(mode="json"))
+    for split in (data.train, data.val):
+        if split is None:
+            continue
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update("\n".join(split.ids).encode("utf-8", "surrogatepass"))
+        digest.update(np.ascontiguousarray(split.gloss).tobytes())
+        if split.cat is not None:
+            digest.update(np.ascontiguousarray(split.cat).tobytes())
+        facts[f"{split.name} data"] = (
+            f"{len(split.ids)} samples (ids and labels {digest.hexdigest()})"
+        )
+    facts["input widths"] = json.dumps(data.input_dims, sort_keys=True)
+    facts["classes"] = f"{data.num_gloss} gloss, {data.num_cat} cat"
+    return facts

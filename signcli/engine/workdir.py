@@ -24,6 +24,7 @@ from typing import IO
 from signcli.core.atomic import ensure_folder
 from signcli.core.errors import DiskError, UsageError
 from signcli.core.files import path_kind
+from signcli.core.limits import MAX_FOLDER_DEPTH
 from signcli.core.run_files import (
     LOCK_FILE,
     RUN_FILES,
@@ -292,14 +293,40 @@ def _removal_problem(path: Path, work_dir: Path) -> str | None:
     if path == work_dir / TENSORBOARD_DIR:
         if not stat.S_ISDIR(mode):
             return f"{shown} is not a folder"
-        for folder, _, _ in os.walk(path):
-            if not os.access(folder, os.W_OK | os.X_OK):
-                return f"{_shown(Path(folder), work_dir)} is not writable"
+        problem = _tensorboard_problem(path, work_dir)
+        if problem:
+            return problem
     elif not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
         return f"{shown} is {kind}, not a file signcli wrote"
     if not os.access(path.parent, os.W_OK | os.X_OK):
         return f"{path.parent} is not writable"
+    return None
+
+
+def _tensorboard_problem(path: Path, work_dir: Path) -> str | None:
+    """Why the tensorboard folder cannot be removed: a folder in it not writable, or folders
+    nested deeper than MAX_FOLDER_DEPTH (tensorboard writes one or two levels; `os.walk`
+    and `shutil.rmtree` recurse, and a tree thousands deep was a RecursionError midway).
+    Iterative, links not followed."""
+    limit = MAX_FOLDER_DEPTH.value()
+    pending = [(path, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        if depth > limit:
+            return (
+                f"{_shown(path, work_dir)} holds folders more than {limit:,} levels deep, "
+                f"which signcli does not write ({MAX_FOLDER_DEPTH.env} raises the limit)"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{_shown(folder, work_dir)} is not writable"
+        try:
+            with os.scandir(folder) as entries:
+                pending += [
+                    (folder / e.name, depth + 1) for e in entries if e.is_dir(follow_symlinks=False)
+                ]
+        except OSError as exc:
+            return f"{_shown(folder, work_dir)} cannot be listed ({exc.strerror or exc})"
     return None
 
 

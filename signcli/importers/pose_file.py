@@ -56,6 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signcli.core.files import walk_files
+from signcli.core.limits import MAX_FOLDER_DEPTH
 from signcli.importers.base import (
     COCO_WHOLEBODY,
     COORDS,
@@ -421,10 +423,18 @@ class PoseFileFormat:
         self.units = next(iter(plans.values())).units
 
         used = {p for _, p in found}
+        deeper, too_deep = walk_files(src, SUFFIX)
         skipped = [
             (str(p), "deeper than SRC/<label>/*.pose: not read")
-            for p in sorted(src.rglob(f"*{SUFFIX}"))
-            if p not in used and p.is_file() and not _hidden(p, src)
+            for p in sorted(deeper)
+            if p not in used and not _hidden(p, src)
+        ]
+        skipped += [
+            (
+                str(p),
+                f"folders below, more than {MAX_FOLDER_DEPTH.value():,} levels deep: not searched",
+            )
+            for p in sorted(too_deep)
         ]
         items: list[SourceItem] = []
         ids: dict[str, Path] = {}

@@ -188,3 +188,29 @@ def test_layout_reports_each_body_part_and_a_misfit(tmp_path: Path) -> None:
     assert "does not fit arrays 156 columns wide (pose ends at 159)" in result.output
     result = signcli(root, "--layout", "pose=126:157")
     assert result.exit_code == 2 and "whole landmarks" in result.output
+
+
+def test_manifest_split_paths_are_the_ones_checked(make_npz_dataset) -> None:
+    """A manifest naming other split folders and labels (as `train DATA` reads them): those
+    are checked, not the conventional train/ beside them (issue 23: this said OK)."""
+    import shutil
+
+    root = make_npz_dataset(n=8)
+    shutil.copytree(root / "train", root / "imported" / "train")
+    shutil.copy(root / "train_labels.csv", root / "imported" / "train.csv")
+    (root / "imported" / "train" / "train_0003.npz").write_text("not an npz")
+    manifest = {"splits": {"train": {"dir": "imported/train", "labels": "imported/train.csv"}}}
+    (root / "signcli-dataset.json").write_text(json.dumps(manifest))
+    result = signcli(root)
+    assert result.exit_code == 1, result.output
+    assert "train_0003.npz" in result.stdout and "imported" in result.stdout
+    assert "1 split" in result.stdout  # val/ is not in the manifest, as for train
+    assert "Traceback" not in result.output
+
+
+def test_manifest_split_outside_the_root_is_refused(make_npz_dataset) -> None:
+    root = make_npz_dataset(n=4)
+    (root / "signcli-dataset.json").write_text(json.dumps({"splits": {"train": {"dir": ".."}}}))
+    result = signcli(root)
+    assert result.exit_code == 2, result.output
+    assert "splits.train.dir" in result.output and "leaves the dataset folder" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,3 +92,30 @@ def test_a_labels_file_with_the_environment_is_not_printed(tmp_path: Path) -> No
     messages = " ".join(p.message for p in read_labels(path).problems)
     assert "missing column" in messages
     assert "hunter2" not in messages and "HOME" not in messages
+
+
+def test_walk_files_is_iterative_and_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 23: a tree deeper than the recursion limit; rglob and os.walk recurse."""
+    from signcli.core.files import walk_files
+
+    folder = tmp_path
+    for _ in range(150):
+        folder = folder / "d"
+    folder.mkdir(parents=True)
+    (folder / "x.POSE").write_text("")
+    (tmp_path / "top.pose").write_text("")
+    (tmp_path / "other.txt").write_text("")
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(120)  # fewer frames than levels: a recursive walk would fail
+    try:
+        monkeypatch.setenv("SIGNCLI_MAX_FOLDER_DEPTH", "1000")
+        files, too_deep = walk_files(tmp_path, ".pose")
+        monkeypatch.setenv("SIGNCLI_MAX_FOLDER_DEPTH", "10")
+        shallow, cut = walk_files(tmp_path, ".pose")
+    finally:
+        sys.setrecursionlimit(previous)
+    assert sorted(files) == sorted([folder / "x.POSE", tmp_path / "top.pose"]) and too_deep == []
+    assert shallow == [tmp_path / "top.pose"]
+    assert [len(p.relative_to(tmp_path).parts) for p in cut] == [11]

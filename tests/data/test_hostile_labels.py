@@ -87,6 +87,17 @@ def test_ids_past_the_class_limit_are_refused_with_file_and_line(
         load_npz_split("train", folder, labels, workers=1)
 
 
+@pytest.mark.parametrize("cells", ["abc,0", "-3,0", "0,5000000000"])
+def test_a_bad_id_names_its_sample_not_only_its_line(tmp_path: Path, cells: str) -> None:
+    """issue 23: a bad gloss was named by its line and value; the sample it labels is what
+    the user looks for (s1 here, on line 3), in validate-npz and in training."""
+    folder, labels = _split(tmp_path, ["0,0", cells, "1,1"])
+    [problem] = read_labels(labels).problems
+    assert "sample(s) 's1' on line(s) 3" in problem.message
+    with pytest.raises(DataError, match=r"sample\(s\) 's1' on line\(s\) 3"):
+        load_npz_split("train", folder, labels, workers=1)
+
+
 def test_the_class_limit_follows_its_environment_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,3 +219,22 @@ def test_training_refuses_naming_the_file(write, tmp_path: Path) -> None:
         load_npz_split("train", tmp_path / "train", labels, workers=1)
     assert caught.value.exit_code == 2
     assert "allow_pickle" not in str(caught.value)
+
+
+def test_a_file_rewritten_to_another_width_mid_run_is_a_named_data_error(
+    tmp_path: Path,
+) -> None:
+    """issue 23: with data.cache off each epoch reads the files again; one rewritten with
+    another width under the running job crashed in collate, now a DataError naming it."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i in range(3):
+        np.savez(folder / f"s{i}.npz", X=np.ones((4, 6), np.float32))
+    labels = tmp_path / "train_labels.csv"
+    labels.write_text("file,gloss\n" + "".join(f"s{i},{i}\n" for i in range(3)))
+    split = load_npz_split("train", folder, labels, cache="off", workers=1)
+    assert split.dataset[1].streams  # epoch 1 reads it as it was
+    np.savez(folder / "s1.npz", X=np.ones((4, 9), np.float32))
+    assert split.dataset.cache is None  # cache off: the next epoch reads the file again
+    with pytest.raises(DataError, match=r"s1\.npz: X is 9 wide, but the split's files are 6 wide"):
+        split.dataset[1]

@@ -257,3 +257,29 @@ def test_multistream_memory_and_mmap_give_the_same_bits(tmp_path) -> None:
 def test_cache_setting_reads_old_runs(stored, mode) -> None:
     assert DataSettings(cache=stored).cache == mode
     assert DataSettings().cache == "auto"
+
+
+def test_a_cache_truncated_while_mapped_is_a_data_error_not_sigbus(split_dir, tmp_path) -> None:
+    """issue 23: a cache file cut short under a running job (another job's rebuild, a full
+    disk) killed the process with SIGBUS on the next read of a missing page. The size is
+    checked before each read. Run in a forked child, so that a SIGBUS fails this test
+    instead of killing pytest."""
+    mapped = load(split_dir, "mmap", tmp_path / "cache")
+    pack = mapped.dataset.load.pack
+    last = mapped.dataset.count - 1
+    assert mapped.dataset.raw(last).streams  # whole: reads
+    os.truncate(pack.path, packed.OFFSETS_AT)  # the header's page alone: every sample is gone
+    pack.release()  # drop the pages already read, as RELEASE_BYTES does mid-epoch
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's exit status is the result
+        code = 3
+        try:
+            float(mapped.dataset.raw(last).streams["x"].sum())
+        except DataError as exc:
+            ok = str(pack.path) in str(exc) and f"is now {packed.OFFSETS_AT:,} bytes" in str(exc)
+            code = 0 if ok else 4
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert not os.WIFSIGNALED(status), f"killed by signal {os.WTERMSIG(status)}"
+    assert os.WEXITSTATUS(status) == 0  # 3: read without an error; 4: the message

@@ -58,8 +58,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spawn_ranks(args: list[str], world: int = 2, **env: str) -> list[subprocess.Popen]:
-    """`python -m signcli ARGS` as ranks 0..world-1 of one run, as torchrun starts them."""
+def spawn_ranks(
+    args: list[str], world: int = 2, rank_args: dict[int, list[str]] | None = None, **env: str
+) -> list[subprocess.Popen]:
+    """`python -m signcli ARGS` as ranks 0..world-1 of one run, as torchrun starts them
+    (`rank_args`: more arguments for some ranks, a run started wrongly)."""
     port = str(free_port())
     processes = []
     for rank in range(world):
@@ -76,7 +79,7 @@ def spawn_ranks(args: list[str], world: int = 2, **env: str) -> list[subprocess.
         }
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "signcli", *args],
+                [sys.executable, "-m", "signcli", *args, *(rank_args or {}).get(rank, [])],
                 env=rank_env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -265,3 +268,28 @@ def test_sigterm_on_one_rank_stops_both_then_one_process_resumes(tmp_path: Path)
     result = resume_run(work, epochs=stopped["epoch"] + 1)  # one process from here
     assert [r["epoch"] for r in records(work)] == list(range(1, stopped["epoch"] + 2))
     assert result.trainer.state.batch_in_epoch == 0
+
+
+@pytest.mark.slow
+def test_ranks_that_start_from_different_data_or_settings_fail_fast_naming_it(
+    tmp_path: Path,
+) -> None:
+    """issue 23: ranks that read different data waited 30 minutes, then blamed "lost
+    contact". They compare what they start from first and both stop, naming the difference."""
+    other = tmp_path / "other_train"
+    other.mkdir()
+    for path in sorted((EXAMPLE / "train").glob("*.npz")):  # the same files, elsewhere
+        (other / path.name).symlink_to(path)
+    work = tmp_path / "run"
+    rank_1 = ["--set", f"data.train_dir={other}", "--set", "optim.lr=0.01"]
+    ranks = spawn_ranks(train_args(work), rank_args={1: rank_1}, SIGNCLI_DIST_TIMEOUT="60")
+    start = time.monotonic()
+    outputs = [process.communicate(timeout=120) for process in ranks]
+    assert time.monotonic() - start < 60  # not the collective timeout
+    assert [process.returncode for process in ranks] == [2, 2], outputs
+    for _, err in outputs:
+        assert "start from different data or settings" in err, err
+        assert "optim.lr: rank 0 " in err and "rank 1 0.01" in err
+        assert "Traceback" not in err and "lost contact" not in err
+    assert "data.train_dir" in outputs[0][1]
+    assert not (work / "last.pt").exists()

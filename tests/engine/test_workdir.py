@@ -4,10 +4,14 @@ before (or, failing midway, after) touching anything."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,3 +162,53 @@ def test_overwrite_never_follows_a_linked_tensorboard_folder(tmp_path: Path) -> 
         removable_run(work)
     assert (elsewhere / "keep.txt").read_text() == "mine"
     assert all((work / name).exists() for name in RUN_FILES)
+
+
+@contextlib.contextmanager
+def recursion_limit(limit: int) -> Iterator[None]:
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
+
+
+def _nest(folder: Path, depth: int) -> None:
+    """`depth` folders one inside the other under `folder`, made iteratively (relative
+    names: os.makedirs recurses, and the full path would pass the OS's length limit)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+
+def test_overwrite_refuses_a_tensorboard_tree_deeper_than_the_limit(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """issue 23: os.walk (and rmtree) recurse; a tree deeper than the recursion limit was a
+    RecursionError. Now refused by name, before anything is removed."""
+    work = tmp_path / "run"
+    fake_run(work)
+    _nest(work / "tensorboard", 400)
+    try:
+        with recursion_limit(300):  # a recursive walk of 400 levels fails here, as 2,000 do
+            _check_deep_tensorboard(work, monkeypatch)
+    finally:  # rm walks any depth; pytest's own cleanup (shutil.rmtree) would recurse
+        subprocess.run(["rm", "-rf", str(work / "tensorboard")], check=True)
+
+
+def _check_deep_tensorboard(work: Path, monkeypatch) -> None:
+    with pytest.raises(
+        UsageError,
+        match=r"(?s)tensorboard holds folders more than 100 levels deep.*nothing was removed",
+    ):
+        removable_run(work)
+    assert all((work / name).exists() for name in RUN_FILES)
+    monkeypatch.setenv("SIGNCLI_MAX_FOLDER_DEPTH", "1000")  # allowed: iterative, no recursion
+    assert work / "tensorboard" in removable_run(work)

@@ -266,6 +266,23 @@ def test_hidden_nested_and_duplicate_files(tmp_path: Path) -> None:
     assert len(reasons) == 2
 
 
+def test_a_tree_deeper_than_the_limit_is_a_skip_not_a_recursion_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 23: SRC/<label>/ holding 2,000 nested folders was a RecursionError (rglob
+    recurses); the walk is iterative and stops at SIGNCLI_MAX_FOLDER_DEPTH, named a skip."""
+    write_pose_tree(tmp_path, MEDIAPIPE, labels=("a",), per_label=1)
+    deep = tmp_path / "a"
+    for _ in range(6):
+        deep = deep / "d"
+    write_pose_file(deep / "x.pose", MEDIAPIPE)
+    monkeypatch.setenv("SIGNCLI_MAX_FOLDER_DEPTH", "3")
+    scan = PoseFileFormat().scan(tmp_path)
+    assert [i.id for i in scan.items] == ["a__a_0"]
+    [(where, reason)] = scan.skipped
+    assert where == str(tmp_path / "a" / "d" / "d" / "d") and "more than 3 levels deep" in reason
+
+
 @pytest.mark.parametrize("case", ["missing", "file", "empty", "mixed", "unknown", "all-broken"])
 def test_wrong_src_is_an_import_format_error(tmp_path: Path, case: str) -> None:
     src = tmp_path / "src"
