@@ -441,6 +441,11 @@ class TrainingSettings(_Section):
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto picks cuda, then mps, then cpu."""
+    threads: Annotated[int, Field(ge=1, le=4096)] | Auto = "auto"
+    """Math threads of torch (intra-op). auto: signcli chooses from the cores the process
+    may use, torchrun's processes, the size of a step and what other work keeps busy, and
+    follows the load as the run goes (engine/threads.py); OMP_NUM_THREADS or a
+    torch.set_num_threads call of yours is kept."""
     seed: int = Field(0, ge=0)
     """Seed of every RNG (python, numpy, torch, data order)."""
     deterministic: bool = False

@@ -15,7 +15,6 @@ Torch-free, and read-only: nothing under PATH is written, moved or deleted.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.column_layout import layout_columns
+from signcli.core.cores import available_cores
 from signcli.core.errors import DataError, UsageError
 from signcli.core.files import (
     FOLDER,
@@ -588,7 +588,7 @@ def check_files(
     """`check_npz` (or, for the multi-stream layout, `check_stream_file`) on every file, in
     order; `workers` processes (default: all cores). The per-column NaN counts come back
     only when `nan_columns` asks for them (D numbers a file: much for 2048 features)."""
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = available_cores().count if workers is None else workers
     chunk_checker = _check_stream_chunk if stream_files else _check_chunk
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
         return chunk_checker(files, key, dim, nan_columns)

@@ -82,6 +82,7 @@ class ProgressHook(Hook):
             f"{targets}, {trainer.epochs} epochs{resumed}",
             highlight=False,
         )
+        self.console.print(f"  {trainer.threads.choice.describe()}", highlight=False)
         if self.mode == "bar":
             self.progress = Progress(
                 TextColumn("{task.description}"),
