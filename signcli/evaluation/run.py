@@ -46,6 +46,7 @@ from signcli.data.sample import Sample, SampleSplit, attach_texts
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
 from signcli.engine.restore import load_model_from_checkpoint
+from signcli.engine.threads import ThreadGovernor, step_work
 from signcli.metrics import report
 from signcli.settings import Settings
 from signcli.tasks import build_task
@@ -128,32 +129,16 @@ def evaluate(
         check_folder(Path(out_dir), "--out")
     timer = _Timer()
     with timer("restore"):
-        model, settings, labels, input_dims = load_model_from_checkpoint(
-            checkpoint, trust_decoder_class=trust_decoder_class
+        restored = restore_for_inference(
+            checkpoint,
+            trust_decoder_class=trust_decoder_class,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            lm_options=LMOptions(lm_order, lm_weight, lm_bonus, lm_texts),
         )
-        task = build_task(settings.model.task)
-        # text tasks: --beam-size / --length-penalty override the run's text settings
-        if beam_size is not None:
-            settings.text.beam_size = beam_size
-        if length_penalty is not None:
-            settings.text.length_penalty = length_penalty
-        task.prepare_eval(settings, labels, str(checkpoint))
+    model, settings, labels = restored.model, restored.settings, restored.labels
+    input_dims, task, lm_record = restored.input_dims, restored.task, restored.lm_record
     text_task = has_text_targets(settings.model.task)
-    if beam_size is not None and "beam_size" not in task.spec.eval_options:
-        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
-    if length_penalty is not None and "length_penalty" not in task.spec.eval_options:
-        raise UsageError(
-            f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
-        )
-    lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
-    lm_options.check(task.spec, checkpoint)
-    lm_record = None
-    if lm_options.wanted:
-        with timer("restore"):
-            lm, lm_record = build_language_model(lm_options, settings, checkpoint, task.tokenizer)
-            task.use_language_model(
-                lm, lm_record["weight"], lm_record["bonus"], keep_beam=beam_size is not None
-            )
     if text_task and labels_csv is not None:
         raise UsageError(
             f"--labels is for classification; {checkpoint} is a {task.name} model",
@@ -196,15 +181,20 @@ def evaluate(
     torch_device = resolve_device(device)
     model.to(torch_device)
     order = _longest_first(split.dataset)
-    with timer("predict"):
-        predictions = predict(
-            model,
-            _batches(split.dataset, order, batch_size, timer, task.collate),
-            torch_device,
-            make_precision("float32", torch_device),
-            task.loss_module(settings.optim) if labelled else None,
-            task=task,
-        )
+    threads = inference_threads(model, split.dataset, batch_size)
+    threads.apply()
+    try:
+        with timer("predict"):
+            predictions = predict(
+                model,
+                _batches(split.dataset, order, batch_size, timer, task.collate),
+                torch_device,
+                make_precision("float32", torch_device),
+                task.loss_module(settings.optim) if labelled else None,
+                task=task,
+            )
+    finally:
+        threads.restore()
     timer.timings_s["predict"] -= timer.timings_s.get("collate", 0.0)  # the model's time only
     back = np.argsort(order)  # loader order -> split order
 
@@ -236,6 +226,66 @@ def evaluate(
     with timer("write"):
         _finish_files(out_dir, summary, context.files)
     return EvalResult(summary, out_dir, timer.timings_s, warnings)
+
+
+@dataclass
+class RestoredForInference:
+    """A checkpoint's model and its task, ready to predict as eval does."""
+
+    model: Any
+    settings: Settings
+    labels: dict[str, Any]
+    input_dims: dict[str, int]
+    task: Any
+    lm_record: dict[str, Any] | None  # eval.json's `lm`, when a language model is used
+
+
+def restore_for_inference(
+    checkpoint: Path,
+    *,
+    trust_decoder_class: bool = False,
+    beam_size: int | None = None,
+    length_penalty: float | None = None,
+    lm_options: LMOptions | None = None,
+) -> RestoredForInference:
+    """The model of `checkpoint` and its task set up for decoding: the text tasks' beam
+    (`beam_size`, `length_penalty` override the run's text settings) and a ctc model's
+    language model. Shared by `eval` and `predict`, so both decode the same way;
+    UsageError naming the flag for options the model's task does not take."""
+    model, settings, labels, input_dims = load_model_from_checkpoint(
+        checkpoint, trust_decoder_class=trust_decoder_class
+    )
+    task = build_task(settings.model.task)
+    if beam_size is not None:
+        settings.text.beam_size = beam_size
+    if length_penalty is not None:
+        settings.text.length_penalty = length_penalty
+    task.prepare_eval(settings, labels, str(checkpoint))
+    lm_options = lm_options or LMOptions()
+    if beam_size is not None and "beam_size" not in task.spec.eval_options:
+        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
+    if length_penalty is not None and "length_penalty" not in task.spec.eval_options:
+        raise UsageError(
+            f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
+        )
+    lm_options.check(task.spec, checkpoint)
+    lm_record = None
+    if lm_options.wanted:
+        lm, lm_record = build_language_model(lm_options, settings, checkpoint, task.tokenizer)
+        task.use_language_model(
+            lm, lm_record["weight"], lm_record["bonus"], keep_beam=beam_size is not None
+        )
+    return RestoredForInference(model, settings, labels, input_dims, task, lm_record)
+
+
+def inference_threads(model: Any, dataset: SampleDataset, batch_size: int) -> ThreadGovernor:
+    """The math threads of a prediction pass (engine/threads.py): a forward pass is a
+    third of a training step's work."""
+    lengths = dataset.lengths(read=False)
+    frames = float(lengths.mean()) if lengths is not None and len(lengths) else 64.0
+    parameters = sum(p.numel() for p in model.parameters())
+    work = step_work(parameters, min(batch_size, len(dataset)) * frames) / 3
+    return ThreadGovernor.for_work("auto", work)
 
 
 def _in_order(value: Any, back: np.ndarray) -> Any:
