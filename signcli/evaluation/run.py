@@ -48,6 +48,7 @@ from signcli.engine.inference import predict
 from signcli.engine.restore import load_model_from_checkpoint
 from signcli.engine.threads import ThreadGovernor, step_work
 from signcli.metrics import report
+from signcli.metrics.html_report import write_html_report
 from signcli.settings import Settings
 from signcli.tasks import build_task
 from signcli.tasks.base import EvalContext
@@ -224,6 +225,9 @@ def evaluate(
     if lm_record is not None:
         summary["lm"] = lm_record
     with timer("write"):
+        context.files.append(
+            write_html_report(out_dir, summary, checkpoint, settings.training.monitor)
+        )
         _finish_files(out_dir, summary, context.files)
     return EvalResult(summary, out_dir, timer.timings_s, warnings)
 

@@ -49,7 +49,7 @@ def test_no_labels(trained_run, tmp_path: Path) -> None:
     args = eval_args(trained_run, "--no-labels", "--json", "--out", str(tmp_path), labels=False)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["files"] == ["eval.json", "predictions.parquet"]
+    assert json.loads(result.stdout)["files"] == ["eval.json", "predictions.parquet", "report.html"]
 
 
 def test_without_labels_exit_2(trained_run) -> None:

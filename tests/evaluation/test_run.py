@@ -20,7 +20,14 @@ from signcli.evaluation.run import default_out_dir, evaluate
 from signcli.metrics.classification import head_metrics
 from signcli.metrics.plots import plot_confusion
 
-FILES = ["confusion.csv", "confusion.png", "eval.json", "per_class.csv", "predictions.parquet"]
+FILES = [
+    "confusion.csv",
+    "confusion.png",
+    "eval.json",
+    "per_class.csv",
+    "predictions.parquet",
+    "report.html",
+]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +113,11 @@ def test_no_labels_writes_predictions_only_and_clears_old_metrics(
     result = evaluate(
         trained_run.work_dir / "best.pt", trained_run.data / "val", out_dir=out, no_labels=True
     )
-    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "predictions.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "eval.json",
+        "predictions.parquet",
+        "report.html",
+    ]
     assert "gloss_top1" not in result.summary and "loss" not in result.summary
     assert result.summary["num_samples"] == 12
     table = pd.read_parquet(out / "predictions.parquet")
