@@ -74,7 +74,7 @@ class ProgressHook(Hook):
         params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         val = len(trainer.data.val.ids) if trainer.data.val is not None else 0
         resumed = (
-            f", resuming after epoch {trainer.state.epoch} step {trainer.state.step}"
+            f", resuming {trainer.state.position(len(trainer.batch_sizes))}"
             if trainer.state.step
             else ""
         )

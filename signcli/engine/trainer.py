@@ -595,8 +595,8 @@ class Trainer:
         stop = self._agreed_stop if self.world.enabled else self._stop_signal
         name = signal.Signals(stop).name if stop else "signal"
         raise TrainingInterrupted(
-            f"{name} received: stopped at epoch {self.state.epoch + (self.state.batch_in_epoch > 0)}, "
-            f"step {self.state.step}; {self.work_dir / 'last.pt'} is saved",
+            f"{name} received: stopped {self.state.position(len(self.batch_sizes))}; "
+            f"{self.work_dir / 'last.pt'} is saved",
             hint=f"continue with: signcli resume {self.work_dir}"
             + (" (under torchrun, with any number of processes)" if self.world.enabled else ""),
         )

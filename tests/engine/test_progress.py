@@ -82,3 +82,23 @@ def test_curves_png_is_drawn_and_redrawn_on_resume(make_npz_dataset, tmp_path: P
 @pytest.mark.parametrize(("seconds", "shown"), [(1.23, "1.2 s"), (65, "1m 05s"), (7325, "2h 02m")])
 def test_format_duration(seconds: float, shown: str) -> None:
     assert format_duration(seconds) == shown
+
+
+def test_interrupt_and_resume_number_epochs_alike(make_npz_dataset, tmp_path: Path) -> None:
+    from signcli.engine.state import TrainState
+    from signcli.engine.trainer import Trainer
+    from signcli.errors import TrainingInterrupted
+
+    assert TrainState(epoch=2, step=8).position(4) == "after epoch 2, step 8"
+    inside = TrainState(epoch=1, step=6, batch_in_epoch=2)
+    assert inside.position(4) == "in epoch 2 after batch 2/4, step 6"
+
+    data = make_npz_dataset(n=8)
+    trainer = Trainer(tiny_settings(data, tmp_path / "run"))
+    trainer.state = inside
+    with pytest.raises(TrainingInterrupted) as stopped:
+        trainer._interrupt(saved=True)
+    assert "stopped in epoch 2 after batch 2/4, step 6;" in str(stopped.value)
+    console = Console(record=True, force_terminal=False, width=300)
+    ProgressHook("plain", console).on_train_start(trainer)
+    assert "resuming in epoch 2 after batch 2/4, step 6" in console.export_text()
