@@ -295,6 +295,8 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
             )
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", markup=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if not report.dry_run:
         console.print(f"next: signcli train transformer {report.out}", markup=False)
 

@@ -68,10 +68,43 @@ class EvalResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def default_out_dir(checkpoint: Path, data_name: str | Path) -> Path:
-    """`<checkpoint folder>/eval-<checkpoint stem>-<data name>`; a path gives its name."""
+def default_out_dir(checkpoint: Path, data_name: str | Path, options: str = "") -> Path:
+    """`<checkpoint folder>/eval-<checkpoint stem>-<data name><options>`; a path gives its
+    name; `options` names the decoding options given (`decoding_suffix`)."""
     name = Path(data_name).resolve().name if isinstance(data_name, Path) else data_name
-    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{name}"
+    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{name}{options}"
+
+
+def decoding_suffix(
+    beam_size: int | None, length_penalty: float | None, lm: LMOptions | None
+) -> str:
+    """The decoding options given on the command line, for the default folder name: a plain
+    eval and an `--lm-order 3` eval of one checkpoint write side by side
+    (`eval-best-val`, `eval-best-val-lm3`), never into each other."""
+    parts = []
+    if beam_size is not None:
+        parts.append(f"beam{beam_size}")
+    if length_penalty is not None:
+        parts.append(f"lp{length_penalty:g}")
+    if lm is not None and lm.wanted:
+        parts.append(f"lm{lm.order}")
+        if lm.weight is not None:
+            parts.append(f"w{lm.weight:g}")
+        if lm.bonus is not None:
+            parts.append(f"b{lm.bonus:g}")
+        if lm.texts is not None:
+            parts.append(Path(lm.texts).stem)
+    return "".join(f"-{part}" for part in parts)
+
+
+def refuse_earlier_eval(out_dir: Path, overwrite: bool) -> None:
+    """An evaluation is never replaced silently: UsageError when `out_dir` holds one
+    (its eval.json) unless `overwrite`."""
+    if not overwrite and (Path(out_dir) / report.SUMMARY_FILE).exists():
+        raise UsageError(
+            f"{out_dir} holds an earlier evaluation ({report.SUMMARY_FILE})",
+            hint="pass --overwrite to replace it, or --out DIR for another folder",
+        )
 
 
 @dataclass
@@ -102,6 +135,7 @@ def evaluate(
     lm_weight: float | None = None,
     lm_bonus: float | None = None,
     lm_texts: Path | None = None,
+    overwrite: bool = False,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
@@ -109,7 +143,8 @@ def evaluate(
     Without labels (`no_labels`) only predictions are written. `group_by` names a column of
     the labels CSV to report per group of (default: see `_group_column`).
     `trust_decoder_class` allows a stored decoder class that is not signcli's own
-    (signcli/engine/trust.py).
+    (signcli/engine/trust.py). A folder that holds an evaluation is refused (UsageError) unless
+    `overwrite`; the default folder's name carries the decoding options given.
     ctc models: `lm_order` > 0 adds an n-gram language model of `lm_texts` (default: the
     run's training texts) to the beam search, weighted by `lm_weight` (default 1.0) with
     `lm_bonus` per token (default 1.0); see tasks/language_model.py.
@@ -128,6 +163,9 @@ def evaluate(
         raise UsageError(f"--batch-size must be at least 1 (got {batch_size})")
     if out_dir is not None:  # before the model runs, not after
         check_folder(Path(out_dir), "--out")
+    if out_dir is not None:
+        refuse_earlier_eval(Path(out_dir), overwrite)
+    lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
     timer = _Timer()
     with timer("restore"):
         restored = restore_for_inference(
@@ -135,7 +173,7 @@ def evaluate(
             trust_decoder_class=trust_decoder_class,
             beam_size=beam_size,
             length_penalty=length_penalty,
-            lm_options=LMOptions(lm_order, lm_weight, lm_bonus, lm_texts),
+            lm_options=lm_options,
         )
     model, settings, labels = restored.model, restored.settings, restored.labels
     input_dims, task, lm_record = restored.input_dims, restored.task, restored.lm_record
@@ -178,6 +216,10 @@ def evaluate(
         task.check_eval_targets(split, labels, checkpoint)
     warnings = list(split.warnings)
     group_column = _group_column(split, settings, group_by, warnings) if labelled else None
+    if out_dir is None:
+        options = decoding_suffix(beam_size, length_penalty, lm_options)
+        out_dir = default_out_dir(checkpoint, data.name, options)
+        refuse_earlier_eval(out_dir, overwrite)
 
     torch_device = resolve_device(device)
     model.to(torch_device)
@@ -206,7 +248,9 @@ def evaluate(
         "task": task.name,
         "num_samples": len(split.ids),
     }
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
+    if task.name == "translate":  # the decoding, beside the task's beam_size
+        summary["length_penalty"] = settings.text.length_penalty
+    out_dir = Path(out_dir)
     context = EvalContext(
         checkpoint,
         settings,

@@ -131,3 +131,12 @@ def test_out_that_is_a_file_or_under_one_exit_2_naming_it(trained_run, tmp_path:
         assert message in result.stderr
         assert "unexpected" not in result.output and "Traceback" not in result.output
     assert blocker.read_text() == "keep"
+
+
+def test_the_table_says_how_a_text_model_decoded() -> None:
+    from signcli.cli.eval import _decoding
+
+    assert _decoding({"gloss_top1": 0.5}) == ""  # classify: nothing to say
+    assert _decoding({"beam_size": 1}) == "greedy"
+    assert _decoding({"beam_size": 4, "length_penalty": 0.8}) == "beam 4, length penalty 0.8"
+    assert _decoding({"beam_size": 8, "lm": {"order": 3}}) == "beam 8, 3-gram LM"

@@ -85,9 +85,10 @@ def test_format_duration(seconds: float, shown: str) -> None:
 
 
 def test_interrupt_and_resume_number_epochs_alike(make_npz_dataset, tmp_path: Path) -> None:
+    from signcli.errors import TrainingInterrupted
+
     from signcli.engine.state import TrainState
     from signcli.engine.trainer import Trainer
-    from signcli.errors import TrainingInterrupted
 
     assert TrainState(epoch=2, step=8).position(4) == "after epoch 2, step 8"
     inside = TrainState(epoch=1, step=6, batch_in_epoch=2)
