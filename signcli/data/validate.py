@@ -14,9 +14,10 @@ Torch-free, and read-only: nothing under PATH is written, moved or deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -69,7 +70,7 @@ class Finding:
     file: str
     kind: str
     message: str
-    severity: str = "error"  # "error" | "warning"
+    severity: str = "error"  # "error" | "warning" | "info" (reported, never counted)
     rows: tuple[int, ...] = ()  # 1-based lines of the labels CSV, for label problems
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +105,9 @@ class SplitReport:
     # with a column layout: stream -> NaN share of its columns' values (x: the other columns)
     layout_nan: dict[str, float] = field(default_factory=dict)
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # head -> id -> samples
+    class_names: dict[str, dict[int, str]] = field(default_factory=dict)  # head -> id -> name
+    # the dataset's manifest says NaN means "not detected": NaN findings are information
+    nan_declared: bool = False
     group_by: str | None = None  # the labels column whose groups are counted
     group_counts: dict[str, int] = field(default_factory=dict)  # group -> samples, most first
     text_path: Path | None = None  # the text targets (`file,text`) checked, if any
@@ -150,6 +154,7 @@ class SplitReport:
             "widths": {str(d): n for d, n in sorted(self.width_counts.items())},
             "nan_share": self.nan_share,
             "nan_files": self.nan_files,
+            "nan_declared": self.nan_declared,
             **({"text": self.text_summary} if self.text_summary is not None else {}),
             **({"layout_nan_share": self.layout_nan} if self.layout_nan else {}),
             "classes": {
@@ -157,6 +162,11 @@ class SplitReport:
                     "count": len(counts),
                     "samples": {str(i): n for i, n in counts.items()},
                     "rarest": [list(pair) for pair in self.rarest_classes(head)],
+                    **(
+                        {"names": {str(i): n for i, n in self.class_names[head].items()}}
+                        if self.class_names.get(head)
+                        else {}
+                    ),
                 }
                 for head, counts in self.class_counts.items()
             },
@@ -331,6 +341,24 @@ def validate_path(
     if group_by is not None and len(splits) > 1:
         _report_straddling(report, {s.name: s.group_counts for s in splits}, splits[-1])
     return report
+
+
+def apply_manifest(report: ValidationReport, classes: Sequence[str]) -> None:
+    """What a dataset manifest (data/manifest.py) declares: NaN is a landmark not detected,
+    written on purpose (`signcli import`), so a file's NaN share is information, summed up
+    per split, not a warning per file; `classes` (the manifest's class names, by id) name
+    the classes a labels CSV left unnamed."""
+    for split in report.splits:
+        split.nan_declared = True
+        split.findings = [
+            dataclasses.replace(f, severity="info") if f.kind == "nan" else f
+            for f in split.findings
+        ]
+        if classes and "gloss" in split.class_counts:
+            split.class_names["gloss"] = {
+                **dict(enumerate(classes)),
+                **split.class_names.get("gloss", {}),
+            }
 
 
 def _report_straddling(
@@ -654,6 +682,9 @@ def _check_labels(source: SplitSource, report: SplitReport, group_by: str | None
         labelled = ids[match.label_rows]
         counts = Counter(int(i) for i in labelled if i >= 0)  # -1 marks an id already reported
         report.class_counts[head] = dict(sorted(counts.items()))
+        names = table.gloss_names if head == "gloss" else table.cat_names
+        if names:
+            report.class_names[head] = dict(names)
     if group_by is not None:
         _count_groups(report, table, group_by, match.label_rows)
 
