@@ -85,8 +85,7 @@ def test_format_duration(seconds: float, shown: str) -> None:
 
 
 def test_interrupt_and_resume_number_epochs_alike(make_npz_dataset, tmp_path: Path) -> None:
-    from signcli.errors import TrainingInterrupted
-
+    from signcli.core.errors import TrainingInterrupted
     from signcli.engine.state import TrainState
     from signcli.engine.trainer import Trainer
 

@@ -303,9 +303,8 @@ def test_an_earlier_evaluation_is_never_replaced_silently(evaluated, trained_run
 
 
 def test_the_default_folder_names_the_decoding_options() -> None:
-    from signcli.evaluation.language_model import LMOptions
-
     from signcli.evaluation.run import decoding_suffix
+    from signcli.tasks.language_model import LMOptions
 
     assert decoding_suffix(None, None, LMOptions()) == ""
     assert decoding_suffix(None, None, LMOptions(3)) == "-lm3"
