@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks/bench_threads.md")
     args = parser.parse_args()
     cores = available_cores().count
+    commit = subprocess.run(  # the code measured: read before the runs, not after
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     load_procs = args.load_procs or cores
     load_avg = os.getloadavg()[0]
     modes = ["default", "1", "all"]
@@ -123,9 +126,6 @@ def main() -> None:
                 stop_load(load)
     table = report(results, modes, cores)
     print(table)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         "# bench_threads\n\n"
@@ -136,7 +136,8 @@ def main() -> None:
         "spinning processes.\n\n"
         f"    python benchmarks/bench_threads.py --rounds {args.rounds} --epochs {args.epochs}\n\n"
         "Median samples/s of each mode over the rounds (each run: median of epochs 2..); "
-        "ratio = default / the best fixed count.\n\n" + table + "\n"
+        "ratio = default / the best fixed count. On a machine shared with other jobs the "
+        "runs of one mode vary a lot (the log lists each); compare within a row.\n\n" + table + "\n"
     )
 
 
