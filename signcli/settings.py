@@ -502,6 +502,11 @@ class TrainingSettings(_Section):
     """float32; bf16 autocast (CPU and CUDA); amp = fp16 autocast + GradScaler (CUDA only)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto picks cuda, then mps, then cpu."""
+    threads: Annotated[int, Field(ge=1, le=4096)] | Auto = "auto"
+    """Math threads of torch (intra-op). auto: signcli chooses from the cores the process
+    may use, torchrun's processes, the size of a step and what other work keeps busy, and
+    follows the load as the run goes (engine/threads.py); OMP_NUM_THREADS or a
+    torch.set_num_threads call of yours is kept."""
     seed: int = Field(0, ge=0, le=2**32 - 1)
     """Seed of every RNG (python, numpy, torch, data order); numpy's seeds are 32-bit."""
     deterministic: bool = False
@@ -596,9 +601,15 @@ def load_settings(
     overrides: Sequence[str] = (),
     base: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Merge `base` < config file < flags (dotted keys; None = not given) < `--set` overrides.
+    """Merge `base` < config file < dataset < flags (dotted keys; None = not given) < `--set`
+    overrides.
 
-    Raises SettingsError listing every problem, or UsageError for an unreadable file.
+    A dataset root (`data.dataset`, `train DATA`) is one layer above the config file: it
+    says where the data is as a whole, so the config file's data locations (folders,
+    labels, texts, indexes) and the data's description (key, layout, mirror pairs) give
+    way to it, and a config's folder never pairs with the dataset's labels. Flags and
+    `--set` still override any of it. Raises SettingsError listing every problem, or
+    UsageError for an unreadable file.
     """
     merged: dict[str, Any] = json.loads(json.dumps(dict(base or {}), default=str))
     problems = _check_sections(merged)
@@ -606,9 +617,7 @@ def load_settings(
         from_file = read_settings_file(config)
         problems += _check_sections(from_file, where=f"{config}: ")
         _deep_update(merged, from_file)
-    for dotted, value in (flags or {}).items():
-        if value is not None:
-            _set_dotted(merged, dotted, value)
+    given: list[tuple[str, Any]] = [(k, v) for k, v in (flags or {}).items() if v is not None]
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -621,12 +630,17 @@ def load_settings(
             reason = "nested too deeply" if isinstance(exc, RecursionError) else value_problem(exc)
             problems.append(f"--set {key}: cannot read the value: {reason}")
             continue
-        _set_dotted(merged, key, value)
-    dataset = (
-        merged.get("data", {}).get("dataset") if isinstance(merged.get("data"), dict) else None
-    )
+        given.append((key, value))
+    dataset = next((v for k, v in reversed(given) if k == "data.dataset"), None)
+    if dataset is None and isinstance(merged.get("data"), dict):
+        dataset = merged["data"].get("dataset")
     if dataset is not None and not problems:
-        _fill_from_dataset(merged, Path(str(dataset)))
+        val_fraction = next((v for k, v in reversed(given) if k == "data.val_fraction"), None)
+        if val_fraction is None and isinstance(merged.get("data"), dict):
+            val_fraction = merged["data"].get("val_fraction")
+        _apply_dataset(merged, Path(str(dataset)), carve=val_fraction is not None)
+    for dotted, value in given:
+        _set_dotted(merged, dotted, value)
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
@@ -672,23 +686,34 @@ def _absolute(path: Path) -> Path:
     return Path(path).expanduser().absolute()
 
 
-def _fill_from_dataset(merged: dict[str, Any], root: Path) -> None:
-    """The settings dataset `root` gives (core/manifest.py), each where no layer set it:
-    a config file, a flag or `--set` overrides any of them."""
+# what a dataset root replaces in a config file: where the data is, and what it is
+DATASET_REPLACES = (
+    *(key for key in DATA_PATH_KEYS if key not in ("dataset", "cache_dir")),
+    "key",
+    "layout",
+    "mirror_pairs",
+    "landmark_set",
+    "stream_landmarks",
+)
+
+
+def _apply_dataset(merged: dict[str, Any], root: Path, *, carve: bool) -> None:
+    """The dataset layer (`load_settings`): the config file's data locations and data
+    description are dropped, then the settings dataset `root` gives (core/manifest.py) set.
+    Its signer column becomes `data.group_by` only for a split carved at training
+    (`carve`) and where the config file names no group column of its own."""
     from signcli.core.manifest import SIGNER_KEY, dataset_settings
 
     given = dataset_settings(root)
-    if not isinstance(merged.get("data"), dict) or merged["data"].get("val_fraction") is None:
-        given.pop(SIGNER_KEY, None)  # groups matter only to a split carved at training
+    data = merged.get("data")
+    if isinstance(data, dict):
+        for key in DATASET_REPLACES:
+            data.pop(key, None)
+    signer = given.pop(SIGNER_KEY, None)
+    if carve and signer is not None and not (isinstance(data, dict) and data.get("group_by")):
+        given[SIGNER_KEY] = signer
     for dotted, value in given.items():
-        node: Any = merged
-        for part in dotted.split("."):
-            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
-        if node is _ABSENT:
-            _set_dotted(merged, dotted, str(value) if isinstance(value, Path) else value)
-
-
-_ABSENT = object()
+        _set_dotted(merged, dotted, str(value) if isinstance(value, Path) else value)
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

@@ -52,6 +52,7 @@ def _register() -> None:
         extract,
         import_,
         metrics_check,
+        predict,
         resume,
         smoke,
         train,
@@ -71,6 +72,7 @@ def _register() -> None:
     app.command("resume")(resume.resume)
     app.command("cv")(cv.cv)
     app.command("eval", cls=settings_command(eval_command.SETTING_OF_OPTION))(eval_command.eval_)
+    app.command("predict")(predict.predict)
     app.command("export-onnx")(export_onnx.export_onnx)
     app.command("metrics-check")(metrics_check.metrics_check)
     app.command("import")(import_.import_)

@@ -138,6 +138,9 @@ def eval_(
         ),
     ] = None,
     device: DeviceOpt = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an earlier evaluation in the output folder.")
+    ] = False,
     trust_decoder_class: TrustDecoderClassOpt = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -175,6 +178,7 @@ def eval_(
             lm_weight=lm_weight,
             lm_bonus=lm_bonus,
             lm_texts=lm_texts,
+            overwrite=overwrite,
         )
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -211,6 +215,9 @@ def _print_table(summary: dict) -> None:
         if key in summary:
             value = summary[key]
             table.add_row(label, str(value) if isinstance(value, int) else f"{value:.4f}")
+    decoding = _decoding(summary)
+    if decoding:
+        table.add_row("decoding", escape(decoding))
     console = Console(emoji=False)
     console.print(table)
     if "lm" in summary:
@@ -222,6 +229,19 @@ def _print_table(summary: dict) -> None:
     if "per_group" in summary:
         _print_groups(console, summary["per_group"])
     console.print(f"wrote {', '.join(summary['files'])} to {escape(summary['out_dir'])}")
+
+
+def _decoding(summary: dict) -> str:
+    """How a text model decoded: greedy or a beam, its length penalty, a language model."""
+    if "beam_size" not in summary:
+        return ""
+    beam = summary["beam_size"]
+    words = "greedy" if beam == 1 else f"beam {beam}"
+    if "length_penalty" in summary and beam > 1:
+        words += f", length penalty {summary['length_penalty']:g}"
+    if "lm" in summary:
+        words += f", {summary['lm']['order']}-gram LM"
+    return words
 
 
 MAX_GROUP_ROWS = 20  # the worst groups; the rest are in per_group.csv

@@ -9,7 +9,6 @@ The work is `signcli.importers.run`; this module parses flags and prints the sum
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -89,7 +88,7 @@ def import_(
         int | None,
         typer.Option(
             min=1,
-            help="Worker processes \\[default: the CPU count].",
+            help="Worker processes \\[default: the cores this process may use].",
             show_default=False,
         ),
     ] = None,
@@ -152,6 +151,7 @@ def import_(
     become NaN; a signer stays on one side of the split. Never writes into SRC; an
     interrupted import resumes when run again."""
     with _run.guarded():
+        from signcli.core.cores import available_cores
         from signcli.core.errors import UsageError
         from signcli.importers.run import ImportOptions, run_import
 
@@ -169,7 +169,7 @@ def import_(
             val_fraction=val_fraction,
             split_by=split_by,
             seed=seed,
-            workers=workers or os.cpu_count() or 1,
+            workers=workers or available_cores().count,
             overwrite=overwrite,
             dry_run=dry_run,
             source_options={
@@ -295,6 +295,8 @@ def _print_summary(report) -> None:  # noqa: ANN001 - ImportReport is imported l
             )
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", markup=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if not report.dry_run:
         console.print(f"next: signcli train transformer {report.out}", markup=False)
 

@@ -170,6 +170,10 @@ def validate_npz(
                 group_by=group_by,
                 text=text,
             )
+        if manifest is not None:
+            from signcli.data.validate import apply_manifest
+
+            apply_manifest(report, manifest.classes)
         if json_:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:
@@ -248,14 +252,20 @@ def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - impo
     if split.D is not None:
         others = sum(n for d, n in split.width_counts.items() if d != split.D)
         summary.add_row("D", f"{split.D}" + (f" ({others} file(s) differ)" if others else ""))
-    summary.add_row("NaN share", f"{split.nan_share:.2%} of values, in {split.nan_files} file(s)")
+    declared = " (not detected: the manifest's missing landmarks)" if split.nan_declared else ""
+    summary.add_row(
+        "NaN share", f"{split.nan_share:.2%} of values, in {split.nan_files} file(s){declared}"
+    )
     if split.layout_nan:
         summary.add_row(
             "NaN share by stream",
             ", ".join(f"{name} {share:.1%}" for name, share in split.layout_nan.items()),
         )
     for head, counts in split.class_counts.items():
-        rarest = ", ".join(f"{i} ({n})" for i, n in split.rarest_classes(head))
+        names = split.class_names.get(head, {})
+        rarest = ", ".join(
+            f"{escape(names.get(i, str(i)))} ({n})" for i, n in split.rarest_classes(head)
+        )
         summary.add_row(
             f"{head} classes",
             f"{len(counts)}; rarest: {rarest}" if counts else "none labelled",

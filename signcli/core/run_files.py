@@ -10,6 +10,7 @@ BEST_CHECKPOINT = "best.pt"
 SPLIT_FILE = "split.json"
 TOKENIZER_FILE = "tokenizer.json"  # text tasks: the run's tokenizer (also in every checkpoint)
 TENSORBOARD_DIR = "tensorboard"
+CURVES_FILE = "curves.png"  # the learning curves, redrawn as the run goes
 # removal order for --overwrite: config.json first, so a removal that fails midway leaves
 # a folder that `resume` refuses and `train` still calls a run (to be overwritten again)
 RUN_FILES = (
@@ -20,5 +21,6 @@ RUN_FILES = (
     LAST_CHECKPOINT,
     BEST_CHECKPOINT,
     TOKENIZER_FILE,
+    CURVES_FILE,
 )
 LOCK_FILE = ".signcli.lock"  # never a run file: --overwrite leaves it alone

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.cores import available_cores
 from signcli.core.errors import DataError, DiskError, UsageError
 from signcli.core.files import sample_id
 from signcli.data.dataset import SampleDataset
@@ -331,7 +331,7 @@ def _unusable_files(files: Sequence[Path], failures: list[tuple[int, str]], key:
 
 def read_arrays(files: list[Path], key: str, workers: int | None = None) -> list[np.ndarray]:
     """Read every file (in parallel for many files); DataError lists the unusable ones."""
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+    workers = workers if workers is not None else available_cores().count
     chunks = [files[i : i + READ_CHUNK] for i in range(0, len(files), READ_CHUNK)]
     if workers > 1 and len(files) >= PARALLEL_READ_MIN_FILES:
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:

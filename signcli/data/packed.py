@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.cores import available_cores
 from signcli.core.errors import DiskError
 from signcli.core.files import open_input
 
@@ -416,7 +417,7 @@ def _read_all(
     """The samples in order, read by `workers` processes a window of chunks at a time, so
     that the build holds a few chunks in memory, not the dataset."""
     chunks = [items[i : i + READ_CHUNK] for i in range(0, len(items), READ_CHUNK)]
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+    workers = workers if workers is not None else available_cores().count
     if workers <= 1 or len(items) < MIN_PARALLEL:
         for chunk in chunks:
             yield from read_chunk(chunk)

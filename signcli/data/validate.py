@@ -14,10 +14,10 @@ Torch-free, and read-only: nothing under PATH is written, moved or deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.column_layout import layout_columns
+from signcli.core.cores import available_cores
 from signcli.core.errors import DataError, UsageError
 from signcli.core.files import (
     FOLDER,
@@ -70,7 +71,7 @@ class Finding:
     file: str
     kind: str
     message: str
-    severity: str = "error"  # "error" | "warning"
+    severity: str = "error"  # "error" | "warning" | "info" (reported, never counted)
     rows: tuple[int, ...] = ()  # 1-based lines of the labels CSV, for label problems
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +106,9 @@ class SplitReport:
     # with a column layout: stream -> NaN share of its columns' values (x: the other columns)
     layout_nan: dict[str, float] = field(default_factory=dict)
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # head -> id -> samples
+    class_names: dict[str, dict[int, str]] = field(default_factory=dict)  # head -> id -> name
+    # the dataset's manifest says NaN means "not detected": NaN findings are information
+    nan_declared: bool = False
     group_by: str | None = None  # the labels column whose groups are counted
     group_counts: dict[str, int] = field(default_factory=dict)  # group -> samples, most first
     text_path: Path | None = None  # the text targets (`file,text`) checked, if any
@@ -151,6 +155,7 @@ class SplitReport:
             "widths": {str(d): n for d, n in sorted(self.width_counts.items())},
             "nan_share": self.nan_share,
             "nan_files": self.nan_files,
+            "nan_declared": self.nan_declared,
             **({"text": self.text_summary} if self.text_summary is not None else {}),
             **({"layout_nan_share": self.layout_nan} if self.layout_nan else {}),
             "classes": {
@@ -158,6 +163,11 @@ class SplitReport:
                     "count": len(counts),
                     "samples": {str(i): n for i, n in counts.items()},
                     "rarest": [list(pair) for pair in self.rarest_classes(head)],
+                    **(
+                        {"names": {str(i): n for i, n in self.class_names[head].items()}}
+                        if self.class_names.get(head)
+                        else {}
+                    ),
                 }
                 for head, counts in self.class_counts.items()
             },
@@ -384,6 +394,24 @@ def validate_path(
     if group_by is not None and len(splits) > 1:
         _report_straddling(report, {s.name: s.group_counts for s in splits}, splits[-1])
     return report
+
+
+def apply_manifest(report: ValidationReport, classes: Sequence[str]) -> None:
+    """What a dataset manifest (data/manifest.py) declares: NaN is a landmark not detected,
+    written on purpose (`signcli import`), so a file's NaN share is information, summed up
+    per split, not a warning per file; `classes` (the manifest's class names, by id) name
+    the classes a labels CSV left unnamed."""
+    for split in report.splits:
+        split.nan_declared = True
+        split.findings = [
+            dataclasses.replace(f, severity="info") if f.kind == "nan" else f
+            for f in split.findings
+        ]
+        if classes and "gloss" in split.class_counts:
+            split.class_names["gloss"] = {
+                **dict(enumerate(classes)),
+                **split.class_names.get("gloss", {}),
+            }
 
 
 def _report_straddling(
@@ -641,7 +669,7 @@ def check_files(
     """`check_npz` (or, for the multi-stream layout, `check_stream_file`) on every file, in
     order; `workers` processes (default: all cores). The per-column NaN counts come back
     only when `nan_columns` asks for them (D numbers a file: much for 2048 features)."""
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = available_cores().count if workers is None else workers
     chunk_checker = _check_stream_chunk if stream_files else _check_chunk
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
         return chunk_checker(files, key, dim, nan_columns)
@@ -707,6 +735,9 @@ def _check_labels(source: SplitSource, report: SplitReport, group_by: str | None
         labelled = ids[match.label_rows]
         counts = Counter(int(i) for i in labelled if i >= 0)  # -1 marks an id already reported
         report.class_counts[head] = dict(sorted(counts.items()))
+        names = table.gloss_names if head == "gloss" else table.cat_names
+        if names:
+            report.class_names[head] = dict(names)
     if group_by is not None:
         _count_groups(report, table, group_by, match.label_rows)
 

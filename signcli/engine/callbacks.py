@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from signcli.core.errors import DataError, UsageError
 from signcli.core.run_files import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
+    CURVES_FILE,
     LABELS_FILE,
     LAST_CHECKPOINT,
     LOCK_FILE,
@@ -47,7 +49,13 @@ def work_dir_hooks(settings: Settings) -> list[Hook]:
     """The hooks every run gets, in the order they must run at each epoch end: the metrics
     line first, then the checkpoint (so a resume from last.pt may drop, never miss, lines)."""
     training = settings.training
-    hooks: list[Hook] = [RunFilesHook(), MetricsLogHook(), CheckpointHook(), EarlyStoppingHook()]
+    hooks: list[Hook] = [
+        RunFilesHook(),
+        MetricsLogHook(),
+        CheckpointHook(),
+        EarlyStoppingHook(),
+        CurvesHook(),  # after MetricsLogHook: it draws metrics.jsonl
+    ]
     if training.log_csv is not None:
         columns = task_spec(settings.model.task).log_columns
         hooks.append(CsvLogHook(Path(training.log_csv), columns))
@@ -179,6 +187,39 @@ class EarlyStoppingHook(Hook):
             trainer.work_dir,
         )
 
+
+class CurvesHook(Hook):
+    """WORK_DIR/curves.png: losses and metrics per epoch (train vs val), drawn from
+    metrics.jsonl (a resumed run's earlier epochs too). Redrawn after an epoch when
+    CURVES_EVERY_S have passed since the last drawing (drawing takes ~0.2 s: epochs of a
+    fraction of a second must not pay it each time), and when the run ends."""
+
+    def __init__(self) -> None:
+        self.drawn_at: float | None = None
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        if self.drawn_at is None or time.monotonic() - self.drawn_at >= CURVES_EVERY_S:
+            self.draw(trainer)
+
+    def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        if history:
+            self.draw(trainer)
+
+    def draw(self, trainer: Trainer) -> None:
+        from signcli.metrics.jsonl import read_metrics
+        from signcli.metrics.plots import curves_png
+
+        self.drawn_at = time.monotonic()
+        try:
+            records = read_metrics(trainer.work_dir / METRICS_FILE).records
+        except (UsageError, DataError) as exc:  # the log is the run's: say so, train on
+            log.warning("curves.png not drawn: %s", exc)
+            return
+        png = curves_png(records, trainer.monitor, trainer.state.best_epoch or None)
+        atomic_write(trainer.work_dir / CURVES_FILE, png)
+
+
+CURVES_EVERY_S = 10.0
 
 # the first line of a --log-csv signcli writes: its task's columns (TaskSpec.log_columns)
 CSV_HEADERS = frozenset(",".join(spec.log_columns) for spec in TASKS.values())

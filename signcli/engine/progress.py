@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from signcli.engine.trainer import Trainer
 
 Mode = Literal["auto", "bar", "plain", "quiet"]
+# off a terminal, the longest silence: a line at least this often (every log_every steps
+# too), so a CI log or `tail -f` shows the run is alive
+PLAIN_EVERY_S = 25.0
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
@@ -57,17 +60,21 @@ class ProgressHook(Hook):
         self.val_task: TaskID | None = None
         self.epoch_started = 0.0
         self.epoch_samples = 0
+        self.run_started = time.monotonic()
+        self.last_line = time.monotonic()  # when plain mode last printed
+        self.val_batches = self.val_done = 0
 
     # -- training
 
     def on_train_start(self, trainer: Trainer) -> None:
+        self.run_started = self.last_line = time.monotonic()
         if self.mode == "quiet":
             return
         model = trainer.model
         params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         val = len(trainer.data.val.ids) if trainer.data.val is not None else 0
         resumed = (
-            f", resuming after epoch {trainer.state.epoch} step {trainer.state.step}"
+            f", resuming {trainer.state.position(len(trainer.batch_sizes))}"
             if trainer.state.step
             else ""
         )
@@ -82,6 +89,7 @@ class ProgressHook(Hook):
             f"{targets}, {trainer.epochs} epochs{resumed}",
             highlight=False,
         )
+        self.console.print(f"  {trainer.threads.choice.describe()}", highlight=False)
         if self.mode == "bar":
             self.progress = Progress(
                 TextColumn("{task.description}"),
@@ -111,17 +119,29 @@ class ProgressHook(Hook):
         self.epoch_samples += batch_size
         if self.progress is not None:
             self._refresh_bar(trainer)
+        elif self._overdue():
+            self._print_step(trainer)
 
     def on_step_end(self, trainer: Trainer) -> None:
         state = trainer.state
         if self.progress is not None:  # the step has just set a new learning rate
             self._refresh_bar(trainer)
         elif self.mode == "plain" and state.step % trainer.settings.training.log_every == 0:
-            print(
-                f"epoch {state.epoch + 1}/{trainer.epochs} batch {state.batch_in_epoch}/"
-                f"{len(trainer.batch_sizes)} step {state.step}  {self._info(trainer)}",
-                flush=True,
-            )
+            self._print_step(trainer)
+
+    def _overdue(self) -> bool:
+        return self.mode == "plain" and time.monotonic() - self.last_line >= PLAIN_EVERY_S
+
+    def _print_step(self, trainer: Trainer) -> None:
+        state = trainer.state
+        self._print(
+            f"epoch {state.epoch + 1}/{trainer.epochs} batch {state.batch_in_epoch}/"
+            f"{len(trainer.batch_sizes)} step {state.step}  {self._info(trainer)}"
+        )
+
+    def _print(self, line: str) -> None:
+        print(line, flush=True)
+        self.last_line = time.monotonic()
 
     def _info(self, trainer: Trainer) -> str:
         state = trainer.state
@@ -136,12 +156,19 @@ class ProgressHook(Hook):
         )
 
     def on_validation_start(self, trainer: Trainer, num_batches: int) -> None:
+        self.val_batches, self.val_done = num_batches, 0
         if self.progress is not None:
             self.val_task = self.progress.add_task("  validation", total=num_batches, info="")
 
     def on_validation_batch_end(self, trainer: Trainer) -> None:
+        self.val_done += 1
         if self.progress is not None and self.val_task is not None:
             self.progress.advance(self.val_task)
+        elif self._overdue():
+            self._print(
+                f"epoch {trainer.state.epoch + 1}/{trainer.epochs} validation batch "
+                f"{self.val_done}/{self.val_batches}"
+            )
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if self.progress is not None:
@@ -156,26 +183,56 @@ class ProgressHook(Hook):
         if self.mode == "bar":
             self.console.print(line, highlight=False)
         else:
-            print(line, flush=True)
+            self._print(line)
 
     def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-        state = trainer.state
-        best = (
-            f"best {trainer.monitor} {state.best_metric:.4f} at epoch {state.best_epoch}"
-            if state.best_metric is not None
-            else "no finished epoch"
-        )
-        self.console.print(
-            f"done: {state.epoch} epoch(s), {state.step} steps, {best}; "
-            f"work dir {trainer.work_dir}",
-            highlight=False,
-        )
+        for line in run_summary(trainer, time.monotonic() - self.run_started):
+            self.console.print(line, highlight=False)
 
     def close(self) -> None:
         """Stop the live display (the loop ended by an exception)."""
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+def run_summary(trainer: Trainer, wall_s: float) -> list[str]:
+    """The end of a run: how long, the best epoch, the threads, the files, what to run next."""
+    from signcli.core.run_files import BEST_CHECKPOINT, RUN_FILES
+
+    state, work = trainer.state, trainer.work_dir
+    best = (
+        f"best {trainer.monitor} {state.best_metric:.4f} at epoch {state.best_epoch}"
+        if state.best_metric is not None
+        else "no finished epoch"
+    )
+    lines = [
+        f"done: {state.epoch} epoch(s), {state.step} steps in {format_duration(wall_s)}; "
+        f"{best}; work dir {work}",
+        f"  math: {trainer.threads.summary()}",
+    ]
+    files = [name for name in RUN_FILES if (work / name).is_file()]
+    if files:
+        lines.append(f"  wrote {', '.join(files)}")
+    checkpoint = work / BEST_CHECKPOINT
+    if checkpoint.is_file():
+        lines += [
+            f"  next: signcli eval {checkpoint}",
+            f"        signcli export-onnx {checkpoint} --out {work / 'model.onnx'}",
+            f"        signcli predict {checkpoint} FILES_OR_FOLDERS",
+        ]
+    return lines
+
+
+def format_duration(seconds: float) -> str:
+    """1.2 s, 4m 05s, 2h 03m."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"

@@ -27,6 +27,17 @@ class TrainState:
     def state_dict(self) -> dict:
         return asdict(self)
 
+    def position(self, batches_per_epoch: int) -> str:
+        """Where the run stands, in the words both the interrupt and the resume messages
+        use: "after epoch 2" at an epoch boundary, "in epoch 3 after batch 5/16" inside
+        one (epochs are numbered from 1, as the epoch lines number them)."""
+        if self.batch_in_epoch == 0:
+            return f"after epoch {self.epoch}, step {self.step}"
+        return (
+            f"in epoch {self.epoch + 1} after batch {self.batch_in_epoch}/{batches_per_epoch}, "
+            f"step {self.step}"
+        )
+
     @staticmethod
     def problem(state: dict) -> str | None:
         """What makes `state` (a checkpoint's train state) unusable, naming the counter:

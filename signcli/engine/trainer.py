@@ -50,6 +50,7 @@ from signcli.engine.hooks import Hook
 from signcli.engine.inference import join_batches, predict
 from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
+from signcli.engine.threads import ThreadGovernor, step_work
 from signcli.models import SignModel
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, with_absolute_paths
@@ -138,6 +139,14 @@ class Trainer:
             lengths=self.train_lengths if train.length_buckets else None,
         )
         self.batch_sizes = self.train_sampler.batch_sizes()
+        self.threads = ThreadGovernor.for_work(
+            train.threads,
+            step_work(
+                sum(p.numel() for p in self.model.parameters()),
+                self.train_sampler.batch_size * _mean_frames(self.data, self.train_lengths),
+            ),
+            deterministic=train.deterministic,
+        )
         if settings.data.augment.enabled:  # train split only; draws follow the sampler's epoch
             from signcli.data.augment import augmenter_for
 
@@ -237,12 +246,16 @@ class Trainer:
         docstring)."""
         with self._work_dir_lock():
             self.model.train()
-            self._call("on_train_start")
-            self.continuing = True  # a later fit() of this trainer trains on
-            with self._stop_on_signals(), self._collective_errors():
-                while not self.finished and not self.should_stop:
-                    self._train_epoch()
-            self._call("on_train_end", self.history)
+            self.threads.apply()
+            try:
+                self._call("on_train_start")
+                self.continuing = True  # a later fit() of this trainer trains on
+                with self._stop_on_signals(), self._collective_errors():
+                    while not self.finished and not self.should_stop:
+                        self._train_epoch()
+                self._call("on_train_end", self.history)
+            finally:
+                self.threads.restore()
         return self.history
 
     def _work_dir_lock(self) -> AbstractContextManager[None]:
@@ -287,6 +300,7 @@ class Trainer:
                     self._reduce_step(pending, epoch)
                     pending = [0.0, 0, 0]
                 self._optimizer_step()
+                self.threads.recheck()
                 self._call("on_step_end")
                 if self._stop_requested() and state.batch_in_epoch < len(self.batch_sizes):
                     self._interrupt()
@@ -622,8 +636,8 @@ class Trainer:
         stop = self._agreed_stop if self.world.enabled else self._stop_signal
         name = signal.Signals(stop).name if stop else "signal"
         raise TrainingInterrupted(
-            f"{name} received: stopped at epoch {self.state.epoch + (self.state.batch_in_epoch > 0)}, "
-            f"step {self.state.step}; {self.work_dir / 'last.pt'} is saved",
+            f"{name} received: stopped {self.state.position(len(self.batch_sizes))}; "
+            f"{self.work_dir / 'last.pt'} is saved",
             hint=f"continue with: signcli resume {self.work_dir}"
             + (" (under torchrun, with any number of processes)" if self.world.enabled else ""),
         )
@@ -770,6 +784,16 @@ def _input_stats(data: TrainingData, model: SignModel) -> dict[str, tuple[np.nda
             for name, x in model.prepare_inputs(streams, mask).items():  # [1, T, D']
                 prepared.setdefault(name, []).append(x[0])
         return input_stats({name: torch.cat(parts) for name, parts in prepared.items()})
+
+
+def _mean_frames(data: TrainingData, lengths: np.ndarray | None) -> float:
+    """Mean frames of a training clip: from the stored lengths, else from a few clips."""
+    if lengths is not None and len(lengths):
+        return float(lengths.mean())
+    dataset = data.train.dataset
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), 16)).round().astype(int))
+    sample = [dataset.raw(int(i)) for i in picks]
+    return float(np.mean([next(iter(s.streams.values())).shape[0] for s in sample]))
 
 
 def _lengths(dataset: Any, required: bool) -> np.ndarray | None:

@@ -47,7 +47,9 @@ from signcli.data.sample import Sample, SampleSplit, attach_texts
 from signcli.engine.device import make_precision, resolve_device
 from signcli.engine.inference import predict
 from signcli.engine.restore import load_model_from_checkpoint
+from signcli.engine.threads import ThreadGovernor, step_work
 from signcli.metrics import report
+from signcli.metrics.html_report import write_html_report
 from signcli.settings import Settings
 from signcli.tasks import build_task
 from signcli.tasks.base import EvalContext
@@ -72,10 +74,43 @@ class EvalResult:
 EVAL_OUTPUT_FILES = (*report.EVAL_FILES, HYPOTHESES_FILE, REFERENCES_FILE)
 
 
-def default_out_dir(checkpoint: Path, data_name: str | Path) -> Path:
-    """`<checkpoint folder>/eval-<checkpoint stem>-<data name>`; a path gives its name."""
+def default_out_dir(checkpoint: Path, data_name: str | Path, options: str = "") -> Path:
+    """`<checkpoint folder>/eval-<checkpoint stem>-<data name><options>`; a path gives its
+    name; `options` names the decoding options given (`decoding_suffix`)."""
     name = Path(data_name).resolve().name if isinstance(data_name, Path) else data_name
-    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{name}"
+    return Path(checkpoint).parent / f"eval-{Path(checkpoint).stem}-{name}{options}"
+
+
+def decoding_suffix(
+    beam_size: int | None, length_penalty: float | None, lm: LMOptions | None
+) -> str:
+    """The decoding options given on the command line, for the default folder name: a plain
+    eval and an `--lm-order 3` eval of one checkpoint write side by side
+    (`eval-best-val`, `eval-best-val-lm3`), never into each other."""
+    parts = []
+    if beam_size is not None:
+        parts.append(f"beam{beam_size}")
+    if length_penalty is not None:
+        parts.append(f"lp{length_penalty:g}")
+    if lm is not None and lm.wanted:
+        parts.append(f"lm{lm.order}")
+        if lm.weight is not None:
+            parts.append(f"w{lm.weight:g}")
+        if lm.bonus is not None:
+            parts.append(f"b{lm.bonus:g}")
+        if lm.texts is not None:
+            parts.append(Path(lm.texts).stem)
+    return "".join(f"-{part}" for part in parts)
+
+
+def refuse_earlier_eval(out_dir: Path, overwrite: bool) -> None:
+    """An evaluation is never replaced silently: UsageError when `out_dir` holds one
+    (its eval.json) unless `overwrite`."""
+    if not overwrite and (Path(out_dir) / report.SUMMARY_FILE).exists():
+        raise UsageError(
+            f"{out_dir} holds an earlier evaluation ({report.SUMMARY_FILE})",
+            hint="pass --overwrite to replace it, or --out DIR for another folder",
+        )
 
 
 @dataclass
@@ -106,6 +141,7 @@ def evaluate(
     lm_weight: float | None = None,
     lm_bonus: float | None = None,
     lm_texts: Path | None = None,
+    overwrite: bool = False,
 ) -> EvalResult:
     """Evaluate `checkpoint` on the `.npz` files of `data_dir`, or (multi-stream models)
     on the ids of `index`, and write the report files.
@@ -113,7 +149,8 @@ def evaluate(
     Without labels (`no_labels`) only predictions are written. `group_by` names a column of
     the labels CSV to report per group of (default: see `_group_column`).
     `trust_decoder_class` allows a stored decoder class that is not signcli's own
-    (signcli/engine/trust.py).
+    (signcli/engine/trust.py). A folder that holds an evaluation is refused (UsageError) unless
+    `overwrite`; the default folder's name carries the decoding options given.
     ctc models: `lm_order` > 0 adds an n-gram language model of `lm_texts` (default: the
     run's training texts) to the beam search, weighted by `lm_weight` (default 1.0) with
     `lm_bonus` per token (default 1.0); see tasks/language_model.py.
@@ -132,34 +169,20 @@ def evaluate(
         raise UsageError(f"--batch-size must be at least 1 (got {batch_size})")
     if out_dir is not None:  # before the model runs, not after
         check_folder(Path(out_dir), "--out")
+        refuse_earlier_eval(Path(out_dir), overwrite)
+    lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
     timer = _Timer()
     with timer("restore"):
-        model, settings, labels, input_dims = load_model_from_checkpoint(
-            checkpoint, trust_decoder_class=trust_decoder_class
+        restored = restore_for_inference(
+            checkpoint,
+            trust_decoder_class=trust_decoder_class,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            lm_options=lm_options,
         )
-        task = build_task(settings.model.task)
-        # text tasks: --beam-size / --length-penalty override the run's text settings
-        if beam_size is not None:
-            settings.text.beam_size = beam_size
-        if length_penalty is not None:
-            settings.text.length_penalty = length_penalty
-        task.prepare_eval(settings, labels, str(checkpoint))
+    model, settings, labels = restored.model, restored.settings, restored.labels
+    input_dims, task, lm_record = restored.input_dims, restored.task, restored.lm_record
     text_task = has_text_targets(settings.model.task)
-    if beam_size is not None and "beam_size" not in task.spec.eval_options:
-        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
-    if length_penalty is not None and "length_penalty" not in task.spec.eval_options:
-        raise UsageError(
-            f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
-        )
-    lm_options = LMOptions(lm_order, lm_weight, lm_bonus, lm_texts)
-    lm_options.check(task.spec, checkpoint)
-    lm_record = None
-    if lm_options.wanted:
-        with timer("restore"):
-            lm, lm_record = build_language_model(lm_options, settings, checkpoint, task.tokenizer)
-            task.use_language_model(
-                lm, lm_record["weight"], lm_record["bonus"], keep_beam=beam_size is not None
-            )
     if text_task and labels_csv is not None:
         raise UsageError(
             f"--labels is for classification; {checkpoint} is a {task.name} model",
@@ -198,22 +221,30 @@ def evaluate(
         task.check_eval_targets(split, labels, checkpoint)
     warnings = list(split.warnings)
     group_column = _group_column(split, settings, group_by, warnings) if labelled else None
-
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(checkpoint, data.name)
+    if out_dir is None:
+        options = decoding_suffix(beam_size, length_penalty, lm_options)
+        out_dir = default_out_dir(checkpoint, data.name, options)
+        refuse_earlier_eval(out_dir, overwrite)
+    out_dir = Path(out_dir)
     _check_out_files(out_dir, [checkpoint, labels_csv, text_csv, index, lm_texts])
 
     torch_device = resolve_device(device)
     model.to(torch_device)
     order = _longest_first(split.dataset)
-    with timer("predict"):
-        predictions = predict(
-            model,
-            _batches(split.dataset, order, batch_size, timer, task.collate),
-            torch_device,
-            make_precision("float32", torch_device),
-            task.loss_module(settings.optim) if labelled else None,
-            task=task,
-        )
+    threads = inference_threads(model, split.dataset, batch_size)
+    threads.apply()
+    try:
+        with timer("predict"):
+            predictions = predict(
+                model,
+                _batches(split.dataset, order, batch_size, timer, task.collate),
+                torch_device,
+                make_precision("float32", torch_device),
+                task.loss_module(settings.optim) if labelled else None,
+                task=task,
+            )
+    finally:
+        threads.restore()
     timer.timings_s["predict"] -= timer.timings_s.get("collate", 0.0)  # the model's time only
     back = np.argsort(order)  # loader order -> split order
 
@@ -224,6 +255,8 @@ def evaluate(
         "task": task.name,
         "num_samples": len(split.ids),
     }
+    if "length_penalty" in task.spec.eval_options:  # the decoding, beside the beam size
+        summary["length_penalty"] = settings.text.length_penalty
     context = EvalContext(
         checkpoint,
         settings,
@@ -242,8 +275,71 @@ def evaluate(
     if lm_record is not None:
         summary["lm"] = lm_record
     with timer("write"):
+        context.files.append(
+            write_html_report(out_dir, summary, checkpoint, settings.training.monitor)
+        )
         _finish_files(out_dir, summary, context.files)
     return EvalResult(summary, out_dir, timer.timings_s, warnings)
+
+
+@dataclass
+class RestoredForInference:
+    """A checkpoint's model and its task, ready to predict as eval does."""
+
+    model: Any
+    settings: Settings
+    labels: dict[str, Any]
+    input_dims: dict[str, int]
+    task: Any
+    lm_record: dict[str, Any] | None  # eval.json's `lm`, when a language model is used
+
+
+def restore_for_inference(
+    checkpoint: Path,
+    *,
+    trust_decoder_class: bool = False,
+    beam_size: int | None = None,
+    length_penalty: float | None = None,
+    lm_options: LMOptions | None = None,
+) -> RestoredForInference:
+    """The model of `checkpoint` and its task set up for decoding: the text tasks' beam
+    (`beam_size`, `length_penalty` override the run's text settings) and a ctc model's
+    language model. Shared by `eval` and `predict`, so both decode the same way;
+    UsageError naming the flag for options the model's task does not take."""
+    model, settings, labels, input_dims = load_model_from_checkpoint(
+        checkpoint, trust_decoder_class=trust_decoder_class
+    )
+    task = build_task(settings.model.task)
+    if beam_size is not None:
+        settings.text.beam_size = beam_size
+    if length_penalty is not None:
+        settings.text.length_penalty = length_penalty
+    task.prepare_eval(settings, labels, str(checkpoint))
+    lm_options = lm_options or LMOptions()
+    if beam_size is not None and "beam_size" not in task.spec.eval_options:
+        raise UsageError(f"--beam-size is for the text tasks; {checkpoint} is a {task.name} model")
+    if length_penalty is not None and "length_penalty" not in task.spec.eval_options:
+        raise UsageError(
+            f"--length-penalty is for translate's beam search; {checkpoint} is a {task.name} model"
+        )
+    lm_options.check(task.spec, checkpoint)
+    lm_record = None
+    if lm_options.wanted:
+        lm, lm_record = build_language_model(lm_options, settings, checkpoint, task.tokenizer)
+        task.use_language_model(
+            lm, lm_record["weight"], lm_record["bonus"], keep_beam=beam_size is not None
+        )
+    return RestoredForInference(model, settings, labels, input_dims, task, lm_record)
+
+
+def inference_threads(model: Any, dataset: SampleDataset, batch_size: int) -> ThreadGovernor:
+    """The math threads of a prediction pass (engine/threads.py): a forward pass is a
+    third of a training step's work."""
+    lengths = dataset.lengths(read=False)
+    frames = float(lengths.mean()) if lengths is not None and len(lengths) else 64.0
+    parameters = sum(p.numel() for p in model.parameters())
+    work = step_work(parameters, min(batch_size, len(dataset)) * frames) / 3
+    return ThreadGovernor.for_work("auto", work)
 
 
 def _in_order(value: Any, back: np.ndarray) -> Any:

@@ -175,6 +175,7 @@ class ImportReport:
     split_rule: str = ""
     notes: list[str] = field(default_factory=list)  # the scan's decisions; dry run: refusals
     sequence_notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> note
+    warnings: list[str] = field(default_factory=list)  # e.g. a split that is not by signer
 
     @property
     def written(self) -> int:
@@ -224,10 +225,11 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     available = scan.streams if scan.streams is not None else _probe(fmt, items)
     plan = _plan_streams(facts.landmark_set, available, options.streams, scan.kept)
     targets, split_rule = _targets(items, classes, options)
+    warnings = _split_warnings(items, options, split_rule)
     if options.dry_run:
         report = _report(options, facts, plan, classes, targets, [], skipped, 0, started,
                          split_rule, dry_run=True)  # fmt: skip
-        report.notes = notes
+        report.notes, report.warnings = notes, warnings
         return report
     source = _source_fingerprint(items)
     if resume:
@@ -245,7 +247,7 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     _write_tables(out, options.layout, plan, classes, done)
     report = _report(options, facts, plan, classes, done, results, skipped,
                      sum(r.resumed for r in results), started, split_rule)  # fmt: skip
-    report.notes = notes
+    report.notes, report.warnings = notes, warnings
     _write_json(out / REPORT_NAME, report.to_dict())
     manifest = _manifest(options, facts, plan, classes, done)
     write_manifest(out, manifest)
@@ -590,10 +592,11 @@ def _targets(
             options.seed,
             [str(s) for s in signers] if by_signer else None,
             group_by="signer" if by_signer else None,
-            source="the imported sequences",
+            source="the source",
         )
     except DataError as exc:
-        groups = f" into {len(set(signers))} signers" if by_signer else ""
+        count = len(set(signers))
+        groups = f" by signer ({count} signer{'' if count == 1 else 's'})" if by_signer else ""
         raise DataError(
             f"cannot split the sequences{groups} with --val-fraction {fraction:g}: "
             + exc.message.split(": ", 1)[-1],
@@ -609,6 +612,30 @@ def _targets(
     return [
         Target(i, "val" if i.id in val else "train", g) for i, g in zip(items, gloss, strict=True)
     ], rule
+
+
+SIGNER_HINT = (
+    "give --labels CSV with a signer column (id,gloss,signer) to keep each signer on one "
+    "side, or --split-by none to accept a split by sequence"
+)
+
+
+def _split_warnings(items: list[SourceItem], options: ImportOptions, rule: str) -> list[str]:
+    """A validation split drawn by sequence because the source does not name every
+    sequence's signer: validation then sees the same people as training (not
+    signer-independent). Not said when asked for (--split-by none)."""
+    if options.split_by == "none" or "stratified" not in rule or "whole signers" in rule:
+        return []
+    unnamed = sum(i.signer is None for i in items)
+    which = (
+        "no signer"
+        if unnamed == len(items)
+        else f"no signer for {unnamed} of {len(items)} sequences"
+    )
+    return [
+        f"the split is by sequence, not by signer (the source names {which}): a person may "
+        f"be in both train and val, so validation is not signer-independent; {SIGNER_HINT}"
+    ]
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ epoch). Only a worsening beyond the tolerance fails; better is always fine:
     lower is better  (losses, WER, epoch_s)             pass if run <= base + rtol * |base|
     no direction     (epoch, step, lr)                  pass if |run - base| <= rtol * |base|
 
-Timings (epoch_s, samples_per_s) depend on the machine and counters (epoch, step, lr) on the
-settings, so they are compared only when named explicitly (`--metric`). A baseline value of 0
+By default only quality metrics are compared: those a task declares with the direction in
+which they improve (tasks/registry.py: losses, accuracies, WER, BLEU, ...). Timings
+(epoch_s, samples_per_s) depend on the machine, counters (epoch, step, lr) and batching
+statistics (train_pad_share) on the settings, and a hook's own keys say nothing of quality,
+so they are compared only when named explicitly (`--metric`). A baseline value of 0
 leaves no tolerance: the run must match it or be better. A baseline value that is NaN or
 infinite cannot be compared with (an infinite loss would pass anything): it is an error
 naming the file and line, not a verdict. Torch-free.
@@ -20,6 +23,7 @@ import math
 from collections.abc import Sequence
 
 from signcli.core.errors import DataError, UsageError
+from signcli.core.task_specs import metric_mode
 from signcli.metrics.jsonl import MetricsLog
 from signcli.metrics.rules import (
     COUNTERS,
@@ -40,8 +44,8 @@ def compare_to_baseline(
     rtol: float = DEFAULT_RTOL,
     metrics: Sequence[str] | None = None,
 ) -> list[CheckResult]:
-    """One CheckResult per compared metric: `metrics` if given, else every shared metric
-    except timings and counters."""
+    """One CheckResult per compared metric: `metrics` if given, else every shared quality
+    metric (one a task declares; not timings, counters or batching statistics)."""
     if not math.isfinite(rtol) or rtol < 0:
         raise UsageError(f"rtol must be a finite number >= 0, got {rtol:g}")
     baseline_names = set(baseline.metric_names())
@@ -55,11 +59,11 @@ def compare_to_baseline(
             raise UsageError("\n".join(problems))
         names = list(dict.fromkeys(metrics))
     else:
-        names = [name for name in shared if name not in EXCLUDED_BY_DEFAULT]
+        names = [name for name in shared if is_quality_metric(name)]
         if not names:
             raise UsageError(
-                f"{run.path} and {baseline.path} share no metric to compare "
-                f"(shared: {', '.join(shared) or 'none'}; timings and counters need --metric)"
+                f"{run.path} and {baseline.path} share no metric to compare: no quality "
+                f"metric in common (shared: {', '.join(shared) or 'none'}; others need --metric)"
             )
     unusable = [name for name in names if not math.isfinite(baseline.series(name)[-1][1])]
     if unusable:
@@ -72,6 +76,12 @@ def compare_to_baseline(
             hint="use a baseline run whose metrics are finite numbers",
         )
     return [_compare(run, baseline, name, rtol) for name in names]
+
+
+def is_quality_metric(name: str) -> bool:
+    """Whether `name` is a metric of a model's quality: declared by a task with a
+    direction, and not a timing or counter."""
+    return name not in EXCLUDED_BY_DEFAULT and metric_mode(name) is not None
 
 
 def _compare(run: MetricsLog, baseline: MetricsLog, metric: str, rtol: float) -> CheckResult:

@@ -102,3 +102,62 @@ def _most_confused(confusion: np.ndarray, labels: list[str], title: str) -> Figu
 
 def _short(name: str) -> str:
     return name if len(name) <= MAX_LABEL_CHARS else name[: MAX_LABEL_CHARS - 1] + "\u2026"
+
+
+# keys of metrics.jsonl that are not a learning curve (bookkeeping and speed)
+NOT_CURVES = ("epoch", "step", "lr", "epoch_s", "samples_per_s", "train_pad_share")
+
+
+def curves_png(
+    records: list[dict[str, float]], monitor: str | None = None, best: int | None = None
+) -> bytes:
+    """Learning curves of a run's metrics.jsonl records as PNG bytes: the losses (train vs
+    val) on the left, every other metric per epoch on the right (train dashed, val solid),
+    the best epoch of `monitor` marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [int(r["epoch"]) for r in records]
+    names = list(dict.fromkeys(k for r in records for k in r if k not in NOT_CURVES))
+    losses = [n for n in names if n.endswith("_loss")]
+    others = [n for n in names if n not in losses]
+    figure = Figure(figsize=(11.0, 4.0))
+    for index, (group, title) in enumerate(((losses, "loss"), (others, "metrics")), 1):
+        axes = figure.add_subplot(1, 2, index)
+        for name in group:
+            points = [(e, r[name]) for e, r in zip(epochs, records, strict=True) if name in r]
+            style = "--" if name.startswith("train_") else "-"
+            axes.plot(*zip(*points, strict=True), style, marker=".", label=name)
+        if monitor in group:
+            best = best if best is not None else _best_epoch(records, monitor)
+            if best is not None:
+                axes.axvline(best, color="grey", linewidth=0.8, linestyle=":")
+                axes.annotate(
+                    f" best {monitor}, epoch {best}",
+                    (best, 0.97),
+                    xycoords=("data", "axes fraction"),
+                    fontsize=8,
+                    va="top",
+                )
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("epoch")
+        axes.set_title(title)
+        if group:
+            axes.legend(fontsize=8)
+        axes.grid(alpha=0.3)
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _best_epoch(records: list[dict[str, float]], monitor: str) -> int | None:
+    from signcli.core.task_specs import metric_mode
+
+    points = [(int(r["epoch"]), r[monitor]) for r in records if monitor in r]
+    if not points:
+        return None
+    mode = metric_mode(monitor) or ("min" if monitor.endswith(("loss", "wer")) else "max")
+    pick = min if mode == "min" else max
+    return pick(points, key=lambda p: p[1])[0]

@@ -7,6 +7,7 @@
     confusion.csv        the full matrix: one row per true class, one column per predicted class
     confusion.png        plots.plot_confusion
     predictions.parquet  one row per sample: ids, top-5 classes and probabilities, names
+    report.html          all of it on one self-contained page (evaluation/html_report.py)
 
 Undefined per-class scores (see metrics.py) are left empty in per_class.csv.
 """
@@ -32,6 +33,7 @@ PER_GROUP_FILE = "per_group.csv"
 CONFUSION_CSV = "confusion.csv"
 CONFUSION_PNG = "confusion.png"
 PREDICTIONS_FILE = "predictions.parquet"
+REPORT_FILE = "report.html"  # evaluation/html_report.py
 EVAL_FILES = (
     SUMMARY_FILE,
     PER_CLASS_FILE,
@@ -39,6 +41,7 @@ EVAL_FILES = (
     CONFUSION_CSV,
     CONFUSION_PNG,
     PREDICTIONS_FILE,
+    REPORT_FILE,
 )
 
 

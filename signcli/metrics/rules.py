@@ -44,6 +44,8 @@ from signcli.metrics.jsonl import MetricsLog
 
 COUNTERS = ("epoch", "step", "lr")  # no better direction; `best` makes no sense for them
 TIMINGS = ("epoch_s", "samples_per_s")  # machine-dependent; baselines skip them unless named
+# how batches were made, not how good the model is: no better direction either
+BATCHING = ("train_pad_share",)
 
 _EPOCH_AT = re.compile(r"^epoch\s*:\s*(\d+)$")
 _AT_NAMES = ("last", "best", "min", "max")
@@ -54,8 +56,9 @@ Direction = Literal["min", "max"]
 def better_direction(metric: str, task: str | None = None) -> Direction | None:
     """Which way `metric` improves: "min" for losses, error rates and epoch seconds, "max"
     for accuracies, BLEU and throughput, None for counters (epoch, step, lr). The run's
-    `task` declares its metrics' directions (core/task_specs.py); without one, any task's."""
-    if metric in COUNTERS:
+    `task` declares its metrics' directions (core/task_specs.py); without one, any task's.
+    Batching statistics (train_pad_share) have none either."""
+    if metric in COUNTERS or metric in BATCHING:
         return None
     if metric == "epoch_s" or metric.endswith("_loss"):
         return "min"

@@ -49,7 +49,7 @@ def test_no_labels(trained_run, tmp_path: Path) -> None:
     args = eval_args(trained_run, "--no-labels", "--json", "--out", str(tmp_path), labels=False)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["files"] == ["eval.json", "predictions.parquet"]
+    assert json.loads(result.stdout)["files"] == ["eval.json", "predictions.parquet", "report.html"]
 
 
 def test_without_labels_exit_2(trained_run) -> None:
@@ -150,3 +150,12 @@ def test_a_folder_without_an_earlier_eval_keeps_the_users_files(trained_run, tmp
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert mine.read_text() == "my own table\n"
+
+
+def test_the_table_says_how_a_text_model_decoded() -> None:
+    from signcli.cli.eval import _decoding
+
+    assert _decoding({"gloss_top1": 0.5}) == ""  # classify: nothing to say
+    assert _decoding({"beam_size": 1}) == "greedy"
+    assert _decoding({"beam_size": 4, "length_penalty": 0.8}) == "beam 4, length penalty 0.8"
+    assert _decoding({"beam_size": 8, "lm": {"order": 3}}) == "beam 8, 3-gram LM"

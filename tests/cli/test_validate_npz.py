@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -214,3 +215,31 @@ def test_manifest_split_outside_the_root_is_refused(make_npz_dataset) -> None:
     result = signcli(root)
     assert result.exit_code == 2, result.output
     assert "splits.train.dir" in result.output and "leaves the dataset folder" in result.output
+
+
+def test_an_imported_dataset_has_no_nan_warnings_and_names_its_classes(tmp_path) -> None:
+    """The NaN import writes on purpose (undetected parts) is the manifest's declared
+    missing landmarks: summed up as information, not a warning per file; the class counts
+    name the manifest's classes."""
+    from tests.importers.samples import write_mp_folders
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_mp_folders(src, labels=("hello", "thanks", "please"), sequences=3, frames=6)
+    for first in src.glob("*/*/0.npy"):  # nothing detected in the first frames: zeros
+        np.save(first, np.zeros_like(np.load(first)))
+    runner = CliRunner()
+    imported = runner.invoke(app, ["import", "mp-folders", str(src), str(out), "--workers", "1"])
+    assert imported.exit_code == 0, imported.output
+    result = runner.invoke(app, ["validate-npz", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    train = report["splits"][0]
+    assert train["nan_share"] > 0 and train["nan_declared"]  # the tutorial's zeros -> NaN
+    assert "nan" not in train["warnings_by_kind"] and report["warnings"] == 0
+    assert [p["severity"] for p in train["problems"] if p["kind"] == "nan"] == ["info"] * (
+        train["nan_files"]
+    )
+    assert set(train["classes"]["gloss"]["names"].values()) == {"hello", "thanks", "please"}
+    table = runner.invoke(app, ["validate-npz", str(out)])
+    assert "manifest's missing landmarks" in table.stdout
+    assert re.search(r"gloss classes.*rarest: (hello|please|thanks) \(\d\)", table.stdout)

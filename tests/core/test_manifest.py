@@ -54,13 +54,29 @@ def test_the_manifest_says_what_the_columns_are_and_set_overrides_it(tmp_path):
         read_manifest(_write(tmp_path / "bad", joints=0))
 
 
-def test_a_config_file_overrides_the_manifest(tmp_path):
+def test_the_dataset_overrides_a_config_files_data_and_flags_override_both(tmp_path):
+    """One precedence (issue 26): config file < dataset < flags < --set. The dataset says
+    where the data is and what it is as a whole; a config's data section never mixes in."""
     root = _write(tmp_path / "data")
     config = tmp_path / "config.yaml"
-    config.write_text("data:\n  layout: pose=63:93\n  mirror_pairs: {pose: [[0, 1]]}\n")
+    config.write_text(
+        "data:\n  layout: pose=63:93\n  mirror_pairs: {pose: [[0, 1]]}\n"
+        f"  train_dir: {tmp_path / 'elsewhere'}\n  val_dir: {tmp_path / 'elsewhere_val'}\n"
+        "  train_text: texts.csv\n  num_workers: 2\n"
+    )
     settings = load_settings(config, {"data.dataset": root})
-    assert settings.data.layout == {"pose": (63, 93)}
-    assert settings.data.mirror_pairs == {"pose": [(0, 1)]}
+    assert settings.data.layout == {"hand_l": (0, 63), "pose": (63, 93)}
+    assert settings.data.mirror_pairs == {"pose": [(2, 3), (4, 5)]}
+    assert settings.data.train_dir == root / "train"
+    assert settings.data.train_labels == root / "train_labels.csv"
+    # the config's other locations go too (the dataset has no val split, no texts) ...
+    assert settings.data.val_dir is None and settings.data.train_text is None
+    assert settings.data.num_workers == 2  # ... its other data settings stay
+    overridden = load_settings(
+        config, {"data.dataset": root, "data.val_dir": tmp_path / "v"}, ["data.layout=pose=63:93"]
+    )
+    assert overridden.data.layout == {"pose": (63, 93)}
+    assert overridden.data.val_dir == tmp_path / "v"
 
 
 def test_a_root_without_manifest_gives_the_single_stream_paths(tmp_path):

@@ -70,7 +70,9 @@ def test_bundled_example_is_valid_and_small() -> None:
 
     root = Path(__file__).resolve().parents[2] / "examples" / "sentences"
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    assert size < 400 * 1024
+    # 120 + 20 clips (~1.7 MB): enough for the ctc quick start to learn from (16 + 6 clips,
+    # under 400 KB, left its val WER at 1.0; issue 26)
+    assert size < 2 * 1024 * 1024
     report = validate_path(root, workers=1)
     assert report.ok and [s.name for s in report.splits] == ["train", "val"]
     for split in ("train", "val"):

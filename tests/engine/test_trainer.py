@@ -54,6 +54,7 @@ def test_work_dir_holds_exactly_the_design_files(root: Path, tmp_path: Path) -> 
     assert sorted(p.name for p in work.iterdir()) == [
         "best.pt",
         "config.json",
+        "curves.png",
         "labels.json",
         "last.pt",
         "metrics.jsonl",

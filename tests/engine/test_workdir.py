@@ -118,7 +118,7 @@ def test_a_removal_failing_midway_names_what_went_and_what_remains(
     )
     assert (
         "removed config.json; still there: labels.json, split.json, metrics.jsonl, last.pt, "
-        f"best.pt, tokenizer.json, tensorboard, {log_csv}"
+        f"best.pt, tokenizer.json, curves.png, tensorboard, {log_csv}"
     ) in message
     assert "cannot be resumed" in message
     assert not (work / "config.json").exists() and (work / "labels.json").exists()

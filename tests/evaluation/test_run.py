@@ -20,7 +20,14 @@ from signcli.evaluation.run import default_out_dir, evaluate
 from signcli.metrics.classification import head_metrics
 from signcli.metrics.plots import plot_confusion
 
-FILES = ["confusion.csv", "confusion.png", "eval.json", "per_class.csv", "predictions.parquet"]
+FILES = [
+    "confusion.csv",
+    "confusion.png",
+    "eval.json",
+    "per_class.csv",
+    "predictions.parquet",
+    "report.html",
+]
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +111,17 @@ def test_no_labels_writes_predictions_only_and_clears_old_metrics(
     for name in FILES:  # an earlier labelled evaluation in the same folder
         (out / name).write_bytes((labelled_out / name).read_bytes())
     result = evaluate(
-        trained_run.work_dir / "best.pt", trained_run.data / "val", out_dir=out, no_labels=True
+        trained_run.work_dir / "best.pt",
+        trained_run.data / "val",
+        out_dir=out,
+        no_labels=True,
+        overwrite=True,  # replacing an evaluation is asked for, never silent
     )
-    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "predictions.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "eval.json",
+        "predictions.parquet",
+        "report.html",
+    ]
     assert "gloss_top1" not in result.summary and "loss" not in result.summary
     assert result.summary["num_samples"] == 12
     table = pd.read_parquet(out / "predictions.parquet")
@@ -274,7 +289,30 @@ def test_labels_without_a_group_column_clear_an_old_per_group_file(
         (out / name).write_bytes((by_signer[1] / name).read_bytes())
     result = evaluate(
         trained_run.work_dir / "best.pt", trained_run.data / "val",
-        trained_run.data / "val_labels.csv", out_dir=out,
+        trained_run.data / "val_labels.csv", out_dir=out, overwrite=True,
     )  # fmt: skip
     assert "per_group" not in result.summary
     assert sorted(p.name for p in out.iterdir()) == FILES
+
+
+def test_an_earlier_evaluation_is_never_replaced_silently(evaluated, trained_run) -> None:
+    _, out = evaluated
+    before = (out / "eval.json").read_bytes()
+    with pytest.raises(UsageError, match="holds an earlier evaluation"):
+        evaluate(trained_run.work_dir / "best.pt", trained_run.data / "val", out_dir=out)
+    assert (out / "eval.json").read_bytes() == before
+
+
+def test_the_default_folder_names_the_decoding_options() -> None:
+    from signcli.evaluation.run import decoding_suffix
+    from signcli.tasks.language_model import LMOptions
+
+    assert decoding_suffix(None, None, LMOptions()) == ""
+    assert decoding_suffix(None, None, LMOptions(3)) == "-lm3"
+    assert decoding_suffix(8, 0.8, LMOptions(2, 0.6, None, Path("more.csv"))) == (
+        "-beam8-lp0.8-lm2-w0.6-more"
+    )
+    checkpoint = Path("run/best.pt")
+    plain = default_out_dir(checkpoint, "val")
+    with_lm = default_out_dir(checkpoint, "val", decoding_suffix(None, None, LMOptions(3)))
+    assert plain.name == "eval-best-val" and with_lm.name == "eval-best-val-lm3"

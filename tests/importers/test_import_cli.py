@@ -91,7 +91,9 @@ def test_flat_openpose_takes_labels_from_a_csv(tmp_path):
     assert missing.exit_code == 2 and "give --labels" in missing.output
     command = ["import", "openpose", str(src), str(out), "--labels", str(labels), "--json"]
     too_few = runner.invoke(app, command)  # 2 signers cannot give 20% to validation
-    assert too_few.exit_code == 2 and "into 2 signers with --val-fraction 0.2" in too_few.output
+    assert (
+        too_few.exit_code == 2 and "by signer (2 signers) with --val-fraction 0.2" in too_few.output
+    )
     assert "--split-by none" in too_few.output
     result = runner.invoke(app, [*command, "--val-fraction", "0.5"])
     assert result.exit_code == 0, result.output
@@ -119,3 +121,41 @@ def test_fingerspelling_imports_text_targets(tmp_path):
     assert texts == sample.texts
     trained = CliRunner().invoke(app, ["train", "transformer", str(out)])
     assert trained.exit_code == 2 and "has sentence targets (train_text.csv)" in trained.output
+
+
+def test_a_split_that_cannot_be_by_signer_is_said_and_how_to_give_one(tmp_path):
+    src = tmp_path / "src"
+    write_mp_folders(src, labels=LABELS, sequences=3, frames=6)  # names no signer
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["import", "mp-folders", str(src), str(tmp_path / "a"), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: the split is by sequence, not by signer (the source names no signer)" in (
+        result.stderr
+    )
+    assert "not signer-independent" in result.stderr and "--labels CSV with a signer column" in (
+        result.stderr
+    )
+    report = json.loads((tmp_path / "a" / "import-report.json").read_text())
+    assert report["warnings"] and "not by signer" in report["warnings"][0]
+    asked = runner.invoke(
+        app, ["import", "mp-folders", str(src), str(tmp_path / "b"), "--split-by", "none"]
+    )
+    assert asked.exit_code == 0 and "warning" not in asked.stderr  # the user's choice
+
+
+def test_one_signer_is_worded_as_one(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    written = write_openpose(src, labels=LABELS, videos=2, frames=4, flat=True)
+    labels = tmp_path / "labels.csv"
+    rows = [f"{video},{video.rsplit('_', 1)[0]},p0" for _, video in written]
+    labels.write_text("video_id,gloss,signer\n" + "\n".join(rows) + "\n")
+    result = CliRunner().invoke(
+        app, ["import", "openpose", str(src), str(out), "--labels", str(labels)]
+    )
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "cannot split the sequences by signer (1 signer) with --val-fraction 0.2" in message
+    assert "the source has 1 signer group(s)" in message
+    assert "1 signers" not in message and "sequences has" not in message

@@ -174,7 +174,15 @@ def test_imported_tree_trains_with_no_data_flag(fake, src, tmp_path):
     val_files = len(pd.read_csv(out / "val_labels.csv"))
     for extra in (["--data-dir", str(out)], []):
         scored = CliRunner().invoke(
-            app, ["eval", str(run / "last.pt"), "--json", "--out", str(tmp_path / "ev"), *extra]
+            app,
+            [
+                "eval",
+                str(run / "last.pt"),
+                "--json",
+                "--out",
+                str(tmp_path / f"ev{len(extra)}"),
+                *extra,
+            ],
         )
         assert scored.exit_code == 0, scored.output
         assert json.loads(scored.output)["num_samples"] == val_files

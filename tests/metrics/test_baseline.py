@@ -108,3 +108,13 @@ def test_a_non_finite_value_the_baseline_check_does_not_use_is_fine(write_jsonl,
 def test_rtol_must_be_finite_and_not_negative(write_jsonl, run_records, rtol) -> None:
     with pytest.raises(UsageError, match="rtol must be a finite number >= 0"):
         compare(write_jsonl, run_records, {}, rtol=rtol)
+
+
+def test_batching_statistics_and_hook_keys_need_naming(write_jsonl, run_records) -> None:
+    # train_pad_share has no "better": a run with less padding is not a worse model
+    extra = [{**r, "train_pad_share": 0.1, "my_hook_key": 3.0} for r in run_records]
+    results = compare(write_jsonl, extra, {"train_pad_share": 0.5, "my_hook_key": 9.0})
+    assert "train_pad_share" not in results and "my_hook_key" not in results
+    assert all(c.passed for c in results.values())
+    named = compare(write_jsonl, extra, {"train_pad_share": 0.5}, metrics=["train_pad_share"])
+    assert not named["train_pad_share"].passed  # named: compared (no direction: must match)

@@ -4,8 +4,13 @@ model and decoder-trust tests: one place for the tiny model and the file names."
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from pathlib import Path
 
+from signcli.data.synthetic_sentences import write_sentence_dataset
 from signcli.settings import Settings, load_settings
 from tests.tiny import TINY_MODEL
 
@@ -30,3 +35,13 @@ def text_task_settings(
             *extra,
         ]
     )
+
+
+@functools.cache
+def small_sentences() -> Path:
+    """The 16 + 6 sentences examples/sentences held before it grew to a set the ctc quick
+    start learns from (make_sentences.py, seed 0), written once per test process into a
+    temporary folder: the runs of the translate tests stay as small and exact as they were."""
+    root = Path(tempfile.mkdtemp(prefix="signcli-sentences-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return write_sentence_dataset(root / "sentences", 16, 6, seed=0, compact=True)

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from signcli.cli import app
 from signcli.core.errors import UsageError
 from signcli.engine.trust import check_decoder_class, check_stored_model, is_signcli_class
+from tests.tasks.sentence_runs import small_sentences
 
-SENTENCES = Path(__file__).resolve().parents[2] / "examples" / "sentences"
 MODULE = "trust_probe_decoders"
 MARKER = "imported.marker"
 # a user's decoder (the interface of docs/architecture.md, "Text targets") whose module
@@ -60,7 +60,7 @@ def user_decoder_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     (modules / f"{MODULE}.py").write_text(PROBE)
     work = root / "run"
     settings = text_task_settings(
-        SENTENCES,
+        small_sentences(),
         work,
         "translate",
         "model.max_target_len=12",
@@ -110,7 +110,7 @@ def _refused(result, source: Path) -> None:
 def test_eval_refuses_a_users_decoder_class_unless_trusted(importable, tmp_path) -> None:
     work, modules = importable
     best, out = work / "best.pt", tmp_path / "eval"
-    args = ["eval", str(best), "--data-dir", str(SENTENCES), "--out", str(out), "--json"]
+    args = ["eval", str(best), "--data-dir", str(small_sentences()), "--out", str(out), "--json"]
     _refused(runner.invoke(app, args), best)
     assert not (modules / MARKER).exists() and MODULE not in sys.modules
     assert not out.exists()

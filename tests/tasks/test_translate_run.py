@@ -16,11 +16,11 @@ from signcli.engine.checkpoint import STATE_KEY, load_checkpoint
 from signcli.engine.recipes import resume_run, start_run
 from signcli.settings import load_settings
 from tests.engine.test_resume import StopAfter, assert_same_run, read_metrics
+from tests.tasks.sentence_runs import small_sentences
 from tests.tiny import TINY_MODEL
 
 pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
 
-SENTENCES = Path(__file__).resolve().parents[2] / "examples" / "sentences"
 TINY = (
     *TINY_MODEL,
     "model.max_target_len=12",
@@ -32,12 +32,12 @@ runner = CliRunner()
 def _settings(work_dir: Path, *extra: str):
     return load_settings(
         overrides=[
-            f"data.train_dir={SENTENCES / 'train'}",
-            f"data.train_labels={SENTENCES / 'train_labels.csv'}",
-            f"data.val_dir={SENTENCES / 'val'}",
-            f"data.val_labels={SENTENCES / 'val_labels.csv'}",
-            f"data.train_text={SENTENCES / 'train_text.csv'}",
-            f"data.val_text={SENTENCES / 'val_text.csv'}",
+            f"data.train_dir={small_sentences() / 'train'}",
+            f"data.train_labels={small_sentences() / 'train_labels.csv'}",
+            f"data.val_dir={small_sentences() / 'val'}",
+            f"data.val_labels={small_sentences() / 'val_labels.csv'}",
+            f"data.train_text={small_sentences() / 'train_text.csv'}",
+            f"data.val_text={small_sentences() / 'val_text.csv'}",
             "model.task=translate",
             *TINY,
             "model.ctc_weight=0.3",  # the joint CTC head's weights and loss resume too
@@ -72,7 +72,7 @@ def test_train_eval_and_export_from_the_cli(tmp_path: Path) -> None:
     sets = [arg for item in TINY for arg in ("--set", item)]
     trained = runner.invoke(
         app,
-        ["train", "transformer", str(SENTENCES), "--task", "translate", "--epochs", "2"]
+        ["train", "transformer", str(small_sentences()), "--task", "translate", "--epochs", "2"]
         + ["--batch-size", "8", "--work-dir", str(work), *sets],
     )
     assert trained.exit_code == 0, trained.output
@@ -83,7 +83,7 @@ def test_train_eval_and_export_from_the_cli(tmp_path: Path) -> None:
 
     evaluated = runner.invoke(
         app,
-        ["eval", str(work / "best.pt"), "--data-dir", str(SENTENCES)]
+        ["eval", str(work / "best.pt"), "--data-dir", str(small_sentences())]
         + ["--out", str(out), "--beam-size", "3", "--json"],
     )
     assert evaluated.exit_code == 0, evaluated.output
