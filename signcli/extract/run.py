@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import EXIT_INTERRUPTED, SigncliError, UsageError
-from signcli.core.manifest import MANIFEST_NAME, write_manifest
+from signcli.core.manifest import write_manifest
 from signcli.extract.sources import VIDEO_SOURCE, scan_videos
 from signcli.importers.base import MEDIAPIPE_HOLISTIC, SourceItem
 from signcli.importers.run import (
@@ -62,6 +62,7 @@ from signcli.importers.run import (
     _targets,
     _write_json,
     _write_tables,
+    check_out_state,
 )
 
 REPORT_NAME = "extract-report.json"
@@ -223,46 +224,28 @@ def _check_options(options: ExtractOptions) -> None:
 def _check_out(out: Path, options: ExtractOptions) -> bool:
     """True when OUT holds unfinished work of the same options (resume, another shard, the
     merge). UsageError when OUT is something extract must not replace or continue."""
-    from signcli.core.atomic import check_folder
-
-    check_folder(out, "OUT")
-    empty = not out.exists() or not any(out.iterdir())
-    if options.merge and empty:
+    if options.merge and (not out.exists() or not any(out.iterdir())):
         raise UsageError(f"--merge: {out} holds no extraction", hint="run the shards first")
-    if empty:
-        return False
-    state = _read_state(out)
-    finished = (out / MANIFEST_NAME).is_file()
-    if state is None and not finished:
-        raise UsageError(
-            f"OUT {out} is not empty and was not written by `signcli extract`",
-            hint="choose a new or empty folder; extract never deletes files it did not write",
-        )
-    if finished and state is None:
-        from signcli.core.manifest import read_manifest
+    return check_out_state(
+        out, options.overwrite, options.resume_key(), command="extract",
+        unfinished="an unfinished extraction", finished="a finished dataset",
+        own_dataset=_refuse_an_imported_dataset,
+    )  # fmt: skip
 
-        manifest = read_manifest(out)
-        writer = manifest.source.get("format") if manifest is not None else None
-        if writer != "extract":
-            raise UsageError(
-                f"OUT {out} holds a dataset written by `signcli import` "
-                f"({writer or 'no format named'}), not by extract, which replaces only its own",
-                hint="choose another folder",
-            )
-    if options.overwrite:
-        return False
-    if state is not None and not finished:
-        if state == options.resume_key():
-            return True
-        changed = [k for k, v in options.resume_key().items() if state.get(k) != v]
+
+def _refuse_an_imported_dataset(out: Path) -> None:
+    """UsageError unless the finished dataset at OUT was written by extract (its manifest
+    names the source format): extract replaces only its own."""
+    from signcli.core.manifest import read_manifest
+
+    manifest = read_manifest(out)
+    writer = manifest.source.get("format") if manifest is not None else None
+    if writer != "extract":
         raise UsageError(
-            f"OUT {out} holds an unfinished extraction with other options ({', '.join(changed)})",
-            hint="run that command again to finish it, or add --overwrite to start over",
+            f"OUT {out} holds a dataset written by `signcli import` "
+            f"({writer or 'no format named'}), not by extract, which replaces only its own",
+            hint="choose another folder",
         )
-    raise UsageError(
-        f"OUT {out} already holds a finished dataset",
-        hint="add --overwrite to replace it, or choose another folder",
-    )
 
 
 def _start(out: Path, options: ExtractOptions, resume: bool) -> None:

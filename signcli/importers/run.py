@@ -314,30 +314,54 @@ def _check_paths(src: Path, out: Path) -> None:
 def _check_out(out: Path, options: ImportOptions) -> bool:
     """True when OUT holds an unfinished import with the same options (resume). UsageError
     when OUT is something the import must not replace."""
+    return check_out_state(
+        out, options.overwrite, options.resume_key(), command="import",
+        unfinished="an unfinished import", finished="an imported dataset",
+    )  # fmt: skip
+
+
+def check_out_state(
+    out: Path,
+    overwrite: bool,
+    resume_key: dict[str, Any],
+    *,
+    command: str,
+    unfinished: str,
+    finished: str,
+    own_dataset: Callable[[Path], None] | None = None,
+) -> bool:
+    """Whether `signcli COMMAND` may write OUT, and how: False for an empty OUT or one it
+    replaces (--overwrite), True for its own unfinished work of the same options (resume).
+    UsageError for anything else: files COMMAND did not write, unfinished work of other
+    options (naming them), a finished dataset without --overwrite. `own_dataset(out)`
+    raises for a finished dataset without a state file that COMMAND must not replace.
+    Shared by `import` and `extract`, which write the same dataset and state file."""
     from signcli.core.atomic import check_folder
 
     check_folder(out, "OUT")
     if not out.exists() or not any(out.iterdir()):
         return False
     state = _read_state(out)
-    finished = (out / MANIFEST_NAME).is_file()
-    if state is None and not finished:
+    done = (out / MANIFEST_NAME).is_file()
+    if state is None and not done:
         raise UsageError(
-            f"OUT {out} is not empty and was not written by `signcli import`",
-            hint="choose a new or empty folder; import never deletes files it did not write",
+            f"OUT {out} is not empty and was not written by `signcli {command}`",
+            hint=f"choose a new or empty folder; {command} never deletes files it did not write",
         )
-    if options.overwrite:
+    if done and state is None and own_dataset is not None:
+        own_dataset(out)
+    if overwrite:
         return False
-    if state is not None and not finished:
-        if state == options.resume_key():
+    if state is not None and not done:
+        if state == resume_key:
             return True
-        changed = [k for k, v in options.resume_key().items() if state.get(k) != v]
+        changed = [k for k, v in resume_key.items() if state.get(k) != v]
         raise UsageError(
-            f"OUT {out} holds an unfinished import with other options ({', '.join(changed)})",
-            hint="run that import's command again to finish it, or add --overwrite to start over",
+            f"OUT {out} holds {unfinished} with other options ({', '.join(changed)})",
+            hint="run that command again to finish it, or add --overwrite to start over",
         )
     raise UsageError(
-        f"OUT {out} already holds an imported dataset",
+        f"OUT {out} already holds {finished}",
         hint="add --overwrite to replace it, or choose another folder",
     )
 
