@@ -269,6 +269,8 @@ def _read_video(
         return None, str(exc)
     if frames.shape[0] == 0:
         return None, "no frames extracted"
+    if np.isnan(frames).all():  # as extract skips it: nothing for the model to see
+        return None, f"no person found: no pose, face or hand in any of its {len(frames)} frames"
     return Recording(path.stem, path, frames, rate), ""
 
 

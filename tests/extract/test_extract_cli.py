@@ -316,12 +316,17 @@ def test_predict_a_video_in_windows_gives_time_stamped_segments(video_run):
 
 
 def test_predict_lists_a_damaged_video_as_skipped(video_run, tmp_path):
+    """A damaged video and a video with nobody in it are skipped as extract skips them."""
     damaged = write_damaged(tmp_path / "damaged.mp4")
+    nobody = write_no_person(tmp_path / "nobody.avi")
     model = str(video_run / "best.pt")
     result = CliRunner().invoke(app, ["predict", model, str(REAL_VIDEO), str(damaged),
-                                      "--fps", "5"])  # fmt: skip
+                                      str(nobody), "--fps", "10", "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert f"warning: skipped {damaged}: {NOT_OPENED}" in " ".join(result.output.split())
+    assert [row["id"] for row in json.loads(result.stdout)["rows"]] == ["signing"]
+    warnings = " ".join(result.stderr.split())
+    assert f"warning: skipped {damaged}: {NOT_OPENED}" in warnings
+    assert f"warning: skipped {nobody}: {NOBODY}" in warnings
     alone = CliRunner().invoke(app, ["predict", model, str(damaged)])
     assert alone.exit_code == 2 and NOT_OPENED in alone.output  # nothing to predict
     assert "Traceback" not in alone.output
