@@ -27,7 +27,8 @@ def predict(
         list[Path],
         typer.Argument(
             metavar="INPUTS...",
-            help=".npz samples, folders of them, or a dataset root (its validation split).",
+            help=".npz samples, folders of them, a dataset root (its validation split), or "
+            "videos (with the extract extra).",
             show_default=False,
         ),
     ],
@@ -56,7 +57,15 @@ def predict(
             min=1, help="Frames between windows \\[default: --window].", show_default=False
         ),
     ] = None,
-    fps: Annotated[float, typer.Option(help="Frames per second of the recordings.")] = 30.0,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            help="Videos: extract keypoints at this rate (use the dataset's source.fps) "
+            "\\[default: each video's own rate]. .npz: their frame rate, for --window times "
+            "\\[default: 30].",
+            show_default=False,
+        ),
+    ] = None,
     beam_size: Annotated[
         int | None,
         typer.Option(
@@ -95,7 +104,8 @@ def predict(
     Examples:
     signcli predict runs/exp1/best.pt clip.npz new_clips/ --out predictions.csv;
     signcli predict model.onnx data/mine --json;
-    signcli predict runs/exp1/best.pt long.npz --window 30 --stride 10."""
+    signcli predict runs/exp1/best.pt long.npz --window 30 --stride 10;
+    signcli predict runs/exp1/best.pt recording.mp4 --fps 10 --window 20."""
     with _run.guarded():
         import json
 

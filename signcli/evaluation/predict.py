@@ -3,9 +3,10 @@
     result = predict_files(Path("runs/exp1/best.pt"), [Path("clip.npz"), Path("new/")])
     result.rows   # [{"id": "clip", "file": ..., "top1": "hello", "top1_prob": 0.93, ...}, ...]
 
-Inputs are `.npz` sample files (key `X`, or the run's `data.key`), folders of them, or a
+Inputs are `.npz` sample files (key `X`, or the run's `data.key`), folders of them, a
 dataset root (a `signcli import` output, or train/ + val/: its validation split, as
-`eval --data-dir ROOT` takes). Samples are read as eval reads them (longer than the model's
+`eval --data-dir ROOT` takes), or videos (MediaPipe Holistic keypoints extracted as
+`signcli extract` does, laid out by the run's data settings; the `extract` extra). Samples are read as eval reads them (longer than the model's
 max_len: resampled to it) and predicted with eval's code: a checkpoint through
 evaluation/run.py `restore_for_inference` and engine/inference.py `predict` (the text tasks
 decode with the run's beam, ctc with eval's n-gram language model when asked), an ONNX
@@ -15,7 +16,7 @@ Rows: classify: the top-k `top{i}` / `top{i}_prob` (class names where the model 
 them, else ids; `top1` is eval's prediction); text tasks: `text`. With a window (`window` frames every
 `stride`), each input is cut into windows, each window classified, and neighbouring
 windows with the same top-1 merged into a time-stamped segment (`start_s`, `end_s` at
-`fps`).
+`fps`, or a video's extraction rate).
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from signcli.core.files import sample_id
 from signcli.core.task_specs import TASKS, has_text_targets
 from signcli.data.npz import SampleReadError, list_npz_files, read_npz_array
 from signcli.data.sample import SINGLE_STREAM, Sample, resample_frames
+from signcli.data.video import VIDEO_SUFFIXES
 
 ONNX_SUFFIX = ".onnx"
 DEFAULT_TOP_K = 5
 DEFAULT_FPS = 30.0  # MediaPipe's usual capture rate; --fps for other recordings
+EXTRACT_HINT = 'install the extract extra: pip install "signcli[extract]"'
 BATCH_SIZE = 64  # eval's
 OUT_FORMATS = (".csv", ".json", ".parquet")
 
@@ -54,11 +57,13 @@ class PredictResult:
 
 @dataclass
 class Recording:
-    """One input: its id, file and frames [T, D] as stored."""
+    """One input: its id, file, frames [T, D] as stored and their rate (a video's
+    extraction rate; None: `--fps`)."""
 
     id: str
     file: Path
     frames: np.ndarray
+    fps: float | None = None
 
 
 def predict_files(
@@ -68,7 +73,7 @@ def predict_files(
     top_k: int = DEFAULT_TOP_K,
     window: int | None = None,
     stride: int | None = None,
-    fps: float = DEFAULT_FPS,
+    fps: float | None = None,
     key: str | None = None,
     device: str = "auto",
     beam_size: int | None = None,
@@ -78,7 +83,9 @@ def predict_files(
     lm_texts: Path | None = None,
     trust_decoder_class: bool = False,
 ) -> PredictResult:
-    """Predict every sample of `inputs` with the checkpoint or ONNX file `model_path`."""
+    """Predict every sample of `inputs` with the checkpoint or ONNX file `model_path`.
+    `fps`: the rate videos are sampled at (None: each video's own) and the rate of `.npz`
+    frames for --window times (None: DEFAULT_FPS)."""
     model_path = Path(model_path)
     _check_options(top_k, window, stride, fps)
     if not model_path.is_file():
@@ -107,14 +114,16 @@ def predict_files(
             f"--window slides a classifier; {model_path} is a {runner.task} model",
             hint="drop --window: a text model reads a whole recording",
         )
-    recordings, skipped = read_recordings(collect_files(inputs), key or runner.key, runner.width)
+    recordings, skipped = read_recordings(
+        collect_files(inputs), key or runner.key, runner.width, runner.data, fps=fps
+    )
     if not recordings:
         raise DataError(
             "none of the inputs could be read: " + "; ".join(skipped[:3]),
-            hint="check the files with `signcli validate-npz`",
+            hint="check .npz files with `signcli validate-npz`, videos with `signcli extract`",
         )
     if window is not None:
-        rows = _segments(runner, recordings, window, stride or window, fps, top_k)
+        rows = _segments(runner, recordings, window, stride or window, fps or DEFAULT_FPS, top_k)
         kind = "segments"
     else:
         samples = [
@@ -128,7 +137,7 @@ def predict_files(
     return PredictResult(str(model_path), runner.task, rows, kind, skipped)
 
 
-def _check_options(top_k: int, window: int | None, stride: int | None, fps: float) -> None:
+def _check_options(top_k: int, window: int | None, stride: int | None, fps: float | None) -> None:
     if top_k < 1:
         raise UsageError(f"--top-k must be at least 1 (got {top_k})")
     if window is not None and window < 1:
@@ -137,7 +146,7 @@ def _check_options(top_k: int, window: int | None, stride: int | None, fps: floa
         raise UsageError("--stride needs --window", hint="e.g. --window 30 --stride 10")
     if stride is not None and stride < 1:
         raise UsageError(f"--stride must be at least 1 frame (got {stride})")
-    if not fps > 0:
+    if fps is not None and not fps > 0:
         raise UsageError(f"--fps must be above 0 (got {fps})")
 
 
@@ -155,18 +164,20 @@ def _fit(frames: np.ndarray, max_len: int | None) -> np.ndarray:
 
 
 def collect_files(inputs: Sequence[Path]) -> list[Path]:
-    """The `.npz` files of `inputs`: files as given, folders' `.npz`, a dataset root's
-    validation split. UsageError naming an input that is none of these."""
+    """The `.npz` files and videos of `inputs`: files as given, folders' `.npz`, a dataset
+    root's validation split. UsageError naming an input that is none of these."""
     from signcli.core.manifest import MANIFEST_NAME, dataset_settings
 
     if not inputs:
-        raise UsageError("no inputs", hint="pass .npz files, folders of them, or a dataset root")
+        raise UsageError(
+            "no inputs", hint="pass .npz files, folders of them, a dataset root or videos"
+        )
     files: list[Path] = []
     for path in map(Path, inputs):
         if path.is_file():
-            if path.suffix.lower() != ".npz":
+            if path.suffix.lower() != ".npz" and not is_video(path):
                 raise UsageError(
-                    f"{path}: not an .npz sample",
+                    f"{path}: not an .npz sample or a video ({', '.join(VIDEO_SUFFIXES)})",
                     hint="convert recordings with `signcli import` first",
                 )
             files.append(path)
@@ -191,13 +202,32 @@ def collect_files(inputs: Sequence[Path]) -> list[Path]:
     return list({file.resolve(): file for file in files}.values())  # each file once
 
 
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def read_recordings(
-    files: Sequence[Path], key: str, width: int | None
+    files: Sequence[Path],
+    key: str,
+    width: int | None,
+    data: dict[str, Any] | None = None,
+    *,
+    fps: float | None = None,
 ) -> tuple[list[Recording], list[str]]:
     """Each file's array `key` [T, D], checked as eval checks it; unreadable files and files
-    of another width are skipped and named (a prediction of the others is still useful)."""
+    of another width are skipped and named (a prediction of the others is still useful).
+    A video's keypoints are extracted at `fps` (None: its own rate) and laid out by the
+    run's `data` settings (landmark_set, layout, stream_landmarks); a model not trained on
+    extracted keypoints is refused (UsageError), an undecodable video skipped."""
     recordings, skipped = [], []
     for path in files:
+        if is_video(path):
+            recording, problem = _read_video(path, width, data or {}, fps)
+            if recording is None:
+                skipped.append(f"{path}: {problem}")
+            else:
+                recordings.append(recording)
+            continue
         try:
             frames = read_npz_array(path, key)
         except SampleReadError as exc:
@@ -214,6 +244,36 @@ def read_recordings(
     return recordings, skipped
 
 
+def _read_video(
+    path: Path, width: int | None, data: dict[str, Any], fps: float | None
+) -> tuple[Recording | None, str]:
+    """A video's keypoints as the model's samples, or None and why it was skipped."""
+    from signcli.data.holistic import import_mediapipe, video_frames_for_model
+    from signcli.data.video import VideoError, import_cv2
+
+    try:
+        import_cv2()
+        import_mediapipe()
+    except UsageError:
+        return None, f"reading a video needs mediapipe and OpenCV: {EXTRACT_HINT}"
+    try:
+        frames, rate = video_frames_for_model(
+            path,
+            landmark_set=data.get("landmark_set"),
+            layout=data.get("layout"),
+            stream_landmarks=data.get("stream_landmarks"),
+            width=width,
+            fps=fps,
+        )
+    except VideoError as exc:
+        return None, str(exc)
+    if frames.shape[0] == 0:
+        return None, "no frames extracted"
+    if np.isnan(frames).all():  # as extract skips it: nothing for the model to see
+        return None, f"no person found: no pose, face or hand in any of its {len(frames)} frames"
+    return Recording(path.stem, path, frames, rate), ""
+
+
 # ---------------------------------------------------------------------------------------
 # Models
 
@@ -223,6 +283,7 @@ class _Runner:
     key: str
     width: int | None
     max_len: int | None
+    data: dict[str, Any]  # landmark_set, layout, stream_landmarks: how to lay a video out
 
     def rows(self, samples: list[Sample], top_k: int) -> list[dict[str, Any]]:
         """One row per sample, in order."""
@@ -284,6 +345,11 @@ class _CheckpointRunner(_Runner):
         self.key = settings.data.key
         self.width = restored.input_dims[SINGLE_STREAM]
         self.max_len = settings.model.max_len
+        self.data = {
+            "landmark_set": settings.data.landmark_set,
+            "layout": settings.data.layout,
+            "stream_landmarks": settings.data.stream_landmarks,
+        }
         self.names = class_names(restored.labels, "gloss")
         self.device = resolve_device(device)
         restored.model.to(self.device)
@@ -369,6 +435,11 @@ class _OnnxRunner(_Runner):
                 hint="use `signcli eval CHECKPOINT --no-labels` for its layout",
             )
         self.width = int(layout["streams"][SINGLE_STREAM])
+        self.data = {
+            "landmark_set": layout.get("landmark_set"),
+            "layout": layout.get("column_layout"),
+            "stream_landmarks": layout.get("stream_landmarks"),
+        }
         self.key = "X2048" if self.width == 2048 else "X"
         self.tokenizer = None
         if self.outputs == "ctc":
@@ -449,7 +520,7 @@ def _segments(
         last = rows[-1] if rows else None
         if last is not None and last["id"] == recording.id and last["gloss"] == row["top1"]:
             last["end_frame"] = end
-            last["end_s"] = round(end / fps, 3)
+            last["end_s"] = round(end / (recording.fps or fps), 3)
             last["_probs"].append(row["top1_prob"])
             continue
         rows.append(
@@ -458,8 +529,8 @@ def _segments(
                 "file": str(recording.file),
                 "start_frame": start,
                 "end_frame": end,
-                "start_s": round(start / fps, 3),
-                "end_s": round(end / fps, 3),
+                "start_s": round(start / (recording.fps or fps), 3),
+                "end_s": round(end / (recording.fps or fps), 3),
                 "gloss": row["top1"],
                 "_probs": [row["top1_prob"]],
             }

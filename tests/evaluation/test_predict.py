@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,38 @@ def test_an_unreadable_file_is_skipped_and_named(example_run: Path, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert "skipped" in result.output and "broken.npz" in result.output
+
+
+@pytest.mark.parametrize("hidden", ["mediapipe", "cv2"])
+def test_a_video_without_the_extract_extra_is_skipped_saying_what_to_install(
+    example_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hidden: str
+) -> None:
+    monkeypatch.setitem(sys.modules, hidden, None)  # `import mediapipe` raises ImportError
+    good = sorted((EXAMPLE / "data/val").glob("*.npz"))[0]
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 64)
+    result = runner.invoke(
+        app, ["predict", str(example_run / "best.pt"), str(good), str(tmp_path / "clip.mp4")]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"skipped {tmp_path / 'clip.mp4'}: reading a video needs mediapipe" in text
+    assert 'pip install "signcli[extract]"' in text
+
+
+def test_a_video_for_a_model_not_trained_on_extracted_keypoints_is_refused(
+    example_run: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("mediapipe", reason='needs mediapipe: pip install -e ".[extract]"')
+    pytest.importorskip("cv2", reason='needs OpenCV: pip install -e ".[extract]"')
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 64)  # refused before it is decoded
+    result = runner.invoke(
+        app, ["predict", str(example_run / "best.pt"), str(tmp_path / "clip.mp4")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "a video gives mediapipe-holistic keypoints, but the model was trained on" in " ".join(
+        result.output.split()
+    )
+    assert "Traceback" not in result.output
 
 
 def test_ctc_checkpoint_and_onnx_decode_texts(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from signcli.cli import app  # noqa: E402
 from signcli.core.manifest import read_manifest  # noqa: E402
 from signcli.extract.run import ExtractInterrupted, ExtractOptions, run_extract  # noqa: E402
 from tests.extract.videos import (  # noqa: E402
+    REAL_FRAMES,
     REAL_VIDEO,
     write_damaged,
     write_mirrored,
@@ -265,3 +266,67 @@ def test_a_video_for_a_model_trained_on_extracted_data(one_run):
     with pytest.raises(UsageError, match="make 1629 columns .* the model takes 99"):
         video_frames_for_model(REAL_VIDEO, landmark_set="mediapipe-holistic", layout=None,
                                width=99, fps=5)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def video_run(one_run, tmp_path_factory) -> Path:
+    """A tiny model trained on the extracted dataset (keypoints at 10 frames/s)."""
+    out, _ = one_run
+    run = tmp_path_factory.mktemp("video_run") / "run"
+    trained = CliRunner().invoke(app, ["train", "transformer", str(out), "--work-dir", str(run),
+                                       *TINY])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    return run
+
+
+def _predict(*args: str) -> list[dict]:
+    result = CliRunner().invoke(app, ["predict", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["rows"]
+
+
+def test_predict_a_video_as_its_extracted_sample(one_run, video_run):
+    """`predict CKPT video.mp4 --fps 10` extracts and classifies in one go: one row, the
+    same classes and probabilities as the sample `extract` made of the same video."""
+    out, _ = one_run
+    model = str(video_run / "best.pt")
+    [row] = _predict(model, str(REAL_VIDEO), "--fps", "10", "--top-k", "2")
+    [sample] = _predict(model, str(out / "train" / "right__signing.npz"), "--top-k", "2")
+    assert row["id"] == "signing" and row["file"] == str(REAL_VIDEO)
+    assert row["top1"] in ("left", "right") and {row["top1"], row["top2"]} == {"left", "right"}
+    assert {k: v for k, v in row.items() if k.startswith("top")} == {
+        k: v for k, v in sample.items() if k.startswith("top")
+    }
+
+
+def test_predict_a_video_in_windows_gives_time_stamped_segments(video_run):
+    """--window on a video: times at the rate its keypoints were extracted at (--fps 10),
+    or without --fps at the video's own rate (58 frames, 29.9 frames/s)."""
+    model = str(video_run / "best.pt")
+    rows = _predict(model, str(REAL_VIDEO), "--fps", "10", "--window", "8", "--stride", "4")
+    assert rows[0]["start_frame"] == 0 and rows[-1]["end_frame"] == 20
+    assert sum(r["windows"] for r in rows) == len([0, 4, 8, 12])
+    for r in rows:
+        assert r["gloss"] in ("left", "right")
+        assert r["start_s"] == round(r["start_frame"] / 10, 3)
+        assert r["end_s"] == round(r["end_frame"] / 10, 3)
+    native = _predict(model, str(REAL_VIDEO), "--window", "30", "--stride", "28")
+    assert native[-1]["end_frame"] == REAL_FRAMES
+    assert native[-1]["end_s"] == pytest.approx(REAL_FRAMES / 29.9, abs=0.01)
+
+
+def test_predict_lists_a_damaged_video_as_skipped(video_run, tmp_path):
+    """A damaged video and a video with nobody in it are skipped as extract skips them."""
+    damaged = write_damaged(tmp_path / "damaged.mp4")
+    nobody = write_no_person(tmp_path / "nobody.avi")
+    model = str(video_run / "best.pt")
+    result = CliRunner().invoke(app, ["predict", model, str(REAL_VIDEO), str(damaged),
+                                      str(nobody), "--fps", "10", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [row["id"] for row in json.loads(result.stdout)["rows"]] == ["signing"]
+    warnings = " ".join(result.stderr.split())
+    assert f"warning: skipped {damaged}: {NOT_OPENED}" in warnings
+    assert f"warning: skipped {nobody}: {NOBODY}" in warnings
+    alone = CliRunner().invoke(app, ["predict", model, str(damaged)])
+    assert alone.exit_code == 2 and NOT_OPENED in alone.output  # nothing to predict
+    assert "Traceback" not in alone.output
