@@ -86,6 +86,12 @@ class VideoKeypoints:
         return {s: int((~np.isnan(a[:, 0, 0])).sum()) for s, a in self.streams.items()}
 
 
+def no_person_found(frames: int) -> str:
+    """Why a video gives no sample: Holistic found nobody in any of its `frames` frames
+    (extract skips it; predict lists it as skipped, with the same words)."""
+    return f"no person found: no pose, face or hand in any of its {frames} frames"
+
+
 def import_mediapipe() -> Any:
     """mediapipe, or a UsageError that says which extra installs it."""
     try:

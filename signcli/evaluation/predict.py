@@ -248,7 +248,11 @@ def _read_video(
     path: Path, width: int | None, data: dict[str, Any], fps: float | None
 ) -> tuple[Recording | None, str]:
     """A video's keypoints as the model's samples, or None and why it was skipped."""
-    from signcli.data.holistic import import_mediapipe, video_frames_for_model
+    from signcli.data.holistic import (
+        import_mediapipe,
+        no_person_found,
+        video_frames_for_model,
+    )
     from signcli.data.video import VideoError, import_cv2
 
     try:
@@ -270,7 +274,7 @@ def _read_video(
     if frames.shape[0] == 0:
         return None, "no frames extracted"
     if np.isnan(frames).all():  # as extract skips it: nothing for the model to see
-        return None, f"no person found: no pose, face or hand in any of its {len(frames)} frames"
+        return None, no_person_found(len(frames))
     return Recording(path.stem, path, frames, rate), ""
 
 

@@ -433,7 +433,7 @@ def _extract_one(
 ) -> ItemResult:
     """Extract one video and write its sample (and .pose); a video that cannot be read or
     converted gets its reason, and nothing is written for it."""
-    from signcli.data.holistic import detector
+    from signcli.data.holistic import detector, no_person_found
     from signcli.data.video import VideoError
 
     item = target.item
@@ -447,10 +447,7 @@ def _extract_one(
     except Exception as exc:  # noqa: BLE001 - one video mediapipe fails on must not cost the run
         return ItemResult(item.id, error=f"mediapipe failed: {type(exc).__name__}: {exc}")
     if not any(keypoints.found_frames().values()):
-        return ItemResult(
-            item.id,
-            error=f"no person found: no pose, face or hand in any of its {keypoints.frames} frames",
-        )
+        return ItemResult(item.id, error=no_person_found(keypoints.frames))
     out = Path(job.out)
     try:
         if job.also_pose:
