@@ -9,7 +9,6 @@ resumes). The work is `signcli.extract.run`; this module parses flags and prints
 
 from __future__ import annotations
 
-import os
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated
@@ -159,26 +158,24 @@ def extract(
     hand_l. A video that cannot be decoded is skipped and listed; an interrupted run resumes
     when run again."""
     with _run.guarded():
-        from signcli.core.errors import UsageError
+        from signcli.core.cores import available_cores
         from signcli.extract.run import ExtractOptions, run_extract
+        from signcli.importers.run import output_choices
 
-        if layout not in ("single", "multi"):
-            raise UsageError(f"--layout {layout!r}: expected single or multi")
-        if split_by not in (None, "signer", "none"):
-            raise UsageError(f"--split-by {split_by!r}: expected signer or none")
+        layout_, split_by, kept = output_choices(layout, split_by, streams)
         options = ExtractOptions(
             src=src,
             out=out,
             labels=labels,
-            streams=tuple(s.strip() for s in streams.split(",") if s.strip()) if streams else None,
-            layout=layout,  # type: ignore[arg-type]
+            streams=kept,
+            layout=layout_,
             val_fraction=val_fraction,
             split_by=split_by,
             seed=seed,
             fps=fps,
             model_complexity=model_complexity,
             also_pose=also_pose,
-            workers=workers or os.cpu_count() or 1,
+            workers=workers or available_cores().count,
             shard=_parse_shard(shard) if shard is not None else None,
             merge=merge,
             overwrite=overwrite,

@@ -152,19 +152,15 @@ def import_(
     interrupted import resumes when run again."""
     with _run.guarded():
         from signcli.core.cores import available_cores
-        from signcli.core.errors import UsageError
-        from signcli.importers.run import ImportOptions, run_import
+        from signcli.importers.run import ImportOptions, output_choices, run_import
 
-        if layout not in ("single", "multi"):
-            raise UsageError(f"--layout {layout!r}: expected single or multi")
-        if split_by not in (None, "signer", "none"):
-            raise UsageError(f"--split-by {split_by!r}: expected signer or none")
+        layout_, split_by, kept = output_choices(layout, split_by, streams)
         options = ImportOptions(
             format=format_,
             src=src,
             out=out,
-            streams=tuple(s.strip() for s in streams.split(",") if s.strip()) if streams else None,
-            layout=layout,  # type: ignore[arg-type]
+            streams=kept,
+            layout=layout_,
             labels=labels,
             val_fraction=val_fraction,
             split_by=split_by,

@@ -311,6 +311,19 @@ def _check_paths(src: Path, out: Path) -> None:
         )
 
 
+def output_choices(
+    layout: str, split_by: str | None, streams: str | None
+) -> tuple[Layout, str | None, tuple[str, ...] | None]:
+    """The dataset-writing flags `import` and `extract` share, checked: --layout,
+    --split-by and the comma-separated --streams (None: every stream the source has)."""
+    if layout not in ("single", "multi"):
+        raise UsageError(f"--layout {layout!r}: expected single or multi")
+    if split_by not in (None, "signer", "none"):
+        raise UsageError(f"--split-by {split_by!r}: expected signer or none")
+    kept = tuple(s.strip() for s in streams.split(",") if s.strip()) if streams else None
+    return layout, split_by, kept  # type: ignore[return-value]
+
+
 def _check_out(out: Path, options: ImportOptions) -> bool:
     """True when OUT holds an unfinished import with the same options (resume). UsageError
     when OUT is something the import must not replace."""
