@@ -43,3 +43,45 @@ TrustDecoderClassOpt = Annotated[
         "for a run you trust.",
     ),
 ]
+
+# decoding of the text tasks, shared by eval and predict (tasks/language_model.py)
+BeamSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--beam-size",
+        min=1,
+        help="Text tasks: decoding beam, 1 = greedy \\[default: the run's text.beam_size].",
+        show_default=False,
+    ),
+]
+LMOrderOpt = Annotated[
+    int,
+    typer.Option(
+        help="ctc: beam search with an n-gram language model of this order over the "
+        "run's tokens; 0 = none. Implies a beam (--beam-size, else text.beam_size, or 8 if "
+        "that is 1).",
+    ),
+]
+LMWeightOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="ctc: weight of the LM log-probability in the beam's score \\[default: 1.0].",
+        show_default=False,
+    ),
+]
+LMBonusOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="ctc: score added per emitted token with the LM (offsets its cost of "
+        "every word; higher, longer answers) \\[default: 1.0].",
+        show_default=False,
+    ),
+]
+LMTextsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="ctc: sentences to fit the LM on, CSV file,text \\[default: the run's "
+        "training texts].",
+        show_default=False,
+    ),
+]

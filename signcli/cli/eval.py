@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from signcli.cli import _run
-from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt, TrustDecoderClassOpt
+from signcli.cli._options import (
+    BeamSizeOpt,
+    DeviceOpt,
+    JsonOpt,
+    KeyOpt,
+    LMBonusOpt,
+    LMOrderOpt,
+    LMTextsOpt,
+    LMWeightOpt,
+    TrustDecoderClassOpt,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -59,15 +69,7 @@ def eval_(
             show_default=False,
         ),
     ] = None,
-    beam_size: Annotated[
-        int | None,
-        typer.Option(
-            "--beam-size",
-            min=1,
-            help="Text tasks: decoding beam, 1 = greedy \\[default: the run's text.beam_size].",
-            show_default=False,
-        ),
-    ] = None,
+    beam_size: BeamSizeOpt = None,
     key: KeyOpt = None,
     batch_size: Annotated[
         int | None,
@@ -106,37 +108,10 @@ def eval_(
             show_default=False,
         ),
     ] = None,
-    lm_order: Annotated[
-        int,
-        typer.Option(
-            help="ctc: beam search with an n-gram language model of this order over the "
-            "run's tokens; 0 = none. Implies a beam (--beam-size, else text.beam_size, or 8 if "
-            "that is 1).",
-        ),
-    ] = 0,
-    lm_weight: Annotated[
-        float | None,
-        typer.Option(
-            help="ctc: weight of the LM log-probability in the beam's score \\[default: 1.0].",
-            show_default=False,
-        ),
-    ] = None,
-    lm_bonus: Annotated[
-        float | None,
-        typer.Option(
-            help="ctc: score added per emitted token with the LM (offsets its cost of "
-            "every word; higher, longer answers) \\[default: 1.0].",
-            show_default=False,
-        ),
-    ] = None,
-    lm_texts: Annotated[
-        Path | None,
-        typer.Option(
-            help="ctc: sentences to fit the LM on, CSV file,text \\[default: the run's "
-            "training texts].",
-            show_default=False,
-        ),
-    ] = None,
+    lm_order: LMOrderOpt = 0,
+    lm_weight: LMWeightOpt = None,
+    lm_bonus: LMBonusOpt = None,
+    lm_texts: LMTextsOpt = None,
     device: DeviceOpt = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace an earlier evaluation in the output folder.")

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from signcli.cli import _run
-from signcli.cli._options import DeviceOpt, JsonOpt, KeyOpt, TrustDecoderClassOpt
+from signcli.cli._options import (
+    BeamSizeOpt,
+    DeviceOpt,
+    JsonOpt,
+    KeyOpt,
+    LMBonusOpt,
+    LMOrderOpt,
+    LMTextsOpt,
+    LMWeightOpt,
+    TrustDecoderClassOpt,
+)
 
 MAX_SHOWN_ROWS = 50  # the table on screen; --out has every row
 
@@ -66,33 +76,11 @@ def predict(
             show_default=False,
         ),
     ] = None,
-    beam_size: Annotated[
-        int | None,
-        typer.Option(
-            "--beam-size",
-            min=1,
-            help="Text tasks: decoding beam \\[default: the run's text.beam_size].",
-            show_default=False,
-        ),
-    ] = None,
-    lm_order: Annotated[
-        int, typer.Option(help="ctc: n-gram language model in the beam, as eval's; 0 = none.")
-    ] = 0,
-    lm_weight: Annotated[
-        float | None,
-        typer.Option(help="ctc: weight of the LM \\[default: 1.0].", show_default=False),
-    ] = None,
-    lm_bonus: Annotated[
-        float | None,
-        typer.Option(help="ctc: score per emitted token \\[default: 1.0].", show_default=False),
-    ] = None,
-    lm_texts: Annotated[
-        Path | None,
-        typer.Option(
-            help="ctc: sentences of the LM \\[default: the run's training texts].",
-            show_default=False,
-        ),
-    ] = None,
+    beam_size: BeamSizeOpt = None,
+    lm_order: LMOrderOpt = 0,
+    lm_weight: LMWeightOpt = None,
+    lm_bonus: LMBonusOpt = None,
+    lm_texts: LMTextsOpt = None,
     key: KeyOpt = None,
     device: DeviceOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
