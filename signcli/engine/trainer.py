@@ -104,7 +104,7 @@ class Trainer:
         seed_everything(settings.training.seed, settings.training.deterministic)
 
         self.model = build_run_model(
-            settings, self.data.input_dims, self.data.num_gloss, self.data.num_cat
+            settings, self.data.input_dims, self.task.head_sizes(settings.model)
         )
         self.model.set_input_stats(_input_stats(self.data, self.model))
         self.model.to(self.device)
