@@ -106,6 +106,8 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "coords-xy-velocity": ["--set", "data.coords=xy", "--set", "data.motion=velocity"],
     "coords-xyz-velocity": ["--set", "data.coords=xyz", "--set", "data.motion=velocity"],
     "coords-xyz": ["--set", "data.coords=xyz"],
+    # motion only: nothing absolute (where the signer stands) reaches the encoder
+    "velocity-no-raw": ["--set", "data.motion=velocity", "--set", "data.raw_channels=false"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0
