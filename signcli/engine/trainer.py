@@ -50,6 +50,7 @@ from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
 from signcli.engine.strategy import strategy_for
 from signcli.engine.threads import ThreadGovernor, step_work
+from signcli.engine.worker_errors import Loader
 from signcli.models import SignModel
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, with_absolute_paths
@@ -434,7 +435,7 @@ class Trainer:
         extra: dict[str, Any] = {}
         if workers > 0:
             extra["prefetch_factor"] = data.prefetch_factor or 2
-        return DataLoader(
+        return Loader(  # a DataLoader whose worker errors read as the worker raised them
             dataset,
             batch_sampler=sampler,
             collate_fn=self.task.collate,
