@@ -29,7 +29,6 @@ from pydantic import (
 )
 
 from signcli.core.errors import SettingsError, UsageError, did_you_mean
-from signcli.core.files import check_input_file
 from signcli.core.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
 from signcli.core.model_catalog import model_entry, unused_options
 from signcli.core.streams import STREAM_NAMES, StreamName
@@ -742,8 +741,7 @@ def _apply_dataset(merged: dict[str, Any], root: Path, *, carve: bool) -> None:
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON settings file into a dict; errors name the file and line."""
     path = Path(path)
-    check_input_file(path, "settings file", hint="check the --config path")
-    data = read_structured_file(path, "settings file")
+    data = read_structured_file(path, "settings file", hint="check the --config path")
     if data is None:  # an empty file
         return {}
     if not isinstance(data, dict):

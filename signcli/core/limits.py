@@ -104,6 +104,16 @@ MAX_LM_ORDER = Limit("MAX_LM_ORDER", 20, "tokens")
 # its size in memory, so hundreds of MB cost gigabytes. 100,000 labelled samples are
 # about 5 MB; 256 MiB is fifty times more.
 MAX_TABLE_BYTES = Limit("MAX_TABLE_BYTES", 256 * 1024**2, "bytes")
+# The cells of such a CSV: each becomes a Python string of about 60 bytes once parsed, so
+# a file of tiny cells within MAX_TABLE_BYTES (`a,a,a,...`) could hold 130 million of them
+# and cost 8 GB. Counted (as delimiters and line ends) while the file streams by in
+# chunks, before it is parsed; asl-signs' index (94,477 sequences x 4 columns) has 0.4
+# million, so 10 million is 25 times more and costs under a gigabyte.
+MAX_TABLE_CELLS = Limit("MAX_TABLE_CELLS", 10_000_000, "cells")
+# A JSON document read whole: a tokenizer.json (a 30,000-piece BPE is about 2 MB), a
+# dataset manifest (class names), an OpenPose frame, an import source's sign map. Python's
+# objects for parsed JSON take ten times the text.
+MAX_JSON_BYTES = Limit("MAX_JSON_BYTES", 64 * 1024**2, "bytes")
 # Folder levels that signcli searches below a dataset or import source: a tree nested
 # thousands deep (a link loop copied out, a hostile archive) would exceed Python's recursion
 # limit in a recursive walk and run past the OS's path length; real datasets nest a few.

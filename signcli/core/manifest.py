@@ -48,7 +48,6 @@ from signcli.core.structured import value_problem
 
 MANIFEST_NAME = "signcli-dataset.json"
 FORMAT_VERSION = 1
-MAX_MANIFEST_BYTES = 50_000_000  # class lists of large vocabularies; far below any risk
 
 StreamName = Literal["face", "hand_l", "hand_r", "pose"]
 
@@ -141,21 +140,21 @@ def manifest_path(root: Path) -> Path:
 def read_manifest(root: Path) -> DatasetManifest | None:
     """The manifest of dataset `root`, None when it has none. UsageError (exit 2) names the
     file and every problem when it is unreadable or invalid."""
-    from signcli.core.files import check_input_file, path_kind
+    from signcli.core.files import path_kind, read_input_text
+    from signcli.core.limits import MAX_JSON_BYTES
 
     path = manifest_path(root)
     if path_kind(path) is None:
         return None
-    check_input_file(path, "dataset manifest")  # a FIFO or folder there: refused, not skipped
+    # a FIFO or folder there: refused, not skipped; class lists of large vocabularies fit
+    text = read_input_text(path, "dataset manifest", limit=MAX_JSON_BYTES)
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise UsageError(f"{path} is larger than {MAX_MANIFEST_BYTES:,} bytes: not a manifest")
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         # ValueError: JSONDecodeError, or valid JSON with a number Python refuses to read
         if isinstance(exc, RecursionError):
             reason = "nested too deeply"
-        elif isinstance(exc, (json.JSONDecodeError, OSError, UnicodeDecodeError)):
+        elif isinstance(exc, json.JSONDecodeError):
             reason = str(exc)
         else:
             reason = value_problem(exc)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
-from signcli.core.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError, excerpt
+from signcli.core.files import FileTooLarge, NotARegularFile, open_input, open_table
 from signcli.core.run_files import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
@@ -263,8 +264,9 @@ def check_log_csv(
 def is_signcli_log(path: Path) -> bool:
     """Whether `path` starts with a header CsvLogHook writes (any task's)."""
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.readline().rstrip("\r\n") in CSV_HEADERS
+        # open_input: a FIFO named by --log-csv would block here
+        with open_input(path, "--log-csv", "r", encoding="utf-8", newline="") as handle:
+            return handle.readline(4096).rstrip("\r\n") in CSV_HEADERS
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -296,17 +298,29 @@ class CsvLogHook(Hook):
                 )
             return []
         rows = []
-        with open(self.path, encoding="utf-8", newline="") as handle:
-            for lineno, row in enumerate(csv.DictReader(handle), 2):
-                try:
-                    row_epoch = int(row["epoch"])
-                except (TypeError, ValueError):
-                    raise DataError(
-                        f"{self.path}:{lineno}: epoch {row['epoch']!r} is not a whole number",
-                        hint="fix or remove that row, or move the file away",
-                    ) from None
-                if row_epoch <= epoch:
-                    rows.append(row)
+        try:
+            handle = open_table(self.path, "--log-csv", "r", encoding="utf-8", newline="")
+        except (FileTooLarge, NotARegularFile):
+            raise
+        except OSError as exc:
+            raise UsageError(f"cannot read --log-csv {self.path}: {exc.strerror or exc}") from None
+        with handle:
+            try:
+                for lineno, row in enumerate(csv.DictReader(handle), 2):
+                    try:
+                        row_epoch = int(row["epoch"])
+                    except (TypeError, ValueError):
+                        raise DataError(
+                            f"{self.path}:{lineno}: epoch {excerpt(row['epoch'])} is not a whole number",
+                            hint="fix or remove that row, or move the file away",
+                        ) from None
+                    if row_epoch <= epoch:
+                        rows.append(row)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise DataError(
+                    f"{self.path}: cannot read the CSV log ({type(exc).__name__})",
+                    hint="move the file away or choose another --log-csv",
+                ) from None
         return rows
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import EXIT_INTERRUPTED, SigncliError, UsageError
+from signcli.core.files import read_input_bytes
+from signcli.core.limits import MAX_JSON_BYTES
 from signcli.core.manifest import write_manifest
 from signcli.extract.sources import VIDEO_SOURCE, scan_videos
 from signcli.importers.base import MEDIAPIPE_HOLISTIC, SourceItem
@@ -567,7 +569,7 @@ def _merge(
     frames = 0
     for path in sorted(out.glob(SHARD_REPORT_GLOB)):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(read_input_bytes(path, "shard report", limit=MAX_JSON_BYTES))
             frames += int(record.get("frames_extracted") or 0)
             for entry in record.get("skipped", []):
                 shard_skipped[str(entry["what"])] = str(entry["reason"])

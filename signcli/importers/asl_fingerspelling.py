@@ -34,9 +34,11 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from signcli.core.files import open_input
 from signcli.importers._kaggle import (
     KAGGLE_PARTS,
     LANDMARKS_PER_FRAME,
@@ -188,10 +190,17 @@ def read_file(path: Path, sequences: list[int]) -> dict[int, Streams | str]:
 
 def _read_sequences(path: Path, sequences: list[int]) -> dict[int, Streams | str]:
     """{sequence_id: streams or reason} for the sequences of `path` found in it."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path, memory_map=True)
+    # a regular file (a FIFO named in the index would block the import); no size bound:
+    # the file holds many sequences and only their row groups are read
+    with open_input(path, "parquet file") as handle:
+        return _read_sequences_from(pq.ParquetFile(handle), sequences)
+
+
+def _read_sequences_from(parquet: Any, sequences: list[int]) -> dict[int, Streams | str]:
+    import pyarrow as pa
+
     names = parquet.schema_arrow.names
     for required in (SEQUENCE_COLUMN, FRAME_COLUMN):
         if required not in names:

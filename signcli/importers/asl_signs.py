@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from signcli.core.files import open_input, read_input_text
+from signcli.core.limits import MAX_JSON_BYTES, MAX_SAMPLE_BYTES
 from signcli.importers._kaggle import (
     LANDMARKS_PER_FRAME,
     PART_SPANS,
@@ -152,11 +154,12 @@ def read_class_map(src: Path) -> dict[str, int] | None:
     """{sign: index} from SRC/sign_to_prediction_index_map.json, None when absent. The
     indices must be 0..n-1, each once (they become class ids)."""
     path = src / CLASS_MAP_JSON
-    if not path.is_file():
+    if not path.exists():  # a FIFO or folder there is refused by read_input_text
         return None
+    text = read_input_text(path, "sign map", limit=MAX_JSON_BYTES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else one_line(error)
         raise ImportFormatError(f"{path} is not readable JSON ({reason})") from None
     if not isinstance(data, dict) or not all(
@@ -175,9 +178,11 @@ def read_sequence(path: Path) -> Streams | str:
     try:
         # one thread: the import runs a process per core already; read_dictionary gives
         # `type` as 4 strings + codes instead of a string per row
-        table = pq.ParquetFile(path, read_dictionary=["type"], memory_map=True).read(
-            columns=READ_COLUMNS, use_threads=False
-        )
+        # a regular file within MAX_SAMPLE_BYTES: a FIFO listed in the index would block
+        with open_input(path, "parquet file", limit=MAX_SAMPLE_BYTES) as handle:
+            table = pq.ParquetFile(handle, read_dictionary=["type"]).read(
+                columns=READ_COLUMNS, use_threads=False
+            )
     except FileNotFoundError:
         return f"{path}: missing file"
     except Exception as error:  # noqa: BLE001 - any unreadable file is a reason, not a crash

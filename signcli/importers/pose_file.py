@@ -56,8 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from signcli.core.files import walk_files
-from signcli.core.limits import MAX_FOLDER_DEPTH
+from signcli.core.files import open_input, walk_files
+from signcli.core.limits import MAX_FOLDER_DEPTH, MAX_SAMPLE_BYTES
 from signcli.importers.base import (
     COCO_WHOLEBODY,
     COORDS,
@@ -213,7 +213,8 @@ def _pose_format() -> tuple[Any, Any]:
 def read_header(path: Path) -> Any:
     """The PoseHeader of a .pose file, reading the header only (the body is skipped)."""
     Pose, EmptyPoseBody = _pose_format()
-    with path.open("rb") as f:
+    # a regular file within MAX_SAMPLE_BYTES: a FIFO among the sources would block the import
+    with open_input(path, ".pose file", limit=MAX_SAMPLE_BYTES) as f:
         return Pose.read(f, pose_body=EmptyPoseBody).header
 
 
@@ -352,7 +353,8 @@ def read_streams(ref: PoseRef) -> Streams | str:
     Pose, _ = _pose_format()
     path = Path(ref.path)
     try:
-        pose = Pose.read(path.read_bytes())
+        with open_input(path, ".pose file", limit=MAX_SAMPLE_BYTES) as handle:
+            pose = Pose.read(handle.read())
     except Exception as exc:  # a damaged file raises struct, Value, Type, EOF ... errors
         return f"{path}: not a readable .pose file ({_error(exc)})"
     plan = plan_header(pose.header)

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from signcli.core.errors import UsageError
-from signcli.core.files import check_input_file
+from signcli.core.files import read_input_text
+from signcli.core.limits import MAX_JSON_BYTES
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -55,7 +56,6 @@ SPECIAL_ALIASES = {  # accepted spellings in a tokenizer.json made elsewhere
 DEFAULT_BPE_VOCAB = 1000
 PUNCTUATION = r"[\p{P}\p{S}]"  # Unicode punctuation and symbols (the library's Oniguruma regex)
 APOSTROPHES = r"['’]"  # removed, not spaced: "don't" -> "dont"
-MAX_FILE_BYTES = 256 * 1024**2  # a tokenizer.json larger than this is not one signcli made
 
 
 def _tokenizers():
@@ -161,6 +161,8 @@ class TextTokenizer:
             raise UsageError(
                 f"{source}: expected the tokenizer JSON as a string, got {type(text).__name__}"
             )
+        if len(text) > MAX_JSON_BYTES.value():  # a checkpoint's entry: parsed, it is 10x
+            raise UsageError(f"{source}: {MAX_JSON_BYTES.exceeded('its length', len(text))}")
         try:
             tokenizer = tk.Tokenizer.from_str(text)
         except Exception as exc:  # noqa: BLE001 - the library raises a bare Exception
@@ -177,13 +179,9 @@ class TextTokenizer:
     def load(cls, path: Path) -> TextTokenizer:
         """Read a local tokenizer.json (`--tokenizer PATH`); nothing is downloaded."""
         path = Path(path)
-        check_input_file(path, "tokenizer file", hint="check --tokenizer")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"tokenizer file {path} is over {MAX_FILE_BYTES // 1024**2} MB")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"tokenizer file {path}: cannot read it as UTF-8 ({exc})") from None
+        text = read_input_text(
+            path, "tokenizer file", limit=MAX_JSON_BYTES, hint="check --tokenizer"
+        )
         return cls.from_json(text, source=f"tokenizer file {path}")
 
     # -- storing it -----------------------------------------------------------------------
