@@ -8,6 +8,12 @@
 #
 #   benchmarks/fuzz_long.sh                  # everything
 #   benchmarks/fuzz_long.sh -k checkpoint -x # one input kind, stop at the first failure
+#   benchmarks/fuzz_long.sh -k "cache or source or start_differences"   # issue 23's targets
+#
+# The targets: sample files, labels, text CSVs and tokenizers (LM options too), settings
+# and --set, checkpoints and resume, metrics.jsonl and rules, dataset manifests, import
+# sources of every format (test_fuzz_import, test_fuzz_sources), packed cache files and
+# torchrun's start-up comparison (test_fuzz_sources), extract's videos.
 #   SIGNCLI_FUZZ_EXAMPLES=500 benchmarks/fuzz_long.sh   # every test 500 examples
 #
 # Environment: SIGNCLI_FUZZ_EXAMPLES=N (examples of every test), SIGNCLI_FUZZ_TIMEOUT=S

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.cores import available_cores
-from signcli.core.errors import DiskError
+from signcli.core.errors import DiskError, excerpt
 from signcli.core.files import open_input
 
 FORMAT = 1
@@ -278,11 +278,13 @@ def _check_header(
     header: dict[str, Any], size: int, expected_fingerprint: str, count: int | None
 ) -> None:
     if header.get("format") != FORMAT:
-        raise CacheProblem(f"has format {header.get('format')!r}, this signcli writes {FORMAT}")
+        raise CacheProblem(
+            f"has format {excerpt(header.get('format'))}, this signcli writes {FORMAT}"
+        )
     if header.get("fingerprint") != expected_fingerprint:
         raise CacheProblem("was built from other files (its fingerprint differs)")
     if header.get("dtype") != DTYPE:
-        raise CacheProblem(f"holds dtype {header.get('dtype')!r}, expected {DTYPE}")
+        raise CacheProblem(f"holds dtype {excerpt(header.get('dtype'))}, expected {DTYPE}")
     fields = ("count", "frames", "width", "data_at", "size", "offsets_crc32")
     if not all(isinstance(header.get(k), int) and header[k] >= 0 for k in fields):
         raise CacheProblem("has a damaged header (a size is missing or negative)")
