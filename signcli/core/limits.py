@@ -118,3 +118,19 @@ MAX_JSON_BYTES = Limit("MAX_JSON_BYTES", 64 * 1024**2, "bytes")
 # thousands deep (a link loop copied out, a hostile archive) would exceed Python's recursion
 # limit in a recursive walk and run past the OS's path length; real datasets nest a few.
 MAX_FOLDER_DEPTH = Limit("MAX_FOLDER_DEPTH", 100, "folder levels")
+
+# Worker processes a flag or setting asks for (`--workers`, `-j`, `data.num_workers`, also
+# stored in a run's config.json): each imports numpy, pyarrow or torch (100 to 300 MB)
+# before doing anything, so a typo of 10,000 would take the machine down. The largest
+# machines have a few hundred cores.
+MAX_WORKERS = Limit("MAX_WORKERS", 256, "worker processes")
+
+
+def check_workers(flag: str, workers: int | None) -> None:
+    """UsageError (exit 2) when `flag` asks for more than MAX_WORKERS processes."""
+    if workers is not None and workers > MAX_WORKERS.value():
+        raise UsageError(
+            f"{flag} {workers:,}: {MAX_WORKERS.at_most()}",
+            hint=f"leave {flag} out to use the cores this process may use",
+        )
+

@@ -1,0 +1,43 @@
+"""Worker processes are bounded like every other size (issue 23): `--workers 100000` or
+`data.num_workers=100000` (a typo, or a config.json edited) started that many processes,
+each importing numpy, pyarrow or torch, before anything else happened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from signcli.cli import app
+from signcli.core.errors import SettingsError
+from signcli.settings import load_settings
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "openpose", "SRC", "OUT", "--workers", "100000"],
+        ["validate-npz", "DATA", "--workers", "100000"],
+        ["extract", "SRC", "OUT", "--workers", "100000"],
+    ],
+    ids=["import", "validate-npz", "extract"],
+)
+def test_a_worker_count_past_the_limit_is_refused_before_anything_runs(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "--workers 100,000: at most 256 worker processes" in result.output
+    assert "SIGNCLI_MAX_WORKERS" in result.output
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_data_num_workers_past_the_limit_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(SettingsError, match=r"data\.num_workers: .*at most 256 worker processes"):
+        load_settings(overrides=["data.num_workers=100000"])
+    monkeypatch.setenv("SIGNCLI_MAX_WORKERS", "200000")
+    assert load_settings(overrides=["data.num_workers=100000"]).data.num_workers == 100000
