@@ -152,7 +152,7 @@ def run_extract(options: ExtractOptions, progress: Progress | None = None) -> Ex
     fps = float(options.fps) if options.fps is not None else None  # 10 and 10.0: one run
     options = _replace(options, src=src, out=out, fps=fps)
     _check_options(options)
-    _check_paths(src, out)
+    _check_paths(src, out, options.labels)
     resume = _check_out(out, options)
     scan = scan_videos(src, options.labels)
     skipped = list(scan.skipped)

@@ -204,7 +204,7 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     started = time.perf_counter()
     fmt = _format(options.format)
     src, out = options.src.expanduser().absolute(), options.out.expanduser().absolute()
-    _check_paths(src, out)
+    _check_paths(src, out, options.labels)
     notes: list[str] = []
     try:
         resume = _check_out(out, options)
@@ -303,7 +303,7 @@ def _options_of(name: str) -> tuple[str, ...]:
         return ()
 
 
-def _check_paths(src: Path, out: Path) -> None:
+def _check_paths(src: Path, out: Path, labels: Path | None = None) -> None:
     if not src.is_dir():
         raise UsageError(f"source {src} is not a folder", hint="give the folder of the dataset")
     src_real, out_real = src.resolve(), out.resolve()
@@ -316,6 +316,13 @@ def _check_paths(src: Path, out: Path) -> None:
         raise UsageError(
             f"SRC {src} lies inside OUT {out}: replacing OUT could delete the source",
             hint="choose an output folder that does not contain SRC",
+        )
+    if labels is not None and out_real in Path(labels).expanduser().resolve().parents:
+        # OUT/train_labels.csv, edited and given back, was read and then replaced by the
+        # generated one (and --overwrite removes what import wrote there)
+        raise UsageError(
+            f"--labels {labels} lies inside OUT {out}, whose files import writes and replaces",
+            hint="copy the labels CSV out of OUT first",
         )
 
 
