@@ -37,12 +37,13 @@ Torch-free: `validate-npz` uses it.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from signcli.core.errors import UsageError
+from signcli.core.errors import UsageError, excerpt
 from signcli.core.streams import STREAM_NAMES
 from signcli.core.structured import value_problem
 
@@ -112,6 +113,16 @@ class DatasetManifest(_Strict):
             )
         if "train" not in self.splits:
             raise ValueError("splits has no 'train' entry")
+        train, val = self.splits["train"], self.splits.get("val")
+        # the samples of a split: its folder (single) or its index (multi, whose labels may
+        # be one file for both); validation on the training samples would flatter the run
+        where = "dir" if self.layout == "single" else "index"
+        shared = val is not None and _same_place(getattr(train, where), getattr(val, where))
+        if shared:
+            raise ValueError(
+                f"splits.val.{where} names the training split's samples "
+                f"({excerpt(getattr(val, where))}): validation would score the training set"
+            )
         for name, entry in self.streams.items():
             if self.layout == "single" and entry.columns is None:
                 raise ValueError(f"streams.{name}: the single layout needs its columns")
@@ -131,6 +142,11 @@ class DatasetManifest(_Strict):
 
     def mirror_pairs(self) -> dict[str, list[tuple[int, int]]]:
         return {name: list(s.mirror_pairs) for name, s in self.streams.items() if s.mirror_pairs}
+
+
+def _same_place(a: str | None, b: str | None) -> bool:
+    """Two manifest paths (relative to its folder) that name the same place."""
+    return a is not None and b is not None and os.path.normpath(a) == os.path.normpath(b)
 
 
 def manifest_path(root: Path) -> Path:
