@@ -25,6 +25,7 @@ them would read the whole set at every start.
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -39,7 +40,7 @@ import numpy as np
 
 from signcli.core.cores import available_cores
 from signcli.core.errors import DiskError, excerpt
-from signcli.core.files import open_input
+from signcli.core.files import FOLDER, open_input, path_kind
 
 FORMAT = 1
 MAGIC = b"SIGNPACK"
@@ -342,6 +343,9 @@ def build_pack(
     DiskError when the cache folder cannot be written."""
     path = Path(path)
     folder = path.parent
+    kind = path_kind(folder)
+    if kind not in (None, FOLDER):  # it read "File exists" beside the hint "free disk space"
+        raise _disk_error(folder, OSError(errno.EEXIST, f"it is {kind}, not a folder"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
