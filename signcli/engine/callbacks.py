@@ -131,6 +131,10 @@ class CheckpointHook(Hook):
         save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, trainer.checkpoint_payload())
 
     def on_train_start(self, trainer: Trainer) -> None:
+        # a folder or FIFO in a checkpoint's place (a resumed run's best.pt): named now,
+        # not after the first epoch's training
+        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
+            check_output_file(trainer.work_dir / name, "checkpoint")
         # a step-0 checkpoint makes a run killed during its first epoch resumable too
         if trainer.state.step == 0 and not (trainer.work_dir / LAST_CHECKPOINT).exists():
             self.save_last(trainer)
@@ -197,6 +201,10 @@ class CurvesHook(Hook):
 
     def __init__(self) -> None:
         self.drawn_at: float | None = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        # a folder in its place failed the run after its first epoch's training
+        check_output_file(trainer.work_dir / CURVES_FILE, "curves file")
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if self.drawn_at is None or time.monotonic() - self.drawn_at >= CURVES_EVERY_S:
