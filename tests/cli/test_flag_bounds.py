@@ -1,4 +1,4 @@
-"""Worker processes are bounded like every other size (issue 23): `--workers 100000` or
+"""Sizes and seeds given on the command line are bounded (issue 23): `--workers 100000` or
 `data.num_workers=100000` (a typo, or a config.json edited) started that many processes,
 each importing numpy, pyarrow or torch, before anything else happened."""
 
@@ -41,3 +41,12 @@ def test_data_num_workers_past_the_limit_is_a_settings_error(
         load_settings(overrides=["data.num_workers=100000"])
     monkeypatch.setenv("SIGNCLI_MAX_WORKERS", "200000")
     assert load_settings(overrides=["data.num_workers=100000"]).data.num_workers == 100000
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), str(10**23)])
+def test_smoke_refuses_a_seed_numpy_cannot_take(seed: str) -> None:
+    """issue 23: `smoke --seed 99999999999999999999999` died with "unexpected ValueError:
+    Seed must be between 0 and 2**32 - 1"."""
+    result = CliRunner().invoke(app, ["smoke", "-m", "transformer", "--seed", seed])
+    assert result.exit_code == 2
+    assert "unexpected" not in result.output and "--seed" in result.output
