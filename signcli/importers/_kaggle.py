@@ -69,6 +69,17 @@ def read_index(src: Path, name: str, required: tuple[str, ...], what: str) -> li
         raise ImportFormatError(f"{path} is not a readable CSV ({one_line(error)})") from error
 
 
+def listed_path(src: Path, rel: str) -> Path | None:
+    """`src / rel`, a file an index CSV lists, or None when `rel` leaves SRC (absolute, or
+    through `..`): an index may be anyone's, and must not make the import read (and name in
+    its report) files elsewhere, `/proc/self/environ` or another user's data. Links inside
+    SRC are the user's own arrangement and are followed."""
+    normal = os.path.normpath(rel.replace("\\", "/"))
+    if os.path.isabs(normal) or normal == ".." or normal.startswith("../") or "\0" in rel:
+        return None
+    return src / normal
+
+
 class FileLister:
     """Whether files exist, listing each folder once (94k `stat`s become a few hundred
     `listdir`s, which matters on network drives)."""

@@ -38,12 +38,14 @@ from typing import Any
 
 import numpy as np
 
+from signcli.core.errors import excerpt
 from signcli.core.files import open_input
 from signcli.importers._kaggle import (
     KAGGLE_PARTS,
     LANDMARKS_PER_FRAME,
     FileLister,
     finish,
+    listed_path,
     one_line,
     read_index,
 )
@@ -114,7 +116,10 @@ class AslFingerspelling:
                         (f"{src / csv_name}:{line}", "empty path, sequence_id or participant_id")
                     )
                     continue
-                path = src / rel
+                path = listed_path(src, rel)
+                if path is None:
+                    skipped.append((f"{src / csv_name}:{line}", f"path {excerpt(rel)} leaves SRC"))
+                    continue
                 try:
                     sequence_number = int(sequence)
                 except ValueError:

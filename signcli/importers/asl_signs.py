@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from signcli.core.errors import excerpt
 from signcli.core.files import open_input, read_input_text
 from signcli.core.limits import MAX_JSON_BYTES, MAX_SAMPLE_BYTES
 from signcli.importers._kaggle import (
@@ -50,6 +51,7 @@ from signcli.importers._kaggle import (
     PARTS_TEXT,
     FileLister,
     finish,
+    listed_path,
     one_line,
     read_index,
 )
@@ -116,7 +118,10 @@ class AslSigns:
                 ]
                 skipped.append((f"{src / index_name}:{line}", f"empty {', '.join(empty)}"))
                 continue
-            path = src / rel
+            path = listed_path(src, rel)
+            if path is None:
+                skipped.append((f"{src / index_name}:{line}", f"path {excerpt(rel)} leaves SRC"))
+                continue
             if not lister.exists(path):
                 missing += 1
                 skipped.append((str(path), f"missing file (listed in {index_name} line {line})"))
