@@ -156,7 +156,7 @@ def _training_ids(settings: Settings, checkpoint: Path, multi: bool) -> list[str
         from signcli.data.split import read_split_file
 
         split_file = Path(checkpoint).parent / SPLIT_FILE
-        if not split_file.is_file():
+        if not split_file.exists():  # a FIFO or folder there: named by read_split_file
             raise UsageError(
                 f"{split_file} not found: the run carved its validation samples out of its "
                 "training texts (data.val_fraction) and the LM must not read them",
