@@ -33,7 +33,8 @@ fork after the tokenizer has run, and the library would otherwise warn on every 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -104,6 +105,7 @@ class TextTokenizer:
             )
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = (ids[n] for n in SPECIAL_TOKENS)
         self._special = frozenset(ids.values())
+        self.source = source
 
     # -- making one -----------------------------------------------------------------------
 
@@ -212,15 +214,39 @@ class TextTokenizer:
         """The text as the tokenizer sees it; metrics compare normalised references with
         decoded hypotheses (which come out normalised)."""
         normalizer = self._tokenizer.normalizer
-        return normalizer.normalize_str(text) if normalizer is not None else text.strip()
+        if normalizer is None:
+            return text.strip()
+        with self._library_errors():
+            return normalizer.normalize_str(text)
 
     def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
         """Token ids of `text` (normalised first), optionally framed by BOS / EOS."""
-        ids = self._tokenizer.encode(text, add_special_tokens=False).ids
+        with self._library_errors():
+            ids = self._tokenizer.encode(text, add_special_tokens=False).ids
         return [self.bos_id] * bos + ids + [self.eos_id] * eos
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        with self._library_errors():
+            encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encoded]
+
+    @contextmanager
+    def _library_errors(self) -> Iterator[None]:
+        """A panic of the `tokenizers` library (a BaseException that no `except Exception`
+        catches) as a UsageError naming the tokenizer: a tokenizer.json made elsewhere may
+        hold a regular expression that backtracks on a text until the regex engine's retry
+        limit (`(.|..)+[0-9]`), which the library reports by panicking."""
+        try:
+            yield
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            reason = " ".join(str(exc).split())[:160]
+            raise UsageError(
+                f"{self.source}: the tokenizers library failed on a text ({reason})",
+                hint="a regular expression of its normalizer or pre-tokenizer backtracks "
+                "without end; use a tokenizer.json written by signcli",
+            ) from None
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of `ids`, special tokens left out, cut at the first EOS."""
@@ -231,8 +257,10 @@ class TextTokenizer:
                 break
             if i not in self._special:
                 kept.append(i)
-        return self._tokenizer.decode(kept, skip_special_tokens=True)
+        with self._library_errors():
+            return self._tokenizer.decode(kept, skip_special_tokens=True)
 
     def tokens(self, text: str) -> list[str]:
         """The token strings of `text` (for reports and tests)."""
-        return self._tokenizer.encode(text, add_special_tokens=False).tokens
+        with self._library_errors():
+            return self._tokenizer.encode(text, add_special_tokens=False).tokens
