@@ -695,8 +695,10 @@ def _start_facts(settings: Settings, data: TrainingData) -> dict[str, str]:
         digest.update(np.ascontiguousarray(split.gloss).tobytes())
         if split.cat is not None:
             digest.update(np.ascontiguousarray(split.cat).tobytes())
+        if split.texts is not None:  # the text tasks' targets: a stale copy of a texts CSV
+            digest.update("\0".join(split.texts).encode("utf-8", "surrogatepass"))
         facts[f"{split.name} data"] = (
-            f"{len(split.ids)} samples (ids and labels {digest.hexdigest()})"
+            f"{len(split.ids)} samples (ids and targets {digest.hexdigest()})"
         )
     facts["input widths"] = json.dumps(data.input_dims, sort_keys=True)
     facts["classes"] = f"{data.num_gloss} gloss, {data.num_cat} cat"
