@@ -100,6 +100,11 @@ MAX_PEOPLE = Limit("MAX_PEOPLE", 100, "people in one frame")
 # eval --lm-order: each sentence is padded with order - 1 start markers and every order up
 # to it is counted, so memory and time grow with it; useful n-gram orders are 2 to 5.
 MAX_LM_ORDER = Limit("MAX_LM_ORDER", 20, "tokens")
+# N-gram events eval's language model counts: (tokens + 1) x --lm-order over its texts, each
+# a tuple key and a counter entry in pure Python (up to about 200 bytes when distinct):
+# 100,000 sentences of 10 tokens at order 5 are 5.5 million; a texts CSV of hundreds of MB
+# at order 20 would be billions.
+MAX_LM_NGRAMS = Limit("MAX_LM_NGRAMS", 20_000_000, "n-gram events")
 # A labels or text CSV (and an index or meta CSV) read whole: pandas holds several times
 # its size in memory, so hundreds of MB cost gigabytes. 100,000 labelled samples are
 # about 5 MB; 256 MiB is fifty times more.
