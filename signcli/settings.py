@@ -165,8 +165,10 @@ class DataSettings(_Section):
     At most SIGNCLI_MAX_WORKERS (256)."""
     pin_memory: bool = True
     """Pin host memory for faster copies to the GPU; ignored on CPU."""
-    prefetch_factor: int | None = Field(None, ge=1)
-    """Batches each worker loads ahead; used only when num_workers > 0."""
+    prefetch_factor: int | None = Field(None, ge=1, le=1024)
+    """Batches each worker loads ahead; used only when num_workers > 0. At most 1024: the
+    loader queues prefetch_factor x num_workers batch requests one by one when an epoch
+    starts (10**8 of them hung the run for minutes)."""
     cache: Literal["auto", "off", "memory", "mmap"] = "auto"
     """How samples are held: memory (every file read up front into RAM), mmap (packed
     once into a cache file under cache_dir, then memory-mapped by every run and worker),

@@ -50,3 +50,11 @@ def test_smoke_refuses_a_seed_numpy_cannot_take(seed: str) -> None:
     result = CliRunner().invoke(app, ["smoke", "-m", "transformer", "--seed", seed])
     assert result.exit_code == 2
     assert "unexpected" not in result.output and "--seed" in result.output
+
+
+def test_a_prefetch_factor_past_its_bound_is_a_settings_error() -> None:
+    """issue 23: `data.prefetch_factor=100000000` hung the run at each epoch's start (the
+    loader queues prefetch_factor x num_workers requests one by one)."""
+    with pytest.raises(SettingsError, match=r"data\.prefetch_factor: .*less than or equal to 1024"):
+        load_settings(overrides=["data.prefetch_factor=100000000"])
+    assert load_settings(overrides=["data.prefetch_factor=1024"]).data.prefetch_factor == 1024
