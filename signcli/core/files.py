@@ -33,6 +33,15 @@ def path_kind(path: Path) -> str | None:
     return _kind_of_mode(mode)
 
 
+def folder_problem(path: Path) -> str | None:
+    """Why `path` is not an input folder, in words ("does not exist", "is a FIFO, not a
+    folder"), or None when it is one: a file in a folder's place is named, not "missing"."""
+    kind = path_kind(path)
+    if kind == FOLDER:
+        return None
+    return "does not exist" if kind is None else f"is {kind}, not a folder"
+
+
 def check_input_file(path: Path, what: str, hint: str | None = None) -> None:
     """UsageError (exit 2) unless `path` is a regular file (links followed): `what` (e.g.
     "labels file") names it in the message, `hint` says where it came from ("check --labels")

@@ -226,3 +226,16 @@ def test_a_folder_given_as_a_checkpoint_is_named(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is a folder, not a regular file"):
         _checkpoint(tmp_path / "best.pt")
     assert not os.path.exists(tmp_path / "best.pt" / "x")
+
+
+def test_a_fifo_where_a_split_folder_belongs_is_named(tmp_path: Path) -> None:
+    """issue 23: it read "val folder ... does not exist"."""
+    from signcli.core.files import folder_problem
+    from signcli.data.npz_split import load_npz_split
+
+    fifo(tmp_path / "val")
+    assert folder_problem(tmp_path / "val") == "is a FIFO, not a folder"
+    assert folder_problem(tmp_path / "nothing") == "does not exist"
+    assert folder_problem(tmp_path) is None
+    with pytest.raises(UsageError, match=r"val folder .*val is a FIFO, not a folder"):
+        load_npz_split("val", tmp_path / "val", None)
