@@ -124,7 +124,7 @@ class AslFingerspelling:
                     sequence_number = int(sequence)
                 except ValueError:
                     skipped.append(
-                        (str(path), f"sequence_id {sequence!r} in {where} is not an integer")
+                        (str(path), f"sequence_id {excerpt(sequence)} in {where} is not an integer")
                     )
                     continue
                 if not lister.exists(path):

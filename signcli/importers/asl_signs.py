@@ -127,7 +127,7 @@ class AslSigns:
                 skipped.append((str(path), f"missing file (listed in {index_name} line {line})"))
                 continue
             if class_map is not None and sign not in class_map:
-                skipped.append((str(path), f"sign {sign!r} is not in {CLASS_MAP_JSON}"))
+                skipped.append((str(path), f"sign {excerpt(sign)} is not in {CLASS_MAP_JSON}"))
                 continue
             item_id = safe_id(participant, sequence)
             if item_id in seen:
@@ -256,7 +256,7 @@ def _landmark_numbers(table) -> np.ndarray:
         unknown = [n for n in names if n not in PART_SPANS]
         if unknown:
             raise UnreadableSequence(
-                f"unknown landmark type {unknown[0]!r} (expected {', '.join(PART_SPANS)})"
+                f"unknown landmark type {excerpt(unknown[0])} (expected {', '.join(PART_SPANS)})"
             )
         codes = chunk.indices.to_numpy()
         starts.append(np.array([PART_SPANS[n][0] for n in names], np.int64)[codes])

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signcli.core.errors import excerpt
 from signcli.core.files import open_input, walk_files
 from signcli.core.limits import MAX_FOLDER_DEPTH, MAX_SAMPLE_BYTES
 from signcli.importers.base import (
@@ -268,7 +269,7 @@ def plan_header(header: Any) -> HeaderPlan | str:
         component = by_name[name]
         dims = _spatial_dims(component.format)
         if dims is None:
-            return f"{name} has point format {component.format!r}, expected XY(Z)C"
+            return f"{name} has point format {excerpt(component.format)}, expected XY(Z)C"
         landmarks = _place_points(stream, schema, list(component.points), landmark_set)
         if isinstance(landmarks, str):
             return f"{name} {landmarks}"
@@ -290,7 +291,7 @@ def _place_points(
         unknown = [p for p in points if p not in index]
         if not unknown and len(set(points)) == len(points):
             return tuple(index[p] for p in points)
-        what = f"point names such as {unknown[0]!r}" if unknown else "a point named twice"
+        what = f"point names such as {excerpt(unknown[0])}" if unknown else "a point named twice"
         return f"has {len(points)} of {count} points with {what}: cannot place them"
     allowed = " or ".join(str(n) for n in (count, *schema.extra))
     return f"has {len(points)} points, expected {allowed}"

@@ -267,3 +267,15 @@ def test_an_index_path_leaving_src_is_skipped_unread(tmp_path: Path, rel: str) -
     scan = FORMAT.scan(src)
     assert (f"{index}:2", f"path {rel!r} leaves SRC") in scan.skipped
     assert all(Path(item.ref).is_relative_to(src) for item in scan.items)
+
+
+def test_a_long_sign_outside_the_map_is_quoted_short(tmp_path: Path) -> None:
+    """issue 23: a reason quoted the index's value whole (errors quote a short excerpt)."""
+    write_asl_signs(tmp_path, n_sequences=2, missing=0, corrupt=0, signs=("TV", "after"))
+    csv = tmp_path / "train.csv"
+    lines = csv.read_text().splitlines()
+    rel = lines[1].split(",")[0]
+    csv.write_text("\n".join([*lines, f"{rel},26734,5,{'SECRET' * 500}"]) + "\n")
+    ((_, reason),) = FORMAT.scan(tmp_path).skipped
+    assert reason.startswith("sign 'SECRETSECRET") and "(3,000 characters)" in reason
+    assert len(reason) < 120
