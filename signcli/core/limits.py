@@ -138,4 +138,3 @@ def check_workers(flag: str, workers: int | None) -> None:
             f"{flag} {workers:,}: {MAX_WORKERS.at_most()}",
             hint=f"leave {flag} out to use the cores this process may use",
         )
-
