@@ -4,7 +4,8 @@
 # its own process with its memory capped (tests/fuzz/harness.py). The suite runs the same
 # tests with a few dozen examples each; this is the run to leave going before a release or
 # after touching a reader of files. About 70 minutes on the 2-core CI machine (extrapolated
-# from SIGNCLI_FUZZ_EXAMPLES=40, which takes 3 minutes).
+# from SIGNCLI_FUZZ_EXAMPLES=40, which takes 3 minutes), plus about 35 for
+# test_fuzz_sources.py (9,000 examples; 1,600 of them took 6 minutes, forked, at load 10).
 #
 #   benchmarks/fuzz_long.sh                  # everything
 #   benchmarks/fuzz_long.sh -k checkpoint -x # one input kind, stop at the first failure
