@@ -152,7 +152,10 @@ def import_(
     interrupted import resumes when run again."""
     with _run.guarded():
         from signcli.core.cores import available_cores
+        from signcli.core.limits import check_workers
         from signcli.importers.run import ImportOptions, output_choices, run_import
+
+        check_workers("--workers", workers)
 
         layout_, split_by, kept = output_choices(layout, split_by, streams)
         options = ImportOptions(

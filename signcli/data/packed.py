@@ -25,6 +25,7 @@ them would read the whole set at every start.
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -38,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from signcli.core.cores import available_cores
-from signcli.core.errors import DiskError
-from signcli.core.files import open_input
+from signcli.core.errors import DiskError, excerpt
+from signcli.core.files import FOLDER, open_input, path_kind
 
 FORMAT = 1
 MAGIC = b"SIGNPACK"
@@ -278,11 +279,13 @@ def _check_header(
     header: dict[str, Any], size: int, expected_fingerprint: str, count: int | None
 ) -> None:
     if header.get("format") != FORMAT:
-        raise CacheProblem(f"has format {header.get('format')!r}, this signcli writes {FORMAT}")
+        raise CacheProblem(
+            f"has format {excerpt(header.get('format'))}, this signcli writes {FORMAT}"
+        )
     if header.get("fingerprint") != expected_fingerprint:
         raise CacheProblem("was built from other files (its fingerprint differs)")
     if header.get("dtype") != DTYPE:
-        raise CacheProblem(f"holds dtype {header.get('dtype')!r}, expected {DTYPE}")
+        raise CacheProblem(f"holds dtype {excerpt(header.get('dtype'))}, expected {DTYPE}")
     fields = ("count", "frames", "width", "data_at", "size", "offsets_crc32")
     if not all(isinstance(header.get(k), int) and header[k] >= 0 for k in fields):
         raise CacheProblem("has a damaged header (a size is missing or negative)")
@@ -340,6 +343,9 @@ def build_pack(
     DiskError when the cache folder cannot be written."""
     path = Path(path)
     folder = path.parent
+    kind = path_kind(folder)
+    if kind not in (None, FOLDER):  # it read "File exists" beside the hint "free disk space"
+        raise _disk_error(folder, OSError(errno.EEXIST, f"it is {kind}, not a folder"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

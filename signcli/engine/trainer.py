@@ -50,6 +50,7 @@ from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
 from signcli.engine.strategy import strategy_for
 from signcli.engine.threads import ThreadGovernor, step_work
+from signcli.engine.worker_errors import Loader
 from signcli.models import SignModel
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, with_absolute_paths
@@ -434,7 +435,7 @@ class Trainer:
         extra: dict[str, Any] = {}
         if workers > 0:
             extra["prefetch_factor"] = data.prefetch_factor or 2
-        return DataLoader(
+        return Loader(  # a DataLoader whose worker errors read as the worker raised them
             dataset,
             batch_sampler=sampler,
             collate_fn=self.task.collate,
@@ -694,8 +695,10 @@ def _start_facts(settings: Settings, data: TrainingData) -> dict[str, str]:
         digest.update(np.ascontiguousarray(split.gloss).tobytes())
         if split.cat is not None:
             digest.update(np.ascontiguousarray(split.cat).tobytes())
+        if split.texts is not None:  # the text tasks' targets: a stale copy of a texts CSV
+            digest.update("\0".join(split.texts).encode("utf-8", "surrogatepass"))
         facts[f"{split.name} data"] = (
-            f"{len(split.ids)} samples (ids and labels {digest.hexdigest()})"
+            f"{len(split.ids)} samples (ids and targets {digest.hexdigest()})"
         )
     facts["input widths"] = json.dumps(data.input_dims, sort_keys=True)
     facts["classes"] = f"{data.num_gloss} gloss, {data.num_cat} cat"

@@ -22,6 +22,7 @@ windows with the same top-1 merged into a time-stamped segment (`start_s`, `end_
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import DataError, UsageError
-from signcli.core.files import sample_id
+from signcli.core.files import check_input_file, sample_id
 from signcli.core.task_specs import TASKS, has_text_targets
 from signcli.data.npz import SampleReadError, list_npz_files, read_npz_array
 from signcli.data.sample import SINGLE_STREAM, Sample, resample_frames
@@ -88,6 +89,8 @@ def predict_files(
     frames for --window times (None: DEFAULT_FPS)."""
     model_path = Path(model_path)
     _check_options(top_k, window, stride, fps)
+    if os.path.lexists(model_path):  # a FIFO, device or folder: named, not "does not exist"
+        check_input_file(model_path, "model file")
     if not model_path.is_file():
         raise UsageError(
             f"{model_path} does not exist",
@@ -198,6 +201,8 @@ def collect_files(inputs: Sequence[Path]) -> list[Path]:
                 raise UsageError(f"{folder} holds no .npz files")
             files.extend(found)
         else:
+            if os.path.lexists(path):  # a FIFO or device: named, not "does not exist"
+                check_input_file(path, "input")
             raise UsageError(f"{path} does not exist", hint="check the path")
     return list({file.resolve(): file for file in files}.values())  # each file once
 

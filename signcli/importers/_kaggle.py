@@ -16,6 +16,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from signcli.core.errors import excerpt
+from signcli.core.files import FileTooLarge, NotARegularFile, open_table
 from signcli.importers.base import ImportFormatError, Streams
 
 if TYPE_CHECKING:
@@ -47,21 +49,35 @@ def read_index(src: Path, name: str, required: tuple[str, ...], what: str) -> li
     if not src.is_dir():
         raise ImportFormatError(f"{src} is not a folder (expected {what})")
     path = src / name
-    if not path.is_file():
+    if not path.exists():  # a FIFO or folder there is named as such by open_table
         raise ImportFormatError(f"no {name} in {src} (expected {what})")
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        # a regular file within the table bounds, checked before a row is parsed
+        with open_table(path, "index CSV", "r", newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
             missing = [c for c in required if c not in columns]
             if missing:
                 raise ImportFormatError(
                     f"{path} has no column {', '.join(missing)} "
-                    f"(expected columns {', '.join(required)}; found {', '.join(columns) or 'none'})"
+                    f"(expected columns {', '.join(required)}; found {excerpt(', '.join(columns)) if columns else 'none'})"
                 )
             return list(reader)
+    except (NotARegularFile, FileTooLarge):  # named as such (exit 2)
+        raise
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ImportFormatError(f"{path} is not a readable CSV ({one_line(error)})") from error
+
+
+def listed_path(src: Path, rel: str) -> Path | None:
+    """`src / rel`, a file an index CSV lists, or None when `rel` leaves SRC (absolute, or
+    through `..`): an index may be anyone's, and must not make the import read (and name in
+    its report) files elsewhere, `/proc/self/environ` or another user's data. Links inside
+    SRC are the user's own arrangement and are followed."""
+    normal = os.path.normpath(rel.replace("\\", "/"))
+    if os.path.isabs(normal) or normal == ".." or normal.startswith("../") or "\0" in rel:
+        return None
+    return src / normal
 
 
 class FileLister:

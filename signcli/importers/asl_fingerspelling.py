@@ -34,14 +34,18 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from signcli.core.errors import excerpt
+from signcli.core.files import open_input
 from signcli.importers._kaggle import (
     KAGGLE_PARTS,
     LANDMARKS_PER_FRAME,
     FileLister,
     finish,
+    listed_path,
     one_line,
     read_index,
 )
@@ -112,12 +116,15 @@ class AslFingerspelling:
                         (f"{src / csv_name}:{line}", "empty path, sequence_id or participant_id")
                     )
                     continue
-                path = src / rel
+                path = listed_path(src, rel)
+                if path is None:
+                    skipped.append((f"{src / csv_name}:{line}", f"path {excerpt(rel)} leaves SRC"))
+                    continue
                 try:
                     sequence_number = int(sequence)
                 except ValueError:
                     skipped.append(
-                        (str(path), f"sequence_id {sequence!r} in {where} is not an integer")
+                        (str(path), f"sequence_id {excerpt(sequence)} in {where} is not an integer")
                     )
                     continue
                 if not lister.exists(path):
@@ -188,10 +195,17 @@ def read_file(path: Path, sequences: list[int]) -> dict[int, Streams | str]:
 
 def _read_sequences(path: Path, sequences: list[int]) -> dict[int, Streams | str]:
     """{sequence_id: streams or reason} for the sequences of `path` found in it."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path, memory_map=True)
+    # a regular file (a FIFO named in the index would block the import); no size bound:
+    # the file holds many sequences and only their row groups are read
+    with open_input(path, "parquet file") as handle:
+        return _read_sequences_from(pq.ParquetFile(handle), sequences)
+
+
+def _read_sequences_from(parquet: Any, sequences: list[int]) -> dict[int, Streams | str]:
+    import pyarrow as pa
+
     names = parquet.schema_arrow.names
     for required in (SEQUENCE_COLUMN, FRAME_COLUMN):
         if required not in names:

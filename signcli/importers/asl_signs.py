@@ -42,12 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
+from signcli.core.errors import excerpt
+from signcli.core.files import open_input, read_input_text
+from signcli.core.limits import MAX_JSON_BYTES, MAX_SAMPLE_BYTES
 from signcli.importers._kaggle import (
     LANDMARKS_PER_FRAME,
     PART_SPANS,
     PARTS_TEXT,
     FileLister,
     finish,
+    listed_path,
     one_line,
     read_index,
 )
@@ -114,13 +118,16 @@ class AslSigns:
                 ]
                 skipped.append((f"{src / index_name}:{line}", f"empty {', '.join(empty)}"))
                 continue
-            path = src / rel
+            path = listed_path(src, rel)
+            if path is None:
+                skipped.append((f"{src / index_name}:{line}", f"path {excerpt(rel)} leaves SRC"))
+                continue
             if not lister.exists(path):
                 missing += 1
                 skipped.append((str(path), f"missing file (listed in {index_name} line {line})"))
                 continue
             if class_map is not None and sign not in class_map:
-                skipped.append((str(path), f"sign {sign!r} is not in {CLASS_MAP_JSON}"))
+                skipped.append((str(path), f"sign {excerpt(sign)} is not in {CLASS_MAP_JSON}"))
                 continue
             item_id = safe_id(participant, sequence)
             if item_id in seen:
@@ -152,11 +159,12 @@ def read_class_map(src: Path) -> dict[str, int] | None:
     """{sign: index} from SRC/sign_to_prediction_index_map.json, None when absent. The
     indices must be 0..n-1, each once (they become class ids)."""
     path = src / CLASS_MAP_JSON
-    if not path.is_file():
+    if not path.exists():  # a FIFO or folder there is refused by read_input_text
         return None
+    text = read_input_text(path, "sign map", limit=MAX_JSON_BYTES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else one_line(error)
         raise ImportFormatError(f"{path} is not readable JSON ({reason})") from None
     if not isinstance(data, dict) or not all(
@@ -175,9 +183,11 @@ def read_sequence(path: Path) -> Streams | str:
     try:
         # one thread: the import runs a process per core already; read_dictionary gives
         # `type` as 4 strings + codes instead of a string per row
-        table = pq.ParquetFile(path, read_dictionary=["type"], memory_map=True).read(
-            columns=READ_COLUMNS, use_threads=False
-        )
+        # a regular file within MAX_SAMPLE_BYTES: a FIFO listed in the index would block
+        with open_input(path, "parquet file", limit=MAX_SAMPLE_BYTES) as handle:
+            table = pq.ParquetFile(handle, read_dictionary=["type"]).read(
+                columns=READ_COLUMNS, use_threads=False
+            )
     except FileNotFoundError:
         return f"{path}: missing file"
     except Exception as error:  # noqa: BLE001 - any unreadable file is a reason, not a crash
@@ -246,7 +256,7 @@ def _landmark_numbers(table) -> np.ndarray:
         unknown = [n for n in names if n not in PART_SPANS]
         if unknown:
             raise UnreadableSequence(
-                f"unknown landmark type {unknown[0]!r} (expected {', '.join(PART_SPANS)})"
+                f"unknown landmark type {excerpt(unknown[0])} (expected {', '.join(PART_SPANS)})"
             )
         codes = chunk.indices.to_numpy()
         starts.append(np.array([PART_SPANS[n][0] for n in names], np.int64)[codes])

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from signcli.core.files import open_input
+from signcli.core.limits import MAX_SAMPLE_BYTES
 from signcli.importers.base import (
     COORDS,
     MEDIAPIPE_HOLISTIC,
@@ -193,7 +195,7 @@ def frame_files(folder: Path) -> list[Path]:
 def npy_shape(path: Path) -> tuple[int, ...] | str:
     """The shape an `.npy` header declares, or why it cannot be read (no values read)."""
     try:
-        with path.open("rb") as handle:
+        with open_input(path, ".npy file", limit=MAX_SAMPLE_BYTES) as handle:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
                 shape, _, _ = np.lib.format.read_array_header_1_0(
@@ -204,8 +206,15 @@ def npy_shape(path: Path) -> tuple[int, ...] | str:
                     handle, max_header_size=HEADER_LIMIT
                 )
     except Exception as error:  # noqa: BLE001 - any unreadable header is a reason
-        return f"{path}: unreadable .npy ({type(error).__name__}: {error})".replace("\n", " ")
+        return f"{path}: unreadable .npy ({_reason(error)})"
     return tuple(int(n) for n in shape)
+
+
+def _reason(error: BaseException) -> str:
+    """An error as one short line: numpy's header errors quote the header, which a hostile
+    file fills with whatever it likes."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
 
 
 class MpFolders:
@@ -419,12 +428,37 @@ def read_sequence(ref: MpRef) -> Streams | str:
 
 def _load(path: Path) -> np.ndarray | str:
     try:
-        array = np.load(path, allow_pickle=False)
+        # a regular file within MAX_SAMPLE_BYTES whose header fits its size, before any read
+        with open_input(path, ".npy file", limit=MAX_SAMPLE_BYTES) as handle:
+            _check_declared_size(handle)
+            array = np.load(handle, allow_pickle=False)
     except Exception as error:  # any unreadable file is a reason for this item, not a crash
-        return f"{path}: unreadable .npy ({type(error).__name__}: {error})".replace("\n", " ")
+        return f"{path}: unreadable .npy ({_reason(error)})"
     if array.dtype.kind not in "fiu":
         return f"{path}: {array.dtype} array, expected numbers"
     return array
 
 
 FORMAT = MpFolders()
+
+
+def _check_declared_size(handle) -> None:
+    """ValueError when the `.npy` header of `handle` declares more values than the file
+    holds (numpy would allocate what the header says before reading: a 100-byte file could
+    ask for terabytes). The handle comes back at its start."""
+    import os
+
+    version = np.lib.format.read_magic(handle)
+    reader = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = reader(handle, max_header_size=HEADER_LIMIT)
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    stored = os.fstat(handle.fileno()).st_size - handle.tell()
+    handle.seek(0)
+    if declared > stored:
+        raise ValueError(
+            f"its header declares {declared:,} bytes of values, the file holds {stored:,}"
+        )

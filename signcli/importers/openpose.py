@@ -53,7 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
-from signcli.core.limits import MAX_PEOPLE
+from signcli.core.files import open_input
+from signcli.core.limits import MAX_JSON_BYTES, MAX_PEOPLE
 from signcli.importers.base import (
     COORDS,
     OPENPOSE_BODY25_HANDS,
@@ -221,7 +222,7 @@ def parts_present(folder: Path, frames_tried: int = PARTS_FRAMES_TRIED) -> set[s
         return set()
     for path in frames:
         try:
-            data = json.loads(path.read_bytes())
+            data = json.loads(_read_frame(path))
         except (OSError, ValueError, RecursionError):
             continue
         people = data.get("people") if isinstance(data, dict) else None
@@ -441,7 +442,7 @@ def read_video(ref: VideoRef | Path | str) -> Streams | str:
     present: set[str] = set()
     for path in frames:
         try:
-            data = json.loads(path.read_bytes())
+            data = json.loads(_read_frame(path))
         except (OSError, ValueError) as error:
             return f"{path}: unreadable JSON ({error})".replace("\n", " ")
         except RecursionError:  # brackets nested past the interpreter's depth
@@ -488,3 +489,10 @@ def read_video(ref: VideoRef | Path | str) -> Streams | str:
 
 
 FORMAT = OpenPose()
+
+
+def _read_frame(path: Path) -> bytes:
+    """One frame's JSON: a regular file (a FIFO listed among the frames would block the
+    import), at most MAX_JSON_BYTES (OSError otherwise, a reason for its sequence)."""
+    with open_input(path, "OpenPose frame", limit=MAX_JSON_BYTES) as handle:
+        return handle.read()

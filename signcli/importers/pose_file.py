@@ -56,8 +56,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from signcli.core.files import walk_files
-from signcli.core.limits import MAX_FOLDER_DEPTH
+from signcli.core.errors import excerpt
+from signcli.core.files import open_input, walk_files
+from signcli.core.limits import MAX_FOLDER_DEPTH, MAX_SAMPLE_BYTES
 from signcli.importers.base import (
     COCO_WHOLEBODY,
     COORDS,
@@ -213,7 +214,8 @@ def _pose_format() -> tuple[Any, Any]:
 def read_header(path: Path) -> Any:
     """The PoseHeader of a .pose file, reading the header only (the body is skipped)."""
     Pose, EmptyPoseBody = _pose_format()
-    with path.open("rb") as f:
+    # a regular file within MAX_SAMPLE_BYTES: a FIFO among the sources would block the import
+    with open_input(path, ".pose file", limit=MAX_SAMPLE_BYTES) as f:
         return Pose.read(f, pose_body=EmptyPoseBody).header
 
 
@@ -267,7 +269,7 @@ def plan_header(header: Any) -> HeaderPlan | str:
         component = by_name[name]
         dims = _spatial_dims(component.format)
         if dims is None:
-            return f"{name} has point format {component.format!r}, expected XY(Z)C"
+            return f"{name} has point format {excerpt(component.format)}, expected XY(Z)C"
         landmarks = _place_points(stream, schema, list(component.points), landmark_set)
         if isinstance(landmarks, str):
             return f"{name} {landmarks}"
@@ -289,7 +291,7 @@ def _place_points(
         unknown = [p for p in points if p not in index]
         if not unknown and len(set(points)) == len(points):
             return tuple(index[p] for p in points)
-        what = f"point names such as {unknown[0]!r}" if unknown else "a point named twice"
+        what = f"point names such as {excerpt(unknown[0])}" if unknown else "a point named twice"
         return f"has {len(points)} of {count} points with {what}: cannot place them"
     allowed = " or ".join(str(n) for n in (count, *schema.extra))
     return f"has {len(points)} points, expected {allowed}"
@@ -352,7 +354,8 @@ def read_streams(ref: PoseRef) -> Streams | str:
     Pose, _ = _pose_format()
     path = Path(ref.path)
     try:
-        pose = Pose.read(path.read_bytes())
+        with open_input(path, ".pose file", limit=MAX_SAMPLE_BYTES) as handle:
+            pose = Pose.read(handle.read())
     except Exception as exc:  # a damaged file raises struct, Value, Type, EOF ... errors
         return f"{path}: not a readable .pose file ({_error(exc)})"
     plan = plan_header(pose.header)

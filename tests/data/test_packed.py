@@ -212,6 +212,17 @@ def test_widths_that_disagree_are_named(split_dir, tmp_path) -> None:
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_file_or_fifo_in_the_cache_folders_place_is_named(split_dir, tmp_path) -> None:
+    """issue 23: it read "File exists" beside the hint "free disk space"."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "file").write_text("x")
+    for name, kind in (("fifo", "a FIFO"), ("file", "a file")):
+        with pytest.raises(
+            DiskError, match=rf"dataset cache in .*{name}: it is {kind}, not a folder"
+        ):
+            load(split_dir, "mmap", tmp_path / name)
+
+
 def test_unwritable_cache_folder(split_dir, tmp_path, monkeypatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")

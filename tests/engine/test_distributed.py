@@ -296,3 +296,27 @@ def test_ranks_that_start_from_different_data_or_settings_fail_fast_naming_it(
         assert "Traceback" not in err and "lost contact" not in err
     assert "data.train_dir" in outputs[0][1]
     assert not (work / "last.pt").exists()
+
+
+def test_start_facts_differ_when_the_text_targets_differ() -> None:
+    """issue 23: torchrun ranks compared ids and class labels only, so a rank reading a
+    stale copy of a texts CSV (same ids, other sentences) trained apart without a word."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from signcli.engine.distributed import start_differences
+    from signcli.engine.trainer import _start_facts
+    from signcli.settings import load_settings
+
+    def data(texts: list[str]) -> SimpleNamespace:
+        split = SimpleNamespace(
+            name="train", ids=["s1", "s2"], gloss=np.zeros(2, np.int64), cat=None, texts=texts
+        )
+        return SimpleNamespace(train=split, val=None, input_dims={"x": 6}, num_gloss=9, num_cat=0)
+
+    settings = load_settings()
+    rank0 = _start_facts(settings, data(["a b", "c d"]))
+    assert start_differences([rank0, _start_facts(settings, data(["a b", "c d"]))]) == []
+    (difference,) = start_differences([rank0, _start_facts(settings, data(["a b", "c e"]))])
+    assert difference.startswith("train data: rank 0 2 samples (ids and targets ")
