@@ -154,12 +154,15 @@ class DataSettings(_Section):
     kept whole on one side of the split, so validation sees unseen groups only."""
     key: str = "X"
     """Array key inside each `.npz`: `X` for keypoints [T, D], `X2048` for CNN features."""
-    num_workers: int = Field(0, ge=0)
-    """DataLoader worker processes; 0 loads in the main process (fastest for cached data)."""
+    num_workers: Annotated[int, Field(ge=0)] | Auto = "auto"
+    """DataLoader worker processes (training and validation loaders); 0 loads in the main
+    process. auto: 0 on CPU (the main process reads cached samples faster than a worker
+    hands them over, and augmentation runs on the batch), several on CUDA so that reading
+    overlaps the GPU's step (docs/training.md, "Input pipeline")."""
     pin_memory: bool = True
-    """Pin host memory for faster copies to the GPU; ignored on CPU."""
+    """Pin host memory for faster, non-blocking copies to the GPU; ignored on CPU."""
     prefetch_factor: int | None = Field(None, ge=1)
-    """Batches each worker loads ahead; used only when num_workers > 0."""
+    """Batches each worker loads ahead (default 2, 4 on CUDA); used only with workers."""
     cache: Literal["auto", "off", "memory", "mmap"] = "auto"
     """How samples are held: memory (every file read up front into RAM), mmap (packed
     once into a cache file under cache_dir, then memory-mapped by every run and worker),
