@@ -16,7 +16,9 @@ it measures samples/s of:
 - step, per sample / batch: `Trainer.fit()` of one epoch with the default model and batch
   size for the set (`auto`), train samples/s of the epoch, with either pipeline.
 
-The loader figures are the best of `--repeats` epochs (after one warm epoch) and the step
+The loader figures are the best of `--repeats` epochs (after one warm epoch), per second of
+wall time and of the process's CPU time (on a shared machine the CPU-time rate is close to
+what a quiet one gives; other jobs still share the caches), and the step
 figures of the last of `--repeats` epochs; the two pipelines alternate so both see the same
 machine, and the 1-minute load average is recorded beside every figure (the machine is
 shared). Sets: synthetic ones it makes in memory, X [T, 225] in the MediaPipe holistic
@@ -113,13 +115,15 @@ def per_sample(trainer: Trainer) -> None:
         trainer._loaders.clear()
 
 
-def loader_epoch(trainer: Trainer, epoch: int) -> float:
-    """Samples/s of one epoch of the training loader and the batch augmentation alone."""
+def loader_epoch(trainer: Trainer, epoch: int) -> tuple[float, float]:
+    """Samples/s of one epoch of the training loader and the batch augmentation alone:
+    per second of wall time, and per second of this process's CPU time (what it would
+    take on a quiet machine, nearly: other jobs still share the caches)."""
     trainer.train_sampler.set_epoch(epoch)
-    started, samples = time.perf_counter(), 0
+    wall, cpu, samples = time.perf_counter(), time.process_time(), 0
     for index, batch in enumerate(trainer._loader()):
         samples += len(trainer._on_device(batch, epoch, index))
-    return samples / (time.perf_counter() - started)
+    return samples / (time.perf_counter() - wall), samples / (time.process_time() - cpu)
 
 
 def load() -> float:
@@ -140,7 +144,7 @@ def measure(name: str, data_of, extra: list[str], repeats: int, work: Path) -> l
                 per_sample(trainer)
             loader_epoch(trainer, 1)  # warm
             loaders[pipeline] = trainer
-        rates: dict[str, list[float]] = {p: [] for p in pipelines}
+        rates: dict[str, list[tuple[float, float]]] = {p: [] for p in pipelines}
         for repeat in range(repeats):
             for pipeline in pipelines if repeat % 2 == 0 else pipelines[::-1]:
                 rates[pipeline].append(loader_epoch(loaders[pipeline], repeat + 2))
@@ -159,11 +163,12 @@ def measure(name: str, data_of, extra: list[str], repeats: int, work: Path) -> l
                 step_rates[pipeline] = trainer.fit()[-1]["samples_per_s"]
         for pipeline in pipelines:
             row = {"set": name, "augment": augment, "pipeline": pipeline,
-                   "loader": max(rates[pipeline]), "loader_load": loader_load,
+                   "loader": max(w for w, _ in rates[pipeline]),
+                   "loader_cpu": max(c for _, c in rates[pipeline]), "loader_load": loader_load,
                    "step": step_rates[pipeline], "step_load": load(),
                    "batch_size": steps[pipeline].settings.training.batch_size}  # fmt: skip
             print(f"{name:22s} {augment:8s} {pipeline:10s} loader {row['loader']:9.0f} samples/s "
-                  f"(load {loader_load:.1f})  step {row['step']:7.0f} samples/s "
+                  f"({row['loader_cpu']:.0f} per CPU s, load {loader_load:.1f})  step {row['step']:7.0f} samples/s "
                   f"(batch {row['batch_size']}, load {row['step_load']:.1f})", flush=True)  # fmt: skip
             rows.append(row)
     return rows
@@ -171,12 +176,12 @@ def measure(name: str, data_of, extra: list[str], repeats: int, work: Path) -> l
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| set | augmentation | pipeline | loader alone, samples/s | load | loader + model step, samples/s (batch) | load |",
-        "|---|---|---|---|---|---|---|",
+        "| set | augmentation | pipeline | loader alone, samples/s | per CPU second | load | loader + model step, samples/s (batch) | load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['set']} | {r['augment']} | {r['pipeline']} | {r['loader']:,.0f} | "
-                     f"{r['loader_load']:.1f} | {r['step']:,.0f} ({r['batch_size']}) | {r['step_load']:.1f} |")  # fmt: skip
+                     f"{r['loader_cpu']:,.0f} | {r['loader_load']:.1f} | {r['step']:,.0f} ({r['batch_size']}) | {r['step_load']:.1f} |")  # fmt: skip
     ratios = ["", "| set | augmentation | loader: batch / per sample | step: batch / per sample |",
               "|---|---|---|---|"]  # fmt: skip
     for r in rows:
@@ -231,7 +236,9 @@ def main() -> None:
         "other jobs: compare rows measured side by side, by their ratios).\n\n"
         f"    {command.strip()}\n\n"
         "Loader alone: the best of the epochs after a warm one (the training loader, batch "
-        "256, then the augmentation the trainer applies: what a GPU would wait for). Loader + "
+        "256, then the augmentation the trainer applies: what a GPU would wait for), per "
+        "second of wall time and per second of the process's CPU time (near what a quiet "
+        "machine gives; other jobs still share the caches). Loader + "
         "model step: `Trainer.fit()`'s train samples/s of the last epoch, default model and "
         "batch size for the set. `per sample` is the pipeline before issue 25 (numpy "
         "augmentation in the Dataset), `batch` the batch augmentation on the training device "

@@ -377,8 +377,9 @@ def _affine(v: torch.Tensor, ranges: Ranges, samples: torch.Tensor, maps: torch.
     for start, stop in ranges:
         x = sub[:, :, start:stop:COORDS] - IMAGE_CENTRE  # [R, W, L]
         y = sub[:, :, start + 1 : stop : COORDS] - IMAGE_CENTRE
-        sub[:, :, start:stop:COORDS] = a * x + b * y + (IMAGE_CENTRE + sx)
-        sub[:, :, start + 1 : stop : COORDS] = c * x + d * y + (IMAGE_CENTRE + sy)
+        # a * x + b * y + centre + shift, in two fused multiply-adds
+        sub[:, :, start:stop:COORDS] = torch.addcmul(IMAGE_CENTRE + sx, a, x).addcmul_(b, y)
+        sub[:, :, start + 1 : stop : COORDS] = torch.addcmul(IMAGE_CENTRE + sy, c, x).addcmul_(d, y)
     v.index_copy_(0, samples, sub)
 
 
