@@ -369,18 +369,16 @@ class BatchAugmenter:
 
 def _affine(v: torch.Tensor, ranges: Ranges, samples: torch.Tensor, maps: torch.Tensor) -> None:
     """x, y -> matrix @ ((x, y) - centre) + centre + shift for `samples` of `v` [B, W, D]
-    (in place); `maps` [R, 6] holds each one's a, b, c, d, shift x, shift y."""
-    if not ranges:
-        return
-    sub = v.index_select(0, samples)  # [R, W, D]
+    (in place); `maps` [R, 6] holds each one's a, b, c, d, shift x, shift y. Only the x and
+    y columns of those samples are copied out and back (strided views: no column gather)."""
     a, b, c, d, sx, sy = (maps[:, i, None, None] for i in range(6))  # each [R, 1, 1]
     for start, stop in ranges:
-        x = sub[:, :, start:stop:COORDS] - IMAGE_CENTRE  # [R, W, L]
-        y = sub[:, :, start + 1 : stop : COORDS] - IMAGE_CENTRE
-        # a * x + b * y + centre + shift, in two fused multiply-adds
-        sub[:, :, start:stop:COORDS] = torch.addcmul(IMAGE_CENTRE + sx, a, x).addcmul_(b, y)
-        sub[:, :, start + 1 : stop : COORDS] = torch.addcmul(IMAGE_CENTRE + sy, c, x).addcmul_(d, y)
-    v.index_copy_(0, samples, sub)
+        xs, ys = v[:, :, start:stop:COORDS], v[:, :, start + 1 : stop : COORDS]  # [B, W, L]
+        x = xs.index_select(0, samples).sub_(IMAGE_CENTRE)  # [R, W, L]
+        y = ys.index_select(0, samples).sub_(IMAGE_CENTRE)
+        # a * x + b * y + centre + shift, in two fused multiply-adds a coordinate
+        xs.index_copy_(0, samples, torch.addcmul(IMAGE_CENTRE + sx, a, x).addcmul_(b, y))
+        ys.index_copy_(0, samples, torch.addcmul(IMAGE_CENTRE + sy, c, x).addcmul_(d, y))
 
 
 def _drop_landmarks(
