@@ -219,9 +219,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.data is not None:
             extra = [f"data.dataset={args.data}", f"data.layout={args.layout}", "data.cache=memory"]
-            rows += measure(
-                f"{args.data.name} (real)", lambda: None, extra, args.repeats, Path(tmp)
-            )
+            real = f"{args.data.name} (real)"
+            rows += measure(real, lambda: None, lambda: None, extra, args.repeats, Path(tmp))
         for frames in args.frames:
             count = min(args.max_samples, args.mib * 2**20 // (frames * 225 * 4))
             samples = holistic_samples(count, frames)
