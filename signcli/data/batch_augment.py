@@ -49,6 +49,7 @@ from signcli.data.augment import (
     FACE_MIRROR_PAIRS,
     IMAGE_CENTRE,
     POSE_MIRROR_PAIRS,
+    augmenter_for,
     mirror_gaps,
 )
 from signcli.data.dataset import Batch
@@ -125,6 +126,20 @@ def per_sample_settings(settings: AugmentSettings, world_size: int) -> AugmentSe
     if world_size <= 1 or not any(p > 0 for p in settings.mix_streams.values()):
         return None
     return settings.model_copy(update=dict.fromkeys(settings.probability_keys(), 0.0))
+
+
+def training_augmenter(
+    split: Any, settings: Settings, epoch_source: Any, world: Any
+) -> BatchAugmenter | None:
+    """The BatchAugmenter of a training split (None with augmentation off) for the process
+    `world.rank` of `world.world_size`; under torchrun with stream mixing, the split's
+    Dataset gets the per-sample Augmenter that mixes (it reads `epoch_source.epoch`)."""
+    if not settings.data.augment.enabled:
+        return None
+    mixing = per_sample_settings(settings.data.augment, world.world_size)
+    if mixing is not None:
+        split.dataset.transform = augmenter_for(split, settings, epoch_source, mixing)
+    return BatchAugmenter.for_split(split, settings, world.rank, world.world_size)
 
 
 class BatchAugmenter:

@@ -39,8 +39,7 @@ from signcli.core.errors import (
     TrainingInterrupted,
     UsageError,
 )
-from signcli.data.augment import augmenter_for
-from signcli.data.batch_augment import BatchAugmenter, per_sample_settings
+from signcli.data.batch_augment import training_augmenter
 from signcli.data.dataset import EpochBatchSampler
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
@@ -148,19 +147,11 @@ class Trainer:
             ),
             deterministic=train.deterministic,
         )
-        # training.augment: on each training batch, on the device (`_on_device`); what
-        # cannot be batched stays per sample in the Dataset (stream mixing under torchrun)
-        self.augment: BatchAugmenter | None = None
-        if settings.data.augment.enabled:
-            world = self.strategy.world
-            self.augment = BatchAugmenter.for_split(
-                self.data.train, settings, world.rank, world.world_size
-            )
-            per_sample = per_sample_settings(settings.data.augment, world.world_size)
-            if per_sample is not None:
-                self.data.train.dataset.transform = augmenter_for(
-                    self.data.train, settings, self.train_sampler, per_sample
-                )
+        # data.augment: on each training batch, on the device (`_on_device`); what cannot
+        # be batched stays per sample in the Dataset (stream mixing under torchrun)
+        self.augment = training_augmenter(
+            self.data.train, settings, self.train_sampler, self.strategy.world
+        )
         self._loaders: dict[str, DataLoader] = {}  # made by the first fit() that needs them
         assert train.monitor is not None  # the settings set the task's default
         self.monitor: str = train.monitor

@@ -292,3 +292,24 @@ def test_stream_mixing_stays_per_sample_under_torchrun_only() -> None:
     assert mixing is not None and mixing.mix_streams == {"hand_l": 0.5}
     assert not any(getattr(mixing, key) for key in AugmentSettings.probability_keys())
     assert BatchAugmenter(setting, 0, WIDTHS, mix=False).mix == {}
+
+
+def test_under_torchrun_the_dataset_mixes_and_the_batch_does_the_rest() -> None:
+    from signcli.data.batch_augment import training_augmenter
+    from signcli.settings import load_settings
+
+    def split() -> SimpleNamespace:
+        dataset = SimpleNamespace(transform=None, raw=lambda i: None)
+        return SimpleNamespace(input_dims=WIDTHS, gloss=np.zeros(4, int), dataset=dataset)
+
+    mixing = load_settings(overrides=['data.augment.mix_streams={"hand_l": 0.5}'])
+    sampler = SimpleNamespace(epoch=1)
+    alone, shared = split(), split()
+    one = training_augmenter(alone, mixing, sampler, SimpleNamespace(rank=0, world_size=1))
+    two = training_augmenter(shared, mixing, sampler, SimpleNamespace(rank=1, world_size=2))
+    assert one is not None and one.mix == {"hand_l": 0.5} and alone.dataset.transform is None
+    assert two is not None and two.mix == {} and two.rank == 1
+    assert shared.dataset.transform.settings.mix_streams == {"hand_l": 0.5}
+    off = load_settings(overrides=["data.augment.speed_p=0", "data.augment.frame_drop_p=0",
+                                   "data.augment.affine_p=0", "data.augment.landmark_dropout_p=0"])  # fmt: skip
+    assert training_augmenter(split(), off, sampler, SimpleNamespace(rank=0, world_size=1)) is None
