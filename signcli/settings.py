@@ -160,15 +160,18 @@ class DataSettings(_Section):
     kept whole on one side of the split, so validation sees unseen groups only."""
     key: str = "X"
     """Array key inside each `.npz`: `X` for keypoints [T, D], `X2048` for CNN features."""
-    num_workers: int = Field(0, ge=0)
-    """DataLoader worker processes; 0 loads in the main process (fastest for cached data).
-    At most SIGNCLI_MAX_WORKERS (256)."""
+    num_workers: Annotated[int, Field(ge=0)] | Auto = "auto"
+    """DataLoader worker processes (training and validation loaders); 0 loads in the main
+    process. auto: 0 on CPU (the main process reads cached samples faster than a worker
+    hands them over, and augmentation runs on the batch), several on CUDA so that reading
+    overlaps the GPU's step (docs/training.md, "Input pipeline"). At most
+    SIGNCLI_MAX_WORKERS (256)."""
     pin_memory: bool = True
-    """Pin host memory for faster copies to the GPU; ignored on CPU."""
+    """Pin host memory for faster, non-blocking copies to the GPU; ignored on CPU."""
     prefetch_factor: int | None = Field(None, ge=1, le=1024)
-    """Batches each worker loads ahead; used only when num_workers > 0. At most 1024: the
-    loader queues prefetch_factor x num_workers batch requests one by one when an epoch
-    starts (10**8 of them hung the run for minutes)."""
+    """Batches each worker loads ahead (default 2, 4 on CUDA); used only with workers. At
+    most 1024: the loader queues prefetch_factor x num_workers batch requests one by one
+    when an epoch starts (10**8 of them hung the run for minutes)."""
     cache: Literal["auto", "off", "memory", "mmap"] = "auto"
     """How samples are held: memory (every file read up front into RAM), mmap (packed
     once into a cache file under cache_dir, then memory-mapped by every run and worker),
@@ -247,10 +250,10 @@ class DataSettings(_Section):
 
     @field_validator("num_workers")
     @classmethod
-    def _workers_within_limit(cls, workers: int) -> int:
+    def _workers_within_limit(cls, workers: int | str) -> int | str:
         # core/limits.py: each worker is a process importing torch; a stored config.json
         # passes here too
-        if workers > MAX_WORKERS.value():
+        if isinstance(workers, int) and workers > MAX_WORKERS.value():
             raise ValueError(MAX_WORKERS.at_most())
         return workers
 

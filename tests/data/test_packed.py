@@ -294,3 +294,16 @@ def test_a_cache_truncated_while_mapped_is_a_data_error_not_sigbus(split_dir, tm
     _, status = os.waitpid(child, 0)
     assert not os.WIFSIGNALED(status), f"killed by signal {os.WTERMSIG(status)}"
     assert os.WEXITSTATUS(status) == 0  # 3: read without an error; 4: the message
+
+
+def test_the_release_window_follows_the_set_and_the_machine(tmp_path) -> None:
+    MiB, GiB = 1024**2, 1024**3
+    window = packed.release_window
+    assert window(381 * MiB, available=20 * GiB) == 381 * MiB // 16  # a mid-sized set
+    assert window(19 * MiB, available=20 * GiB) == packed.RELEASE_MIN_BYTES  # a small one
+    assert window(40 * GiB, available=20 * GiB) == packed.RELEASE_BYTES  # a large one
+    assert window(40 * GiB, available=4 * GiB) == 4 * GiB // 64  # a small machine
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24684544 kB\nMemAvailable:   20897172 kB\n")
+    assert packed.available_memory(meminfo) == 20897172 * 1024
+    assert packed.available_memory(tmp_path / "missing") == 8 * GiB
