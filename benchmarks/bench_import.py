@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -257,8 +258,9 @@ def main() -> None:
         ["workers", "sequences/s", "total s (median)", "runs s", "scan s", "CPU s",
          "peak RSS main MB", "peak RSS per worker MB"],
         [[r["workers"], f"{r['rate']:.0f}", f"{r['total_s']:.2f}",
-          ", ".join(f"{t:.2f}" for t in r["runs_s"]), f"{r['scan_s']:.3f}", f"{r['cpu_s']:.2f}",
-          f"{r['main_rss_mb']:.0f}", f"{r['worker_rss_mb']:.0f}"] for r in results],
+          ", ".join(f"{t:.2f}" for t in r["runs_s"]), _figure(r["scan_s"], ".3f"),
+          f"{r['cpu_s']:.2f}", f"{r['main_rss_mb']:.0f}",
+          _figure(r["worker_rss_mb"] if r["workers"] > 1 else math.nan, ".0f")] for r in results],
     )  # fmt: skip
     written = f", {first['written_mb']:.0f} MB written" if "written_mb" in first else ""
     body += (
@@ -269,6 +271,11 @@ def main() -> None:
         f"sequences/s with 2 workers ({verdict})."
     )
     report.write(args.markdown, body)
+
+
+def _figure(value: float, fmt: str) -> str:
+    """A table cell: "-" for a figure the mode does not measure (NaN; no workers)."""
+    return "-" if math.isnan(value) else format(value, fmt)
 
 
 if __name__ == "__main__":
