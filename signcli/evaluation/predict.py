@@ -9,8 +9,9 @@ dataset root (a `signcli import` output, or train/ + val/: its validation split,
 `signcli extract` does, laid out by the run's data settings; the `extract` extra), or
 single recordings in the formats `signcli import` reads (a `.pose` file, an OpenPose JSON
 folder, an asl-signs or asl-fingerspelling parquet, MediaPipe `.npy` frames: read by
-data/recordings/ and laid out as import lays them out for the run's dataset). Samples are read as eval reads them (longer than the model's
-max_len: resampled to it) and predicted with eval's code: a checkpoint through
+data/recordings/ and laid out as import lays them out for the run's dataset). Samples are
+read as eval reads them (longer than the model's max_len: resampled to it) and predicted
+with eval's code: a checkpoint through
 evaluation/run.py `restore_for_inference` and engine/inference.py `predict` (the text tasks
 decode with the run's beam, ctc with eval's n-gram language model when asked), an ONNX
 file through onnxruntime with its metadata (class names; ctc: tokenizer.json beside it).

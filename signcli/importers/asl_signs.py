@@ -5,8 +5,8 @@
     SRC/train_landmark_files/<participant>/<sequence>.parquet
     SRC/sign_to_prediction_index_map.json     {sign: class index}  (optional)
 
-`path` in train.csv is relative to SRC. Each parquet is one sequence in long format, read by data/recordings/asl_signs.py (which
-`signcli predict` uses for a single parquet too).
+`path` in train.csv is relative to SRC. Each parquet is one sequence in long format, read
+by data/recordings/asl_signs.py (which `signcli predict` uses for a single parquet too).
 
 An item per train.csv row: id `<participant_id>__<sequence_id>`, label = sign, signer =
 participant_id. A row whose parquet is missing is skipped in `scan` with the reason (the
