@@ -145,7 +145,9 @@ def _copy_model(trainer: Trainer) -> torch.nn.Module:
 
     settings = trainer.settings
     model = build_model(
-        settings.model, trainer.data.input_dims, trainer.data.num_gloss, trainer.data.num_cat
+        settings.model,
+        trainer.data.input_dims,
+        {"num_gloss": trainer.data.num_gloss, "num_cat": trainer.data.num_cat},
     )
     model.load_state_dict(trainer.model.state_dict())
     return model

@@ -25,7 +25,7 @@ from markdown_report import Report, add_markdown_argument, table
 from signcli.engine.recipes import start_run
 from signcli.engine.restore import load_model_from_checkpoint
 from signcli.export.onnx import (
-    OnnxClassifier,
+    OnnxModel,
     export_onnx,
     feeds,
     median_latency_ms,
@@ -60,7 +60,7 @@ def train_one_epoch(work_dir: Path, model_flags: dict) -> Path:
 
 
 def compare(
-    onnx_path: Path, wrapper: OnnxClassifier, inputs: tuple, threads: int, repeats: int
+    onnx_path: Path, wrapper: OnnxModel, inputs: tuple, threads: int, repeats: int
 ) -> dict[str, float]:
     """Median ms of onnxruntime and PyTorch, both limited to `threads` threads."""
     torch.set_num_threads(threads)
@@ -92,7 +92,7 @@ def main() -> None:
             checkpoint = train_one_epoch(Path(tmp) / f"run{index}", flags)
             onnx_path = Path(tmp) / f"model{index}.onnx"
             result = export_onnx(checkpoint, onnx_path, check=False)
-            wrapper = OnnxClassifier(load_model_from_checkpoint(checkpoint).model).eval()
+            wrapper = OnnxModel(load_model_from_checkpoint(checkpoint).model).eval()
             inputs = random_inputs(wrapper, BATCH, TIME, seed=0, padding=False)
             print(f"\n{name}, opset {result.opset}:")
             for threads in sorted({default_threads, 1}, reverse=True):

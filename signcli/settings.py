@@ -31,14 +31,11 @@ from pydantic import (
 from signcli.core.errors import SettingsError, UsageError, did_you_mean
 from signcli.core.files import check_input_file
 from signcli.core.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
-from signcli.core.model_catalog import MODEL_CATALOG, model_entry, unused_options
+from signcli.core.model_catalog import model_entry, unused_options
 from signcli.core.streams import STREAM_NAMES, StreamName
 from signcli.core.structured import read_structured_file, value_problem
 from signcli.core.task_specs import DEFAULT_TASK
 from signcli.upgrade import cache_from_bool
-
-# the models by name: their entries (and the options each reads) are core/model_catalog.py's
-MODEL_NAMES = tuple(MODEL_CATALOG)
 
 # The metrics `training.monitor` may name, and whether each is minimised, are declared by
 # the run's task (signcli/core/task_specs.py, torch-free), so a metric the task never writes
@@ -305,7 +302,7 @@ class TextSettings(_Section):
     @field_validator("vocab_size")
     @classmethod
     def _vocab_within_limits(cls, value: int | None) -> int | None:
-        # the vocabulary is the output layer (model.num_gloss): the same bound, checked
+        # the vocabulary is the output layer (model.num_tokens): the same bound, checked
         # before a tokenizer is trained for it
         if value is not None and value > MAX_CLASSES.value():
             raise ValueError(MAX_CLASSES.at_most())
@@ -320,9 +317,13 @@ class ModelSettings(_Section):
     """Registered model (core/model_catalog.py): transformer (keypoints), gru (features),
     multistream (face/hands/pose)."""
     num_gloss: int | None = Field(None, ge=1)
-    """Gloss classes; None takes the count from the labels."""
+    """classify: gloss classes; None takes the count from the labels."""
     num_cat: int | None = Field(None, ge=0)
-    """Category classes (0 = no category head); None takes the count from the labels."""
+    """classify: category classes (0 = no category head); None takes the count from the
+    labels."""
+    num_tokens: int | None = Field(None, ge=1)
+    """Text tasks (ctc, translate): the output ids, the size of the run's tokenizer
+    vocabulary; set by the run from its tokenizer (text.vocab_size asks for a size)."""
     d_model: Annotated[int, Field(ge=8)] | Auto = "auto"
     """Width of the encoder's output features (auto: from the training-set size)."""
     num_layers: Annotated[int, Field(ge=1)] | Auto = "auto"
@@ -413,7 +414,7 @@ class ModelSettings(_Section):
             raise ValueError("must be odd (a frame and as many neighbours on each side) or 0")
         return kernel
 
-    @field_validator("num_gloss", "num_cat", "num_layers", "num_heads", "max_len")
+    @field_validator("num_gloss", "num_cat", "num_tokens", "num_layers", "num_heads", "max_len")
     @classmethod
     def _within_limits(cls, value: int | str | None, info: Any) -> int | str | None:
         # signcli/core/limits.py: a checkpoint's stored settings pass here too, before any model
@@ -421,6 +422,27 @@ class ModelSettings(_Section):
         if isinstance(value, int) and value > _MODEL_LIMITS[info.field_name].value():
             raise ValueError(_MODEL_LIMITS[info.field_name].at_most())
         return value
+
+    @model_validator(mode="after")
+    def _sizes_of_the_task(self) -> ModelSettings:
+        """Gloss and category classes are classify's, output ids the text tasks': a count
+        of the other kind would be ignored, so it is refused (stored runs from before
+        model.num_tokens are read by signcli/upgrade.py)."""
+        from signcli.core.task_specs import has_text_targets
+
+        if has_text_targets(self.task):
+            given = [k for k in ("num_gloss", "num_cat") if getattr(self, k) not in (None, 0)]
+            if given:
+                raise ValueError(
+                    f"model.{given[0]}: a {self.task} run has no classes; its output ids "
+                    "(model.num_tokens) come from its tokenizer (text.vocab_size)"
+                )
+        elif self.num_tokens is not None:
+            raise ValueError(
+                f"model.num_tokens: output ids of the text tasks; a {self.task} run counts "
+                "classes (model.num_gloss, model.num_cat)"
+            )
+        return self
 
     @field_validator("num_heads")
     @classmethod
@@ -434,6 +456,7 @@ class ModelSettings(_Section):
 _MODEL_LIMITS: dict[str, Limit] = {
     "num_gloss": MAX_CLASSES,
     "num_cat": MAX_CLASSES,
+    "num_tokens": MAX_CLASSES,
     "num_layers": MAX_LAYERS,
     "num_heads": MAX_HEADS,
     "max_len": MAX_LEN,

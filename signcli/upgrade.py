@@ -14,6 +14,8 @@ old record is read so that the run is rebuilt as it was trained, not with newer 
 |                                              | those: the task's default monitor         |
 | the train state's `epoch_gloss_correct`      | 0 at an epoch boundary, None (unknown)    |
 |                                              | inside an epoch                           |
+| `model.num_tokens` (text tasks' output ids,  | `model.num_gloss` of a ctc/translate run  |
+| which those runs stored as `num_gloss`)      | (settings and labels) is `num_tokens`     |
 
 tests/test_upgrade.py holds one stored record of each kind. Torch-free and below the
 settings: it works on plain dicts and imports nothing of signcli but core/.
@@ -51,7 +53,31 @@ def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(node, dict) and leaf not in node:
             node[leaf] = value
     _drop_unproduced_monitor(upgraded)
+    model = upgraded.get("model")
+    if isinstance(model, dict):
+        _tokens_from_gloss_count(model, model.get("task"))
     return upgraded
+
+
+def upgrade_stored_labels(labels: Mapping[str, Any], task: Any) -> dict[str, Any]:
+    """A run's labels (labels.json, a checkpoint's) as today's task `task` reads them: a
+    text task's output ids from before `num_tokens` were stored as `num_gloss`."""
+    upgraded = dict(labels)
+    _tokens_from_gloss_count(upgraded, task)
+    return upgraded
+
+
+def _tokens_from_gloss_count(record: dict[str, Any], task: Any) -> None:
+    """Runs of the text tasks written before `num_tokens` kept their vocabulary size in
+    `num_gloss` (and 0 in `num_cat`): moved to `num_tokens`, the class counts dropped."""
+    from signcli.core.task_specs import has_text_targets
+
+    if not isinstance(task, str) or not has_text_targets(task) or "num_tokens" in record:
+        return
+    if "num_gloss" in record:
+        record["num_tokens"] = record.pop("num_gloss")
+        if record.get("num_cat") in (0, None):
+            record.pop("num_cat", None)
 
 
 def cache_from_bool(value: Any) -> Any:

@@ -404,3 +404,16 @@ def test_decoder_sizes_a_checkpoint_stores_are_bounded(monkeypatch: pytest.Monke
 def test_a_vocabulary_size_past_the_class_limit_is_a_settings_error() -> None:
     with pytest.raises(SettingsError, match="text.vocab_size: .*SIGNCLI_MAX_CLASSES"):
         load_settings(overrides=[f"text.vocab_size={10**12}"])
+
+
+def test_class_counts_and_output_ids_belong_to_their_tasks() -> None:
+    """model.num_gloss / num_cat count classify's classes, model.num_tokens a text task's
+    output ids: a count of the other kind would be ignored, so it is refused by name."""
+    with pytest.raises(SettingsError, match="model.num_gloss: a ctc run has no classes"):
+        load_settings(overrides=["model.task=ctc", "model.num_gloss=5"])
+    with pytest.raises(SettingsError, match="model.num_cat: a translate run has no classes"):
+        load_settings(overrides=["model.task=translate", "model.num_cat=3"])
+    with pytest.raises(SettingsError, match="model.num_tokens: output ids of the text tasks"):
+        load_settings(overrides=["model.num_tokens=40"])
+    assert load_settings(overrides=["model.task=ctc", "model.num_tokens=40"]).model.num_tokens == 40
+    assert load_settings(overrides=["model.num_gloss=5", "model.num_cat=0"]).model.num_cat == 0

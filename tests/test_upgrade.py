@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from signcli.core.task_specs import task_spec
 from signcli.engine.state import TrainState
 from signcli.settings import Settings
-from signcli.upgrade import upgrade_stored_settings, upgrade_train_state
+from signcli.upgrade import upgrade_stored_labels, upgrade_stored_settings, upgrade_train_state
 
 
 def _stored(**sections: dict) -> dict:
@@ -70,3 +71,71 @@ def test_a_train_state_from_before_the_gloss_counter(batch_in_epoch: int, correc
     assert state.epoch_gloss_correct == correct and state.step == 10
     state.load_state_dict({**stored, "epoch_gloss_correct": 5})  # today's: as stored
     assert state.epoch_gloss_correct == 5
+
+
+def test_a_text_run_that_stored_its_vocabulary_as_num_gloss() -> None:
+    """Runs of ctc and translate from before model.num_tokens kept the tokenizer's size in
+    model.num_gloss (and 0 in num_cat): read as num_tokens, with no class counts."""
+    for task in ("ctc", "translate"):
+        old = _drop(
+            _stored(model={"task": task, "num_gloss": 37, "num_cat": 0}), "model.num_tokens"
+        )
+        settings = _load(old)
+        assert settings.model.num_tokens == 37
+        assert settings.model.num_gloss is None and settings.model.num_cat is None
+        monitor = task_spec(task).default_monitor
+        current = _stored(model={"task": task, "num_tokens": 37}, training={"monitor": monitor})
+        assert upgrade_stored_settings(current) == current
+    classify = _drop(_stored(model={"num_gloss": 37, "num_cat": 4}), "model.num_tokens")
+    assert _load(classify).model.num_gloss == 37  # classes stay classes
+    assert _load(classify).model.num_tokens is None
+
+
+def test_text_labels_that_stored_the_vocabulary_as_num_gloss() -> None:
+    old = {"num_gloss": 37, "num_cat": 0, "gloss_names": {}, "cat_names": {}, "tokenizer": "{}"}
+    upgraded = upgrade_stored_labels(old, "ctc")
+    assert upgraded == {"num_tokens": 37, "gloss_names": {}, "cat_names": {}, "tokenizer": "{}"}
+    assert old["num_gloss"] == 37  # the stored record is left as it was
+    current = {"num_tokens": 37, "tokenizer": "{}"}
+    assert upgrade_stored_labels(current, "translate") == current
+    classes = {"num_gloss": 5, "num_cat": 2, "gloss_names": {"0": "a"}, "cat_names": {}}
+    assert upgrade_stored_labels(classes, "classify") == classes
+
+
+def test_a_ctc_checkpoint_from_before_num_tokens_loads(tmp_path) -> None:
+    """The whole path: an old-format ctc checkpoint (settings and labels with the
+    vocabulary in num_gloss) rebuilds its model, sized by num_tokens, and loads strictly."""
+    import torch
+
+    from signcli.engine import checkpoint as ckpt
+    from signcli.engine.restore import load_model_from_checkpoint
+    from signcli.tasks.model import build_run_model
+    from signcli.text.tokenizer import TextTokenizer
+
+    tokenizer = TextTokenizer.train(["a b c", "b c d", "c d e"], "word")
+    vocab = tokenizer.vocab_size
+    settings = Settings.model_validate(
+        _stored(model={"task": "ctc", "num_tokens": vocab, "d_model": 16, "num_layers": 1,
+                       "num_heads": 2, "ff_dim": 32, "dropout": 0.0},
+                training={"monitor": "val_wer"})
+    )  # fmt: skip
+    model = build_run_model(settings, {"x": 6}, {"num_tokens": vocab})
+    old_settings = settings.model_dump(mode="json")
+    old_settings["model"].update(num_gloss=vocab, num_cat=0)
+    del old_settings["model"]["num_tokens"]
+    path = tmp_path / "best.pt"
+    ckpt.save_checkpoint(
+        path,
+        {
+            ckpt.SETTINGS_KEY: old_settings,
+            ckpt.LABELS_KEY: {"num_gloss": vocab, "num_cat": 0, "gloss_names": {},
+                              "cat_names": {}, "tokenizer": tokenizer.to_json()},
+            ckpt.INPUTS_KEY: {"x": 6},
+            ckpt.MODEL_KEY: model.state_dict(),
+        },
+    )  # fmt: skip
+    restored = load_model_from_checkpoint(path)
+    assert restored.settings.model.num_tokens == vocab and restored.labels["num_tokens"] == vocab
+    assert restored.settings.model.num_gloss is None and "num_gloss" not in restored.labels
+    state = restored.model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())

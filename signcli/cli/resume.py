@@ -64,7 +64,7 @@ def resume(
             _run.leave_process_group()
         finally:
             progress.close()
-        if result.already_finished and result.trainer.world.is_main:
+        if result.already_finished and result.trainer.strategy.is_main:
             typer.echo(_nothing_to_do(work_dir, result.trainer, epochs))
 
 

@@ -108,17 +108,3 @@ MAX_TABLE_BYTES = Limit("MAX_TABLE_BYTES", 256 * 1024**2, "bytes")
 # thousands deep (a link loop copied out, a hostile archive) would exceed Python's recursion
 # limit in a recursive walk and run past the OS's path length; real datasets nest a few.
 MAX_FOLDER_DEPTH = Limit("MAX_FOLDER_DEPTH", 100, "folder levels")
-
-LIMITS = (
-    MAX_PARAMETERS,
-    MAX_CLASSES,
-    MAX_INPUT_DIM,
-    MAX_LEN,
-    MAX_LAYERS,
-    MAX_HEADS,
-    MAX_SAMPLE_BYTES,
-    MAX_PEOPLE,
-    MAX_LM_ORDER,
-    MAX_TABLE_BYTES,
-    MAX_FOLDER_DEPTH,
-)

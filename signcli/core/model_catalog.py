@@ -17,7 +17,7 @@ from typing import Any
 from signcli.core.errors import did_you_mean
 
 # read by every model, or by the task's heads
-SHARED_OPTIONS = ("task", "name", "num_gloss", "num_cat", "d_model", "num_layers")
+SHARED_OPTIONS = ("task", "name", "num_gloss", "num_cat", "num_tokens", "d_model", "num_layers")
 SHARED_OPTIONS += ("dropout", "max_len", "pooling")
 # the translate task's, read for every encoder (tasks/translate.py)
 SHARED_OPTIONS += ("max_target_len", "decoder_class", "decoder_kwargs", "ctc_weight")

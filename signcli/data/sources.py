@@ -132,9 +132,8 @@ def load_training_data(settings: Settings, split_file: Path | None = None) -> Tr
     if text_task:  # no classes: the task records its vocabulary size (tasks/text_task.py)
         if val is not None:
             warnings += val.warnings
-        return TrainingData(
-            train, val, train.input_dims, settings.model.num_gloss or 0, 0, warnings, record
-        )
+        # no classes: the task sizes its output by its tokenizer (model.num_tokens)
+        return TrainingData(train, val, train.input_dims, 0, 0, warnings, record)
     num_gloss = settings.model.num_gloss or 1 + max(int(s.gloss.max()) for s in splits)
     has_cat = all(s.cat is not None for s in splits)
     if settings.model.num_cat is not None:

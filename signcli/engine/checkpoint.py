@@ -147,7 +147,7 @@ def _inflation_problem(path: Path) -> str | None:
 
 # Streams a model may take: single-stream data (`x`) or the multi-stream layout's folders.
 KNOWN_STREAMS = ("x", *STREAM_NAMES)
-LABEL_COUNTS = ("num_gloss", "num_cat")
+LABEL_COUNTS = ("num_gloss", "num_cat", "num_tokens")
 LABEL_NAMES = ("gloss_names", "cat_names")
 
 
@@ -182,7 +182,9 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
     if labels is None:
         return None
     if not isinstance(labels, dict):
-        return f"{LABELS_KEY}: expected a mapping (num_gloss, num_cat, names), got {_shown(labels)}"
+        return (
+            f"{LABELS_KEY}: expected a mapping (class or token counts, names), got {_shown(labels)}"
+        )
     for key in LABEL_COUNTS:
         count = labels.get(key)
         if count is not None and (not _is_int(count) or count < 0):

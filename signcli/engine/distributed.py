@@ -2,14 +2,15 @@
 
 torchrun starts one process per device and tells each its place in environment variables
 (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT); signcli has no launcher of its
-own. Without them (or with WORLD_SIZE=1) nothing here does anything: one process, no
-process group, the run is what it always was.
+own. Without them (or with WORLD_SIZE=1) the run has one process and the trainer's
+strategy (engine/strategy.py, `OneProcess`) calls nothing here.
 
-With them, `setup` joins the process group once per process (gloo on CPU, NCCL on CUDA
-with device `cuda:LOCAL_RANK`), with a timeout, so that a rank that dies or hangs makes
-the others fail with a `ProcessGroupError` instead of waiting forever. The trainer takes
-its shard of every global batch (`shard_batch`), reduces its counters and gathers
-validation predictions with the helpers below; only rank 0 writes (`is_main`).
+With them, the `Torchrun` strategy joins the process group once per process
+(`join_group`: gloo on CPU, NCCL on CUDA with device `cuda:LOCAL_RANK`), with a timeout,
+so that a rank that dies or hangs makes the others fail with a `ProcessGroupError`
+instead of waiting forever. It takes its shard of every global batch (`shard_batch`),
+reduces its counters and gathers validation predictions with the helpers below; only
+rank 0 writes (`is_main`).
 """
 
 from __future__ import annotations
@@ -101,13 +102,10 @@ def timeout_s() -> float:
     return seconds
 
 
-def setup(device: torch.device) -> tuple[World, torch.device]:
-    """Join the process group torchrun describes (once per process) and return this
-    process's place and device: `cuda:LOCAL_RANK` for CUDA, the device as given otherwise.
-    One process: no group, the device unchanged. Non-main ranks log errors only."""
-    world = env_world()
-    if not world.enabled:
-        return world, device
+def join_group(world: World, device: torch.device) -> torch.device:
+    """Join the process group torchrun describes (once per process; `world` has several
+    ranks) and return this rank's device: `cuda:LOCAL_RANK` for CUDA, the device as given
+    otherwise. Non-main ranks log errors only (engine/strategy.py `strategy_for` calls it)."""
     if device.type == "cuda":
         if world.local_rank >= torch.cuda.device_count():
             raise UsageError(
@@ -146,7 +144,7 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
                 hint="start the processes with torchrun, which sets RANK, WORLD_SIZE, "
                 "MASTER_ADDR and MASTER_PORT, and check that every machine reaches the first",
             ) from None
-    return world, device
+    return device
 
 
 def _bound_device(backend: str, device: torch.device) -> dict[str, torch.device]:
@@ -193,8 +191,6 @@ def check_same_start(facts: dict[str, str], world: World) -> None:
     `train data`, and a short description) with rank 0's, in one collective at start-up.
     UsageError on every rank, naming the first differences and the ranks, where ranks that
     read different data or settings used to train apart and then blame "lost contact"."""
-    if not world.enabled:
-        return
     everyone: list[Any] = [None] * world.world_size
     dist.all_gather_object(everyone, facts)
     first = everyone[0]
@@ -283,13 +279,11 @@ class ShardedBatchSampler:
 
 
 # ---------------------------------------------------------------------------------------
-# Collectives (each a no-op for one process)
+# Collectives (the Torchrun strategy's; one process calls none of them)
 
 
-def all_reduce_sum(values: Sequence[float], world: World, device: torch.device) -> list[float]:
+def all_reduce_sum(values: Sequence[float], device: torch.device) -> list[float]:
     """The sums over ranks of a few numbers (float64), in one collective."""
-    if not world.enabled:
-        return [float(v) for v in values]
     tensor = torch.tensor(list(values), dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return tensor.tolist()
@@ -297,8 +291,6 @@ def all_reduce_sum(values: Sequence[float], world: World, device: torch.device) 
 
 def gather_to_main(obj: Any, world: World) -> list[Any] | None:
     """Every rank's `obj` on rank 0 (in rank order); None on the other ranks."""
-    if not world.enabled:
-        return [obj]
     out: list[Any] | None = [None] * world.world_size if world.is_main else None
     dist.gather_object(obj, out, dst=0)
     return out
@@ -306,8 +298,6 @@ def gather_to_main(obj: Any, world: World) -> list[Any] | None:
 
 def broadcast_from_main(obj: Any, world: World) -> Any:
     """Rank 0's `obj` on every rank (a decision taken once, the same everywhere)."""
-    if not world.enabled:
-        return obj
     box = [obj if world.is_main else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]

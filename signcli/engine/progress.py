@@ -78,10 +78,11 @@ class ProgressHook(Hook):
             if trainer.state.step
             else ""
         )
+        model = trainer.settings.model
         targets = (  # the output ids of a text task are its tokenizer's vocabulary
-            f"task {trainer.task.name}, {trainer.data.num_gloss} token ids"
-            if getattr(trainer.task, "tokenizer", None) is not None
-            else f"{trainer.data.num_gloss} glosses"
+            f"task {trainer.task.name}, {model.num_tokens} token ids"
+            if model.num_tokens is not None
+            else f"{model.num_gloss} glosses"
         )
         self.console.print(
             f"training {trainer.settings.model.name} ({params / 1e6:.2f}M parameters) on "

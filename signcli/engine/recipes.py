@@ -29,8 +29,9 @@ from signcli.engine.trainer import RESUME_HINT, Trainer
 from signcli.engine.trust import check_decoder_class, check_stored_model
 from signcli.engine.workdir import refuse_existing_run, removable_run, remove_run, work_dir_lock
 from signcli.settings import Settings, load_settings, with_absolute_paths
+from signcli.tasks import build_task
 from signcli.tasks.size import parameter_count, size_problems
-from signcli.upgrade import upgrade_stored_settings
+from signcli.upgrade import upgrade_stored_labels, upgrade_stored_settings
 
 log = logging.getLogger("signcli")
 
@@ -229,12 +230,16 @@ def _resume_locked(
     data = load_training_data(settings, split_file)
     # the model the Trainer builds: refused here when last.pt's weights could not fill it
     # (config.json and last.pt of a few kB may describe gigabytes)
-    sizes = (settings, data.input_dims, data.num_gloss, data.num_cat)
+    # (config.json holds the head sizes the run resolved)
+    sizes = (settings, data.input_dims, build_task(settings.model.task).head_sizes(settings.model))
     if not size_problems(*sizes):  # else the Trainer refuses, naming the limit
         unfilled = ckpt.unfilled_problem(payload[ckpt.MODEL_KEY], parameter_count(*sizes))
         if unfilled is not None:
             raise CheckpointError(f"{last}: {unfilled}", hint=RESUME_HINT)
-    trainer = Trainer(settings, hooks, data=data, stored_labels=payload.get(ckpt.LABELS_KEY))
+    labels = payload.get(ckpt.LABELS_KEY)
+    if labels is not None:
+        labels = upgrade_stored_labels(labels, settings.model.task)
+    trainer = Trainer(settings, hooks, data=data, stored_labels=labels)
     trainer.load_payload(payload)
     if trainer.finished:  # the caller says why (trainer.stopped_early) and how to go on
         return RunResult(trainer, [], already_finished=True)

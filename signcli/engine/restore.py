@@ -18,9 +18,10 @@ from signcli.engine.trust import check_decoder_class
 from signcli.engine.warm_start import load_model_state
 from signcli.models import SignModel
 from signcli.settings import Settings, describe_errors
+from signcli.tasks import build_task
 from signcli.tasks.model import build_run_model
 from signcli.tasks.size import parameter_count, size_problems
-from signcli.upgrade import upgrade_stored_settings
+from signcli.upgrade import upgrade_stored_labels, upgrade_stored_settings
 
 LIMIT_ENV = ENV_PREFIX + "MAX_"  # how a limit's message names its environment variable
 WEIGHTS_HINT = (
@@ -38,7 +39,8 @@ class RestoredModel(NamedTuple):
 
     model: SignModel
     settings: Settings
-    labels: dict[str, Any]  # labels.json content: num_gloss, num_cat, gloss_names, cat_names
+    # labels.json content: the head sizes (num_gloss, num_cat; text: num_tokens), class names
+    labels: dict[str, Any]
     input_dims: dict[str, int]  # {stream name: width D}, in the model's input order
 
 
@@ -59,16 +61,16 @@ def load_model_from_checkpoint(path: Path, *, trust_decoder_class: bool = False)
     input_dims = {str(name): int(width) for name, width in payload[ckpt.INPUTS_KEY].items()}
     try:
         # before anything is built: the sizes come from the file, which may be anyone's
-        problems = size_problems(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+        problems = size_problems(settings, input_dims, labels)
         if problems:
             raise CheckpointError(
                 "\n".join(f"{path}: {problem}" for problem in problems), hint=LIMIT_HINT
             )
-        parameters = parameter_count(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+        parameters = parameter_count(settings, input_dims, labels)
         unfilled = ckpt.unfilled_problem(payload[ckpt.MODEL_KEY], parameters)
         if unfilled is not None:
             raise CheckpointError(f"{path}: {unfilled}", hint=WEIGHTS_HINT)
-        model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+        model = build_run_model(settings, input_dims, labels)
     except CheckpointError:
         raise
     except UsageError as exc:  # stored settings that do not fit its own input widths
@@ -105,17 +107,20 @@ def stored_settings(payload: dict[str, Any], path: Path) -> Settings:
 
 
 def _labels(payload: dict[str, Any], settings: Settings, path: Path) -> dict[str, Any]:
-    """The stored class maps, falling back to the class counts of the model settings
-    (load_checkpoint has checked their types)."""
-    stored = dict(payload.get(ckpt.LABELS_KEY) or {})
-    num_gloss = stored.get("num_gloss") or settings.model.num_gloss
-    if not num_gloss:
-        raise CheckpointError(f"{path}: the checkpoint does not say how many gloss classes it has")
-    num_cat = stored.get("num_cat")
-    num_cat = (settings.model.num_cat or 0) if num_cat is None else num_cat
+    """The stored head sizes and class maps, a size the labels lack taken from the model
+    settings (load_checkpoint has checked their types); the first size (gloss classes,
+    token ids) must be known."""
+    task = build_task(settings.model.task)
+    stored = upgrade_stored_labels(payload.get(ckpt.LABELS_KEY) or {}, task.name)
+    sizes = task.head_sizes(settings.model)
+    first, counted = next(iter(task.head_size_fields.items()))
+    for key in sizes:
+        if stored.get(key) is not None and (stored[key] or key != first):
+            sizes[key] = int(stored[key])
+    if not sizes[first]:
+        raise CheckpointError(f"{path}: the checkpoint does not say how many {counted} it has")
     return {
-        "num_gloss": int(num_gloss),
-        "num_cat": int(num_cat),
+        **sizes,
         "gloss_names": dict(stored.get("gloss_names") or {}),
         "cat_names": dict(stored.get("cat_names") or {}),
         # text tasks: the tokenizer.json string (tasks/text_task.py restores it)

@@ -119,18 +119,19 @@ def smoke_model(
     task = build_task(model_settings.task)
     if has_text_targets(task.name):  # the output ids are the vocabulary (tasks/text_task.py)
         samples, task.tokenizer = sentence_batches(model_name, task, 1 if overfit else 4, seed)
-        num_gloss, num_cat = task.tokenizer.vocab_size, 0
+        sizes = {"num_tokens": task.tokenizer.vocab_size}
         batches = [
             task.collate(samples[i : i + SMOKE_BATCH]) for i in range(0, len(samples), SMOKE_BATCH)
         ]
     else:
+        sizes = {"num_gloss": num_gloss, "num_cat": num_cat}
         batches = smoke_batches(model_name, num_gloss, num_cat, 1 if overfit else 4, seed)
     dims = {name: x.shape[-1] for name, x in batches[0].streams.items()}
     settings = Settings(model=resolve_auto_model(model_settings))  # as for a mid-sized set
     if overfit:  # dropout would keep the loss of one batch from reaching 5% of its start
         settings.model.dropout = 0.0
     # default data settings: the multi-stream model normalises its streams, as in `train`
-    model = build_run_model(settings, dims, num_gloss, num_cat)
+    model = build_run_model(settings, dims, sizes)
     with torch.no_grad():
         prepared = [(model.prepare_inputs(b.streams, b.mask), b.mask) for b in batches]
         frames = {name: torch.cat([p[name][m] for p, m in prepared]) for name in prepared[0][0]}
@@ -144,7 +145,7 @@ def smoke_model(
 
     batch = batches[0]
     logits = task.forward(model, batch)
-    expected = task.smoke_shapes(batch, model_settings, num_gloss, num_cat)  # the task's
+    expected = task.smoke_shapes(batch, model_settings, sizes)  # the task's
     # tensors only: translate adds the joint CTC weight
     got = {k: tuple(v.shape) for k, v in logits.items() if isinstance(v, torch.Tensor)}
     add("output shapes", got == expected, ", ".join(f"{k} {list(v)}" for k, v in got.items()))

@@ -35,7 +35,6 @@ from torch.utils.data import DataLoader
 from signcli.auto_size import resolve_auto_settings
 from signcli.core.errors import (
     CheckpointError,
-    ProcessGroupError,
     TrainingDiverged,
     TrainingInterrupted,
     UsageError,
@@ -43,13 +42,13 @@ from signcli.core.errors import (
 from signcli.data.dataset import EpochBatchSampler
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
-from signcli.engine import distributed
 from signcli.engine.device import make_precision, resolve_device, seed_everything
 from signcli.engine.ema import WeightAverage
 from signcli.engine.hooks import Hook
-from signcli.engine.inference import join_batches, predict
+from signcli.engine.inference import predict
 from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
+from signcli.engine.strategy import strategy_for
 from signcli.engine.threads import ThreadGovernor, step_work
 from signcli.models import SignModel
 from signcli.models.inputs import input_stats
@@ -81,8 +80,10 @@ class Trainer:
         # config.json records absolute paths, so the run resumes from any folder
         settings = with_absolute_paths(settings)
         self.task = build_task(settings.model.task)
-        # under torchrun: join the process group first (engine/distributed.py); else a no-op
-        self.world, self.device = distributed.setup(resolve_device(settings.training.device))
+        # one process, or torchrun's ranks (joins their process group first): the loop asks
+        # the strategy wherever they differ (engine/strategy.py)
+        self.strategy = strategy_for(resolve_device(settings.training.device))
+        self.device = self.strategy.device  # torchrun on CUDA: this rank's GPU
         self._check_batch_size(settings.training.batch_size)
         if stored_labels is not None:  # resume: what the run resolved (text: its tokenizer)
             self.task.restore(stored_labels, "last.pt")
@@ -90,33 +91,26 @@ class Trainer:
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
         settings = resolve_auto_settings(
-            settings, len(self.data.train.dataset), self.world.world_size
+            settings, len(self.data.train.dataset), self.strategy.world.world_size
         )
         self.task.resolve(settings, self.data)
-        if self.world.enabled:  # every rank must read the same data with the same settings
-            with _CollectiveErrors(self.world, settings.training.work_dir):
-                distributed.check_same_start(_start_facts(settings, self.data), self.world)
+        # every rank must read the same data with the same settings
+        self.strategy.check_same_start(
+            lambda: _start_facts(settings, self.data), settings.training.work_dir
+        )
         self.settings = settings
         self.work_dir = Path(settings.training.work_dir)
         self.precision = make_precision(settings.training.precision, self.device)
         seed_everything(settings.training.seed, settings.training.deterministic)
 
         self.model = build_run_model(
-            settings, self.data.input_dims, self.data.num_gloss, self.data.num_cat
+            settings, self.data.input_dims, self.task.head_sizes(settings.model)
         )
         self.model.set_input_stats(_input_stats(self.data, self.model))
         self.model.to(self.device)
-        # the module that trains: DDP all-reduces gradients in backward (several processes)
-        self.train_model: torch.nn.Module = self.model
-        if self.world.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            with _CollectiveErrors(self.world, settings.training.work_dir):  # broadcasts
-                self.train_model = DistributedDataParallel(
-                    self.model,
-                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                    **distributed.no_buffer_sync(),  # the buffers (input statistics) never change
-                )
+        # the module that trains (torchrun: DDP, which all-reduces gradients in backward)
+        with self.strategy.collective_errors(settings.training.work_dir):  # DDP broadcasts
+            self.train_model = self.strategy.wrap(self.model)
         # the training forward (compiled on top of DDP with --compile); checkpoints and
         # validation use the plain module
         self.train_forward = (
@@ -179,20 +173,19 @@ class Trainer:
 
             self.hooks.extend(work_dir_hooks(settings))
         self.hooks.extend(hooks)
-        if not self.world.is_main:  # rank 0 writes and prints; the others only train and
-            self.hooks = []  # decide (early stopping and best.pt are the trainer's)
-        self._stop_signal: int | None = None  # received by this process
-        self._agreed_stop: int | None = None  # received by some rank (several processes)
+        if not self.strategy.is_main:  # rank 0 writes and prints; the others only train
+            self.hooks = []  # and decide (early stopping and best.pt are the trainer's)
+        self.stop_received: int | None = None  # the SIGINT/SIGTERM this process received
         for warning in [*self.data.warnings, *settings.model.unused_options()]:
             log.warning(warning)
 
     def _check_batch_size(self, batch_size: int | str) -> None:
         """The global batch is shared by the torchrun processes: at least one sample each
         (`auto` is sized to that when it is resolved)."""
-        if batch_size != "auto" and int(batch_size) < self.world.world_size:
+        if batch_size != "auto" and int(batch_size) < self.strategy.world.world_size:
             raise UsageError(
                 f"--batch-size {batch_size} is the global batch, shared by "
-                f"{self.world.world_size} processes: it must be at least that many",
+                f"{self.strategy.world.world_size} processes: it must be at least that many",
                 hint="raise --batch-size or start fewer processes",
             )
 
@@ -261,7 +254,7 @@ class Trainer:
     def _work_dir_lock(self) -> AbstractContextManager[None]:
         """The work directory's lock when the default hooks write into it (re-entrant: a
         `start_run` that holds it already shares it)."""
-        if not self.default_hooks or not self.world.is_main:
+        if not self.default_hooks or not self.strategy.is_main:
             return nullcontext()
         from signcli.engine.workdir import work_dir_lock
 
@@ -277,28 +270,17 @@ class Trainer:
         started = time.perf_counter()
         samples_before = state.epoch_samples
         self.optimizer.zero_grad(set_to_none=True)
-        world, pending = self.world, [0.0, 0, 0]  # this rank's loss sum, samples, hits
+        strategy = self.strategy
         for batch_index, batch in enumerate(self._loader(), start=state.batch_in_epoch):
             group = batch_index // accumulate
             group_samples = sum(self.batch_sizes[group * accumulate : (group + 1) * accumulate])
             steps = (batch_index + 1) % accumulate == 0 or batch_index + 1 == len(self.batch_sizes)
-            if not world.enabled:
-                loss, correct = self._forward_backward(batch, len(batch) / group_samples, epoch)
-                state.epoch_loss_sum += loss * len(batch)
-                state.epoch_samples += len(batch)
-                if state.epoch_gloss_correct is not None:
-                    state.epoch_gloss_correct += correct
-            else:
-                loss, local, correct = self._shard_backward(
-                    batch, batch_index, group_samples, steps
-                )
-                pending = [pending[0] + loss * local, pending[1] + local, pending[2] + correct]
+            # backward into the epoch's counters (torchrun: this rank's shard, counted at the step)
+            loss = strategy.backward(self, batch, batch_index, group_samples, steps)
             state.batch_in_epoch = batch_index + 1
             self._call("on_batch_end", loss, self.batch_sizes[batch_index])
             if steps:
-                if world.enabled:
-                    self._reduce_step(pending, epoch)
-                    pending = [0.0, 0, 0]
+                strategy.reduce_step(self)  # torchrun: the step's counters and signals, summed
                 self._optimizer_step()
                 self.threads.recheck()
                 self._call("on_step_end")
@@ -321,59 +303,15 @@ class Trainer:
                 self.train_lengths, self.train_sampler.order(), self.train_sampler.batch_size
             )
         self._call("on_epoch_metrics", metrics)  # hooks may add keys before they are logged
-        if self.world.enabled:  # rank 0's metrics (with the gathered validation) for all
-            metrics = distributed.broadcast_from_main(metrics, self.world)
-            self._agree_on_stop()
+        # torchrun: rank 0's metrics (with the gathered validation) for all, and the signals
+        metrics = self.strategy.share_epoch(self, metrics)
         self._end_epoch(epoch, metrics)
 
-    def _shard_backward(
-        self, batch: Any, batch_index: int, group_samples: int, steps: bool
-    ) -> tuple[float, int, int]:
-        """Several processes: backward of this rank's shard of global batch `batch_index`;
-        returns its loss, how many samples of the shard count (0: the shard was empty and
-        trained one sample of the batch with weight 0, only to join the all-reduce) and
-        their gloss hits.
-
-        DDP averages gradients over ranks, so the shard's weight is its share of the step's
-        samples times world_size: the gradient is the one-process gradient (up to float
-        summation order). Dropout draws come from (seed, rank, step) (`rank_seed`)."""
-        world, state = self.world, self.state
-        if batch_index % self.settings.optim.accumulate == 0:  # the step's first batch
-            seed = self.settings.training.seed
-            torch.manual_seed(distributed.rank_seed(seed, world.rank, state.step))
-        local = distributed.shard_size(self.batch_sizes[batch_index], world)
-        weight = local / group_samples * world.world_size
-        assert isinstance(self.train_model, torch.nn.parallel.DistributedDataParallel)
-        with nullcontext() if steps else self.train_model.no_sync():  # all-reduce on steps only
-            loss, correct = self._forward_backward(batch, weight, state.epoch + 1, check=False)
-        return (loss, local, correct) if local else (0.0, 0, 0)
-
-    def _reduce_step(self, pending: list[float], epoch: int) -> None:
-        """Several processes, before each optimizer step: sum the step's loss, samples and
-        hits over ranks into the epoch counters (train_loss and train_gloss_top1 are over
-        all ranks, and a checkpoint holds the run's sums), agree whether a signal stops the
-        run here, and stop every rank if the loss diverged on any."""
-        state = self.state
-        loss_sum, samples, hits, sigint, sigterm = distributed.all_reduce_sum(
-            [*pending, *self._signal_flags()], self.world, self.device
-        )
-        self._agree(sigint, sigterm)
-        if not math.isfinite(loss_sum):
-            raise TrainingDiverged(
-                f"training diverged: loss is {loss_sum} at epoch {epoch}, step {state.step + 1}; "
-                f"the last good checkpoint {self.work_dir / 'last.pt'} is kept",
-                hint="lower --lr, keep --grad-clip on, or check the data with `signcli validate-npz`",
-            )
-        state.epoch_loss_sum += loss_sum
-        state.epoch_samples += int(samples)
-        if state.epoch_gloss_correct is not None:
-            state.epoch_gloss_correct += int(hits)
-
-    def _forward_backward(
-        self, batch: Any, weight: float, epoch: int, check: bool = True
-    ) -> tuple[float, int]:
-        """Backward of one batch; returns its loss and the task's count (`Task.train_hits`,
-        classify: how many gloss argmaxes hit)."""
+    def forward_backward(self, batch: Any, weight: float, check: bool = True) -> tuple[float, int]:
+        """Backward of one batch, its loss scaled by `weight` (the strategy's: its share of
+        the step); returns its loss and the task's count (`Task.train_hits`, classify: how
+        many gloss argmaxes hit). `check`: stop on a loss that is not finite (torchrun
+        checks the step's sum over ranks instead, so that every rank stops)."""
         batch = batch.to(self.device, non_blocking=True)
         if self.settings.training.compile:  # few shapes, each compiled once (`_compiled`)
             batch = batch.pad_time(COMPILE_TIME_MULTIPLE)
@@ -387,17 +325,22 @@ class Trainer:
         else:
             value, correct = torch.stack([loss.detach().float(), hits.float()]).tolist()
         if check and not math.isfinite(value):
-            raise TrainingDiverged(
-                f"training diverged: loss is {value} at epoch {epoch}, step {self.state.step + 1}; "
-                f"the last good checkpoint {self.work_dir / 'last.pt'} is kept",
-                hint="lower --lr, keep --grad-clip on, or check the data with `signcli validate-npz`",
-            )
+            raise self.diverged(value)
         scaled = loss * weight
         if self.precision.scaler is not None:
             self.precision.scaler.scale(scaled).backward()
         else:
             scaled.backward()
         return value, int(correct)
+
+    def diverged(self, loss: float) -> TrainingDiverged:
+        """The error that stops a run whose loss is not finite, at the current step."""
+        return TrainingDiverged(
+            f"training diverged: loss is {loss} at epoch {self.state.epoch + 1}, "
+            f"step {self.state.step + 1}; "
+            f"the last good checkpoint {self.work_dir / 'last.pt'} is kept",
+            hint="lower --lr, keep --grad-clip on, or check the data with `signcli validate-npz`",
+        )
 
     def _optimizer_step(self) -> None:
         self.schedule.apply(self.state.step)
@@ -422,42 +365,24 @@ class Trainer:
             return {}
         loader = self._loader(validation=True)
         self._call("on_validation_start", len(loader))
-        if self.world.enabled:  # each rank predicts every world_size-th batch
-            metrics = self._validate_shards(loader)
-        else:
-            predictions = predict(
-                self.eval_model,
-                loader,
-                self.device,
-                self.precision,
-                self.loss_fn,
-                on_batch=lambda: self._call("on_validation_batch_end"),
-                task=self.task,
-            )
-            metrics = self._validation_metrics(predictions)
+        # torchrun: each rank predicts every world_size-th batch, gathered on rank 0 (None
+        # on the others, whose metrics come from rank 0 at the epoch's end)
+        predictions = self.strategy.validation_predictions(loader, self._predict, self.loss_fn)
+        metrics = {} if predictions is None else self._validation_metrics(predictions)
         self._call("on_validation_end", metrics)
         return metrics
 
-    def _validate_shards(self, loader: DataLoader) -> dict[str, float]:
-        """Several processes: the metrics of the whole validation split, on rank 0 ({} on
-        the others; the epoch's metrics are broadcast after): the ranks' predictions are
-        gathered there, so any metric of `validation_metrics` is over every sample."""
-        counter = _CountingLoss(self.loss_fn)
-        predictions = None
-        if len(loader):
-            predictions = predict(
-                self.eval_model,
-                loader,
-                self.device,
-                self.precision,
-                counter,
-                on_batch=lambda: self._call("on_validation_batch_end"),
-                task=self.task,
-            )
-        parts = distributed.gather_to_main((predictions, counter.samples), self.world)
-        if parts is None:
-            return {}
-        return self._validation_metrics(_merge_predictions(parts))
+    def _predict(self, loader: DataLoader, loss_fn: Any) -> Predictions:
+        """The model validation scores (`eval_model`) over `loader`'s batches."""
+        return predict(
+            self.eval_model,
+            loader,
+            self.device,
+            self.precision,
+            loss_fn,
+            on_batch=lambda: self._call("on_validation_batch_end"),
+            task=self.task,
+        )
 
     def _validation_metrics(self, predictions: Predictions) -> dict[str, float]:
         """val_loss (when targets are known) and the task's metrics."""
@@ -504,9 +429,7 @@ class Trainer:
             sampler = EpochBatchSampler(len(dataset), training.batch_size, shuffle=False)
         else:
             dataset, sampler = self.data.train.dataset, self.train_sampler
-        if self.world.enabled:  # this rank's shard of each batch, or of the batches
-            mode = "stride" if validation else "split"
-            sampler = distributed.ShardedBatchSampler(sampler, self.world, mode)
+        sampler = self.strategy.batch_sampler(sampler, validation)  # torchrun: this rank's
         workers = data.num_workers
         extra: dict[str, Any] = {}
         if workers > 0:
@@ -633,106 +556,40 @@ class Trainer:
     def _interrupt(self, saved: bool = False) -> None:
         if not saved:  # mid-epoch: the hooks save what a resume needs (last.pt)
             self._call("on_interrupt")
-        stop = self._agreed_stop if self.world.enabled else self._stop_signal
+        stop = self.strategy.stop_signal(self.stop_received)
         name = signal.Signals(stop).name if stop else "signal"
         raise TrainingInterrupted(
             f"{name} received: stopped {self.state.position(len(self.batch_sizes))}; "
             f"{self.work_dir / 'last.pt'} is saved",
-            hint=f"continue with: signcli resume {self.work_dir}"
-            + (" (under torchrun, with any number of processes)" if self.world.enabled else ""),
+            hint=f"continue with: signcli resume {self.work_dir}{self.strategy.resume_note}",
         )
 
     def _stop_on_signals(self) -> _SignalGuard:
         return _SignalGuard(self)
 
     def _stop_requested(self) -> bool:
-        """Whether to stop here: a signal reached this process, or (several processes) the
-        ranks agreed at the last reduce that one reached some rank, so all stop together."""
-        if self.world.enabled:
-            return self._agreed_stop is not None
-        return self._stop_signal is not None
-
-    def _signal_flags(self) -> list[float]:
-        """[SIGINT received, SIGTERM received] by this process, as numbers to sum over ranks."""
-        return [
-            float(self._stop_signal == signal.SIGINT),
-            float(self._stop_signal == signal.SIGTERM),
-        ]
-
-    def _agree(self, sigint: float, sigterm: float) -> None:
-        if sigint or sigterm:
-            self._agreed_stop = signal.SIGINT if sigint else signal.SIGTERM
-
-    def _agree_on_stop(self) -> None:
-        """Several processes, at an epoch end: did a signal reach any rank since the last
-        step? (Each rank must take the same branch, or the next collective hangs.)"""
-        self._agree(*distributed.all_reduce_sum(self._signal_flags(), self.world, self.device))
+        """Whether to stop here: a signal reached this process (torchrun: the ranks agreed
+        at the last reduce that one reached some rank, so all stop together)."""
+        return self.strategy.stop_signal(self.stop_received) is not None
 
     def _collective_errors(self) -> AbstractContextManager[None]:
-        return _CollectiveErrors(self.world, self.work_dir)
-
-
-class _CollectiveErrors(AbstractContextManager):
-    """Several processes: a collective that fails (another rank died, or hung past the
-    timeout) becomes a ProcessGroupError naming this rank, exit 2, instead of a traceback."""
-
-    def __init__(self, world: distributed.World, work_dir: Any) -> None:
-        self.world, self.work_dir = world, work_dir
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        if not self.world.enabled or exc is None or isinstance(exc, ProcessGroupError):
-            return
-        if distributed.is_collective_failure(exc):
-            raise distributed.lost_contact(self.world, exc, self.work_dir) from None
-
-
-class _CountingLoss:
-    """The loss function, counting the samples it is called on (to weight the ranks'
-    validation losses when they are merged)."""
-
-    def __init__(self, loss_fn: Any) -> None:
-        self.loss_fn = loss_fn
-        self.samples = 0
-
-    def __call__(self, logits: dict, targets: dict) -> torch.Tensor:
-        self.samples += len(next(iter(targets.values())))
-        return self.loss_fn(logits, targets)
-
-
-def _merge_predictions(parts: list[tuple[Predictions | None, int]]) -> Predictions:
-    """One Predictions from the ranks' (predictions, samples in the loss) pairs."""
-    found = [(p, n) for p, n in parts if p is not None]
-    counted = sum(n for p, n in found if p.loss is not None)
-    loss_sum = sum(p.loss * n for p, n in found if p.loss is not None)
-    return Predictions(
-        [i for p, _ in found for i in p.ids],
-        {k: join_batches([p.outputs[k] for p, _ in found]) for k in found[0][0].outputs},
-        {k: join_batches([p.targets[k] for p, _ in found]) for k in found[0][0].targets},
-        loss_sum / counted if counted else None,
-    )
+        return self.strategy.collective_errors(self.work_dir)
 
 
 class _SignalGuard:
-    """First SIGINT/SIGTERM: finish the current step, save, stop. Second SIGINT: abort now
-    (several processes: ignored, see `_handle`)."""
+    """First SIGINT/SIGTERM: finish the current step, save, stop. A second one: abort now
+    (torchrun: ignored, see `Torchrun.on_signal`)."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.trainer._stop_signal is not None:
-            if self.trainer.world.enabled:
-                # torchrun forwards a terminal's Ctrl-C that already reached this process,
-                # and SIGTERMs the ranks that have not exited yet: finish the save; torchrun
-                # kills after its --shutdown-timeout
-                return
+        first = self.trainer.stop_received is None
+        if first:
+            self.trainer.stop_received = signum
+        if self.trainer.strategy.on_signal(first):
             raise KeyboardInterrupt
-        self.trainer._stop_signal = signum
-        if self.trainer.world.enabled:
-            log.warning("stopping every process after the current step")
-        else:
-            log.warning("stopping after the current step (press Ctrl-C again to abort at once)")
 
     def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():

@@ -161,9 +161,6 @@ class OnnxModel(nn.Module):
         return self.task.onnx_forward(self.model, named, mask)
 
 
-OnnxClassifier = OnnxModel  # the name before tasks: the classify task's export
-
-
 def export_onnx(
     checkpoint: Path,
     out: Path,
@@ -217,9 +214,12 @@ def export_onnx(
                 "stream_landmarks": settings.data.stream_landmarks,
             }
         ),
-        # a text task's head (ctc) outputs its vocabulary, stored as num_gloss
+        # a text task's head (ctc) outputs its vocabulary (num_tokens)
         "num_classes": json.dumps(
-            {head: labels.get(f"num_{head}", labels["num_gloss"]) for head in wrapper.head_names}
+            {
+                head: labels.get(f"num_{head}", labels.get("num_tokens"))
+                for head in wrapper.head_names
+            }
         ),
         "outputs": json.dumps(wrapper.output_names),
         "model_settings": json.dumps(settings.model.model_dump(mode="json")),

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from signcli.core.task_specs import TaskSpec
 
@@ -76,6 +76,10 @@ class EvalContext:
 class Task:
     """Base class of the tasks; `spec` is the task's declaration (core/task_specs.py)."""
 
+    # the counts that size the heads, each with what it counts: the model settings
+    # (`model.<key>`, set by `resolve`) and labels.json keep them under these keys
+    head_size_fields: ClassVar[dict[str, str]] = {}
+
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
 
@@ -94,6 +98,11 @@ class Task:
         """Take back what a run resolved about its targets from its stored labels (a
         checkpoint's, on resume), so that `resolve` does not derive it again (text tasks:
         the tokenizer, never trained again)."""
+
+    def head_sizes(self, model: ModelSettings) -> dict[str, int]:
+        """{key of `head_size_fields`: count} as `model` records them (0 where unset): the
+        `sizes` the model is built and counted for (tasks/model.py, tasks/size.py)."""
+        return {key: int(getattr(model, key) or 0) for key in self.head_size_fields}
 
     def labels_map(self, data: TrainingData) -> dict[str, Any]:
         """What describes the targets for eval and export: labels.json and the checkpoint's
@@ -174,7 +183,7 @@ class Task:
     # ------------------------------------------------------------------ size
 
     def head_parameter_parts(
-        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+        self, model: ModelSettings, width: int, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, str]]:
         """{part: (parameters and buffers, the settings that size it)} of the heads
         `build_heads` would put on an encoder output `width` wide, counted without building
@@ -191,10 +200,10 @@ class Task:
         return str(sentence.text)
 
     def smoke_shapes(
-        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+        self, batch: Batch, model: ModelSettings, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, ...]]:
-        """{output: shape} that `forward` must return for `batch` (its tensors only), which
-        `signcli smoke` checks; `num_gloss` is the vocabulary size for the text tasks."""
+        """{output: shape} that `forward` must return for `batch` (its tensors only) from
+        heads of these `sizes`, which `signcli smoke` checks."""
         raise NotImplementedError
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:

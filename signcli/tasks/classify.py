@@ -77,6 +77,8 @@ def topk_accuracy(logits: Tensor, targets: Tensor, k: int) -> float:
 
 
 class ClassifyTask(Task):
+    head_size_fields = {"num_gloss": "gloss classes", "num_cat": "category classes"}
+
     # ------------------------------------------------------------------ targets
 
     def resolve(self, settings: Settings, data: TrainingData) -> None:
@@ -177,21 +179,23 @@ class ClassifyTask(Task):
     # ------------------------------------------------------------------ export
 
     def head_parameter_parts(
-        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+        self, model: ModelSettings, width: int, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, str]]:
         from signcli.models.size import linear, norm
 
+        num_gloss, num_cat = int(sizes["num_gloss"]), int(sizes.get("num_cat") or 0)
         pooling = 2 * linear(width, width) + width if model.pooling == "cls" else 0
         heads = [("model.num_gloss", num_gloss)] + ([("model.num_cat", num_cat)] if num_cat else [])
         count = sum(norm(width) + pooling + linear(width, n) for _, n in heads)
-        sizes = " + ".join(f"{key}={n}" for key, n in heads) + f" x width {width}"
-        return {"heads": (count, sizes)}
+        sized_by = " + ".join(f"{key}={n}" for key, n in heads) + f" x width {width}"
+        return {"heads": (count, sized_by)}
 
     def smoke_shapes(
-        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+        self, batch: Batch, model: ModelSettings, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, ...]]:
+        num_cat = int(sizes.get("num_cat") or 0)
         return {
-            "gloss": (len(batch), num_gloss),
+            "gloss": (len(batch), int(sizes["num_gloss"])),
             **({"cat": (len(batch), num_cat)} if num_cat else {}),
         }
 

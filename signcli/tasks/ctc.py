@@ -64,7 +64,7 @@ class CTCTask(TextTask):
         from signcli.text.ctc import CTCHead
 
         # model.dropout is resolved from `auto` by then (models/registry.py)
-        return nn.ModuleDict({"ctc": CTCHead(in_dim, int(labels["num_gloss"]), model.dropout)})  # type: ignore[arg-type]
+        return nn.ModuleDict({"ctc": CTCHead(in_dim, int(labels["num_tokens"]), model.dropout)})  # type: ignore[arg-type]
 
     def forward(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
         outputs = dict(model(batch.streams, batch.mask))
@@ -98,23 +98,24 @@ class CTCTask(TextTask):
         return greedy_decode(log_probs, mask)
 
     def head_parameter_parts(
-        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+        self, model: ModelSettings, width: int, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, str]]:
         from signcli.models.size import linear, norm
 
         # CTCHead: a LayerNorm and the projection to the vocabulary, per frame
-        count = norm(width) + linear(width, num_gloss)
-        return {"heads": (count, f"model.num_gloss={num_gloss} x width {width}")}
+        vocab = int(sizes["num_tokens"])
+        count = norm(width) + linear(width, vocab)
+        return {"heads": (count, f"model.num_tokens={vocab} x width {width}")}
 
     def smoke_text(self, sentence: Any) -> str:
         return str(sentence.gloss_text)  # ctc learns the gloss sequence
 
     def smoke_shapes(
-        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+        self, batch: Batch, model: ModelSettings, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, ...]]:
         # log-probabilities per frame, and the mask the loss reads
-        frames = batch.mask.shape[1]
-        return {"ctc": (len(batch), frames, num_gloss), "mask": (len(batch), frames)}
+        frames, vocab = batch.mask.shape[1], int(sizes["num_tokens"])
+        return {"ctc": (len(batch), frames, vocab), "mask": (len(batch), frames)}
 
     def onnx_output_names(self, model: nn.Module) -> list[str]:
         return ["ctc_log_probs"]

@@ -9,9 +9,12 @@ by data/sources.py as `targets["text"]`. This base class owns their life cycle:
                 `resolve`; recorded as its JSON string in labels.json and in every
                 checkpoint (`labels_map`), and as WORK_DIR/tokenizer.json. `restore` takes
                 it back from a checkpoint (resume, eval, export): never trained again.
-    sizes       the output ids are the vocabulary: `model.num_gloss` holds the vocabulary
-                size and `model.num_cat` 0, so the model-size checks, checkpoint checks and
-                config.json rebuild a text model as they rebuild a classifier.
+    sizes       the output ids are the vocabulary: `model.num_tokens` (and labels.json's
+                `num_tokens`) holds its size, the one head size of a text task, so the
+                model-size checks, checkpoint checks and config.json rebuild a text model
+                as they rebuild a classifier (there are no classes: `num_gloss` and
+                `num_cat` stay unset; runs that stored the vocabulary as `num_gloss` are
+                read by signcli/upgrade.py).
     collate     token ids padded with PAD (0) to `[B, L]` (`tokens`) and their lengths
                 (`token_lengths`), plus the raw texts on the batch (`Batch.texts`).
     metrics     the decoded hypotheses against the normalised reference texts (never the
@@ -51,6 +54,8 @@ REFERENCES_FILE = "references.txt"
 class TextTask(Task):
     """Base of the tasks whose targets are texts; see the module docstring."""
 
+    head_size_fields = {"num_tokens": "token ids, the tokenizer's vocabulary"}
+
     def __init__(self, spec) -> None:  # noqa: ANN001 - TaskSpec
         super().__init__(spec)
         self.tokenizer: TextTokenizer | None = None
@@ -74,7 +79,7 @@ class TextTask(Task):
                 hint="use a checkpoint written by a text-task run of this version",
             )
         self.tokenizer = TextTokenizer.from_json(stored, source=f"{source}: tokenizer")
-        outputs = labels.get("num_gloss")
+        outputs = labels.get("num_tokens")
         if isinstance(outputs, int) and outputs != self.tokenizer.vocab_size:
             raise UsageError(
                 f"{source}: its tokenizer has {self.tokenizer.vocab_size:,} ids but the model "
@@ -107,16 +112,12 @@ class TextTask(Task):
                 f"tokenizer: {vocab} ids, over the limit of {MAX_CLASSES.value()} outputs",
                 hint=f"lower text.vocab_size, or set {MAX_CLASSES.env} to raise the limit",
             )
-        settings.model.num_gloss, settings.model.num_cat = vocab, 0
-        data.num_gloss, data.num_cat = vocab, 0
+        settings.model.num_tokens = vocab  # an output of the run (a config.json's is replaced)
 
     def labels_map(self, data: TrainingData) -> dict[str, Any]:
         assert self.tokenizer is not None, "resolve() first"
         return {
-            "num_gloss": self.tokenizer.vocab_size,  # output ids (the vocabulary)
-            "num_cat": 0,
-            "gloss_names": {},
-            "cat_names": {},
+            "num_tokens": self.tokenizer.vocab_size,  # output ids (the vocabulary)
             TOKENIZER_KEY: self.tokenizer.to_json(),
         }
 

@@ -145,7 +145,7 @@ class TranslateTask(TextTask):
     def build_heads(
         self, in_dim: int, model: ModelSettings, labels: Mapping[str, Any]
     ) -> nn.ModuleDict:
-        vocab = int(labels["num_gloss"])  # the text tasks' output ids: the vocabulary
+        vocab = int(labels["num_tokens"])  # the output ids: the tokenizer's vocabulary
         heads = {DECODER: build_decoder(in_dim, model, vocab)}
         if model.ctc_weight > 0:
             heads[CTC] = JointCTC(in_dim, vocab, model.ctc_weight)
@@ -199,7 +199,7 @@ class TranslateTask(TextTask):
         return TranslateLoss(optim)
 
     def head_parameter_parts(
-        self, model: ModelSettings, width: int, num_gloss: int, num_cat: int
+        self, model: ModelSettings, width: int, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, str]]:
         """TextDecoder (tied embeddings; model.decoder_kwargs may set its num_layers, ff_dim,
         positions) and the joint CTC head. A user's decoder class counts as its embedding and
@@ -207,10 +207,10 @@ class TranslateTask(TextTask):
         from signcli.models.size import linear as _linear
         from signcli.models.size import norm as _norm
 
-        d, vocab = width, num_gloss
+        d, vocab = width, int(sizes["num_tokens"])
         kwargs = model.decoder_kwargs if isinstance(model.decoder_kwargs, dict) else {}
         embedding = vocab * d + vocab  # tied input/output matrix + output bias
-        parts = {"decoder embedding": (embedding, f"model.num_gloss={vocab} (vocabulary) x d={d}")}
+        parts = {"decoder embedding": (embedding, f"model.num_tokens={vocab} x d={d}")}
         if not model.decoder_class:
             layers = _int(kwargs.get("num_layers", 2))
             ff = _int(kwargs.get("ff_dim") or model.ff_dim or 4 * d)
@@ -228,18 +228,19 @@ class TranslateTask(TextTask):
         return parts
 
     def smoke_shapes(
-        self, batch: Batch, model: ModelSettings, num_gloss: int, num_cat: int
+        self, batch: Batch, model: ModelSettings, sizes: Mapping[str, Any]
     ) -> dict[str, tuple[int, ...]]:
         # teacher forcing: logits per target position, and its targets
         frames, length = batch.mask.shape[1], int(batch.targets["token_lengths"].max()) + 1
+        vocab = int(sizes["num_tokens"])
         expected = {
             "mask": (len(batch), frames),
-            "logits": (len(batch), length, num_gloss),
+            "logits": (len(batch), length, vocab),
             "targets": (len(batch), length),
             "target_lengths": (len(batch),),
         }
         if model.ctc_weight > 0:
-            expected["ctc"] = (len(batch), frames, num_gloss)
+            expected["ctc"] = (len(batch), frames, vocab)
         return expected
 
     # ------------------------------------------------------------------ export

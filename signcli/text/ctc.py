@@ -95,25 +95,6 @@ def ctc_loss(
     )
 
 
-def sequence_log_prob(
-    log_probs: Tensor, length: int, target: Sequence[int], blank: int = BLANK
-) -> float:
-    """log P(target | frames) of one sample, summed over all alignments ([T, V] log-probs)."""
-    if not len(target):
-        return float(log_probs[:length, blank].sum())
-    padded, lengths = pad_targets([target])
-    nll = F.ctc_loss(
-        log_probs[:length].float().unsqueeze(1),
-        padded,
-        torch.tensor([length]),
-        lengths,
-        blank=blank,
-        reduction="sum",
-        zero_infinity=False,
-    )
-    return -float(nll)
-
-
 def _lengths(log_probs: Tensor, lengths: Tensor | Sequence[int] | None) -> list[int]:
     if lengths is None:
         return [log_probs.shape[1]] * log_probs.shape[0]
@@ -164,7 +145,7 @@ def beam_decode(
     kept apart, so "a a" needs a blank between and "a" repeated collapses). `prune`: ids
     considered per frame (the most likely; default max(beam_size, 16), all of a small
     vocabulary). At the end the beam's prefixes and greedy's answer are rescored exactly
-    (all alignments, `sequence_log_prob`) and the best is returned, so the answer is never
+    (all alignments, one batched CTC) and the best is returned, so the answer is never
     less likely than greedy's, whatever pruning dropped on the way.
 
     With `lm` the score of a sequence is its acoustic log-probability + `lm_weight` x its

@@ -337,7 +337,6 @@ def beam_search(
 # --decoder-class
 
 
-RESERVED_KWARGS = ("vocab_size", "d_model")  # set by signcli: the tokenizer's and the encoder's
 OPTIONAL_KWARGS = ("max_target_len", "pad_id", "bos_id", "eos_id")
 
 

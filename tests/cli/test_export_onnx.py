@@ -30,7 +30,7 @@ def gloss_only_checkpoint(trained_run, tmp_path_factory) -> Path:
 
     _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
     settings.model.num_cat = 0
-    model = build_run_model(settings, input_dims, labels["num_gloss"], 0)
+    model = build_run_model(settings, input_dims, {"num_gloss": labels["num_gloss"], "num_cat": 0})
     path = tmp_path_factory.mktemp("gloss_only") / "gloss_only.pt"
     ckpt.save_checkpoint(
         path,

@@ -63,12 +63,16 @@ def test_streams_are_read_as_recorded_and_the_model_normalises_them(layout: Path
     settings = settings_for(layout)
     data = load_training_data(settings)
     np.testing.assert_array_equal(data.train.dataset[0].streams["hand_r"], raw)
-    model = build_run_model(settings, data.input_dims, data.num_gloss, data.num_cat)
+    model = build_run_model(
+        settings, data.input_dims, {"num_gloss": data.num_gloss, "num_cat": data.num_cat}
+    )
     assert model.normalize.streams == ["face", "hand_l", "hand_r", "pose"]
     only_pose = settings_for(layout, normalize_streams=["pose"])
-    assert build_run_model(only_pose, data.input_dims, 3).normalize.streams == ["pose"]
+    assert build_run_model(only_pose, data.input_dims, {"num_gloss": 3}).normalize.streams == [
+        "pose"
+    ]
     off = settings_for(layout, normalize=False)
-    assert build_run_model(off, data.input_dims, 3).normalize.streams == []
+    assert build_run_model(off, data.input_dims, {"num_gloss": 3}).normalize.streams == []
 
 
 def test_any_subset_of_streams(layout: Path) -> None:

@@ -30,7 +30,7 @@ from signcli.engine import distributed
 from signcli.engine.checkpoint import MODEL_KEY, load_checkpoint
 from signcli.engine.distributed import ShardedBatch, ShardedBatchSampler, World, shard_batch
 from signcli.engine.recipes import resume_run, start_run
-from signcli.engine.trainer import _merge_predictions
+from signcli.engine.strategy import _merge_predictions
 from signcli.settings import load_settings
 from signcli.tasks.base import Predictions
 

@@ -15,7 +15,7 @@ from signcli.core.errors import UsageError
 from signcli.data.npz import read_npz_array
 from signcli.engine.restore import load_model_from_checkpoint
 from signcli.evaluation.run import evaluate
-from signcli.export.onnx import OnnxClassifier, check_onnx, export_onnx, onnx_session
+from signcli.export.onnx import OnnxModel, check_onnx, export_onnx, onnx_session
 
 pytestmark = pytest.mark.slow  # trains, exports or starts processes: the full lane runs it
 
@@ -92,7 +92,7 @@ def test_the_check_fails_for_a_model_that_differs(exported, trained_run) -> None
     model = load_model_from_checkpoint(trained_run.work_dir / "best.pt").model
     with torch.no_grad():
         model.heads["gloss"].fc.bias += 0.01
-    wrapper = OnnxClassifier(model).eval()
+    wrapper = OnnxModel(model).eval()
     check = check_onnx(exported.path, wrapper, max_len=64, latency=False)
     assert not check.passed and check.max_abs_diff == pytest.approx(0.01, abs=1e-4)
 
@@ -122,7 +122,7 @@ def test_a_model_with_per_sample_channels_exports_and_matches(trained_run, tmp_p
     _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
     settings.data.coords, settings.data.sample_normalize = "xyz", True
     settings.data.motion = "acceleration"
-    model = build_run_model(settings, input_dims, labels["num_gloss"], labels["num_cat"])
+    model = build_run_model(settings, input_dims, labels)
     assert model.encoder.input_dims == {"x": 4 * 156}
     path = tmp_path / "channels.pt"
     ckpt.save_checkpoint(

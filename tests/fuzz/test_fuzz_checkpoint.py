@@ -56,7 +56,7 @@ def base_payload() -> dict[str, Any]:
     from signcli.tasks.model import build_run_model
 
     settings = Settings.model_validate({"model": TINY_MODEL, "training": {"device": "cpu"}})
-    model = build_run_model(settings, {"x": D}, 3, 2)
+    model = build_run_model(settings, {"x": D}, {"num_gloss": 3, "num_cat": 2})
     return {
         ckpt.FORMAT_KEY: ckpt.FORMAT_VERSION,
         ckpt.VERSION_KEY: __version__,

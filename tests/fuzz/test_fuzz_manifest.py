@@ -197,7 +197,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
             },
         }
     )  # fmt: skip
-    model = build_run_model(settings, {"x": D}, 2, 0)
+    model = build_run_model(settings, {"x": D}, {"num_gloss": 2, "num_cat": 0})
     path = tmp_path_factory.mktemp("fuzz-manifest") / "best.pt"
     ckpt.save_checkpoint(
         path,

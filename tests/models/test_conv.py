@@ -43,6 +43,6 @@ def test_even_kernels_are_refused() -> None:
 @pytest.mark.parametrize(("kernel", "convs"), [(0, 0), (5, 2)])
 def test_conv_kernel_places_one_block_before_each_attention_block(kernel, convs) -> None:
     settings = ModelSettings(d_model=16, num_layers=2, num_heads=2, conv_kernel=kernel)
-    model = build_model(settings, {"x": 6}, num_gloss=3)
+    model = build_model(settings, {"x": 6}, {"num_gloss": 3})
     found = sum(isinstance(m, TemporalConv) for m in model.modules())
     assert found == convs

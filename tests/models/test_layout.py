@@ -29,7 +29,7 @@ def keypoints(B: int = 2) -> torch.Tensor:
 
 
 def test_the_model_splits_x_and_normalises_each_part() -> None:
-    model = build_run_model(run_settings(), {"x": 156}, num_gloss=3)
+    model = build_run_model(run_settings(), {"x": 156}, {"num_gloss": 3})
     assert model.stream_names == ["x"] and model.input_dims == {"x": 156}
     assert model.encoder.input_dims == {"hand_l": 63, "hand_r": 63, "pose": 30}
     x = keypoints()
@@ -44,7 +44,7 @@ def test_the_model_splits_x_and_normalises_each_part() -> None:
 def test_uncovered_columns_stay_as_x_and_multistream_fuses_the_parts() -> None:
     settings = load_settings(overrides=["model.name=multistream", "data.layout=pose=126:156",
                                         *SMALL, *RAW])  # fmt: skip
-    model = build_run_model(settings, {"x": 156}, num_gloss=3)
+    model = build_run_model(settings, {"x": 156}, {"num_gloss": 3})
     assert model.encoder.input_dims == {"pose": 30, "x": 126}
     assert model.normalize.streams == ["pose"]
     logits = model({"x": keypoints()}, torch.ones(2, 12, dtype=torch.bool))
@@ -53,6 +53,6 @@ def test_uncovered_columns_stay_as_x_and_multistream_fuses_the_parts() -> None:
 
 def test_a_layout_that_does_not_fit_the_data_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="does not fit arrays 150 columns wide"):
-        build_run_model(run_settings(), {"x": 150}, num_gloss=3)
+        build_run_model(run_settings(), {"x": 150}, {"num_gloss": 3})
     with pytest.raises(UsageError, match="single-stream keypoints"):
-        build_run_model(run_settings("multistream"), {"hand_l": 63, "pose": 30}, num_gloss=3)
+        build_run_model(run_settings("multistream"), {"hand_l": 63, "pose": 30}, {"num_gloss": 3})

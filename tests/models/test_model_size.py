@@ -40,27 +40,29 @@ def _state_numel(model: torch.nn.Module) -> int:
 def test_count_equals_the_built_model(name: str, variant: dict, num_cat: int) -> None:
     streams = STREAMS if name == "multistream" else {"x": 10}
     settings = _settings(name, **variant)
-    model = build_run_model(settings, streams, 7, num_cat)
-    assert parameter_count(settings, streams, 7, num_cat) == _state_numel(model)
+    model = build_run_model(settings, streams, {"num_gloss": 7, "num_cat": num_cat})
+    assert parameter_count(settings, streams, {"num_gloss": 7, "num_cat": num_cat}) == _state_numel(
+        model
+    )
 
 
 def test_count_with_a_column_layout() -> None:
     layout = {"hand_l": (0, 6), "pose": (9, 15)}  # columns 6..9 and 15..20 stay in x
     for name in ("transformer", "multistream"):
         settings = _settings(name, layout=layout)
-        model = build_run_model(settings, {"x": 20}, 5)
-        assert parameter_count(settings, {"x": 20}, 5) == _state_numel(model)
+        model = build_run_model(settings, {"x": 20}, {"num_gloss": 5})
+        assert parameter_count(settings, {"x": 20}, {"num_gloss": 5}) == _state_numel(model)
 
 
 def test_auto_sizes_are_counted_as_resolved() -> None:
     settings = Settings()
-    model = build_run_model(settings, {"x": 12}, 4)
-    assert parameter_count(settings, {"x": 12}, 4) == _state_numel(model)
+    model = build_run_model(settings, {"x": 12}, {"num_gloss": 4})
+    assert parameter_count(settings, {"x": 12}, {"num_gloss": 4}) == _state_numel(model)
 
 
 def test_a_huge_model_is_refused_naming_the_fields() -> None:
     settings = _settings("transformer", d_model=1_000_000, num_heads=8, ff_dim=4_000_000)
-    problems = size_problems(settings, {"x": 10}, 7)
+    problems = size_problems(settings, {"x": 10}, {"num_gloss": 7})
     assert len(problems) == 1
     assert "blocks" in problems[0] and "model.d_model=1000000" in problems[0]
     assert MAX_PARAMETERS.env in problems[0]
@@ -68,14 +70,16 @@ def test_a_huge_model_is_refused_naming_the_fields() -> None:
 
 def test_the_limit_is_raised_by_its_environment_variable(monkeypatch) -> None:
     settings = _settings("transformer", d_model=4096, num_heads=8, ff_dim=16384, num_layers=16)
-    assert size_problems(settings, {"x": 10}, 7)  # 3.2e9 parameters
+    assert size_problems(settings, {"x": 10}, {"num_gloss": 7})  # 3.2e9 parameters
     monkeypatch.setenv(MAX_PARAMETERS.env, "5e9")
-    assert size_problems(settings, {"x": 10}, 7) == []
+    assert size_problems(settings, {"x": 10}, {"num_gloss": 7}) == []
 
 
 def test_input_widths_and_class_counts_have_their_own_limits() -> None:
     settings = _settings("transformer")
-    problems = size_problems(settings, {"x": MAX_INPUT_DIM.default + 1}, MAX_CLASSES.default + 1)
+    problems = size_problems(
+        settings, {"x": MAX_INPUT_DIM.default + 1}, {"num_gloss": MAX_CLASSES.default + 1}
+    )
     assert any("stream x" in p and MAX_INPUT_DIM.env in p for p in problems)
     assert any("model.num_gloss" in p and MAX_CLASSES.env in p for p in problems)
 
@@ -85,7 +89,7 @@ def test_a_bad_environment_value_is_a_usage_error(monkeypatch) -> None:
 
     monkeypatch.setenv(MAX_PARAMETERS.env, "lots")
     with pytest.raises(UsageError, match="SIGNCLI_MAX_PARAMETERS='lots'"):
-        size_problems(_settings("transformer"), {"x": 10}, 7)
+        size_problems(_settings("transformer"), {"x": 10}, {"num_gloss": 7})
 
 
 def test_build_run_model_refuses_before_allocating() -> None:
@@ -93,4 +97,4 @@ def test_build_run_model_refuses_before_allocating() -> None:
 
     settings = _settings("gru", hidden_size=10_000_000)
     with pytest.raises(UsageError, match="GRU layers"):
-        build_run_model(settings, {"x": 10}, 7)  # would be 1.2e15 parameters
+        build_run_model(settings, {"x": 10}, {"num_gloss": 7})  # would be 1.2e15 parameters

@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from signcli.core.errors import UsageError
+from signcli.core.model_catalog import MODEL_CATALOG
 from signcli.models import MODEL_REGISTRY
 from signcli.models.classifier import SignModel
-from signcli.settings import MODEL_NAMES, ModelSettings
+from signcli.settings import ModelSettings
 from signcli.tasks.model import build_model
 
 MODELS = sorted(MODEL_REGISTRY)
@@ -32,7 +33,9 @@ def _settings(name: str, **overrides) -> ModelSettings:
 def _model(name: str, num_cat: int = NUM_CAT, **overrides) -> SignModel:
     torch.manual_seed(0)
     dims = INPUT_DIMS.get(name, {"x": 10})
-    return build_model(_settings(name, **overrides), dims, NUM_GLOSS, num_cat)
+    return build_model(
+        _settings(name, **overrides), dims, {"num_gloss": NUM_GLOSS, "num_cat": num_cat}
+    )
 
 
 def _inputs(model: SignModel, lengths: list[int], seed: int = 0, pad: float = 0.0):
@@ -50,13 +53,13 @@ def _inputs(model: SignModel, lengths: list[int], seed: int = 0, pad: float = 0.
 
 def test_registry_names_are_settings_names() -> None:
     assert {"transformer", "gru"} <= set(MODEL_REGISTRY)
-    assert set(MODEL_REGISTRY) <= set(MODEL_NAMES)
+    assert set(MODEL_REGISTRY) <= set(MODEL_CATALOG)
 
 
 def test_unknown_model_suggests_closest() -> None:
     settings = ModelSettings().model_copy(update={"name": "transfomer"})
     with pytest.raises(UsageError, match="did you mean transformer"):
-        build_model(settings, {"x": 10}, NUM_GLOSS, 0)
+        build_model(settings, {"x": 10}, {"num_gloss": NUM_GLOSS, "num_cat": 0})
 
 
 @pytest.mark.parametrize("name", MODELS)

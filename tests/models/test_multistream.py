@@ -29,7 +29,7 @@ def inputs(dims=DIMS, B: int = 2, T: int = 6, seed: int = 0):
 
 def encoder(fusion: str, dims=DIMS) -> MultiStreamEncoder:
     torch.manual_seed(0)
-    model = build_model(settings(fusion=fusion), dims, num_gloss=4)
+    model = build_model(settings(fusion=fusion), dims, {"num_gloss": 4})
     return model.encoder.eval()  # type: ignore[return-value]
 
 
@@ -96,8 +96,8 @@ def test_frame_with_every_stream_absent_fuses_to_zero(fusion: str) -> None:
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_single_stream_is_the_transformer(fusion: str) -> None:
     dims = {"x": 10}
-    multi = build_model(settings(fusion=fusion), dims, num_gloss=4, num_cat=2).eval()
-    plain = build_model(settings(name="transformer"), dims, num_gloss=4, num_cat=2).eval()
+    multi = build_model(settings(fusion=fusion), dims, {"num_gloss": 4, "num_cat": 2}).eval()
+    plain = build_model(settings(name="transformer"), dims, {"num_gloss": 4, "num_cat": 2}).eval()
     assert multi.state_dict().keys() == plain.state_dict().keys()
     plain.load_state_dict(multi.state_dict())
     streams, mask = inputs(dims, T=7)

@@ -119,7 +119,7 @@ def test_a_stream_that_cannot_be_normalised_is_a_usage_error_naming_it() -> None
 
     settings = load_settings(flags={"model.name": "multistream"})
     with pytest.raises(UsageError, match="pose has 12 landmarks") as info:
-        build_run_model(settings, {"hand_r": 63, "pose": 36}, num_gloss=3)
+        build_run_model(settings, {"hand_r": 63, "pose": 36}, {"num_gloss": 3})
     assert "--no-normalize" in (info.value.hint or "")
-    model = build_run_model(settings, {"hand_r": 63, "pose": 30}, num_gloss=3)
+    model = build_run_model(settings, {"hand_r": 63, "pose": 30}, {"num_gloss": 3})
     assert model.normalize.streams == ["hand_r", "pose"]

@@ -87,7 +87,7 @@ def test_missing_values_stay_missing_and_do_not_spread_to_other_joints() -> None
 
 def test_a_model_with_the_channels_ignores_padding_and_exported_widths_follow() -> None:
     settings = load_settings(overrides=[*SMALL, "data.coords=xy", "data.motion=acceleration"])
-    model = build_run_model(settings, {"x": 6}, num_gloss=3).eval()
+    model = build_run_model(settings, {"x": 6}, {"num_gloss": 3}).eval()
     assert model.encoder.input_dims == {"x": 24} and model.input_dims == {"x": 6}
     x, mask = clips()
     garbage = x.clone()
@@ -123,7 +123,11 @@ def test_coords_come_from_the_setting_or_the_joint_count() -> None:
     with pytest.raises(ValueError, match=r"data.coords: xyz needs a multiple of 3 columns"):
         coords("data.coords=xyz", width=8)
     with pytest.raises(UsageError, match=r"data.joints: 4 joints x 3 coordinates is 12"):
-        build_run_model(load_settings(overrides=["data.coords=xyz", "data.joints=4"]), {"x": 6}, 3)
+        build_run_model(
+            load_settings(overrides=["data.coords=xyz", "data.joints=4"]),
+            {"x": 6},
+            {"num_gloss": 3},
+        )
 
 
 def test_body_parts_in_their_own_frame_get_motion_but_no_second_normalisation() -> None:
@@ -157,5 +161,5 @@ def test_runs_stored_before_the_channels_rebuild_without_them() -> None:
     upgraded = load_settings(base=upgrade_stored_settings(stored))
     assert upgraded.data.sample_normalize is False and upgraded.data.motion == "off"
     assert upgraded.training.ema == "off"
-    model = build_run_model(upgraded, {"x": 6}, num_gloss=3)
+    model = build_run_model(upgraded, {"x": 6}, {"num_gloss": 3})
     assert model.features.passes_through and model.encoder.input_dims == {"x": 6}

@@ -57,7 +57,10 @@ def test_ctc_run_trains_on_texts_alone_and_resumes_exactly(
     payload = load_checkpoint(reference / "last.pt")
     assert payload[LABELS_KEY]["tokenizer"] == tokenizer
     config = json.loads((reference / "config.json").read_text())
-    assert config["model"]["num_gloss"] == json.loads(tokenizer)["model"]["vocab"].__len__()
+    assert config["model"]["num_tokens"] == json.loads(tokenizer)["model"]["vocab"].__len__()
+    assert config["model"]["num_gloss"] is None and config["model"]["num_cat"] is None
+    assert payload[LABELS_KEY]["num_tokens"] == config["model"]["num_tokens"]
+    assert "num_gloss" not in payload[LABELS_KEY]
     assert config["training"]["monitor"] == "val_wer"
 
     with pytest.raises(KeyboardInterrupt):  # killed after the 4th step (mid epoch 2)
@@ -168,7 +171,7 @@ def test_every_encoder_keeps_one_output_per_frame(name: str) -> None:
     settings = ModelSettings(
         task="ctc", name=name, d_model=16, num_layers=1, num_heads=2, ff_dim=32, dropout=0.0
     )
-    model = build_model(settings, streams, num_gloss=7).eval()
+    model = build_model(settings, streams, {"num_tokens": 7}).eval()
     lengths = torch.tensor([9, 5])
     mask = torch.arange(9)[None] < lengths[:, None]
     x = {k: torch.randn(2, 9, d) for k, d in streams.items()}
@@ -225,7 +228,7 @@ def test_tokenizer_flag_loads_a_local_tokenizer_json(sentences: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert (work / "tokenizer.json").read_text() == path.read_text()
     config = json.loads((work / "config.json").read_text())
-    assert config["model"]["num_gloss"] == given.vocab_size
+    assert config["model"]["num_tokens"] == given.vocab_size
     missing = [*args, "--tokenizer", str(tmp_path / "none.json"), "--work-dir", str(tmp_path / "b")]
     result = runner.invoke(app, missing)
     assert result.exit_code == 2 and "none.json" in result.output

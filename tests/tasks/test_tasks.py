@@ -136,7 +136,7 @@ def test_the_classify_task_model_is_the_classifier_of_before() -> None:
 
     model_settings = ModelSettings(d_model=16, num_layers=1, num_heads=2, ff_dim=32, dropout=0.0)
     torch.manual_seed(0)
-    built = build_model(model_settings, {"x": 6}, 5, 2)
+    built = build_model(model_settings, {"x": 6}, {"num_gloss": 5, "num_cat": 2})
     encoder = MODEL_REGISTRY["transformer"](model_settings, {"x": 6})
     direct = SignModel(encoder, classification_heads(encoder.out_dim, 5, 2, "mean", 0.0))
     assert {k: v.shape for k, v in built.state_dict().items()} == {

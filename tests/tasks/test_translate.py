@@ -46,7 +46,7 @@ def _model(ctc_weight: float = 0.0, **model_options) -> tuple[SignModel, ModelSe
         **model_options,
     )
     encoder = MODEL_REGISTRY["transformer"](settings, {"x": 6})
-    heads = build_task("translate").build_heads(encoder.out_dim, settings, {"num_gloss": V})
+    heads = build_task("translate").build_heads(encoder.out_dim, settings, {"num_tokens": V})
     return SignModel(encoder, heads), settings
 
 
@@ -167,6 +167,6 @@ def test_model_size_counts_the_decoder_exactly(options) -> None:
 
     _, model_settings = _model(**options)
     settings = Settings(model=model_settings)
-    model = build_run_model(settings, {"x": 6}, V)
+    model = build_run_model(settings, {"x": 6}, {"num_tokens": V})
     built = sum(t.numel() for t in model.state_dict().values())
-    assert parameter_count(settings, {"x": 6}, V) == built
+    assert parameter_count(settings, {"x": 6}, {"num_tokens": V}) == built

@@ -13,8 +13,8 @@ from signcli.text.ctc import (
     ctc_loss,
     greedy_decode,
     pad_targets,
-    sequence_log_prob,
 )
+from tests.text.ctc_reference import sequence_log_prob
 
 
 def frames(*rows: list[float]) -> torch.Tensor:

@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from signcli.text.ctc import beam_decode, greedy_decode, sequence_log_prob
+from signcli.text.ctc import beam_decode, greedy_decode
 from signcli.text.lm import END, NGramLM
+from tests.text.ctc_reference import sequence_log_prob
 
 VOCAB = 7  # ids 0..6; the sentences use 4..6 (0-3 are the tokenizer's specials)
 SENTENCES = [[4, 5, 6], [4, 5], [5, 4, 6, 6], [4, 5, 6]]

@@ -110,7 +110,7 @@ def test_a_tokenizer_that_does_not_fit_the_models_outputs_is_refused() -> None:
     from signcli.tasks import build_task
 
     tokenizer = TextTokenizer.train(GLOSSES, "word")
-    labels = {"num_gloss": tokenizer.vocab_size + 7, "tokenizer": tokenizer.to_json()}
+    labels = {"num_tokens": tokenizer.vocab_size + 7, "tokenizer": tokenizer.to_json()}
     with pytest.raises(UsageError, match=f"tokenizer has {tokenizer.vocab_size} ids but the"):
         build_task("ctc").restore(labels, "best.pt")
-    build_task("ctc").restore({**labels, "num_gloss": tokenizer.vocab_size}, "best.pt")
+    build_task("ctc").restore({**labels, "num_tokens": tokenizer.vocab_size}, "best.pt")
