@@ -69,25 +69,25 @@ def _import_labels(path: Path) -> Any:
 
 
 def _openpose_frame(path: Path) -> Any:
-    from signcli.importers.openpose import _read_frame
+    from signcli.data.recordings.openpose import _read_frame
 
     return _read_frame(path)
 
 
 def _pose_header(path: Path) -> Any:
-    from signcli.importers.pose_file import read_header
+    from signcli.data.recordings.pose_file import read_header
 
     return read_header(path)
 
 
 def _npy_source(path: Path) -> Any:
-    from signcli.importers.mp_folders import _load
+    from signcli.data.recordings.mp_frames import _load
 
     return _load(path)
 
 
 def _parquet_source(path: Path) -> Any:
-    from signcli.importers.asl_signs import read_sequence
+    from signcli.data.recordings.asl_signs import read_sequence
 
     return read_sequence(path)
 
