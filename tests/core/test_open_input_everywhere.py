@@ -92,6 +92,18 @@ def _parquet_source(path: Path) -> Any:
     return read_sequence(path)
 
 
+def _predict_parquet(path: Path) -> Any:
+    from signcli.data.recordings.read import _read_parquet
+
+    return _read_parquet(path)
+
+
+def _parquet_sequence_ids(path: Path) -> Any:
+    from signcli.data.recordings.asl_fingerspelling import sequence_ids
+
+    return sequence_ids(path)
+
+
 def _kaggle_index(path: Path) -> Any:
     from signcli.importers._kaggle import read_index
 
@@ -123,6 +135,8 @@ READERS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "pose file": ("a.pose", _pose_header),
     "npy source": ("a.npy", _npy_source),
     "parquet source": ("a.parquet", _parquet_source),
+    "predict's parquet": ("a.parquet", _predict_parquet),
+    "parquet sequence ids": ("a.parquet", _parquet_sequence_ids),
     "kaggle index": ("train.csv", _kaggle_index),
     "sign map": ("sign_to_prediction_index_map.json", _sign_map),
     "--log-csv": ("log.csv", _log_csv),

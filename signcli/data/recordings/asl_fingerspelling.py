@@ -195,7 +195,8 @@ def sequence_ids(path: Path) -> list[int] | str:
     import pyarrow.parquet as pq
 
     try:
-        column = pq.read_table(path, columns=[SEQUENCE_COLUMN], use_threads=False)
+        with open_input(path, "parquet file") as handle:  # a regular file, as read_file's
+            column = pq.read_table(handle, columns=[SEQUENCE_COLUMN], use_threads=False)
     except Exception as error:  # noqa: BLE001 - any unreadable file is a reason, not a crash
         return f"{path}: unreadable parquet ({one_line(error)})"
     ids = column.column(SEQUENCE_COLUMN).to_numpy(zero_copy_only=False)

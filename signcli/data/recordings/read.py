@@ -190,12 +190,14 @@ def _read_parquet(path: Path) -> list[Recording] | str:
     """asl-signs (long) or asl-fingerspelling (wide), told apart by the columns."""
     import pyarrow.parquet as pq
 
+    from signcli.core.files import open_input
     from signcli.data.landmarks import MEDIAPIPE_HOLISTIC
     from signcli.data.recordings import asl_fingerspelling, asl_signs
     from signcli.data.recordings.kaggle import one_line
 
     try:
-        names = pq.ParquetFile(path).schema_arrow.names
+        with open_input(path, "parquet file") as handle:  # a regular file: a FIFO would block
+            names = pq.ParquetFile(handle).schema_arrow.names
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a reason, not a crash
         return f"{path}: unreadable parquet ({one_line(exc)})"
     holistic = MEDIAPIPE_HOLISTIC.name
