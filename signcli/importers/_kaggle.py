@@ -1,45 +1,18 @@
-"""What the two Kaggle ASL formats (`asl-signs`, `asl-fingerspelling`) share.
-
-Both come from Google's Kaggle competitions, MediaPipe Holistic landmarks saved by the same
-pipeline: the parts are called `face`, `left_hand`, `pose`, `right_hand` (always stored in
-that order, 543 landmarks per frame), x and y image-relative 0..1, NaN where a part was not
-detected. Both index their parquet files with a `train.csv` in SRC. This module holds the
-part table, the reading of that index, the existence check of the files it lists, and the
-last step of every conversion (the finite check and the split into streams).
+"""What the two Kaggle ASL formats' scans share: reading the `train.csv` index of SRC and
+checking that the parquet files it lists exist. Reading the parquet files themselves is
+data/recordings/kaggle.py, asl_signs.py and asl_fingerspelling.py.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from itertools import accumulate
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from signcli.core.errors import excerpt
 from signcli.core.files import FileTooLarge, NotARegularFile, open_table
-from signcli.importers.base import ImportFormatError, Streams
-
-if TYPE_CHECKING:
-    import numpy as np
-
-# (Kaggle's name for the part, our stream, landmarks), in the order the Kaggle files store them
-KAGGLE_PARTS: tuple[tuple[str, str, int], ...] = (
-    ("face", "face", 468),
-    ("left_hand", "hand_l", 21),
-    ("pose", "pose", 33),
-    ("right_hand", "hand_r", 21),
-)
-LANDMARKS_PER_FRAME = sum(count for _, _, count in KAGGLE_PARTS)  # 543
-# Kaggle part -> (first landmark in a 543-landmark frame, landmark count)
-_COUNTS = [count for _, _, count in KAGGLE_PARTS]
-PART_SPANS: dict[str, tuple[int, int]] = {
-    part: (start, count)
-    for (part, _, count), start in zip(
-        KAGGLE_PARTS, accumulate(_COUNTS[:-1], initial=0), strict=True
-    )
-}
-PARTS_TEXT = ", ".join(f"{count} {part}" for part, _, count in KAGGLE_PARTS)
+from signcli.data.recordings.kaggle import one_line
+from signcli.importers.base import ImportFormatError
 
 
 def read_index(src: Path, name: str, required: tuple[str, ...], what: str) -> list[dict[str, str]]:
@@ -97,37 +70,3 @@ class FileLister:
                 names = frozenset()
             self._folders[folder] = names
         return path.name in names
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one short line: its type, then the first line of its message."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
-def finish(frames: np.ndarray, points: np.ndarray) -> Streams | str:
-    """[T, 543, 3] float32 in Kaggle part order (with the [T] source frame numbers, for the
-    message) -> {stream: [T, L, 3]} (contiguous copies), or why not: no frames, or an
-    infinite value (NaN is kept: not detected)."""
-    import numpy as np
-
-    if points.shape[0] == 0:
-        return "no frames"
-    infinite = np.isinf(points)
-    if infinite.any():
-        row, landmark, _ = np.argwhere(infinite)[0]
-        part, index = _landmark_name(int(landmark))
-        return f"infinite value in frame {frames[row]} ({part} landmark {index})"
-    streams: Streams = {}
-    for part, stream, count in KAGGLE_PARTS:
-        start = PART_SPANS[part][0]
-        streams[stream] = np.ascontiguousarray(points[:, start : start + count])
-    return streams
-
-
-def _landmark_name(landmark: int) -> tuple[str, int]:
-    """Landmark 0..542 of a Kaggle frame -> (part, index within the part)."""
-    for part, (start, count) in PART_SPANS.items():
-        if start <= landmark < start + count:
-            return part, landmark - start
-    raise ValueError(landmark)

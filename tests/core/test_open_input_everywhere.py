@@ -69,27 +69,39 @@ def _import_labels(path: Path) -> Any:
 
 
 def _openpose_frame(path: Path) -> Any:
-    from signcli.importers.openpose import _read_frame
+    from signcli.data.recordings.openpose import _read_frame
 
     return _read_frame(path)
 
 
 def _pose_header(path: Path) -> Any:
-    from signcli.importers.pose_file import read_header
+    from signcli.data.recordings.pose_file import read_header
 
     return read_header(path)
 
 
 def _npy_source(path: Path) -> Any:
-    from signcli.importers.mp_folders import _load
+    from signcli.data.recordings.mp_frames import _load
 
     return _load(path)
 
 
 def _parquet_source(path: Path) -> Any:
-    from signcli.importers.asl_signs import read_sequence
+    from signcli.data.recordings.asl_signs import read_sequence
 
     return read_sequence(path)
+
+
+def _predict_parquet(path: Path) -> Any:
+    from signcli.data.recordings.read import _read_parquet
+
+    return _read_parquet(path)
+
+
+def _parquet_sequence_ids(path: Path) -> Any:
+    from signcli.data.recordings.asl_fingerspelling import sequence_ids
+
+    return sequence_ids(path)
 
 
 def _kaggle_index(path: Path) -> Any:
@@ -123,6 +135,8 @@ READERS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "pose file": ("a.pose", _pose_header),
     "npy source": ("a.npy", _npy_source),
     "parquet source": ("a.parquet", _parquet_source),
+    "predict's parquet": ("a.parquet", _predict_parquet),
+    "parquet sequence ids": ("a.parquet", _parquet_sequence_ids),
     "kaggle index": ("train.csv", _kaggle_index),
     "sign map": ("sign_to_prediction_index_map.json", _sign_map),
     "--log-csv": ("log.csv", _log_csv),

@@ -150,20 +150,20 @@ def valid_source(kind: str) -> bytes:
 
 def _read_source(kind: str, path: Path) -> str:
     if kind == "asl-signs":
-        from signcli.importers.asl_signs import read_sequence
+        from signcli.data.recordings.asl_signs import read_sequence
 
         return _check_streams(expect_only(lambda: read_sequence(path)), path)
     if kind == "asl-fingerspelling":
-        from signcli.importers.asl_fingerspelling import read_file
+        from signcli.data.recordings.asl_fingerspelling import read_file
 
         found = expect_only(lambda: read_file(path, [7]))
         return _check_streams(found[7], path)
     if kind == "pose":
-        from signcli.importers.pose_file import PoseRef, read_streams
+        from signcli.data.recordings.pose_file import PoseRef, read_streams
 
         ref = PoseRef(str(path), "mediapipe-holistic", "pixels")
         return _check_streams(expect_only(lambda: read_streams(ref)), path)
-    from signcli.importers.mp_folders import _load
+    from signcli.data.recordings.mp_frames import _load
 
     outcome = expect_only(lambda: _load(path))
     if isinstance(outcome, str):
