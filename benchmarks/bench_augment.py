@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from markdown_report import Report, add_markdown_argument, table
 
 from signcli.data.augment import augment
 from signcli.data.dataset import Sample
@@ -89,7 +90,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    add_markdown_argument(parser, "bench_augment")
     args = parser.parse_args()
+    report = Report.start("bench_augment", "training samples/s with augmentation on vs off")
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = write_multistream_dataset(Path(tmp) / "data", args.train, 0, num_gloss=20)
@@ -127,6 +130,24 @@ def main() -> None:
     print(f"X [T, 156] with --layout: {plain:.1f} without, {augmented:.1f} with all "
           f"(ratio {augmented / plain:.2f})")  # fmt: skip
     print(f"augment() alone: {per_sample_us:.0f} us per sample (T = {one.length})")
+    body = table(
+        ["model and data", "transforms", "best samples/s", "ratio to none"],
+        [
+            ["multistream", "none", f"{none:.0f}", "1.00"],
+            ["multistream", "all (p = 1)", f"{full:.0f}", f"**{full / none:.2f}**"],
+            ["multistream", "length-preserving only", f"{same:.0f}", f"{same / none:.2f}"],
+            ["transformer on X [T, 156] with --layout", "none", f"{plain:.0f}", "1.00"],
+            ["transformer on X [T, 156] with --layout", "all (p = 1)", f"{augmented:.0f}",
+             f"{augmented / plain:.2f}"],
+        ],
+    )  # fmt: skip
+    body += (
+        f"\n\nBest of {args.repeats} interleaved runs of {args.epochs} epochs on {args.train} "
+        f"synthetic samples, d_model 128, 2 layers, batch 32, {args.threads} thread(s); "
+        f"`augment()` alone: {per_sample_us:.0f} us per sample (T = {one.length}). Target: ratio "
+        f">= 0.8 ({'met' if full / none >= 0.8 else 'NOT met'})."
+    )
+    report.write(args.markdown, body)
 
 
 if __name__ == "__main__":

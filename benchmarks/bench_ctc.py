@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from markdown_report import Report, add_markdown_argument, table
+
 
 def run_seed(root: Path, seed: int, model: str, extra: list[str], work: Path) -> dict:
     command = [sys.executable, "-m", "signcli", "train", model, str(root), "--task", "ctc"]
@@ -82,7 +84,9 @@ def main() -> None:
     parser.add_argument("--plain-only", action="store_true", help="only the plain reference")
     parser.add_argument("--runs-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    add_markdown_argument(parser, "bench_ctc")
     args = parser.parse_args()
+    report = Report.start("bench_ctc", "ctc gloss error rate on signed sentences")
     runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="bench_ctc_"))
     extra = shlex.split(args.extra)
     results, plain = [], []
@@ -118,6 +122,38 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
     if args.out is not None:
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    report.write(args.markdown, ctc_table(summary))
+
+
+def ctc_table(summary: dict) -> str:
+    """The seeds of the default command and of the plain reference, then the medians."""
+
+    def rows(runs: list[dict], what: str) -> list[list[object]]:
+        return [
+            [what, r["seed"], f"{r['final_wer']:.3f}", f"{r['best_wer']:.3f}", r["epochs"],
+             f"{r['seconds']:.0f}"]
+            for r in runs
+        ]  # fmt: skip
+
+    command = f"default ({summary['model']} {summary['extra']})".replace(" )", ")")
+    body = table(
+        ["command", "seed", "final val WER", "best-epoch val WER", "epochs", "wall s"],
+        rows(summary["runs"], command) + rows(summary["plain_runs"], "plain reference"),
+    )
+    lines = [f"\n\nSet `{summary['set']}`."]
+    if "final_wer_median" in summary:
+        low, high = summary["final_wer_range"]
+        lines.append(
+            f"Final val WER, median of the seeds: **{summary['final_wer_median']:.3f}** "
+            f"({low:.3f}-{high:.3f}); against the reference {summary['reference_wer']}: "
+            f"{'met' if summary['beats_reference'] else 'NOT met'}."
+        )
+    if summary.get("plain_wer_median") is not None:
+        lines.append(
+            f"Plain reference (`{summary['plain_flags']}`): median "
+            f"{summary['plain_wer_median']:.3f}."
+        )
+    return body + " ".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from markdown_report import Report, add_markdown_argument, table
+
 MODEL = ["model.d_model=128", "model.num_layers=2", "model.num_heads=4", "model.ff_dim=256"]
 
 
@@ -93,7 +95,9 @@ def main() -> None:
         help="also run N independent 1-process runs at once: the throughput the cores give "
         "under the current load, to compare DDP with on a busy machine",
     )
+    add_markdown_argument(parser, "bench_ddp")
     args = parser.parse_args()
+    report = Report.start("bench_ddp", "torchrun (gloo) on CPU vs one process")
 
     from signcli.data.synthetic import write_npz_dataset
 
@@ -129,6 +133,25 @@ def main() -> None:
             f"(what the cores give under this load); DDP reaches {rate_many / rate_apart:.0%}"
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    rows = [
+        ["1 process", ", ".join(f"{r:.0f}" for r in one), f"{rate_one:.0f}", "1.00"],
+        [f"{args.procs} processes (torchrun, gloo)", ", ".join(f"{r:.0f}" for r in many),
+         f"{rate_many:.0f}", f"**{speedup:.2f}**"],
+    ]  # fmt: skip
+    if apart:
+        rows.append(
+            [f"{args.procs} separate 1-process runs at once", ", ".join(f"{r:.0f}" for r in apart),
+             f"{rate_apart:.0f}", f"{rate_apart / rate_one:.2f}"]
+        )  # fmt: skip
+    body = table(["run", "samples/s per round", "median samples/s", "ratio to 1 process"], rows)
+    target = 0.8 * args.procs
+    body += (
+        f"\n\n{args.samples} synthetic samples, global batch {args.batch_size}, d_model 128, "
+        f"2 layers, one math thread per process, {args.epochs} epochs (samples/s: median of the "
+        f"epochs after the first); {args.rounds} round(s), the kinds alternating. Target: "
+        f">= {target:.1f}x ({'met' if speedup >= target else 'NOT met'})."
+    )
+    report.write(args.markdown, body)
 
 
 if __name__ == "__main__":

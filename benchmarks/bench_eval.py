@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from markdown_report import Report, add_markdown_argument, table
 
 from signcli.data.synthetic import write_npz_dataset
 from signcli.engine.recipes import start_run
@@ -54,7 +55,8 @@ def train_one_epoch(work_dir: Path, model_flags: dict) -> Path:
 
 def time_eval(checkpoint: Path, data: Path, labels: Path, out: Path, repeats: int, **kw):
     runs = [
-        evaluate(checkpoint, data, labels, out_dir=out, device="cpu", **kw) for _ in range(repeats)
+        evaluate(checkpoint, data, labels, out_dir=out, device="cpu", overwrite=True, **kw)
+        for _ in range(repeats)
     ]
     timings = {
         phase: statistics.median(r.timings_s.get(phase, 0.0) for r in runs) for phase in PHASES
@@ -66,7 +68,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--synthetic", type=int, default=1000, help="samples (0 = skip)")
+    add_markdown_argument(parser, "bench_eval")
     args = parser.parse_args()
+    report = Report.start("bench_eval", "throughput of `signcli eval` and where its time goes")
+    rows, batch_rows = [], []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -92,6 +97,11 @@ def main() -> None:
                     f"data loading {loading / (loading + t['predict']):.0%} of data + model time "
                     f"({loading / whole:.0%} of the whole eval, report files {t['write'] / whole:.0%})"
                 )
+                rows.append(
+                    [model_name, f"{split_name} ({n})", f"{n / whole:,.0f}",
+                     f"{n / t['predict']:,.0f}", f"{loading / (loading + t['predict']):.0%}",
+                     ", ".join(f"{p} {1000 * t[p]:.0f}" for p in PHASES)]
+                )  # fmt: skip
             data, labels = splits[list(splits)[-1]]
             rates = []
             for batch_size in BATCH_SIZES:
@@ -100,6 +110,20 @@ def main() -> None:
                 )
                 rates.append(f"{batch_size}: {n / t['predict']:.0f}")
             print(f"  model samples/s by --batch-size on the last split: {', '.join(rates)}")
+            batch_rows.append([model_name, ", ".join(rates)])
+    body = table(
+        ["model", "split (samples)", "whole eval samples/s", "model samples/s",
+         "data loading / (data + model)", "phases, ms (median)"],
+        rows,
+    )  # fmt: skip
+    body += "\n\nThe model's samples/s by `--batch-size`, on the last split:\n\n"
+    body += table(["model", "batch size: samples/s"], batch_rows)
+    body += (
+        f"\n\nMedian of {args.repeats} in-process evaluations (`evaluate`, what the command "
+        f"runs, without interpreter start-up), {torch.get_num_threads()} torch thread(s); each "
+        "model trained one epoch on the bundled example first."
+    )
+    report.write(args.markdown, body)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Speed of `signcli extract`: frames/s with 1 and 2 worker processes, side by side.
 
     python benchmarks/bench_extract.py [SRC] [--copies 8] [--workers 1 2] [--runs 2]
-                                       [--model-complexity 1] [--markdown docs/benchmarks/bench_extract.md]
+                                       [--model-complexity 1] [--markdown PATH]
 
 Without SRC, the source is `--copies` copies of the real signing clip of the tests
 (tests/data/videos/signing.mp4: 58 frames, 540 x 720, one signer) in two label folders.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -33,8 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from markdown_report import Report, add_markdown_argument
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_VIDEO = REPO / "tests" / "data" / "videos" / "signing.mp4"
@@ -94,8 +94,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--model-complexity", type=int, default=1)
-    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    add_markdown_argument(parser, "bench_extract")
     args = parser.parse_args()
+    report = Report.start("bench_extract", "`signcli extract` frames/s with 1 and 2 workers")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory() as scratch:
         src = args.src or make_source(Path(scratch) / "src", args.copies)
@@ -141,25 +142,11 @@ def main() -> None:
             + ("met" if speedup >= TARGET_SPEEDUP else "NOT met")
         )
     print("\n".join(lines + [""] + verdicts))
-    if args.markdown:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()  # fmt: skip
-        source = (
-            str(args.src) if args.src else f"{args.copies} copies of tests/data/videos/signing.mp4"
-        )
-        header = [
-            "# bench_extract",
-            "",
-            f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node() or 'this machine'}"
-            f" ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, shared with other"
-            f" sessions: see the load), commit {commit}, model complexity {args.model_complexity},"
-            f" source: {source}.",
-            "",
-            "    " + " ".join(["python benchmarks/bench_extract.py", *sys.argv[1:]]),
-            "",
-        ]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + [""] + verdicts) + "\n")
+    source = str(args.src) if args.src else f"{args.copies} copies of tests/data/videos/signing.mp4"
+    body = f"Model complexity {args.model_complexity}, source: {source}.\n\n" + "\n".join(
+        lines + [""] + verdicts
+    )
+    report.write(args.markdown, body)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engine import in_memory_data  # noqa: E402
+from markdown_report import Report, add_markdown_argument, table  # noqa: E402
 
 from signcli.data.dataset import EpochBatchSampler, collate_streams  # noqa: E402
 from signcli.engine.device import make_precision  # noqa: E402
@@ -137,7 +138,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--json", type=Path, default=None)
+    add_markdown_argument(parser, "bench_gpu")
     args = parser.parse_args()
+    report = Report.start("bench_gpu", "Trainer.fit on a CUDA GPU by precision")
     if not torch.cuda.is_available():
         print("bench_gpu needs a CUDA device", file=sys.stderr)
         raise SystemExit(2)
@@ -188,6 +191,42 @@ def main() -> None:
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    report.write(args.markdown, gpu_tables(results, args))
+
+
+def gpu_tables(results: dict, args: argparse.Namespace) -> str:
+    """The markdown of `results`: Trainer.fit samples/s by precision and batch, then the
+    cost of the per-batch host copy; a part that failed shows its error."""
+
+    def cell(name: str, key: str, fmt: str) -> str:
+        found = results.get(name)
+        if not isinstance(found, dict):
+            return "not run"
+        return "error" if "error" in found else format(found[key], fmt)
+
+    fit = [
+        [name, *(cell(f"fit{'-compile' if name == 'float32, compiled' else ''}/"
+                      f"{name.split(',')[0]}/b{b}", "samples_per_s", ".0f") for b in (32, 256))]
+        for name in ("float32", "bf16", "amp", "float32, compiled")
+    ]  # fmt: skip
+    sync = [
+        [precision, *(cell(f"sync/{precision}/b{b}", "ratio", ".2f") for b in (32, 256))]
+        for precision in ("amp", "bf16")
+    ]
+    errors = [
+        f"- {k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
+    ]
+    return (
+        f"{results['device']}, torch {results['torch']}; {args.samples} synthetic samples "
+        f"(T 24..64, D 156), d_model 128, 2 layers; samples/s: median of the epochs after the "
+        f"first of {args.epochs}.\n\n"
+        + table(["precision", "samples/s, batch 32", "samples/s, batch 256"], fit)
+        + "\n\nThe per-batch host copy of loss and hits (the finiteness check) against running "
+        "sums kept on the GPU, alternating epochs: samples/s on-GPU / per-batch.\n\n"
+        + table(["precision", "batch 32", "batch 256"], sync)
+        + ("\n\nErrors:\n\n" + "\n".join(errors) if errors else "")
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -22,18 +22,14 @@ the files are in the page cache (just written), as after a download and unzip.
 When `signcli.importers.run` exists, `timed_import` is the one place to change to time the
 whole import (choice of streams, writing, manifest) instead of the reader alone.
 
-Measured on the 2-core development machine (CPU only, shared: load average 2-3 from other
-work during the runs), 2,000 generated sequences (39.6 frames on average), 5 runs each:
-1 worker:  median 4.9 s, 408 sequences/s (2.4 ms a file, scan 0.1 s), peak RSS 164 MB;
-2 workers: median 3.8 s, 526 sequences/s (best run 3.3 s, 606/s), peak RSS 76 MB main
-           + 135 MB per worker (pyarrow's allocator keeps ~70 MB after the first file).
-Runs spread from 3.3 to 6.8 s with the other load; 94,477 sequences at ~500/s is ~3 min.
+Writes its table to docs/benchmarks/bench_import.md (markdown_report.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -46,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from markdown_report import Report, add_markdown_argument, table
 
 TARGET_RATE = 200.0  # sequences/s with 2 workers
 FORMAT_NAME = "asl-signs"
@@ -208,12 +205,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    add_markdown_argument(parser, "bench_import")
     args = parser.parse_args()
 
     if args.measure:  # a child of the run below: one configuration, JSON on stdout
         print(json.dumps(measure(args.src, args.workers[0], args.chunk, args.mode, args.streams)))
         return
 
+    report = Report.start("bench_import", "`signcli import asl-signs` speed and memory")
     with tempfile.TemporaryDirectory() as tmp:
         src = args.src or Path(tmp) / "asl-signs"
         if not src.exists():  # a SRC given and absent is written there and kept
@@ -221,7 +220,7 @@ def main() -> None:
             write_asl_signs_tree(src, args.sequences)
             if not args.json:
                 print(f"wrote {args.sequences} sequences in {time.perf_counter() - started:.1f} s")
-        table = []
+        results = []
         for workers in args.workers:
             runs = [
                 run_fresh(src, workers, args.chunk, args.mode, args.streams)
@@ -231,11 +230,11 @@ def main() -> None:
             median["rate"] = median["sequences"] / median["total_s"]
             median["workers"] = workers
             median["runs_s"] = [round(r["total_s"], 3) for r in runs]
-            table.append(median)
+            results.append(median)
     if args.json:
-        print(json.dumps(table, indent=2))
+        print(json.dumps(results, indent=2))
         return
-    first = table[0]
+    first = results[0]
     print(
         f"{first['sequences']} sequences, {first['frames'] / first['sequences']:.1f} frames "
         f"each on average, {first['unreadable']} unreadable, {first['skipped']} skipped; "
@@ -244,16 +243,39 @@ def main() -> None:
     )
     print(f"{'workers':>7} {'seq/s':>7} {'total s':>8} {'scan s':>7} {'CPU s':>6} "
           f"{'main MB':>8} {'worker MB':>9}")  # fmt: skip
-    for row in table:
+    for row in results:
         print(
             f"{row['workers']:>7} {row['rate']:>7.0f} {row['total_s']:>8.2f} "
             f"{row['scan_s']:>7.3f} {row['cpu_s']:>6.2f} {row['main_rss_mb']:>8.0f} "
             f"{row['worker_rss_mb']:>9.0f}"
         )
-    for row in table:
+    verdict = "no 2-worker run"
+    for row in results:
         if row["workers"] == 2:
-            met = "met" if row["rate"] >= TARGET_RATE else "MISSED"
-            print(f"target >= {TARGET_RATE:.0f} sequences/s with 2 workers: {met}")
+            verdict = "met" if row["rate"] >= TARGET_RATE else "NOT met"
+            print(f"target >= {TARGET_RATE:.0f} sequences/s with 2 workers: {verdict}")
+    body = table(
+        ["workers", "sequences/s", "total s (median)", "runs s", "scan s", "CPU s",
+         "peak RSS main MB", "peak RSS per worker MB"],
+        [[r["workers"], f"{r['rate']:.0f}", f"{r['total_s']:.2f}",
+          ", ".join(f"{t:.2f}" for t in r["runs_s"]), _figure(r["scan_s"], ".3f"),
+          f"{r['cpu_s']:.2f}", f"{r['main_rss_mb']:.0f}",
+          _figure(r["worker_rss_mb"] if r["workers"] > 1 else math.nan, ".0f")] for r in results],
+    )  # fmt: skip
+    written = f", {first['written_mb']:.0f} MB written" if "written_mb" in first else ""
+    body += (
+        f"\n\n{first['sequences']:,} generated asl-signs sequences "
+        f"({first['frames'] / first['sequences']:.1f} frames each on average, 543 landmarks), "
+        f"mode {args.mode} (streams: {args.streams or 'all'}){written}; each configuration in "
+        f"a fresh process, median of {args.runs} runs. Target: >= {TARGET_RATE:.0f} "
+        f"sequences/s with 2 workers ({verdict})."
+    )
+    report.write(args.markdown, body)
+
+
+def _figure(value: float, fmt: str) -> str:
+    """A table cell: "-" for a figure the mode does not measure (NaN; no workers)."""
+    return "-" if math.isnan(value) else format(value, fmt)
 
 
 if __name__ == "__main__":

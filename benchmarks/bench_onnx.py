@@ -20,6 +20,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 import torch
+from markdown_report import Report, add_markdown_argument, table
 
 from signcli.engine.recipes import start_run
 from signcli.engine.restore import load_model_from_checkpoint
@@ -80,7 +81,10 @@ def compare(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
+    add_markdown_argument(parser, "bench_onnx")
     args = parser.parse_args()
+    report = Report.start("bench_onnx", "ONNX latency in onnxruntime vs eager PyTorch")
+    rows = []
     default_threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, batch {BATCH}, T {TIME}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,14 +95,28 @@ def main() -> None:
             wrapper = OnnxModel(load_model_from_checkpoint(checkpoint).model).eval()
             inputs = random_inputs(wrapper, BATCH, TIME, seed=0, padding=False)
             print(f"\n{name}, opset {result.opset}:")
-            for threads in (default_threads, 1):
+            for threads in sorted({default_threads, 1}, reverse=True):
                 latency = compare(onnx_path, wrapper, inputs, threads, args.repeats)
                 ratio = latency["torch"] / latency["onnxruntime"]
                 print(
                     f"  {threads} thread(s): onnxruntime {latency['onnxruntime']:.3f} ms, "
                     f"PyTorch {latency['torch']:.3f} ms; onnxruntime is {ratio:.1f}x as fast"
                 )
+                rows.append(
+                    [name, threads, f"{latency['onnxruntime']:.2f}", f"{latency['torch']:.2f}",
+                     f"{ratio:.1f}x"]
+                )  # fmt: skip
             torch.set_num_threads(default_threads)
+    body = table(
+        ["model", "threads", "onnxruntime ms", "PyTorch ms", "PyTorch / onnxruntime"], rows
+    )
+    worst = min(float(r[4].rstrip("x")) for r in rows)
+    body += (
+        f"\n\nMedian latency of one forward pass at batch {BATCH}, T = {TIME}, {args.repeats} "
+        f"repeats taking turns; torch {torch.__version__}, onnxruntime {ort.__version__}. "
+        f"Target: onnxruntime at least as fast as PyTorch ({'met' if worst >= 1 else 'NOT met'})."
+    )
+    report.write(args.markdown, body)
 
 
 if __name__ == "__main__":

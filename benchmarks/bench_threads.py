@@ -12,18 +12,16 @@ alternate within each round, so they see the same machine; `load` repeats the ro
 bounded: each process exits by itself after --load-max-s, and the benchmark stops them
 when it is done. Target: default >= 0.9 x the best fixed count, quiet and under load.
 
-The markdown table goes to docs/benchmarks/bench_threads.md with the date, machine,
-command and commit. On a machine that other people's jobs share, "quiet" means "without
+The markdown table goes to docs/benchmarks/bench_threads.md (markdown_report.py: date, machine,
+command, commit, load). On a machine that other people's jobs share, "quiet" means "without
 the benchmark's own load": the table records the load average seen at the start.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from markdown_report import Report, add_markdown_argument  # noqa: E402
 
 from signcli.core.cores import available_cores  # noqa: E402
 
@@ -98,14 +98,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--load-procs", type=int, default=None, help="default: one per core")
     parser.add_argument("--load-max-s", type=float, default=900.0)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks/bench_threads.md")
+    add_markdown_argument(parser, "bench_threads")
     args = parser.parse_args()
+    report_page = Report.start("bench_threads", "signcli's thread choice vs fixed counts")
     cores = available_cores().count
-    commit = subprocess.run(  # the code measured: read before the runs, not after
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     load_procs = args.load_procs or cores
-    load_avg = os.getloadavg()[0]
     modes = ["default", "1", "all"]
     results: dict[tuple[str, str], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,18 +123,13 @@ def main() -> None:
                 stop_load(load)
     table = report(results, modes, cores)
     print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        "# bench_threads\n\n"
-        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({cores} cores available, {platform.processor() or platform.machine()}), commit "
-        f"{commit}, load average {load_avg:.2f} at the start (other people's jobs: 'quiet' "
-        f"is without the benchmark's load, not an idle machine); load = {load_procs} "
-        "spinning processes.\n\n"
-        f"    python benchmarks/bench_threads.py --rounds {args.rounds} --epochs {args.epochs}\n\n"
+    report_page.write(
+        args.markdown,
+        f"{cores} cores available; load = {load_procs} spinning processes started by the "
+        "benchmark ('quiet' is without them, not an idle machine: see the load average).\n\n"
         "Median samples/s of each mode over the rounds (each run: median of epochs 2..); "
         "ratio = default / the best fixed count. On a machine shared with other jobs the "
-        "runs of one mode vary a lot (the log lists each); compare within a row.\n\n" + table + "\n"
+        "runs of one mode vary a lot; compare within a row.\n\n" + table + "\n",
     )
 
 

@@ -8,11 +8,7 @@ default workers = every core), start-up and the labels CSVs included; the figure
 median wall time of the runs. The files are in the page cache after the first run (and
 after writing them), as they are when one validates a dataset one has just extracted.
 
-Measured on the 2-core development machine (CPU only), 10,000 files (8,000 train + 2,000
-val, with labels), 5 runs each, machine otherwise idle:
-default workers (2): median 2.26 s wall (4,428 files/s), 3.53 CPU s;
---workers 1:         median 2.77 s wall (3,615 files/s), 2.84 CPU s.
-With another process holding one core, the two come out alike at about 3.4 s.
+Writes its table to docs/benchmarks/bench_validate.md (markdown_report.py).
 """
 
 from __future__ import annotations
@@ -28,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_npz_set import make_npz_set  # noqa: E402 - a sibling script, not a package
+from markdown_report import Report, add_markdown_argument, table  # noqa: E402 - a sibling
 
 TARGET_S = 10.0
 
@@ -61,7 +58,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None)
+    add_markdown_argument(parser, "bench_validate")
     args = parser.parse_args()
+    report = Report.start("bench_validate", "`signcli validate-npz` on 10,000 files")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root
@@ -78,6 +77,23 @@ def main() -> None:
         f"{statistics.median(cpu_s):.2f} CPU s "
         f"(target <= {TARGET_S:.0f} s for 10,000: {'met' if median_s <= TARGET_S else 'MISSED'})"
     )
+    workers = "default (every core)" if args.workers is None else str(args.workers)
+    body = table(
+        ["files", "workers", "runs (wall s)", "median wall s", "files/s", "median CPU s"],
+        [[f"{files:,}", workers, ", ".join(f"{t:.2f}" for t in wall_s), f"{median_s:.2f}",
+          f"{files / median_s:,.0f}", f"{statistics.median(cpu_s):.2f}"]],
+    )  # fmt: skip
+    verdict = (
+        ("met" if median_s <= TARGET_S else "NOT met")
+        if files >= 10_000
+        else "not judged: fewer files"
+    )
+    body += (
+        f"\n\nTarget: <= {TARGET_S:.0f} s for 10,000 files ({verdict}). "
+        "Each run is the whole command in a fresh process (T 40..80, D 156, with labels); "
+        "CPU s is the command and its workers, user + system, which other load barely moves."
+    )
+    report.write(args.markdown, body)
 
 
 if __name__ == "__main__":

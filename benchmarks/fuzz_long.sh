@@ -4,10 +4,17 @@
 # its own process with its memory capped (tests/fuzz/harness.py). The suite runs the same
 # tests with a few dozen examples each; this is the run to leave going before a release or
 # after touching a reader of files. About 70 minutes on the 2-core CI machine (extrapolated
-# from SIGNCLI_FUZZ_EXAMPLES=40, which takes 3 minutes).
+# from SIGNCLI_FUZZ_EXAMPLES=40, which takes 3 minutes), plus about 35 for
+# test_fuzz_sources.py (9,000 examples; 1,600 of them took 6 minutes, forked, at load 10).
 #
 #   benchmarks/fuzz_long.sh                  # everything
 #   benchmarks/fuzz_long.sh -k checkpoint -x # one input kind, stop at the first failure
+#   benchmarks/fuzz_long.sh -k "cache or source or start_differences"   # issue 23's targets
+#
+# The targets: sample files, labels, text CSVs and tokenizers (LM options too), settings
+# and --set, checkpoints and resume, metrics.jsonl and rules, dataset manifests, import
+# sources of every format (test_fuzz_import, test_fuzz_sources), packed cache files and
+# torchrun's start-up comparison (test_fuzz_sources), extract's videos.
 #   SIGNCLI_FUZZ_EXAMPLES=500 benchmarks/fuzz_long.sh   # every test 500 examples
 #
 # Environment: SIGNCLI_FUZZ_EXAMPLES=N (examples of every test), SIGNCLI_FUZZ_TIMEOUT=S

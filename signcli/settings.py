@@ -29,8 +29,14 @@ from pydantic import (
 )
 
 from signcli.core.errors import SettingsError, UsageError, did_you_mean
-from signcli.core.files import check_input_file
-from signcli.core.limits import MAX_CLASSES, MAX_HEADS, MAX_LAYERS, MAX_LEN, Limit
+from signcli.core.limits import (
+    MAX_CLASSES,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_LEN,
+    MAX_WORKERS,
+    Limit,
+)
 from signcli.core.model_catalog import model_entry, unused_options
 from signcli.core.streams import STREAM_NAMES, StreamName
 from signcli.core.structured import read_structured_file, value_problem
@@ -154,12 +160,18 @@ class DataSettings(_Section):
     kept whole on one side of the split, so validation sees unseen groups only."""
     key: str = "X"
     """Array key inside each `.npz`: `X` for keypoints [T, D], `X2048` for CNN features."""
-    num_workers: int = Field(0, ge=0)
-    """DataLoader worker processes; 0 loads in the main process (fastest for cached data)."""
+    num_workers: Annotated[int, Field(ge=0)] | Auto = "auto"
+    """DataLoader worker processes (training and validation loaders); 0 loads in the main
+    process. auto: 0 on CPU (the main process reads cached samples faster than a worker
+    hands them over, and augmentation runs on the batch), several on CUDA so that reading
+    overlaps the GPU's step (docs/training.md, "Input pipeline"). At most
+    SIGNCLI_MAX_WORKERS (256)."""
     pin_memory: bool = True
-    """Pin host memory for faster copies to the GPU; ignored on CPU."""
-    prefetch_factor: int | None = Field(None, ge=1)
-    """Batches each worker loads ahead; used only when num_workers > 0."""
+    """Pin host memory for faster, non-blocking copies to the GPU; ignored on CPU."""
+    prefetch_factor: int | None = Field(None, ge=1, le=1024)
+    """Batches each worker loads ahead (default 2, 4 on CUDA); used only with workers. At
+    most 1024: the loader queues prefetch_factor x num_workers batch requests one by one
+    when an epoch starts (10**8 of them hung the run for minutes)."""
     cache: Literal["auto", "off", "memory", "mmap"] = "auto"
     """How samples are held: memory (every file read up front into RAM), mmap (packed
     once into a cache file under cache_dir, then memory-mapped by every run and worker),
@@ -237,6 +249,15 @@ class DataSettings(_Section):
     (off: the encoder reads only those; needs sample_normalize or motion)."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers_within_limit(cls, workers: int | str) -> int | str:
+        # core/limits.py: each worker is a process importing torch; a stored config.json
+        # passes here too
+        if isinstance(workers, int) and workers > MAX_WORKERS.value():
+            raise ValueError(MAX_WORKERS.at_most())
+        return workers
 
     @field_validator("cache", mode="before")
     @classmethod
@@ -744,8 +765,7 @@ def _apply_dataset(merged: dict[str, Any], root: Path, *, carve: bool) -> None:
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON settings file into a dict; errors name the file and line."""
     path = Path(path)
-    check_input_file(path, "settings file", hint="check the --config path")
-    data = read_structured_file(path, "settings file")
+    data = read_structured_file(path, "settings file", hint="check the --config path")
     if data is None:  # an empty file
         return {}
     if not isinstance(data, dict):

@@ -17,6 +17,16 @@ import numpy as np
 import pytest
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that hold a slow test run first, each module's tests together and in their
+    order (so a module's fixtures are still set up once). With `-n 2` a worker that takes a
+    long test collected last (the ctc quick start in tests/test_examples.py, the torchrun
+    runs) finishes alone while the other waits; started first, the quick tests fill in
+    behind them."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cache_dir(tmp_path_factory: pytest.TempPathFactory):
     """Dataset caches (data/packed.py) of every test go to a temp folder, never to the home

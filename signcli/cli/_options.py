@@ -85,3 +85,37 @@ LMTextsOpt = Annotated[
         show_default=False,
     ),
 ]
+
+# how `import` reads a format's recordings, shared by import (a source tree) and predict
+# (single recordings): data/recordings/
+PartsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--parts",
+        metavar="PARTS",
+        help="mp-folders / MediaPipe .npy: the parts of each vector in file order, e.g. hand_r "
+        "or pose:4,face,hand_l,hand_r (:4 = x, y, z + visibility) \\[default: from the width, "
+        "see docs/import.md].",
+        show_default=False,
+    ),
+]
+PersonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--person",
+        metavar="PERSON",
+        help="openpose: whom to take when a clip has several people: auto, largest, "
+        "most-moving, or INDEX (0 = leftmost) \\[default: auto].",
+        show_default=False,
+    ),
+]
+MinConfidenceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="openpose: keypoints below this confidence are not detected (NaN) \\[default: 0.1].",
+        show_default=False,
+    ),
+]

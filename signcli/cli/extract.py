@@ -159,8 +159,11 @@ def extract(
     when run again."""
     with _run.guarded():
         from signcli.core.cores import available_cores
+        from signcli.core.limits import check_workers
         from signcli.extract.run import ExtractOptions, run_extract
         from signcli.importers.run import output_choices
+
+        check_workers("--workers", workers)
 
         layout_, split_by, kept = output_choices(layout, split_by, streams)
         options = ExtractOptions(

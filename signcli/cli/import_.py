@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from signcli.cli import _run
-from signcli.cli._options import JsonOpt, QuietOpt
+from signcli.cli._options import JsonOpt, MinConfidenceOpt, PartsOpt, PersonOpt, QuietOpt
 
 FORMAT_HELP = (
     "mp-folders (MediaPipe Holistic .npy trees: ROOT/<label>/<sequence>/<frame>.npy or "
@@ -99,17 +99,7 @@ def import_(
         bool,
         typer.Option("--dry-run", help="Scan and plan (streams, classes, split); write nothing."),
     ] = False,
-    parts: Annotated[
-        str | None,
-        typer.Option(
-            "--parts",
-            metavar="PARTS",
-            help="mp-folders: the parts of each vector in file order, e.g. hand_r or "
-            "pose:4,face,hand_l,hand_r (:4 = x, y, z + visibility) \\[default: from the "
-            "width, see docs/import.md].",
-            show_default=False,
-        ),
-    ] = None,
+    parts: PartsOpt = None,
     index: Annotated[
         str | None,
         typer.Option(
@@ -119,27 +109,8 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    person: Annotated[
-        str | None,
-        typer.Option(
-            "--person",
-            metavar="PERSON",
-            help="openpose: whom to take when a clip has several people: auto, largest, "
-            "most-moving, or INDEX (0 = leftmost) \\[default: auto].",
-            show_default=False,
-        ),
-    ] = None,
-    min_confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--min-confidence",
-            min=0.0,
-            max=1.0,
-            help="openpose: keypoints below this confidence are not detected (NaN) "
-            "\\[default: 0.1].",
-            show_default=False,
-        ),
-    ] = None,
+    person: PersonOpt = None,
+    min_confidence: MinConfidenceOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -152,7 +123,10 @@ def import_(
     interrupted import resumes when run again."""
     with _run.guarded():
         from signcli.core.cores import available_cores
+        from signcli.core.limits import check_workers
         from signcli.importers.run import ImportOptions, output_choices, run_import
+
+        check_workers("--workers", workers)
 
         layout_, split_by, kept = output_choices(layout, split_by, streams)
         options = ImportOptions(

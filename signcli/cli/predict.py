@@ -18,6 +18,9 @@ from signcli.cli._options import (
     LMOrderOpt,
     LMTextsOpt,
     LMWeightOpt,
+    MinConfidenceOpt,
+    PartsOpt,
+    PersonOpt,
     TrustDecoderClassOpt,
 )
 
@@ -37,8 +40,10 @@ def predict(
         list[Path],
         typer.Argument(
             metavar="INPUTS...",
-            help=".npz samples, folders of them, a dataset root (its validation split), or "
-            "videos (with the extract extra).",
+            help=".npz samples, folders of them, a dataset root (its validation split), "
+            "videos (with the extract extra), or recordings import reads: .pose files, "
+            "asl-signs / asl-fingerspelling .parquet, OpenPose JSON folders, MediaPipe .npy "
+            "(a [T, W] file or a folder of frames).",
             show_default=False,
         ),
     ],
@@ -71,7 +76,8 @@ def predict(
         float | None,
         typer.Option(
             help="Videos: extract keypoints at this rate (use the dataset's source.fps) "
-            "\\[default: each video's own rate]. .npz: their frame rate, for --window times "
+            "\\[default: each video's own rate]. .npz and recordings: their frame rate, for "
+            "--window times "
             "\\[default: 30].",
             show_default=False,
         ),
@@ -81,6 +87,9 @@ def predict(
     lm_weight: LMWeightOpt = None,
     lm_bonus: LMBonusOpt = None,
     lm_texts: LMTextsOpt = None,
+    parts: PartsOpt = None,
+    person: PersonOpt = None,
+    min_confidence: MinConfidenceOpt = None,
     key: KeyOpt = None,
     device: DeviceOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
@@ -93,10 +102,12 @@ def predict(
     signcli predict runs/exp1/best.pt clip.npz new_clips/ --out predictions.csv;
     signcli predict model.onnx data/mine --json;
     signcli predict runs/exp1/best.pt long.npz --window 30 --stride 10;
-    signcli predict runs/exp1/best.pt recording.mp4 --fps 10 --window 20."""
+    signcli predict runs/exp1/best.pt recording.mp4 --fps 10 --window 20;
+    signcli predict runs/exp1/best.pt clip.pose openpose_json/video07/ sign.parquet."""
     with _run.guarded():
         import json
 
+        from signcli.data.recordings.read import ReadOptions
         from signcli.evaluation.predict import predict_files, write_rows
 
         _run.setup_logging()
@@ -119,6 +130,7 @@ def predict(
             lm_bonus=lm_bonus,
             lm_texts=lm_texts,
             trust_decoder_class=trust_decoder_class,
+            read_options=ReadOptions(parts, person, min_confidence),
         )
         for problem in result.skipped:
             typer.echo(f"warning: skipped {problem}", err=True)

@@ -33,7 +33,11 @@ def smoke(
     num_cat: Annotated[
         int, typer.Option(min=0, help="Category classes (0 = no category head).")
     ] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the model.")] = 0,
+    seed: Annotated[
+        int,
+        # numpy's seeds are 32-bit: outside them smoke died with "unexpected ValueError"
+        typer.Option(min=0, max=2**32 - 1, help="Seed of the synthetic data and the model."),
+    ] = 0,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     json_: JsonOpt = False,

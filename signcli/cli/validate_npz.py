@@ -117,8 +117,11 @@ def validate_npz(
         import json
 
         from signcli.core.errors import UsageError
+        from signcli.core.limits import check_workers
         from signcli.data.npz import FEATURES_DIM, FEATURES_KEY
         from signcli.data.validate import validate_path
+
+        check_workers("--workers", workers)
 
         if require_x2048:
             if key not in (None, FEATURES_KEY):

@@ -100,11 +100,41 @@ MAX_PEOPLE = Limit("MAX_PEOPLE", 100, "people in one frame")
 # eval --lm-order: each sentence is padded with order - 1 start markers and every order up
 # to it is counted, so memory and time grow with it; useful n-gram orders are 2 to 5.
 MAX_LM_ORDER = Limit("MAX_LM_ORDER", 20, "tokens")
+# N-gram events eval's language model counts: (tokens + 1) x --lm-order over its texts, each
+# a tuple key and a counter entry in pure Python (up to about 200 bytes when distinct):
+# 100,000 sentences of 10 tokens at order 5 are 5.5 million; a texts CSV of hundreds of MB
+# at order 20 would be billions.
+MAX_LM_NGRAMS = Limit("MAX_LM_NGRAMS", 20_000_000, "n-gram events")
 # A labels or text CSV (and an index or meta CSV) read whole: pandas holds several times
 # its size in memory, so hundreds of MB cost gigabytes. 100,000 labelled samples are
 # about 5 MB; 256 MiB is fifty times more.
 MAX_TABLE_BYTES = Limit("MAX_TABLE_BYTES", 256 * 1024**2, "bytes")
+# The cells of such a CSV: each becomes a Python string of about 60 bytes once parsed, so
+# a file of tiny cells within MAX_TABLE_BYTES (`a,a,a,...`) could hold 130 million of them
+# and cost 8 GB. Counted (as delimiters and line ends) while the file streams by in
+# chunks, before it is parsed; asl-signs' index (94,477 sequences x 4 columns) has 0.4
+# million, so 10 million is 25 times more and costs under a gigabyte.
+MAX_TABLE_CELLS = Limit("MAX_TABLE_CELLS", 10_000_000, "cells")
+# A JSON document read whole: a tokenizer.json (a 30,000-piece BPE is about 2 MB), a
+# dataset manifest (class names), an OpenPose frame, an import source's sign map. Python's
+# objects for parsed JSON take ten times the text.
+MAX_JSON_BYTES = Limit("MAX_JSON_BYTES", 64 * 1024**2, "bytes")
 # Folder levels that signcli searches below a dataset or import source: a tree nested
 # thousands deep (a link loop copied out, a hostile archive) would exceed Python's recursion
 # limit in a recursive walk and run past the OS's path length; real datasets nest a few.
 MAX_FOLDER_DEPTH = Limit("MAX_FOLDER_DEPTH", 100, "folder levels")
+
+# Worker processes a flag or setting asks for (`--workers`, `-j`, `data.num_workers`, also
+# stored in a run's config.json): each imports numpy, pyarrow or torch (100 to 300 MB)
+# before doing anything, so a typo of 10,000 would take the machine down. The largest
+# machines have a few hundred cores.
+MAX_WORKERS = Limit("MAX_WORKERS", 256, "worker processes")
+
+
+def check_workers(flag: str, workers: int | None) -> None:
+    """UsageError (exit 2) when `flag` asks for more than MAX_WORKERS processes."""
+    if workers is not None and workers > MAX_WORKERS.value():
+        raise UsageError(
+            f"{flag} {workers:,}: {MAX_WORKERS.at_most()}",
+            hint=f"leave {flag} out to use the cores this process may use",
+        )

@@ -37,18 +37,18 @@ Torch-free: `validate-npz` uses it.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from signcli.core.errors import UsageError
+from signcli.core.errors import UsageError, excerpt
 from signcli.core.streams import STREAM_NAMES
 from signcli.core.structured import value_problem
 
 MANIFEST_NAME = "signcli-dataset.json"
 FORMAT_VERSION = 1
-MAX_MANIFEST_BYTES = 50_000_000  # class lists of large vocabularies; far below any risk
 
 StreamName = Literal["face", "hand_l", "hand_r", "pose"]
 
@@ -113,6 +113,16 @@ class DatasetManifest(_Strict):
             )
         if "train" not in self.splits:
             raise ValueError("splits has no 'train' entry")
+        train, val = self.splits["train"], self.splits.get("val")
+        # the samples of a split: its folder (single) or its index (multi, whose labels may
+        # be one file for both); validation on the training samples would flatter the run
+        where = "dir" if self.layout == "single" else "index"
+        shared = val is not None and _same_place(getattr(train, where), getattr(val, where))
+        if shared:
+            raise ValueError(
+                f"splits.val.{where} names the training split's samples "
+                f"({excerpt(getattr(val, where))}): validation would score the training set"
+            )
         for name, entry in self.streams.items():
             if self.layout == "single" and entry.columns is None:
                 raise ValueError(f"streams.{name}: the single layout needs its columns")
@@ -134,6 +144,11 @@ class DatasetManifest(_Strict):
         return {name: list(s.mirror_pairs) for name, s in self.streams.items() if s.mirror_pairs}
 
 
+def _same_place(a: str | None, b: str | None) -> bool:
+    """Two manifest paths (relative to its folder) that name the same place."""
+    return a is not None and b is not None and os.path.normpath(a) == os.path.normpath(b)
+
+
 def manifest_path(root: Path) -> Path:
     return Path(root) / MANIFEST_NAME
 
@@ -141,21 +156,21 @@ def manifest_path(root: Path) -> Path:
 def read_manifest(root: Path) -> DatasetManifest | None:
     """The manifest of dataset `root`, None when it has none. UsageError (exit 2) names the
     file and every problem when it is unreadable or invalid."""
-    from signcli.core.files import check_input_file, path_kind
+    from signcli.core.files import path_kind, read_input_text
+    from signcli.core.limits import MAX_JSON_BYTES
 
     path = manifest_path(root)
     if path_kind(path) is None:
         return None
-    check_input_file(path, "dataset manifest")  # a FIFO or folder there: refused, not skipped
+    # a FIFO or folder there: refused, not skipped; class lists of large vocabularies fit
+    text = read_input_text(path, "dataset manifest", limit=MAX_JSON_BYTES)
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise UsageError(f"{path} is larger than {MAX_MANIFEST_BYTES:,} bytes: not a manifest")
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         # ValueError: JSONDecodeError, or valid JSON with a number Python refuses to read
         if isinstance(exc, RecursionError):
             reason = "nested too deeply"
-        elif isinstance(exc, (json.JSONDecodeError, OSError, UnicodeDecodeError)):
+        elif isinstance(exc, json.JSONDecodeError):
             reason = str(exc)
         else:
             reason = value_problem(exc)

@@ -13,23 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from signcli.core.errors import UsageError
-from signcli.core.files import check_input_file
+from signcli.core.files import open_input_or_refuse
 
 MAX_FILE_BYTES = 1_000_000  # settings and rules files are a few kB
 MAX_VALUES = 10_000  # values in such a file once its YAML aliases are expanded
 MAX_NESTING = 32
 
 
-def read_structured_file(path: Path, what: str) -> Any:
+def read_structured_file(path: Path, what: str, hint: str | None = None) -> Any:
     """The content of a small YAML or JSON file (JSON by its suffix; None when empty), for
     settings and rules files. Refused with a UsageError naming the file, in bounded time and
     memory: a file over MAX_FILE_BYTES, text that is not UTF-8, invalid syntax, nesting
     deeper than MAX_NESTING, and YAML aliases that refer to themselves or expand to more
     than MAX_VALUES values (nested anchors that multiply, the "billion laughs"); a FIFO or
-    device, which would block or never end, before it is opened."""
-    check_input_file(path, what)
+    device, which would block or never end, before it is read (`open_input`); `hint` says
+    where the path came from when it does not exist."""
     try:
-        with open(path, "rb") as handle:
+        with open_input_or_refuse(path, what, hint=hint) as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None

@@ -3,6 +3,11 @@
     augmenter = Augmenter(settings.data.augment, seed, sampler, ...)
     dataset.transform = augmenter   # SampleDataset calls augmenter(sample, index, batch)
 
+Training augments whole batches on its device instead (data/batch_augment.py: the same
+transforms and distributions as tensor operations); this per-sample path is what that
+module is checked against, and what still mixes streams under torchrun, where a sample's
+partners may sit in another rank's shard of the batch.
+
 Train split only: validation and eval datasets never get a transform. Every draw comes
 from `np.random.default_rng([seed, epoch, index])`, and batches are a pure function of
 (seed, epoch), so a sample is augmented the same way whatever the worker or an
@@ -81,20 +86,24 @@ FACE_MIRROR_PAIRS = {
 log = logging.getLogger("signcli")
 
 
-def augmenter_for(split: Any, settings: Settings, epoch_source: Any) -> Augmenter:
-    """The Augmenter of a training split (a `SampleSplit` of any layout)."""
+def augmenter_for(
+    split: Any, settings: Settings, epoch_source: Any, augment: AugmentSettings | None = None
+) -> Augmenter:
+    """The Augmenter of a training split (a `SampleSplit` of any layout), with `augment`
+    rather than `settings.data.augment` when given."""
     data = settings.data
+    augment = augment or data.augment
     columns = None
     widths = dict(split.input_dims)
     if data.layout is not None and list(split.input_dims) == [SINGLE_STREAM]:
         columns = layout_columns(data.layout, split.input_dims[SINGLE_STREAM])
         widths = {name: len(index) for name, index in columns.items()}
     pairs = dict(data.mirror_pairs or {})
-    if data.augment.mirror_p > 0:
+    if augment.mirror_p > 0:
         for problem in mirror_gaps(widths, pairs):
             log.warning(problem)
     return Augmenter(
-        data.augment,
+        augment,
         settings.training.seed,
         epoch_source,
         max_len=settings.model.max_len,

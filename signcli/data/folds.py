@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from signcli.core.errors import DataError, UsageError
-from signcli.core.files import sample_id
+from signcli.core.files import NotARegularFile, open_table, sample_id
 from signcli.data.labels import read_labels
 
 MAX_LISTED = 5
@@ -55,7 +55,16 @@ def _listing(items: list[str]) -> str:
 
 def _meta_groups(meta: Path, column: str) -> dict[str, str] | None:
     """file id -> the column's value in a `{split}_meta.csv`, or None without that column."""
-    frame = pd.read_csv(meta, dtype=str, keep_default_na=False, index_col=False)
+    try:
+        with open_table(meta, "meta file") as handle:  # a regular file, size and cells bounded
+            frame = pd.read_csv(
+                handle, dtype=str, keep_default_na=False, index_col=False, encoding="utf-8"
+            )
+    except NotARegularFile:
+        raise
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "message", None) or str(exc).strip().splitlines()[0][:160]
+        raise DataError(f"{meta}: cannot read it ({reason or type(exc).__name__})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     key = "file" if "file" in frame.columns else "id" if "id" in frame.columns else None
     if key is None or column not in frame.columns:

@@ -19,8 +19,14 @@ import numpy as np
 import pandas as pd
 
 from signcli.core.errors import excerpt
-from signcli.core.files import REGULAR_FILE, check_input_file, oversize, path_kind, sample_id
-from signcli.core.limits import MAX_CLASSES, MAX_TABLE_BYTES
+from signcli.core.files import (
+    FileTooLarge,
+    NotARegularFile,
+    open_input,
+    open_table,
+    sample_id,
+)
+from signcli.core.limits import MAX_CLASSES
 from signcli.data.npz import Problem, list_npz_files
 
 EXPECTED_HEADER = "file,gloss,cat,occluded"
@@ -78,20 +84,27 @@ def read_labels(path: Path) -> LabelTable:
     forever, a device, a folder) is a UsageError, raised before it is opened."""
     path = Path(path)
     empty = LabelTable(path, [], np.zeros(0, np.int64), None, {}, {}, [])
-    if path_kind(path) not in (None, REGULAR_FILE):
-        check_input_file(path, "labels file")
-    too_large = oversize(path, "labels file", MAX_TABLE_BYTES)
-    if too_large is not None:
-        empty.problems.append(LabelProblem("labels_too_large", too_large))
-        return empty
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            # pandas warns (on stderr, naming its own source line) of rows with more cells
-            # than the header, whose extra cells it drops: a finding of this file instead
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
-            )
+        # a FIFO (which would block the read forever), a device, a folder: raised; a file
+        # too large to parse in bounded memory: a finding
+        with open_table(path, "labels file") as handle:
+            with warnings.catch_warnings(record=True) as caught:
+                # pandas warns (on stderr, naming its own source line) of rows with more
+                # cells than the header, whose extra cells it drops: a finding instead
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    handle,
+                    dtype=str,
+                    keep_default_na=False,
+                    skipinitialspace=True,
+                    index_col=False,
+                    encoding="utf-8",
+                )
+    except NotARegularFile:
+        raise
+    except FileTooLarge as exc:
+        empty.problems.append(LabelProblem("labels_too_large", exc.message))
+        return empty
     except FileNotFoundError:
         empty.problems.append(LabelProblem("labels_missing", f"labels file {path} not found"))
         return empty
@@ -247,7 +260,9 @@ def _long_rows(path: Path, width: int) -> tuple[int, ...]:
 
     rows = []
     try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        with open_input(
+            path, "labels file", "r", newline="", encoding="utf-8-sig", errors="replace"
+        ) as handle:
             reader = csv.reader(handle, skipinitialspace=True)
             next(reader, None)  # the header
             for row in reader:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import DataError, DiskError, UsageError
+from signcli.core.files import folder_problem
 from signcli.core.streams import STREAM_NAMES
 from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, read_labels
@@ -284,9 +285,10 @@ def load_multistream_splits(
     `require_labels` (text tasks: the targets are meta.csv's) the labels CSV is optional."""
     dirs = stream_dirs(data)
     for stream, folder in dirs.items():
-        if not folder.is_dir():
+        problem = folder_problem(folder)
+        if problem is not None:
             flag = STREAM_SETTINGS[stream][1]
-            raise UsageError(f"{stream} folder {folder} does not exist", hint=f"check {flag}")
+            raise UsageError(f"{stream} folder {folder} {problem}", hint=f"check {flag}")
     if data.train_index is None:
         raise UsageError("no index of training ids", hint="pass --train-index CSV")
     table = None

@@ -22,7 +22,7 @@ import numpy as np
 
 from signcli.core.cores import available_cores
 from signcli.core.errors import DataError, DiskError, UsageError
-from signcli.core.files import sample_id
+from signcli.core.files import folder_problem, sample_id
 from signcli.data.dataset import SampleDataset
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import check_npz, list_npz_files, read_frames
@@ -73,8 +73,9 @@ def load_npz_split(
     DataError/UsageError name what is wrong. `group_by` names a labels column (`groups`)
     that every sample must fill."""
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise UsageError(f"{name} folder {data_dir} does not exist", hint=f"check --{name}-dir")
+    problem = folder_problem(data_dir)
+    if problem is not None:
+        raise UsageError(f"{name} folder {data_dir} {problem}", hint=f"check --{name}-dir")
 
     if labels_csv is None:
         if require_labels:

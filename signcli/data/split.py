@@ -104,7 +104,7 @@ class ValSplit:
 def read_split_file(path: Path) -> ValSplit:
     """The split a run recorded; UsageError when the file is missing or unreadable."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # a FIFO or folder there is named by read_structured_file
         raise UsageError(
             f"{path} not found: cannot restore the run's validation split (data.val_fraction)",
             hint="restore the split.json this run wrote, or start again with --overwrite",

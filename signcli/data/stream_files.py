@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
-from signcli.core.errors import DataError, excerpt
-from signcli.core.files import check_input_file, oversize
-from signcli.core.limits import MAX_TABLE_BYTES
+from signcli.core.errors import DataError, UsageError, excerpt
+from signcli.core.files import FileTooLarge, NotARegularFile, open_table
 
 STREAM_SUFFIXES = (".npy", ".npz")
 INDEX_COLUMNS = ("video_id", "id")
@@ -25,19 +25,31 @@ def _listing(names: list[str]) -> str:
     return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
-def _check_size(path: Path, what: str) -> None:
-    too_large = oversize(path, what, MAX_TABLE_BYTES)
-    if too_large is not None:
-        raise DataError(too_large)
+def _open(path: Path, what: str, hint: str) -> IO[bytes]:
+    """The CSV `path` opened with `open_table` (a regular file, within the size and cell
+    bounds); UsageError when it is missing or not a file, DataError when too large."""
+    try:
+        return open_table(path, what)
+    except FileTooLarge as exc:
+        raise DataError(exc.message) from None
+    except NotARegularFile:
+        raise
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} not found", hint=hint) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 def read_index(path: Path) -> list[str]:
     """The ids of an index CSV (column `video_id`, or `id`), in file order."""
     path = Path(path)
-    check_input_file(path, "index file", hint="check --train-index/--val-index")
-    _check_size(path, "index file")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        with _open(path, "index file", hint="check --train-index/--val-index") as handle:
+            frame = pd.read_csv(
+                handle, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8"
+            )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot parse CSV ({str(exc).strip() or 'empty'})") from None
     columns = {str(c).strip().lower(): c for c in frame.columns}
@@ -55,10 +67,9 @@ def read_index(path: Path) -> list[str]:
 def read_meta(path: Path) -> dict[str, str]:
     """`meta.csv` (`id;texto`, semicolon-separated) as {id: texto}."""
     path = Path(path)
-    check_input_file(path, "meta file", hint="check --meta")
-    _check_size(path, "meta file")
     try:
-        frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+        with _open(path, "meta file", hint="check --meta") as handle:
+            frame = pd.read_csv(handle, sep=";", dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot parse CSV ({str(exc).strip() or 'empty'})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]

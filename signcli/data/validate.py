@@ -34,6 +34,7 @@ from signcli.core.files import (
     NPZ_SUFFIX,
     REGULAR_FILE,
     check_input_file,
+    folder_problem,
     path_kind,
     sample_id,
 )
@@ -570,8 +571,9 @@ def validate_streams(
     lengths: dict[str, dict[str, int]] = {}  # id -> {stream: T}
     for stream in streams:
         folder = root / stream
-        if not folder.is_dir():
-            raise UsageError(f"stream folder {folder} does not exist", hint="check --streams")
+        problem = folder_problem(folder)
+        if problem is not None:
+            raise UsageError(f"stream folder {folder} {problem}", hint="check --streams")
         files = list_stream_files(folder)
         files_by_stream[stream] = files
         checks = check_files(list(files.values()), workers=workers, stream_files=True)

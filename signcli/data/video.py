@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from signcli.core.errors import UsageError
+from signcli.core.files import REGULAR_FILE, path_kind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,8 +73,9 @@ def output_fps(rate: float | None, fps: float | None) -> float | None:
 def open_video(path: Path):
     """An opened `cv2.VideoCapture` and its `VideoInfo`; VideoError when it cannot be read."""
     cv2 = import_cv2()
-    if not Path(path).is_file():
-        raise VideoError("not a file")
+    kind = path_kind(Path(path))
+    if kind != REGULAR_FILE:  # checked before OpenCV opens it by path: a FIFO would block
+        raise VideoError("not found" if kind is None else f"{kind}, not a regular file")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()

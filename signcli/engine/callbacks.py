@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signcli.core.atomic import atomic_write, check_output_file, ensure_folder
-from signcli.core.errors import DataError, UsageError
+from signcli.core.errors import DataError, UsageError, excerpt
+from signcli.core.files import FileTooLarge, NotARegularFile, open_input, open_table
 from signcli.core.run_files import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
@@ -130,6 +131,10 @@ class CheckpointHook(Hook):
         save_checkpoint(trainer.work_dir / LAST_CHECKPOINT, trainer.checkpoint_payload())
 
     def on_train_start(self, trainer: Trainer) -> None:
+        # a folder or FIFO in a checkpoint's place (a resumed run's best.pt): named now,
+        # not after the first epoch's training
+        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
+            check_output_file(trainer.work_dir / name, "checkpoint")
         # a step-0 checkpoint makes a run killed during its first epoch resumable too
         if trainer.state.step == 0 and not (trainer.work_dir / LAST_CHECKPOINT).exists():
             self.save_last(trainer)
@@ -197,6 +202,10 @@ class CurvesHook(Hook):
     def __init__(self) -> None:
         self.drawn_at: float | None = None
 
+    def on_train_start(self, trainer: Trainer) -> None:
+        # a folder in its place failed the run after its first epoch's training
+        check_output_file(trainer.work_dir / CURVES_FILE, "curves file")
+
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if self.drawn_at is None or time.monotonic() - self.drawn_at >= CURVES_EVERY_S:
             self.draw(trainer)
@@ -263,8 +272,9 @@ def check_log_csv(
 def is_signcli_log(path: Path) -> bool:
     """Whether `path` starts with a header CsvLogHook writes (any task's)."""
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.readline().rstrip("\r\n") in CSV_HEADERS
+        # open_input: a FIFO named by --log-csv would block here
+        with open_input(path, "--log-csv", "r", encoding="utf-8", newline="") as handle:
+            return handle.readline(4096).rstrip("\r\n") in CSV_HEADERS
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -296,17 +306,29 @@ class CsvLogHook(Hook):
                 )
             return []
         rows = []
-        with open(self.path, encoding="utf-8", newline="") as handle:
-            for lineno, row in enumerate(csv.DictReader(handle), 2):
-                try:
-                    row_epoch = int(row["epoch"])
-                except (TypeError, ValueError):
-                    raise DataError(
-                        f"{self.path}:{lineno}: epoch {row['epoch']!r} is not a whole number",
-                        hint="fix or remove that row, or move the file away",
-                    ) from None
-                if row_epoch <= epoch:
-                    rows.append(row)
+        try:
+            handle = open_table(self.path, "--log-csv", "r", encoding="utf-8", newline="")
+        except (FileTooLarge, NotARegularFile):
+            raise
+        except OSError as exc:
+            raise UsageError(f"cannot read --log-csv {self.path}: {exc.strerror or exc}") from None
+        with handle:
+            try:
+                for lineno, row in enumerate(csv.DictReader(handle), 2):
+                    try:
+                        row_epoch = int(row["epoch"])
+                    except (TypeError, ValueError):
+                        raise DataError(
+                            f"{self.path}:{lineno}: epoch {excerpt(row['epoch'])} is not a whole number",
+                            hint="fix or remove that row, or move the file away",
+                        ) from None
+                    if row_epoch <= epoch:
+                        rows.append(row)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise DataError(
+                    f"{self.path}: cannot read the CSV log ({type(exc).__name__})",
+                    hint="move the file away or choose another --log-csv",
+                ) from None
         return rows
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:

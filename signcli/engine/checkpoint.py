@@ -7,6 +7,7 @@ reads it and a stranger's file cannot run code. Keys are the constants below.
 from __future__ import annotations
 
 import errno
+import os
 import pickle
 import random
 import warnings
@@ -20,7 +21,7 @@ import torch
 from signcli import __version__
 from signcli.core.atomic import atomic_save
 from signcli.core.errors import CheckpointError
-from signcli.core.files import check_input_file
+from signcli.core.files import open_input_or_refuse
 from signcli.core.streams import STREAM_NAMES
 
 FORMAT_VERSION = 1
@@ -75,31 +76,9 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a signcli checkpoint safely; CheckpointError (exit 2) names the file and problem."""
     path = Path(path)
-    check_input_file(path, "checkpoint")
-    inflated = _inflation_problem(path)
-    if inflated is not None:
-        raise CheckpointError(f"{path}: {inflated}", hint="use the checkpoint the run wrote")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's notes on foreign pickle protocols
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        # torch's safe unpickler names what it refused: a GLOBAL (code) or a bad opcode (garbage)
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        refused = next((line for line in lines if "GLOBAL" in line), None)
-        if refused is None:
-            detail = str(exc).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
-            reason = detail[0][:160] if detail else type(exc).__name__
-            raise CheckpointError(f"{path}: not a checkpoint file ({reason})") from None
-        raise CheckpointError(
-            f"{path}: refused to load: it holds Python objects that could run code ({refused[:160]})",
-            hint="signcli checkpoints are plain data; only load files you trust with other tools",
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - any failure to parse means an unusable file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated or corrupt: {reason[:160]})"
-        ) from None
+    # one descriptor, checked (a regular file) before anything is read, read by both steps
+    with open_input_or_refuse(path, "checkpoint") as handle:
+        payload = _load_payload(path, handle)
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(
@@ -123,20 +102,50 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
-def _inflation_problem(path: Path) -> str | None:
+def _load_payload(path: Path, handle: IO[bytes]) -> Any:
+    """torch.load of the open checkpoint `handle`, once its zip directory is checked;
+    CheckpointError naming `path` for anything that is not a plain-data checkpoint."""
+    inflated = _inflation_problem(handle)
+    if inflated is not None:
+        raise CheckpointError(f"{path}: {inflated}", hint="use the checkpoint the run wrote")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on foreign pickle protocols
+            return torch.load(handle, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's safe unpickler names what it refused: a GLOBAL (code) or a bad opcode (garbage)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        refused = next((line for line in lines if "GLOBAL" in line), None)
+        if refused is None:
+            detail = str(exc).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+            reason = detail[0][:160] if detail else type(exc).__name__
+            raise CheckpointError(f"{path}: not a checkpoint file ({reason})") from None
+        raise CheckpointError(
+            f"{path}: refused to load: it holds Python objects that could run code ({refused[:160]})",
+            hint="signcli checkpoints are plain data; only load files you trust with other tools",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any failure to parse means an unusable file
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (truncated or corrupt: {reason[:160]})"
+        ) from None
+
+
+def _inflation_problem(handle: IO[bytes]) -> str | None:
     """Why the zip directory of a checkpoint shows it would inflate far beyond its own size
     when read (a zip bomb: torch.load decompresses a compressed record whole), or None.
     torch.save stores records uncompressed, so a checkpoint's members add up to its size."""
     try:
-        with open(path, "rb") as handle:
-            if handle.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
-                return None  # the legacy format or not a checkpoint: torch.load says which
-            handle.seek(0)
-            with zipfile.ZipFile(handle) as archive:
-                declared = sum(info.file_size for info in archive.infolist())
+        if handle.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+            return None  # the legacy format or not a checkpoint: torch.load says which
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return None  # torch.load reports the damage
-    size = path.stat().st_size
+    finally:
+        handle.seek(0)
+    size = os.fstat(handle.fileno()).st_size
     if declared > MAX_INFLATION * size + INFLATION_SLACK_BYTES:
         return (
             f"its records would take {declared:,} bytes once decompressed, from a file of "

@@ -33,6 +33,8 @@ from typing import Any
 
 from signcli.core.atomic import atomic_write, check_folder
 from signcli.core.errors import UsageError
+from signcli.core.files import read_input_bytes
+from signcli.core.limits import MAX_JSON_BYTES
 from signcli.core.run_files import CONFIG_FILE, LAST_CHECKPOINT, METRICS_FILE
 from signcli.data.folds import PooledSample, assign_folds, check_fold_count, pool_groups
 from signcli.data.multistream import stream_dirs
@@ -178,7 +180,7 @@ def _check_plan(work_dir: Path, plan: dict[str, Any], overwrite: bool) -> None:
     if overwrite:
         return
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
+        old = json.loads(read_input_bytes(path, "cv.json", limit=MAX_JSON_BYTES))
     except (OSError, ValueError) as exc:
         raise UsageError(
             f"{path}: unreadable ({exc})", hint="pass --overwrite to start again"

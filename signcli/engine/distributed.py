@@ -193,15 +193,7 @@ def check_same_start(facts: dict[str, str], world: World) -> None:
     read different data or settings used to train apart and then blame "lost contact"."""
     everyone: list[Any] = [None] * world.world_size
     dist.all_gather_object(everyone, facts)
-    first = everyone[0]
-    differences = []
-    for rank, theirs in enumerate(everyone[1:], start=1):
-        for name in sorted(set(first) | set(theirs)):
-            if first.get(name) != theirs.get(name):
-                differences.append(
-                    f"{name}: rank 0 {_short(first.get(name))}, rank {rank} "
-                    f"{_short(theirs.get(name))}"
-                )
+    differences = start_differences(everyone)
     if differences:
         shown = "; ".join(differences[:3])
         more = f" and {len(differences) - 3} more" if len(differences) > 3 else ""
@@ -213,11 +205,32 @@ def check_same_start(facts: dict[str, str], world: World) -> None:
         )
 
 
-def _short(value: str | None, limit: int = 60) -> str:
-    """A fact as the message shows it: compared whole, shown cut to `limit` characters."""
+def start_differences(everyone: Sequence[Any]) -> list[str]:
+    """Each fact in which a rank's `facts` (one per rank, in rank order) differ from rank
+    0's, as one short line: `name: rank 0 value, rank R value`. A rank that sent no
+    mapping differs in everything."""
+    first = everyone[0] if isinstance(everyone[0], dict) else {}
+    differences = []
+    for rank, theirs in enumerate(everyone[1:], start=1):
+        if not isinstance(theirs, dict):
+            differences.append(f"rank {rank} sent no start facts ({_short(type(theirs).__name__)})")
+            continue
+        for name in sorted(set(first) | set(theirs), key=str):
+            if first.get(name) != theirs.get(name):
+                differences.append(
+                    f"{_short(name)}: rank 0 {_short(first.get(name))}, rank {rank} "
+                    f"{_short(theirs.get(name))}"
+                )
+    return differences
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A fact as the message shows it: compared whole, shown on one line cut to `limit`
+    characters."""
     if value is None:
         return "(none)"
-    return value if len(value) <= limit else value[: limit - 3] + "..."
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------------------

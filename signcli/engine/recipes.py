@@ -165,6 +165,9 @@ def _main_lock(work_dir: Path) -> AbstractContextManager[None]:
 
 
 def _no_run(work_dir: Path) -> UsageError:
+    config = work_dir / CONFIG_FILE
+    if os.path.lexists(config):  # a FIFO or folder there: named, not "not found"
+        check_input_file(config, "run settings file")
     return UsageError(
         f"{work_dir} holds no run ({CONFIG_FILE} not found)",
         hint="pass the --work-dir of a run started with `signcli train`",

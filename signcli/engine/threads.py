@@ -232,3 +232,25 @@ def step_work(parameters: int, frames_per_batch: float) -> float:
     (twice that). Attention adds T^2 terms that this ignores; a rough size is all the
     policy needs."""
     return 6.0 * parameters * frames_per_batch
+
+
+# DataLoader workers of `data.num_workers: auto` on CUDA: enough to read and collate while
+# the GPU steps (the augmentation runs there, on the batch: data/batch_augment.py); more
+# only cost memory (each holds a copy of an in-memory cache's pages it touches).
+CUDA_LOADER_WORKERS = 4
+CUDA_PREFETCH_FACTOR = 4  # batches each worker keeps ready: a GPU step is short
+
+
+def loader_workers(setting: int | str, device: torch.device, cores: Cores | None = None) -> int:
+    """DataLoader worker processes for `data.num_workers`: the number given, else (auto)
+    0 on CPU, where the main process hands a cached sample over faster than a worker's
+    pipe does and the math threads want the cores, and on CUDA CUDA_LOADER_WORKERS,
+    within the cores torchrun's processes on this machine share (one left for each
+    process's own thread)."""
+    if setting != "auto":
+        return int(setting)
+    if device.type != "cuda":
+        return 0
+    cores = cores or available_cores()
+    per_process = cores.count // local_world_size()
+    return max(0, min(CUDA_LOADER_WORKERS, per_process - 1))

@@ -39,6 +39,7 @@ from signcli.core.errors import (
     TrainingInterrupted,
     UsageError,
 )
+from signcli.data.batch_augment import training_augmenter
 from signcli.data.dataset import EpochBatchSampler
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
@@ -49,7 +50,13 @@ from signcli.engine.inference import predict
 from signcli.engine.optim import LRSchedule, build_optimizer
 from signcli.engine.state import TrainState
 from signcli.engine.strategy import strategy_for
-from signcli.engine.threads import ThreadGovernor, step_work
+from signcli.engine.threads import (
+    CUDA_PREFETCH_FACTOR,
+    ThreadGovernor,
+    loader_workers,
+    step_work,
+)
+from signcli.engine.worker_errors import Loader
 from signcli.models import SignModel
 from signcli.models.inputs import input_stats
 from signcli.settings import Settings, with_absolute_paths
@@ -141,12 +148,12 @@ class Trainer:
             ),
             deterministic=train.deterministic,
         )
-        if settings.data.augment.enabled:  # train split only; draws follow the sampler's epoch
-            from signcli.data.augment import augmenter_for
-
-            self.data.train.dataset.transform = augmenter_for(
-                self.data.train, settings, self.train_sampler
-            )
+        # data.augment: on each training batch, on the device (`_on_device`); what cannot
+        # be batched stays per sample in the Dataset (stream mixing under torchrun)
+        self.augment = training_augmenter(
+            self.data.train, settings, self.train_sampler, self.strategy.world
+        )
+        self._loaders: dict[str, DataLoader] = {}  # made by the first fit() that needs them
         assert train.monitor is not None  # the settings set the task's default
         self.monitor: str = train.monitor
         if self.data.val is None and self.monitor.startswith("val_"):
@@ -249,6 +256,7 @@ class Trainer:
                 self._call("on_train_end", self.history)
             finally:
                 self.threads.restore()
+                self._loaders.clear()  # their worker processes end with them
         return self.history
 
     def _work_dir_lock(self) -> AbstractContextManager[None]:
@@ -272,6 +280,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         strategy = self.strategy
         for batch_index, batch in enumerate(self._loader(), start=state.batch_in_epoch):
+            batch = self._on_device(batch, epoch, batch_index)
             group = batch_index // accumulate
             group_samples = sum(self.batch_sizes[group * accumulate : (group + 1) * accumulate])
             steps = (batch_index + 1) % accumulate == 0 or batch_index + 1 == len(self.batch_sizes)
@@ -422,6 +431,15 @@ class Trainer:
     # ------------------------------------------------------------------ data
 
     def _loader(self, validation: bool = False) -> DataLoader:
+        """The training or validation DataLoader, made once per fit() and kept, so that
+        its workers (`data.num_workers`, engine/threads.py `loader_workers`) live across
+        epochs; the training sampler says which epoch and batch it starts at."""
+        key = "val" if validation else "train"
+        if key not in self._loaders:
+            self._loaders[key] = self._make_loader(validation)
+        return self._loaders[key]
+
+    def _make_loader(self, validation: bool) -> DataLoader:
         data, training = self.settings.data, self.settings.training
         if validation:
             assert self.data.val is not None
@@ -430,21 +448,31 @@ class Trainer:
         else:
             dataset, sampler = self.data.train.dataset, self.train_sampler
         sampler = self.strategy.batch_sampler(sampler, validation)  # torchrun: this rank's
-        workers = data.num_workers
+        workers = loader_workers(data.num_workers, self.device)
+        cuda = self.device.type == "cuda"
         extra: dict[str, Any] = {}
         if workers > 0:
-            extra["prefetch_factor"] = data.prefetch_factor or 2
-        return DataLoader(
+            extra["prefetch_factor"] = data.prefetch_factor or (CUDA_PREFETCH_FACTOR if cuda else 2)
+            # a per-sample transform reads the sampler's epoch, which a worker that lives
+            # across epochs would not see change
+            extra["persistent_workers"] = dataset.transform is None
+        return Loader(  # a DataLoader whose worker errors read as the worker raised them
             dataset,
             batch_sampler=sampler,
             collate_fn=self.task.collate,
             num_workers=workers,
-            pin_memory=data.pin_memory and self.device.type == "cuda",
+            pin_memory=data.pin_memory and cuda,  # then copied with non_blocking=True
             # a private generator: creating a loader must not draw from the global torch RNG,
             # or a resumed run would see different dropout masks than an uninterrupted one
             generator=torch.Generator().manual_seed(self.settings.training.seed),
             **extra,
         )
+
+    def _on_device(self, batch: Any, epoch: int, batch_index: int) -> Any:
+        """A training batch on the training device, augmented there (data/batch_augment.py):
+        its draws depend on (seed, epoch, batch_index, rank) only, so a resume repeats them."""
+        batch = batch.to(self.device, non_blocking=True)
+        return batch if self.augment is None else self.augment(batch, epoch, batch_index)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -694,8 +722,10 @@ def _start_facts(settings: Settings, data: TrainingData) -> dict[str, str]:
         digest.update(np.ascontiguousarray(split.gloss).tobytes())
         if split.cat is not None:
             digest.update(np.ascontiguousarray(split.cat).tobytes())
+        if split.texts is not None:  # the text tasks' targets: a stale copy of a texts CSV
+            digest.update("\0".join(split.texts).encode("utf-8", "surrogatepass"))
         facts[f"{split.name} data"] = (
-            f"{len(split.ids)} samples (ids and labels {digest.hexdigest()})"
+            f"{len(split.ids)} samples (ids and targets {digest.hexdigest()})"
         )
     facts["input widths"] = json.dumps(data.input_dims, sort_keys=True)
     facts["classes"] = f"{data.num_gloss} gloss, {data.num_cat} cat"

@@ -5,9 +5,13 @@
 
 Inputs are `.npz` sample files (key `X`, or the run's `data.key`), folders of them, a
 dataset root (a `signcli import` output, or train/ + val/: its validation split, as
-`eval --data-dir ROOT` takes), or videos (MediaPipe Holistic keypoints extracted as
-`signcli extract` does, laid out by the run's data settings; the `extract` extra). Samples are read as eval reads them (longer than the model's
-max_len: resampled to it) and predicted with eval's code: a checkpoint through
+`eval --data-dir ROOT` takes), videos (MediaPipe Holistic keypoints extracted as
+`signcli extract` does, laid out by the run's data settings; the `extract` extra), or
+single recordings in the formats `signcli import` reads (a `.pose` file, an OpenPose JSON
+folder, an asl-signs or asl-fingerspelling parquet, MediaPipe `.npy` frames: read by
+data/recordings/ and laid out as import lays them out for the run's dataset). Samples are
+read as eval reads them (longer than the model's max_len: resampled to it) and predicted
+with eval's code: a checkpoint through
 evaluation/run.py `restore_for_inference` and engine/inference.py `predict` (the text tasks
 decode with the run's beam, ctc with eval's n-gram language model when asked), an ONNX
 file through onnxruntime with its metadata (class names; ctc: tokenizer.json beside it).
@@ -22,6 +26,7 @@ windows with the same top-1 merged into a time-stamped segment (`start_s`, `end_
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +35,15 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import DataError, UsageError
-from signcli.core.files import sample_id
+from signcli.core.files import check_input_file, sample_id
 from signcli.core.task_specs import TASKS, has_text_targets
 from signcli.data.npz import SampleReadError, list_npz_files, read_npz_array
+from signcli.data.recordings.read import (
+    KINDS_TEXT,
+    RECORDING_SUFFIXES,
+    ReadOptions,
+    recording_format,
+)
 from signcli.data.sample import SINGLE_STREAM, Sample, resample_frames
 from signcli.data.video import VIDEO_SUFFIXES
 
@@ -82,12 +93,16 @@ def predict_files(
     lm_bonus: float | None = None,
     lm_texts: Path | None = None,
     trust_decoder_class: bool = False,
+    read_options: ReadOptions | None = None,
 ) -> PredictResult:
     """Predict every sample of `inputs` with the checkpoint or ONNX file `model_path`.
     `fps`: the rate videos are sampled at (None: each video's own) and the rate of `.npz`
-    frames for --window times (None: DEFAULT_FPS)."""
+    frames and recordings for --window times (None: DEFAULT_FPS). `read_options`: import's
+    per-format options (`--parts`, `--person`, `--min-confidence`) for recordings."""
     model_path = Path(model_path)
     _check_options(top_k, window, stride, fps)
+    if os.path.lexists(model_path):  # a FIFO, device or folder: named, not "does not exist"
+        check_input_file(model_path, "model file")
     if not model_path.is_file():
         raise UsageError(
             f"{model_path} does not exist",
@@ -115,12 +130,18 @@ def predict_files(
             hint="drop --window: a text model reads a whole recording",
         )
     recordings, skipped = read_recordings(
-        collect_files(inputs), key or runner.key, runner.width, runner.data, fps=fps
+        collect_files(inputs),
+        key or runner.key,
+        runner.width,
+        runner.data,
+        fps=fps,
+        read_options=read_options,
     )
     if not recordings:
         raise DataError(
             "none of the inputs could be read: " + "; ".join(skipped[:3]),
-            hint="check .npz files with `signcli validate-npz`, videos with `signcli extract`",
+            hint="check .npz files with `signcli validate-npz`, videos with `signcli extract`, "
+            "recordings with `signcli import --dry-run`",
         )
     if window is not None:
         rows = _segments(runner, recordings, window, stride or window, fps or DEFAULT_FPS, top_k)
@@ -164,21 +185,26 @@ def _fit(frames: np.ndarray, max_len: int | None) -> np.ndarray:
 
 
 def collect_files(inputs: Sequence[Path]) -> list[Path]:
-    """The `.npz` files and videos of `inputs`: files as given, folders' `.npz`, a dataset
-    root's validation split. UsageError naming an input that is none of these."""
+    """The inputs one by one: `.npz` files, videos and recording files as given; a folder
+    that is one recording (OpenPose JSON, per-frame `.npy`) as itself; a folder's `.npz`,
+    or else its recording files and videos; a dataset root's validation split. UsageError
+    naming an input that is none of these."""
     from signcli.core.manifest import MANIFEST_NAME, dataset_settings
 
     if not inputs:
         raise UsageError(
-            "no inputs", hint="pass .npz files, folders of them, a dataset root or videos"
+            "no inputs",
+            hint=f"pass .npz files, folders of them, a dataset root, videos or recordings "
+            f"({KINDS_TEXT})",
         )
     files: list[Path] = []
     for path in map(Path, inputs):
         if path.is_file():
-            if path.suffix.lower() != ".npz" and not is_video(path):
+            if path.suffix.lower() != ".npz" and not is_video(path) and not is_recording(path):
                 raise UsageError(
-                    f"{path}: not an .npz sample or a video ({', '.join(VIDEO_SUFFIXES)})",
-                    hint="convert recordings with `signcli import` first",
+                    f"{path}: not an .npz sample, a video ({', '.join(VIDEO_SUFFIXES)}) or a "
+                    f"recording ({KINDS_TEXT})",
+                    hint="convert other recordings with `signcli import` first",
                 )
             files.append(path)
         elif path.is_dir():
@@ -194,16 +220,32 @@ def collect_files(inputs: Sequence[Path]) -> list[Path]:
                     )
                 folder = Path(val)
             found = list_npz_files(folder)
+            if not found and recording_format(folder) is not None:
+                found = [folder]  # one recording: OpenPose JSON or .npy frames
             if not found:
-                raise UsageError(f"{folder} holds no .npz files")
+                found = sorted(p for p in folder.iterdir() if is_video(p) or is_recording(p))
+            if not found:
+                raise UsageError(
+                    f"{folder} holds no .npz files, videos or recordings",
+                    hint=f"recordings predict reads: {KINDS_TEXT}",
+                )
             files.extend(found)
         else:
+            if os.path.lexists(path):  # a FIFO or device: named, not "does not exist"
+                check_input_file(path, "input")
             raise UsageError(f"{path} does not exist", hint="check the path")
     return list({file.resolve(): file for file in files}.values())  # each file once
 
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_recording(path: Path) -> bool:
+    """A file or folder `data/recordings` reads (not a video, not an `.npz`)."""
+    if path.is_file():
+        return path.suffix.lower() in RECORDING_SUFFIXES
+    return recording_format(path) is not None
 
 
 def read_recordings(
@@ -213,14 +255,24 @@ def read_recordings(
     data: dict[str, Any] | None = None,
     *,
     fps: float | None = None,
+    read_options: ReadOptions | None = None,
 ) -> tuple[list[Recording], list[str]]:
     """Each file's array `key` [T, D], checked as eval checks it; unreadable files and files
     of another width are skipped and named (a prediction of the others is still useful).
     A video's keypoints are extracted at `fps` (None: its own rate) and laid out by the
     run's `data` settings (landmark_set, layout, stream_landmarks); a model not trained on
-    extracted keypoints is refused (UsageError), an undecodable video skipped."""
+    extracted keypoints is refused (UsageError), an undecodable video skipped. Any other
+    recording is read as `import` reads it and laid out the same way: one of another
+    landmark set or width is refused (UsageError naming the mismatch), an unreadable one
+    skipped."""
     recordings, skipped = [], []
     for path in files:
+        if is_recording(path):
+            found, problem = _read_recording(path, width, data or {}, read_options)
+            recordings += found
+            if problem:
+                skipped.append(problem)
+            continue
         if is_video(path):
             recording, problem = _read_video(path, width, data or {}, fps)
             if recording is None:
@@ -240,8 +292,31 @@ def read_recordings(
     ids = [r.id for r in recordings]
     if len(set(ids)) < len(ids):  # same name in two folders: keep the rows apart
         for r in recordings:
-            r.id = str(r.file.with_suffix(""))
+            r.id = str(r.file.parent / r.id)
     return recordings, skipped
+
+
+def _read_recording(
+    path: Path, width: int | None, data: dict[str, Any], options: ReadOptions | None
+) -> tuple[list[Recording], str]:
+    """A recording (or each sequence of a fingerspelling parquet) as the model's samples,
+    or none and why it was skipped."""
+    from signcli.data.recordings.read import frames_for_model, read_recordings
+
+    found = read_recordings(path, options)
+    if isinstance(found, str):
+        return [], found
+    recordings = []
+    for recording in found:
+        frames = frames_for_model(
+            recording,
+            landmark_set=data.get("landmark_set"),
+            layout=data.get("layout"),
+            stream_landmarks=data.get("stream_landmarks"),
+            width=width,
+        )
+        recordings.append(Recording(recording.id, path, frames))
+    return recordings, ""
 
 
 def _read_video(

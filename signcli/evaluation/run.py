@@ -294,6 +294,21 @@ class RestoredForInference:
     lm_record: dict[str, Any] | None  # eval.json's `lm`, when a language model is used
 
 
+def _set_decoding(settings: Settings, flag: str, key: str, value: float | None) -> None:
+    """`settings.text.<key>` = `value` (None: the run's), checked as the setting is:
+    UsageError naming the flag (`--beam-size 100000: Input should be less than or equal to
+    256`), where pydantic's ValidationError escaped as an unexpected error."""
+    from pydantic import ValidationError
+
+    if value is None:
+        return
+    try:
+        setattr(settings.text, key, value)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"] if exc.errors() else "not a valid value"
+        raise UsageError(f"{flag} {value}: {reason} (text.{key})") from None
+
+
 def restore_for_inference(
     checkpoint: Path,
     *,
@@ -310,10 +325,8 @@ def restore_for_inference(
         checkpoint, trust_decoder_class=trust_decoder_class
     )
     task = build_task(settings.model.task)
-    if beam_size is not None:
-        settings.text.beam_size = beam_size
-    if length_penalty is not None:
-        settings.text.length_penalty = length_penalty
+    _set_decoding(settings, "--beam-size", "beam_size", beam_size)
+    _set_decoding(settings, "--length-penalty", "length_penalty", length_penalty)
     task.prepare_eval(settings, labels, str(checkpoint))
     lm_options = lm_options or LMOptions()
     if beam_size is not None and "beam_size" not in task.spec.eval_options:

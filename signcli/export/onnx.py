@@ -49,6 +49,8 @@ from torch import Tensor, nn
 from signcli import __version__
 from signcli.core.atomic import atomic_write, ensure_folder
 from signcli.core.errors import UsageError
+from signcli.core.files import read_input_bytes
+from signcli.core.limits import MAX_JSON_BYTES
 from signcli.core.run_files import TOKENIZER_FILE
 from signcli.core.write_targets import check_write_target
 from signcli.engine.restore import load_model_from_checkpoint
@@ -276,7 +278,8 @@ def _check_tokenizer_target(out: Path, tokenizer: str, checkpoint: Path) -> None
             hint="give the .onnx file another name",
         )
     try:
-        same = target.is_file() and target.read_text(encoding="utf-8") == tokenizer
+        stored = read_input_bytes(target, "tokenizer file", limit=MAX_JSON_BYTES)
+        same = stored.decode("utf-8") == tokenizer
     except (OSError, UnicodeDecodeError):
         same = False
     if not same:

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from signcli.core.errors import EXIT_INTERRUPTED, SigncliError, UsageError
+from signcli.core.files import read_input_bytes
+from signcli.core.limits import MAX_JSON_BYTES
 from signcli.core.manifest import write_manifest
 from signcli.extract.sources import VIDEO_SOURCE, scan_videos
 from signcli.importers.base import MEDIAPIPE_HOLISTIC, SourceItem
@@ -150,7 +152,7 @@ def run_extract(options: ExtractOptions, progress: Progress | None = None) -> Ex
     fps = float(options.fps) if options.fps is not None else None  # 10 and 10.0: one run
     options = _replace(options, src=src, out=out, fps=fps)
     _check_options(options)
-    _check_paths(src, out)
+    _check_paths(src, out, options.labels)
     resume = _check_out(out, options)
     scan = scan_videos(src, options.labels)
     skipped = list(scan.skipped)
@@ -567,7 +569,7 @@ def _merge(
     frames = 0
     for path in sorted(out.glob(SHARD_REPORT_GLOB)):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(read_input_bytes(path, "shard report", limit=MAX_JSON_BYTES))
             frames += int(record.get("frames_extracted") or 0)
             for entry in record.get("skipped", []):
                 shard_skipped[str(entry["what"])] = str(entry["reason"])

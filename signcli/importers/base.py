@@ -20,6 +20,10 @@ the same for every format. `read` receives the items of one `SourceItem.group` t
 a format that stores many sequences per file (a parquet of the fingerspelling set) reads
 that file once.
 
+Reading one recording of a format (a `.pose` file, an OpenPose folder, a parquet ...) is
+`signcli/data/recordings/`, which `predict` uses too; a format here finds the recordings of
+a source tree and hands them to that reader.
+
 Coordinates are kept as the source gives them (`units` in the manifest says which): the
 model normalises each body part in its own frame of reference, so image-relative 0..1 and
 pixels train the same. 2-D sources (OpenPose) give z = 0.
@@ -27,11 +31,10 @@ pixels train the same. 2-D sources (OpenPose) give z = 0.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from signcli.data.landmarks import (  # noqa: F401 - the landmark sets, for the formats
     COCO_WHOLEBODY,
@@ -40,13 +43,16 @@ from signcli.data.landmarks import (  # noqa: F401 - the landmark sets, for the 
     OPENPOSE_BODY25_HANDS,
     LandmarkSet,
 )
-
-if TYPE_CHECKING:
-    import numpy as np
-
-COORDS = 3  # x, y, z per landmark in every imported array
-
-Streams = dict[str, "np.ndarray"]  # stream -> [T, L, 3] float32, NaN = not detected
+from signcli.data.recordings.base import (  # noqa: F401 - what the formats' readers give
+    COORDS,
+    NotedStreams,
+    Streams,
+    empty_to_nan,
+    list_folder,
+)
+from signcli.data.recordings.base import (  # noqa: F401 - `import`'s name for the error
+    SourceFormatError as ImportFormatError,
+)
 
 
 @dataclass(frozen=True)
@@ -82,15 +88,6 @@ class Scan:
     notes: list[str] = field(default_factory=list)  # decisions worth a line in the summary
 
 
-class NotedStreams(dict):
-    """Streams (as `Streams`) plus `note`: what the reader decided for this sequence, kept
-    in import-report.json (OpenPose: people per frame, the person taken)."""
-
-    def __init__(self, streams: Streams, note: dict[str, Any]) -> None:
-        super().__init__(streams)
-        self.note = note
-
-
 class Format(Protocol):
     """An import format. `name` is the CLI's FORMAT; `units` goes to the manifest."""
 
@@ -108,11 +105,6 @@ class Format(Protocol):
         ...
 
 
-class ImportFormatError(Exception):
-    """SRC is not in the format asked for (no train.csv, no label folders ...): the
-    message says what was expected where. The CLI maps it to exit 2."""
-
-
 SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -122,31 +114,3 @@ def safe_id(*parts: str) -> str:
     joined = "__".join(str(p) for p in parts)
     cleaned = "".join(c if c in SAFE_ID_CHARS else "_" for c in joined).strip(".")
     return cleaned or "_"
-
-
-def empty_to_nan(points: np.ndarray) -> np.ndarray:
-    """[T, L, C] with frames whose landmarks are all exactly 0 set to NaN: the way tools
-    that save undetected parts as zeros (the MediaPipe tutorial, OpenPose) say "missing"."""
-    import numpy as np
-
-    blank = ~np.any(points != 0, axis=(1, 2))  # [T]
-    points = points.astype(np.float32, copy=True)
-    points[blank] = np.nan
-    return points
-
-
-def list_folder(folder: Path, suffix: str) -> tuple[list[Path], list[Path]]:
-    """The sub-folders (sorted) and the files ending in `suffix` (any case) of `folder`;
-    names starting with `.` (`.ipynb_checkpoints`, `.DS_Store`) left out. One `scandir`:
-    no stat per file, which counts in trees of a million frames."""
-    folders: list[Path] = []
-    files: list[Path] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                folders.append(Path(entry.path))
-            elif entry.name.lower().endswith(suffix) and entry.is_file():
-                files.append(Path(entry.path))
-    return sorted(folders), files

@@ -42,6 +42,14 @@ from typing import Any, Literal
 import numpy as np
 
 from signcli.core.errors import EXIT_INTERRUPTED, DataError, SigncliError, UsageError
+from signcli.core.files import (
+    FileTooLarge,
+    NotARegularFile,
+    open_input,
+    open_table,
+    read_input_bytes,
+)
+from signcli.core.limits import MAX_JSON_BYTES
 from signcli.core.manifest import (
     MANIFEST_NAME,
     DatasetManifest,
@@ -196,7 +204,7 @@ def run_import(options: ImportOptions, progress: Progress | None = None) -> Impo
     started = time.perf_counter()
     fmt = _format(options.format)
     src, out = options.src.expanduser().absolute(), options.out.expanduser().absolute()
-    _check_paths(src, out)
+    _check_paths(src, out, options.labels)
     notes: list[str] = []
     try:
         resume = _check_out(out, options)
@@ -295,7 +303,7 @@ def _options_of(name: str) -> tuple[str, ...]:
         return ()
 
 
-def _check_paths(src: Path, out: Path) -> None:
+def _check_paths(src: Path, out: Path, labels: Path | None = None) -> None:
     if not src.is_dir():
         raise UsageError(f"source {src} is not a folder", hint="give the folder of the dataset")
     src_real, out_real = src.resolve(), out.resolve()
@@ -308,6 +316,13 @@ def _check_paths(src: Path, out: Path) -> None:
         raise UsageError(
             f"SRC {src} lies inside OUT {out}: replacing OUT could delete the source",
             hint="choose an output folder that does not contain SRC",
+        )
+    if labels is not None and out_real in Path(labels).expanduser().resolve().parents:
+        # OUT/train_labels.csv, edited and given back, was read and then replaced by the
+        # generated one (and --overwrite removes what import wrote there)
+        raise UsageError(
+            f"--labels {labels} lies inside OUT {out}, whose files import writes and replaces",
+            hint="copy the labels CSV out of OUT first",
         )
 
 
@@ -381,9 +396,15 @@ def check_out_state(
 
 def _read_state(out: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((out / STATE_NAME).read_text(encoding="utf-8"))["options"]
+        return json.loads(_read_state_file(out))["options"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+
+
+def _read_state_file(out: Path) -> bytes:
+    """OUT's state file, through `open_input` (OUT is the user's folder: a FIFO there
+    would block); every failure an OSError."""
+    return read_input_bytes(out / STATE_NAME, "import state file", limit=MAX_JSON_BYTES)
 
 
 def _start(out: Path, options: ImportOptions, resume: bool, source: str) -> None:
@@ -419,7 +440,7 @@ def _check_same_source(out: Path, source: str) -> None:
     """UsageError when the unfinished import in OUT converted another version of the source
     (files changed, added or removed since): resuming would keep stale samples."""
     try:
-        stored = json.loads((out / STATE_NAME).read_text(encoding="utf-8")).get("source")
+        stored = json.loads(_read_state_file(out)).get("source")
     except (OSError, ValueError, AttributeError, RecursionError):
         stored = None
     if isinstance(stored, str) and stored != source:  # an older signcli stored none
@@ -527,14 +548,22 @@ def _read_label_csv(path: Path) -> dict[str, tuple[str, str | None]]:
     column (label, gloss, sign, ...) and optionally a signer column."""
     import pandas as pd
 
-    from signcli.core.files import check_input_file
+    from signcli.core.errors import excerpt
     from signcli.importers.base import safe_id
 
-    check_input_file(path, "--labels file")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--labels {path}: cannot parse CSV ({exc})") from None
+        # a regular file, within MAX_TABLE_BYTES and MAX_TABLE_CELLS before it is parsed
+        with open_table(path, "--labels file") as handle:
+            frame = pd.read_csv(
+                handle, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8"
+            )
+    except (NotARegularFile, FileTooLarge):
+        raise
+    except FileNotFoundError:
+        raise UsageError(f"--labels file {path} not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "empty"
+        raise UsageError(f"--labels {path}: cannot parse CSV ({reason})") from None
     columns = {str(c).strip().lower(): c for c in frame.columns}
 
     def pick(names: Sequence[str]) -> str | None:
@@ -544,7 +573,7 @@ def _read_label_csv(path: Path) -> dict[str, tuple[str, str | None]]:
     if key is None or value is None:
         raise UsageError(
             f"--labels {path}: expected an id column ({', '.join(LABEL_KEY_COLUMNS)}) and a "
-            f"label column ({', '.join(LABEL_VALUE_COLUMNS)}); found {', '.join(columns)}"
+            f"label column ({', '.join(LABEL_VALUE_COLUMNS)}); found {excerpt(', '.join(columns))}"
         )
     table: dict[str, tuple[str, str | None]] = {}
     for _, row in frame.iterrows():
@@ -967,12 +996,15 @@ def _check_existing(paths: list[Path], plan: list[StreamPlan], layout: Layout) -
     """The stats of a sample an earlier run wrote, or None when it must be redone."""
     try:
         if layout == "single":
-            with np.load(paths[0]) as archive:
+            with open_input(paths[0], "sample file") as handle, np.load(handle) as archive:
                 x = archive["X"]
             columns = _columns(plan)
             arrays = [x[:, a:b] for a, b in columns.values()]
         else:
-            arrays = [np.load(p) for p in paths]
+            arrays = []
+            for path in paths:
+                with open_input(path, "sample file") as handle:
+                    arrays.append(np.load(handle))
         _check_widths(arrays, plan)
     except (OSError, ValueError, KeyError, EOFError):
         return None

@@ -19,8 +19,9 @@ from numbers import Real
 from pathlib import Path
 
 from signcli.core.atomic import atomic_write
-from signcli.core.errors import DataError, UsageError
-from signcli.core.files import check_input_file
+from signcli.core.errors import DataError
+from signcli.core.files import read_input_text
+from signcli.core.limits import MAX_TABLE_BYTES
 from signcli.core.structured import value_problem
 
 EPOCH_KEY = "epoch"
@@ -64,8 +65,6 @@ def read_metrics(path: Path) -> MetricsLog:
     """Read a metrics.jsonl. A missing or unreadable file is a UsageError, an empty one or a
     bad line in the middle a DataError (file and line named); a torn last line is a warning."""
     path = Path(path)
-    # a FIFO would block the read until something writes to it
-    check_input_file(path, "metrics file", hint="check the path to metrics.jsonl")
     text = _read_text(path)
     records, warnings = _parse(path, text)
     if not records:
@@ -183,13 +182,10 @@ def _is_int(value: Real) -> bool:
 
 
 def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise UsageError(f"metrics file {path} not found", hint="check the path to metrics.jsonl")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot read metrics file {path}: {reason}") from None
+    # open_input: a FIFO would block the read until something writes to it
+    return read_input_text(
+        path, "metrics file", limit=MAX_TABLE_BYTES, hint="check the path to metrics.jsonl"
+    )
 
 
 def _parse(path: Path, text: str) -> tuple[list[tuple[int, str, Record]], list[str]]:

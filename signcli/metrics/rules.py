@@ -37,7 +37,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from signcli.core.errors import UsageError, did_you_mean
-from signcli.core.files import check_input_file
 from signcli.core.structured import read_structured_file
 from signcli.core.task_specs import metric_mode, task_spec
 from signcli.metrics.jsonl import MetricsLog
@@ -295,10 +294,9 @@ def _evaluate_trend(rule: Rule, series: list[tuple[int, float]]) -> CheckResult:
 
 
 def _read_rules_file(path: Path) -> Any:
-    check_input_file(path, "rules file", hint="check the --rules path")  # a FIFO would block
     # the settings files' reader: UTF-8, at most 1 MB, YAML aliases that loop or multiply
     # refused before _flow could expand them into an error message
-    return read_structured_file(path, "rules file")
+    return read_structured_file(path, "rules file", hint="check the --rules path")
 
 
 def _flow(entry: Any) -> str:

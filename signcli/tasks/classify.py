@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from signcli.core.errors import DataError
+from signcli.core.errors import DataError, excerpt
 from signcli.tasks.base import EvalContext, Predictions, Task
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def _check_label_range(
         if split.label_lines is not None:
             where += f", line {int(split.label_lines[i])}"
         raise DataError(
-            f"{where}: {head} {int(ids[i])} of sample {split.ids[i]!r} is outside the "
+            f"{where}: {head} {int(ids[i])} of sample {excerpt(split.ids[i])} is outside the "
             f"checkpoint's classes 0..{count - 1} ({bad.size} sample(s) in all)",
             hint=f"{checkpoint} has {count} {head} classes; evaluate with labels of the "
             "classes it was trained on",

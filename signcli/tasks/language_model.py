@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signcli.core.errors import UsageError
-from signcli.core.limits import MAX_LM_ORDER
+from signcli.core.limits import MAX_LM_NGRAMS, MAX_LM_ORDER
 
 if TYPE_CHECKING:
     from signcli.core.task_specs import TaskSpec
@@ -94,7 +94,11 @@ def build_language_model(
     path, texts = _training_texts(options.texts, settings, checkpoint)
     if not texts:
         raise UsageError(f"{path}: no sentences to fit the language model on", hint=TEXTS_HINT)
+    # bounded before the counting, whose dictionaries grow with tokens x order: first by
+    # the words (no slow encoding of a huge file), then by the tokens
+    _check_events(path, options.order, sum(len(text.split()) + 1 for text in texts))
     sentences = [tokenizer.encode(text) for text in texts]
+    _check_events(path, options.order, sum(len(ids) + 1 for ids in sentences))
     lm = NGramLM.fit(sentences, options.order, tokenizer.vocab_size)
     record = {
         "order": options.order,
@@ -104,6 +108,18 @@ def build_language_model(
         "sentences": lm.sentences,
     }
     return lm, record
+
+
+def _check_events(path: Path | str, order: int, tokens: int) -> None:
+    """UsageError naming the texts and --lm-order when fitting would count more than
+    MAX_LM_NGRAMS n-gram events (`tokens` with each sentence's end, x the order)."""
+    events = tokens * order
+    if events > MAX_LM_NGRAMS.value():
+        raise UsageError(
+            f"--lm-order {order} over {path} ({tokens:,} tokens with the sentence ends) counts "
+            f"{events:,} n-gram events: {MAX_LM_NGRAMS.at_most()}",
+            hint="fit on fewer texts (--lm-texts) or a lower --lm-order",
+        )
 
 
 def _training_texts(
@@ -156,7 +172,7 @@ def _training_ids(settings: Settings, checkpoint: Path, multi: bool) -> list[str
         from signcli.data.split import read_split_file
 
         split_file = Path(checkpoint).parent / SPLIT_FILE
-        if not split_file.is_file():
+        if not split_file.exists():  # a FIFO or folder there: named by read_split_file
             raise UsageError(
                 f"{split_file} not found: the run carved its validation samples out of its "
                 "training texts (data.val_fraction) and the LM must not read them",

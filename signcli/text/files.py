@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from signcli.core.errors import DataError, excerpt
-from signcli.core.files import REGULAR_FILE, check_input_file, open_input, oversize, path_kind
-from signcli.core.limits import MAX_TABLE_BYTES
+from signcli.core.files import FileTooLarge, NotARegularFile, open_table
 
 ID_COLUMNS = ("file", "id")  # the first one the header has names the sample
 TEXT_COLUMNS = ("text", "texto")
@@ -113,19 +112,17 @@ def read_texts(path: Path, delimiter: str | None = None) -> TextTable:
     path that is not a regular file (a FIFO, a folder) raises a UsageError before opening."""
     path = Path(path)
     table = TextTable(path, {}, {}, [])
-    kind = path_kind(path)
-    if kind is None:
+    try:
+        with open_table(path, "text file") as handle:
+            data = handle.read()
+    except NotARegularFile:  # a FIFO, a folder: refused, as the command cannot go on
+        raise
+    except FileNotFoundError:
         table.problems.append(TextProblem("text_missing", f"text file {path} not found"))
         return table
-    if kind != REGULAR_FILE:
-        check_input_file(path, "text file")
-    too_large = oversize(path, "text file", MAX_TABLE_BYTES)
-    if too_large is not None:
-        table.problems.append(TextProblem("text_too_large", too_large))
+    except FileTooLarge as exc:
+        table.problems.append(TextProblem("text_too_large", exc.message))
         return table
-    try:
-        with open_input(path, "text file") as handle:
-            data = handle.read()
     except OSError as exc:
         table.problems.append(
             TextProblem("text_unreadable", f"{path}: cannot read ({exc.strerror or exc})")

@@ -33,12 +33,14 @@ fork after the tokenizer has run, and the library would otherwise warn on every 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from signcli.core.errors import UsageError
-from signcli.core.files import check_input_file
+from signcli.core.files import read_input_text
+from signcli.core.limits import MAX_JSON_BYTES
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -55,7 +57,6 @@ SPECIAL_ALIASES = {  # accepted spellings in a tokenizer.json made elsewhere
 DEFAULT_BPE_VOCAB = 1000
 PUNCTUATION = r"[\p{P}\p{S}]"  # Unicode punctuation and symbols (the library's Oniguruma regex)
 APOSTROPHES = r"['’]"  # removed, not spaced: "don't" -> "dont"
-MAX_FILE_BYTES = 256 * 1024**2  # a tokenizer.json larger than this is not one signcli made
 
 
 def _tokenizers():
@@ -104,6 +105,7 @@ class TextTokenizer:
             )
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = (ids[n] for n in SPECIAL_TOKENS)
         self._special = frozenset(ids.values())
+        self.source = source
 
     # -- making one -----------------------------------------------------------------------
 
@@ -161,6 +163,8 @@ class TextTokenizer:
             raise UsageError(
                 f"{source}: expected the tokenizer JSON as a string, got {type(text).__name__}"
             )
+        if len(text) > MAX_JSON_BYTES.value():  # a checkpoint's entry: parsed, it is 10x
+            raise UsageError(f"{source}: {MAX_JSON_BYTES.exceeded('its length', len(text))}")
         try:
             tokenizer = tk.Tokenizer.from_str(text)
         except Exception as exc:  # noqa: BLE001 - the library raises a bare Exception
@@ -177,13 +181,9 @@ class TextTokenizer:
     def load(cls, path: Path) -> TextTokenizer:
         """Read a local tokenizer.json (`--tokenizer PATH`); nothing is downloaded."""
         path = Path(path)
-        check_input_file(path, "tokenizer file", hint="check --tokenizer")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"tokenizer file {path} is over {MAX_FILE_BYTES // 1024**2} MB")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"tokenizer file {path}: cannot read it as UTF-8 ({exc})") from None
+        text = read_input_text(
+            path, "tokenizer file", limit=MAX_JSON_BYTES, hint="check --tokenizer"
+        )
         return cls.from_json(text, source=f"tokenizer file {path}")
 
     # -- storing it -----------------------------------------------------------------------
@@ -214,15 +214,39 @@ class TextTokenizer:
         """The text as the tokenizer sees it; metrics compare normalised references with
         decoded hypotheses (which come out normalised)."""
         normalizer = self._tokenizer.normalizer
-        return normalizer.normalize_str(text) if normalizer is not None else text.strip()
+        if normalizer is None:
+            return text.strip()
+        with self._library_errors():
+            return normalizer.normalize_str(text)
 
     def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
         """Token ids of `text` (normalised first), optionally framed by BOS / EOS."""
-        ids = self._tokenizer.encode(text, add_special_tokens=False).ids
+        with self._library_errors():
+            ids = self._tokenizer.encode(text, add_special_tokens=False).ids
         return [self.bos_id] * bos + ids + [self.eos_id] * eos
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        with self._library_errors():
+            encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encoded]
+
+    @contextmanager
+    def _library_errors(self) -> Iterator[None]:
+        """A panic of the `tokenizers` library (a BaseException that no `except Exception`
+        catches) as a UsageError naming the tokenizer: a tokenizer.json made elsewhere may
+        hold a regular expression that backtracks on a text until the regex engine's retry
+        limit (`(.|..)+[0-9]`), which the library reports by panicking."""
+        try:
+            yield
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            reason = " ".join(str(exc).split())[:160]
+            raise UsageError(
+                f"{self.source}: the tokenizers library failed on a text ({reason})",
+                hint="a regular expression of its normalizer or pre-tokenizer backtracks "
+                "without end; use a tokenizer.json written by signcli",
+            ) from None
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of `ids`, special tokens left out, cut at the first EOS."""
@@ -233,8 +257,10 @@ class TextTokenizer:
                 break
             if i not in self._special:
                 kept.append(i)
-        return self._tokenizer.decode(kept, skip_special_tokens=True)
+        with self._library_errors():
+            return self._tokenizer.decode(kept, skip_special_tokens=True)
 
     def tokens(self, text: str) -> list[str]:
         """The token strings of `text` (for reports and tests)."""
-        return self._tokenizer.encode(text, add_special_tokens=False).tokens
+        with self._library_errors():
+            return self._tokenizer.encode(text, add_special_tokens=False).tokens

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,28 @@ def test_resume_repairs_a_torn_metrics_line_from_the_checkpoint(root: Path, tmp_
     lines = metrics.read_text().splitlines(keepends=True)
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert lines[0] == epoch_1  # the same line, byte for byte
+
+
+@pytest.mark.slow  # trains a run (about a second) to resume
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("curves.png", "folder", "curves file .*curves.png is a folder"),
+        ("best.pt", "fifo", "checkpoint .*best.pt is a FIFO"),
+        ("config.json", "fifo", "run settings file .*config.json is a FIFO"),
+    ],
+)
+def test_resume_names_a_run_file_that_is_not_a_file_before_training(
+    root: Path, tmp_path: Path, name: str, kind: str, message: str
+) -> None:
+    """issue 23: a folder in curves.png's place failed the run after an epoch of training;
+    a FIFO config.json read "holds no run (config.json not found)"."""
+    work = tmp_path / "run"
+    assert runner.invoke(app, train_args(root, work)).exit_code == 0
+    metrics = (work / "metrics.jsonl").read_text()
+    (work / name).unlink()
+    (work / name).mkdir() if kind == "folder" else os.mkfifo(work / name)
+    resumed = runner.invoke(app, ["resume", str(work), "--epochs", "2"])
+    assert resumed.exit_code == 2, resumed.output
+    assert re.search(message, resumed.output), resumed.output
+    assert (work / "metrics.jsonl").read_text() == metrics  # no epoch was trained

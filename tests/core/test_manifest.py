@@ -106,6 +106,12 @@ def test_a_root_without_manifest_gives_the_single_stream_paths(tmp_path):
         ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
         ({"streams": {"pose": {"landmarks": 2, "columns": [0, 6],
                                "mirror_pairs": [[0, 5]]}}}, "fall outside 0..1"),
+        # issue 23: validation on the training samples said OK and trained that way
+        ({"splits": {"train": {"dir": "train"}, "val": {"dir": "./train"}}},
+         "splits.val.dir names the training split's samples"),
+        ({"layout": "multi", "streams": {},
+          "splits": {"train": {"index": "i.csv"}, "val": {"index": "x/../i.csv"}}},
+         "splits.val.index names the training split's samples"),
     ],
 )  # fmt: skip
 def test_an_invalid_manifest_names_the_file_and_the_field(tmp_path, fields, message):

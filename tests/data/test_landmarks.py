@@ -18,7 +18,7 @@ from signcli.data.landmarks import (
     MEDIAPIPE_HOLISTIC,
     MEDIAPIPE_LIPS,
 )
-from signcli.importers.pose_file import COCO_BODY_NAMES, MEDIAPIPE_POSE_NAMES
+from signcli.data.recordings.pose_file import COCO_BODY_NAMES, MEDIAPIPE_POSE_NAMES
 
 # MediaPipe face_mesh_connections, as sets of the landmarks each contour joins
 RIGHT_EYE = {33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173}

@@ -212,6 +212,17 @@ def test_widths_that_disagree_are_named(split_dir, tmp_path) -> None:
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_file_or_fifo_in_the_cache_folders_place_is_named(split_dir, tmp_path) -> None:
+    """issue 23: it read "File exists" beside the hint "free disk space"."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "file").write_text("x")
+    for name, kind in (("fifo", "a FIFO"), ("file", "a file")):
+        with pytest.raises(
+            DiskError, match=rf"dataset cache in .*{name}: it is {kind}, not a folder"
+        ):
+            load(split_dir, "mmap", tmp_path / name)
+
+
 def test_unwritable_cache_folder(split_dir, tmp_path, monkeypatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
@@ -283,3 +294,16 @@ def test_a_cache_truncated_while_mapped_is_a_data_error_not_sigbus(split_dir, tm
     _, status = os.waitpid(child, 0)
     assert not os.WIFSIGNALED(status), f"killed by signal {os.WTERMSIG(status)}"
     assert os.WEXITSTATUS(status) == 0  # 3: read without an error; 4: the message
+
+
+def test_the_release_window_follows_the_set_and_the_machine(tmp_path) -> None:
+    MiB, GiB = 1024**2, 1024**3
+    window = packed.release_window
+    assert window(381 * MiB, available=20 * GiB) == 381 * MiB // 16  # a mid-sized set
+    assert window(19 * MiB, available=20 * GiB) == packed.RELEASE_MIN_BYTES  # a small one
+    assert window(40 * GiB, available=20 * GiB) == packed.RELEASE_BYTES  # a large one
+    assert window(40 * GiB, available=4 * GiB) == 4 * GiB // 64  # a small machine
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24684544 kB\nMemAvailable:   20897172 kB\n")
+    assert packed.available_memory(meminfo) == 20897172 * 1024
+    assert packed.available_memory(tmp_path / "missing") == 8 * GiB

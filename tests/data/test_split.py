@@ -290,3 +290,15 @@ def test_multistream_layout_splits_by_the_labels_column(tmp_path: Path) -> None:
     for side in (data.train, data.val):
         assert all(len(values) == len(side.ids) for values in side.label_columns.values())
         assert side.label_columns["gloss"] == [str(int(g)) for g in side.gloss]
+
+
+def test_a_split_file_that_is_a_fifo_or_folder_is_named(tmp_path: Path) -> None:
+    """issue 23: it read "split.json not found"."""
+    import os
+
+    os.mkfifo(tmp_path / "split.json")
+    with pytest.raises(UsageError, match="split file .*split.json is a FIFO"):
+        read_split_file(tmp_path / "split.json")
+    (tmp_path / "sub" / "split.json").mkdir(parents=True)
+    with pytest.raises(UsageError, match="split file .*split.json is a folder"):
+        read_split_file(tmp_path / "sub" / "split.json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from signcli.data.video import kept_frame, output_fps
@@ -32,18 +34,21 @@ def test_the_real_video_decodes_to_rgb_frames_at_the_rate_asked():
     assert len(list(frames)) == 20
 
 
-@pytest.mark.parametrize("kind", ["damaged", "not a video", "missing"])
+@pytest.mark.parametrize("kind", ["damaged", "not a video", "missing", "fifo"])
 def test_an_unreadable_file_is_a_video_error_with_a_reason(kind, tmp_path):
     path = tmp_path / "clip.mp4"
     if kind == "damaged":
         write_damaged(path)
     elif kind == "not a video":
         path.write_text("hello\n")
+    elif kind == "fifo":  # issue 23: named as such, and never opened (it would block)
+        os.mkfifo(path)
     with pytest.raises(VideoError) as caught:
         info, frames = read_frames(path)
         list(frames)
     assert str(caught.value) in (
-        "not a file",
+        "not found",
+        "a FIFO, not a regular file",
         "OpenCV cannot open it (not a video, damaged, or a codec it lacks)",
         "OpenCV opens it but decodes no frame (damaged?)",
     )

@@ -1,9 +1,10 @@
 """Training with several processes (torchrun, gloo on CPU): shards, the same run as one
 process, a killed rank that fails the other, exact resume after it, signals.
 
-The subprocess tests start two ranks directly with the variables torchrun sets (RANK,
-WORLD_SIZE, MASTER_ADDR, ...), except where the torchrun command itself is the point.
-Each process imports torch, which is most of their cost, so they are few: one run killed
+The process tests start two ranks directly with the variables torchrun sets (RANK,
+WORLD_SIZE, MASTER_ADDR, ...), each forked from the test process with torch imported
+(tests/forked.py), except where the torchrun command itself is the point (the resume).
+Each fresh process imports torch, which is most of their cost, so they are few: one run killed
 (by SIGKILL of one rank; the other then fails, writing nothing) serves the dying-rank
 check and the exact resume; the atomic writes under a kill at any moment are the
 one-process writes, which test_crash_safety.py kills at random moments."""
@@ -33,6 +34,7 @@ from signcli.engine.recipes import resume_run, start_run
 from signcli.engine.strategy import _merge_predictions
 from signcli.settings import load_settings
 from signcli.tasks.base import Predictions
+from tests.forked import ForkedCommand
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data"
 EPOCHS = 3
@@ -59,15 +61,19 @@ def free_port() -> int:
 
 
 def spawn_ranks(
-    args: list[str], world: int = 2, rank_args: dict[int, list[str]] | None = None, **env: str
-) -> list[subprocess.Popen]:
-    """`python -m signcli ARGS` as ranks 0..world-1 of one run, as torchrun starts them
-    (`rank_args`: more arguments for some ranks, a run started wrongly)."""
+    args: list[str],
+    outputs: Path,
+    world: int = 2,
+    rank_args: dict[int, list[str]] | None = None,
+    **env: str,
+) -> list[ForkedCommand]:
+    """`signcli ARGS` as ranks 0..world-1 of one run, with the variables torchrun gives
+    them (`rank_args`: more arguments for some ranks, a run started wrongly); each rank a
+    process forked from this one (tests/forked.py), its output in `outputs`/rank-N."""
     port = str(free_port())
     processes = []
     for rank in range(world):
         rank_env = {
-            **os.environ,
             "RANK": str(rank),
             "LOCAL_RANK": str(rank),
             "WORLD_SIZE": str(world),
@@ -77,15 +83,8 @@ def spawn_ranks(
             "OMP_NUM_THREADS": "1",
             **env,
         }
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "signcli", *args, *(rank_args or {}).get(rank, [])],
-                env=rank_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+        rank_command = [*args, *(rank_args or {}).get(rank, [])]
+        processes.append(ForkedCommand(rank_command, outputs / f"rank-{rank}", **rank_env))
     return processes
 
 
@@ -98,7 +97,7 @@ def torchrun(args: list[str], world: int = 2) -> subprocess.CompletedProcess:
     )
 
 
-def wait_for(path: Path, processes: list[subprocess.Popen], timeout_s: float = 120) -> None:
+def wait_for(path: Path, processes: list[ForkedCommand], timeout_s: float = 120) -> None:
     """Until `path` exists and is not empty (last.pt: rank 0 has started training)."""
     deadline = time.monotonic() + timeout_s
     while not (path.exists() and path.stat().st_size):
@@ -205,7 +204,7 @@ def test_two_processes_train_as_one_survive_a_dead_rank_and_resume_exactly(tmp_p
     # one test: xdist may run a module's tests on different workers, and each group of
     # processes costs their imports of torch
     reference = tmp_path / "two"
-    ranks = spawn_ranks(train_args(reference))
+    ranks = spawn_ranks(train_args(reference), tmp_path / "two-output")
     outputs = [process.communicate(timeout=300) for process in ranks]
     assert [process.returncode for process in ranks] == [0, 0], outputs
     assert outputs[0][0].count(f"epoch {EPOCHS}/{EPOCHS}") == 1  # rank 0's progress
@@ -228,7 +227,9 @@ def test_two_processes_train_as_one_survive_a_dead_rank_and_resume_exactly(tmp_p
     # gone as after a SIGKILL of both (rank 0 writes nothing more), and resume is exact
     work = tmp_path / "killed"
     ranks = spawn_ranks(
-        train_args(work, "--quiet", "--save-every-steps", "1"), **{distributed.TIMEOUT_ENV: "60"}
+        train_args(work, "--quiet", "--save-every-steps", "1"),
+        tmp_path / "killed-output",
+        **{distributed.TIMEOUT_ENV: "60"},
     )
     wait_for(work / "metrics.jsonl", ranks)
     time.sleep(0.2)  # into epoch 2 (or its checkpoint writes), epoch 3 to spare
@@ -256,7 +257,7 @@ def test_two_processes_train_as_one_survive_a_dead_rank_and_resume_exactly(tmp_p
 @pytest.mark.slow
 def test_sigterm_on_one_rank_stops_both_then_one_process_resumes(tmp_path: Path) -> None:
     work = tmp_path / "stopped"
-    ranks = spawn_ranks(train_args(work, "--set", "training.epochs=30"))
+    ranks = spawn_ranks(train_args(work, "--set", "training.epochs=30"), tmp_path / "output")
     wait_for(work / "metrics.jsonl", ranks)  # both ranks are in the loop, signals caught
     ranks[1].send_signal(signal.SIGTERM)  # torchrun would send it to both; one must do
     outputs = [process.communicate(timeout=120) for process in ranks]
@@ -282,7 +283,9 @@ def test_ranks_that_start_from_different_data_or_settings_fail_fast_naming_it(
         (other / path.name).symlink_to(path)
     work = tmp_path / "run"
     rank_1 = ["--set", f"data.train_dir={other}", "--set", "optim.lr=0.01"]
-    ranks = spawn_ranks(train_args(work), rank_args={1: rank_1}, SIGNCLI_DIST_TIMEOUT="60")
+    ranks = spawn_ranks(
+        train_args(work), tmp_path / "output", rank_args={1: rank_1}, SIGNCLI_DIST_TIMEOUT="60"
+    )
     start = time.monotonic()
     outputs = [process.communicate(timeout=120) for process in ranks]
     assert time.monotonic() - start < 60  # not the collective timeout
@@ -293,3 +296,27 @@ def test_ranks_that_start_from_different_data_or_settings_fail_fast_naming_it(
         assert "Traceback" not in err and "lost contact" not in err
     assert "data.train_dir" in outputs[0][1]
     assert not (work / "last.pt").exists()
+
+
+def test_start_facts_differ_when_the_text_targets_differ() -> None:
+    """issue 23: torchrun ranks compared ids and class labels only, so a rank reading a
+    stale copy of a texts CSV (same ids, other sentences) trained apart without a word."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from signcli.engine.distributed import start_differences
+    from signcli.engine.trainer import _start_facts
+    from signcli.settings import load_settings
+
+    def data(texts: list[str]) -> SimpleNamespace:
+        split = SimpleNamespace(
+            name="train", ids=["s1", "s2"], gloss=np.zeros(2, np.int64), cat=None, texts=texts
+        )
+        return SimpleNamespace(train=split, val=None, input_dims={"x": 6}, num_gloss=9, num_cat=0)
+
+    settings = load_settings()
+    rank0 = _start_facts(settings, data(["a b", "c d"]))
+    assert start_differences([rank0, _start_facts(settings, data(["a b", "c d"]))]) == []
+    (difference,) = start_differences([rank0, _start_facts(settings, data(["a b", "c e"]))])
+    assert difference.startswith("train data: rank 0 2 samples (ids and targets ")

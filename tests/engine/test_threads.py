@@ -175,3 +175,17 @@ def test_a_run_says_what_it_chose(make_npz_dataset, tmp_path: Path) -> None:
     previous = torch.get_num_threads()
     trainer.fit()
     assert torch.get_num_threads() == previous  # given back to the caller
+
+
+def test_loader_workers_auto_are_none_on_cpu_and_several_on_cuda(monkeypatch) -> None:
+    from signcli.engine.threads import CUDA_LOADER_WORKERS, loader_workers
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    cores = lambda n: Cores(n, n, None)  # noqa: E731
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert loader_workers(3, cpu) == 3 and loader_workers(0, cuda) == 0  # as given
+    assert loader_workers("auto", cpu, cores(16)) == 0
+    assert loader_workers("auto", cuda, cores(16)) == CUDA_LOADER_WORKERS
+    assert loader_workers("auto", cuda, cores(2)) == 1  # one core left to the main process
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # torchrun: 8 processes share 16 cores
+    assert loader_workers("auto", cuda, cores(16)) == 1

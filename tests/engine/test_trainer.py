@@ -17,7 +17,7 @@ from signcli.engine.hooks import Hook
 from signcli.engine.progress import ProgressHook
 from signcli.engine.recipes import start_run
 from signcli.engine.trainer import Trainer
-from signcli.settings import load_settings
+from signcli.settings import augment_off, load_settings
 from tests.tiny import TINY_MODEL
 
 EPOCH_KEYS = {
@@ -111,8 +111,11 @@ def test_train_gloss_top1_recounts_the_training_forward_passes(
 
 
 def test_accumulating_k_batches_equals_one_big_batch(root: Path, tmp_path: Path) -> None:
+    # augmentation off: its draws follow the batch (seed, epoch, batch index), so batches
+    # of 4 and of 12 augment the same samples differently (data/batch_augment.py)
+    no_augment = (f"{key}={value}" for key, value in augment_off().items())
     common = ("optim.optimizer=sgd", "optim.momentum=0", "optim.weight_decay=0", "optim.scheduler=none",
-              "model.dropout=0", "training.epochs=1", "optim.lr=0.1")  # fmt: skip
+              "model.dropout=0", "training.epochs=1", "optim.lr=0.1", *no_augment)  # fmt: skip
     small = start_run(
         settings_for(root, tmp_path / "a", *common, "training.batch_size=4", "optim.accumulate=3")
     )
@@ -274,3 +277,28 @@ def test_log_csv_and_tensorboard(root: Path, tmp_path: Path) -> None:
     events = EventAccumulator(str(work / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("train_loss")] == [1, 2]
+
+
+def test_loaders_live_across_epochs_and_batches_are_augmented_on_the_device(
+    root: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(settings_for(root, tmp_path / "w", "data.num_workers=1"), default_hooks=False)
+    seen = []
+    augment = trainer.augment
+    assert augment is not None  # on by default (speed, frame drop)
+
+    def spy(batch, epoch, batch_index):  # noqa: ANN001
+        seen.append((epoch, batch_index, trainer._loader()))
+        return augment(batch, epoch, batch_index)
+
+    trainer.augment = spy
+    trainer.fit()
+    loaders = {id(loader) for _, _, loader in seen}
+    assert len(loaders) == 1  # one training loader, its worker kept across both epochs
+    loader = seen[0][2]
+    assert loader.num_workers == 1 and loader.persistent_workers and not loader.pin_memory
+    per_epoch = len(trainer.batch_sizes)
+    assert [(e, i) for e, i, _ in seen] == [(e, i) for e in (1, 2) for i in range(per_epoch)]
+    assert trainer._loaders == {}  # fit() ended: the workers went with the loaders
+    auto = Trainer(settings_for(root, tmp_path / "a"), default_hooks=False)
+    assert auto._make_loader(validation=True).num_workers == 0  # auto on CPU

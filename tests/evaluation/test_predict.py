@@ -203,3 +203,19 @@ def test_ctc_checkpoint_and_onnx_decode_texts(tmp_path: Path) -> None:
     assert [r["text"] for r in from_checkpoint.rows] == [r["text"] for r in from_onnx.rows]
     with pytest.raises(Exception, match="--window slides a classifier"):
         predict_files(checkpoint, [root / "val"], window=4)
+
+
+def test_a_fifo_or_device_given_as_input_or_model_is_named(tmp_path: Path) -> None:
+    """issue 23: a FIFO or /dev/zero given to predict read "does not exist"."""
+    import os
+
+    from signcli.core.errors import UsageError
+    from signcli.evaluation.predict import collect_files, predict_files
+
+    os.mkfifo(tmp_path / "p.npz")
+    with pytest.raises(UsageError, match="input .*p.npz is a FIFO, not a regular file"):
+        collect_files([tmp_path / "p.npz"])
+    with pytest.raises(UsageError, match="input /dev/zero is a device"):
+        collect_files([Path("/dev/zero")])
+    with pytest.raises(UsageError, match="model file .*p.npz is a FIFO"):
+        predict_files(tmp_path / "p.npz", [tmp_path])

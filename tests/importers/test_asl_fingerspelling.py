@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from signcli.importers import asl_fingerspelling, get_format
+from signcli.data.recordings import asl_fingerspelling
+from signcli.importers import get_format
 from signcli.importers.base import ImportFormatError, SourceItem
 from tests.importers.kaggle_samples import (
     frame_numbers,

@@ -251,3 +251,31 @@ def test_scan_without_the_layout_is_a_format_error(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text("path,participant_id,sequence_id,sign\na.parquet,1,2,TV\n")
     with pytest.raises(ImportFormatError, match="none of the 1 parquet files"):
         FORMAT.scan(tmp_path)
+
+
+@pytest.mark.parametrize("rel", ["/etc/passwd", "../outside.parquet", "a/../../outside.parquet"])
+def test_an_index_path_leaving_src_is_skipped_unread(tmp_path: Path, rel: str) -> None:
+    """issue 23: train.csv's `path` was joined to SRC as given, so an absolute path or `..`
+    made the import read (and name) files elsewhere."""
+    src = tmp_path / "src"
+    write_asl_signs(src, n_sequences=2)
+    (tmp_path / "outside.parquet").write_bytes(b"not read")
+    index = src / "train.csv"
+    lines = index.read_text().splitlines()
+    lines[1] = rel + lines[1][lines[1].index(",") :]
+    index.write_text("\n".join(lines) + "\n")
+    scan = FORMAT.scan(src)
+    assert (f"{index}:2", f"path {rel!r} leaves SRC") in scan.skipped
+    assert all(Path(item.ref).is_relative_to(src) for item in scan.items)
+
+
+def test_a_long_sign_outside_the_map_is_quoted_short(tmp_path: Path) -> None:
+    """issue 23: a reason quoted the index's value whole (errors quote a short excerpt)."""
+    write_asl_signs(tmp_path, n_sequences=2, missing=0, corrupt=0, signs=("TV", "after"))
+    csv = tmp_path / "train.csv"
+    lines = csv.read_text().splitlines()
+    rel = lines[1].split(",")[0]
+    csv.write_text("\n".join([*lines, f"{rel},26734,5,{'SECRET' * 500}"]) + "\n")
+    ((_, reason),) = FORMAT.scan(tmp_path).skipped
+    assert reason.startswith("sign 'SECRETSECRET") and "(3,000 characters)" in reason
+    assert len(reason) < 120

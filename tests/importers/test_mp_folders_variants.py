@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signcli.data.recordings.mp_frames import LAYOUTS
 from signcli.importers.base import ImportFormatError
-from signcli.importers.mp_folders import FORMAT, LAYOUTS
+from signcli.importers.mp_folders import FORMAT
 from tests.importers.samples import write_mp_sequence
 
 LANDMARKS = {"pose": 33, "face": 468, "hand_l": 21, "hand_r": 21}

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signcli.data.recordings.openpose import MIN_CONFIDENCE
 from signcli.importers.base import ImportFormatError
-from signcli.importers.openpose import FORMAT, MIN_CONFIDENCE
+from signcli.importers.openpose import FORMAT
 from tests.importers.samples import openpose_person, write_openpose_video
 from tests.importers.test_openpose import body, expected
 

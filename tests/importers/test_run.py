@@ -440,3 +440,17 @@ def test_a_resumed_import_of_a_changed_source_is_refused(fake, src, tmp_path, mo
         _import(src, out, streams=("pose",))
     report = _import(src, out, streams=("pose",), overwrite=True)
     assert report.resumed == 0 and report.written == 23
+
+
+def test_labels_inside_out_are_refused_before_anything_is_replaced(fake, src, tmp_path):
+    """issue 23: `--labels OUT/train_labels.csv --overwrite` (the generated labels, edited
+    and given back) was read, then replaced by the generated file: the edits were lost and
+    the val samples skipped as unlabelled."""
+    out = tmp_path / "out"
+    _import(src, out)
+    labels = out / "train_labels.csv"
+    edited = labels.read_text() + "# the user's edit\n"
+    labels.write_text(edited)
+    with pytest.raises(UsageError, match=r"--labels .*train_labels\.csv lies inside OUT"):
+        _import(src, out, labels=labels, overwrite=True)
+    assert labels.read_text() == edited

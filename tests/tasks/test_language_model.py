@@ -150,3 +150,24 @@ def test_an_lm_order_above_the_limit_is_refused_before_fitting(tmp_path: Path) -
     with pytest.raises(UsageError, match="--lm-order is 1,000,000,000: .*SIGNCLI_MAX_LM_ORDER"):
         LMOptions(10**9).check(task_spec("ctc"), tmp_path / "best.pt")
     LMOptions(3).check(task_spec("ctc"), tmp_path / "best.pt")
+
+
+def test_texts_times_order_past_the_limit_are_refused_before_counting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 23: the order was bounded, but not the counting it multiplies: a texts CSV of
+    hundreds of MB at order 20 would count billions of n-grams in Python dictionaries."""
+    from signcli.tasks.language_model import build_language_model
+    from signcli.text.tokenizer import TextTokenizer
+
+    texts = tmp_path / "lm.csv"
+    texts.write_text("file,text\n" + "".join(f"s{i},a b c d\n" for i in range(10)))
+    tokenizer = TextTokenizer.train(["a b c d"], "word")
+    settings = load_settings(flags={"model.task": "ctc"})
+    monkeypatch.setenv("SIGNCLI_MAX_LM_NGRAMS", "100")
+    with pytest.raises(UsageError, match=r"--lm-order 3 over .*lm.csv \(50 tokens.*150 n-gram"):
+        build_language_model(LMOptions(3, texts=texts), settings, tmp_path / "best.pt", tokenizer)
+    lm, record = build_language_model(
+        LMOptions(2, texts=texts), settings, tmp_path / "best.pt", tokenizer
+    )  # 100 events: within the bound
+    assert record["sentences"] == 10

@@ -114,3 +114,16 @@ def test_a_tokenizer_that_does_not_fit_the_models_outputs_is_refused() -> None:
     with pytest.raises(UsageError, match=f"tokenizer has {tokenizer.vocab_size} ids but the"):
         build_task("ctc").restore(labels, "best.pt")
     build_task("ctc").restore({**labels, "num_tokens": tokenizer.vocab_size}, "best.pt")
+
+
+def test_a_regex_that_backtracks_without_end_is_a_usage_error_naming_the_tokenizer() -> None:
+    """issue 23: a tokenizer.json made elsewhere whose normalizer's regex backtracks until
+    the regex engine's retry limit made the library panic (a BaseException, past every
+    `except Exception`): a traceback and exit 1."""
+    document = json.loads(TextTokenizer.train(["a b c"], "word").to_json())
+    document["normalizer"] = {"type": "Replace", "pattern": {"Regex": "(.|..)+\\d"}, "content": ""}
+    tokenizer = TextTokenizer.from_json(json.dumps(document), source="tokenizer file t.json")
+    text = "yesterday the teacher bought the ball"
+    for call in (tokenizer.encode, tokenizer.normalize, lambda t: tokenizer.encode_batch([t])):
+        with pytest.raises(UsageError, match=r"^tokenizer file t.json: the tokenizers library"):
+            call(text)
