@@ -99,6 +99,18 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "velocity": ["--set", "data.motion=velocity"],
     "ema": ["--set", "training.ema=auto"],
     "velocity-ema": ["--set", "data.motion=velocity", "--set", "training.ema=auto"],
+    # per-sample normalisation of columns of unknown meaning (each on its own), with velocity
+    "znorm": ["--set", "data.sample_normalize=true"],
+    "znorm-velocity": ["--set", "data.sample_normalize=true", "--set", "data.motion=velocity"],
+    # joints with known coordinates: normalised as points (the default), plus velocity
+    "coords-xy-velocity": ["--set", "data.coords=xy", "--set", "data.motion=velocity"],
+    "coords-xyz-velocity": ["--set", "data.coords=xyz", "--set", "data.motion=velocity"],
+    "coords-xyz": ["--set", "data.coords=xyz"],
+    # motion only: nothing absolute (where the signer stands) reaches the encoder
+    # velocity with more regularisation (it overfits late on the given split)
+    "velocity-dropout-0.5": ["--set", "data.motion=velocity", "--set", "model.dropout=0.5"],
+    "velocity-wd-0.2": ["--set", "data.motion=velocity", "--set", "optim.weight_decay=0.2"],
+    "velocity-no-raw": ["--set", "data.motion=velocity", "--set", "data.raw_channels=false"],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0

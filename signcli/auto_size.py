@@ -20,8 +20,9 @@ the largest batch that makes them, at least MIN_BATCH_SIZE. On 161 sentences (ta
 batch 32 stopped at 1,200 steps in 200 epochs; the smaller batch reaches 3,000 steps in
 fewer epochs and less time, and a lower error (docs/models.md, "Defaults and the evidence").
 `training.ema: auto` averages over about a tenth of the run's steps; `data.sample_normalize:
-auto` is on for keypoints whose coordinates are known (`resolved_inputs`). docs/defaults.md
-has the evidence for each.
+auto` is on for keypoints whose coordinates are known, `data.motion: auto` adds velocity
+channels to a skeleton without a landmark set (`resolved_inputs`). docs/defaults.md has the
+evidence for each.
 """
 
 from __future__ import annotations
@@ -88,17 +89,30 @@ def auto_ema_decay(total_steps: int) -> float:
 
 
 def resolved_inputs(data: DataSettings) -> tuple[bool, str]:
-    """(sample_normalize, motion) with `auto` made a value: sample_normalize is on for
-    keypoints (key X, not CNN features) whose coordinates are known (data.coords xy / xyz,
-    or a data.joints count), off otherwise: scaling each column of unknown meaning on its
-    own cost 6 points on boston104_words (docs/defaults.md)."""
+    """(sample_normalize, motion) with `auto` made a value (docs/defaults.md has the
+    evidence): sample_normalize is on for keypoints (key X, not CNN features) whose
+    coordinates are known (data.coords xy / xyz, or a data.joints count), off otherwise:
+    scaling each column of unknown meaning on its own cost 6 points on boston104_words.
+    motion is velocity for a skeleton without a landmark set (`skeleton_without_layout`),
+    off otherwise."""
     keypoints = data.key == KEYPOINTS_KEY
     coords_known = data.coords in ("xy", "xyz") or (
         data.coords == "auto" and data.joints is not None
     )
-    if data.sample_normalize == "auto":
-        return keypoints and coords_known, data.motion
-    return bool(data.sample_normalize), data.motion
+    normalize = data.sample_normalize
+    if normalize == "auto":
+        normalize = keypoints and coords_known
+    motion = data.motion
+    if motion == "auto":
+        motion = "velocity" if skeleton_without_layout(data) else "off"
+    return bool(normalize), motion
+
+
+def skeleton_without_layout(data: DataSettings) -> bool:
+    """Single-stream keypoints X that no column layout cuts into body parts (no `layout`,
+    no stream folders): joints of any skeleton, or columns of unknown meaning."""
+    streams = (data.face_dir, data.hand_left_dir, data.hand_right_dir, data.pose_dir)
+    return data.key == KEYPOINTS_KEY and data.layout is None and all(s is None for s in streams)
 
 
 def auto_steps(num_samples: int, batch_size: int, accumulate: int = 1) -> int:

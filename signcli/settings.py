@@ -237,11 +237,13 @@ class DataSettings(_Section):
     frame of reference (body parts) are not normalised again. Inside the model, over real
     frames only, NaN-aware. auto: on for keypoints (key X) whose coords are known (coords
     xy / xyz, or joints), off otherwise (scaling each unknown column on its own hurt)."""
-    motion: Literal["off", "velocity", "acceleration"] = "off"
+    motion: Literal["auto", "off", "velocity", "acceleration"] = "auto"
     """Motion channels beside the others: velocity (frame-to-frame difference), or
     velocity and acceleration; of the normalised channels when `sample_normalize` is on,
-    else of the raw ones. Off by default: velocity (with training.ema) lost 2-5 points on
-    boston104_words and its unseen-speaker folds (docs/defaults.md)."""
+    else of the raw ones. auto: velocity for a skeleton signcli has no landmark set for
+    (single-stream keypoints X without `layout`), off for body-part streams and CNN
+    features: on boston104_words's unseen speakers velocity gained 5.8 points
+    (docs/defaults.md)."""
     raw_channels: bool = True
     """Keep the raw channels (absolute positions) beside the normalised and motion ones
     (off: the encoder reads only those; needs sample_normalize or motion)."""

@@ -33,7 +33,7 @@ from signcli.core.task_specs import DEFAULT_TASK
 # were trained: a stored config.json or checkpoint without the key gets this, not the default.
 LEGACY_VALUES = {
     "data.sample_normalize": False,  # runs from before the per-sample input channels
-    "data.motion": "off",  # (the default too; listed so a later default cannot change them)
+    "data.motion": "off",  # runs from before motion channels (auto adds velocity now)
     "training.ema": "off",
     "model.conv_kernel": 0,
     "training.length_buckets": False,

@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from signcli.auto_size import skeleton_without_layout
 from signcli.engine.hooks import Hook
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class ProgressHook(Hook):
             highlight=False,
         )
         self.console.print(f"  {trainer.threads.choice.describe()}", highlight=False)
+        for line in input_lines(trainer):
+            self.console.print(f"  {line}", highlight=False)
         if self.mode == "bar":
             self.progress = Progress(
                 TextColumn("{task.description}"),
@@ -237,3 +240,17 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def input_lines(trainer: Trainer) -> list[str]:
+    """What the model's input stage feeds the encoder, for a skeleton without a landmark
+    set: the place where saying what the columns are (data.coords) changes the model."""
+    data = trainer.settings.data
+    features = getattr(getattr(trainer.model, "module", trainer.model), "features", None)
+    plan = getattr(features, "plan", None)
+    if not plan or not skeleton_without_layout(data) or "x" not in plan:
+        return []
+    line = f"input X: {plan['x'].describe()}"
+    if not plan["x"].coords:
+        line += " (joints? --set data.coords=xy|xyz adds them normalised per sample)"
+    return [line]

@@ -49,6 +49,17 @@ class StreamChannels:
         """Columns the encoder reads for this stream."""
         return self.stored * self.groups
 
+    def describe(self) -> str:
+        """E.g. '6 columns of unknown meaning: raw + velocity' (the run header's input line)."""
+        what = (
+            f"{self.stored // self.coords} joints x {self.coords}"
+            if self.coords
+            else f"{self.stored} columns of unknown meaning"
+        )
+        motion = ["velocity", "acceleration"][: self.motion]
+        groups = ["raw"] * self.raw + ["normalised per sample"] * self.normalized + motion
+        return f"{what}: {' + '.join(groups)}"
+
 
 def stream_coords(name: str, width: int, data: DataSettings) -> int:
     """Coordinates per joint of stream `name` (3, 2, or 0 = unknown). ValueError, naming the

@@ -59,4 +59,5 @@ def test_the_size_of_a_new_model_is_its_own_count(monkeypatch: pytest.MonkeyPatc
     settings = Settings.model_validate({"model": {"name": "toy", "d_model": 8, "num_layers": 1}})
     parts, out = encoder_parts(settings, {"x": 3})
     assert out == 7 and parts["toy layers"] == (1234, "model.d_model=8")
-    assert parts["input projections"][0] == frame_input(3, 8)
+    # 3 columns of unknown meaning reach the encoder as raw + velocity (data.motion auto)
+    assert parts["input projections"][0] == frame_input(6, 8)

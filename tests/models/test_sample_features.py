@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from signcli.auto_size import resolve_auto_settings, resolved_inputs
 from signcli.core.errors import UsageError
 from signcli.models.channels import StreamChannels, channel_plan
 from signcli.models.sample_features import SampleFeatures
@@ -101,14 +102,29 @@ def test_auto_normalises_keypoints_whose_coordinates_are_known() -> None:
     def plan(*overrides: str, width: int = 6):
         return channel_plan(load_settings(overrides=list(overrides)).data, {"x": width})["x"]
 
-    unknown = plan()  # the default: nothing known about the columns, no motion
-    assert (unknown.normalized, unknown.motion, unknown.width) == (False, 0, 6)
+    unknown = plan()  # the default: nothing known about the columns: raw + velocity
+    assert (unknown.normalized, unknown.motion, unknown.width) == (False, 1, 12)
     assert (plan("data.coords=xy").normalized, plan("data.joints=2").normalized) == (True, True)
-    assert plan("data.coords=xy").width == 12
-    assert plan("data.coords=none", "data.sample_normalize=true").width == 12
-    assert plan("data.motion=velocity").width == 12
+    assert plan("data.coords=xy").width == 18
+    assert plan("data.coords=none", "data.sample_normalize=true", "data.motion=off").width == 12
+    assert plan("data.motion=off").width == 6
     cnn = plan("data.key=X2048", "data.joints=1024", width=2048)
     assert (cnn.normalized, cnn.motion, cnn.width) == (False, 0, 2048)
+
+
+def test_auto_motion_is_velocity_for_a_skeleton_without_a_landmark_set_only() -> None:
+    def motion(*overrides: str) -> str:
+        return resolved_inputs(load_settings(overrides=list(overrides)).data)[1]
+
+    assert motion() == "velocity" and motion("data.coords=xyz") == "velocity"
+    assert motion("data.layout=hand_l=0:63,hand_r=63:126") == "off"  # body parts: as before
+    assert motion("data.pose_dir=poses") == "off"  # the multi-stream layout
+    assert motion("data.key=X2048") == "off"  # CNN features
+    assert motion("data.motion=off") == "off" and motion("data.motion=acceleration") == (
+        "acceleration"
+    )
+    resolved = resolve_auto_settings(load_settings(), 100)
+    assert resolved.data.motion == "velocity"  # config.json records the value, not auto
 
 
 def test_coords_come_from_the_setting_or_the_joint_count() -> None:
@@ -163,3 +179,15 @@ def test_runs_stored_before_the_channels_rebuild_without_them() -> None:
     assert upgraded.training.ema == "off"
     model = build_run_model(upgraded, {"x": 6}, {"num_gloss": 3})
     assert model.features.passes_through and model.encoder.input_dims == {"x": 6}
+
+
+def test_the_run_header_says_what_the_input_stage_feeds_the_encoder() -> None:
+    def describe(*overrides: str) -> str:
+        data = load_settings(overrides=list(overrides)).data
+        return channel_plan(data, {"x": 6})["x"].describe()
+
+    assert describe() == "6 columns of unknown meaning: raw + velocity"
+    assert describe("data.coords=xy") == "3 joints x 2: raw + normalised per sample + velocity"
+    assert describe("data.motion=acceleration", "data.raw_channels=false") == (
+        "6 columns of unknown meaning: velocity + acceleration"
+    )
