@@ -191,3 +191,27 @@ def test_the_run_header_says_what_the_input_stage_feeds_the_encoder() -> None:
     assert describe("data.motion=acceleration", "data.raw_channels=false") == (
         "6 columns of unknown meaning: velocity + acceleration"
     )
+
+
+def test_the_header_line_names_the_input_of_a_skeleton_without_a_layout_only() -> None:
+    from types import SimpleNamespace
+
+    from signcli.engine.progress import input_lines
+
+    def lines(*overrides: str, run: tuple[str, ...] = ()) -> list[str]:
+        model = build_run_model(
+            load_settings(overrides=list(overrides)), {"x": 6}, {"num_gloss": 3}
+        )
+        settings = load_settings(overrides=list(run or overrides))
+        return input_lines(SimpleNamespace(settings=settings, model=model))
+
+    assert lines() == [
+        "input X: 6 columns of unknown meaning: raw + velocity (joints? --set "
+        "data.coords=xy|xyz adds them normalised per sample)"
+    ]
+    assert lines("data.coords=xy") == [
+        "input X: 3 joints x 2: raw + normalised per sample + velocity"
+    ]
+    # body parts (a layout) or CNN features: no line, the layout or the key says it
+    assert lines(run=("data.layout=hand_l=0:63,hand_r=63:126",)) == []
+    assert lines(run=("data.key=X2048",)) == []
