@@ -141,11 +141,11 @@ def main() -> None:
 
 
 def _copy_model(trainer: Trainer) -> torch.nn.Module:
-    from signcli.tasks.model import build_model
+    from signcli.tasks.model import build_run_model
 
-    settings = trainer.settings
-    model = build_model(
-        settings.model,
+    # the run's model as built: its input channels (data.motion, ...) included
+    model = build_run_model(
+        trainer.settings,
         trainer.data.input_dims,
         {"num_gloss": trainer.data.num_gloss, "num_cat": trainer.data.num_cat},
     )
