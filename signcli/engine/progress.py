@@ -246,8 +246,8 @@ def input_lines(trainer: Trainer) -> list[str]:
     """What the model's input stage feeds the encoder, for a skeleton without a landmark
     set: the place where saying what the columns are (data.coords) changes the model."""
     data = trainer.settings.data
-    features = getattr(getattr(trainer.model, "module", trainer.model), "features", None)
-    plan = getattr(features, "plan", None)
+    # trainer.model is the bare model (torchrun's wrapper is trainer.train_model)
+    plan = getattr(getattr(trainer.model, "features", None), "plan", None)
     if not plan or not skeleton_without_layout(data) or "x" not in plan:
         return []
     line = f"input X: {plan['x'].describe()}"
