@@ -111,6 +111,16 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "velocity-dropout-0.5": ["--set", "data.motion=velocity", "--set", "model.dropout=0.5"],
     "velocity-wd-0.2": ["--set", "data.motion=velocity", "--set", "optim.weight_decay=0.2"],
     "velocity-no-raw": ["--set", "data.motion=velocity", "--set", "data.raw_channels=false"],
+    # issue 20, round 3: move and resize a skeleton without a landmark set (new signers)
+    "position": ["--set", "data.augment.position_p=0.5"],
+    "position-strong": [
+        "--set",
+        "data.augment.position_p=0.5",
+        "--set",
+        "data.augment.position_shift=1.0",
+        "--set",
+        "data.augment.position_scale=0.2",
+    ],
 }
 GROUP_COLUMNS = ("session", "speaker", "signer")  # train_meta.csv columns a cut keeps whole
 CUT_SEED = 0

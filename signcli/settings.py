@@ -64,8 +64,9 @@ class _Section(BaseModel):
 
 class AugmentSettings(_Section):
     """Training-split augmentation (signcli.data.augment). On by default: speed, frame drop,
-    and for body-part streams (multi-stream layout or `data.layout`) affine and landmark
-    dropout, each with p = 0.5; mirror, crop and jitter are off. Draws depend on (seed,
+    for body-part streams (multi-stream layout or `data.layout`) affine and landmark
+    dropout, and for a skeleton without a landmark set position, each with p = 0.5; mirror,
+    crop and jitter are off. Draws depend on (seed,
     epoch, sample), so runs and resumes repeat."""
 
     mirror_p: float = Field(0.0, ge=0.0, le=1.0)
@@ -102,6 +103,16 @@ class AugmentSettings(_Section):
     """Probability of setting random landmarks to missing."""
     landmark_dropout_rate: float = Field(0.05, ge=0.0, le=1.0)
     """landmark_dropout: share of landmarks dropped."""
+    position_p: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of moving and resizing a skeleton without a landmark set (single-stream
+    keypoints, no `data.layout`: affine does not know its x and y there): one scale for all
+    columns about their batch means, and each column shifted by its own draw. It stands for
+    a new signer's place and size in the frame, which the raw columns carry."""
+    position_scale: float = Field(0.1, ge=0.0, lt=1.0)
+    """position: scale drawn from 1 - position_scale .. 1 + position_scale."""
+    position_shift: float = Field(0.5, ge=0.0)
+    """position: largest shift of a column either way, in standard deviations of that
+    column over the batch's real frames."""
     mix_streams: dict[StreamName, float] = Field(default_factory=dict)
     """{stream: p}: with probability p the stream comes from another sample of its gloss."""
 

@@ -7,6 +7,7 @@ old record is read so that the run is rebuilt as it was trained, not with newer 
 | stored by a run from before                  | read as                                   |
 |----------------------------------------------|-------------------------------------------|
 | `model.conv_kernel` (temporal convolution)   | 0: attention blocks only                  |
+| `data.augment.position_p` (position moves)   | 0: no position transform                  |
 | `training.length_buckets`                    | false: the random batch order             |
 | `model.task` (tasks)                         | classify                                  |
 | `data.cache` modes (`cache: true/false`)     | memory / off                              |
@@ -35,6 +36,7 @@ LEGACY_VALUES = {
     "data.sample_normalize": False,  # runs from before the per-sample input channels
     "data.motion": "off",  # runs from before motion channels (auto adds velocity now)
     "training.ema": "off",
+    "data.augment.position_p": 0.0,  # runs from before the position transform
     "model.conv_kernel": 0,
     "training.length_buckets": False,
     "model.task": "classify",  # runs from before tasks classified

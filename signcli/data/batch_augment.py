@@ -24,7 +24,9 @@ batch's device. Landmark dropout draws the gaps between dropped landmarks (geome
 which is the same Bernoulli process as one draw per landmark at a few percent of the draws.
 
 Order, as in data/augment.py: mix_streams, frames (speed, crop, frame drop: one plan for
-every stream of a sample), mirror, affine, jitter, landmark dropout. NaN stays NaN.
+every stream of a sample), mirror, affine, position, jitter, landmark dropout. NaN stays
+NaN. position is batch-only (it reads the batch's column statistics): it moves and resizes
+a skeleton without a landmark set (no data.layout), where affine has no x and y to turn.
 
 mix_streams needs every partner of a sample in the batch: true with one process; under
 torchrun a rank holds a shard of the batch, so there the per-sample Augmenter mixes in the
@@ -42,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from signcli.auto_size import skeleton_without_layout
 from signcli.core.column_layout import layout_columns
 from signcli.core.streams import STREAM_NAMES
 from signcli.data.augment import (
@@ -157,8 +160,10 @@ class BatchAugmenter:
         max_len: int | None = None,
         mix: bool = True,
         rank: int = 0,
+        positions: bool = False,
     ) -> None:
         self.settings = settings
+        self.positions = positions  # a skeleton without a landmark set: the position transform
         self.seed = seed
         self.max_len = max_len
         self.rank = rank
@@ -199,6 +204,7 @@ class BatchAugmenter:
             max_len=settings.model.max_len,
             mix=world_size <= 1,
             rank=rank,
+            positions=skeleton_without_layout(data),
         )
 
     def generators(
@@ -243,6 +249,8 @@ class BatchAugmenter:
             maps = to(self._affine_parameters(B, plan)[turned])  # [R, 6]
             for name, v in out.items():
                 _affine(v, self.columns[name].landmarks, turn, maps)
+        if self.positions and (moved := rows(coins[:, 7] < a.position_p)) is not None:
+            self._position(out, to(real), moved, plan)
         if (shake := rows(coins[:, 5] < a.jitter_p)) is not None:
             for name, v in out.items():
                 sub = v.index_select(0, shake)  # [R, W, D]
@@ -339,6 +347,31 @@ class BatchAugmenter:
         cos, sin = np.cos(angle), np.sin(angle)
         matrix = np.stack([cos, cos * shear - sin, sin, sin * shear + cos]) * scale
         return np.concatenate([matrix, shift]).T.astype(np.float32)
+
+    def _position(
+        self,
+        out: dict[str, torch.Tensor],
+        real: torch.Tensor,
+        samples: torch.Tensor,
+        plan: np.random.Generator,
+    ) -> None:
+        """For `samples`: every column -> mean + scale * (column - mean) + shift * spread,
+        with mean and spread (standard deviation) of the column over the batch's `real`
+        frames [B, W] (NaN ignored), one scale a sample and one shift a sample and column."""
+        a = self.settings
+        count = len(samples)
+        for v in out.values():
+            seen = real[:, :, None] & ~torch.isnan(v)  # [B, W, D]
+            frames = seen.sum((0, 1)).clamp_min(1)  # [D]
+            mean = torch.where(seen, v, 0.0).sum((0, 1)) / frames
+            spread = (torch.where(seen, v - mean, 0.0).square().sum((0, 1)) / frames).sqrt()
+            scale = plan.uniform(1 - a.position_scale, 1 + a.position_scale, (count, 1, 1))
+            shift = plan.uniform(-a.position_shift, a.position_shift, (count, 1, v.shape[-1]))
+            scale_t = torch.from_numpy(scale.astype(np.float32)).to(v.device, non_blocking=True)
+            shift_t = torch.from_numpy(shift.astype(np.float32)).to(v.device, non_blocking=True)
+            sub = v.index_select(0, samples)  # [R, W, D]
+            moved = torch.addcmul(mean + shift_t * spread, scale_t, sub - mean)
+            v.index_copy_(0, samples, moved)
 
     # ------------------------------------------------------------------ stream mixing
 

@@ -313,3 +313,67 @@ def test_under_torchrun_the_dataset_mixes_and_the_batch_does_the_rest() -> None:
     off = load_settings(overrides=["data.augment.speed_p=0", "data.augment.frame_drop_p=0",
                                    "data.augment.affine_p=0", "data.augment.landmark_dropout_p=0"])  # fmt: skip
     assert training_augmenter(split(), off, sampler, SimpleNamespace(rank=0, world_size=1)) is None
+
+
+def skeleton_samples(n: int, seed: int = 0) -> list[Sample]:
+    """Single-stream X of 6 columns in pixels (no landmark set), some values missing."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n):
+        T = int(rng.integers(3, 25))
+        x = (rng.normal(150.0, 30.0, (1, 6)) + rng.normal(0.0, 5.0, (T, 6))).astype(np.float32)
+        x[rng.random(x.shape) < 0.1] = np.nan
+        samples.append(Sample(f"s{i}", {"x": x}, {"gloss": int(rng.integers(4))}))
+    return samples
+
+
+def test_position_shifts_each_column_within_its_spread_and_scales_about_the_mean() -> None:
+    samples = skeleton_samples(48, seed=6)
+    batch = collate_streams(samples)
+    x = batch.streams["x"].numpy()
+    seen = batch.mask.numpy()[:, :, None] & ~np.isnan(x)
+    mean = np.where(seen, x, 0).sum((0, 1)) / seen.sum((0, 1))
+    spread = np.sqrt(np.where(seen, (x - mean) ** 2, 0).sum((0, 1)) / seen.sum((0, 1)))
+
+    shifted = BatchAugmenter(only(position_p=1, position_scale=0.0, position_shift=0.5), 0,
+                             {"x": 6}, positions=True)(batch, 1, 0)  # fmt: skip
+    shifts = []
+    for i, sample in enumerate(samples):
+        got = shifted.streams["x"][i, : sample.length].numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(sample.streams["x"]))
+        offset = got - sample.streams["x"]  # one shift a column over the clip
+        for column in range(6):
+            values = offset[:, column][~np.isnan(offset[:, column])]
+            if len(values):
+                np.testing.assert_allclose(values, values[0], atol=1e-3)
+                assert abs(values[0]) <= 0.5 * spread[column] + 1e-3
+                shifts.append(values[0] / spread[column])
+        assert (shifted.streams["x"][i, sample.length :] == 0).all()
+    assert np.std(shifts) > 0.2  # U(-0.5, 0.5) has sd 0.29: columns move apart
+
+    scaled = BatchAugmenter(only(position_p=1, position_scale=0.3, position_shift=0.0), 0,
+                            {"x": 6}, positions=True)(batch, 1, 0)  # fmt: skip
+    for i, sample in enumerate(samples):
+        got = scaled.streams["x"][i, : sample.length].numpy()
+        ratio = (got - mean) / (sample.streams["x"] - mean)  # one factor a sample, every column
+        ratio = ratio[np.isfinite(ratio) & (np.abs(sample.streams["x"] - mean) > 1.0)]
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-3)
+        assert 0.7 - 1e-4 <= ratio[0] <= 1.3 + 1e-4
+
+
+def test_position_only_moves_a_skeleton_without_a_landmark_set() -> None:
+    samples = skeleton_samples(8, seed=7)
+    batch = collate_streams(samples)
+    setting = only(position_p=1)
+    untouched = BatchAugmenter(setting, 0, {"x": 6})(batch, 1, 0)  # positions off
+    assert torch.equal(untouched.streams["x"].nan_to_num(9), batch.streams["x"].nan_to_num(9))
+
+    from signcli.settings import Settings
+
+    def augmenter(layout: dict | None) -> BatchAugmenter:  # for a training split of X [T, 156]
+        data = {"layout": layout, "augment": {"position_p": 1}}
+        split = SimpleNamespace(input_dims={"x": 156})
+        return BatchAugmenter.for_split(split, Settings.model_validate({"data": data}))
+
+    assert augmenter(None).positions
+    assert not augmenter(LAYOUT).positions
