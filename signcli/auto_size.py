@@ -127,21 +127,30 @@ def _steps(num_samples: int, batch_size: int, accumulate: int) -> int:
 
 def resolve_auto_model(model: ModelSettings, num_samples: int = UNKNOWN_SIZE) -> ModelSettings:
     """A copy of `model` with every `auto` size made a number (for `num_samples` training
-    samples; without a training set, as for a mid-sized one)."""
+    samples; without a training set, as for a mid-sized one): the shared sizes, and
+    num_heads and ff_dim where the model has them (its options, core/model_catalog.py)."""
     sized = auto_size(num_samples)
     if model.d_model != "auto":  # an explicit width keeps its own heads and feed-forward
-        sized.update(num_heads=_heads_for(model.d_model), ff_dim=2 * model.d_model)
+        sized.update(zip(("num_heads", "ff_dim"), attention_shape(model.d_model), strict=True))
         sized["d_model"] = model.d_model
-    update = {key: value for key, value in sized.items() if getattr(model, key) == "auto"}
+    current = model.model_dump()
+    update = {key: value for key, value in sized.items() if current.get(key) == "auto"}
     resolved = model.model_copy(update=update)
-    if resolved.d_model % resolved.num_heads:  # an explicit num_heads, an `auto` width
+    num_heads = resolved.model_dump().get("num_heads")
+    if isinstance(num_heads, int) and resolved.d_model % num_heads:
+        # an explicit num_heads, an `auto` width
         raise SettingsError(
             [
-                f"model.num_heads: {resolved.num_heads} must divide model.d_model, which is "
+                f"model.num_heads: {num_heads} must divide model.d_model, which is "
                 f"auto ({resolved.d_model} for {num_samples} samples); set model.d_model too"
             ]
         )
     return resolved
+
+
+def attention_shape(d_model: int) -> tuple[int, int]:
+    """(num_heads, ff_dim) that `auto` gives attention blocks of width d_model."""
+    return _heads_for(d_model), 2 * d_model
 
 
 def resolve_auto_settings(settings: Settings, num_samples: int, world_size: int = 1) -> Settings:

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from signcli.core import errors
-from signcli.settings import Settings
+from signcli.settings import ModelSettings, Settings
 
 # What each exit code means; errors.py names the codes, the error classes say when each is used.
 EXIT_MEANINGS = {
@@ -81,6 +81,30 @@ def settings_docs(model: type[BaseModel] = Settings, prefix: str = "") -> list[S
                 description=_one_line(field.description or ""),
             )
         )
+    if model is ModelSettings:
+        docs.extend(_model_option_docs(prefix))
+    return docs
+
+
+def _model_option_docs(prefix: str) -> list[SettingDoc]:
+    """The models' own options (core/model_catalog.py), each once, saying which models read it."""
+    from signcli.core.model_catalog import all_options, option_default, option_field, option_owners
+
+    docs = []
+    for name in all_options():
+        field = option_field(name)
+        assert field is not None  # all_options names declared options only
+        doc = _one_line(field.description or "")
+        if doc[1:2].islower():  # "Attention heads" reads "transformer: attention heads"
+            doc = doc[0].lower() + doc[1:]
+        docs.append(
+            SettingDoc(
+                key=f"{prefix}{name}",
+                type=describe_type(field.annotation, field.metadata),
+                default=format_value(option_default(name)),
+                description=f"{', '.join(option_owners(name))}: {doc}",
+            )
+        )
     return docs
 
 
@@ -122,7 +146,7 @@ def _models_and_tasks() -> list[str]:
     lines[-1] += ", ".join(f"`model.{o}`" for o in SHARED_OPTIONS) + "; each also reads its own:"
     lines += ["", "| model (`model.name`) | what it is | its own options |", "|---|---|---|"]
     for entry in MODEL_CATALOG.values():
-        options = ", ".join(f"`model.{o}`" for o in entry.options)
+        options = ", ".join(f"`model.{o}`" for o in entry.options.model_fields)
         lines.append(f"| `{entry.name}` | {_cell(_escape(entry.summary))} | {options} |")
     lines += ["", "### Tasks", ""]
     lines.append(

@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from signcli.core.errors import SettingsError, UsageError, did_you_mean
 from signcli.core.limits import (
@@ -37,7 +38,15 @@ from signcli.core.limits import (
     MAX_WORKERS,
     Limit,
 )
-from signcli.core.model_catalog import model_entry, unused_options
+from signcli.core.model_catalog import (
+    UNKNOWN_OPTION,
+    all_options,
+    foreign_options,
+    model_entry,
+    option_default,
+    option_field,
+    validate_options,
+)
 from signcli.core.streams import STREAM_NAMES, StreamName
 from signcli.core.structured import read_structured_file, value_problem
 from signcli.core.task_specs import DEFAULT_TASK
@@ -48,7 +57,6 @@ from signcli.upgrade import cache_from_bool
 # is a settings error before training.
 
 DEFAULT_AUGMENT_P = 0.5  # the transforms on by default (see AugmentSettings)
-CONV_KERNEL = 5  # the default temporal convolution (docs/models.md: the evidence for the defaults)
 
 
 class _Section(BaseModel):
@@ -344,6 +352,12 @@ class TextSettings(_Section):
 
 
 class ModelSettings(_Section):
+    """Which model and task, their sizes, and the model's own options: beyond the fields
+    below, the keys that model `name` declares with it (core/model_catalog.py; `signcli
+    settings model` lists them), flat keys of this section like the others."""
+
+    model_config = ConfigDict(extra="allow")  # the model's options: _options_of_the_model
+
     task: str = DEFAULT_TASK
     """What the run learns (docs/architecture.md, "Tasks"): classify (one gloss per clip),
     ctc (a gloss sequence per clip) or translate (a sentence)."""
@@ -362,23 +376,12 @@ class ModelSettings(_Section):
     """Width of the encoder's output features (auto: from the training-set size)."""
     num_layers: Annotated[int, Field(ge=1)] | Auto = "auto"
     """Transformer blocks, or stacked GRU layers (auto: from the training-set size)."""
-    num_heads: Annotated[int, Field(ge=1)] | Auto = "auto"
-    """Attention heads per transformer block; must divide d_model (auto: d_model / 32)."""
-    ff_dim: Annotated[int, Field(ge=8)] | Auto = "auto"
-    """Hidden width of each transformer block's feed-forward layer (auto: 2 * d_model)."""
-    hidden_size: int = Field(256, ge=8)
-    """GRU hidden size per direction."""
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] | Auto = "auto"
     """Dropout probability inside the encoder and before each head (auto: more for less data)."""
     max_len: int = Field(512, ge=1)
     """Longest sequence the model takes; longer ones are resampled to this many frames."""
-    conv_kernel: int = Field(CONV_KERNEL, ge=0)
-    """transformer, multistream: frames of the depthwise temporal convolution placed before
-    each attention block (odd; 0 = attention blocks only)."""
     pooling: Literal["mean", "max", "cls"] = "mean"
     """Temporal pooling of the heads over real frames (cls: a learned query attends to them)."""
-    fusion: Literal["concat", "sum", "attention"] = "concat"
-    """multistream: how the streams of a frame are combined (concat is then projected)."""
     max_target_len: int = Field(64, ge=2, le=4096)
     """translate: longest decoder input in tokens (BOS + the target; longer targets are cut
     to max_target_len - 1 tokens + EOS); search stops after max_target_len - 1 tokens."""
@@ -402,9 +405,12 @@ class ModelSettings(_Section):
         return name
 
     def unused_options(self) -> list[str]:
-        """Warnings for options set for a model that does not read them (core/model_catalog.py)."""
-        defaults = ModelSettings().model_dump()
-        return unused_options(self.name, self.model_dump(), defaults)
+        """Warnings for options of other models set for a model that does not read them
+        (core/model_catalog.py), unless the task reads them (translate's decoder)."""
+        from signcli.core.task_specs import task_spec
+
+        reads = task_spec(self.task).model_options
+        return foreign_options(self.name, self.__pydantic_extra__ or {}, reads)
 
     @field_validator("task")
     @classmethod
@@ -441,14 +447,7 @@ class ModelSettings(_Section):
                 raise ValueError(f"{key}: {limit.at_most()}")
         return kwargs
 
-    @field_validator("conv_kernel")
-    @classmethod
-    def _odd_kernel(cls, kernel: int) -> int:
-        if kernel % 2 == 0 and kernel != 0:
-            raise ValueError("must be odd (a frame and as many neighbours on each side) or 0")
-        return kernel
-
-    @field_validator("num_gloss", "num_cat", "num_tokens", "num_layers", "num_heads", "max_len")
+    @field_validator("num_gloss", "num_cat", "num_tokens", "num_layers", "max_len")
     @classmethod
     def _within_limits(cls, value: int | str | None, info: Any) -> int | str | None:
         # signcli/core/limits.py: a checkpoint's stored settings pass here too, before any model
@@ -478,13 +477,15 @@ class ModelSettings(_Section):
             )
         return self
 
-    @field_validator("num_heads")
-    @classmethod
-    def _heads_divide_width(cls, num_heads: int | str, info: Any) -> int | str:
-        d_model = info.data.get("d_model")
-        if isinstance(d_model, int) and isinstance(num_heads, int) and d_model % num_heads:
-            raise ValueError(f"must divide model.d_model={d_model}")
-        return num_heads
+    @model_validator(mode="after")
+    def _options_of_the_model(self) -> ModelSettings:
+        """The keys beyond the fields above are the options of the model `name` names,
+        declared with it (core/model_catalog.py): validated by its options class, its
+        defaults filled in, so config.json keeps every option of the run's model."""
+        given = self.__pydantic_extra__ or {}
+        context = {"d_model": self.d_model}
+        self.__pydantic_extra__ = validate_options(self.name, given, context)
+        return self
 
 
 _MODEL_LIMITS: dict[str, Limit] = {
@@ -492,7 +493,6 @@ _MODEL_LIMITS: dict[str, Limit] = {
     "num_cat": MAX_CLASSES,
     "num_tokens": MAX_CLASSES,
     "num_layers": MAX_LAYERS,
-    "num_heads": MAX_HEADS,
     "max_len": MAX_LEN,
 }
 
@@ -789,8 +789,8 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 
 def settings_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
     """Every valid dotted key, e.g. `optim.lr`, nested sections included
-    (`data.augment` and `data.augment.mirror_p`)."""
-    keys = []
+    (`data.augment` and `data.augment.mirror_p`), and every model's options (`model.fusion`)."""
+    keys = [f"{prefix}{key}" for key in all_options()] if model is ModelSettings else []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -842,17 +842,39 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _field_annotation(dotted: str) -> Any:
-    """The annotation of a dotted key, nested sections included (data.augment.mirror_p)."""
+def setting_field(dotted: str) -> FieldInfo | None:
+    """The pydantic field of a dotted key, nested sections included (data.augment.mirror_p),
+    and a model's option (model.fusion: as the first model declaring it has it); None for
+    no key."""
     model: Any = Settings
-    annotation = None
-    for part in dotted.split("."):
+    field = None
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
         fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
+        if fields is None:
             return None
-        annotation = fields[part].annotation
-        model = annotation
-    return annotation
+        if part not in fields:
+            return option_field(part) if model is ModelSettings and i == len(parts) - 1 else None
+        field = fields[part]
+        model = field.annotation
+    return field
+
+
+def setting_default(dotted: str) -> Any:
+    """The default of a dotted key, e.g. `optim.lr` -> 0.001, as default settings hold it
+    (training.monitor: the default task's metric; a model's option: its model's default)."""
+    value: Any = Settings()
+    section, _, leaf = dotted.rpartition(".")
+    if section == "model" and leaf not in ModelSettings.model_fields:
+        return option_default(leaf)
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _field_annotation(dotted: str) -> Any:
+    field = setting_field(dotted)
+    return None if field is None else field.annotation
 
 
 def _parse_override(dotted: str, raw: str) -> Any:
@@ -921,6 +943,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         hint = f" (did you mean {close[0]}?)" if close else ""
         return f"{loc}: unknown key{hint}"
     message = str(error["msg"])
+    if error["type"] == UNKNOWN_OPTION:  # the message names the model and its options
+        return f"{loc}: {message}"
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if not loc:  # a check across sections (Settings' own validator): the message names the key

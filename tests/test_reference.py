@@ -10,12 +10,12 @@ import sys
 
 import pytest
 import typer
-from pydantic import BaseModel
 
 from signcli import reference
 from signcli.cli import app
 from signcli.core import errors
-from signcli.settings import Settings, settings_keys
+from signcli.core.model_catalog import option_owners
+from signcli.settings import ModelSettings, setting_default, setting_field, settings_keys
 
 COMMANDS = typer.main.get_command(app).commands  # type: ignore[attr-defined]
 SECTIONS = {key for key, _ in reference.settings_sections()}
@@ -39,11 +39,9 @@ def settings_row(page: str, key: str) -> list[str]:
 
 
 def field_of(key: str):  # noqa: ANN201
-    model: type[BaseModel] = Settings
-    *sections, name = key.split(".")
-    for section in sections:
-        model = model.model_fields[section].annotation  # type: ignore[assignment]
-    return model.model_fields[name]
+    field = setting_field(key)  # a model's option: as the model declaring it has it
+    assert field is not None, key
+    return field
 
 
 def test_sections_are_the_settings_models_sections():
@@ -58,10 +56,14 @@ def test_every_setting_has_a_row_with_its_docstring(settings_page: str, key: str
     _, type_, default, shown = settings_row(settings_page, key)
     assert type_
     # the docstring, on one line, as the page escapes it
-    assert shown == reference._cell(reference._escape(" ".join(description.split())))
-    value = Settings()
-    for part in key.split("."):
-        value = getattr(value, part)
+    expected = " ".join(description.split())
+    section, _, leaf = key.rpartition(".")
+    if section == "model" and leaf not in ModelSettings.model_fields:  # a model's own option
+        owners = ", ".join(option_owners(leaf))
+        assert shown.startswith(f"{owners}: "), shown  # which models read it
+        shown, expected = shown.removeprefix(f"{owners}: ").lower(), expected.lower()
+    assert shown == reference._cell(reference._escape(expected))
+    value = setting_default(key)
     assert default == (f"`{reference.format_value(value)}`" if value is not None else "")
 
 
@@ -167,7 +169,7 @@ def test_settings_page_lists_every_model_and_task_with_its_metrics(settings_page
 
     for name, entry in MODEL_CATALOG.items():
         row = next(line for line in settings_page.splitlines() if line.startswith(f"| `{name}` |"))
-        assert all(f"`model.{option}`" in row for option in entry.options), row
+        assert all(f"`model.{option}`" in row for option in entry.options.model_fields), row
     for name, spec in TASKS.items():
         row = next(line for line in settings_page.splitlines() if line.startswith(f"| `{name}` |"))
         assert all(f"`{metric}`" in row for metric in spec.metric_names), row

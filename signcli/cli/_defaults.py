@@ -21,12 +21,9 @@ from typer import core
 def setting_default(dotted: str) -> Any:
     """The settings model's default of a dotted key, e.g. `optim.lr` -> 0.001, as default
     settings hold it (training.monitor: the default task's metric)."""
-    from signcli.settings import Settings
+    from signcli.settings import setting_default as default_of
 
-    value: Any = Settings()
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
+    return default_of(dotted)
 
 
 def format_default(value: Any) -> str | bool | None:

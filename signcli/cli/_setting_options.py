@@ -144,13 +144,13 @@ def _annotated_option(key: str, panel: str, aliases: Sequence[str]) -> Any:
 
 
 def _setting_field(dotted: str) -> Any:
-    """The pydantic field of a dotted settings key, e.g. `data.num_workers`."""
-    from signcli.settings import Settings
+    """The pydantic field of a dotted settings key, e.g. `data.num_workers` (a model's
+    option, e.g. `model.fusion`, as the model declaring it has it)."""
+    from signcli.settings import setting_field
 
-    model: Any = Settings
-    for part in dotted.split("."):
-        field = model.model_fields[part]
-        model = field.annotation
+    field = setting_field(dotted)
+    if field is None:
+        raise KeyError(f"no setting {dotted}")
     return field
 
 

@@ -56,6 +56,9 @@ class TaskSpec:
     # the export's greedy check: "ctc" (per-frame log-probabilities) or "decoder_step" (the
     # encoder graph plus a decoder-step graph, written beside it); None: none
     onnx_greedy: Literal["ctc", "decoder_step"] | None = None
+    # options of the models (core/model_catalog.py) that the task reads too, whichever
+    # model encodes: translate's decoder takes the encoder's heads and ff_dim by default
+    model_options: tuple[str, ...] = ()
 
     @property
     def all_metrics(self) -> tuple[MetricSpec, ...]:
@@ -129,6 +132,7 @@ TASKS: dict[str, TaskSpec] = {
             text_targets=True,
             eval_options=("beam_size", "length_penalty"),
             onnx_greedy="decoder_step",
+            model_options=("num_heads", "ff_dim"),
         ),
     )
 }

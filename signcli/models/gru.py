@@ -8,6 +8,9 @@ Each layer runs two unidirectional GRUs. The backward one reads every sequence r
 real frame and never reads padding: a sample gives the same output alone as padded in a
 batch. Unlike pack_padded_sequence this is plain tensor code that exports to ONNX with a
 dynamic batch and time. The mask must mark a prefix of each row (real frames first).
+
+Its option (`model.hidden_size`) is `GRUOptions` of its catalog entry
+(core/model_catalog.py); its parameter count is `count_gru`, below.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from signcli.core.model_catalog import GRUOptions
 from signcli.models.encoder import Encoder
 from signcli.models.inputs import FrameInput
 from signcli.models.registry import register_model
@@ -95,7 +99,7 @@ def count_gru(
     model: ModelSettings, widths: Mapping[str, int]
 ) -> tuple[dict[str, tuple[int, str]], int]:
     """GRUEncoder's layers and final norm (the input stage: models/size.py)."""
-    h, n = model.hidden_size, model.num_layers
+    h, n = GRUOptions.read(model).hidden_size, model.num_layers
     layers = _gru_layer_count(model.d_model, h) + (n - 1) * _gru_layer_count(2 * h, h)
     sizes = f"model.num_layers={n} x model.hidden_size={h}"
     return {"GRU layers": (layers + norm(2 * h), sizes)}, 2 * h
@@ -106,7 +110,7 @@ def build_gru(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder
     return GRUEncoder(
         input_dims,
         d_model=settings.d_model,
-        hidden_size=settings.hidden_size,
+        hidden_size=GRUOptions.read(settings).hidden_size,
         num_layers=settings.num_layers,
         dropout=settings.dropout,
     )

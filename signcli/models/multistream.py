@@ -9,6 +9,9 @@ contribution is masked: zeroed for `concat` and `sum`, left out of the softmax f
 `attention`; a frame with every stream absent fuses to zero. With a single stream there
 is nothing to fuse and the model is exactly `transformer` (same parameters, same
 outputs): the stream's own missing indicator tells the blocks what is missing.
+
+Its options are the transformer's and `model.fusion` (`MultistreamOptions` of its catalog
+entry, core/model_catalog.py); its parameter count is `count_multistream`, below.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from signcli.core.model_catalog import MultistreamOptions
 from signcli.models.encoder import Encoder
 from signcli.models.registry import register_model
 from signcli.models.size import linear
@@ -101,11 +105,11 @@ def count_multistream(
 ) -> tuple[dict[str, tuple[int, str]], int]:
     """The transformer's positions and blocks, and the fusion of several streams."""
     parts, d = count_transformer(model, widths)
-    streams = len(widths)
-    if streams > 1 and model.fusion != "sum":
+    streams, fusion = len(widths), MultistreamOptions.read(model).fusion
+    if streams > 1 and fusion != "sum":
         fuse = (
             linear(streams * d, d)
-            if model.fusion == "concat"
+            if fusion == "concat"
             else d + streams * d + linear(d, d)  # query, stream kinds, key
         )
         parts["stream fusion"] = (fuse, f"{streams} streams x model.d_model={d}")
@@ -114,4 +118,5 @@ def count_multistream(
 
 @register_model("multistream", count=count_multistream)
 def build_multistream(settings: ModelSettings, input_dims: Mapping[str, int]) -> Encoder:
-    return MultiStreamEncoder(input_dims, **transformer_options(settings), fusion=settings.fusion)
+    fusion = MultistreamOptions.read(settings).fusion
+    return MultiStreamEncoder(input_dims, **transformer_options(settings), fusion=fusion)

@@ -1,9 +1,11 @@
 """Models by name: encoders register with `@register_model(name, count=...)`;
 `build_encoder` builds one, `count_encoder` counts its parameters without building it.
 
-Each model's entry in core/model_catalog.py (torch-free) names it and the options it reads;
-a builder registers under an entry's name, with the function that counts the parameters
-and buffers of what it builds (beside its code; models/size.py adds the input stage).
+Each model's entry in core/model_catalog.py (torch-free) names it and declares its own
+options (a `ModelOptions` class, which the settings validate); a builder registers under an
+entry's name, with the function that counts the parameters and buffers of what it builds
+(beside its code; models/size.py adds the input stage). Both read the options typed:
+`TransformerOptions.read(settings)`.
 
 A registered builder takes the model settings and the input widths and returns an
 `Encoder`. Models know no task: the run's model, the encoder with the heads of the task
@@ -45,7 +47,7 @@ def register_model(
             raise ValueError(f"model {name!r} is registered twice")
         if name not in MODEL_CATALOG:  # the settings validate model.name against it
             raise ValueError(
-                f"model {name!r} has no entry in core/model_catalog.py: add one naming its options"
+                f"model {name!r} has no entry in core/model_catalog.py: add one declaring its options"
             )
         if count is None:  # the limits refuse a model too big before building it
             raise ValueError(f"model {name!r} is registered without count= (its parameter count)")

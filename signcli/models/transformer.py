@@ -1,5 +1,9 @@
 """`transformer`: a pre-norm transformer encoder over keypoint frames [B, T, D].
 
+Its options (`model.num_heads`, `model.ff_dim`, `model.conv_kernel`) are
+`TransformerOptions` of its catalog entry (core/model_catalog.py, torch-free, so settings
+validate them); its parameter count is `count_transformer`, below.
+
     frames -> FrameInput (standardise, NaN -> 0 + indicator) -> + learned positions
            -> num_layers x [TemporalConv (when conv_kernel > 0),
                             x + attn(LN(x)), x + ff(LN(x))] -> LN -> [B, T, d_model]
@@ -18,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from signcli.core.model_catalog import TransformerOptions
 from signcli.models.conv import TemporalConv
 from signcli.models.encoder import Encoder
 from signcli.models.inputs import FrameInput
@@ -110,21 +115,24 @@ class TransformerEncoder(Encoder):
 
 
 def transformer_options(settings: ModelSettings) -> dict:
-    """The keyword arguments of TransformerEncoder (and its subclasses) from settings."""
+    """The keyword arguments of TransformerEncoder (and its subclasses) from settings: the
+    sizes every model shares, and its own options (TransformerOptions)."""
+    options = TransformerOptions.read(settings)
     return {
         "d_model": settings.d_model,
         "num_layers": settings.num_layers,
-        "num_heads": settings.num_heads,
-        "ff_dim": settings.ff_dim,
+        "num_heads": options.num_heads,
+        "ff_dim": options.ff_dim,
         "dropout": settings.dropout,
         "max_len": settings.max_len,
-        "conv_kernel": settings.conv_kernel,
+        "conv_kernel": options.conv_kernel,
     }
 
 
 def transformer_layer_count(model: ModelSettings) -> int:
     """Parameters of one entry of `num_layers`: a TemporalConv (with conv_kernel) and a Block."""
-    d, ff, k = model.d_model, model.ff_dim, model.conv_kernel
+    options = TransformerOptions.read(model)
+    d, ff, k = model.d_model, options.ff_dim, options.conv_kernel
     conv = 0
     if k > 0:  # TemporalConv: norm, Linear(d, 2d), depthwise Conv1d, norm, Linear(d, d)
         conv = norm(d) + linear(d, 2 * d) + (d * k + d) + norm(d) + linear(d, d)
@@ -137,13 +145,13 @@ def count_transformer(
     model: ModelSettings, widths: Mapping[str, int]
 ) -> tuple[dict[str, tuple[int, str]], int]:
     """TransformerEncoder's positions and blocks (the input stage: models/size.py)."""
-    d = model.d_model
+    d, options = model.d_model, TransformerOptions.read(model)
     parts = {
         "positions": (model.max_len * d, f"model.max_len={model.max_len} x d_model={d}"),
         "blocks": (
             model.num_layers * transformer_layer_count(model) + norm(d),
             f"model.num_layers={model.num_layers} x (model.d_model={d}, "
-            f"model.ff_dim={model.ff_dim}, model.conv_kernel={model.conv_kernel})",
+            f"model.ff_dim={options.ff_dim}, model.conv_kernel={options.conv_kernel})",
         ),
     }
     return parts, d

@@ -64,6 +64,19 @@ def teacher_forcing(
     return inputs, outputs, lengths
 
 
+def encoder_attention_shape(model: ModelSettings) -> tuple[int, int]:
+    """(num_heads, ff_dim) the built-in decoder takes unless `model.decoder_kwargs` says:
+    the encoder's options of those names (the task reads them, core/task_specs.py), or for
+    a model without them (gru) what `auto` gives model.d_model, as it did when every model
+    had them."""
+    from signcli.auto_size import attention_shape
+
+    values = model.model_dump()
+    defaults = attention_shape(int(model.d_model))
+    given = (values.get("num_heads"), values.get("ff_dim"))
+    return tuple(v if isinstance(v, int) else d for v, d in zip(given, defaults, strict=True))  # type: ignore[return-value]
+
+
 def build_decoder(in_dim: int, model: ModelSettings, vocab_size: int) -> nn.Module:
     """`model.decoder_class` (a user's, loaded by text/decoder.py `load_decoder_class`:
     UsageError exit 2 naming it) or TextDecoder, with `model.decoder_kwargs`."""
@@ -79,10 +92,11 @@ def build_decoder(in_dim: int, model: ModelSettings, vocab_size: int) -> nn.Modu
         return load_decoder_class(
             model.decoder_class, model.decoder_kwargs, in_dim, vocab_size, **fixed
         )
+    num_heads, ff_dim = encoder_attention_shape(model)
     options = {
         **BUILTIN_DEFAULTS,
-        "num_heads": model.num_heads,
-        "ff_dim": model.ff_dim,
+        "num_heads": num_heads,
+        "ff_dim": ff_dim,
         "dropout": model.dropout,
         **parse_decoder_kwargs(model.decoder_kwargs, "TextDecoder"),
     }
@@ -213,7 +227,7 @@ class TranslateTask(TextTask):
         parts = {"decoder embedding": (embedding, f"model.num_tokens={vocab} x d={d}")}
         if not model.decoder_class:
             layers = _int(kwargs.get("num_layers", 2))
-            ff = _int(kwargs.get("ff_dim") or model.ff_dim or 4 * d)
+            ff = _int(kwargs.get("ff_dim") or encoder_attention_shape(model)[1])
             layer = 2 * 4 * _linear(d, d) + 3 * _norm(d) + _linear(d, ff) + _linear(ff, d)
             learned = model.max_target_len * d if kwargs.get("positions") == "learned" else 0
             parts["decoder blocks"] = (

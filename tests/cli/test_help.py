@@ -18,8 +18,9 @@ from signcli.cli import app
 from signcli.cli import eval as eval_command
 from signcli.cli import metrics_check as metrics_check_command
 from signcli.cli import train as train_command
+from signcli.core.model_catalog import all_options
 from signcli.metrics.rules import load_rules
-from signcli.settings import Settings
+from signcli.settings import Settings, setting_default
 
 runner = CliRunner()
 DEFAULT = re.compile(r"\[default: ([^\]]*)\]")
@@ -41,10 +42,7 @@ def help_rows(command: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def settings_default(dotted: str) -> Any:
-    value: Any = Settings()
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
+    return setting_default(dotted)  # a model's option (--fusion): its model's default
 
 
 def option_name(param: str) -> str:
@@ -84,6 +82,7 @@ def test_every_train_option_named_like_a_setting_is_mapped_to_it() -> None:
         for section, field in Settings.model_fields.items()
         for name in field.annotation.model_fields  # type: ignore[union-attr]
     }
+    fields.update({name: f"model.{name}" for name in all_options()})  # the models' own
     command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
     options = {p.name for p in command.params} - {"augment"}  # --no-augment: every data.augment
     for name in options & set(fields):

@@ -1,27 +1,55 @@
-"""model_catalog: one entry per registered model, naming the options it reads."""
+"""model_catalog: one entry per registered model, declaring the options it reads."""
 
 from __future__ import annotations
 
 import pytest
 
-from signcli.core.model_catalog import MODEL_CATALOG, SHARED_OPTIONS, ModelEntry
+from signcli.core.errors import SettingsError
+from signcli.core.model_catalog import MODEL_CATALOG, SHARED_OPTIONS, ModelEntry, all_options
 from signcli.models import MODEL_REGISTRY, register_model, registry
 from signcli.models.size import encoder_parts, frame_input
-from signcli.settings import ModelSettings, Settings
+from signcli.settings import ModelSettings, Settings, load_settings
 
 
 def test_every_registered_model_has_an_entry_and_every_entry_a_model() -> None:
     assert set(MODEL_REGISTRY) == set(MODEL_CATALOG)
 
 
-def test_entries_name_settings_that_exist() -> None:
-    fields = set(ModelSettings.model_fields)
-    assert set(SHARED_OPTIONS) <= fields
+def test_the_shared_options_are_the_model_section_and_no_model_shadows_one() -> None:
+    assert set(SHARED_OPTIONS) == set(ModelSettings.model_fields)
     for entry in MODEL_CATALOG.values():
-        assert set(entry.options) <= fields, entry.name
-    # every option is read by some model: none is left over for nobody
-    read = set(SHARED_OPTIONS).union(*(e.options for e in MODEL_CATALOG.values()))
-    assert read == fields
+        assert not set(entry.options.model_fields) & set(SHARED_OPTIONS), entry.name
+        for name, field in entry.options.model_fields.items():  # `signcli settings` says it
+            assert field.description, f"{entry.name}: model.{name} has no docstring"
+
+
+def test_the_model_section_holds_the_options_of_its_model_with_their_defaults() -> None:
+    assert ModelSettings().model_dump().items() >= {"num_heads": "auto", "conv_kernel": 5}.items()
+    gru = ModelSettings(name="gru").model_dump()
+    assert gru["hidden_size"] == 256 and not {"num_heads", "fusion", "conv_kernel"} & set(gru)
+    multistream = ModelSettings(name="multistream", fusion="sum")
+    assert multistream.fusion == "sum" and multistream.conv_kernel == 5
+    assert all_options() == ["num_heads", "ff_dim", "conv_kernel", "hidden_size", "fusion"]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.hiden_size=8", "model.name=gru"], "model.hiden_size: not an option of model gru "
+         "(did you mean model.hidden_size?) (its own options: hidden_size)"),
+        (["model.hidden_size=4", "model.name=gru"], "model.hidden_size: expected greater than or"),
+        (["model.conv_kernel=4"], "model.conv_kernel: must be odd"),
+        (["model.num_heads=3", "model.d_model=16"], "model.num_heads: must divide model.d_model=16"),
+        # an option of another model is still checked, by the model declaring it
+        (["model.fusion=mean"], "model.fusion: expected 'concat', 'sum' or 'attention'"),
+        (["model.num_heads=3", "model.d_model=16", "model.name=gru"], "model.num_heads: must"),
+    ],
+)  # fmt: skip
+def test_an_option_is_checked_by_the_model_declaring_it(overrides: list, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(overrides=[*overrides, "optim.lr=fast"])
+    assert message in str(raised.value)
+    assert "optim.lr" in str(raised.value)  # every problem comes back together
 
 
 def test_a_model_without_an_entry_is_refused() -> None:
@@ -36,10 +64,12 @@ def test_an_option_the_model_does_not_read_is_said() -> None:
     assert warning.startswith("model.fusion = 'attention' is ignored: model transformer")
     (warning,) = ModelSettings(name="gru", conv_kernel=3).unused_options()
     assert "model.conv_kernel" in warning and "hidden_size" in warning
+    # translate's decoder reads the heads and ff_dim whichever model encodes
+    assert ModelSettings(name="gru", task="translate", num_heads=2).unused_options() == []
 
 
 def test_a_model_without_its_parameter_count_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(MODEL_CATALOG, "toy", ModelEntry("toy", "a toy", ()))
+    monkeypatch.setitem(MODEL_CATALOG, "toy", ModelEntry("toy", "a toy"))
     with pytest.raises(ValueError, match="without count="):
         register_model("toy")(lambda settings, dims: None)
     assert "toy" not in MODEL_REGISTRY
@@ -48,7 +78,7 @@ def test_a_model_without_its_parameter_count_is_refused(monkeypatch: pytest.Monk
 def test_the_size_of_a_new_model_is_its_own_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new model is its file (builder and count), its catalog entry and its test: the
     parameter count asks the model, not a branch on its name."""
-    monkeypatch.setitem(MODEL_CATALOG, "toy", ModelEntry("toy", "a toy", ()))
+    monkeypatch.setitem(MODEL_CATALOG, "toy", ModelEntry("toy", "a toy"))
     monkeypatch.setattr(registry, "MODEL_REGISTRY", dict(registry.MODEL_REGISTRY))
     monkeypatch.setattr(registry, "MODEL_COUNTERS", dict(registry.MODEL_COUNTERS))
 
