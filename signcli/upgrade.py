@@ -17,6 +17,9 @@ old record is read so that the run is rebuilt as it was trained, not with newer 
 |                                              | inside an epoch                           |
 | `model.num_tokens` (text tasks' output ids,  | `model.num_gloss` of a ctc/translate run  |
 | which those runs stored as `num_gloss`)      | (settings and labels) is `num_tokens`     |
+| models' own options (core/model_catalog.py): | the options of the run's model (and those |
+| every run stored every model's options, e.g. | its task reads) are kept, the others      |
+| a gru run `fusion`, `conv_kernel`            | dropped: its model never read them        |
 
 tests/test_upgrade.py holds one stored record of each kind. Torch-free and below the
 settings: it works on plain dicts and imports nothing of signcli but core/.
@@ -58,7 +61,26 @@ def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
     model = upgraded.get("model")
     if isinstance(model, dict):
         _tokens_from_gloss_count(model, model.get("task"))
+        _drop_other_models_options(model)
     return upgraded
+
+
+def _drop_other_models_options(model: dict[str, Any]) -> None:
+    """Runs written before models declared their own options stored every model's options
+    in the model section (a gru run `fusion`, `num_heads`, `conv_kernel`); the options of
+    other models that neither the run's model nor its task reads are dropped, so a stored
+    run loads without warnings about options it never set."""
+    from signcli.core.model_catalog import MODEL_CATALOG, all_options
+    from signcli.core.task_specs import TASKS
+
+    entry = MODEL_CATALOG.get(model.get("name", "transformer"))
+    spec = TASKS.get(model.get("task", DEFAULT_TASK))
+    if entry is None or spec is None:  # left to the settings' error
+        return
+    keep = {*entry.options.model_fields, *spec.model_options}
+    for key in all_options():
+        if key not in keep:
+            model.pop(key, None)
 
 
 def upgrade_stored_labels(labels: Mapping[str, Any], task: Any) -> dict[str, Any]:

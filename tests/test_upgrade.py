@@ -139,3 +139,77 @@ def test_a_ctc_checkpoint_from_before_num_tokens_loads(tmp_path) -> None:
     assert restored.settings.model.num_gloss is None and "num_gloss" not in restored.labels
     state = restored.model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+# Every model's options, as runs stored them before models declared their own: each run's
+# model section held all of them (`auto` sizes resolved), whichever model it trained.
+EVERY_OPTION = {"num_heads": 4, "ff_dim": 256, "conv_kernel": 5, "hidden_size": 96}
+EVERY_OPTION |= {"fusion": "concat"}
+OWN = {
+    "transformer": {"num_heads", "ff_dim", "conv_kernel"},
+    "gru": {"hidden_size"},
+    "multistream": {"num_heads", "ff_dim", "conv_kernel", "fusion"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN))
+def test_a_run_that_stored_every_models_options(name: str) -> None:
+    from signcli.settings import ModelSettings
+
+    old = _stored(model={"name": name, "d_model": 128, **EVERY_OPTION})
+    settings = _load(old)
+    kept = {k: v for k, v in settings.model.model_dump().items() if k in EVERY_OPTION}
+    assert kept == {k: EVERY_OPTION[k] for k in OWN[name]}  # its own, as stored
+    assert settings.model.unused_options() == []  # nothing the user never set is reported
+    current = settings.model_dump(mode="json")
+    assert upgrade_stored_settings(current) == current
+    # read as stored, the other models' options would be reported as set and ignored
+    assert ModelSettings(**old["model"]).unused_options()
+
+
+def test_a_gru_translate_run_keeps_the_heads_its_decoder_read() -> None:
+    """translate's decoder takes num_heads and ff_dim whichever model encodes (the task
+    reads them): a gru translate run keeps the stored ones, and one without them gets what
+    `auto` gave before models declared their options."""
+    from signcli.settings import ModelSettings
+    from signcli.tasks.translate import encoder_attention_shape
+
+    model = {"name": "gru", "task": "translate", "d_model": 64, **EVERY_OPTION}
+    old = _stored(model={**model, "num_heads": 2, "ff_dim": 96})
+    settings = _load(old)
+    assert "fusion" not in settings.model.model_dump()
+    assert encoder_attention_shape(settings.model) == (2, 96)
+    assert encoder_attention_shape(ModelSettings(name="gru", task="translate", d_model=64)) == (
+        2,
+        128,
+    )  # what `auto` made of num_heads and ff_dim at d_model 64
+
+
+def test_a_gru_checkpoint_that_stored_every_models_options_loads(tmp_path) -> None:
+    """The whole path: a gru checkpoint whose settings hold every model's options rebuilds
+    its model and loads strictly."""
+    import torch
+
+    from signcli.engine import checkpoint as ckpt
+    from signcli.engine.restore import load_model_from_checkpoint
+    from signcli.tasks.model import build_run_model
+
+    small = {"name": "gru", "d_model": 16, "num_layers": 1, "dropout": 0.0, "num_gloss": 3}
+    settings = _load(_stored(model={**small, "hidden_size": 8}))
+    model = build_run_model(settings, {"x": 6}, {"num_gloss": 3})
+    old_settings = settings.model_dump(mode="json")
+    old_settings["model"].update({**EVERY_OPTION, "hidden_size": 8})
+    path = tmp_path / "best.pt"
+    ckpt.save_checkpoint(
+        path,
+        {
+            ckpt.SETTINGS_KEY: old_settings,
+            ckpt.LABELS_KEY: {"num_gloss": 3, "num_cat": 0, "gloss_names": {}, "cat_names": {}},
+            ckpt.INPUTS_KEY: {"x": 6},
+            ckpt.MODEL_KEY: model.state_dict(),
+        },
+    )
+    restored = load_model_from_checkpoint(path)
+    assert restored.settings.model == settings.model
+    state = restored.model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
