@@ -88,21 +88,19 @@ def settings_docs(model: type[BaseModel] = Settings, prefix: str = "") -> list[S
 
 def _model_option_docs(prefix: str) -> list[SettingDoc]:
     """The models' own options (core/model_catalog.py), each once, saying which models read it."""
-    from signcli.core.model_catalog import all_options, option_default, option_field, option_owners
+    from signcli.core.model_catalog import all_options, option_default, option_field
+    from signcli.settings import setting_description
 
     docs = []
     for name in all_options():
         field = option_field(name)
         assert field is not None  # all_options names declared options only
-        doc = _one_line(field.description or "")
-        if doc[1:2].islower():  # "Attention heads" reads "transformer: attention heads"
-            doc = doc[0].lower() + doc[1:]
         docs.append(
             SettingDoc(
                 key=f"{prefix}{name}",
                 type=describe_type(field.annotation, field.metadata),
                 default=format_value(option_default(name)),
-                description=f"{', '.join(option_owners(name))}: {doc}",
+                description=setting_description(f"{prefix}{name}"),
             )
         )
     return docs

@@ -45,6 +45,7 @@ from signcli.core.model_catalog import (
     model_entry,
     option_default,
     option_field,
+    option_owners,
     validate_options,
 )
 from signcli.core.streams import STREAM_NAMES, StreamName
@@ -858,6 +859,19 @@ def setting_field(dotted: str) -> FieldInfo | None:
         field = fields[part]
         model = field.annotation
     return field
+
+
+def setting_description(dotted: str) -> str:
+    """The docstring of a dotted key; a model's option first names the models that read it
+    (`model.fusion`: "multistream: how the streams of a frame are combined ...")."""
+    field = setting_field(dotted)
+    text = " ".join((field.description or "").split()) if field is not None else ""
+    section, _, leaf = dotted.rpartition(".")
+    if section != "model" or leaf in ModelSettings.model_fields or not text:
+        return text
+    if text[1:2].islower():  # "Attention heads" reads "transformer: attention heads"
+        text = text[0].lower() + text[1:]
+    return f"{', '.join(option_owners(leaf))}: {text}"
 
 
 def setting_default(dotted: str) -> Any:

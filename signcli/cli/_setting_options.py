@@ -128,6 +128,8 @@ def generated_options(
 def _annotated_option(key: str, panel: str, aliases: Sequence[str]) -> Any:
     from rich.markup import escape
 
+    from signcli.settings import setting_description
+
     field = _setting_field(key)
     kind, metavar = _flag_type(field.annotation)
     flag = "--" + option_name(key).replace("_", "-")
@@ -135,7 +137,7 @@ def _annotated_option(key: str, panel: str, aliases: Sequence[str]) -> Any:
     option = typer.Option(
         *names,
         *aliases,
-        help=escape(_first_sentence(field.description or "")),
+        help=escape(_first_sentence(setting_description(key))),
         metavar=metavar,
         rich_help_panel=panel,
         show_default=False,
