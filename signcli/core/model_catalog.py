@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -62,7 +62,7 @@ class ModelOptions(BaseModel):
     )
 
     @classmethod
-    def read(cls, model: Any) -> Any:
+    def read(cls, model: Any) -> Self:
         """These options as `model` (a ModelSettings of this model) holds them, typed."""
         return cls.model_validate({key: getattr(model, key) for key in cls.model_fields})
 
