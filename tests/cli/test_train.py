@@ -117,6 +117,21 @@ def test_bad_settings_exit_2_with_one_line_each(root: Path, tmp_path: Path) -> N
     assert not (tmp_path / "x").exists()
 
 
+def test_a_key_no_model_declares_exits_2_naming_the_model_and_its_options(
+    root: Path, tmp_path: Path
+) -> None:
+    args = ["train", "gru", *data_flags(root), "--work-dir", str(tmp_path / "x")]
+    result = runner.invoke(app, [*args, "--set", "model.hiden_size=64", "--fusion", "mean"])
+    assert result.exit_code == 2
+    assert (
+        "model.hiden_size: not an option of model gru (did you mean model.hidden_size?) "
+        "(its own options: hidden_size)" in result.output
+    )
+    assert "model.fusion: expected 'concat', 'sum' or 'attention'" in result.output  # multistream's
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
 # Hostile input, each refused before anything is read or written: exit 2, the message names
 # the key, flag or file, one line per problem, no traceback. Files are written to the cwd.
 LAUGHS = (
