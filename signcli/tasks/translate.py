@@ -72,9 +72,12 @@ def encoder_attention_shape(model: ModelSettings) -> tuple[int, int]:
     from signcli.auto_size import attention_shape
 
     values = model.model_dump()
-    defaults = attention_shape(int(model.d_model))
-    given = (values.get("num_heads"), values.get("ff_dim"))
-    return tuple(v if isinstance(v, int) else d for v, d in zip(given, defaults, strict=True))  # type: ignore[return-value]
+    auto_heads, auto_ff = attention_shape(int(model.d_model))
+    num_heads, ff_dim = values.get("num_heads"), values.get("ff_dim")
+    return (
+        num_heads if isinstance(num_heads, int) else auto_heads,
+        ff_dim if isinstance(ff_dim, int) else auto_ff,
+    )
 
 
 def build_decoder(in_dim: int, model: ModelSettings, vocab_size: int) -> nn.Module:
