@@ -22,7 +22,8 @@ fewer epochs and less time, and a lower error (docs/models.md, "Defaults and the
 `training.ema: auto` averages over about a tenth of the run's steps; `data.sample_normalize:
 auto` is on for keypoints whose coordinates are known, `data.motion: auto` adds velocity
 channels to a skeleton without a landmark set (`resolved_inputs`). docs/defaults.md has the
-evidence for each.
+evidence for each. `stream_coords` says what a stream's columns are (coordinates per joint,
+0 = unknown) for the model's input stage and the batch augmentation alike.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import math
 from typing import Any
 
 from signcli.core.errors import SettingsError
+from signcli.core.streams import STREAM_NAMES
 from signcli.settings import DataSettings, ModelSettings, Settings
 
 # (fewer samples than this, d_model, num_layers, dropout), smallest tier first
@@ -46,6 +48,7 @@ BATCH_SIZE, MIN_BATCH_SIZE = 32, 8
 KEYPOINTS_KEY = "X"  # `auto` normalises keypoints per sample, not CNN features (X2048)
 EMA_HORIZON_SHARE = 0.1  # `auto` EMA: average the last ~10% of the optimizer steps
 EMA_DECAY_RANGE = (0.99, 0.9999)
+COORDS = {"xyz": 3, "xy": 2, "none": 0}  # data.coords -> coordinates per joint
 UNKNOWN_SIZE = 5_000  # a model built without a training set is sized as for a mid-sized one
 
 
@@ -113,6 +116,38 @@ def skeleton_without_layout(data: DataSettings) -> bool:
     no stream folders): joints of any skeleton, or columns of unknown meaning."""
     streams = (data.face_dir, data.hand_left_dir, data.hand_right_dir, data.pose_dir)
     return data.key == KEYPOINTS_KEY and data.layout is None and all(s is None for s in streams)
+
+
+def stream_coords(name: str, width: int, data: DataSettings) -> int:
+    """Coordinates per joint of stream `name` (3, 2, or 0 = unknown). ValueError, naming the
+    setting, when data.coords / data.joints do not fit the stream's width."""
+    if name in STREAM_NAMES:
+        return 3 if width % 3 == 0 else 0
+    if data.layout:  # the columns of X outside every range: anything (confidences, ...)
+        return 0
+    joints = data.joints
+    if data.coords == "auto":
+        if joints is None:
+            return 0
+        for coords in (2, 3):
+            if width == coords * joints:
+                return coords
+        raise ValueError(
+            f"data.joints: X has {width} columns, neither 2 nor 3 x {joints} joints; "
+            "set data.coords (xy, xyz or none) and the right data.joints"
+        )
+    coords = COORDS[data.coords]
+    if coords and width % coords:
+        raise ValueError(
+            f"data.coords: {data.coords} needs a multiple of {coords} columns, X has {width}; "
+            "set data.coords to what the columns hold (none: unknown)"
+        )
+    if coords and joints is not None and width != coords * joints:
+        raise ValueError(
+            f"data.joints: {joints} joints x {coords} coordinates is {coords * joints} "
+            f"columns, X has {width}"
+        )
+    return coords
 
 
 def auto_steps(num_samples: int, batch_size: int, accumulate: int = 1) -> int:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from signcli.auto_size import skeleton_without_layout
+from signcli.auto_size import skeleton_without_layout, stream_coords
 from signcli.core.column_layout import layout_columns
 from signcli.core.streams import STREAM_NAMES
 from signcli.data.augment import (
@@ -123,6 +123,17 @@ def tensor_columns(
     )
 
 
+def _skeleton_coords(data: Any, widths: Mapping[str, int]) -> int | None:
+    """Coordinates per joint of a skeleton without a landmark set (0: unknown), None for
+    anything else (body-part streams, a layout, CNN features)."""
+    if not skeleton_without_layout(data) or list(widths) != [SINGLE_STREAM]:
+        return None
+    try:
+        return stream_coords(SINGLE_STREAM, widths[SINGLE_STREAM], data)
+    except ValueError:  # data.coords / joints that do not fit X: the model refuses them
+        return 0
+
+
 def per_sample_settings(settings: AugmentSettings, world_size: int) -> AugmentSettings | None:
     """What the per-sample Augmenter (data/augment.py) still does in the Dataset: stream
     mixing under torchrun (partners sit in other ranks' shards), else nothing (None)."""
@@ -160,10 +171,12 @@ class BatchAugmenter:
         max_len: int | None = None,
         mix: bool = True,
         rank: int = 0,
-        positions: bool = False,
+        positions: int | None = None,
     ) -> None:
         self.settings = settings
-        self.positions = positions  # a skeleton without a landmark set: the position transform
+        # the position transform, for a skeleton without a landmark set: its coordinates per
+        # joint (0: columns of unknown meaning); None: off
+        self.positions = positions
         self.seed = seed
         self.max_len = max_len
         self.rank = rank
@@ -204,7 +217,7 @@ class BatchAugmenter:
             max_len=settings.model.max_len,
             mix=world_size <= 1,
             rank=rank,
-            positions=skeleton_without_layout(data),
+            positions=_skeleton_coords(data, widths),
         )
 
     def generators(
@@ -249,7 +262,8 @@ class BatchAugmenter:
             maps = to(self._affine_parameters(B, plan)[turned])  # [R, 6]
             for name, v in out.items():
                 _affine(v, self.columns[name].landmarks, turn, maps)
-        if self.positions and (moved := rows(coins[:, 7] < a.position_p)) is not None:
+        moved = rows(coins[:, 7] < a.position_p) if self.positions is not None else None
+        if moved is not None:
             self._position(out, to(real), moved, plan)
         if (shake := rows(coins[:, 5] < a.jitter_p)) is not None:
             for name, v in out.items():
@@ -355,22 +369,33 @@ class BatchAugmenter:
         samples: torch.Tensor,
         plan: np.random.Generator,
     ) -> None:
-        """For `samples`: every column -> mean + scale * (column - mean) + shift * spread,
-        with mean and spread (standard deviation) of the column over the batch's `real`
-        frames [B, W] (NaN ignored), one scale a sample and one shift a sample and column."""
+        """For `samples`: columns -> centre + scale * (columns - centre) + shift * spread,
+        from the batch's `real` frames [B, W] (NaN ignored), one scale a sample. Columns of
+        unknown meaning (`positions` 0): each its own centre (mean), spread (standard
+        deviation) and shift. Joints of `positions` coordinates: one centre, spread (the
+        joints' mean) and shift per axis, so the skeleton moves and resizes whole."""
         a = self.settings
-        count = len(samples)
+        count, coords = len(samples), self.positions
         for v in out.values():
             seen = real[:, :, None] & ~torch.isnan(v)  # [B, W, D]
             frames = seen.sum((0, 1)).clamp_min(1)  # [D]
             mean = torch.where(seen, v, 0.0).sum((0, 1)) / frames
             spread = (torch.where(seen, v - mean, 0.0).square().sum((0, 1)) / frames).sqrt()
+            centre, axes = mean, v.shape[-1]
+            if coords:  # per axis: the joints' values pooled, their spreads averaged
+                joints = v.shape[-1] // coords
+                axis_sum = torch.where(seen, v, 0.0).sum((0, 1)).view(joints, coords).sum(0)
+                axis_frames = seen.sum((0, 1)).view(joints, coords).sum(0).clamp_min(1)
+                centre = (axis_sum / axis_frames).repeat(joints)
+                spread = spread.view(joints, coords).mean(0).repeat(joints)
+                axes = coords
             scale = plan.uniform(1 - a.position_scale, 1 + a.position_scale, (count, 1, 1))
-            shift = plan.uniform(-a.position_shift, a.position_shift, (count, 1, v.shape[-1]))
+            shift = plan.uniform(-a.position_shift, a.position_shift, (count, 1, axes))
             scale_t = torch.from_numpy(scale.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = torch.from_numpy(shift.astype(np.float32)).to(v.device, non_blocking=True)
+            shift_t = shift_t.repeat(1, 1, v.shape[-1] // axes)
             sub = v.index_select(0, samples)  # [R, W, D]
-            moved = torch.addcmul(mean + shift_t * spread, scale_t, sub - mean)
+            moved = torch.addcmul(centre + shift_t * spread, scale_t, sub - centre)
             v.index_copy_(0, samples, moved)
 
     # ------------------------------------------------------------------ stream mixing

@@ -22,11 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from signcli.auto_size import resolved_inputs
+from signcli.auto_size import resolved_inputs, stream_coords
 from signcli.core.streams import STREAM_NAMES
 from signcli.settings import DataSettings
 
-COORDS = {"xyz": 3, "xy": 2, "none": 0}
 MOTION_ORDER = {"off": 0, "velocity": 1, "acceleration": 2}
 
 
@@ -59,38 +58,6 @@ class StreamChannels:
         motion = ["velocity", "acceleration"][: self.motion]
         groups = ["raw"] * self.raw + ["normalised per sample"] * self.normalized + motion
         return f"{what}: {' + '.join(groups)}"
-
-
-def stream_coords(name: str, width: int, data: DataSettings) -> int:
-    """Coordinates per joint of stream `name` (3, 2, or 0 = unknown). ValueError, naming the
-    setting, when data.coords / data.joints do not fit the stream's width."""
-    if name in STREAM_NAMES:
-        return 3 if width % 3 == 0 else 0
-    if data.layout:  # the columns of X outside every range: anything (confidences, ...)
-        return 0
-    joints = data.joints
-    if data.coords == "auto":
-        if joints is None:
-            return 0
-        for coords in (2, 3):
-            if width == coords * joints:
-                return coords
-        raise ValueError(
-            f"data.joints: X has {width} columns, neither 2 nor 3 x {joints} joints; "
-            "set data.coords (xy, xyz or none) and the right data.joints"
-        )
-    coords = COORDS[data.coords]
-    if coords and width % coords:
-        raise ValueError(
-            f"data.coords: {data.coords} needs a multiple of {coords} columns, X has {width}; "
-            "set data.coords to what the columns hold (none: unknown)"
-        )
-    if coords and joints is not None and width != coords * joints:
-        raise ValueError(
-            f"data.joints: {joints} joints x {coords} coordinates is {coords * joints} "
-            f"columns, X has {width}"
-        )
-    return coords
 
 
 def channel_plan(data: DataSettings, widths: Mapping[str, int]) -> dict[str, StreamChannels]:

@@ -336,7 +336,7 @@ def test_position_shifts_each_column_within_its_spread_and_scales_about_the_mean
     spread = np.sqrt(np.where(seen, (x - mean) ** 2, 0).sum((0, 1)) / seen.sum((0, 1)))
 
     shifted = BatchAugmenter(only(position_p=1, position_scale=0.0, position_shift=0.5), 0,
-                             {"x": 6}, positions=True)(batch, 1, 0)  # fmt: skip
+                             {"x": 6}, positions=0)(batch, 1, 0)  # fmt: skip
     shifts = []
     for i, sample in enumerate(samples):
         got = shifted.streams["x"][i, : sample.length].numpy()
@@ -352,7 +352,7 @@ def test_position_shifts_each_column_within_its_spread_and_scales_about_the_mean
     assert np.std(shifts) > 0.2  # U(-0.5, 0.5) has sd 0.29: columns move apart
 
     scaled = BatchAugmenter(only(position_p=1, position_scale=0.3, position_shift=0.0), 0,
-                            {"x": 6}, positions=True)(batch, 1, 0)  # fmt: skip
+                            {"x": 6}, positions=0)(batch, 1, 0)  # fmt: skip
     for i, sample in enumerate(samples):
         got = scaled.streams["x"][i, : sample.length].numpy()
         ratio = (got - mean) / (sample.streams["x"] - mean)  # one factor a sample, every column
@@ -375,5 +375,31 @@ def test_position_only_moves_a_skeleton_without_a_landmark_set() -> None:
         split = SimpleNamespace(input_dims={"x": 156})
         return BatchAugmenter.for_split(split, Settings.model_validate({"data": data}))
 
-    assert augmenter(None).positions
-    assert not augmenter(LAYOUT).positions
+    assert augmenter(None).positions == 0  # columns of unknown meaning
+    assert augmenter(LAYOUT).positions is None
+    joints = BatchAugmenter.for_split(
+        SimpleNamespace(input_dims={"x": 156}),
+        Settings.model_validate({"data": {"coords": "xyz", "augment": {"position_p": 1}}}),
+    )
+    assert joints.positions == 3
+
+
+def test_position_moves_and_resizes_joints_whole() -> None:
+    samples = skeleton_samples(32, seed=8)  # 3 joints x (x, y)
+    batch = collate_streams(samples)
+    setting = only(position_p=1, position_scale=0.2, position_shift=0.5)
+    moved = BatchAugmenter(setting, 0, {"x": 6}, positions=2)(batch, 1, 0)
+    for i, sample in enumerate(samples):
+        before = sample.streams["x"].reshape(sample.length, 3, 2)
+        after = moved.streams["x"][i, : sample.length].numpy().reshape(sample.length, 3, 2)
+        np.testing.assert_array_equal(np.isnan(after), np.isnan(before))
+        # a similarity without rotation: the vector between two joints only scales
+        seen = ~np.isnan(before).any(2).any(1)
+        if seen.sum() < 1:
+            continue
+        span_before = before[seen, 0] - before[seen, 1]
+        span_after = after[seen, 0] - after[seen, 1]
+        ratio = span_after / span_before
+        ratio = ratio[np.abs(span_before) > 1.0]
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-3)
+        assert 0.8 - 1e-4 <= ratio[0] <= 1.2 + 1e-4
