@@ -113,6 +113,12 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "velocity-no-raw": ["--set", "data.motion=velocity", "--set", "data.raw_channels=false"],
     # issue 20, round 3: move and resize a skeleton without a landmark set (new signers)
     "position": ["--set", "data.augment.position_p=0.5"],
+    "coords-xy-position": [  # joints moved whole (one shift per axis), velocity as default
+        "--set",
+        "data.coords=xy",
+        "--set",
+        "data.augment.position_p=0.5",
+    ],
     "position-strong": [
         "--set",
         "data.augment.position_p=0.5",
