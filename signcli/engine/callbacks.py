@@ -197,10 +197,13 @@ class CurvesHook(Hook):
     """WORK_DIR/curves.png: losses and metrics per epoch (train vs val), drawn from
     metrics.jsonl (a resumed run's earlier epochs too). Redrawn after an epoch when
     CURVES_EVERY_S have passed since the last drawing (drawing takes ~0.2 s: epochs of a
-    fraction of a second must not pay it each time), and when the run ends."""
+    fraction of a second must not pay it each time), and when the run ends unless the
+    drawing after its last epoch shows it already (a second drawing of the same records
+    cost every fit() of one epoch ~0.2 s more: bench_engine's engine overhead)."""
 
     def __init__(self) -> None:
         self.drawn_at: float | None = None
+        self.drawn_epoch: int | None = None  # the last epoch the drawing shows
 
     def on_train_start(self, trainer: Trainer) -> None:
         # a folder in its place failed the run after its first epoch's training
@@ -211,7 +214,7 @@ class CurvesHook(Hook):
             self.draw(trainer)
 
     def on_train_end(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
-        if history:
+        if history and self.drawn_epoch != trainer.state.epoch:
             self.draw(trainer)
 
     def draw(self, trainer: Trainer) -> None:
@@ -226,6 +229,7 @@ class CurvesHook(Hook):
             return
         png = curves_png(records, trainer.monitor, trainer.state.best_epoch or None)
         atomic_write(trainer.work_dir / CURVES_FILE, png)
+        self.drawn_epoch = trainer.state.epoch
 
 
 CURVES_EVERY_S = 10.0

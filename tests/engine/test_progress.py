@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from signcli.engine import progress
+from signcli.engine import callbacks, progress
 from signcli.engine.progress import ProgressHook, format_duration
 from signcli.engine.recipes import resume_run, start_run
 from signcli.settings import load_settings
@@ -77,6 +77,29 @@ def test_curves_png_is_drawn_and_redrawn_on_resume(make_npz_dataset, tmp_path: P
     assert first.startswith(b"\x89PNG")
     resume_run(work, epochs=3)
     assert curves.read_bytes() != first  # a third epoch drawn (with the first two)
+
+
+def test_curves_are_drawn_once_for_an_epoch(
+    make_npz_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drawing after the last epoch is the run's end drawing: not drawn twice."""
+    import signcli.metrics.plots as plots
+
+    drawn: list[list[int]] = []
+    real = plots.curves_png
+
+    def counted(records, *args):
+        drawn.append([int(r["epoch"]) for r in records])
+        return real(records, *args)
+
+    monkeypatch.setattr(plots, "curves_png", counted)
+    monkeypatch.setattr(callbacks, "CURVES_EVERY_S", 0.0)  # after every epoch
+    start_run(tiny_settings(make_npz_dataset(n=8), tmp_path / "run"))
+    assert drawn == [[1], [1, 2]]
+    monkeypatch.setattr(callbacks, "CURVES_EVERY_S", 1e9)  # after the first epoch only
+    drawn.clear()
+    start_run(tiny_settings(make_npz_dataset(n=8), tmp_path / "again", "training.epochs=3"))
+    assert drawn == [[1], [1, 2, 3]]  # the end drawing shows the epochs since
 
 
 @pytest.mark.parametrize(("seconds", "shown"), [(1.23, "1.2 s"), (65, "1m 05s"), (7325, "2h 02m")])
