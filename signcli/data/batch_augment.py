@@ -242,37 +242,34 @@ class BatchAugmenter:
         real = np.arange(W)[None, :] < count[:, None]  # [B, W]
         index = np.where(real, index[:, :W], 0)  # padding: frame 0, zeroed at the end
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)  # noqa: E731
-        picked = to((np.arange(B)[:, None] * T + index).reshape(-1))
+        picked = (np.arange(B)[:, None] * T + index).reshape(-1)
         out = {  # [B, W, D]; the transforms below may touch padding: it is zeroed at the end
-            name: v.reshape(B * T, -1).index_select(0, picked).view(B, W, -1)
+            name: take_rows(v.reshape(B * T, -1), picked).view(B, W, -1)
             for name, v in batch.streams.items()
         }
         if self.mix and "gloss" in batch.targets:
             gloss = batch.targets["gloss"].cpu().numpy()
             self._mix(out, batch.streams, gloss, lengths, index, plan)
 
-        def rows(chosen: np.ndarray) -> torch.Tensor | None:  # the chosen samples
+        def rows(chosen: np.ndarray) -> np.ndarray | None:  # the chosen samples
             found = np.flatnonzero(chosen)
-            return to(found) if len(found) else None
+            return found if len(found) else None
 
-        if (flip := rows(coins[:, 0] < a.mirror_p)) is not None:
-            self._mirror(out, flip)
-        turned = coins[:, 1] < a.affine_p
-        if (turn := rows(turned)) is not None:
-            maps = to(self._affine_parameters(B, plan)[turned])  # [R, 6]
-            for name, v in out.items():
-                _affine(v, self.columns[name].landmarks, turn, maps)
+        flip, turned = coins[:, 0] < a.mirror_p, coins[:, 1] < a.affine_p
+        if flip.any() or turned.any():
+            maps = self._affine_parameters(B, plan) if turned.any() else None  # [B, 6]
+            self._geometry(out, flip, turned, maps)
         moved = rows(coins[:, 7] < a.position_p) if self.positions is not None else None
         if moved is not None:
             self._position(out, to(real), moved, plan)
         if (shake := rows(coins[:, 5] < a.jitter_p)) is not None:
             for name, v in out.items():
-                sub = v.index_select(0, shake)  # [R, W, D]
+                sub = take_rows(v, shake)  # [R, W, D]
                 for start, stop in self.columns[name].jitter:
                     shape = (len(shake), W, stop - start)
                     noise_ = torch.randn(shape, generator=noise, device=device)
                     sub[:, :, start:stop] += a.jitter_sd * noise_
-                v.index_copy_(0, shake, sub)
+                put_rows(v, shake, sub)
         hidden = np.flatnonzero(coins[:, 6] < a.landmark_dropout_p)
         if len(hidden):
             frames = to((hidden[:, None] * W + np.arange(W)).reshape(-1))  # rows of [B * W, D]
@@ -281,10 +278,10 @@ class BatchAugmenter:
                 _drop_landmarks(
                     v.view(B * W, -1), self.columns[name].landmarks, frames, rate, noise
                 )
-        padding = to(np.flatnonzero(~real))
-        streams = {name: v.view(B * W, -1).index_fill_(0, padding, 0.0).view(B, W, -1)
-                   for name, v in out.items()}  # fmt: skip
-        return Batch(batch.ids, streams, to(count), to(real), batch.targets, batch.texts)
+        padding = np.flatnonzero(~real)
+        for v in out.values():
+            fill_rows(v.view(B * W, -1), padding, 0.0)
+        return Batch(batch.ids, out, to(count), to(real), batch.targets, batch.texts)
 
     # ------------------------------------------------------------------ the frames
 
@@ -333,22 +330,51 @@ class BatchAugmenter:
 
     # ------------------------------------------------------------------ geometry
 
-    def _mirror(self, out: dict[str, torch.Tensor], samples: torch.Tensor) -> None:
-        """x -> 2 * centre - x, left/right landmarks swap, hands swap, for `samples`."""
+    def _geometry(
+        self,
+        out: dict[str, torch.Tensor],
+        flip: np.ndarray,
+        turned: np.ndarray,
+        maps: np.ndarray | None,
+    ) -> None:
+        """The mirror of the `flip` samples, then the affine map (`maps` [B, 6]) of the
+        `turned` ones [B]. Each sample's rows are copied out and back once: the mirrored
+        ones (those also turned last, a block that the affine map changes in place), then
+        the turned ones that are not mirrored."""
+        both = flip & turned
+        mirrored = np.concatenate([np.flatnonzero(flip & ~turned), np.flatnonzero(both)])
+        turned_only = np.flatnonzero(turned & ~flip)
+        device = next(iter(out.values())).device
+        to = lambda a: torch.from_numpy(a).to(device, non_blocking=True)  # noqa: E731
+        hands = HANDS if self.swap_hands and all(h in out for h in HANDS) else ()
+        moved: dict[str, torch.Tensor] = {}
         for name, v in out.items():
             cols = self.columns[name]
-            sub = v.index_select(0, samples)  # [R, W, D]
-            if cols.mirror is not None:
-                R, W, D = sub.shape
-                sub = sub.view(R * W, D).index_select(1, cols.mirror.to(v.device)).view(R, W, D)
-            for start, stop in cols.landmarks:
-                sub[:, :, start:stop:COORDS].mul_(-1).add_(2 * IMAGE_CENTRE)
-            v.index_copy_(0, samples, sub)
-        if self.swap_hands and all(h in out for h in HANDS):
-            left, right = out["hand_l"], out["hand_r"]
-            left_rows = left.index_select(0, samples)
-            left.index_copy_(0, samples, right.index_select(0, samples))
-            right.index_copy_(0, samples, left_rows)
+            if len(mirrored) and (cols.mirror is not None or cols.landmarks or name in hands):
+                sub = take_rows(v, mirrored)  # [R, W, D]
+                moved[name] = sub = self._mirror(sub, cols)
+                if both.any() and cols.landmarks:
+                    _affine(sub[len(mirrored) - int(both.sum()) :], cols.landmarks, to(maps[both]))
+            if len(turned_only) and cols.landmarks:
+                assert maps is not None
+                _affine_rows(v, cols.landmarks, to(turned_only), to(maps[turned_only]))
+        if hands and len(mirrored):  # the multi-stream hands swap tensors
+            moved["hand_l"], moved["hand_r"] = moved["hand_r"], moved["hand_l"]
+        for name, sub in moved.items():
+            put_rows(out[name], mirrored, sub)
+
+    @staticmethod
+    def _mirror(sub: torch.Tensor, cols: TensorColumns) -> torch.Tensor:
+        """Rows `sub` [R, W, D] mirrored: x -> 2 * centre - x, left/right landmarks swap
+        (a new tensor, or `sub` changed in place)."""
+        if cols.mirror is not None:
+            R, W, D = sub.shape
+            sub = sub.view(R * W, D).index_select(1, cols.mirror.to(sub.device)).view(R, W, D)
+        across = torch.tensor(2 * IMAGE_CENTRE, dtype=sub.dtype, device=sub.device)
+        for start, stop in cols.landmarks:
+            x = sub[:, :, start:stop:COORDS]
+            torch.sub(across, x, out=x)  # in one pass, as exact as -x + 2 * centre
+        return sub
 
     def _affine_parameters(self, count: int, plan: np.random.Generator) -> np.ndarray:
         """`count` random affine maps `[count, 6]` float32: the matrix a, b, c, d
@@ -366,7 +392,7 @@ class BatchAugmenter:
         self,
         out: dict[str, torch.Tensor],
         real: torch.Tensor,
-        samples: torch.Tensor,
+        samples: np.ndarray,
         plan: np.random.Generator,
     ) -> None:
         """For `samples`: columns -> centre + scale * (columns - centre) + shift * spread,
@@ -394,9 +420,9 @@ class BatchAugmenter:
             scale_t = torch.from_numpy(scale.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = torch.from_numpy(shift.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = shift_t.repeat(1, 1, v.shape[-1] // axes)
-            sub = v.index_select(0, samples)  # [R, W, D]
+            sub = take_rows(v, samples)  # [R, W, D]
             moved = torch.addcmul(centre + shift_t * spread, scale_t, sub - centre)
-            v.index_copy_(0, samples, moved)
+            put_rows(v, samples, moved)
 
     # ------------------------------------------------------------------ stream mixing
 
@@ -432,18 +458,30 @@ class BatchAugmenter:
                 ranges = self.columns[tensor_name].parts.get(name)
                 if not ranges:
                     continue
-                target = torch.from_numpy(chosen).to(v.device, non_blocking=True)
-                taken = torch.from_numpy(origin).to(v.device, non_blocking=True)
                 source = streams[tensor_name].reshape(B * T, -1)
                 for start, stop in ranges:
-                    part = source[:, start:stop].index_select(0, taken).view(len(chosen), W, -1)
-                    v[:, :, start:stop].index_copy_(0, target, part)
+                    part = take_rows(source[:, start:stop], origin).view(len(chosen), W, -1)
+                    put_rows(v[:, :, start:stop], chosen, part)
 
 
-def _affine(v: torch.Tensor, ranges: Ranges, samples: torch.Tensor, maps: torch.Tensor) -> None:
-    """x, y -> matrix @ ((x, y) - centre) + centre + shift for `samples` of `v` [B, W, D]
-    (in place); `maps` [R, 6] holds each one's a, b, c, d, shift x, shift y. Only the x and
-    y columns of those samples are copied out and back (strided views: no column gather)."""
+def _affine(sub: torch.Tensor, ranges: Ranges, maps: torch.Tensor) -> None:
+    """x, y -> matrix @ ((x, y) - centre) + centre + shift for each sample of `sub`
+    [R, W, D] (in place); `maps` [R, 6] holds each one's a, b, c, d, shift x, shift y.
+    x and y are strided views (no column gather)."""
+    a, b, c, d, sx, sy = (maps[:, i, None, None] for i in range(6))  # each [R, 1, 1]
+    for start, stop in ranges:
+        xs, ys = sub[:, :, start:stop:COORDS], sub[:, :, start + 1 : stop : COORDS]  # [R, W, L]
+        x, y = xs - IMAGE_CENTRE, ys - IMAGE_CENTRE
+        # a * x + b * y + centre + shift, in two fused multiply-adds a coordinate
+        torch.addcmul(IMAGE_CENTRE + sx, a, x, out=xs).addcmul_(b, y)
+        torch.addcmul(IMAGE_CENTRE + sy, c, x, out=ys).addcmul_(d, y)
+
+
+def _affine_rows(
+    v: torch.Tensor, ranges: Ranges, samples: torch.Tensor, maps: torch.Tensor
+) -> None:
+    """`_affine` of the rows `samples` of `v` [B, W, D] in place: only their x and y
+    columns are copied out and back (faster than whole rows when nothing else moves them)."""
     a, b, c, d, sx, sy = (maps[:, i, None, None] for i in range(6))  # each [R, 1, 1]
     for start, stop in ranges:
         xs, ys = v[:, :, start:stop:COORDS], v[:, :, start + 1 : stop : COORDS]  # [B, W, L]
@@ -485,9 +523,55 @@ def _drop_landmarks(
         dropped = torch.cat(positions)
         dropped = dropped[dropped < total]
     row, within = dropped // per_row, dropped % per_row  # [K] packed row r, its landmark
-    offsets = torch.tensor([s for s, _ in landmarks], device=device)
-    bounds = torch.tensor([n for _, n in landmarks], device=device).cumsum(0)
-    part = torch.bucketize(within, bounds, right=True)
-    column = offsets[part] + COORDS * (within - torch.cat([bounds.new_zeros(1), bounds])[part])
+    if len(landmarks) == 1:  # one range (a layout's body parts, a stream): no search
+        column = landmarks[0][0] + COORDS * within
+    else:
+        offsets = torch.tensor([s for s, _ in landmarks], device=device)
+        bounds = torch.tensor([n for _, n in landmarks], device=device).cumsum(0)
+        part = torch.bucketize(within, bounds, right=True)
+        starts = torch.cat([bounds.new_zeros(1), bounds])[part]
+        column = offsets[part] + COORDS * (within - starts)
     flat = (rows[row] * v.shape[1] + column)[:, None] + torch.arange(COORDS, device=device)
-    v.view(-1).index_fill_(0, flat.reshape(-1), float("nan"))
+    fill_rows(v.view(-1), flat.reshape(-1), float("nan"))
+
+
+# ---------------------------------------------------------------------- row copies
+# Whole rows of the batch (samples of [B, W, D], frames of [B * W, D]) are copied out and
+# back by index. On the CPU numpy does it on the tensors' own memory: its row copies (one
+# memcpy a row; and its large buffers are backed by huge pages) took a third of the time of
+# index_select / index_copy_ / index_fill_ here (bench_pipeline, T = 64); elsewhere (CUDA)
+# the torch ops.
+_HOST_DTYPES = (torch.float32, torch.float64, torch.float16)
+
+
+def _on_host(v: torch.Tensor) -> bool:
+    return v.device.type == "cpu" and v.dtype in _HOST_DTYPES and not v.requires_grad
+
+
+def _index(index: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    if isinstance(index, torch.Tensor):
+        return index.to(device, non_blocking=True)
+    return torch.from_numpy(np.ascontiguousarray(index)).to(device, non_blocking=True)
+
+
+def take_rows(v: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+    """`v.index_select(0, index)`: a new tensor (contiguous) of the rows `index` of `v`."""
+    if _on_host(v) and v.is_contiguous():
+        return torch.from_numpy(v.numpy()[index])
+    return v.index_select(0, _index(index, v.device))
+
+
+def put_rows(v: torch.Tensor, index: np.ndarray, rows: torch.Tensor) -> None:
+    """`v.index_copy_(0, index, rows)`: rows `index` of `v` (any strides) become `rows`."""
+    if _on_host(v) and _on_host(rows) and rows.dtype == v.dtype:
+        v.numpy()[index] = rows.numpy()
+    else:
+        v.index_copy_(0, _index(index, v.device), rows)
+
+
+def fill_rows(v: torch.Tensor, index: np.ndarray | torch.Tensor, value: float) -> None:
+    """`v.index_fill_(0, index, value)`: rows (or elements, of a 1-D `v`) `index` set."""
+    if _on_host(v):
+        v.numpy()[index.numpy() if isinstance(index, torch.Tensor) else index] = value
+    else:
+        v.index_fill_(0, _index(index, v.device), value)
