@@ -106,11 +106,13 @@ def collate_streams(
     B, T = len(samples), int(lengths.max())
     streams: dict[str, torch.Tensor] = {}
     for name in samples[0].streams:
-        D = samples[0].streams[name].shape[1]
-        padded = np.zeros((B, T, D), dtype=np.float32)
-        for i, sample in enumerate(samples):
-            array = sample.streams[name]
-            padded[i, : array.shape[0]] = array
+        arrays = [s.streams[name] for s in samples]
+        if all(array.shape[0] == T for array in arrays):  # no padding: one copy
+            padded = np.stack(arrays).astype(np.float32, copy=False)
+        else:
+            padded = np.zeros((B, T, arrays[0].shape[1]), dtype=np.float32)
+            for i, array in enumerate(arrays):
+                padded[i, : array.shape[0]] = array
         streams[name] = torch.from_numpy(padded)
     mask = torch.arange(T)[None, :] < lengths[:, None]  # [B, T]
     return Batch([s.id for s in samples], streams, lengths, mask, collate_targets(samples))
