@@ -461,7 +461,7 @@ class BatchAugmenter:
                 source = streams[tensor_name].reshape(B * T, -1)
                 for start, stop in ranges:
                     part = take_rows(source[:, start:stop], origin).view(len(chosen), W, -1)
-                    put_rows(v[:, :, start:stop], chosen, part)
+                    put_rows(v, chosen, part, columns=slice(start, stop))
 
 
 def _affine(sub: torch.Tensor, ranges: Ranges, maps: torch.Tensor) -> None:
@@ -537,10 +537,10 @@ def _drop_landmarks(
 
 # ---------------------------------------------------------------------- row copies
 # Whole rows of the batch (samples of [B, W, D], frames of [B * W, D]) are copied out and
-# back by index. On the CPU numpy does it on the tensors' own memory: its row copies (one
-# memcpy a row; and its large buffers are backed by huge pages) took a third of the time of
-# index_select / index_copy_ / index_fill_ here (bench_pipeline, T = 64); elsewhere (CUDA)
-# the torch ops.
+# back by index. On the CPU numpy does it on the tensors' own memory: its row copies and
+# fills ran 2-3x faster than index_select / index_copy_ / index_fill_ in bench_pipeline's
+# loop (T = 64), except a gather from a strided source (a column range), where
+# index_select wins. On other devices (CUDA), the torch ops.
 _HOST_DTYPES = (torch.float32, torch.float64, torch.float16)
 
 
@@ -561,12 +561,17 @@ def take_rows(v: torch.Tensor, index: np.ndarray) -> torch.Tensor:
     return v.index_select(0, _index(index, v.device))
 
 
-def put_rows(v: torch.Tensor, index: np.ndarray, rows: torch.Tensor) -> None:
-    """`v.index_copy_(0, index, rows)`: rows `index` of `v` (any strides) become `rows`."""
+def put_rows(
+    v: torch.Tensor, index: np.ndarray, rows: torch.Tensor, columns: slice | None = None
+) -> None:
+    """`v.index_copy_(0, index, rows)`: rows `index` of `v` become `rows`; with `columns`,
+    the last axis's `columns` of those rows (numpy: twice as fast as through a view)."""
     if _on_host(v) and _on_host(rows) and rows.dtype == v.dtype:
-        v.numpy()[index] = rows.numpy()
+        where = (index, Ellipsis) if columns is None else (index, Ellipsis, columns)
+        v.numpy()[where] = rows.numpy()
     else:
-        v.index_copy_(0, _index(index, v.device), rows)
+        target = v if columns is None else v[..., columns]
+        target.index_copy_(0, _index(index, v.device), rows)
 
 
 def fill_rows(v: torch.Tensor, index: np.ndarray | torch.Tensor, value: float) -> None:
