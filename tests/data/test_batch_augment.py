@@ -403,3 +403,26 @@ def test_position_moves_and_resizes_joints_whole() -> None:
         ratio = ratio[np.abs(span_before) > 1.0]
         np.testing.assert_allclose(ratio, ratio[0], rtol=1e-3)
         assert 0.8 - 1e-4 <= ratio[0] <= 1.2 + 1e-4
+
+
+def test_the_torch_ops_of_other_devices_augment_as_the_cpu_path_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the CPU rows are copied through numpy; on other devices (CUDA) by index_select /
+    index_copy_ / index_fill_: the same batch, bit for bit."""
+    import signcli.data.batch_augment as batch_augment
+
+    samples = make_samples(40, seed=6)
+    setting = AugmentSettings(mirror_p=0.5, jitter_p=0.5, crop_p=0.5,
+                              mix_streams={"hand_l": 0.5, "pose": 0.5})  # fmt: skip
+    cpu = batched(setting, samples, batch_size=16)
+    monkeypatch.setattr(batch_augment, "_on_host", lambda v: False)
+    other = batched(setting, samples, batch_size=16)
+    for a, b in zip(cpu, other, strict=True):
+        assert torch.equal(a.lengths, b.lengths) and torch.equal(a.mask, b.mask)
+        for name in a.streams:
+            assert torch.equal(a.streams[name].nan_to_num(9), b.streams[name].nan_to_num(9))
+    before = collate_streams(samples[:16]).streams["hand_l"]
+    assert cpu[0].streams["hand_l"].shape != before.shape or not torch.equal(
+        cpu[0].streams["hand_l"].nan_to_num(9), before.nan_to_num(9)
+    )  # augmented: not a comparison of two copies of the input
