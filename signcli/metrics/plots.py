@@ -146,9 +146,12 @@ def curves_png(
         if group:
             axes.legend(fontsize=8)
         axes.grid(alpha=0.3)
+    # fixed margins rather than bbox_inches="tight", which draws the figure twice: a run
+    # draws its curves every CURVES_EVERY_S and at its end (bench_engine counts them)
+    figure.subplots_adjust(left=0.065, right=0.99, bottom=0.12, top=0.92, wspace=0.18)
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
 
 
