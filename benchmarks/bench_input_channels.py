@@ -2,12 +2,14 @@
 the input stage without them, side by side on the same data and machine load.
 
     python benchmarks/bench_input_channels.py DATA_ROOT [--epochs 4]
-        [--channels "data.motion=velocity training.ema=auto"]
+        [--channels "data.motion=velocity training.ema=auto"] [--before "k=v ..."]
 
 DATA_ROOT holds `train/`, `train_labels.csv`, `val/`, `val_labels.csv` (e.g.
 boston104_words). Two Trainers (no work-dir hooks): `channels` with the default settings
 plus `--channels` (k=v settings as after --set; default: velocity and EMA), `before` with
-`data.sample_normalize=false`, `data.motion=off` and `training.ema=off` (`BEFORE`); they
+`data.sample_normalize=false`, `data.motion=off` and `training.ema=off` (`BEFORE`, or
+`--before`: e.g. `--channels "" --before "data.augment.position_p=0"` times today's default
+against it without the position augmentation); they
 train one epoch each in turn so that both see the same load. Reported: the median
 training samples/s of each (`samples_per_s` of metrics.jsonl: the training pass only,
 validation excluded) and their ratio. Target: ratio >= 0.8.
@@ -51,12 +53,17 @@ def main() -> None:
         default="data.motion=velocity training.ema=auto",
         help="settings k=v (as after --set) of the run with channels, space-separated",
     )
+    parser.add_argument(
+        "--before",
+        default=" ".join(BEFORE),
+        help="settings k=v of the run it is compared with (default: the input stage before)",
+    )
     args = parser.parse_args()
     channels = shlex.split(args.channels)
     with tempfile.TemporaryDirectory() as tmp:
         runs = {
             "channels": trainer(args.root, Path(tmp) / "channels", channels),
-            "before": trainer(args.root, Path(tmp) / "before", BEFORE),
+            "before": trainer(args.root, Path(tmp) / "before", shlex.split(args.before)),
         }
         speed: dict[str, list[float]] = {name: [] for name in runs}
         for epoch in range(1, args.epochs + 1):

@@ -112,7 +112,7 @@ class AugmentSettings(_Section):
     """Probability of setting random landmarks to missing."""
     landmark_dropout_rate: float = Field(0.05, ge=0.0, le=1.0)
     """landmark_dropout: share of landmarks dropped."""
-    position_p: float = Field(0.0, ge=0.0, le=1.0)
+    position_p: float = Field(DEFAULT_AUGMENT_P, ge=0.0, le=1.0)
     """Probability of moving and resizing a skeleton without a landmark set (single-stream
     keypoints, no `data.layout`: affine does not know its x and y there): one scale for all
     columns about their batch means, and each column shifted by its own draw. It stands for

@@ -163,7 +163,7 @@ def test_mix_streams_takes_the_stream_of_a_same_gloss_sample_of_the_batch() -> N
 def test_defaults_and_validation() -> None:
     defaults = AugmentSettings()
     on = {key for key in AugmentSettings.probability_keys() if getattr(defaults, key) > 0}
-    assert on == {"speed_p", "frame_drop_p", "affine_p", "landmark_dropout_p"}
+    assert on == {"speed_p", "frame_drop_p", "affine_p", "landmark_dropout_p", "position_p"}
     assert not only().enabled and only(jitter_p=0.5).enabled
     with pytest.raises(ValueError, match="speed_min"):
         AugmentSettings(speed_min=1.3)

@@ -311,7 +311,8 @@ def test_under_torchrun_the_dataset_mixes_and_the_batch_does_the_rest() -> None:
     assert two is not None and two.mix == {} and two.rank == 1
     assert shared.dataset.transform.settings.mix_streams == {"hand_l": 0.5}
     off = load_settings(overrides=["data.augment.speed_p=0", "data.augment.frame_drop_p=0",
-                                   "data.augment.affine_p=0", "data.augment.landmark_dropout_p=0"])  # fmt: skip
+                                   "data.augment.affine_p=0", "data.augment.landmark_dropout_p=0",
+                                   "data.augment.position_p=0"])  # fmt: skip
     assert training_augmenter(split(), off, sampler, SimpleNamespace(rank=0, world_size=1)) is None
 
 
