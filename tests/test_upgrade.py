@@ -20,8 +20,11 @@ def _stored(**sections: dict) -> dict:
 
 
 def _drop(stored: dict, dotted: str) -> dict:
-    section, key = dotted.split(".")
-    del stored[section][key]
+    *sections, key = dotted.split(".")
+    node = stored
+    for section in sections:
+        node = node[section]
+    del node[key]
     return stored
 
 
@@ -40,14 +43,21 @@ def test_a_current_record_is_read_unchanged() -> None:
         ("model.conv_kernel", 0),  # before the temporal convolution: attention blocks only
         ("training.length_buckets", False),  # before length buckets: the random order
         ("model.task", "classify"),  # before tasks
+        ("data.motion", "off"),  # before motion channels (auto adds velocity now)
+        ("data.augment.position_p", 0.0),  # before the position transform
     ],
 )
 def test_a_run_from_before_a_key_gets_the_value_it_was_trained_with(key: str, then) -> None:
     settings = _load(_drop(_stored(), key))
-    section, name = key.split(".")
-    assert getattr(getattr(settings, section), name) == then
+
+    def value(root: object) -> object:
+        for name in key.split("."):
+            root = getattr(root, name)
+        return root
+
+    assert value(settings) == then
     if key != "model.task":  # classify is still the default task
-        assert getattr(getattr(Settings(), section), name) != then  # not today's default
+        assert value(Settings()) != then  # not today's default
 
 
 @pytest.mark.parametrize(("stored", "mode"), [(True, "memory"), (False, "off")])
