@@ -252,5 +252,8 @@ def input_lines(trainer: Trainer) -> list[str]:
         return []
     line = f"input X: {plan['x'].describe()}"
     if not plan["x"].coords:
-        line += " (joints? --set data.coords=xy|xyz adds them normalised per sample)"
+        line += (
+            " (joints? --set data.coords=xy|xyz normalises them per sample and moves them"
+            " whole: better on new signers)"
+        )
     return [line]

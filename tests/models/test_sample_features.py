@@ -207,7 +207,8 @@ def test_the_header_line_names_the_input_of_a_skeleton_without_a_layout_only() -
 
     assert lines() == [
         "input X: 6 columns of unknown meaning: raw + velocity (joints? --set "
-        "data.coords=xy|xyz adds them normalised per sample)"
+        "data.coords=xy|xyz normalises them per sample and moves them whole: better on new "
+        "signers)"
     ]
     assert lines("data.coords=xy") == [
         "input X: 3 joints x 2: raw + normalised per sample + velocity"
