@@ -112,12 +112,18 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "velocity-wd-0.2": ["--set", "data.motion=velocity", "--set", "optim.weight_decay=0.2"],
     "velocity-no-raw": ["--set", "data.motion=velocity", "--set", "data.raw_channels=false"],
     # issue 20, round 3: move and resize a skeleton without a landmark set (new signers)
-    "position": ["--set", "data.augment.position_p=0.5"],
+    "position": ["--set", "data.augment.position_p=0.5"],  # the default since round 3
     "coords-xy-position": [  # joints moved whole (one shift per axis), velocity as default
         "--set",
         "data.coords=xy",
         "--set",
         "data.augment.position_p=0.5",
+    ],
+    "position-mid": [  # between the default and position-strong
+        "--set",
+        "data.augment.position_shift=0.75",
+        "--set",
+        "data.augment.position_scale=0.15",
     ],
     "position-strong": [
         "--set",
