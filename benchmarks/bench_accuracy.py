@@ -119,6 +119,9 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
         "--set",
         "data.augment.position_p=0.5",
     ],
+    "no-position": ["--set", "data.augment.position_p=0"],
+    "coords-xyz-no-position": ["--set", "data.coords=xyz", "--set", "data.augment.position_p=0"],
+    "position-columns": ["--set", "data.augment.position_columns=true"],  # unknown columns too
     "position-mid": [  # between the default and position-strong
         "--set",
         "data.augment.position_shift=0.75",

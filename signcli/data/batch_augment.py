@@ -26,7 +26,8 @@ which is the same Bernoulli process as one draw per landmark at a few percent of
 Order, as in data/augment.py: mix_streams, frames (speed, crop, frame drop: one plan for
 every stream of a sample), mirror, affine, position, jitter, landmark dropout. NaN stays
 NaN. position is batch-only (it reads the batch's column statistics): it moves and resizes
-a skeleton without a landmark set (no data.layout), where affine has no x and y to turn.
+a skeleton without a landmark set (no data.layout) whose joints data.coords describes, where
+affine has no x and y to turn (columns of unknown meaning only with position_columns).
 
 mix_streams needs every partner of a sample in the batch: true with one process; under
 torchrun a rank holds a shard of the batch, so there the per-sample Augmenter mixes in the
@@ -124,14 +125,16 @@ def tensor_columns(
 
 
 def _skeleton_coords(data: Any, widths: Mapping[str, int]) -> int | None:
-    """Coordinates per joint of a skeleton without a landmark set (0: unknown), None for
-    anything else (body-part streams, a layout, CNN features)."""
+    """Coordinates per joint of a skeleton without a landmark set (0: columns of unknown
+    meaning, moved only with data.augment.position_columns), None where position does not
+    act (body-part streams, a layout, CNN features)."""
     if not skeleton_without_layout(data) or list(widths) != [SINGLE_STREAM]:
         return None
     try:
-        return stream_coords(SINGLE_STREAM, widths[SINGLE_STREAM], data)
+        coords = stream_coords(SINGLE_STREAM, widths[SINGLE_STREAM], data)
     except ValueError:  # data.coords / joints that do not fit X: the model refuses them
-        return 0
+        coords = 0
+    return coords if coords or data.augment.position_columns else None
 
 
 def per_sample_settings(settings: AugmentSettings, world_size: int) -> AugmentSettings | None:

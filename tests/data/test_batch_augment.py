@@ -371,18 +371,17 @@ def test_position_only_moves_a_skeleton_without_a_landmark_set() -> None:
 
     from signcli.settings import Settings
 
-    def augmenter(layout: dict | None) -> BatchAugmenter:  # for a training split of X [T, 156]
-        data = {"layout": layout, "augment": {"position_p": 1}}
+    def augmenter(**data) -> BatchAugmenter:  # for a training split of X [T, 156]
         split = SimpleNamespace(input_dims={"x": 156})
         return BatchAugmenter.for_split(split, Settings.model_validate({"data": data}))
 
-    assert augmenter(None).positions == 0  # columns of unknown meaning
-    assert augmenter(LAYOUT).positions is None
-    joints = BatchAugmenter.for_split(
-        SimpleNamespace(input_dims={"x": 156}),
-        Settings.model_validate({"data": {"coords": "xyz", "augment": {"position_p": 1}}}),
-    )
-    assert joints.positions == 3
+    assert augmenter(coords="xyz").positions == 3  # joints: moved whole, by default
+    assert augmenter(coords="xy").positions == 2
+    assert augmenter().positions is None  # columns of unknown meaning: left alone...
+    columns = {"position_columns": True}
+    assert augmenter(augment=columns).positions == 0  # ...unless asked, each on its own
+    assert augmenter(layout=LAYOUT, augment=columns).positions is None  # affine's streams
+    assert augmenter(coords="xyz", key="X2048").positions is None  # CNN features
 
 
 def test_position_moves_and_resizes_joints_whole() -> None:
