@@ -58,7 +58,7 @@ from signcli.data.augment import (
 )
 from signcli.data.dataset import Batch
 from signcli.data.sample import SINGLE_STREAM
-from signcli.settings import AugmentSettings, Settings
+from signcli.settings import AugmentSettings, DataSettings, Settings
 
 HANDS = ("hand_l", "hand_r")
 log = logging.getLogger("signcli")
@@ -124,7 +124,7 @@ def tensor_columns(
     )
 
 
-def _skeleton_coords(data: Any, widths: Mapping[str, int]) -> int | None:
+def _skeleton_coords(data: DataSettings, widths: Mapping[str, int]) -> int | None:
     """Coordinates per joint of a skeleton without a landmark set (0: columns of unknown
     meaning, moved only with data.augment.position_columns), None where position does not
     act (body-part streams, a layout, CNN features)."""
@@ -407,14 +407,16 @@ class BatchAugmenter:
         count, coords = len(samples), self.positions
         for v in out.values():
             seen = real[:, :, None] & ~torch.isnan(v)  # [B, W, D]
-            frames = seen.sum((0, 1)).clamp_min(1)  # [D]
-            mean = torch.where(seen, v, 0.0).sum((0, 1)) / frames
-            spread = (torch.where(seen, v - mean, 0.0).square().sum((0, 1)) / frames).sqrt()
+            counts, total = seen.sum((0, 1)), torch.where(seen, v, 0.0).sum((0, 1))  # [D]
+            mean = total / counts.clamp_min(1)
+            spread = (
+                torch.where(seen, v - mean, 0.0).square().sum((0, 1)) / counts.clamp_min(1)
+            ).sqrt()
             centre, axes = mean, v.shape[-1]
             if coords:  # per axis: the joints' values pooled, their spreads averaged
                 joints = v.shape[-1] // coords
-                axis_sum = torch.where(seen, v, 0.0).sum((0, 1)).view(joints, coords).sum(0)
-                axis_frames = seen.sum((0, 1)).view(joints, coords).sum(0).clamp_min(1)
+                axis_sum = total.view(joints, coords).sum(0)
+                axis_frames = counts.view(joints, coords).sum(0).clamp_min(1)
                 centre = (axis_sum / axis_frames).repeat(joints)
                 spread = spread.view(joints, coords).mean(0).repeat(joints)
                 axes = coords
