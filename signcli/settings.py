@@ -125,8 +125,8 @@ class AugmentSettings(_Section):
     position_scale: float = Field(0.1, ge=0.0, lt=1.0)
     """position: scale drawn from 1 - position_scale .. 1 + position_scale."""
     position_shift: float = Field(0.5, ge=0.0)
-    """position: largest shift of a column either way, in standard deviations of that
-    column over the batch's real frames."""
+    """position: largest shift either way, in standard deviations over the batch's real
+    frames: of the joints' columns on that axis (their mean), or of the column itself."""
     mix_streams: dict[StreamName, float] = Field(default_factory=dict)
     """{stream: p}: with probability p the stream comes from another sample of its gloss."""
 
