@@ -112,7 +112,9 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "velocity-wd-0.2": ["--set", "data.motion=velocity", "--set", "optim.weight_decay=0.2"],
     "velocity-no-raw": ["--set", "data.motion=velocity", "--set", "data.raw_channels=false"],
     # issue 20, round 3: move and resize a skeleton without a landmark set (new signers)
-    "position": ["--set", "data.augment.position_p=0.5"],  # the default since round 3
+    # position moving columns of unknown meaning one by one (as the round-3 `position` runs
+    # did, before it needed position_columns), and two stronger draws of it
+    "position": ["--set", "data.augment.position_columns=true"],
     "coords-xy-position": [  # joints moved whole (one shift per axis), velocity as default
         "--set",
         "data.coords=xy",
@@ -121,8 +123,9 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     ],
     "no-position": ["--set", "data.augment.position_p=0"],
     "coords-xyz-no-position": ["--set", "data.coords=xyz", "--set", "data.augment.position_p=0"],
-    "position-columns": ["--set", "data.augment.position_columns=true"],  # unknown columns too
-    "position-mid": [  # between the default and position-strong
+    "position-mid": [  # between position and position-strong
+        "--set",
+        "data.augment.position_columns=true",
         "--set",
         "data.augment.position_shift=0.75",
         "--set",
@@ -130,7 +133,7 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     ],
     "position-strong": [
         "--set",
-        "data.augment.position_p=0.5",
+        "data.augment.position_columns=true",
         "--set",
         "data.augment.position_shift=1.0",
         "--set",
