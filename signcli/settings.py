@@ -249,7 +249,9 @@ class DataSettings(_Section):
     """What the columns of single-stream keypoints `X` hold, for `sample_normalize`: xyz or
     xy = joints one after another (x, y[, z] of joint 0, then of joint 1, ...); none =
     channels of unknown meaning, each normalised on its own. auto: from `joints` when set
-    (X has 2 or 3 x joints columns), else none. Body-part streams (`layout`, the
+    (X has 2 or 3 x joints columns), else guessed from the training clips when a run
+    starts (columns of one axis move together; too few joints to tell, or no such
+    pattern: none) and stored in config.json. Body-part streams (`layout`, the
     multi-stream layout) are x, y, z per landmark whatever this says."""
     joints: int | None = Field(None, ge=1)
     """Joints per frame of `X` (from the dataset manifest, or by hand): with coords auto,

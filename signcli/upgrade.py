@@ -8,6 +8,9 @@ old record is read so that the run is rebuilt as it was trained, not with newer 
 |----------------------------------------------|-------------------------------------------|
 | `model.conv_kernel` (temporal convolution)   | 0: attention blocks only                  |
 | `data.augment.position_p` (position moves)   | 0: no position transform                  |
+| `data.coords: auto` without `data.joints`    | none: columns of unknown meaning (new     |
+| (runs from before the guess: new runs store  | runs store what auto resolved to, so a    |
+| what it resolved to)                         | stored auto was never guessed)            |
 | `training.length_buckets`                    | false: the random batch order             |
 | `model.task` (tasks)                         | classify                                  |
 | `data.cache` modes (`cache: true/false`)     | memory / off                              |
@@ -58,11 +61,24 @@ def upgrade_stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(node, dict) and leaf not in node:
             node[leaf] = value
     _drop_unproduced_monitor(upgraded)
+    _coords_never_guessed(upgraded.get("data"))
     model = upgraded.get("model")
     if isinstance(model, dict):
         _tokens_from_gloss_count(model, model.get("task"))
         _drop_other_models_options(model)
     return upgraded
+
+
+def _coords_never_guessed(data: Any) -> None:
+    """A stored `data.coords: auto` without joints meant columns of unknown meaning; runs
+    now resolve auto when they start (data/coords_guess.py) and store the result, so a
+    stored auto comes from before that, and must not be guessed when the run is rebuilt."""
+    if (
+        isinstance(data, dict)
+        and data.get("coords", "auto") == "auto"
+        and data.get("joints") is None
+    ):
+        data["coords"] = "none"
 
 
 def _drop_other_models_options(model: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from signcli.upgrade import upgrade_stored_labels, upgrade_stored_settings, upgr
 def _stored(**sections: dict) -> dict:
     """The settings a current run stores, with `sections` merged in."""
     stored = Settings().model_dump(mode="json")
+    stored["data"]["coords"] = "none"  # a run stores what auto resolved to
     for name, values in sections.items():
         stored[name].update(values)
     return stored
@@ -58,6 +59,14 @@ def test_a_run_from_before_a_key_gets_the_value_it_was_trained_with(key: str, th
     assert value(settings) == then
     if key != "model.task":  # classify is still the default task
         assert value(Settings()) != then  # not today's default
+
+
+def test_a_run_from_before_the_coords_guess_keeps_its_columns_unknown() -> None:
+    # auto without joints was "unknown columns" then; today a run would guess them
+    assert _load(_stored(data={"coords": "auto"})).data.coords == "none"
+    joints = _load(_stored(data={"coords": "auto", "joints": 25})).data
+    assert (joints.coords, joints.joints) == ("auto", 25)  # resolved from the joints, as then
+    assert _load(_stored(data={"coords": "xyz"})).data.coords == "xyz"
 
 
 @pytest.mark.parametrize(("stored", "mode"), [(True, "memory"), (False, "off")])

@@ -251,7 +251,13 @@ def input_lines(trainer: Trainer) -> list[str]:
     if not plan or not skeleton_without_layout(data) or "x" not in plan:
         return []
     line = f"input X: {plan['x'].describe()}"
-    if not plan["x"].coords:
+    guess = getattr(trainer, "coords_guess", None)  # None: said by hand, or a resumed run
+    if plan["x"].coords and guess is not None and guess.joints:
+        line += (
+            f" (guessed from how the columns move, {guess.scores[guess.coords]:.0f} sd above"
+            " chance; --set data.coords=none if they are not joints)"
+        )
+    elif not plan["x"].coords:
         line += (
             " (joints? --set data.coords=xy|xyz normalises them per sample and moves them"
             " whole: better on new signers)"

@@ -40,6 +40,7 @@ from signcli.core.errors import (
     UsageError,
 )
 from signcli.data.batch_augment import training_augmenter
+from signcli.data.coords_guess import with_guessed_coords
 from signcli.data.dataset import EpochBatchSampler
 from signcli.data.sources import TrainingData, load_training_data
 from signcli.engine import checkpoint as ckpt
@@ -95,6 +96,8 @@ class Trainer:
         if stored_labels is not None:  # resume: what the run resolved (text: its tokenizer)
             self.task.restore(stored_labels, "last.pt")
         self.data = data if data is not None else load_training_data(settings)
+        # a skeleton without a landmark set: are its columns joints (data/coords_guess.py)?
+        settings, self.coords_guess = with_guessed_coords(settings, self.data.train.dataset)
         # record what the data resolved (class counts, `auto` sizes) so config.json rebuilds
         # this model and resume repeats this run
         settings = resolve_auto_settings(

@@ -196,14 +196,16 @@ def test_the_run_header_says_what_the_input_stage_feeds_the_encoder() -> None:
 def test_the_header_line_names_the_input_of_a_skeleton_without_a_layout_only() -> None:
     from types import SimpleNamespace
 
+    from signcli.data.coords_guess import CoordsGuess
     from signcli.engine.progress import input_lines
 
-    def lines(*overrides: str, run: tuple[str, ...] = ()) -> list[str]:
+    def lines(*overrides: str, run: tuple[str, ...] = (), guess=None) -> list[str]:
         model = build_run_model(
             load_settings(overrides=list(overrides)), {"x": 6}, {"num_gloss": 3}
         )
         settings = load_settings(overrides=list(run or overrides))
-        return input_lines(SimpleNamespace(settings=settings, model=model))
+        trainer = SimpleNamespace(settings=settings, model=model, coords_guess=guess)
+        return input_lines(trainer)
 
     assert lines() == [
         "input X: 6 columns of unknown meaning: raw + velocity (joints? --set "
@@ -212,6 +214,11 @@ def test_the_header_line_names_the_input_of_a_skeleton_without_a_layout_only() -
     ]
     assert lines("data.coords=xy") == [
         "input X: 3 joints x 2: raw + normalised per sample + velocity"
+    ]
+    guessed = CoordsGuess("xy", 3, {"xy": 12.3, "xyz": 0.5})
+    assert lines("data.coords=xy", guess=guessed) == [
+        "input X: 3 joints x 2: raw + normalised per sample + velocity (guessed from how the "
+        "columns move, 12 sd above chance; --set data.coords=none if they are not joints)"
     ]
     # body parts (a layout) or CNN features: no line, the layout or the key says it
     assert lines(run=("data.layout=hand_l=0:63,hand_r=63:126",)) == []
