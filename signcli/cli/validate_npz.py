@@ -176,12 +176,32 @@ def validate_npz(
         if manifest is not None:
             from signcli.data.validate import apply_manifest
 
-            apply_manifest(report, manifest.classes)
+            apply_manifest(report, manifest.classes, manifest.coords, manifest.joints)
         if json_:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:
             _print_report(report, show_all=all_)
         raise typer.Exit(0 if report.ok else 1)
+
+
+def _columns_line(split) -> str:  # noqa: ANN001 - imported lazily
+    """What X's columns are and what a run does with them (data/coords_guess.py)."""
+    columns = split.columns
+    assert columns is not None
+    if columns.joints is None:
+        if split.columns_declared:
+            return "of unknown meaning (the manifest says coords none)"
+        return (
+            "of unknown meaning: no joint pattern found (too few columns to tell, or none); "
+            "joints? --set data.coords=xy|xyz normalises them per sample"
+        )
+    what = f"{columns.joints} joints x {columns.coords}"
+    if split.columns_declared:
+        return f"{what} (the manifest)"
+    return (
+        f"{what}, guessed from how they move ({columns.scores[columns.coords]:.0f} sd above "
+        "chance): a run normalises them per sample; --set data.coords=none if they are not joints"
+    )
 
 
 def _parse_layout(spec: str) -> dict[str, tuple[int, int]]:
@@ -255,6 +275,8 @@ def _print_split(console, split, show_all: bool) -> None:  # noqa: ANN001 - impo
     if split.D is not None:
         others = sum(n for d, n in split.width_counts.items() if d != split.D)
         summary.add_row("D", f"{split.D}" + (f" ({others} file(s) differ)" if others else ""))
+    if split.columns is not None:
+        summary.add_row("X columns", _columns_line(split))
     declared = " (not detected: the manifest's missing landmarks)" if split.nan_declared else ""
     summary.add_row(
         "NaN share", f"{split.nan_share:.2%} of values, in {split.nan_files} file(s){declared}"

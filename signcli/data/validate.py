@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from signcli.auto_size import COORDS, KEYPOINTS_KEY
 from signcli.core.column_layout import layout_columns
 from signcli.core.cores import available_cores
 from signcli.core.errors import DataError, UsageError
@@ -39,6 +40,7 @@ from signcli.core.files import (
     sample_id,
 )
 from signcli.core.manifest import MANIFEST_NAME, dataset_settings, manifest_path, read_manifest
+from signcli.data.coords_guess import MAX_CLIPS, CoordsGuess, guess_coords
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import NpzCheck, check_npz, check_stream_file, list_npz_files
 from signcli.data.split import (
@@ -114,6 +116,10 @@ class SplitReport:
     group_counts: dict[str, int] = field(default_factory=dict)  # group -> samples, most first
     text_path: Path | None = None  # the text targets (`file,text`) checked, if any
     text_summary: dict[str, Any] | None = None  # texts, paired, token lengths
+    # keypoints X without a layout: what the columns are (data/coords_guess.py), guessed
+    # from the files, or declared by the dataset's manifest (columns_declared)
+    columns: CoordsGuess | None = None
+    columns_declared: bool = False
 
     @property
     def errors(self) -> list[Finding]:
@@ -159,6 +165,17 @@ class SplitReport:
             "nan_declared": self.nan_declared,
             **({"text": self.text_summary} if self.text_summary is not None else {}),
             **({"layout_nan_share": self.layout_nan} if self.layout_nan else {}),
+            **(
+                {
+                    "columns": {
+                        "coords": self.columns.coords,
+                        "joints": self.columns.joints,
+                        "from": "manifest" if self.columns_declared else "guess",
+                    }
+                }
+                if self.columns is not None
+                else {}
+            ),
             "classes": {
                 head: {
                     "count": len(counts),
@@ -397,13 +414,22 @@ def validate_path(
     return report
 
 
-def apply_manifest(report: ValidationReport, classes: Sequence[str]) -> None:
+def apply_manifest(
+    report: ValidationReport,
+    classes: Sequence[str],
+    coords: str | None = None,
+    joints: int | None = None,
+) -> None:
     """What a dataset manifest (data/manifest.py) declares: NaN is a landmark not detected,
     written on purpose (`signcli import`), so a file's NaN share is information, summed up
     per split, not a warning per file; `classes` (the manifest's class names, by id) name
-    the classes a labels CSV left unnamed."""
+    the classes a labels CSV left unnamed; `coords` / `joints` say what X's columns are."""
     for split in report.splits:
         split.nan_declared = True
+        if coords is not None and split.columns is not None and split.D:
+            count = joints or split.D // COORDS[coords] if coords != "none" else None
+            split.columns = CoordsGuess(coords, count, {})
+            split.columns_declared = True
         split.findings = [
             dataclasses.replace(f, severity="info") if f.kind == "nan" else f
             for f in split.findings
@@ -457,6 +483,8 @@ def validate_split(
     _summarise(report, checks, key, dim)
     if layout is not None:
         _summarise_layout(report, checks, layout)
+    elif key == KEYPOINTS_KEY and report.D:
+        report.columns = guess_coords(_clips(checks, key, report.D))
     if source.labels is not None:
         _check_labels(source, report, group_by)
     if source.text is not None:
@@ -527,6 +555,20 @@ def _summarise(report: SplitReport, checks: list[NpzCheck], key: str, dim: int |
         shares = np.array([c.nan_share for c in shaped])
         report.nan_share = float((sizes * shares).sum() / sizes.sum()) if sizes.sum() else 0.0
         report.nan_files = int((shares > 0).sum())
+
+
+def _clips(checks: Sequence[NpzCheck], key: str, width: int) -> list[np.ndarray]:
+    """Up to MAX_CLIPS arrays of `key`, spread evenly over the readable files of `width`."""
+    usable = [c.path for c in checks if c.ok and c.D == width and c.T]
+    picks = np.unique(np.linspace(0, len(usable) - 1, min(len(usable), MAX_CLIPS)).astype(int))
+    clips = []
+    for i in picks if usable else []:
+        try:
+            with np.load(usable[i], allow_pickle=False) as npz:
+                clips.append(np.asarray(npz[key], dtype=np.float64))
+        except (OSError, ValueError, KeyError):  # checked a moment ago; changed since: skip
+            continue
+    return clips
 
 
 def _summarise_layout(

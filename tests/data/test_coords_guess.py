@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from signcli.cli import app
+from signcli.core.manifest import MANIFEST_NAME
 from signcli.data.coords_guess import guess_coords, with_guessed_coords
 from signcli.data.synthetic import make_samples, write_npz_dataset
 from signcli.settings import load_settings
@@ -126,3 +127,27 @@ def test_a_run_stores_the_guess_and_resume_and_none_keep_to_it(tmp_path: Path) -
         None,
         False,
     )
+
+
+def test_validate_npz_says_what_the_columns_are_and_where_that_comes_from(
+    tmp_path: Path, make_npz_dataset
+) -> None:
+    skeleton = write_npz_dataset(tmp_path / "skeleton", 32, 8, num_gloss=4, seed=2)
+    result = CliRunner().invoke(app, ["validate-npz", str(skeleton), "--json"])
+    assert result.exit_code == 0, result.output
+    columns = [split["columns"] for split in json.loads(result.output)["splits"]]
+    assert columns == [{"coords": "xyz", "joints": JOINTS, "from": "guess"}] * 2
+    shown = CliRunner().invoke(app, ["validate-npz", str(skeleton)], terminal_width=200)
+    assert "52 joints x xyz, guessed from how they move" in shown.output
+
+    noise = make_npz_dataset(n=16, D=6)  # 6 columns of noise
+    result = CliRunner().invoke(app, ["validate-npz", str(noise)], terminal_width=200)
+    assert "of unknown meaning: no joint pattern found" in result.output
+
+    splits = {s: {"dir": s, "labels": f"{s}_labels.csv"} for s in ("train", "val")}
+    manifest = {"coords": "xy", "joints": 78, "splits": splits}  # said by the dataset: no guess
+    (skeleton / MANIFEST_NAME).write_text(json.dumps(manifest))
+    declared = CliRunner().invoke(app, ["validate-npz", str(skeleton), "--json"])
+    assert declared.exit_code == 0, declared.output
+    columns = [split["columns"] for split in json.loads(declared.output)["splits"]]
+    assert columns == [{"coords": "xy", "joints": 78, "from": "manifest"}] * 2
