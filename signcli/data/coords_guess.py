@@ -55,14 +55,6 @@ class CoordsGuess:
     joints: int | None  # X's width / coordinates per joint (None with none)
     scores: dict[str, float]  # period name -> its z above chance (best of the two)
 
-    def describe(self) -> str:
-        if self.joints is None:
-            return "columns of unknown meaning (no joint period found in the training clips)"
-        return (
-            f"{self.joints} joints x {self.coords} (guessed from how the training clips' "
-            f"columns move: {self.scores[self.coords]:.0f} sd above chance)"
-        )
-
 
 def with_guessed_coords(settings: Settings, dataset: Any) -> tuple[Settings, CoordsGuess | None]:
     """`settings` with data.coords auto resolved from the training clips of `dataset` (xy or
@@ -79,11 +71,16 @@ def with_guessed_coords(settings: Settings, dataset: Any) -> tuple[Settings, Coo
 
 def sample_clips(dataset: Any, key: str = SINGLE_STREAM) -> list[np.ndarray]:
     """Up to MAX_CLIPS clips of stream `key`, spread evenly over `dataset` (its `raw(i)`)."""
-    count = len(dataset)
-    if count == 0:
+    return [
+        np.asarray(dataset.raw(i).streams[key], dtype=np.float64) for i in even_picks(len(dataset))
+    ]
+
+
+def even_picks(count: int, limit: int = MAX_CLIPS) -> list[int]:
+    """Up to `limit` indices spread evenly over range(count)."""
+    if count <= 0:
         return []
-    picks = np.unique(np.linspace(0, count - 1, min(count, MAX_CLIPS)).round().astype(int))
-    return [np.asarray(dataset.raw(int(i)).streams[key], dtype=np.float64) for i in picks]
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int)).tolist()
 
 
 def guess_coords(clips: Sequence[np.ndarray]) -> CoordsGuess:
@@ -138,11 +135,9 @@ def _affinities(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         correlation = np.nan_to_num(np.corrcoef(frames, rowvar=False))
     means = frames.mean(axis=0)
+    distance = np.abs(means[:, None] - means[None, :])
     spread = means.std()
-    closeness = -np.abs(means[:, None] - means[None, :]) / spread if spread > 0 else None
-    if closeness is None:
-        closeness = np.zeros_like(correlation)
-    return correlation, closeness
+    return correlation, -distance / spread if spread > 0 else np.zeros_like(distance)
 
 
 def _contrast(affinity: np.ndarray, axes: np.ndarray, period: int) -> float:

@@ -40,7 +40,7 @@ from signcli.core.files import (
     sample_id,
 )
 from signcli.core.manifest import MANIFEST_NAME, dataset_settings, manifest_path, read_manifest
-from signcli.data.coords_guess import MAX_CLIPS, CoordsGuess, guess_coords
+from signcli.data.coords_guess import CoordsGuess, even_picks, guess_coords
 from signcli.data.labels import LabelTable, match_split, read_labels
 from signcli.data.npz import NpzCheck, check_npz, check_stream_file, list_npz_files
 from signcli.data.split import (
@@ -558,11 +558,11 @@ def _summarise(report: SplitReport, checks: list[NpzCheck], key: str, dim: int |
 
 
 def _clips(checks: Sequence[NpzCheck], key: str, width: int) -> list[np.ndarray]:
-    """Up to MAX_CLIPS arrays of `key`, spread evenly over the readable files of `width`."""
+    """Up to MAX_CLIPS (data/coords_guess.py) arrays of `key`, spread evenly over the
+    readable files of `width`."""
     usable = [c.path for c in checks if c.ok and c.D == width and c.T]
-    picks = np.unique(np.linspace(0, len(usable) - 1, min(len(usable), MAX_CLIPS)).astype(int))
     clips = []
-    for i in picks if usable else []:
+    for i in even_picks(len(usable)):
         try:
             with np.load(usable[i], allow_pickle=False) as npz:
                 clips.append(np.asarray(npz[key], dtype=np.float64))
