@@ -271,9 +271,13 @@ class DataSettings(_Section):
     (single-stream keypoints X without `layout`), off for body-part streams and CNN
     features: on boston104_words's unseen speakers velocity gained 5.8 points
     (docs/defaults.md)."""
-    raw_channels: bool = True
+    raw_channels: bool | Auto = "auto"
     """Keep the raw channels (absolute positions) beside the normalised and motion ones
-    (off: the encoder reads only those; needs sample_normalize or motion)."""
+    (off: the encoder reads only those; needs sample_normalize or motion). auto: off for a
+    skeleton without a landmark set whose joints are known (coords xy / xyz, given or
+    guessed) and normalised per sample, when it has fewer than 2,000 training samples
+    (where the few signers stand is what a small set teaches; docs/defaults.md, round 4),
+    on otherwise."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
 
@@ -303,7 +307,7 @@ class DataSettings(_Section):
 
     @model_validator(mode="after")
     def _some_channels(self) -> DataSettings:
-        if not self.raw_channels and self.sample_normalize is False and self.motion == "off":
+        if self.raw_channels is False and self.sample_normalize is False and self.motion == "off":
             raise ValueError(
                 "data.raw_channels: off leaves the encoder nothing to read unless "
                 "data.sample_normalize or data.motion is on"

@@ -139,7 +139,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
         "model.max_len": 64,
         # enough epochs that the model is right on some val samples and wrong on others
         # (per-group eval needs both), not so many that it takes long
-        "training.epochs": 3,
+        "training.epochs": 2,
         "training.batch_size": 8,
         "training.device": "cpu",
         "training.work_dir": root / "run",

@@ -63,7 +63,7 @@ class StreamChannels:
 def channel_plan(data: DataSettings, widths: Mapping[str, int]) -> dict[str, StreamChannels]:
     """{stream: its channels} for the streams of `widths` (as the column split gives them).
     ValueError when data.coords / data.joints do not fit a width."""
-    normalize, motion = resolved_inputs(data)
+    normalize, motion, raw = resolved_inputs(data)
     plan = {}
     for name, width in widths.items():
         in_own_frame = data.normalize and name in data.normalize_streams and name in STREAM_NAMES
@@ -74,7 +74,7 @@ def channel_plan(data: DataSettings, widths: Mapping[str, int]) -> dict[str, Str
         plan[name] = StreamChannels(
             stored=width,
             coords=coords,
-            raw=data.raw_channels,
+            raw=raw,
             normalized=normalize and not in_own_frame and (coords > 0 or plain_columns),
             motion=MOTION_ORDER[motion],
         )

@@ -112,6 +112,22 @@ def test_auto_normalises_keypoints_whose_coordinates_are_known() -> None:
     assert (cnn.normalized, cnn.motion, cnn.width) == (False, 0, 2048)
 
 
+def test_auto_leaves_out_the_raw_positions_of_normalised_joints_of_a_small_set_only() -> None:
+    def raw(*overrides: str, samples: int | None = 500) -> bool:
+        return resolved_inputs(load_settings(overrides=list(overrides)).data, samples)[2]
+
+    assert not raw("data.coords=xy") and not raw("data.joints=25")  # joints, normalised
+    assert raw("data.coords=xy", samples=2000)  # thousands of clips use the positions
+    assert raw("data.coords=xy", samples=None)  # size unknown: as before
+    assert raw()  # columns of unknown meaning: the raw columns are all there is
+    assert raw("data.coords=xy", "data.sample_normalize=false")  # nothing normalised
+    assert raw("data.coords=xy", "data.raw_channels=true")  # said by hand
+    assert raw("data.layout=hand_l=0:63,hand_r=63:126", "data.coords=xyz")  # body parts
+    assert raw("data.key=X2048", "data.joints=1024")  # CNN features
+    resolved = resolve_auto_settings(load_settings(overrides=["data.coords=xyz"]), 100)
+    assert resolved.data.raw_channels is False  # config.json records the value, not auto
+
+
 def test_auto_motion_is_velocity_for_a_skeleton_without_a_landmark_set_only() -> None:
     def motion(*overrides: str) -> str:
         return resolved_inputs(load_settings(overrides=list(overrides)).data)[1]
