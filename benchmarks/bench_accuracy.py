@@ -5,7 +5,8 @@ peers (aeon's MiniRocket and MultiRocket-Hydra) and a 1-NN DTW reference in the 
         [--configs default ...] [--model transformer] [--epochs N] [--extra "--set k=v ..."]
         [--layout-for NAME=LAYOUT] [--small-cut K] [--dtw-subsample K] [--no-dtw]
         [--peers minirocket multirocket-hydra] [--jobs 1] [--threads N] [--runs-dir DIR]
-        [--reuse-runs] [--report-only] [--out results.json] [--markdown docs/benchmarks/accuracy.md]
+        [--reuse-runs] [--reuse-from RUNS_DIR ...] [--report-only] [--out results.json]
+        [--markdown docs/benchmarks/accuracy.md]
 
 Each DATA_ROOT holds `train/*.npz`, `val/*.npz`, `train_labels.csv` and `val_labels.csv`
 (optionally `train_meta.csv`). A FOLDS_DIR (written by `make_folds.py`: `folds.json` and
@@ -94,6 +95,9 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "no-motion": ["--set", "data.motion=off"],
     "no-ema": ["--set", "training.ema=off"],
     "no-raw": ["--set", "data.raw_channels=false"],
+    "raw": ["--set", "data.raw_channels=true"],
+    # joints said by hand, without the raw positions (today's coords-xy on a small set)
+    "coords-xy-no-raw": ["--set", "data.coords=xy", "--set", "data.raw_channels=false"],
     "coords-xy": ["--set", "data.coords=xy"],  # boston104_words: 3 joints, x and y each
     # the unseen-signer candidates (off by default), one lever at a time and together
     "velocity": ["--set", "data.motion=velocity"],
@@ -120,6 +124,8 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
         "data.coords=xy",
         "--set",
         "data.augment.position_p=0.5",
+        "--set",
+        "data.raw_channels=true",  # as in round 3, before auto left them out of small sets
     ],
     "no-position": ["--set", "data.augment.position_p=0"],
     "coords-xyz-no-position": ["--set", "data.coords=xyz", "--set", "data.augment.position_p=0"],
@@ -431,11 +437,10 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
     run.cmd = train_command(run, args)
     rec = {"set": run.data.name, "config": run.config, "seed": run.seed,
            "cmd": shlex.join(run.cmd), "folder": str(run.folder)}  # fmt: skip
-    saved = run.folder / RECORD_FILE
-    if (args.reuse_runs or args.report_only) and saved.exists():
-        previous = json.loads(saved.read_text())
-        if previous.get("cmd") == rec["cmd"] and "failed" not in previous:
-            run.record = previous | {"reused": True}
+    if args.reuse_runs or args.report_only:
+        previous = reusable_record(run, rec["cmd"], args.reuse_from or [])
+        if previous is not None:
+            run.record = previous
             return run
     if args.report_only:
         return run  # no record: the run is left out of the table
@@ -447,8 +452,28 @@ def execute(run: Run, args, env: dict) -> Run:  # noqa: ANN001
         rec.setdefault("log_tail", "")
     run.record = rec
     if "failed" not in rec:
-        saved.write_text(json.dumps(rec, indent=2) + "\n")
+        (run.folder / RECORD_FILE).write_text(json.dumps(rec, indent=2) + "\n")
     return run
+
+
+def reusable_record(run: Run, cmd: str, elsewhere: list[Path]) -> dict | None:
+    """The record of a finished run of the same command: in the run's folder, or in the
+    same place under a --reuse-from runs dir, where the command differs only in that dir
+    (its work dir). None when there is none."""
+    runs_dir = run.folder.parents[3]  # RUNS/runs/<set>/<config>/seed<N>
+    for root in [runs_dir, *(d.resolve() for d in elsewhere)]:
+        saved = root / run.folder.relative_to(runs_dir) / RECORD_FILE
+        if not saved.exists():
+            continue
+        previous = json.loads(saved.read_text())
+        same = previous.get("cmd", "").replace(str(root), str(runs_dir)) == cmd
+        if same and "failed" not in previous:
+            return (
+                previous
+                | {"reused": True}
+                | ({"reused_from": str(root)} if root != runs_dir else {})
+            )
+    return None
 
 
 def measure(run: Run, rec: dict, env: dict) -> None:
@@ -756,6 +781,15 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="take a run's figures from --runs-dir when it finished there with the same command "
         "(to add seeds or sets to a table without training the rest again)",
+    )
+    parser.add_argument(
+        "--reuse-from",
+        type=Path,
+        nargs="+",
+        metavar="RUNS_DIR",
+        help="with --reuse-runs / --report-only, also take finished runs from these runs dirs "
+        "(same set, config, seed and command but for the runs dir): one table from the runs "
+        "of several benchmark sessions",
     )
     parser.add_argument(
         "--report-only",
