@@ -788,8 +788,9 @@ def parse_args() -> argparse.Namespace:
         nargs="+",
         metavar="RUNS_DIR",
         help="with --reuse-runs / --report-only, also take finished runs from these runs dirs "
-        "(same set, config, seed and command but for the runs dir): one table from the runs "
-        "of several benchmark sessions",
+        "(same set, config, seed and command but for the runs dir), the first dir that has one "
+        "winning: one table from the runs of several benchmark sessions. The command does not "
+        "say which signcli trained a run: list the newest dirs first",
     )
     parser.add_argument(
         "--report-only",
@@ -908,7 +909,7 @@ def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN0
 
     def save() -> None:
         if args.out:
-            report = {"args": {k: (str(v) if isinstance(v, Path) else v)
+            report = {"args": {k: json.loads(json.dumps(v, default=str))
                                for k, v in vars(args).items() if k not in ("roots", "sets")},
                       "roots": [str(r) for r in args.roots], "configs": {c: CONFIGS[c] for c in args.configs},
                       "provenance": info, "rows": rows(), "runs": [r.record for r in runs if r.record],
