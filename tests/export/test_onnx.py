@@ -121,7 +121,7 @@ def test_a_model_with_per_sample_channels_exports_and_matches(trained_run, tmp_p
 
     _, settings, labels, input_dims = load_model_from_checkpoint(trained_run.work_dir / "best.pt")
     settings.data.coords, settings.data.sample_normalize = "xyz", True
-    settings.data.motion = "acceleration"
+    settings.data.motion, settings.data.raw_channels = "acceleration", True  # every group
     model = build_run_model(settings, input_dims, labels)
     assert model.encoder.input_dims == {"x": 4 * 156}
     path = tmp_path / "channels.pt"
