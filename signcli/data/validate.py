@@ -427,7 +427,7 @@ def apply_manifest(
     for split in report.splits:
         split.nan_declared = True
         if coords is not None and split.columns is not None and split.D:
-            count = joints or split.D // COORDS[coords] if coords != "none" else None
+            count = None if coords == "none" else (joints or split.D // COORDS[coords])
             split.columns = CoordsGuess(coords, count, {})
             split.columns_declared = True
         split.findings = [
