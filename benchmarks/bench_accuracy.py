@@ -802,7 +802,9 @@ def parse_args() -> argparse.Namespace:
         "--out", type=Path, help="JSON of every figure; caches the DTW and peer figures"
     )
     parser.add_argument(
-        "--markdown", type=Path, help="also write the tables with date, machine, command, commit"
+        "--markdown",
+        type=Path,
+        help="also write the tables with date, machine, command, commit ('-': print them)",
     )
     parser.add_argument("--note", help="a paragraph added under the --markdown tables")
     args = parser.parse_args()
@@ -938,7 +940,9 @@ def run_all(args, runs_dir: Path, env: dict, cache: dict) -> None:  # noqa: ANN0
     print()
     print(tables)
     print("\n" + NOTES)
-    if args.markdown:
+    if args.markdown and str(args.markdown) == "-":  # markdown_report's "nowhere": print it
+        print(markdown_page(tables, info, args.note))
+    elif args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(markdown_page(tables, info, args.note))
         print(f"wrote {args.markdown}")
