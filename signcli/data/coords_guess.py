@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from signcli.auto_size import skeleton_without_layout
+from signcli.auto_size import COORDS, skeleton_without_layout
 from signcli.data.sample import SINGLE_STREAM
 from signcli.settings import Settings
 
@@ -46,7 +46,7 @@ MIN_FRAMES = 500
 PERMUTATIONS = 100
 MIN_Z = 6.0  # how far above chance a period's contrast must stand (noise: up to 4.4)
 MARGIN_Z = 2.0  # ... and above every other period's
-PERIODS = {"xy": 2, "xyz": 3}
+PERIODS = {name: count for name, count in COORDS.items() if count}  # xyz: 3, xy: 2
 
 
 @dataclass(frozen=True)
