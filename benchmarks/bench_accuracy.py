@@ -127,6 +127,18 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
         "--set",
         "data.raw_channels=true",  # as in round 3, before auto left them out of small sets
     ],
+    # issue 20, round 5: the joints also turned in the x-y plane (reaches the normalised
+    # channels, which the move and resize do not)
+    "rotate": ["--set", "data.augment.position_rotate=15"],
+    "coords-xy-rotate": ["--set", "data.coords=xy", "--set", "data.augment.position_rotate=15"],
+    "coords-xy-raw-rotate": [
+        "--set",
+        "data.coords=xy",
+        "--set",
+        "data.raw_channels=true",
+        "--set",
+        "data.augment.position_rotate=15",
+    ],
     "no-position": ["--set", "data.augment.position_p=0"],
     "coords-xyz-no-position": ["--set", "data.coords=xyz", "--set", "data.augment.position_p=0"],
     "position-mid": [  # between position and position-strong

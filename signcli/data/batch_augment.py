@@ -402,7 +402,8 @@ class BatchAugmenter:
         from the batch's `real` frames [B, W] (NaN ignored), one scale a sample. Columns of
         unknown meaning (`positions` 0): each its own centre (mean), spread (standard
         deviation) and shift. Joints of `positions` coordinates: one centre, spread (the
-        joints' mean) and shift per axis, so the skeleton moves and resizes whole."""
+        joints' mean) and shift per axis, so the skeleton moves and resizes whole, and turns
+        in the x-y plane about the centre by up to `position_rotate` degrees."""
         a = self.settings
         count, coords = len(samples), self.positions
         for v in out.values():
@@ -425,8 +426,11 @@ class BatchAugmenter:
             scale_t = torch.from_numpy(scale.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = torch.from_numpy(shift.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = shift_t.repeat(1, 1, v.shape[-1] // axes)
-            sub = take_rows(v, samples)  # [R, W, D]
-            moved = torch.addcmul(centre + shift_t * spread, scale_t, sub - centre)
+            offset = take_rows(v, samples) - centre  # [R, W, D]
+            if coords and a.position_rotate > 0:
+                turn = plan.uniform(-a.position_rotate, a.position_rotate, count)
+                offset = _turn_xy(offset, np.deg2rad(turn), coords)
+            moved = torch.addcmul(centre + shift_t * spread, scale_t, offset)
             put_rows(v, samples, moved)
 
     # ------------------------------------------------------------------ stream mixing
@@ -467,6 +471,20 @@ class BatchAugmenter:
                 for start, stop in ranges:
                     part = take_rows(source[:, start:stop], origin).view(len(chosen), W, -1)
                     put_rows(v, chosen, part, columns=slice(start, stop))
+
+
+def _turn_xy(offset: torch.Tensor, angle: np.ndarray, coords: int) -> torch.Tensor:
+    """Joints `[R, W, J * coords]` (offsets from a centre) turned by `angle` [R] radians in
+    the x-y plane; z, where there is one, is left as it is."""
+    R, W, D = offset.shape
+    cos, sin = (
+        torch.from_numpy(f(angle).astype(np.float32)).to(offset.device)[:, None, None]
+        for f in (np.cos, np.sin)
+    )
+    joints = offset.reshape(R, W, D // coords, coords)
+    x, y = joints[..., 0], joints[..., 1]
+    turned = torch.stack([cos * x - sin * y, sin * x + cos * y], -1)
+    return torch.cat([turned, joints[..., 2:]], -1).reshape(R, W, D)
 
 
 def _affine(sub: torch.Tensor, ranges: Ranges, maps: torch.Tensor) -> None:

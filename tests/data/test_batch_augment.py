@@ -405,6 +405,48 @@ def test_position_moves_and_resizes_joints_whole() -> None:
         assert 0.8 - 1e-4 <= ratio[0] <= 1.2 + 1e-4
 
 
+def test_position_turns_joints_whole_in_the_x_y_plane_and_leaves_z() -> None:
+    rng = np.random.default_rng(9)
+    samples = [  # 4 joints x (x, y, z), each clip its own length, some joints missing
+        Sample(f"s{i}", {"x": rng.normal(0.0, 50.0, (T, 12)).astype(np.float32)}, {"gloss": 0})
+        for i, T in enumerate(rng.integers(3, 20, 24))
+    ]
+    samples[0].streams["x"][1, 3:6] = np.nan
+    batch = collate_streams(samples)
+    setting = only(position_p=1, position_scale=0.0, position_shift=0.0, position_rotate=30)
+    turned = BatchAugmenter(setting, 0, {"x": 12}, positions=3)(batch, 1, 0)
+    angles = []
+    for i, sample in enumerate(samples):
+        before = sample.streams["x"].reshape(sample.length, 4, 3)
+        after = turned.streams["x"][i, : sample.length].numpy().reshape(sample.length, 4, 3)
+        np.testing.assert_array_equal(np.isnan(after), np.isnan(before))
+        np.testing.assert_allclose(after[..., 2], before[..., 2], atol=1e-4)  # z stays
+        # a turn about one centre: the vector between two joints keeps its length and
+        # turns by the sample's one angle
+        span_before = (before[:, 0] - before[:, 2])[:, :2]
+        span_after = (after[:, 0] - after[:, 2])[:, :2]
+        np.testing.assert_allclose(
+            np.linalg.norm(span_after, axis=1), np.linalg.norm(span_before, axis=1), rtol=1e-4
+        )
+        angle = np.arctan2(span_after[:, 1], span_after[:, 0]) - np.arctan2(
+            span_before[:, 1], span_before[:, 0]
+        )
+        angle = np.rad2deg((angle + np.pi) % (2 * np.pi) - np.pi)
+        np.testing.assert_allclose(angle, angle[0], atol=1e-2)
+        assert abs(angle[0]) <= 30 + 1e-3
+        angles.append(angle[0])
+    assert np.std(angles) > 8  # U(-30, 30) has sd 17: samples turn apart
+
+    still = only(position_p=1, position_rotate=0)
+    unturned = BatchAugmenter(still, 0, {"x": 12}, positions=3)(batch, 1, 0)
+    for i, sample in enumerate(samples):  # 0 turns nothing: spans only scale
+        before = sample.streams["x"].reshape(sample.length, 4, 3)
+        after = unturned.streams["x"][i, : sample.length].numpy().reshape(sample.length, 4, 3)
+        span_before, span_after = before[:, 0] - before[:, 2], after[:, 0] - after[:, 2]
+        cross = span_before[:, 0] * span_after[:, 1] - span_before[:, 1] * span_after[:, 0]
+        np.testing.assert_allclose(cross, 0, atol=1e-2 * np.abs(span_before).max() ** 2)
+
+
 def test_the_torch_ops_of_other_devices_augment_as_the_cpu_path_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
