@@ -130,6 +130,7 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     # issue 20, round 5: the joints also turned in the x-y plane (reaches the normalised
     # channels, which the move and resize do not)
     "rotate": ["--set", "data.augment.position_rotate=15"],
+    "raw-rotate": ["--set", "data.raw_channels=true", "--set", "data.augment.position_rotate=15"],
     "coords-xy-rotate": ["--set", "data.coords=xy", "--set", "data.augment.position_rotate=15"],
     "coords-xy-raw-rotate": [
         "--set",

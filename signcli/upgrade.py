@@ -8,6 +8,7 @@ old record is read so that the run is rebuilt as it was trained, not with newer 
 |----------------------------------------------|-------------------------------------------|
 | `model.conv_kernel` (temporal convolution)   | 0: attention blocks only                  |
 | `data.augment.position_p` (position moves)   | 0: no position transform                  |
+| `data.augment.position_rotate` (turns)       | 0: position moves and resizes, no turn    |
 | `data.coords: auto` without `data.joints`    | none: columns of unknown meaning (new     |
 | (runs from before the guess: new runs store  | runs store what auto resolved to, so a    |
 | what it resolved to)                         | stored auto was never guessed)            |
@@ -44,6 +45,7 @@ LEGACY_VALUES = {
     "data.raw_channels": True,  # runs from before the setting (auto drops them for joints)
     "training.ema": "off",
     "data.augment.position_p": 0.0,  # runs from before the position transform
+    "data.augment.position_rotate": 0.0,  # runs from before position turned the joints
     "model.conv_kernel": 0,
     "training.length_buckets": False,
     "model.task": "classify",  # runs from before tasks classified

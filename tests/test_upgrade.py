@@ -47,6 +47,7 @@ def test_a_current_record_is_read_unchanged() -> None:
         ("data.motion", "off"),  # before motion channels (auto adds velocity now)
         ("data.augment.position_p", 0.0),  # before the position transform
         ("data.raw_channels", True),  # before auto left them out of small sets of joints
+        ("data.augment.position_rotate", 0.0),  # before position turned the joints
     ],
 )
 def test_a_run_from_before_a_key_gets_the_value_it_was_trained_with(key: str, then) -> None:

@@ -387,7 +387,7 @@ def test_position_only_moves_a_skeleton_without_a_landmark_set() -> None:
 def test_position_moves_and_resizes_joints_whole() -> None:
     samples = skeleton_samples(32, seed=8)  # 3 joints x (x, y)
     batch = collate_streams(samples)
-    setting = only(position_p=1, position_scale=0.2, position_shift=0.5)
+    setting = only(position_p=1, position_scale=0.2, position_shift=0.5, position_rotate=0)
     moved = BatchAugmenter(setting, 0, {"x": 6}, positions=2)(batch, 1, 0)
     for i, sample in enumerate(samples):
         before = sample.streams["x"].reshape(sample.length, 3, 2)
