@@ -140,6 +140,26 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
         "--set",
         "data.augment.position_rotate=15",
     ],
+    # the raw positions kept on a small set, with the skeleton moved and resized twice as far
+    # (so that where the training signers stand says less)
+    "raw-strong": [
+        "--set",
+        "data.raw_channels=true",
+        "--set",
+        "data.augment.position_shift=1.0",
+        "--set",
+        "data.augment.position_scale=0.2",
+    ],
+    "coords-xy-raw-strong": [
+        "--set",
+        "data.coords=xy",
+        "--set",
+        "data.raw_channels=true",
+        "--set",
+        "data.augment.position_shift=1.0",
+        "--set",
+        "data.augment.position_scale=0.2",
+    ],
     "no-position": ["--set", "data.augment.position_p=0"],
     "coords-xyz-no-position": ["--set", "data.coords=xyz", "--set", "data.augment.position_p=0"],
     "position-mid": [  # between position and position-strong
