@@ -68,6 +68,12 @@ import numpy as np
 NO_AUGMENT = [  # augmentation was off before it became a default (`--no-augment` since)
     f"--set=data.augment.{t}_p=0" for t in ("affine", "speed", "frame_drop", "landmark_dropout")
 ]
+_STRONG_POSITION = [  # the skeleton moved and resized twice as far as position's defaults
+    "--set",
+    "data.augment.position_shift=1.0",
+    "--set",
+    "data.augment.position_scale=0.2",
+]
 CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "default": [],  # the plain command: what a user gets without flags
     # the defaults of signcli 0.1 (before `auto`), as explicit flags
@@ -142,23 +148,13 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     ],
     # the raw positions kept on a small set, with the skeleton moved and resized twice as far
     # (so that where the training signers stand says less)
-    "raw-strong": [
-        "--set",
-        "data.raw_channels=true",
-        "--set",
-        "data.augment.position_shift=1.0",
-        "--set",
-        "data.augment.position_scale=0.2",
-    ],
+    "raw-strong": ["--set", "data.raw_channels=true", *_STRONG_POSITION],
     "coords-xy-raw-strong": [
         "--set",
         "data.coords=xy",
         "--set",
         "data.raw_channels=true",
-        "--set",
-        "data.augment.position_shift=1.0",
-        "--set",
-        "data.augment.position_scale=0.2",
+        *_STRONG_POSITION,
     ],
     "no-position": ["--set", "data.augment.position_p=0"],
     "coords-xyz-no-position": ["--set", "data.coords=xyz", "--set", "data.augment.position_p=0"],
