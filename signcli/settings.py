@@ -131,7 +131,7 @@ class AugmentSettings(_Section):
     """position, joints only: largest turn in the x-y plane about the skeleton's centre,
     degrees either way (0: none). Unlike the move and resize it reaches the joints'
     per-sample normalised channels, which do not depend on place or size (docs/defaults.md,
-    round 5: +0.8 on traduttore's 10-per-class cut, +1.1 on boston's unseen speakers)."""
+    round 5: +0.8 on traduttore's 10-per-class cut, +0.6 to +1.1 on boston's unseen speakers)."""
     mix_streams: dict[StreamName, float] = Field(default_factory=dict)
     """{stream: p}: with probability p the stream comes from another sample of its gloss."""
 
