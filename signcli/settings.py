@@ -651,8 +651,8 @@ def _monitor_problems(merged: Mapping[str, Any]) -> list[str]:
     model, training = merged.get("model"), merged.get("training")
     task = model.get("task", DEFAULT_TASK) if isinstance(model, dict) else DEFAULT_TASK
     monitor = training.get("monitor") if isinstance(training, dict) else None
-    if task not in TASKS or not isinstance(monitor, str):
-        return []
+    if not isinstance(task, str) or task not in TASKS or not isinstance(monitor, str):
+        return []  # a task of the wrong type is the validator's problem, reported as such
     problem = monitor_problem(task, monitor)
     return [] if problem is None else [f"{MONITOR_KEY}: {problem} (--monitor)"]
 

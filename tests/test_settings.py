@@ -164,6 +164,15 @@ def test_heads_must_divide_width() -> None:
         load_settings(overrides=["model.d_model=64", "model.num_heads=5"])
 
 
+def test_a_task_of_the_wrong_type_is_a_settings_error() -> None:
+    """A config file's `task: []` (a list, found by the settings fuzzer) once raised a bare
+    TypeError while the monitor check looked the task up."""
+    for task in ([], {"a": 1}):
+        with pytest.raises(SettingsError) as info:
+            load_settings(flags={"model.task": task, "training.monitor": "val_wer"})
+        assert any(p.startswith("model.task:") for p in info.value.problems), info.value.problems
+
+
 def test_keys_and_monitor_mode() -> None:
     keys = settings_keys()
     assert "optim.lr" in keys and "training.work_dir" in keys
