@@ -17,8 +17,8 @@ File layout (little-endian):
 A cache is found by the fingerprint of its source files (names, sizes and mtimes, stat'ed
 without reading them, plus the array key and the layout), written under a temp name and
 renamed (a crash or a second run building the same cache never leaves half a file under
-the real name), and checked on open (magic, format, fingerprint, count, dtype, size,
-offsets and their checksum). A file that fails a check is rebuilt with a warning, never
+the real name), and checked on open (magic, format, the header's checksum, fingerprint,
+count, dtype, size, offsets and their checksum). A file that fails a check is rebuilt with a warning, never
 used. The data bytes themselves are trusted once the rename made the file whole: checking
 them would read the whole set at every start.
 """
@@ -42,7 +42,7 @@ from signcli.core.cores import available_cores
 from signcli.core.errors import DiskError, excerpt
 from signcli.core.files import FOLDER, open_input, path_kind
 
-FORMAT = 1
+FORMAT = 2  # 2: the header carries its own checksum (header_crc32)
 MAGIC = b"SIGNPACK"
 HEADER_AT = 16
 OFFSETS_AT = 4096  # the JSON header must fit before this (it holds no per-sample data)
@@ -305,6 +305,13 @@ def _parse_header(head: bytes, size: int) -> dict[str, Any]:
     return header
 
 
+def _header_crc32(header: dict[str, Any]) -> int:
+    """CRC32 of the header's fields but its own checksum, in one canonical JSON form: a
+    damaged stream name or width is refused like damaged offsets."""
+    fields = {k: v for k, v in header.items() if k != "header_crc32"}
+    return zlib.crc32(json.dumps(fields, sort_keys=True).encode("utf-8"))
+
+
 def _check_header(
     header: dict[str, Any], size: int, expected_fingerprint: str, count: int | None
 ) -> None:
@@ -312,6 +319,8 @@ def _check_header(
         raise CacheProblem(
             f"has format {excerpt(header.get('format'))}, this signcli writes {FORMAT}"
         )
+    if header.get("header_crc32") != _header_crc32(header):
+        raise CacheProblem("has a damaged header (it does not match its checksum)")
     if header.get("fingerprint") != expected_fingerprint:
         raise CacheProblem("was built from other files (its fingerprint differs)")
     if header.get("dtype") != DTYPE:
@@ -430,6 +439,7 @@ def build_pack(
                 "offsets_crc32": zlib.crc32(offsets.astype("<i8").tobytes()),
                 "source": source[:1000],
             }
+            header["header_crc32"] = _header_crc32(header)
             encoded = json.dumps(header).encode("utf-8")
             out.seek(OFFSETS_AT)
             out.write(offsets.astype("<i8").tobytes())

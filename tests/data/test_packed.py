@@ -307,3 +307,20 @@ def test_the_release_window_follows_the_set_and_the_machine(tmp_path) -> None:
     meminfo.write_text("MemTotal:       24684544 kB\nMemAvailable:   20897172 kB\n")
     assert packed.available_memory(meminfo) == 20897172 * 1024
     assert packed.available_memory(tmp_path / "missing") == 8 * GiB
+
+
+def test_a_header_damaged_in_a_stream_name_is_refused(tmp_path) -> None:
+    """A byte changed inside the header's JSON (a stream called "a" read back as "`", found
+    by the cache fuzzer) was used as a cache of other streams: the header checks itself."""
+    samples = [
+        {"a": np.ones((T, 2), np.float32), "b": np.zeros((T, 3), np.float32)} for T in (3, 4)
+    ]
+    path = tmp_path / "x.pack"
+    built = packed.build_pack(path, "f" * 40, [0, 1], lambda items: [(samples[i], "") for i in items], workers=1)  # fmt: skip
+    assert built.pack is not None and built.pack.input_dims == {"a": 2, "b": 3}
+    raw = bytearray(path.read_bytes())
+    name = raw.index(b'"a": [')
+    raw[name + 1 : name + 2] = b"`"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(packed.CacheProblem, match="does not match its checksum"):
+        packed.open_pack(path, "f" * 40, 2)
