@@ -11,6 +11,7 @@ finished epoch or raises a SigncliError, and writes only the file it was given."
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,8 @@ def _check(metrics: Path, rules: Path | None, baseline: Path | None, rtol: float
         (SigncliError,),
     )
     if isinstance(report, SigncliError):
+        if not math.isfinite(rtol) and str(report).startswith("rtol"):
+            return "refused (rtol)"  # the argument is what is wrong, and the message says so
         message_names(report, *(p for p in (metrics, rules, baseline) if p is not None))
         return f"refused ({type(report).__name__})"
     document = json.dumps(report.to_json(), allow_nan=False)  # --json: valid JSON
