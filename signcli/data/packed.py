@@ -18,9 +18,9 @@ A cache is found by the fingerprint of its source files (names, sizes and mtimes
 without reading them, plus the array key and the layout), written under a temp name and
 renamed (a crash or a second run building the same cache never leaves half a file under
 the real name), and checked on open (magic, format, the header's checksum, fingerprint,
-count, dtype, size, offsets and their checksum). A file that fails a check is rebuilt with a warning, never
-used. The data bytes themselves are trusted once the rename made the file whole: checking
-them would read the whole set at every start.
+count, dtype, size, offsets and their checksum). A file that fails a check is rebuilt with
+a warning, never used. The data bytes themselves are trusted once the rename made the file
+whole: checking them would read the whole set at every start.
 """
 
 from __future__ import annotations
