@@ -103,7 +103,7 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     "no-ema": ["--set", "training.ema=off"],
     "no-raw": ["--set", "data.raw_channels=false"],
     "raw": ["--set", "data.raw_channels=true"],
-    # joints said by hand, without the raw positions (today's coords-xy on a small set)
+    # joints said by hand, without the raw positions (rounds 4-5's coords-xy on a small set)
     "coords-xy-no-raw": ["--set", "data.coords=xy", "--set", "data.raw_channels=false"],
     "coords-xy": ["--set", "data.coords=xy"],  # boston104_words: 3 joints, x and y each
     # the unseen-signer candidates (off by default), one lever at a time and together
@@ -136,13 +136,16 @@ CONFIGS: dict[str, list[str]] = {  # name -> extra `signcli train` flags
     ],
     # issue 20, round 5: the joints also turned in the x-y plane (reaches the normalised
     # channels, which the move and resize do not). 15 is the default since: the flag keeps
-    # the commands, and so the records, of the runs that decided it
+    # the commands, and so the records, of the runs that decided it. Their records (round 5)
+    # left the raw positions of small sets out, as `auto` then did; run again today, the
+    # small-set rows resolve to the strong configs below (round 6's default)
     "rotate": _TURN,
     "raw-rotate": ["--set", "data.raw_channels=true", *_TURN],
     "coords-xy-rotate": ["--set", "data.coords=xy", *_TURN],
     "coords-xy-raw-rotate": ["--set", "data.coords=xy", "--set", "data.raw_channels=true", *_TURN],
     # the raw positions kept on a small set, with the skeleton moved and resized twice as far
-    # (so that where the training signers stand says less)
+    # (so that where the training signers stand says less): what `auto` resolves to on a
+    # small set of known joints since round 6
     "raw-strong": ["--set", "data.raw_channels=true", *_STRONG_POSITION],
     "coords-xy-raw-strong": [
         "--set",

@@ -33,7 +33,7 @@ from typing import Any
 
 from signcli.core.errors import SettingsError
 from signcli.core.streams import STREAM_NAMES
-from signcli.settings import DataSettings, ModelSettings, Settings
+from signcli.settings import AugmentSettings, DataSettings, ModelSettings, Settings
 
 # (fewer samples than this, d_model, num_layers, dropout), smallest tier first
 SIZE_TIERS = (
@@ -42,6 +42,8 @@ SIZE_TIERS = (
     (math.inf, 256, 4, 0.1),
 )
 SMALL_SET = SIZE_TIERS[0][0]  # fewer training samples than this: the smallest tier
+# position's (scale, shift) for the known joints of a small set and for everything else
+POSITION_SMALL_JOINTS, POSITION = (0.2, 1.0), (0.1, 0.5)
 HEAD_WIDTH = 32  # d_model / heads
 MIN_STEPS = 3_000  # small sets need this many updates with augmentation on to converge
 MIN_EPOCHS, MAX_EPOCHS = 30, 200
@@ -92,32 +94,54 @@ def auto_ema_decay(total_steps: int) -> float:
     return round(min(high, max(low, decay)), 5)
 
 
-def resolved_inputs(data: DataSettings, num_samples: int | None = None) -> tuple[bool, str, bool]:
+def resolved_inputs(data: DataSettings) -> tuple[bool, str, bool]:
     """(sample_normalize, motion, raw_channels) with `auto` made a value (docs/defaults.md
     has the evidence): sample_normalize is on for keypoints (key X, not CNN features) whose
     coordinates are known (data.coords xy / xyz, or a data.joints count), off otherwise:
     scaling each column of unknown meaning on its own cost 6 points on boston104_words.
     motion is velocity for a skeleton without a landmark set (`skeleton_without_layout`),
-    off otherwise. raw_channels is off for such a skeleton whose joints are normalised per
-    sample when it has fewer than SMALL_SET training samples (`num_samples`): a few hundred
-    clips teach the model where their few signers stand (unseen speakers and sessions
-    +1.4 / +1.7 without them), thousands use it (-0.7 on full traduttore); on otherwise,
-    and when the size is not known."""
+    off otherwise. raw_channels is on: round 4 left the raw positions of small sets of
+    joints out; round 6 keeps them and moves those skeletons further instead
+    (`position_moves`)."""
     keypoints = data.key == KEYPOINTS_KEY
-    coords_known = data.coords in ("xy", "xyz") or (
-        data.coords == "auto" and data.joints is not None
-    )
     normalize = data.sample_normalize
     if normalize == "auto":
-        normalize = keypoints and coords_known
+        normalize = keypoints and _coords_known(data)
     motion = data.motion
     if motion == "auto":
         motion = "velocity" if skeleton_without_layout(data) else "off"
-    raw = data.raw_channels
-    if raw == "auto":
-        small = num_samples is not None and num_samples < SMALL_SET
-        raw = not (small and normalize and coords_known and skeleton_without_layout(data))
+    raw = True if data.raw_channels == "auto" else data.raw_channels
     return bool(normalize), motion, bool(raw)
+
+
+def position_moves(
+    augment: AugmentSettings, data: DataSettings | None = None, num_samples: int | None = None
+) -> tuple[float, float]:
+    """position's (scale, shift) with `auto` made a value: POSITION_SMALL_JOINTS (twice as
+    far) for a skeleton without a landmark set whose joints are known (`data`), on fewer
+    than SMALL_SET training samples (`num_samples`): with its raw positions kept, a few
+    hundred clips would learn where their few signers stand (docs/defaults.md, rounds 5-6:
+    +1.2 on traduttore's 10-per-class cut, +1.5 / +2.8 on boston104_words' unseen / seen
+    speakers against leaving the raw positions out; -0.7 on the whole traduttore set,
+    hence small sets only). POSITION otherwise, and where the set is not known."""
+    small_joints = (
+        data is not None
+        and num_samples is not None
+        and num_samples < SMALL_SET
+        and _coords_known(data)
+        and skeleton_without_layout(data)
+    )
+    scale, shift = POSITION_SMALL_JOINTS if small_joints else POSITION
+    return (
+        scale if augment.position_scale == "auto" else augment.position_scale,
+        shift if augment.position_shift == "auto" else augment.position_shift,
+    )
+
+
+def _coords_known(data: DataSettings) -> bool:
+    """The columns of X are joints: said (data.coords xy / xyz, a data.joints count) or
+    guessed before the run resolved its settings."""
+    return data.coords in ("xy", "xyz") or (data.coords == "auto" and data.joints is not None)
 
 
 def skeleton_without_layout(data: DataSettings) -> bool:
@@ -212,11 +236,13 @@ def resolve_auto_settings(settings: Settings, num_samples: int, world_size: int 
         training_update["ema"] = auto_ema_decay(
             steps * training_update.get("epochs", settings.training.epochs)
         )
-    sample_normalize, motion, raw_channels = resolved_inputs(settings.data, num_samples)
+    sample_normalize, motion, raw_channels = resolved_inputs(settings.data)
     data = settings.model_dump()
     data["model"].update(model_update)
     data["training"].update(training_update)
     data["data"].update(sample_normalize=sample_normalize, motion=motion, raw_channels=raw_channels)
+    scale, shift = position_moves(settings.data.augment, settings.data, num_samples)
+    data["data"]["augment"].update(position_scale=scale, position_shift=shift)
     return Settings.model_validate(data)
 
 

@@ -71,6 +71,9 @@ class _Section(BaseModel):
     )
 
 
+Auto = Literal["auto"]  # sized from the training set when the run starts (signcli/auto_size.py)
+
+
 class AugmentSettings(_Section):
     """Training-split augmentation (signcli.data.augment). On by default: speed, frame drop,
     for body-part streams (multi-stream layout or `data.layout`) affine and landmark
@@ -122,11 +125,15 @@ class AugmentSettings(_Section):
     """position also moves columns of unknown meaning (no data.coords), each by its own
     shift: +2.4 points on unseen speakers on boston104_words' 6 hand-track columns, -2.3 on
     traduttore's 225 MediaPipe columns read as unknown (independent shifts bend a hand)."""
-    position_scale: float = Field(0.1, ge=0.0, lt=1.0)
-    """position: scale drawn from 1 - position_scale .. 1 + position_scale."""
-    position_shift: float = Field(0.5, ge=0.0)
+    position_scale: Annotated[float, Field(ge=0.0, lt=1.0)] | Auto = "auto"
+    """position: scale drawn from 1 - position_scale .. 1 + position_scale. auto: 0.2 for
+    the known joints of a small set (fewer than 2,000 training clips), whose few signers'
+    places and sizes the raw positions would otherwise teach; 0.1 otherwise
+    (docs/defaults.md, rounds 5-6)."""
+    position_shift: Annotated[float, Field(ge=0.0)] | Auto = "auto"
     """position: largest shift either way, in standard deviations over the batch's real
-    frames: of the joints' columns on that axis (their mean), or of the column itself."""
+    frames: of the joints' columns on that axis (their mean), or of the column itself.
+    auto: 1.0 for the known joints of a small set, 0.5 otherwise (as position_scale)."""
     position_rotate: float = Field(15.0, ge=0.0, le=180.0)
     """position, joints only: largest turn in the x-y plane about the skeleton's centre,
     degrees either way (0: none). Unlike the move and resize it reaches the joints'
@@ -164,9 +171,6 @@ def augment_off() -> dict[str, Any]:
     """Dotted settings that turn every augmentation off (`train --no-augment`)."""
     off: dict[str, Any] = {f"data.augment.{key}": 0.0 for key in AugmentSettings.probability_keys()}
     return {**off, "data.augment.mix_streams": {}}
-
-
-Auto = Literal["auto"]  # sized from the training set when the run starts (signcli/auto_size.py)
 
 
 class DataSettings(_Section):
@@ -278,11 +282,11 @@ class DataSettings(_Section):
     (docs/defaults.md)."""
     raw_channels: bool | Auto = "auto"
     """Keep the raw channels (absolute positions) beside the normalised and motion ones
-    (off: the encoder reads only those; needs sample_normalize or motion). auto: off for a
-    skeleton without a landmark set whose joints are known (coords xy / xyz, given or
-    guessed) and normalised per sample, when it has fewer than 2,000 training samples
-    (where the few signers stand is what a small set teaches; docs/defaults.md, round 4),
-    on otherwise."""
+    (off: the encoder reads only those; needs sample_normalize or motion). auto: on. Round 4
+    left out the raw positions of small sets of known joints; round 6 keeps them and moves
+    those skeletons twice as far in training instead (position_shift and position_scale
+    auto), which beat leaving them out on every small set measured, classify and ctc
+    (docs/defaults.md)."""
     augment: AugmentSettings = AugmentSettings()
     """Augmentation of the training split (off in validation and eval)."""
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from signcli.auto_size import skeleton_without_layout, stream_coords
+from signcli.auto_size import position_moves, skeleton_without_layout, stream_coords
 from signcli.core.column_layout import layout_columns
 from signcli.core.streams import STREAM_NAMES
 from signcli.data.augment import (
@@ -406,6 +406,7 @@ class BatchAugmenter:
         in the x-y plane about the centre by up to `position_rotate` degrees."""
         a = self.settings
         count, coords = len(samples), self.positions
+        most_scale, most_shift = position_moves(a)  # a run's settings say; else the base
         for v in out.values():
             seen = real[:, :, None] & ~torch.isnan(v)  # [B, W, D]
             counts, total = seen.sum((0, 1)), torch.where(seen, v, 0.0).sum((0, 1))  # [D]
@@ -421,8 +422,8 @@ class BatchAugmenter:
                 centre = (axis_sum / axis_frames).repeat(joints)
                 spread = spread.view(joints, coords).mean(0).repeat(joints)
                 axes = coords
-            scale = plan.uniform(1 - a.position_scale, 1 + a.position_scale, (count, 1, 1))
-            shift = plan.uniform(-a.position_shift, a.position_shift, (count, 1, axes))
+            scale = plan.uniform(1 - most_scale, 1 + most_scale, (count, 1, 1))
+            shift = plan.uniform(-most_shift, most_shift, (count, 1, axes))
             scale_t = torch.from_numpy(scale.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = torch.from_numpy(shift.astype(np.float32)).to(v.device, non_blocking=True)
             shift_t = shift_t.repeat(1, 1, v.shape[-1] // axes)

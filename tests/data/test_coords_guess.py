@@ -116,7 +116,9 @@ def test_a_run_stores_the_guess_and_resume_and_none_keep_to_it(tmp_path: Path) -
     stored = train(tmp_path / "run")
     assert (stored["coords"], stored["joints"]) == ("xyz", JOINTS)
     assert stored["sample_normalize"] is True  # known coordinates: normalised per sample
-    assert stored["raw_channels"] is False  # ... and, on 48 clips, without the raw positions
+    assert stored["raw_channels"] is True  # ... beside the raw positions, which on 48
+    moves = stored["augment"]["position_shift"], stored["augment"]["position_scale"]
+    assert moves == (1.0, 0.2)  # clips move twice as far: config.json records the value
     resumed = runner.invoke(app, ["resume", str(tmp_path / "run"), "--epochs", "2"])
     assert resumed.exit_code == 0, resumed.output
     after = json.loads((tmp_path / "run" / "config.json").read_text())["data"]

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signcli.auto_size import resolve_auto_settings, resolved_inputs
+from signcli.auto_size import position_moves, resolve_auto_settings, resolved_inputs
 from signcli.core.errors import UsageError
 from signcli.models.channels import StreamChannels, channel_plan
 from signcli.models.sample_features import SampleFeatures
-from signcli.settings import load_settings
+from signcli.settings import AugmentSettings, load_settings
 from signcli.tasks.model import build_run_model
 from signcli.upgrade import upgrade_stored_settings
 
@@ -112,20 +112,25 @@ def test_auto_normalises_keypoints_whose_coordinates_are_known() -> None:
     assert (cnn.normalized, cnn.motion, cnn.width) == (False, 0, 2048)
 
 
-def test_auto_leaves_out_the_raw_positions_of_normalised_joints_of_a_small_set_only() -> None:
-    def raw(*overrides: str, samples: int | None = 500) -> bool:
-        return resolved_inputs(load_settings(overrides=list(overrides)).data, samples)[2]
+def test_auto_keeps_the_raw_positions_and_moves_the_joints_of_a_small_set_further() -> None:
+    def resolved(*overrides: str, samples: int | None = 500) -> tuple[bool, float, float]:
+        data = load_settings(overrides=list(overrides)).data
+        return resolved_inputs(data)[2], *position_moves(data.augment, data, samples)
 
-    assert not raw("data.coords=xy") and not raw("data.joints=25")  # joints, normalised
-    assert raw("data.coords=xy", samples=2000)  # thousands of clips use the positions
-    assert raw("data.coords=xy", samples=None)  # size unknown: as before
-    assert raw()  # columns of unknown meaning: the raw columns are all there is
-    assert raw("data.coords=xy", "data.sample_normalize=false")  # nothing normalised
-    assert raw("data.coords=xy", "data.raw_channels=true")  # said by hand
-    assert raw("data.layout=hand_l=0:63,hand_r=63:126", "data.coords=xyz")  # body parts
-    assert raw("data.key=X2048", "data.joints=1024")  # CNN features
-    resolved = resolve_auto_settings(load_settings(overrides=["data.coords=xyz"]), 100)
-    assert resolved.data.raw_channels is False  # config.json records the value, not auto
+    small, base = (True, 0.2, 1.0), (True, 0.1, 0.5)  # (raw, scale, shift)
+    assert resolved("data.coords=xy") == small and resolved("data.joints=25") == small
+    assert resolved("data.coords=xy", samples=2000) == base  # thousands of clips
+    assert resolved("data.coords=xy", samples=None) == base  # size unknown: the base moves
+    assert resolved() == base  # columns of unknown meaning: position leaves them alone
+    assert resolved("data.layout=hand_l=0:63,hand_r=63:126", "data.coords=xyz") == base
+    assert resolved("data.key=X2048", "data.joints=1024") == base  # CNN features
+    said = ("data.coords=xy", "data.augment.position_shift=0.3", "data.raw_channels=false")
+    assert resolved(*said) == (False, 0.2, 0.3)  # said by hand: kept; the rest auto
+    assert position_moves(AugmentSettings()) == (0.1, 0.5)  # no run to size it by
+    stored = resolve_auto_settings(load_settings(overrides=["data.coords=xyz"]), 100).data
+    # config.json records the values, not auto
+    assert (stored.raw_channels, stored.augment.position_scale) == (True, 0.2)
+    assert stored.augment.position_shift == 1.0
 
 
 def test_auto_motion_is_velocity_for_a_skeleton_without_a_landmark_set_only() -> None:
