@@ -4,8 +4,8 @@
         [--json out.json]
 
 DATA_ROOT holds `train/`, `train_labels.csv`, `val/`, `val_labels.csv`. Trains the default
-command (a Trainer without work-dir hooks, on the CPU; `--set` adds settings as the CLI
-does), adding the weights at the end of each epoch of the last 5 %, 10 % and 25 % of the
+command (bench_input_channels' Trainer: no work-dir hooks, on the CPU; `--set` adds
+settings as the CLI does), adding the weights at the end of each epoch of the last 5 %, 10 % and 25 % of the
 run to a running sum, and then scores val with each mean (floating-point weights averaged;
 everything else is the final epoch's) beside the final epoch's own weights. The question
 (issue 20, deliverable 5): does averaging the last checkpoints beat the final epoch, as
@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path
 
 import torch
+from bench_input_channels import trainer as build_trainer
 
 from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
-from signcli.settings import load_settings
 
 SHARES = (0.05, 0.1, 0.25)  # of the run's epochs, averaged
 
@@ -65,19 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     keep = LastEpochs()
     with tempfile.TemporaryDirectory() as work:
-        settings = load_settings(
-            flags={
-                "data.train_dir": args.root / "train",
-                "data.train_labels": args.root / "train_labels.csv",
-                "data.val_dir": args.root / "val",
-                "data.val_labels": args.root / "val_labels.csv",
-                "training.work_dir": Path(work),
-                "training.device": "cpu",
-                "training.seed": args.seed,
-            },
-            overrides=args.overrides,
-        )
-        trainer = Trainer(settings, default_hooks=False, hooks=[keep])
+        overrides = [*args.overrides, f"training.seed={args.seed}"]
+        trainer = build_trainer(args.root, Path(work), overrides, hooks=[keep])
         if trainer.ema is not None:
             raise SystemExit("averages the trained weights: run it with training.ema off")
         history = trainer.fit()

@@ -21,15 +21,18 @@ import argparse
 import shlex
 import statistics
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
+from signcli.engine.hooks import Hook
 from signcli.engine.trainer import Trainer
 from signcli.settings import load_settings
 
 BEFORE = ["data.sample_normalize=false", "data.motion=off", "training.ema=off"]
 
 
-def trainer(root: Path, work: Path, overrides: list[str]) -> Trainer:
+def trainer(root: Path, work: Path, overrides: list[str], hooks: Sequence[Hook] = ()) -> Trainer:
+    """A Trainer on DATA_ROOT's train/val split (CPU, no work-dir hooks; `hooks` added)."""
     settings = load_settings(
         flags={
             "data.train_dir": root / "train",
@@ -41,7 +44,7 @@ def trainer(root: Path, work: Path, overrides: list[str]) -> Trainer:
         },
         overrides=overrides,
     )
-    return Trainer(settings, default_hooks=False)
+    return Trainer(settings, default_hooks=False, hooks=hooks)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from signcli.data.sample import SINGLE_STREAM, Sample, resample_frames
 from signcli.engine.device import make_precision
 from signcli.engine.inference import predict
 from signcli.evaluation.run import restore_for_inference
+from signcli.metrics.classification import softmax
 from signcli.tasks.classify import class_names
 
 SPEEDS = (0.8, 0.9, 1.1, 1.25)
@@ -77,10 +78,7 @@ def probabilities(restored, clips: list[np.ndarray]) -> np.ndarray:
         for start in range(0, len(order), BATCH)
     )
     found = predict(restored.model, batches, CPU, make_precision("float32", CPU), task=task)
-    logits = found.outputs["gloss"].double().numpy()[np.argsort(order)]
-    logits -= logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return softmax(found.outputs["gloss"].numpy()[np.argsort(order)])
 
 
 def score(work: Path) -> dict:

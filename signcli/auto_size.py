@@ -142,7 +142,7 @@ def position_moves(
 def _coords_known(data: DataSettings) -> bool:
     """The columns of X are joints: said (data.coords xy / xyz, a data.joints count) or
     guessed before the run resolved its settings."""
-    return data.coords in ("xy", "xyz") or (data.coords == "auto" and data.joints is not None)
+    return bool(COORDS.get(data.coords)) or (data.coords == "auto" and data.joints is not None)
 
 
 def skeleton_without_layout(data: DataSettings) -> bool:

@@ -42,7 +42,7 @@ from signcli.core.task_specs import DEFAULT_TASK
 LEGACY_VALUES = {
     "data.sample_normalize": False,  # runs from before the per-sample input channels
     "data.motion": "off",  # runs from before motion channels (auto adds velocity now)
-    "data.raw_channels": True,  # runs from before the setting (auto drops them for joints)
+    "data.raw_channels": True,  # runs from before the setting: raw channels were all there was
     "training.ema": "off",
     "data.augment.position_p": 0.0,  # runs from before the position transform
     "data.augment.position_rotate": 0.0,  # runs from before position turned the joints
